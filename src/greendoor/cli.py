@@ -1,0 +1,124 @@
+"""The ``greendoor`` command line.
+
+    greendoor init                      create or upgrade the store schema
+    greendoor demo [--accounts N] [--months M] [--seed S] [--as-of DATE] [--force]
+    greendoor info                      what the store holds
+
+The store is ``$GREENDOOR_DB_URL`` or ``data/greendoor.duckdb`` (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+
+import sqlalchemy as sa
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from exc
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="greendoor", description="Greendoor customer-success analytics")
+    p.add_argument("--db-url", help="SQLAlchemy URL of the store (default: $GREENDOOR_DB_URL "
+                                    "or data/greendoor.duckdb)")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", help="create or upgrade the store schema (idempotent)")
+    d = sub.add_parser("demo", help="load a realistic demo portfolio (deterministic for a seed)")
+    d.add_argument("--accounts", type=_positive, default=1500)
+    d.add_argument("--months", type=_positive, default=24)
+    d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--as-of", type=_date, default=None, help="last day + 1 of history (default today)")
+    d.add_argument("--force", action="store_true", help="regenerate even if already loaded")
+    d.add_argument("--replace-imported", action="store_true",
+                   help="allow replacing a store that holds imported data")
+    d.add_argument("--if-empty", action="store_true",
+                   help="only load when the store has no accounts (used by `make run`)")
+    sub.add_parser("info", help="row counts and dataset of the store")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from greendoor.store.engine import init_store, make_engine
+
+    engine = make_engine(args.db_url)
+    if args.command == "init":
+        t0 = time.perf_counter()
+        res = init_store(engine)
+        state = "created" if res["from"] is None else (
+            "already up to date" if res["from"] == res["to"] else "upgraded")
+        print(f"store {state}: revision {res['to']} ({engine.url.render_as_string()}) "
+              f"in {time.perf_counter() - t0:.2f} s")
+        return 0
+    if args.command == "demo":
+        from greendoor.demo import DemoParams, DemoRefused, load_demo
+
+        init_store(engine)
+        if args.if_empty and _account_count(engine) > 0:
+            print("store already holds accounts; demo not loaded")
+            return 0
+        params = DemoParams(n_accounts=args.accounts, months=args.months, seed=args.seed,
+                            as_of=args.as_of)
+        try:
+            res = load_demo(engine, params, force=args.force,
+                            replace_imported=args.replace_imported,
+                            progress=lambda f, msg: print(f"  [{f:4.0%}] {msg}", flush=True))
+        except DemoRefused as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if res["skipped"]:
+            print(f"demo already loaded with these parameters {res['params']}; nothing to do "
+                  "(use --force to regenerate)")
+            return 0
+        print(f"demo portfolio loaded {res['params']}")
+        for table, n in res["rows"].items():
+            print(f"  {table:<22}{n:>12,}")
+        s = res["seconds"]
+        print(f"  generated in {s['generate']:.1f} s, loaded in {s['load']:.1f} s, "
+              f"total {s['total']:.1f} s")
+        return 0
+    if args.command == "info":
+        return _info(engine)
+    return 1
+
+
+def _account_count(engine) -> int:
+    from greendoor.store import schema
+
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(schema.accounts)).scalar())
+
+
+def _info(engine) -> int:
+    from greendoor.store import meta, schema
+    from greendoor.store.engine import current_revision
+
+    rev = current_revision(engine)
+    print(f"store: {engine.url.render_as_string()}  revision: {rev or 'none (run greendoor init)'}")
+    if rev is None:
+        return 1
+    with engine.connect() as conn:
+        print(f"dataset: {meta.get(conn, 'dataset') or 'empty'}  "
+              f"demo: {meta.get(conn, 'demo_params') or '-'}")
+        for table in schema.CANONICAL_TABLES + schema.WRITTEN_TABLES:
+            n = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+            print(f"  {table.name:<22}{n:>12,}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

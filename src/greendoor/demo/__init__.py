@@ -1,0 +1,103 @@
+"""Demo portfolio: generate (``simulator``) and load it into the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from greendoor.demo.simulator import DATAFLOW, TECHCORP, DemoParams, generate
+from greendoor.store import meta, schema
+from greendoor.store.bulk import bulk_insert, delete_all
+from greendoor.store.engine import new_id
+
+__all__ = ["DATAFLOW", "TECHCORP", "DemoParams", "DemoRefused", "generate", "load_demo"]
+
+#: Tables derived from canonical data: stale once it is replaced.
+DERIVED_TABLES = (schema.score_snapshots, schema.alerts)
+
+
+class DemoRefused(RuntimeError):
+    """The store holds data that is not a demo portfolio; loading would destroy it."""
+
+
+def load_demo(
+    engine: Engine,
+    params: DemoParams | None = None,
+    *,
+    force: bool = False,
+    replace_imported: bool = False,
+    actor: str = "system",
+    progress: Callable[[float, str], None] | None = None,
+) -> dict:
+    """Generate a demo portfolio and load it into the store in one transaction.
+
+    Idempotent: when the store already holds the demo with the same parameters,
+    nothing is written (``result["skipped"] is True``) unless ``force``.
+    Refuses (:class:`DemoRefused`) to replace imported data unless
+    ``replace_imported``. Derived tables (score snapshots, alerts) are cleared;
+    actions, the audit log and settings are kept.
+
+    Returns ``{"skipped", "params", "rows": {table: n}, "seconds": {...}}``.
+    """
+    params = (params or DemoParams()).resolved()
+    wanted = demo_signature(params)
+    report = progress or (lambda f, msg: None)
+    with engine.connect() as conn:
+        dataset = meta.get(conn, "dataset")
+        current = meta.get(conn, "demo_params")
+        has_rows = conn.execute(sa.select(sa.func.count()).select_from(schema.accounts)).scalar()
+    if dataset == "demo" and current == wanted and not force:
+        return {"skipped": True, "params": json.loads(wanted), "rows": {}, "seconds": {}}
+    if has_rows and dataset != "demo" and not replace_imported:
+        raise DemoRefused(
+            "The store holds imported data (dataset="
+            f"{dataset or 'unknown'}); loading the demo would replace it. Point "
+            "GREENDOOR_DB_URL at another store, or pass --replace-imported."
+        )
+    t0 = time.perf_counter()
+    report(0.05, "Simulating accounts, contracts and usage")
+    frames = generate(params)
+    t_gen = time.perf_counter() - t0
+    rows: dict[str, int] = {}
+    t1 = time.perf_counter()
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with engine.begin() as conn:
+        delete_all(conn, schema.CANONICAL_TABLES + DERIVED_TABLES)
+        for i, table in enumerate(schema.CANONICAL_TABLES):
+            report(0.5 + 0.45 * i / len(schema.CANONICAL_TABLES), f"Loading {table.name}")
+            rows[table.name] = bulk_insert(conn, table, frames[table.name])
+        meta.set_many(conn, {"dataset": "demo", "demo_params": wanted,
+                             "as_of": params.as_of.isoformat()})
+        t_load = time.perf_counter() - t1
+        conn.execute(schema.import_log.insert().values(
+            import_id=new_id(), started_at=now, finished_at=now + dt.timedelta(
+                seconds=time.perf_counter() - t0), actor=actor, source="demo", format="demo",
+            status="ok", rows_inserted=sum(rows.values()), rows_updated=0,
+            duration_seconds=time.perf_counter() - t0,
+            detail_json=json.dumps({"rows": rows, "params": json.loads(wanted)}),
+        ))
+        conn.execute(schema.audit_log.insert().values(
+            audit_id=new_id(), occurred_at=now, actor=actor, action="demo.load",
+            entity="store", entity_id=None, after_json=wanted,
+        ))
+    report(1.0, "Demo portfolio loaded")
+    return {"skipped": False, "params": json.loads(wanted), "rows": rows,
+            "seconds": {"generate": round(t_gen, 2), "load": round(t_load, 2),
+                        "total": round(time.perf_counter() - t0, 2)}}
+
+
+def demo_signature(params: DemoParams) -> str:
+    p = params.resolved()
+    return json.dumps({"n_accounts": p.n_accounts, "months": p.months, "seed": p.seed,
+                       "as_of": p.as_of.isoformat()}, sort_keys=True)
+
+
+def frames_equal(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> bool:
+    """True when two generated portfolios are identical table by table."""
+    return a.keys() == b.keys() and all(a[k].equals(b[k]) for k in a)

@@ -1,0 +1,145 @@
+"""Customer-success metrics as small pure functions (SPEC.md "Metric definitions").
+
+Each function takes plain numbers or array-likes and returns a float; the SQL
+versions in :mod:`greendoor.metrics.sql` aggregate raw rows in the store and
+apply the same formulas. Rates are fractions (0.9 = 90 %); NPS is in points
+(-100 to 100); money is in the account currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+
+def logo_churn_rate(accounts_lost: int, accounts_at_start: int) -> float:
+    """Logo churn = accounts lost in the period / accounts active at period start.
+
+    Raises ``ValueError`` when no account was active at the start, or when more
+    accounts were lost than were active.
+    """
+    if accounts_at_start <= 0:
+        raise ValueError("logo churn needs at least one account active at period start")
+    if not 0 <= accounts_lost <= accounts_at_start:
+        raise ValueError("accounts_lost must be between 0 and accounts_at_start")
+    return accounts_lost / accounts_at_start
+
+
+def annualize_churn(rate: float, days: float) -> float:
+    """Annualize a churn rate observed over ``days``: 1 - (1 - c) ** (365 / days).
+
+    Source: SPEC.md "Logo churn rate". Raises ``ValueError`` for ``days <= 0`` or
+    a rate outside [0, 1].
+    """
+    if days <= 0:
+        raise ValueError("days must be positive")
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError("rate must be in [0, 1]")
+    return 1.0 - (1.0 - rate) ** (365.0 / days)
+
+
+def _start_end(start_arr, end_arr) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(start_arr, dtype=float)
+    e = np.nan_to_num(np.asarray(end_arr, dtype=float), nan=0.0)
+    if s.shape != e.shape:
+        raise ValueError("start_arr and end_arr must have the same length")
+    if (s < 0).any() or (e < 0).any():
+        raise ValueError("ARR cannot be negative")
+    keep = s > 0  # accounts active at period start
+    if not keep.any():
+        raise ValueError("no account had ARR at period start")
+    return s[keep], e[keep]
+
+
+def grr(start_arr: Iterable[float], end_arr: Iterable[float]) -> float:
+    """Gross revenue retention over the accounts active at period start.
+
+    GRR = (start ARR - contraction - churned ARR) / start ARR, each account's end
+    ARR capped at its start ARR, i.e. sum(min(end, start)) / sum(start).
+    ``start_arr`` and ``end_arr`` are aligned per account (end NaN = 0, churned).
+    Source: SPEC.md "GRR". Raises ``ValueError`` when no account had start ARR.
+    """
+    s, e = _start_end(start_arr, end_arr)
+    return float(np.minimum(s, e).sum() / s.sum())
+
+
+def nrr(start_arr: Iterable[float], end_arr: Iterable[float]) -> float:
+    """Net revenue retention: (start ARR + expansion - contraction - churn) / start ARR.
+
+    Over the accounts active at period start (new logos excluded), i.e.
+    sum(end) / sum(start). Source: SPEC.md "NRR".
+    """
+    s, e = _start_end(start_arr, end_arr)
+    return float(e.sum() / s.sum())
+
+
+def nps(scores: Iterable[float]) -> float:
+    """Net Promoter Score = % promoters (9-10) - % detractors (0-6), in points.
+
+    Raises ``ValueError`` for an empty input or a score outside 0-10.
+    """
+    s = np.asarray(list(scores), dtype=float)
+    s = s[~np.isnan(s)]
+    if s.size == 0:
+        raise ValueError("NPS needs at least one response")
+    if (s < 0).any() or (s > 10).any():
+        raise ValueError("NPS scores must be between 0 and 10")
+    return float(100.0 * ((s >= 9).mean() - (s <= 6).mean()))
+
+
+def csat(scores: Iterable[float]) -> tuple[float, float]:
+    """CSAT as (mean of 1-5 scores, share of 4-5 answers in 0-1). NaN ignored.
+
+    Raises ``ValueError`` for an empty input or a score outside 1-5.
+    """
+    s = np.asarray(list(scores), dtype=float)
+    s = s[~np.isnan(s)]
+    if s.size == 0:
+        raise ValueError("CSAT needs at least one response")
+    if (s < 1).any() or (s > 5).any():
+        raise ValueError("CSAT scores must be between 1 and 5")
+    return float(s.mean()), float((s >= 4).mean())
+
+
+def stickiness(activity: pd.DataFrame, start, end) -> float:
+    """Stickiness = mean DAU / MAU over the window ``[start, end)``.
+
+    ``activity`` has columns ``date`` and ``user_id`` (one row per active user and
+    day; duplicates allowed). DAU is averaged over every calendar day of the
+    window (a day without activity counts as 0); MAU is the number of distinct
+    users active in the window. Returns NaN when nobody was active.
+    """
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    n_days = (end - start).days
+    if n_days <= 0:
+        raise ValueError("end must be after start")
+    d = pd.to_datetime(activity["date"])
+    inside = activity[(d >= start) & (d < end)]
+    mau = inside["user_id"].nunique()
+    if mau == 0:
+        return float("nan")
+    dau_sum = inside.drop_duplicates(["date", "user_id"]).shape[0]
+    return float(dau_sum / n_days / mau)
+
+
+def seat_utilization(active_users_30d: float, seats: float) -> float:
+    """Seat utilization = active users in the last 30 days / seats (NaN without seats)."""
+    if seats is None or seats <= 0 or np.isnan(seats):
+        return float("nan")
+    return float(active_users_30d / seats)
+
+
+def arr_at_risk(arr: Iterable[float], churn_probability: Iterable[float]) -> float:
+    """ARR at risk = sum(ARR x P(churn within horizon)). Source: SPEC.md.
+
+    Raises ``ValueError`` for a probability outside [0, 1] or mismatched lengths.
+    """
+    a = np.asarray(list(arr), dtype=float)
+    p = np.asarray(list(churn_probability), dtype=float)
+    if a.shape != p.shape:
+        raise ValueError("arr and churn_probability must have the same length")
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError("churn probabilities must be in [0, 1]")
+    return float(np.nansum(a * p))

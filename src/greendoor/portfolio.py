@@ -1,0 +1,211 @@
+"""Portfolio read models: the figures behind the Portfolio Health page.
+
+All aggregation runs in the store (see :mod:`greendoor.metrics.sql`); each
+function returns small frames or dicts ready to display. Filters are the
+sidebar's: ``segment`` and ``owner`` (CSM), both optional.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from greendoor.metrics import sql as msql
+from greendoor.store import meta, schema
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    """Global filters of the app (hashable, so it can key caches)."""
+
+    as_of: dt.date
+    segment: str | None = None
+    owner: str | None = None
+
+
+def default_as_of(conn: Connection) -> dt.date | None:
+    """The as-of date a new session starts at.
+
+    The demo's own as-of date when the store holds the demo; otherwise the day
+    after the latest usage, ticket or subscription start in the store (so an
+    import of last year's data is not shown as if everyone had churned since),
+    capped at today. ``None`` for an empty store.
+    """
+    stored = meta.get(conn, "as_of")
+    if stored and meta.get(conn, "dataset") == "demo":
+        return dt.date.fromisoformat(stored)
+    latest = []
+    for col in (schema.usage.c.date, schema.subscriptions.c.start_date,
+                schema.tickets.c.opened_at):
+        v = conn.execute(sa.select(sa.func.max(col))).scalar()
+        if v is not None:
+            latest.append(v.date() if isinstance(v, dt.datetime) else v)
+    if not latest:
+        return None
+    return min(max(latest) + dt.timedelta(days=1), dt.date.today())
+
+
+def filter_options(conn: Connection) -> dict[str, list[str]]:
+    """Distinct segments and CSM owners for the sidebar filters."""
+    a = schema.accounts
+    segs = [r[0] for r in conn.execute(
+        sa.select(a.c.segment).where(a.c.segment.is_not(None)).distinct().order_by(a.c.segment))]
+    owners = [r[0] for r in conn.execute(
+        sa.select(a.c.csm_owner).where(a.c.csm_owner.is_not(None)).distinct()
+        .order_by(a.c.csm_owner))]
+    return {"segments": segs, "owners": owners}
+
+
+def account_count(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(schema.accounts)).scalar())
+
+
+def kpis(conn: Connection, f: Filters) -> dict[str, float]:
+    """Headline KPIs as of ``f.as_of``.
+
+    ``arr`` (sum of ARR as of the date), ``accounts`` (with ARR > 0),
+    trailing-12-month ``grr``, ``nrr`` and ``logo_churn`` (SPEC.md definitions over
+    ``[as_of - 365 d, as_of)``), ``nps`` over the trailing 12 months (points) and
+    ``nps_responses``.
+    """
+    start = f.as_of - dt.timedelta(days=365)
+    arr = msql.arr_as_of(conn, f.as_of, f.segment, f.owner)
+    ret = msql.retention(conn, start, f.as_of, f.segment, f.owner)
+    n = msql.nps(conn, start, f.as_of, f.segment, f.owner)
+    return {
+        "arr": float(arr["arr"].sum()),
+        "accounts": int(len(arr)),
+        "grr": ret["grr"],
+        "nrr": ret["nrr"],
+        "logo_churn": ret["logo_churn"],
+        "nps": n["nps"],
+        "nps_responses": n["responses"],
+    }
+
+
+def arr_trend(conn: Connection, f: Filters, months: int = 24) -> pd.DataFrame:
+    """Monthly ARR and account count: columns ``month`` (date), ``arr``, ``accounts``.
+
+    One point per month start from ``months`` months back to ``f.as_of`` (the
+    last point is the as-of date itself), each computed as of that date in one
+    query.
+    """
+    ends = [f.as_of]
+    first = f.as_of.replace(day=1)
+    for k in range(months):
+        m = (first.month - 1 - k) % 12 + 1
+        y = first.year + (first.month - 1 - k) // 12
+        d = dt.date(y, m, 1)
+        if d != f.as_of:
+            ends.append(d)
+    ends = sorted(ends)
+    dates = sa.values(sa.column("d", sa.Date), name="dates").data([(d,) for d in ends])
+    s = schema.subscriptions
+    conds = [s.c.start_date < dates.c.d, sa.or_(s.c.end_date.is_(None), s.c.end_date >= dates.c.d)]
+    f_acc = msql.account_filter(s.c.account_id, f.segment, f.owner)
+    if f_acc is not None:
+        conds.append(f_acc)
+    per_account = (
+        sa.select(dates.c.d, s.c.account_id, sa.func.sum(s.c.arr).label("arr"))
+        .select_from(dates.join(s, sa.and_(*conds)))
+        .group_by(dates.c.d, s.c.account_id)
+        .having(sa.func.sum(s.c.arr) > 0)
+        .subquery("pa")
+    )
+    q = (
+        sa.select(per_account.c.d.label("month"), sa.func.sum(per_account.c.arr).label("arr"),
+                  sa.func.count().label("accounts"))
+        .group_by(per_account.c.d)
+        .order_by(per_account.c.d)
+    )
+    df = pd.read_sql(q, conn)
+    df["month"] = pd.to_datetime(df["month"])
+    return df
+
+
+def by_segment(conn: Connection, f: Filters) -> pd.DataFrame:
+    """ARR and accounts per segment as of ``f.as_of``: ``segment, arr, accounts,
+    arr_share`` (0-1). Accounts without a segment appear as "unknown"."""
+    arr = msql.arr_as_of_query(f.as_of, f.segment, f.owner).subquery("a")
+    a = schema.accounts
+    seg = sa.func.coalesce(a.c.segment, "unknown").label("segment")
+    q = (
+        sa.select(seg, sa.func.sum(arr.c.arr).label("arr"), sa.func.count().label("accounts"))
+        .select_from(arr.join(a, a.c.account_id == arr.c.account_id))
+        .group_by(seg)
+        .order_by(sa.func.sum(arr.c.arr).desc())
+    )
+    df = pd.read_sql(q, conn)
+    total = df["arr"].sum()
+    df["arr_share"] = df["arr"] / total if total else 0.0
+    return df
+
+
+def account_table(conn: Connection, f: Filters) -> pd.DataFrame:
+    """One row per account with ARR as of ``f.as_of``, largest ARR first.
+
+    Columns: ``account_id, name, segment, industry, csm_owner, arr`` (USD),
+    ``seats, active_users_30d, seat_utilization`` (0-1), ``renewal_date``,
+    ``days_to_renewal``, ``latest_nps`` (0-10, before the as-of date),
+    ``open_tickets`` (opened before and not closed by the as-of date).
+    """
+    a = schema.accounts
+    util = msql.seat_utilization(conn, f.as_of, f.segment, f.owner)
+    if util.empty:
+        return pd.DataFrame(columns=[
+            "account_id", "name", "segment", "industry", "csm_owner", "arr", "seats",
+            "active_users_30d", "seat_utilization", "renewal_date", "days_to_renewal",
+            "latest_nps", "open_tickets"])
+    arr = msql.arr_as_of(conn, f.as_of, f.segment, f.owner)[["account_id", "arr"]]
+    info = pd.read_sql(
+        sa.select(a.c.account_id, a.c.name, a.c.segment, a.c.industry, a.c.csm_owner), conn)
+    s = schema.subscriptions
+    nxt = pd.read_sql(
+        sa.select(s.c.account_id, sa.func.min(s.c.renewal_date).label("renewal_date"))
+        .where(s.c.renewal_date >= f.as_of, s.c.start_date < f.as_of,
+               sa.or_(s.c.end_date.is_(None), s.c.end_date >= f.as_of))
+        .group_by(s.c.account_id),
+        conn,
+    )
+    r = schema.survey_responses
+    ts = dt.datetime.combine(f.as_of, dt.time())
+    ranked = (
+        sa.select(r.c.account_id, r.c.score, sa.func.row_number().over(
+            partition_by=r.c.account_id, order_by=r.c.responded_at.desc()).label("rn"))
+        .where(r.c.survey == "nps", r.c.responded_at < ts)
+        .subquery("ranked")
+    )
+    nps = pd.read_sql(sa.select(ranked.c.account_id, ranked.c.score.label("latest_nps"))
+                      .where(ranked.c.rn == 1), conn)
+    t = schema.tickets
+    open_t = pd.read_sql(
+        sa.select(t.c.account_id, sa.func.count().label("open_tickets"))
+        .where(t.c.opened_at < ts, sa.or_(t.c.closed_at.is_(None), t.c.closed_at >= ts))
+        .group_by(t.c.account_id),
+        conn,
+    )
+    df = (arr.merge(info, on="account_id", how="left")
+          .merge(util[["account_id", "seats", "active_users_30d", "seat_utilization"]],
+                 on="account_id", how="left")
+          .merge(nxt, on="account_id", how="left")
+          .merge(nps, on="account_id", how="left")
+          .merge(open_t, on="account_id", how="left"))
+    df["open_tickets"] = df["open_tickets"].fillna(0).astype(int)
+    df["renewal_date"] = pd.to_datetime(df["renewal_date"])
+    df["days_to_renewal"] = (df["renewal_date"] - pd.Timestamp(f.as_of)).dt.days
+    cols = ["account_id", "name", "segment", "industry", "csm_owner", "arr", "seats",
+            "active_users_30d", "seat_utilization", "renewal_date", "days_to_renewal",
+            "latest_nps", "open_tickets"]
+    return df[cols].sort_values("arr", ascending=False, ignore_index=True)
+
+
+def table_counts(conn: Connection) -> dict[str, int]:
+    """Row count of every canonical table."""
+    return {
+        t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar())
+        for t in schema.CANONICAL_TABLES
+    }

@@ -1,0 +1,83 @@
+"""Bulk loading of DataFrames into store tables, inside the caller's transaction.
+
+DuckDB reads the frame directly (Arrow scan); PostgreSQL gets ``COPY ... FROM
+STDIN``; any other dialect falls back to an ``executemany`` insert. All three run
+on the connection passed in, so a failure rolls back with the caller's
+transaction (``engine.begin()``) and nothing is half-loaded.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+_counter = itertools.count()
+
+
+def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
+    """Append ``frame`` to ``table``; return the number of rows written.
+
+    ``frame`` columns must be a subset of the table's columns (missing ones are
+    NULL). Raises ``KeyError`` naming unknown columns. Table and column names come
+    from the schema, never from user input, and are quoted by the dialect.
+    """
+    if frame.empty:
+        return 0
+    unknown = [c for c in frame.columns if c not in table.c]
+    if unknown:
+        raise KeyError(f"{table.name}: unknown columns {unknown}")
+    dialect = conn.dialect.name
+    if dialect == "duckdb":
+        _insert_duckdb(conn, table, frame)
+    elif dialect == "postgresql":
+        _insert_postgres(conn, table, frame)
+    else:
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        conn.execute(table.insert(), records)
+    return len(frame)
+
+
+def _quoted(conn: Connection, names) -> list[str]:
+    prep = conn.dialect.identifier_preparer
+    return [prep.quote(n) for n in names]
+
+
+def _insert_duckdb(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+    raw = conn.connection.driver_connection
+    view = f"_greendoor_bulk_{next(_counter)}"
+    cols = ", ".join(_quoted(conn, frame.columns))
+    raw.register(view, frame)
+    try:
+        raw.execute(
+            f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} "
+            f"({cols}) SELECT {cols} FROM {view}"
+        )
+    finally:
+        raw.unregister(view)
+
+
+def _insert_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+    raw = conn.connection.driver_connection
+    cols = ", ".join(_quoted(conn, frame.columns))
+    buf = io.StringIO()
+    out = frame.copy()
+    for name in out.columns:
+        if pd.api.types.is_bool_dtype(out[name]) or out[name].dtype == object:
+            # COPY's CSV reader wants true/false, not Python's True/False.
+            out[name] = out[name].map(lambda v: v if not isinstance(v, bool) else str(v).lower())
+    out.to_csv(buf, index=False, header=False, na_rep="")
+    buf.seek(0)
+    target = conn.dialect.identifier_preparer.format_table(table)
+    with raw.cursor() as cur:
+        with cur.copy(f"COPY {target} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(buf.getvalue())
+
+
+def delete_all(conn: Connection, tables) -> None:
+    """Delete every row of ``tables`` (in reverse order), in the caller's transaction."""
+    for table in reversed(list(tables)):
+        conn.execute(table.delete())

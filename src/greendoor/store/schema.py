@@ -1,0 +1,331 @@
+"""SQLAlchemy Core tables of the Greendoor store.
+
+Two groups (SPEC.md "Canonical data"):
+
+* **Canonical tables** — the input contract, filled by ``greendoor import`` or
+  ``greendoor demo``: :data:`CANONICAL_TABLES`.
+* **Tables Greendoor writes** — score snapshots, alerts, actions, the append-only
+  audit log, settings versions, the import log and store metadata.
+
+Types are portable (DuckDB and PostgreSQL run the same DDL): ids are strings,
+money is double precision in the account's currency, dates are ``DATE`` and
+instants are naive UTC ``TIMESTAMP``. Referential integrity between canonical
+tables is checked by the importer before anything is written, not by database
+foreign keys (DuckDB cannot update rows referenced by a foreign key, which an
+upsert needs). A few columns extend the contract; each is nullable and marked
+"extension" below.
+
+Changing a table here needs an Alembic revision in ``store/migrations``; the test
+``tests/unit/test_store.py::test_migrations_match_schema`` fails until it exists.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+Str = sa.String
+Money = sa.Float  # double precision, account currency
+
+
+def _id(name: str) -> sa.Column:
+    return sa.Column(name, Str, primary_key=True)
+
+
+def _ref(name: str = "account_id", nullable: bool = False) -> sa.Column:
+    return sa.Column(name, Str, nullable=nullable)
+
+
+# --------------------------------------------------------------------------- #
+# Canonical tables (input contract)
+# --------------------------------------------------------------------------- #
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    _id("account_id"),
+    sa.Column("name", Str, nullable=False),
+    sa.Column("industry", Str),
+    sa.Column("country", Str),
+    sa.Column("region", Str),
+    sa.Column("segment", Str),  # enterprise | mid_market | smb
+    sa.Column("plan", Str),
+    sa.Column("csm_owner", Str),
+    sa.Column("signup_date", sa.Date, nullable=False),
+    sa.Column("employees", sa.Integer),
+)
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    _id("subscription_id"),
+    _ref(),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date),  # NULL = active
+    sa.Column("renewal_date", sa.Date),
+    sa.Column("plan", Str),
+    sa.Column("seats", sa.Integer),
+    sa.Column("arr", Money, nullable=False),
+    sa.Column("mrr", Money),
+    sa.Column("billing_frequency", Str),  # monthly | quarterly | annual
+    sa.Column("auto_renew", sa.Boolean),
+    sa.Column("status", Str),  # active | ended | churned
+)
+
+usage = sa.Table(
+    "usage",
+    metadata,
+    # Daily grain. No primary key: fact rows are never merged (issue 3).
+    _ref(),
+    sa.Column("subscription_id", Str),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("user_id", Str),
+    sa.Column("feature", Str),
+    sa.Column("events", sa.Integer, nullable=False),
+    sa.Column("duration_seconds", sa.Float),
+    sa.Column("errors", sa.Integer),
+    sa.Column("usage_id", Str),  # extension: the source system's row id, not unique
+)
+
+tickets = sa.Table(
+    "tickets",
+    metadata,
+    _id("ticket_id"),
+    _ref(),
+    sa.Column("opened_at", sa.DateTime, nullable=False),
+    sa.Column("closed_at", sa.DateTime),
+    sa.Column("priority", Str),  # low | medium | high | urgent
+    sa.Column("category", Str),
+    sa.Column("subject", Str),
+    sa.Column("csat", sa.Float),  # 1-5
+    sa.Column("first_response_minutes", sa.Float),
+    sa.Column("resolution_hours", sa.Float),  # extension
+    sa.Column("escalated", sa.Boolean),
+)
+
+survey_responses = sa.Table(
+    "survey_responses",
+    metadata,
+    _id("response_id"),
+    _ref(),
+    sa.Column("contact_id", Str),
+    sa.Column("responded_at", sa.DateTime, nullable=False),
+    sa.Column("survey", Str, nullable=False),  # nps | csat | ces
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("comment", sa.Text),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    _id("contact_id"),
+    _ref(),
+    sa.Column("name", Str),
+    sa.Column("email", Str),
+    sa.Column("title", Str),
+    sa.Column("role", Str),  # champion | executive_sponsor | decision_maker | admin | user
+    sa.Column("active", sa.Boolean),
+    sa.Column("last_engaged_at", sa.DateTime),
+    sa.Column("started_at", sa.Date),  # extension: first day in the role (point-in-time)
+    sa.Column("ended_at", sa.Date),  # extension: day the contact left or changed role
+)
+
+interactions = sa.Table(
+    "interactions",
+    metadata,
+    _id("interaction_id"),
+    _ref(),
+    sa.Column("occurred_at", sa.DateTime, nullable=False),
+    sa.Column("type", Str),  # meeting | call | email | qbr | ebr
+    sa.Column("attended", sa.Boolean),
+    sa.Column("owner", Str),  # extension: the CSM who logged it
+    sa.Column("note", sa.Text),  # extension
+)
+
+opportunities = sa.Table(
+    "opportunities",
+    metadata,
+    _id("opportunity_id"),
+    _ref(),
+    sa.Column("type", Str, nullable=False),  # expansion | renewal | new_business
+    sa.Column("stage", Str),
+    sa.Column("amount", Money, nullable=False),
+    sa.Column("probability", sa.Float),  # 0-1
+    sa.Column("forecast_category", Str),  # commit | best_case | pipeline | omitted
+    sa.Column("close_date", sa.Date, nullable=False),
+    sa.Column("status", Str, nullable=False),  # open | won | lost
+    sa.Column("created_at", sa.Date),
+    sa.Column("name", Str),  # extension
+)
+
+churn_events = sa.Table(
+    "churn_events",
+    metadata,
+    _id("churn_event_id"),  # extension: generated as account_id|churn_date when absent
+    _ref(),
+    sa.Column("churn_date", sa.Date, nullable=False),
+    sa.Column("reason", Str),  # pricing | budget | competitor | features | support | other
+    sa.Column("arr_lost", Money),
+    sa.Column("feedback", sa.Text),
+    sa.Column("refund_amount", Money),  # extension
+    sa.Column("is_reactivation", sa.Boolean),  # extension
+)
+
+advocacy_activities = sa.Table(
+    "advocacy_activities",
+    metadata,
+    _id("activity_id"),
+    _ref(),
+    sa.Column("contact_id", Str),
+    sa.Column("type", Str, nullable=False),
+    sa.Column("status", Str, nullable=False),  # asked | accepted | completed | declined
+    sa.Column("occurred_at", sa.Date, nullable=False),
+    sa.Column("value", Money),
+)
+
+invoices = sa.Table(
+    "invoices",
+    metadata,
+    _id("invoice_id"),
+    _ref(),
+    sa.Column("issued_at", sa.Date, nullable=False),
+    sa.Column("due_at", sa.Date, nullable=False),
+    sa.Column("paid_at", sa.Date),
+    sa.Column("amount", Money, nullable=False),
+)
+
+#: Canonical tables in load order (accounts first).
+CANONICAL_TABLES: tuple[sa.Table, ...] = (
+    accounts,
+    subscriptions,
+    usage,
+    tickets,
+    survey_responses,
+    contacts,
+    interactions,
+    opportunities,
+    churn_events,
+    advocacy_activities,
+    invoices,
+)
+
+# --------------------------------------------------------------------------- #
+# Tables Greendoor writes
+# --------------------------------------------------------------------------- #
+score_snapshots = sa.Table(
+    "score_snapshots",
+    metadata,
+    sa.Column("account_id", Str, primary_key=True),
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("settings_version", sa.Integer, nullable=False),
+    sa.Column("health_score", sa.Float),  # 0-100
+    sa.Column("band", Str),  # green | yellow | red
+    sa.Column("confidence", sa.Float),  # 0-1, share of weight present
+    sa.Column("engagement", sa.Float),
+    sa.Column("sentiment", sa.Float),
+    sa.Column("growth", sa.Float),
+    sa.Column("trend", Str),  # improving | stable | declining
+    sa.Column("churn_probability", sa.Float),  # calibrated, 0-1, horizon in settings
+    sa.Column("risk_index", sa.Float),  # 0-100
+    sa.Column("expansion_probability", sa.Float),
+    sa.Column("renewal_probability", sa.Float),
+    sa.Column("advocacy_readiness", sa.Float),
+    sa.Column("arr", Money),
+    sa.Column("details_json", sa.Text),  # why-panel measures and drivers
+    sa.Column("scored_at", sa.DateTime, nullable=False),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    _id("alert_id"),
+    _ref(),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("rule", Str, nullable=False),
+    sa.Column("severity", Str, nullable=False),  # info | warning | critical
+    sa.Column("title", Str, nullable=False),
+    sa.Column("evidence_json", sa.Text),
+    sa.Column("status", Str, nullable=False),  # open | snoozed | dismissed | resolved
+    sa.Column("snoozed_until", sa.Date),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+actions = sa.Table(
+    "actions",
+    metadata,
+    _id("action_id"),
+    _ref(),
+    # task | escalation | playbook_run | playbook_step | interaction | opportunity
+    # | advocacy_invite | alert_snooze | reassign
+    sa.Column("type", Str, nullable=False),
+    sa.Column("title", Str, nullable=False),
+    sa.Column("owner", Str),
+    sa.Column("due_date", sa.Date),
+    sa.Column("status", Str, nullable=False),  # open | done | cancelled
+    sa.Column("playbook", Str),
+    sa.Column("parent_action_id", Str),  # a playbook step points to its run
+    sa.Column("note", sa.Text),
+    sa.Column("payload_json", sa.Text),
+    sa.Column("created_by", Str, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime),
+    sa.Column("completed_at", sa.DateTime),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    # Append-only: the library never updates or deletes rows here.
+    _id("audit_id"),
+    sa.Column("occurred_at", sa.DateTime, nullable=False),
+    sa.Column("actor", Str, nullable=False),
+    sa.Column("action", Str, nullable=False),  # e.g. action.create, settings.update, import
+    sa.Column("entity", Str),
+    sa.Column("entity_id", Str),
+    sa.Column("before_json", sa.Text),
+    sa.Column("after_json", sa.Text),
+)
+
+settings_versions = sa.Table(
+    "settings_versions",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", Str, nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("settings_json", sa.Text, nullable=False),
+)
+
+import_log = sa.Table(
+    "import_log",
+    metadata,
+    _id("import_id"),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("actor", Str, nullable=False),
+    sa.Column("source", Str, nullable=False),  # path, "demo", upload name
+    sa.Column("format", Str, nullable=False),  # canonical | ravenstack | demo
+    sa.Column("status", Str, nullable=False),  # ok | failed | dry_run
+    sa.Column("rows_inserted", sa.Integer),
+    sa.Column("rows_updated", sa.Integer),
+    sa.Column("duration_seconds", sa.Float),
+    sa.Column("detail_json", sa.Text),  # per-table counts, errors
+)
+
+store_meta = sa.Table(
+    "store_meta",
+    metadata,
+    # Key/value facts about the store, e.g. dataset=demo and its parameters.
+    sa.Column("key", Str, primary_key=True),
+    sa.Column("value", sa.Text),
+)
+
+WRITTEN_TABLES: tuple[sa.Table, ...] = (
+    score_snapshots,
+    alerts,
+    actions,
+    audit_log,
+    settings_versions,
+    import_log,
+    store_meta,
+)
