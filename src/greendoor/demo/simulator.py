@@ -271,7 +271,7 @@ class _Simulation:
         seg = self.seg
         base = rng.beta(6, 2, A) * 0.85 + 0.13 + np.array([0.03, 0.0, -0.02])[seg]
         K = 4
-        rate = np.array([0.30, 0.40, 0.50])[seg] * (self.p.months + 4) / 12.0
+        rate = np.array([0.22, 0.34, 0.45])[seg] * (self.p.months + 4) / 12.0
         n_ep = np.minimum(rng.poisson(rate), K)
         ep_on = np.arange(K)[None, :] < n_ep[:, None]
         start = rng.integers(-120, D, (A, K))
@@ -282,6 +282,15 @@ class _Simulation:
         end = start + ramp + np.where(recovers, rng.uniform(30, 120, (A, K)),
                                       rng.uniform(150, 300, (A, K)))
         chan = rng.choice(4, (A, K), p=[0.35, 0.25, 0.25, 0.15])
+        # Disengagement tends to build up before a renewal decision (budget reviews,
+        # re-evaluation): 55 % of episodes start 30-140 days before an anniversary.
+        ann = self._anniversary_days(lo=-60, hi=D + 150)
+        has_ann = np.isfinite(ann).any(axis=1)
+        pick = np.argmax(np.where(np.isfinite(ann), rng.random(ann.shape), -1), axis=1)
+        ann_day = np.where(has_ann, ann[np.arange(A), pick], 0)
+        to_renewal = (rng.random((A, K)) < 0.55) & has_ann[:, None]
+        lead = rng.uniform(30, 140, (A, K))
+        start = np.where(to_renewal, (ann_day[:, None] - lead).astype(int), start)
         # New accounts: 15 % fail onboarding (a persistent, shallow usage dip).
         failed = (self.signup_day > -30) & (rng.random(A) < 0.15)
         start[:, 0] = np.where(failed, self.signup_day + 20, start[:, 0])
@@ -323,6 +332,18 @@ class _Simulation:
         for lo in range(0, A, CHUNK_ACCOUNTS):
             sl = slice(lo, min(lo + CHUNK_ACCOUNTS, A))
             self.e[sl] = self._engagement(sl)
+
+    def _anniversary_days(self, lo: int, hi: int) -> np.ndarray:
+        """Contract anniversaries (days from the window start) in ``[lo, hi)``, per
+        account of a multi-month term; shape (accounts, 60), NaN-padded."""
+        k = np.arange(1, 61)
+        out = np.full((self.A, len(k)), np.nan)
+        multi = self.term > 1
+        for j in k:
+            d = (add_months(self.signup, j * self.term) - self.start).astype(int)
+            ok = multi & (d >= lo) & (d < hi)
+            out[ok, j - 1] = d[ok]
+        return out
 
     def _dips(self, sl: slice) -> np.ndarray:
         """Channel dips, shape (4, accounts in slice, days), float32."""
@@ -375,13 +396,15 @@ class _Simulation:
             if not move.any():
                 break
             cs = np.where(move, nxt, cs)
-        # month-to-month: one subscription row since signup
-        next_r = np.where(term == 1, add_months(cs, 1), add_months(cs, term))
-        for _ in range(60):
-            behind = (term == 1) & (next_r <= self.start)
+        # anniversaries are anchored on the contract start: anchor + k * term months
+        anchor = cs.copy()
+        k_next = np.ones(A, dtype=int)
+        for _ in range(60):  # month-to-month: one subscription row since signup
+            behind = (term == 1) & (add_months(anchor, k_next * term) <= self.start)
             if not behind.any():
                 break
-            next_r = np.where(behind, add_months(next_r, 1), next_r)
+            k_next += behind
+        next_r = add_months(anchor, k_next * term)
         tenure_terms = np.maximum(((cs - self.signup).astype(int) / 365.0), 0)
         arr = self.arr0 * 1.04 ** tenure_terms
         seats = self.seats0.copy().astype(float)
@@ -403,22 +426,31 @@ class _Simulation:
         addons: list[list[int]] = [[] for _ in range(A)]
         alive = self.signup_day < D
         churn_day = np.full(A, D + 10_000)
+        last_event = np.full(A, -10_000)  # day of the latest renewal, per account
 
         month_start = add_months(np.full(M + 1, self.start), np.arange(M + 1))
         ms_day = (month_start - self.start).astype(int)
         self.seats_m = np.zeros((A, M), dtype=np.float32)
         self.demand_m = np.zeros((A, M), dtype=np.float32)
-        # pre-window accounts start with demand at demand0 x seats; new ones grow from it
+        # demand (users who want a seat) grows from demand0 x first seats at `growth`/month
         for m in range(M):
             p0, p1 = ms_day[m], ms_day[m + 1]
             live = alive & (self.signup_day < p1)
             t_months = np.maximum(m - np.maximum(self.signup_day, 0) / 30.44, 0)
             demand = self.demand0 * self.seats0 * np.exp(self.growth * t_months)
-            if 0 in range(A):
-                demand[0] = self.demand0[0] * seats[0] * 1.02  # TechCorp stays near full use
+            demand[0] = self.demand0[0] * seats[0] * 1.02  # TechCorp stays near full use
             e_m = self._window_mean_e(np.arange(A), np.full(A, min(p1, D)), p1 - p0)
-            util = np.minimum(demand, seats) * (0.3 + 0.7 * e_m) / np.maximum(seats, 1)
 
+            # --- renewals due this month (repeat: a short month can hold two) ---
+            while True:
+                due = alive & (next_r >= month_start[m]) & (next_r < month_start[m + 1])
+                due &= (next_r < self.as_of)
+                if not due.any():
+                    break
+                r_days = (next_r - self.start).astype(int)
+                self._renew(due, next_r, anchor, k_next, main, addons, arr, seats, demand,
+                            alive, churn_day, new_sub)
+                last_event = np.where(due, r_days, last_event)
             # --- expansion: demand outgrows seats ---
             pressure = demand / np.maximum(seats, 1)
             cand = live & (pressure > 0.85) & (e_m > 0.55) & (self.signup_day < p0)
@@ -428,8 +460,11 @@ class _Simulation:
             exp_now = rng.random(A) < hazard
             lost_exp = cand & ~exp_now & (rng.random(A) < 0.06)
             for a in np.flatnonzero(exp_now | lost_exp):
-                x_day = int(rng.integers(p0, p1))
-                if x_day >= D or x_day >= churn_day[a]:
+                first = max(p0, last_event[a])  # never before this month's renewal
+                if first >= p1 or not alive[a]:
+                    continue
+                x_day = int(rng.integers(first, p1))
+                if x_day >= D:
                     continue
                 add = max(1, int(math.ceil(seats[a] * rng.uniform(0.1, 0.35))))
                 amount = add * arr[a] / max(seats[a], 1)
@@ -456,48 +491,6 @@ class _Simulation:
                     seats[a] += add
                     arr[a] += amount
 
-            # --- renewals due this month ---
-            due = live & (next_r >= month_start[m]) & (next_r < month_start[m + 1])
-            due &= (next_r < self.as_of)
-            r_day = (next_r - self.start).astype(int)
-            ebar = self._window_mean_e(np.arange(A), np.clip(r_day, 1, D), 30)
-            alpha = np.array([-2.0, -1.6, -1.1])[self.seg]
-            p_annual = _sigmoid(alpha + 10.0 * (0.5 - ebar)) + 0.025
-            p_month = _sigmoid(alpha - 2.6 + 10.0 * (0.5 - ebar)) + 0.003
-            p_churn = np.where(term == 1, p_month, p_annual)
-            p_churn[0] = 0.0
-            churns = due & (rng.random(A) < p_churn)
-            for a in np.flatnonzero(due):
-                r = next_r[a]
-                rd = int(r_day[a])
-                if churns[a]:
-                    alive[a] = False
-                    churn_day[a] = rd
-                    for si in [main[a], *addons[a]]:
-                        self.subs[si]["end_date"] = r
-                        self.subs[si]["status"] = "churned"
-                    self.churn.append(dict(acc=a, day=rd, arr_lost=float(arr[a])))
-                    if term[a] > 1:
-                        self._renewal_opp(a, r, arr[a], ebar[a], won=False)
-                    continue
-                if term[a] == 1:
-                    next_r[a] = add_months(np.array([r]), 1)[0]
-                    continue
-                self._renewal_opp(a, r, arr[a], ebar[a], won=True)
-                for si in [main[a], *addons[a]]:
-                    self.subs[si]["end_date"] = r
-                    self.subs[si]["status"] = "ended"
-                addons[a] = []
-                engaged = min(demand[a], seats[a]) * (0.3 + 0.7 * ebar[a])
-                if ebar[a] < 0.55 and rng.random() < 0.4 and a > 1:  # right-size: contraction
-                    new_seats = max(3, int(math.ceil(engaged * 1.15)))
-                    new_seats = min(new_seats, int(seats[a]))
-                    arr[a] = arr[a] * new_seats / seats[a] * 0.98
-                    seats[a] = new_seats
-                elif ebar[a] > 0.6 and rng.random() < 0.6:
-                    arr[a] *= rng.uniform(1.03, 1.07)  # price uplift
-                main[a] = new_sub(a, r, arr[a], seats[a])
-                next_r[a] = add_months(np.array([r]), term[a])[0]
             self.seats_m[:, m] = seats
             self.demand_m[:, m] = demand
 
@@ -512,6 +505,50 @@ class _Simulation:
         self.final_arr = np.where(alive, arr, 0.0)
         self.final_seats = seats
         self.ms_day = ms_day
+
+    def _renew(self, due, next_r, anchor, k_next, main, addons, arr, seats, demand, alive,
+               churn_day, new_sub) -> None:
+        """Decide churn or renewal for the accounts ``due``; update state in place."""
+        rng, A, D, term = self.rng, self.A, self.D, self.term
+        r_day = (next_r - self.start).astype(int)
+        ebar = self._window_mean_e(np.arange(A), np.clip(r_day, 1, D), 30)
+        alpha = np.array([-2.2, -1.8, -1.35])[self.seg]
+        p_annual = _sigmoid(alpha + 10.0 * (0.5 - ebar)) + 0.025
+        p_month = _sigmoid(alpha - 2.6 + 10.0 * (0.5 - ebar)) + 0.003
+        p_churn = np.where(term == 1, p_month, p_annual)
+        p_churn[:2] = 0.0  # the archetypes reach their seeded state
+        churns = due & (rng.random(A) < p_churn)
+        for a in np.flatnonzero(due):
+            r = next_r[a]
+            rd = int(r_day[a])
+            if churns[a]:
+                alive[a] = False
+                churn_day[a] = rd
+                for si in [main[a], *addons[a]]:
+                    self.subs[si]["end_date"] = r
+                    self.subs[si]["status"] = "churned"
+                self.churn.append(dict(acc=a, day=rd, arr_lost=float(arr[a])))
+                if term[a] > 1:
+                    self._renewal_opp(a, r, arr[a], ebar[a], won=False)
+                continue
+            k_next[a] += 1
+            next_r[a] = add_months(anchor[a:a + 1], k_next[a] * term[a])[0]
+            if term[a] == 1:
+                continue
+            self._renewal_opp(a, r, arr[a], ebar[a], won=True)
+            for si in [main[a], *addons[a]]:
+                self.subs[si]["end_date"] = r
+                self.subs[si]["status"] = "ended"
+            addons[a] = []
+            engaged = min(demand[a], seats[a]) * (0.3 + 0.7 * ebar[a])
+            if ebar[a] < 0.55 and rng.random() < 0.4 and a > 1:  # right-size: contraction
+                new_seats = max(3, int(math.ceil(engaged * 1.15)))
+                new_seats = min(new_seats, int(seats[a]))
+                arr[a] = arr[a] * new_seats / seats[a] * 0.98
+                seats[a] = new_seats
+            elif ebar[a] > 0.6 and rng.random() < 0.6:
+                arr[a] *= rng.uniform(1.03, 1.07)  # price uplift
+            main[a] = new_sub(a, r, arr[a], seats[a])
 
     def _renewal_opp(self, a, r, amount, ebar, won):
         noisy = ebar + self.rng.normal(0, 0.08)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import itertools
 
+import duckdb
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,11 +19,21 @@ from sqlalchemy.engine import Connection
 _counter = itertools.count()
 
 
+class BulkInsertError(RuntimeError):
+    """A bulk insert failed (constraint, type); the caller's transaction is aborted."""
+
+    def __init__(self, table: str, cause: BaseException):
+        super().__init__(f"bulk insert into {table} failed: {cause}")
+        self.table = table
+        self.__cause__ = cause
+
+
 def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     """Append ``frame`` to ``table``; return the number of rows written.
 
     ``frame`` columns must be a subset of the table's columns (missing ones are
-    NULL). Raises ``KeyError`` naming unknown columns. Table and column names come
+    NULL). Raises ``KeyError`` naming unknown columns and :class:`BulkInsertError`
+    when the database refuses the rows. Table and column names come
     from the schema, never from user input, and are quoted by the dialect.
     """
     if frame.empty:
@@ -31,13 +42,16 @@ def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     if unknown:
         raise KeyError(f"{table.name}: unknown columns {unknown}")
     dialect = conn.dialect.name
-    if dialect == "duckdb":
-        _insert_duckdb(conn, table, frame)
-    elif dialect == "postgresql":
-        _insert_postgres(conn, table, frame)
-    else:
-        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-        conn.execute(table.insert(), records)
+    try:
+        if dialect == "duckdb":
+            _insert_duckdb(conn, table, frame)
+        elif dialect == "postgresql":
+            _insert_postgres(conn, table, frame)
+        else:
+            records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+            conn.execute(table.insert(), records)
+    except (sa.exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error) as exc:
+        raise BulkInsertError(table.name, exc) from exc
     return len(frame)
 
 
@@ -57,7 +71,10 @@ def _insert_duckdb(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> No
             f"({cols}) SELECT {cols} FROM {view}"
         )
     finally:
-        raw.unregister(view)
+        try:
+            raw.unregister(view)
+        except duckdb.Error:  # the transaction is aborted; the view dies with it
+            pass
 
 
 def _insert_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:

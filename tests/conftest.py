@@ -1,0 +1,38 @@
+"""Shared fixtures: a fresh store per test and one small demo store per session."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from greendoor.demo import DemoParams, load_demo
+from greendoor.store.engine import init_store, make_engine
+
+DEMO_AS_OF = dt.date(2026, 6, 30)
+DEMO_PARAMS = DemoParams(n_accounts=150, months=12, seed=7, as_of=DEMO_AS_OF)
+
+
+@pytest.fixture
+def store_url(tmp_path):
+    return f"duckdb:///{tmp_path / 'store.duckdb'}"
+
+
+@pytest.fixture
+def engine(store_url):
+    eng = make_engine(store_url)
+    init_store(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory):
+    """(url, engine) of a store holding a small demo portfolio (read-only for tests)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    url = f"duckdb:///{path}"
+    eng = make_engine(url)
+    init_store(eng)
+    load_demo(eng, DEMO_PARAMS)
+    yield url, eng
+    eng.dispose()

@@ -1,0 +1,100 @@
+"""Metrics on hand-computed cases (SPEC.md "Metric definitions")."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from greendoor import metrics as m
+
+
+def test_logo_churn_rate():
+    assert m.logo_churn_rate(3, 20) == pytest.approx(0.15)
+    assert m.logo_churn_rate(0, 5) == 0.0
+    with pytest.raises(ValueError):
+        m.logo_churn_rate(1, 0)
+    with pytest.raises(ValueError):
+        m.logo_churn_rate(6, 5)
+
+
+def test_annualize_churn():
+    # a year is a year
+    assert m.annualize_churn(0.1, 365) == pytest.approx(0.1)
+    # half a year: 1 - 0.9^2 = 0.19
+    assert m.annualize_churn(0.1, 182.5) == pytest.approx(0.19)
+    # a quarter: 1 - 0.95^(365/91.25 = 4) = 1 - 0.81450625
+    assert m.annualize_churn(0.05, 91.25) == pytest.approx(0.18549375)
+    with pytest.raises(ValueError):
+        m.annualize_churn(0.1, 0)
+    with pytest.raises(ValueError):
+        m.annualize_churn(1.5, 30)
+
+
+def test_grr_and_nrr_hand_computed():
+    # A expands 100 -> 120, B contracts 200 -> 150, C churns 100 -> 0,
+    # D is new (0 -> 50) and is excluded from both.
+    start = [100, 200, 100, 0]
+    end = [120, 150, 0, 50]
+    # GRR = (400 - 50 - 100) / 400
+    assert m.grr(start, end) == pytest.approx(0.625)
+    # NRR = (400 + 20 - 50 - 100) / 400
+    assert m.nrr(start, end) == pytest.approx(0.675)
+
+
+def test_grr_caps_each_account_at_its_start_arr():
+    # expansion of one account never offsets another's churn in GRR
+    assert m.grr([100, 100], [300, 0]) == pytest.approx(0.5)
+    assert m.nrr([100, 100], [300, 0]) == pytest.approx(1.5)
+
+
+def test_retention_errors():
+    with pytest.raises(ValueError):
+        m.grr([0, 0], [10, 10])
+    with pytest.raises(ValueError):
+        m.nrr([100], [100, 50])
+    with pytest.raises(ValueError):
+        m.grr([-1], [0])
+
+
+def test_nps():
+    # promoters 10, 9, 10, 9; passives 8, 7; detractors 6, 0, 3, 5 -> 40 % - 40 %
+    assert m.nps([10, 9, 8, 7, 6, 0, 10, 3, 9, 5]) == pytest.approx(0.0)
+    # 3 promoters of 4 -> 75
+    assert m.nps([10, 10, 10, 7]) == pytest.approx(75.0)
+    assert m.nps([0, 6]) == pytest.approx(-100.0)
+    with pytest.raises(ValueError):
+        m.nps([])
+    with pytest.raises(ValueError):
+        m.nps([11])
+
+
+def test_csat():
+    mean, satisfied = m.csat([5, 4, 3, 2, 1])
+    assert mean == pytest.approx(3.0)
+    assert satisfied == pytest.approx(0.4)
+    assert m.csat([4, float("nan"), 5]) == (pytest.approx(4.5), pytest.approx(1.0))
+    with pytest.raises(ValueError):
+        m.csat([0])
+
+
+def test_stickiness():
+    # window of 4 days; u1 active every day, u2 on day 1 only (twice, counted once)
+    activity = pd.DataFrame({
+        "date": ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04", "2025-01-01",
+                 "2025-01-01", "2025-01-05"],
+        "user_id": ["u1", "u1", "u1", "u1", "u2", "u2", "u3"],  # u3 is outside the window
+    })
+    # DAU sum = 5 over 4 days = 1.25; MAU = 2 -> 0.625
+    assert m.stickiness(activity, "2025-01-01", "2025-01-05") == pytest.approx(0.625)
+    assert math.isnan(m.stickiness(activity, "2026-01-01", "2026-01-05"))
+
+
+def test_seat_utilization():
+    assert m.seat_utilization(6, 8) == pytest.approx(0.75)
+    assert math.isnan(m.seat_utilization(3, 0))
+
+
+def test_arr_at_risk():
+    assert m.arr_at_risk([100, 200], [0.1, 0.5]) == pytest.approx(110.0)
+    with pytest.raises(ValueError):
+        m.arr_at_risk([100], [1.2])

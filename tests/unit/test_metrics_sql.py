@@ -1,0 +1,163 @@
+"""SQL metrics against a store filled with hand-computed cases."""
+
+import datetime as dt
+import math
+
+import pandas as pd
+import pytest
+
+from greendoor import portfolio
+from greendoor.metrics import sql as msql
+from greendoor.store import schema
+from greendoor.store.bulk import bulk_insert
+
+D = dt.date
+
+
+@pytest.fixture
+def small(engine):
+    """A: expands 100 -> 120; B: contracts 200 -> 150; C: churns (100);
+    D: new in the period (50). A is enterprise, B and C smb, D mid_market."""
+    accounts = pd.DataFrame({
+        "account_id": ["A", "B", "C", "D"],
+        "name": ["Alpha", "Beta", "Gamma", "Delta"],
+        "segment": ["enterprise", "smb", "smb", "mid_market"],
+        "csm_owner": ["ann", "bob", "bob", "ann"],
+        "signup_date": pd.to_datetime(["2023-01-01"] * 3 + ["2024-09-01"]),
+    })
+    subs = pd.DataFrame({
+        "subscription_id": ["a1", "a2", "b1", "b2", "c1", "d1"],
+        "account_id": ["A", "A", "B", "B", "C", "D"],
+        "start_date": pd.to_datetime(["2024-01-01", "2025-01-01", "2024-01-01", "2025-03-01",
+                                      "2024-01-01", "2024-09-01"]),
+        "end_date": pd.to_datetime(["2025-01-01", None, "2025-03-01", None, "2025-02-01", None]),
+        "seats": [10, 12, 20, 15, 10, 4],
+        "arr": [100.0, 120.0, 200.0, 150.0, 100.0, 50.0],
+    })
+    with engine.begin() as conn:
+        bulk_insert(conn, schema.accounts, accounts)
+        bulk_insert(conn, schema.subscriptions, subs)
+    return engine
+
+
+def test_retention_hand_computed(small):
+    with small.connect() as conn:
+        r = msql.retention(conn, D(2024, 6, 1), D(2025, 6, 1))
+    assert r["start_arr"] == pytest.approx(400.0)
+    assert r["expansion"] == pytest.approx(20.0)
+    assert r["contraction"] == pytest.approx(50.0)
+    assert r["churned_arr"] == pytest.approx(100.0)
+    assert r["grr"] == pytest.approx(0.625)
+    assert r["nrr"] == pytest.approx(0.675)
+    assert r["accounts_start"] == 3
+    assert r["accounts_lost"] == 1
+    assert r["logo_churn"] == pytest.approx(1 / 3)
+
+
+def test_retention_with_filters(small):
+    with small.connect() as conn:
+        smb = msql.retention(conn, D(2024, 6, 1), D(2025, 6, 1), segment="smb")
+        ann = msql.retention(conn, D(2024, 6, 1), D(2025, 6, 1), owner="ann")
+    # smb: B 200 -> 150, C 100 -> 0: GRR = NRR = 150 / 300
+    assert smb["grr"] == pytest.approx(0.5)
+    assert smb["nrr"] == pytest.approx(0.5)
+    # ann: only A is active at start (D signs later): 100 -> 120
+    assert ann["grr"] == pytest.approx(1.0)
+    assert ann["nrr"] == pytest.approx(1.2)
+
+
+def test_arr_as_of_boundaries(small):
+    with small.connect() as conn:
+        # a1 ends and a2 starts on 2025-01-01: as of that date the old contract counts,
+        # the day after the new one (known strictly before the as-of date).
+        on = msql.arr_as_of(conn, D(2025, 1, 1)).set_index("account_id")["arr"]
+        after = msql.arr_as_of(conn, D(2025, 1, 2)).set_index("account_id")["arr"]
+        before_any = msql.arr_as_of(conn, D(2024, 1, 1))
+    assert on["A"] == pytest.approx(100.0)
+    assert after["A"] == pytest.approx(120.0)
+    assert before_any.empty  # a subscription starting on the as-of date is not yet known
+    assert "C" in on.index and "C" not in msql.arr_as_of(small.connect(), D(2025, 2, 2))[
+        "account_id"].tolist()
+
+
+def test_retention_empty_period_is_nan(small):
+    with small.connect() as conn:
+        r = msql.retention(conn, D(2020, 1, 1), D(2020, 6, 1))
+    assert math.isnan(r["grr"]) and math.isnan(r["logo_churn"])
+    with pytest.raises(ValueError):
+        msql.retention(small.connect(), D(2025, 1, 1), D(2025, 1, 1))
+
+
+def test_nps_and_csat_sql(small):
+    ts = pd.Timestamp
+    surveys = pd.DataFrame({
+        "response_id": [f"r{i}" for i in range(7)],
+        "account_id": ["A", "A", "B", "B", "C", "A", "A"],
+        "responded_at": [ts("2025-02-01")] * 5 + [ts("2024-01-01"), ts("2025-02-02")],
+        "survey": ["nps", "nps", "nps", "nps", "nps", "nps", "csat"],
+        "score": [10.0, 9.0, 7.0, 3.0, 6.0, 0.0, 5.0],
+    })
+    tickets = pd.DataFrame({
+        "ticket_id": ["t1", "t2", "t3"],
+        "account_id": ["A", "B", "B"],
+        "opened_at": [ts("2025-01-10")] * 3,
+        "closed_at": [ts("2025-01-11"), ts("2025-01-12"), None],
+        "csat": [4.0, 1.0, None],
+    })
+    with small.begin() as conn:
+        bulk_insert(conn, schema.survey_responses, surveys)
+        bulk_insert(conn, schema.tickets, tickets)
+    with small.connect() as conn:
+        n = msql.nps(conn, D(2025, 1, 1), D(2025, 3, 1))
+        n_smb = msql.nps(conn, D(2025, 1, 1), D(2025, 3, 1), segment="smb")
+        c = msql.csat(conn, D(2025, 1, 1), D(2025, 3, 1))
+    # 2 promoters, 1 passive, 2 detractors of 5 (the 2024 answer is outside) -> 0
+    assert (n["promoters"], n["passives"], n["detractors"]) == (2, 1, 2)
+    assert n["nps"] == pytest.approx(0.0)
+    # smb: 7, 3, 6 -> 0 promoters, 2 detractors of 3
+    assert n_smb["nps"] == pytest.approx(-200.0 / 3)
+    # CSAT answers: tickets 4 and 1, survey 5 -> mean 10/3, 2 of 3 satisfied
+    assert c["responses"] == 3
+    assert c["mean"] == pytest.approx(10.0 / 3)
+    assert c["pct_satisfied"] == pytest.approx(2.0 / 3)
+
+
+def test_stickiness_and_seat_utilization_sql(small):
+    usage = pd.DataFrame({
+        "account_id": ["A", "A", "A", "A", "A", "B", "A"],
+        "date": pd.to_datetime(["2025-05-01", "2025-05-02", "2025-05-03", "2025-05-04",
+                                "2025-05-01", "2025-05-01", "2025-05-02"]),
+        "user_id": ["u1", "u1", "u1", "u1", "u2", "u1", "u3"],
+        "events": [3, 1, 2, 5, 1, 4, 0],  # u3 has a row without events: not active
+    })
+    with small.begin() as conn:
+        bulk_insert(conn, schema.usage, usage)
+    with small.connect() as conn:
+        s = msql.stickiness(conn, D(2025, 5, 1), D(2025, 5, 5))
+        util = msql.seat_utilization(conn, D(2025, 5, 5)).set_index("account_id")
+    # users A:u1 (4 days), A:u2 (1), B:u1 (1): DAU sum 6 over 4 days = 1.5, MAU 3 -> 0.5
+    assert s == pytest.approx(0.5)
+    # A: 2 active users (u3 had no events) of 12 seats; B: 1 of 15; D: 0 of 4
+    assert util.loc["A", "active_users_30d"] == 2
+    assert util.loc["A", "seat_utilization"] == pytest.approx(2 / 12)
+    assert util.loc["B", "seat_utilization"] == pytest.approx(1 / 15)
+    assert util.loc["D", "seat_utilization"] == pytest.approx(0.0)
+
+
+def test_portfolio_read_models(small):
+    with small.connect() as conn:
+        f = portfolio.Filters(D(2025, 6, 1))
+        k = portfolio.kpis(conn, f)
+        seg = portfolio.by_segment(conn, f).set_index("segment")
+        trend = portfolio.arr_trend(conn, f, months=6)
+        table = portfolio.account_table(conn, f)
+    assert k["arr"] == pytest.approx(120 + 150 + 50)
+    assert k["accounts"] == 3
+    assert k["grr"] == pytest.approx(0.625) and k["nrr"] == pytest.approx(0.675)
+    assert seg.loc["smb", "arr"] == pytest.approx(150.0)
+    assert seg["arr_share"].sum() == pytest.approx(1.0)
+    assert trend["month"].iloc[-1] == pd.Timestamp("2025-06-01")
+    # Feb 1 2025: A 120 (new contract), B 200, C 100 (its last day), D 50
+    feb = trend.set_index("month").loc[pd.Timestamp("2025-02-01")]
+    assert feb["arr"] == pytest.approx(470.0) and feb["accounts"] == 4
+    assert list(table["account_id"]) == ["B", "A", "D"]  # largest ARR first
