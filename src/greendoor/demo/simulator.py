@@ -230,10 +230,11 @@ class _Simulation:
 
         # CSM books: enterprise ~45, mid-market ~75, SMB ~110 accounts per CSM.
         owners = np.empty(A, dtype=object)
-        people = [f"{f} {l}" for l in N.LAST_NAMES for f in N.FIRST_NAMES]
+        people = [f"{first} {last}" for last in N.LAST_NAMES for first in N.FIRST_NAMES]
         person_rng = np.random.default_rng(np.random.SeedSequence([self.p.seed, 11]))
         people = list(np.array(people)[person_rng.permutation(len(people))])
-        people.remove("Sarah Williams") if "Sarah Williams" in people else None
+        if "Sarah Williams" in people:  # reserved for TechCorp's CSM
+            people.remove("Sarah Williams")
         used = 0
         for s, book in ((0, 45), (1, 75), (2, 110)):
             idx = np.flatnonzero(seg == s)

@@ -1,0 +1,1 @@
+"""Greendoor's Streamlit shell: cached loaders and shared widgets (imports Streamlit)."""

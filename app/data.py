@@ -1,0 +1,74 @@
+"""Cached loaders: the only place the app reads the store.
+
+Cache keys are small and hashable: the store URL, a data token that changes
+whenever the store's data is replaced (the latest import-log row), and the
+global filters. Never DataFrames as arguments (DESIGN.md "Cache at the app layer").
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from greendoor import config, portfolio
+from greendoor.portfolio import Filters
+from greendoor.store import meta, schema
+from greendoor.store.engine import current_revision, init_store, make_engine
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str):
+    engine = make_engine(url)
+    if current_revision(engine) is None:
+        init_store(engine)
+    return engine
+
+
+def engine():
+    """The store's engine (one per URL per server process)."""
+    return _engine(config.db_url())
+
+
+def data_token() -> str:
+    """Changes whenever data is loaded: keys every cached loader below."""
+    with engine().connect() as conn:
+        last = conn.execute(sa.select(sa.func.max(schema.import_log.c.finished_at))).scalar()
+    return f"{config.db_url()}|{last}"
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def store_status(token: str) -> dict:
+    with engine().connect() as conn:
+        return {
+            "accounts": portfolio.account_count(conn),
+            "dataset": meta.get(conn, "dataset"),
+            "demo_params": meta.get(conn, "demo_params"),
+            "default_as_of": portfolio.default_as_of(conn),
+            "options": portfolio.filter_options(conn),
+            "counts": portfolio.table_counts(conn),
+        }
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def kpis(token: str, f: Filters) -> dict:
+    with engine().connect() as conn:
+        return portfolio.kpis(conn, f)
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def arr_trend(token: str, f: Filters) -> pd.DataFrame:
+    with engine().connect() as conn:
+        return portfolio.arr_trend(conn, f)
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def by_segment(token: str, f: Filters) -> pd.DataFrame:
+    with engine().connect() as conn:
+        return portfolio.by_segment(conn, f)
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def account_table(token: str, f: Filters) -> pd.DataFrame:
+    with engine().connect() as conn:
+        return portfolio.account_table(conn, f)

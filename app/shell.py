@@ -1,0 +1,123 @@
+"""Shared widgets: global filters bound to the URL, empty-store onboarding, KPI strip."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import streamlit as st
+
+from app import data
+from greendoor.charts.portfolio import SEGMENT_LABELS
+from greendoor.portfolio import Filters
+
+ALL = "all"
+
+
+def require_data() -> dict:
+    """Status of the store; on an empty store show onboarding and stop the page."""
+    status = data.store_status(data.data_token())
+    if status["accounts"] == 0:
+        onboarding()
+        st.stop()
+    return status
+
+
+def onboarding() -> None:
+    """Empty store: offer the demo portfolio (with progress) or point to the data contract."""
+    st.title("Welcome to Greendoor")
+    st.write(
+        "The store is empty. Load the demo portfolio to explore Greendoor, or load "
+        "your own CRM, product-usage, support and survey exports."
+    )
+    left, right = st.columns(2, border=True)
+    with left:
+        st.subheader("Load the demo portfolio")
+        st.caption(
+            "A realistic B2B SaaS portfolio: enterprise, mid-market and SMB accounts with "
+            "contracts, daily product usage, tickets, surveys, CSM touches and pipeline, "
+            "ending today. The default size takes about 20 seconds."
+        )
+        n = st.number_input("Accounts", min_value=10, max_value=20_000, value=1500, step=100,
+                            key="onboard_accounts")
+        months = st.number_input("Months of history", min_value=3, max_value=60, value=24,
+                                 key="onboard_months")
+        if st.button("Load demo portfolio", type="primary", key="onboard_load"):
+            from greendoor.demo import DemoParams, load_demo
+
+            bar = st.progress(0.0, text="Starting")
+            load_demo(data.engine(), DemoParams(n_accounts=int(n), months=int(months)),
+                      progress=lambda f, msg: bar.progress(min(f, 1.0), text=msg))
+            st.cache_data.clear()
+            st.rerun()
+    with right:
+        st.subheader("Use your own data")
+        st.markdown(
+            "Greendoor reads one CSV or Parquet file per table (accounts, subscriptions, "
+            "usage, tickets, surveys, ...). The columns are listed in the README under "
+            "**Data contract**. Point `GREENDOOR_DB_URL` at another store to keep the demo "
+            "and your data apart."
+        )
+
+
+def sidebar_filters() -> Filters | None:
+    """As-of date, segment and CSM owner in the sidebar, bound to query parameters.
+
+    Returns the current :class:`Filters` (also kept in ``st.session_state["filters"]``),
+    or ``None`` when the store is empty.
+    """
+    status = data.store_status(data.data_token())
+    if status["accounts"] == 0:
+        return None
+    default = status["default_as_of"] or dt.date.today()
+    opts = status["options"]
+    with st.sidebar:
+        st.header("Filters")
+        as_of = st.date_input(
+            "As-of date", value=default, min_value=default - dt.timedelta(days=3 * 365),
+            max_value=default, key="as_of", bind="query-params",
+            help="Every figure uses only data from before this date.",
+        )
+        segment = st.selectbox(
+            "Segment", [ALL, *opts["segments"]], key="segment", bind="query-params",
+            format_func=lambda s: "All segments" if s == ALL else SEGMENT_LABELS.get(s, s),
+        )
+        owner = st.selectbox(
+            "CSM owner", [ALL, *opts["owners"]], key="owner", bind="query-params",
+            format_func=lambda s: "All owners" if s == ALL else s,
+        )
+        ds = status["dataset"] or "imported data"
+        st.caption(f"Store: {ds}, {status['accounts']:,} accounts.")
+    f = Filters(as_of=as_of, segment=None if segment == ALL else segment,
+                owner=None if owner == ALL else owner)
+    st.session_state["filters"] = f
+    return f
+
+
+def current_filters() -> Filters:
+    f = st.session_state.get("filters")
+    if f is None:  # a page run on its own (tests): the store's defaults
+        status = data.store_status(data.data_token())
+        f = Filters(as_of=status["default_as_of"] or dt.date.today())
+    return f
+
+
+def fmt_money(v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if abs(v) >= 1e6:
+        return f"${v / 1e6:,.1f}M"
+    if abs(v) >= 1e3:
+        return f"${v / 1e3:,.0f}K"
+    return f"${v:,.0f}"
+
+
+def fmt_pct(v: float, digits: int = 1) -> str:
+    return "—" if v is None or math.isnan(v) else f"{100 * v:.{digits}f}%"
+
+
+def delta_pts(now: float, before: float, digits: int = 1) -> str | None:
+    """Change in percentage points, or None when either side is missing."""
+    if now is None or before is None or math.isnan(now) or math.isnan(before):
+        return None
+    return f"{100 * (now - before):+.{digits}f} pts"

@@ -1,0 +1,24 @@
+"""Greendoor entrypoint: page config, sidebar filters, navigation. Nothing else."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `app` and `pages` live beside src/, not inside it
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app import shell  # noqa: E402
+
+st.set_page_config(page_title="Greendoor", page_icon=":material/monitor_heart:", layout="wide")
+
+PAGES = {
+    "Portfolio": [
+        st.Page(ROOT / "pages" / "portfolio_health.py", title="Portfolio health",
+                icon=":material/monitor_heart:", url_path="portfolio", default=True),
+    ],
+}
+
+shell.sidebar_filters()
+st.navigation(PAGES).run()
