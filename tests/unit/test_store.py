@@ -20,6 +20,16 @@ def test_migrations_match_schema(engine):
     for name, table in schema.metadata.tables.items():
         cols = {c["name"] for c in insp.get_columns(name)}
         assert cols == set(table.c.keys()), name
+    # money and scores are 8-byte floats (sa.Float would be a 4-byte REAL in DuckDB)
+    cols = sa.table("columns", sa.column("table_name"), sa.column("column_name"),
+                    sa.column("data_type"), schema="information_schema")
+    with engine.connect() as conn:
+        types = {(t, c): d.upper() for t, c, d in conn.execute(sa.select(cols))}
+    doubles = [(t.name, c.name) for t in schema.metadata.sorted_tables for c in t.c
+               if isinstance(c.type, sa.Double)]
+    assert len(doubles) > 20
+    for key in doubles:
+        assert types[key].startswith("DOUBLE"), (key, types[key])
 
 
 def test_init_is_idempotent_and_writes_default_settings(store_url):

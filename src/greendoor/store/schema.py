@@ -26,7 +26,7 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 
 Str = sa.String
-Money = sa.Float  # double precision, account currency
+Money = sa.Double  # double precision (sa.Double is 4-byte REAL in DuckDB), account currency
 
 
 def _id(name: str) -> sa.Column:
@@ -82,7 +82,7 @@ usage = sa.Table(
     sa.Column("user_id", Str),
     sa.Column("feature", Str),
     sa.Column("events", sa.Integer, nullable=False),
-    sa.Column("duration_seconds", sa.Float),
+    sa.Column("duration_seconds", sa.Double),
     sa.Column("errors", sa.Integer),
     sa.Column("usage_id", Str),  # extension: the source system's row id, not unique
 )
@@ -97,9 +97,9 @@ tickets = sa.Table(
     sa.Column("priority", Str),  # low | medium | high | urgent
     sa.Column("category", Str),
     sa.Column("subject", Str),
-    sa.Column("csat", sa.Float),  # 1-5
-    sa.Column("first_response_minutes", sa.Float),
-    sa.Column("resolution_hours", sa.Float),  # extension
+    sa.Column("csat", sa.Double),  # 1-5
+    sa.Column("first_response_minutes", sa.Double),
+    sa.Column("resolution_hours", sa.Double),  # extension
     sa.Column("escalated", sa.Boolean),
 )
 
@@ -111,7 +111,7 @@ survey_responses = sa.Table(
     sa.Column("contact_id", Str),
     sa.Column("responded_at", sa.DateTime, nullable=False),
     sa.Column("survey", Str, nullable=False),  # nps | csat | ces
-    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("score", sa.Double, nullable=False),
     sa.Column("comment", sa.Text),
 )
 
@@ -150,7 +150,7 @@ opportunities = sa.Table(
     sa.Column("type", Str, nullable=False),  # expansion | renewal | new_business
     sa.Column("stage", Str),
     sa.Column("amount", Money, nullable=False),
-    sa.Column("probability", sa.Float),  # 0-1
+    sa.Column("probability", sa.Double),  # 0-1
     sa.Column("forecast_category", Str),  # commit | best_case | pipeline | omitted
     sa.Column("close_date", sa.Date, nullable=False),
     sa.Column("status", Str, nullable=False),  # open | won | lost
@@ -218,18 +218,18 @@ score_snapshots = sa.Table(
     sa.Column("account_id", Str, primary_key=True),
     sa.Column("as_of", sa.Date, primary_key=True),
     sa.Column("settings_version", sa.Integer, nullable=False),
-    sa.Column("health_score", sa.Float),  # 0-100
+    sa.Column("health_score", sa.Double),  # 0-100
     sa.Column("band", Str),  # green | yellow | red
-    sa.Column("confidence", sa.Float),  # 0-1, share of weight present
-    sa.Column("engagement", sa.Float),
-    sa.Column("sentiment", sa.Float),
-    sa.Column("growth", sa.Float),
+    sa.Column("confidence", sa.Double),  # 0-1, share of weight present
+    sa.Column("engagement", sa.Double),
+    sa.Column("sentiment", sa.Double),
+    sa.Column("growth", sa.Double),
     sa.Column("trend", Str),  # improving | stable | declining
-    sa.Column("churn_probability", sa.Float),  # calibrated, 0-1, horizon in settings
-    sa.Column("risk_index", sa.Float),  # 0-100
-    sa.Column("expansion_probability", sa.Float),
-    sa.Column("renewal_probability", sa.Float),
-    sa.Column("advocacy_readiness", sa.Float),
+    sa.Column("churn_probability", sa.Double),  # calibrated, 0-1, horizon in settings
+    sa.Column("risk_index", sa.Double),  # 0-100
+    sa.Column("expansion_probability", sa.Double),
+    sa.Column("renewal_probability", sa.Double),
+    sa.Column("advocacy_readiness", sa.Double),
     sa.Column("arr", Money),
     sa.Column("details_json", sa.Text),  # why-panel measures and drivers
     sa.Column("scored_at", sa.DateTime, nullable=False),
@@ -308,7 +308,7 @@ import_log = sa.Table(
     sa.Column("status", Str, nullable=False),  # ok | failed | dry_run
     sa.Column("rows_inserted", sa.Integer),
     sa.Column("rows_updated", sa.Integer),
-    sa.Column("duration_seconds", sa.Float),
+    sa.Column("duration_seconds", sa.Double),
     sa.Column("detail_json", sa.Text),  # per-table counts, errors
 )
 

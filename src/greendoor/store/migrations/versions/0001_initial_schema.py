@@ -65,7 +65,7 @@ def upgrade() -> None:
     sa.Column('type', sa.String(), nullable=False),
     sa.Column('status', sa.String(), nullable=False),
     sa.Column('occurred_at', sa.Date(), nullable=False),
-    sa.Column('value', sa.Float(), nullable=True),
+    sa.Column('value', sa.Double(), nullable=True),
     sa.PrimaryKeyConstraint('activity_id')
     )
     op.create_table('alerts',
@@ -97,9 +97,9 @@ def upgrade() -> None:
     sa.Column('account_id', sa.String(), nullable=False),
     sa.Column('churn_date', sa.Date(), nullable=False),
     sa.Column('reason', sa.String(), nullable=True),
-    sa.Column('arr_lost', sa.Float(), nullable=True),
+    sa.Column('arr_lost', sa.Double(), nullable=True),
     sa.Column('feedback', sa.Text(), nullable=True),
-    sa.Column('refund_amount', sa.Float(), nullable=True),
+    sa.Column('refund_amount', sa.Double(), nullable=True),
     sa.Column('is_reactivation', sa.Boolean(), nullable=True),
     sa.PrimaryKeyConstraint('churn_event_id')
     )
@@ -126,7 +126,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(), nullable=False),
     sa.Column('rows_inserted', sa.Integer(), nullable=True),
     sa.Column('rows_updated', sa.Integer(), nullable=True),
-    sa.Column('duration_seconds', sa.Float(), nullable=True),
+    sa.Column('duration_seconds', sa.Double(), nullable=True),
     sa.Column('detail_json', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('import_id')
     )
@@ -146,7 +146,7 @@ def upgrade() -> None:
     sa.Column('issued_at', sa.Date(), nullable=False),
     sa.Column('due_at', sa.Date(), nullable=False),
     sa.Column('paid_at', sa.Date(), nullable=True),
-    sa.Column('amount', sa.Float(), nullable=False),
+    sa.Column('amount', sa.Double(), nullable=False),
     sa.PrimaryKeyConstraint('invoice_id')
     )
     op.create_table('opportunities',
@@ -154,8 +154,8 @@ def upgrade() -> None:
     sa.Column('account_id', sa.String(), nullable=False),
     sa.Column('type', sa.String(), nullable=False),
     sa.Column('stage', sa.String(), nullable=True),
-    sa.Column('amount', sa.Float(), nullable=False),
-    sa.Column('probability', sa.Float(), nullable=True),
+    sa.Column('amount', sa.Double(), nullable=False),
+    sa.Column('probability', sa.Double(), nullable=True),
     sa.Column('forecast_category', sa.String(), nullable=True),
     sa.Column('close_date', sa.Date(), nullable=False),
     sa.Column('status', sa.String(), nullable=False),
@@ -167,19 +167,19 @@ def upgrade() -> None:
     sa.Column('account_id', sa.String(), nullable=False),
     sa.Column('as_of', sa.Date(), nullable=False),
     sa.Column('settings_version', sa.Integer(), nullable=False),
-    sa.Column('health_score', sa.Float(), nullable=True),
+    sa.Column('health_score', sa.Double(), nullable=True),
     sa.Column('band', sa.String(), nullable=True),
-    sa.Column('confidence', sa.Float(), nullable=True),
-    sa.Column('engagement', sa.Float(), nullable=True),
-    sa.Column('sentiment', sa.Float(), nullable=True),
-    sa.Column('growth', sa.Float(), nullable=True),
+    sa.Column('confidence', sa.Double(), nullable=True),
+    sa.Column('engagement', sa.Double(), nullable=True),
+    sa.Column('sentiment', sa.Double(), nullable=True),
+    sa.Column('growth', sa.Double(), nullable=True),
     sa.Column('trend', sa.String(), nullable=True),
-    sa.Column('churn_probability', sa.Float(), nullable=True),
-    sa.Column('risk_index', sa.Float(), nullable=True),
-    sa.Column('expansion_probability', sa.Float(), nullable=True),
-    sa.Column('renewal_probability', sa.Float(), nullable=True),
-    sa.Column('advocacy_readiness', sa.Float(), nullable=True),
-    sa.Column('arr', sa.Float(), nullable=True),
+    sa.Column('churn_probability', sa.Double(), nullable=True),
+    sa.Column('risk_index', sa.Double(), nullable=True),
+    sa.Column('expansion_probability', sa.Double(), nullable=True),
+    sa.Column('renewal_probability', sa.Double(), nullable=True),
+    sa.Column('advocacy_readiness', sa.Double(), nullable=True),
+    sa.Column('arr', sa.Double(), nullable=True),
     sa.Column('details_json', sa.Text(), nullable=True),
     sa.Column('scored_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('account_id', 'as_of')
@@ -205,8 +205,8 @@ def upgrade() -> None:
     sa.Column('renewal_date', sa.Date(), nullable=True),
     sa.Column('plan', sa.String(), nullable=True),
     sa.Column('seats', sa.Integer(), nullable=True),
-    sa.Column('arr', sa.Float(), nullable=False),
-    sa.Column('mrr', sa.Float(), nullable=True),
+    sa.Column('arr', sa.Double(), nullable=False),
+    sa.Column('mrr', sa.Double(), nullable=True),
     sa.Column('billing_frequency', sa.String(), nullable=True),
     sa.Column('auto_renew', sa.Boolean(), nullable=True),
     sa.Column('status', sa.String(), nullable=True),
@@ -218,7 +218,7 @@ def upgrade() -> None:
     sa.Column('contact_id', sa.String(), nullable=True),
     sa.Column('responded_at', sa.DateTime(), nullable=False),
     sa.Column('survey', sa.String(), nullable=False),
-    sa.Column('score', sa.Float(), nullable=False),
+    sa.Column('score', sa.Double(), nullable=False),
     sa.Column('comment', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('response_id')
     )
@@ -230,9 +230,9 @@ def upgrade() -> None:
     sa.Column('priority', sa.String(), nullable=True),
     sa.Column('category', sa.String(), nullable=True),
     sa.Column('subject', sa.String(), nullable=True),
-    sa.Column('csat', sa.Float(), nullable=True),
-    sa.Column('first_response_minutes', sa.Float(), nullable=True),
-    sa.Column('resolution_hours', sa.Float(), nullable=True),
+    sa.Column('csat', sa.Double(), nullable=True),
+    sa.Column('first_response_minutes', sa.Double(), nullable=True),
+    sa.Column('resolution_hours', sa.Double(), nullable=True),
     sa.Column('escalated', sa.Boolean(), nullable=True),
     sa.PrimaryKeyConstraint('ticket_id')
     )
@@ -243,7 +243,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String(), nullable=True),
     sa.Column('feature', sa.String(), nullable=True),
     sa.Column('events', sa.Integer(), nullable=False),
-    sa.Column('duration_seconds', sa.Float(), nullable=True),
+    sa.Column('duration_seconds', sa.Double(), nullable=True),
     sa.Column('errors', sa.Integer(), nullable=True),
     sa.Column('usage_id', sa.String(), nullable=True)
     )
