@@ -2,6 +2,7 @@
 
     greendoor init                      create or upgrade the store schema
     greendoor demo [--accounts N] [--months M] [--seed S] [--as-of DATE] [--force]
+    greendoor import PATH [--format canonical|ravenstack] [--date-format FMT] [--dry-run]
     greendoor info                      what the store holds
 
 The store is ``$GREENDOOR_DB_URL`` or ``data/greendoor.duckdb`` (see README).
@@ -47,6 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="allow replacing a store that holds imported data")
     d.add_argument("--if-empty", action="store_true",
                    help="only load when the store has no accounts (used by `make run`)")
+    im = sub.add_parser("import", help="validate and import CSV/Parquet files (all or nothing)")
+    im.add_argument("path", help="a file, or a folder with one file per table")
+    im.add_argument("--format", default="canonical", choices=["canonical", "ravenstack"])
+    im.add_argument("--date-format", default=None,
+                    help="strptime format of non-ISO date columns, e.g. %%d/%%m/%%Y")
+    im.add_argument("--dry-run", action="store_true",
+                    help="validate and count what would change; write nothing")
+    im.add_argument("--replace", action="store_true",
+                    help="empty the canonical tables first (e.g. to replace the demo)")
+    im.add_argument("--max-errors", type=_positive, default=20, help="errors listed (default 20)")
     sub.add_parser("info", help="row counts and dataset of the store")
     return p
 
@@ -91,6 +102,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  generated in {s['generate']:.1f} s, loaded in {s['load']:.1f} s, "
               f"total {s['total']:.1f} s")
         return 0
+    if args.command == "import":
+        from greendoor.ingest import ImportRefused, import_path
+
+        init_store(engine)
+        try:
+            report = import_path(engine, args.path, args.format, date_format=args.date_format,
+                                 dry_run=args.dry_run, replace=args.replace)
+        except (ImportRefused, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(report.summary(args.max_errors))
+        return 0 if report.ok else 2
     if args.command == "info":
         return _info(engine)
     return 1

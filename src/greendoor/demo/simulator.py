@@ -475,7 +475,7 @@ class _Simulation:
                 self.opps.append(
                     dict(acc=a, type="expansion", stage="closed_won" if won else "closed_lost",
                          amount=round(amount, 2), probability=1.0 if won else 0.0,
-                         forecast_category="closed", close_date=x,
+                         forecast_category="commit" if won else "omitted", close_date=x,
                          status="won" if won else "lost", created_at=created,
                          name=f"{self.names[a]} - add {add} seats")
                 )
@@ -1084,7 +1084,7 @@ class _Simulation:
             won = rng.random() < 0.35 and d < self.D - 60
             opps.append(dict(acc=a, type="new_business", stage="closed_won" if won else "proposal",
                              amount=value, probability=1.0 if won else 0.4,
-                             forecast_category="closed" if won else "pipeline",
+                             forecast_category="commit" if won else "pipeline",
                              close_date=(self.start + d + 60) if won else self.as_of + 45,
                              status="won" if won else "open", created_at=self.start + d,
                              name=f"Referral from {self.names[a]}"))

@@ -85,6 +85,9 @@ usage = sa.Table(
     sa.Column("duration_seconds", sa.Double),
     sa.Column("errors", sa.Integer),
     sa.Column("usage_id", Str),  # extension: the source system's row id, not unique
+    # Natural key of an imported row (see greendoor.ingest): hash of its source id or
+    # daily grain plus its occurrence number. NULL for demo rows.
+    sa.Column("source_key", Str),
 )
 
 tickets = sa.Table(
