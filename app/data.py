@@ -72,3 +72,26 @@ def by_segment(token: str, f: Filters) -> pd.DataFrame:
 def account_table(token: str, f: Filters) -> pd.DataFrame:
     with engine().connect() as conn:
         return portfolio.account_table(conn, f)
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def freshness(token: str) -> pd.DataFrame:
+    from greendoor.ingest import freshness as _freshness
+
+    return _freshness(engine())
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def import_history(token: str) -> pd.DataFrame:
+    il = schema.import_log
+    with engine().connect() as conn:
+        return pd.read_sql(
+            sa.select(il.c.finished_at, il.c.actor, il.c.source, il.c.format, il.c.status,
+                      il.c.rows_inserted, il.c.rows_updated, il.c.duration_seconds)
+            .order_by(il.c.finished_at.desc()).limit(50), conn)
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def data_quality(token: str, as_of) -> list[dict]:
+    with engine().connect() as conn:
+        return portfolio.data_quality(conn, as_of)

@@ -7,7 +7,7 @@ import math
 
 import streamlit as st
 
-from app import data
+from app import PAGES_DIR, data
 from greendoor.charts.portfolio import SEGMENT_LABELS
 from greendoor.portfolio import Filters
 
@@ -54,10 +54,12 @@ def onboarding() -> None:
         st.subheader("Use your own data")
         st.markdown(
             "Greendoor reads one CSV or Parquet file per table (accounts, subscriptions, "
-            "usage, tickets, surveys, ...). The columns are listed in the README under "
-            "**Data contract**. Point `GREENDOOR_DB_URL` at another store to keep the demo "
-            "and your data apart."
+            "usage, tickets, surveys, ...) and validates everything before writing. The "
+            "columns are listed in the README under **Data contract**; the RavenStack "
+            "export is understood as it is."
         )
+        st.page_link(PAGES_DIR / "data.py", label="Import files on the Data page",
+                     icon=":material/upload:")
 
 
 def sidebar_filters() -> Filters | None:
@@ -121,3 +123,34 @@ def delta_pts(now: float, before: float, digits: int = 1) -> str | None:
     if now is None or before is None or math.isnan(now) or math.isnan(before):
         return None
     return f"{100 * (now - before):+.{digits}f} pts"
+
+
+#: What each optional canonical table powers, for "what is missing" notes.
+POWERS = {
+    "usage": "seat utilization, activity and adoption",
+    "tickets": "support load, CSAT and escalations",
+    "survey_responses": "NPS and survey CSAT",
+    "contacts": "champions and sponsors",
+    "interactions": "CSM touches and meeting attendance",
+    "opportunities": "expansion and renewal pipeline",
+    "churn_events": "churn reasons",
+    "advocacy_activities": "the advocacy pipeline",
+    "invoices": "late payments",
+}
+
+
+def missing_data_note(status: dict, tables: list[str]) -> None:
+    """Say which of ``tables`` the store lacks and what they would show."""
+    missing = [t for t in tables if status["counts"].get(t, 0) == 0]
+    if missing:
+        items = "; ".join(f"**{t}** ({POWERS.get(t, t)})" for t in missing)
+        st.info(f"Not in the store: {items}. These figures are left out rather than shown as "
+                "zero. Add them on the Data page (see the README's data contract).",
+                icon=":material/info:")
+
+
+def data_quality_note(token: str, as_of: dt.date) -> None:
+    """Warn about contradictions in the data that distort the figures."""
+    for f in data.data_quality(token, as_of):
+        (st.warning if f["severity"] == "warning" else st.info)(
+            f["finding"], icon=":material/warning:" if f["severity"] == "warning" else None)

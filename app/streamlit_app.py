@@ -9,14 +9,18 @@ if str(ROOT) not in sys.path:  # `app` and `pages` live beside src/, not inside 
 
 import streamlit as st  # noqa: E402
 
-from app import shell  # noqa: E402
+from app import PAGES_DIR, shell  # noqa: E402
 
 st.set_page_config(page_title="Greendoor", page_icon=":material/monitor_heart:", layout="wide")
 
 PAGES = {
     "Portfolio": [
-        st.Page(ROOT / "pages" / "portfolio_health.py", title="Portfolio health",
+        st.Page(PAGES_DIR / "portfolio_health.py", title="Portfolio health",
                 icon=":material/monitor_heart:", url_path="portfolio", default=True),
+    ],
+    "Settings": [
+        st.Page(PAGES_DIR / "data.py", title="Data", icon=":material/database:",
+                url_path="data"),
     ],
 }
 

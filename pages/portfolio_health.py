@@ -25,6 +25,8 @@ scope = " · ".join(x for x in [
 st.caption(f"As of {f.as_of:%d %b %Y} · {scope} · changes are against "
            f"{before.as_of:%d %b %Y} ({COMPARE_DAYS} days earlier)")
 
+shell.missing_data_note(status, ["usage", "survey_responses", "tickets"])
+shell.data_quality_note(token, f.as_of)
 cols = st.columns(6, border=True)
 cols[0].metric("ARR", shell.fmt_money(k["arr"]),
                delta=shell.fmt_money(k["arr"] - k0["arr"]) if k0["accounts"] else None,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import pytest
 
@@ -34,5 +36,26 @@ def demo_store(tmp_path_factory):
     eng = make_engine(url)
     init_store(eng)
     load_demo(eng, DEMO_PARAMS)
+    yield url, eng
+    eng.dispose()
+
+
+RAVENSTACK_DIR = Path(os.environ.get(
+    "GREENDOOR_RAVENSTACK_DIR",
+    Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ravenstack"))
+
+
+@pytest.fixture(scope="session")
+def ravenstack_store(tmp_path_factory):
+    """(url, engine) of a store holding the RavenStack dataset, imported as a user would."""
+    if not RAVENSTACK_DIR.is_dir():
+        pytest.skip(f"RavenStack dataset not found at {RAVENSTACK_DIR}")
+    from greendoor.ingest import import_path
+
+    url = f"duckdb:///{tmp_path_factory.mktemp('ravenstack') / 'rs.duckdb'}"
+    eng = make_engine(url)
+    init_store(eng)
+    report = import_path(eng, RAVENSTACK_DIR, "ravenstack")
+    assert report.ok, report.summary()
     yield url, eng
     eng.dispose()

@@ -209,3 +209,42 @@ def table_counts(conn: Connection) -> dict[str, int]:
         t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar())
         for t in schema.CANONICAL_TABLES
     }
+
+
+def data_quality(conn: Connection, as_of: dt.date) -> list[dict[str, str]]:
+    """Contradictions in the data that distort the figures, as of ``as_of``.
+
+    Returns a list of ``{"severity": "warning" | "info", "finding": text}``:
+    accounts recorded as churned (a churn event, not a reactivation, before
+    ``as_of``) that still hold subscriptions in force, so ARR-based retention and
+    logo churn cannot see their churn; and stores where the typical account holds
+    several subscriptions at once, which ARR sums.
+    """
+    out = []
+    ce, s = schema.churn_events, schema.subscriptions
+    in_force = sa.and_(s.c.start_date < as_of,
+                       sa.or_(s.c.end_date.is_(None), s.c.end_date >= as_of))
+    churned = (sa.select(ce.c.account_id).where(
+        ce.c.churn_date < as_of, sa.func.coalesce(ce.c.is_reactivation, False).is_(False))
+        .distinct().subquery("churned"))
+    n_churned = conn.execute(sa.select(sa.func.count()).select_from(churned)).scalar()
+    still = conn.execute(
+        sa.select(sa.func.count()).select_from(churned).where(
+            sa.select(sa.literal(1)).select_from(s)
+            .where(s.c.account_id == churned.c.account_id, in_force).exists())
+    ).scalar()
+    if still:
+        out.append({"severity": "warning", "finding": (
+            f"{still:,} of the {n_churned:,} accounts with a churn event still hold "
+            "subscriptions in force (no end date). GRR, NRR and logo churn are computed "
+            "from ARR, so they do not see these churns: end the subscriptions in the "
+            "export to make them count.")})
+    per_acct = pd.read_sql(
+        sa.select(s.c.account_id, sa.func.count().label("n")).where(in_force)
+        .group_by(s.c.account_id), conn)
+    if len(per_acct) and per_acct["n"].median() > 1:
+        out.append({"severity": "info", "finding": (
+            f"The typical account holds {per_acct['n'].median():.0f} subscriptions at once; "
+            "ARR is their sum. If these are successive contracts without end dates, ARR "
+            "is overstated.")})
+    return out
