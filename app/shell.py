@@ -122,7 +122,10 @@ def delta_pts(now: float, before: float, digits: int = 1) -> str | None:
     """Change in percentage points, or None when either side is missing."""
     if now is None or before is None or math.isnan(now) or math.isnan(before):
         return None
-    return f"{100 * (now - before):+.{digits}f} pts"
+    change = 100 * (now - before)
+    if round(change, digits) == 0:  # no change: no arrow, no colour
+        return None
+    return f"{change:+.{digits}f} pts"
 
 
 #: What each optional canonical table powers, for "what is missing" notes.
@@ -145,7 +148,7 @@ def missing_data_note(status: dict, tables: list[str]) -> None:
     if missing:
         items = "; ".join(f"**{t}** ({POWERS.get(t, t)})" for t in missing)
         st.info(f"Not in the store: {items}. These figures are left out rather than shown as "
-                "zero. Add them on the Data page (see the README's data contract).",
+                "zero. Import them on the Data page (columns in the README's data contract).",
                 icon=":material/info:")
 
 

@@ -17,13 +17,13 @@ status = data.store_status(token)
 st.subheader("What the store holds")
 fresh = data.freshness(token)
 st.dataframe(
-    fresh, hide_index=True, key="freshness",
+    fresh, hide_index=True, key="freshness", height=35 * (len(fresh) + 1) + 3,
     column_config={
         "table": st.column_config.TextColumn("Table"),
         "rows": st.column_config.NumberColumn("Rows", format="localized"),
         "first": st.column_config.DateColumn("From", format="D MMM YYYY"),
         "last": st.column_config.DateColumn("To", format="D MMM YYYY"),
-        "last_import": st.column_config.DatetimeColumn("Last load", format="D MMM YYYY, HH:mm"),
+        "last_load": st.column_config.DatetimeColumn("Last loaded", format="D MMM YYYY, HH:mm"),
     },
 )
 st.caption(f"Dataset: {status['dataset'] or 'empty'}. Dates are each table's main date "

@@ -92,5 +92,6 @@ def test_pages_on_ravenstack_say_what_is_missing_and_what_is_wrong(ravenstack_st
     assert any("churn event still hold subscriptions" in w.value for w in at.warning)
     at.switch_page(DATA_PAGE).run()
     assert not at.exception
-    fresh = frame_with(at, "last_import").set_index("table")
+    fresh = frame_with(at, "last_load").set_index("table")
     assert fresh.loc["usage", "rows"] == 25_000 and fresh.loc["contacts", "rows"] == 0
+    assert fresh["last_load"].notna()["usage"] and fresh["last_load"].isna()["contacts"]

@@ -386,26 +386,36 @@ def _user() -> str:
 
 
 def freshness(engine: Engine) -> pd.DataFrame:
-    """Per canonical table: rows, earliest and latest date, last import time.
+    """Per canonical table: rows, earliest and latest date, and when a load last
+    brought rows for it (import or demo, from ``import_log``).
 
-    Columns: ``table, rows, first, last, last_import`` (dates; NaT when empty).
+    Columns: ``table, rows, first, last, last_load`` (dates; NaT when unknown).
     """
     date_col = {"accounts": "signup_date", "subscriptions": "start_date", "usage": "date",
                 "tickets": "opened_at", "survey_responses": "responded_at",
                 "contacts": "last_engaged_at", "interactions": "occurred_at",
                 "opportunities": "close_date", "churn_events": "churn_date",
                 "advocacy_activities": "occurred_at", "invoices": "issued_at"}
+    il = schema.import_log
+    last_load: dict[str, dt.datetime] = {}
     rows = []
     with engine.connect() as conn:
-        last = conn.execute(sa.select(sa.func.max(schema.import_log.c.finished_at))).scalar()
+        loads = conn.execute(sa.select(il.c.finished_at, il.c.detail_json)
+                             .where(il.c.status == "ok").order_by(il.c.finished_at)).all()
+        for finished, detail in loads:
+            d = json.loads(detail or "{}")
+            counts = d.get("tables") or d.get("rows") or {}
+            for table, n in counts.items():
+                read = n.get("rows_read", 0) if isinstance(n, dict) else n
+                if read:
+                    last_load[table] = finished
         for t in schema.CANONICAL_TABLES:
             c = t.c[date_col[t.name]]
             n, lo, hi = conn.execute(sa.select(sa.func.count(), sa.func.min(c),
                                                sa.func.max(c))).one()
             rows.append({"table": t.name, "rows": int(n), "first": lo, "last": hi,
-                         "last_import": last})
+                         "last_load": last_load.get(t.name)})
     df = pd.DataFrame(rows)
-    for c in ("first", "last", "last_import"):
+    for c in ("first", "last", "last_load"):
         df[c] = pd.to_datetime(df[c])
     return df
-
