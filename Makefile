@@ -18,10 +18,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Install, create the store, load the demo portfolio if the store is empty, start the app.
+## Install, create the store, load the demo portfolio if the store is empty, score it, start the app.
 run: install
 	$(BIN)/greendoor init
 	$(BIN)/greendoor demo --if-empty
+	$(BIN)/greendoor score --if-needed
 	$(BIN)/streamlit run app/streamlit_app.py --server.port $(PORT)
 
 ## Install and run the test suite.

@@ -36,7 +36,8 @@ def onboarding() -> None:
         st.caption(
             "A realistic B2B SaaS portfolio: enterprise, mid-market and SMB accounts with "
             "contracts, daily product usage, tickets, surveys, CSM touches and pipeline, "
-            "ending today. The default size takes about 20 seconds."
+            "ending today, then scored (health, churn, expansion, renewal). The default "
+            "size takes about a minute."
         )
         n = st.number_input("Accounts", min_value=10, max_value=20_000, value=1500, step=100,
                             key="onboard_accounts")
@@ -44,10 +45,13 @@ def onboarding() -> None:
                                  key="onboard_months")
         if st.button("Load demo portfolio", type="primary", key="onboard_load"):
             from greendoor.demo import DemoParams, load_demo
+            from greendoor.scoring.run import score
 
             bar = st.progress(0.0, text="Starting")
             load_demo(data.engine(), DemoParams(n_accounts=int(n), months=int(months)),
-                      progress=lambda f, msg: bar.progress(min(f, 1.0), text=msg))
+                      progress=lambda f, msg: bar.progress(min(f, 1.0) * 0.3, text=msg))
+            score(data.engine(),
+                  progress=lambda f, msg: bar.progress(0.3 + 0.7 * min(f, 1.0), text=msg))
             st.cache_data.clear()
             st.rerun()
     with right:

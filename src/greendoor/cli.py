@@ -3,6 +3,8 @@
     greendoor init                      create or upgrade the store schema
     greendoor demo [--accounts N] [--months M] [--seed S] [--as-of DATE] [--force]
     greendoor import PATH [--format canonical|ravenstack] [--date-format FMT] [--dry-run]
+    greendoor score [--as-of DATE] [--backfill-weeks N] [--retrain]
+    greendoor evaluate [--as-of DATE] [--json]
     greendoor info                      what the store holds
 
 The store is ``$GREENDOOR_DB_URL`` or ``data/greendoor.duckdb`` (see README).
@@ -58,11 +60,34 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--replace", action="store_true",
                     help="empty the canonical tables first (e.g. to replace the demo)")
     im.add_argument("--max-errors", type=_positive, default=20, help="errors listed (default 20)")
+    sc = sub.add_parser("score", help="score every account and write snapshots and alerts")
+    sc.add_argument("--as-of", type=_date, default=None, help="default: the store's as-of date")
+    sc.add_argument("--backfill-weeks", type=int, default=None,
+                    help="also score N earlier weeks (default 52 on a store without snapshots)")
+    sc.add_argument("--retrain", action="store_true", help="retrain even if a fresh model exists")
+    sc.add_argument("--if-needed", action="store_true",
+                    help="only score when the store has no snapshots (used by `make run`)")
+    ev = sub.add_parser("evaluate", help="time-ordered backtest of the scores and models")
+    ev.add_argument("--as-of", type=_date, default=None)
+    ev.add_argument("--json", action="store_true", help="print the full result as JSON")
     sub.add_parser("info", help="row counts and dataset of the store")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except sa.exc.OperationalError as exc:
+        if "lock" in str(exc).lower():
+            print("error: the store is open in another process (the app, or another "
+                  "greendoor command); the embedded DuckDB store allows one writer at a time. "
+                  "Stop that process, or use PostgreSQL for shared use (README).",
+                  file=sys.stderr)
+            return 3
+        raise
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from greendoor.store.engine import init_store, make_engine
 
@@ -114,9 +139,87 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(report.summary(args.max_errors))
         return 0 if report.ok else 2
+    if args.command == "score":
+        return _score(engine, args)
+    if args.command == "evaluate":
+        return _evaluate(engine, args)
     if args.command == "info":
         return _info(engine)
     return 1
+
+
+def _progress(f: float, msg: str) -> None:
+    print(f"  [{f:4.0%}] {msg}", flush=True)
+
+
+def _score(engine, args) -> int:
+    from greendoor.scoring.run import score
+    from greendoor.store import schema
+    from greendoor.store.engine import init_store
+
+    init_store(engine)
+    if _account_count(engine) == 0:
+        print("error: the store is empty: run `greendoor demo` or `greendoor import`",
+              file=sys.stderr)
+        return 2
+    if args.if_needed:
+        with engine.connect() as conn:
+            n = conn.execute(sa.select(sa.func.count()).select_from(schema.score_snapshots)).scalar()
+        if n:
+            print("store already scored; nothing to do")
+            return 0
+    report = score(engine, as_of=args.as_of, backfill_weeks=args.backfill_weeks,
+                   retrain=args.retrain, progress=_progress if sys.stdout.isatty() else None)
+    print(report.summary())
+    if report.evaluation:
+        print(_format_evaluation(report.evaluation))
+    return 0
+
+
+def _evaluate(engine, args) -> int:
+    import json
+
+    from greendoor.scoring.run import evaluate
+    from greendoor.store.engine import init_store
+
+    init_store(engine)
+    if _account_count(engine) == 0:
+        print("error: the store is empty", file=sys.stderr)
+        return 2
+    result = evaluate(engine, as_of=args.as_of)
+    print(json.dumps(result, indent=2) if args.json else _format_evaluation(result))
+    return 0
+
+
+def _format_evaluation(ev: dict) -> str:
+    """Backtest figures as text (see greendoor.scoring.run.backtest)."""
+    if ev.get("status") != "ok":
+        return f"backtest: not run: {ev.get('reason')}"
+    lines = [f"backtest (time-ordered, {ev['horizon_days']}-day horizon): train on "
+             f"{len(ev['train_dates'])} as-of dates to {ev['train_dates'][-1]}, test on "
+             f"{len(ev['test_dates'])} dates from {ev['test_dates'][0]}"]
+    h = ev["health"]
+    rates = ", ".join(f"{r['group']} {r['rate']:.1%} (n={r['n']:,})"
+                      for r in sorted(h["churn_rate_by_band"],
+                                      key=lambda r: ["red", "yellow", "green"].index(r["group"])
+                                      if r["group"] in ("red", "yellow", "green") else 9))
+    lines.append(f"  health score: AUC of low health for churn {h['auc_low_health']:.3f}; "
+                 f"churn rate by band: {rates}")
+    for kind in ("churn", "expansion"):
+        m = ev.get(kind, {})
+        if m.get("status") != "ok":
+            lines.append(f"  {kind} model: not available: {m.get('reason')}")
+            continue
+        t = m["test"]
+        lines.append(
+            f"  {kind} model ({m['estimator']}): AUC {t['auc']:.3f}, PR-AUC {t['pr_auc']:.3f}, "
+            f"Brier {t['brier']:.4f}, top-decile lift {t['top_decile_lift']:.2f}; test n={t['n']:,} "
+            f"with {t['positives']:,} positives (base rate {t['base_rate']:.1%}); "
+            f"trained on n={m['n_train']:,} with {m['positives_train']:,} positives")
+        if kind == "churn" and m.get("health_auc_same_test") is not None:
+            lines.append(f"    health score on the same test set: AUC "
+                         f"{m['health_auc_same_test']:.3f}")
+    return "\n".join(lines)
 
 
 def _account_count(engine) -> int:

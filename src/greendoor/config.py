@@ -33,6 +33,30 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         "bands": {"green": 80.0, "yellow": 50.0},
         "trend_window_days": 30,
         "trend_threshold": 5.0,
+        # Measures of each component (SPEC.md "Health score"): each raw feature is
+        # scaled to 0-100 by linear interpolation between [value, score] points
+        # (clamped at the ends), then averaged with its weight inside the component.
+        "measures": {
+            "engagement": {
+                "active_days_30d": {"weight": 1.0, "points": [[4, 0], [22, 100]]},
+                "seat_utilization": {"weight": 1.0, "points": [[0.15, 0], [0.75, 100]]},
+                "feature_breadth_30d": {"weight": 1.0, "points": [[1, 0], [8, 100]]},
+                "days_since_touch": {"weight": 1.0, "points": [[14, 100], [90, 0]]},
+            },
+            "sentiment": {
+                "latest_nps": {"weight": 1.0, "points": [[0, 0], [6, 40], [9, 100]]},
+                "csat_90d": {"weight": 1.0, "points": [[1, 0], [3, 40], [4.5, 100]]},
+                "escalated_tickets_90d": {"weight": 1.0, "points": [[0, 100], [3, 0]]},
+                "high_priority_tickets_90d": {"weight": 1.0, "points": [[0, 100], [5, 0]]},
+                "nps_detractor": {"weight": 1.0, "points": [[0, 100], [1, 0]]},
+            },
+            "growth": {
+                "usage_trend": {"weight": 1.0, "points": [[0.4, 0], [1.0, 75], [1.3, 100]]},
+                "seat_utilization_change": {"weight": 1.0,
+                                            "points": [[-0.3, 0], [0.0, 75], [0.15, 100]]},
+                "arr_change_90d": {"weight": 1.0, "points": [[-0.2, 0], [0.0, 75], [0.1, 100]]},
+            },
+        },
     },
     # SPEC.md "Rules, alerts and playbooks".
     "rules": {
@@ -57,6 +81,18 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 def default_settings() -> dict[str, Any]:
     """Return a deep copy of :data:`DEFAULT_SETTINGS` (safe to mutate)."""
     return copy.deepcopy(DEFAULT_SETTINGS)
+
+
+def merge_settings(stored: dict[str, Any], defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Stored settings over the defaults, recursively: a key missing from an older
+    stored version takes its default; a stored value always wins."""
+    out = copy.deepcopy(DEFAULT_SETTINGS if defaults is None else defaults)
+    for key, value in stored.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_settings(value, out[key])
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def data_dir() -> Path:

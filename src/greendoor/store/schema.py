@@ -315,6 +315,21 @@ import_log = sa.Table(
     sa.Column("detail_json", sa.Text),  # per-table counts, errors
 )
 
+model_runs = sa.Table(
+    "model_runs",
+    metadata,
+    _id("run_id"),
+    sa.Column("kind", Str, nullable=False),  # churn | expansion | evaluation
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),  # the scoring date it served
+    sa.Column("trained_through", sa.Date),  # latest as-of date with a known label
+    sa.Column("settings_version", sa.Integer),
+    sa.Column("status", Str, nullable=False),  # ok | skipped (with the reason in metrics)
+    sa.Column("estimator", Str),
+    sa.Column("metrics_json", sa.Text),  # backtest metrics, sample sizes, reasons
+    sa.Column("artifact", sa.LargeBinary),  # pickled fitted model (joblib)
+)
+
 store_meta = sa.Table(
     "store_meta",
     metadata,
@@ -330,5 +345,6 @@ WRITTEN_TABLES: tuple[sa.Table, ...] = (
     audit_log,
     settings_versions,
     import_log,
+    model_runs,
     store_meta,
 )

@@ -1,0 +1,247 @@
+"""Churn (and expansion) propensity model: a calibrated scikit-learn classifier.
+
+:class:`ChurnModel` follows scikit-learn conventions (``__init__`` stores
+parameters, ``fit`` returns ``self``, learned attributes end in ``_``, works with
+``get_params`` / ``clone``). It accepts any DataFrame of numeric and string
+columns with missing values:
+
+* **Model choice**: with ``estimator="auto"``, a regularised logistic regression
+  and a histogram gradient-boosting model are both trained on the earlier part of
+  the data and compared by ROC AUC on the later part (time-ordered when the
+  observation dates are passed as ``as_of``); the better one is kept.
+* **Calibration**: the chosen model, trained on the earlier part, is calibrated
+  (Platt sigmoid by default, or isotonic) on the later part, which it never saw.
+* **Drivers**: each row's risk drivers by occlusion. A feature's contribution is
+  the change in the model's log-odds when that feature alone is set to its
+  typical training value (median, or most frequent category); positive = the
+  feature's value raises the risk. Each comes with its evidence (value vs typical).
+
+References: Platt (1999) for sigmoid calibration; scikit-learn's
+``CalibratedClassifierCV`` and ``FrozenEstimator``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+#: Fewest positives (churners) a model is trained on; below it ``fit`` refuses.
+MIN_POSITIVES = 10
+
+
+class NotEnoughData(ValueError):
+    """Too few observations or positives to train and calibrate honestly."""
+
+
+def _split_columns(X: pd.DataFrame) -> tuple[list[str], list[str]]:
+    cat = [c for c in X.columns if X[c].dtype == object or isinstance(X[c].dtype, pd.StringDtype)
+           or isinstance(X[c].dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(X[c])]
+    num = [c for c in X.columns if c not in cat]
+    return num, cat
+
+
+def _candidates(num: list[str], cat: list[str], random_state: int) -> dict[str, Pipeline]:
+    logistic = Pipeline([
+        ("prep", ColumnTransformer([
+            ("num", Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True,
+                                                       keep_empty_features=True)),
+                              ("scale", StandardScaler())]), num),
+            ("cat", Pipeline([("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+                              ("onehot", OneHotEncoder(handle_unknown="ignore", min_frequency=20,
+                                                       sparse_output=False))]), cat),
+        ], remainder="drop")),
+        ("model", LogisticRegression(C=0.3, max_iter=3000)),
+    ])
+    boosting = Pipeline([
+        ("prep", ColumnTransformer([
+            ("num", "passthrough", num),
+            ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                   encoded_missing_value=-1), cat),
+        ], remainder="drop", verbose_feature_names_out=False)),
+        ("model", HistGradientBoostingClassifier(
+            learning_rate=0.05, max_iter=250, max_leaf_nodes=15, min_samples_leaf=40,
+            l2_regularization=1.0, random_state=random_state,
+            categorical_features=list(range(len(num), len(num) + len(cat))) or None)),
+    ])
+    return {"logistic": logistic, "gradient_boosting": boosting}
+
+
+class ChurnModel(ClassifierMixin, BaseEstimator):
+    """Calibrated probability that an observation is positive (e.g. churns within 90 days).
+
+    Parameters
+    ----------
+    estimator : "auto", "logistic" or "gradient_boosting"
+        The base model; "auto" picks the one with the higher ROC AUC on the later
+        part of the training data.
+    calibration : "sigmoid" or "isotonic"
+    calibration_share : float
+        Share of the observations (the latest dates when ``as_of`` is given) held
+        out to choose the model and to calibrate it.
+    random_state : int
+
+    Attributes
+    ----------
+    estimator_ : the chosen base pipeline name; selection_ : ROC AUC of each
+    candidate on the held-out part; base_ : fitted base pipeline;
+    calibrated_ : calibrated classifier; reference_ : typical value per feature;
+    feature_names_in_ (as given), used_features_ (those that vary), dropped_features_,
+    numeric_features_, categorical_features_, classes_.
+    """
+
+    def __init__(self, estimator: str = "auto", calibration: str = "sigmoid",
+                 calibration_share: float = 0.25, random_state: int = 0):
+        self.estimator = estimator
+        self.calibration = calibration
+        self.calibration_share = calibration_share
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ #
+    def fit(self, X: pd.DataFrame, y, as_of=None) -> ChurnModel:
+        """Fit on ``X`` (rows = observations) and binary ``y``.
+
+        ``as_of`` (optional, one date per row) makes the hold-out time-ordered:
+        the latest dates are used to choose and calibrate. Raises
+        :class:`NotEnoughData` when there are fewer than ``MIN_POSITIVES``
+        positives overall or no positive in either part.
+        """
+        X = self._frame(X)
+        y = np.asarray(y).astype(int)
+        if len(X) != len(y):
+            raise ValueError("X and y have different lengths")
+        if y.sum() < MIN_POSITIVES or (1 - y).sum() < MIN_POSITIVES:
+            raise NotEnoughData(f"{int(y.sum())} positive and {int((1 - y).sum())} negative "
+                                f"observations; at least {MIN_POSITIVES} of each are needed")
+        hold = self._holdout(y, as_of)
+        if y[hold].sum() == 0 or y[~hold].sum() == 0:
+            raise NotEnoughData("no positive observation in the training or the held-out "
+                                "period; a time-ordered model cannot be validated")
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        # features that carry no information here (all missing, or constant) are
+        # left out: e.g. survey features when the store has no surveys
+        self.dropped_features_ = [c for c in X.columns if X[c].nunique(dropna=True) <= 1]
+        X = X.drop(columns=self.dropped_features_)
+        if X.shape[1] == 0:
+            raise NotEnoughData("no feature varies across the observations")
+        self.used_features_ = list(X.columns)
+        self.numeric_features_, self.categorical_features_ = _split_columns(X)
+        self.reference_ = {c: (X[c].median() if c in self.numeric_features_
+                               else (X[c].mode().iloc[0] if X[c].notna().any() else None))
+                           for c in X.columns}
+        cands = _candidates(self.numeric_features_, self.categorical_features_, self.random_state)
+        names = list(cands) if self.estimator == "auto" else [self.estimator]
+        if any(n not in cands for n in names):
+            raise ValueError(f"unknown estimator {self.estimator!r}")
+        Xa, ya, Xb, yb = X[~hold], y[~hold], X[hold], y[hold]
+        self.selection_ = {}
+        fitted = {}
+        for name in names:
+            m = clone(cands[name]).fit(Xa, ya)
+            fitted[name] = m
+            self.selection_[name] = float(roc_auc_score(yb, m.predict_proba(Xb)[:, 1]))
+        self.estimator_ = max(self.selection_, key=self.selection_.get)
+        self.base_ = fitted[self.estimator_]
+        self.calibrated_ = CalibratedClassifierCV(FrozenEstimator(self.base_),
+                                                  method=self.calibration).fit(Xb, yb)
+        self.classes_ = np.array([0, 1])
+        self.n_train_, self.n_holdout_ = int((~hold).sum()), int(hold.sum())
+        return self
+
+    def _holdout(self, y: np.ndarray, as_of) -> np.ndarray:
+        n = len(y)
+        if as_of is not None:
+            dates = pd.to_datetime(pd.Series(np.asarray(as_of)))
+            uniq = np.sort(dates.unique())
+            if len(uniq) >= 2:
+                k = max(1, int(round(len(uniq) * self.calibration_share)))
+                return dates.isin(uniq[-k:]).to_numpy()
+        rng = np.random.default_rng(self.random_state)
+        hold = np.zeros(n, dtype=bool)
+        for cls in (0, 1):  # stratified random hold-out
+            idx = np.flatnonzero(y == cls)
+            hold[rng.choice(idx, size=max(1, int(round(len(idx) * self.calibration_share))),
+                            replace=False)] = True
+        return hold
+
+    def _frame(self, X) -> pd.DataFrame:
+        if not isinstance(X, pd.DataFrame):
+            X = pd.DataFrame(X)
+        X = X.copy()
+        X.columns = [str(c) for c in X.columns]
+        for c in X.columns:
+            if X[c].dtype == bool or str(X[c].dtype) == "boolean":
+                X[c] = X[c].astype(float)
+            elif X[c].dtype == object or pd.api.types.is_string_dtype(X[c]):
+                X[c] = X[c].astype(object).where(X[c].notna(), np.nan)
+        return X
+
+    def _aligned(self, X) -> pd.DataFrame:
+        check_is_fitted(self, "calibrated_")
+        X = self._frame(X)
+        missing = [c for c in self.used_features_ if c not in X]
+        if missing:
+            raise ValueError(f"X lacks the columns {missing}")
+        return X[self.used_features_]
+
+    # ------------------------------------------------------------------ #
+    def predict_proba(self, X) -> np.ndarray:
+        """Calibrated probabilities, shape (n, 2): [P(negative), P(positive)]."""
+        return self.calibrated_.predict_proba(self._aligned(X))
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Log-odds of the uncalibrated base model (monotone in the probability)."""
+        p = np.clip(self.base_.predict_proba(self._aligned(X))[:, 1], 1e-9, 1 - 1e-9)
+        return np.log(p / (1 - p))
+
+    def drivers(self, X, top: int = 3) -> pd.DataFrame:
+        """Each row's ``top`` risk-raising features.
+
+        Returns a long frame: ``row`` (X's index), ``rank`` (1 = strongest),
+        ``feature``, ``value``, ``reference`` (the typical training value) and
+        ``contribution`` (log-odds change from the typical value to this value;
+        only positive contributions are listed).
+        """
+        X = self._aligned(X)
+        base = self.decision_function(X)
+        n = len(X)
+        # every single-feature perturbation stacked into one frame: one predict call
+        stacked = pd.concat([X] * len(X.columns), ignore_index=True)
+        for k, c in enumerate(X.columns):
+            col = stacked.columns.get_loc(c)
+            stacked.iloc[k * n:(k + 1) * n, col] = self.reference_[c]
+        moved = self.decision_function(stacked).reshape(len(X.columns), n)
+        C = pd.DataFrame((base[None, :] - moved).T, index=X.index, columns=X.columns)
+        rows = []
+        vals = C.to_numpy()
+        order = np.argsort(-vals, axis=1)[:, :top]
+        for i, idx in enumerate(X.index):
+            for r, j in enumerate(order[i]):
+                if vals[i, j] <= 0:
+                    break
+                f = C.columns[j]
+                rows.append({"row": idx, "rank": r + 1, "feature": f, "value": X.iat[i, j],
+                             "reference": self.reference_[f], "contribution": float(vals[i, j])})
+        return pd.DataFrame(rows, columns=["row", "rank", "feature", "value", "reference",
+                                           "contribution"])
+
+
+def risk_index(decision: np.ndarray) -> np.ndarray:
+    """Risk index 0-100: the percentile rank of each row's risk within the scored
+    population (100 = riskiest). Not a probability: see ``predict_proba``.
+    ``greendoor score`` ranks the risk at each account's next renewal."""
+    s = pd.Series(decision)
+    return (s.rank(pct=True, method="average") * 100).round(1).to_numpy()

@@ -1,0 +1,408 @@
+"""Point-in-time account features, computed in the store (SQL pushdown).
+
+``features_as_of(conn, as_of)`` returns one row per account with ARR as of the
+date, built only from rows dated strictly before ``as_of``. Python receives one
+row per account per query, never raw usage, ticket or survey rows.
+
+Windows are counted back from the as-of date: "30d" is ``[as_of - 30, as_of)``,
+"prior 60d" is ``[as_of - 90, as_of - 30)``, "prior 30d" is ``[as_of - 60,
+as_of - 30)`` and "30d, 90 days ago" is ``[as_of - 120, as_of - 90)``. Units:
+days, counts, USD, ratios (0-1), scores on their survey scale.
+
+Contacts are point-in-time when the store has ``started_at`` / ``ended_at``;
+otherwise their current ``active`` flag is used for every date (stated in the
+Model quality page as a limit of such data).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from greendoor.metrics.sql import arr_as_of_query
+from greendoor.store import schema
+
+#: Categorical features (strings); every other feature is numeric (NaN = unknown).
+CATEGORICAL = ("segment", "plan", "industry", "region")
+
+#: Feature name -> (group, description with unit). The order is the column order.
+FEATURES: dict[str, tuple[str, str]] = {
+    "active_days_7d": ("activity", "days with any usage in the last 7 days"),
+    "active_days_30d": ("activity", "days with any usage in the last 30 days"),
+    "active_days_90d": ("activity", "days with any usage in the last 90 days"),
+    "active_users_7d": ("activity", "distinct users active in the last 7 days"),
+    "active_users_30d": ("activity", "distinct users active in the last 30 days"),
+    "active_users_90d": ("activity", "distinct users active in the last 90 days"),
+    "seat_utilization": ("activity", "active users in 30 days / seats (0-1+)"),
+    "seat_utilization_change": ("activity", "seat utilization now minus 90 days earlier"),
+    "feature_breadth_30d": ("activity", "distinct features used in the last 30 days"),
+    "events_30d": ("activity", "usage events in the last 30 days"),
+    "events_prior_60d": ("activity", "usage events in the 60 days before that"),
+    "usage_trend": ("activity", "daily events, last 30 days / prior 60 days (1 = flat)"),
+    "usage_change_mom": ("activity", "events last 30 days / previous 30 days - 1"),
+    "usage_growth_90d": ("activity", "events last 30 days / the 30 days 90 days ago - 1"),
+    "logins_change_mom": ("activity", "active user-days last 30 days / previous 30 days - 1"),
+    "session_minutes_30d": ("activity", "minutes of use per active user-day, last 30 days"),
+    "session_change": ("activity", "minutes per user-day, last 30 days / prior 60 days - 1"),
+    "errors_30d": ("activity", "errors in the last 30 days"),
+    "error_rate_30d": ("activity", "errors per event in the last 30 days"),
+    "tickets_30d": ("support", "tickets opened in the last 30 days"),
+    "tickets_prior_30d": ("support", "tickets opened in the 30 days before that"),
+    "tickets_90d": ("support", "tickets opened in the last 90 days"),
+    "high_priority_tickets_90d": ("support", "high or urgent tickets in the last 90 days"),
+    "escalated_tickets_90d": ("support", "escalated tickets in the last 90 days"),
+    "open_tickets": ("support", "tickets open at the as-of date"),
+    "csat_90d": ("support", "mean CSAT (1-5) of answers in the last 90 days"),
+    "resolution_hours_90d": ("support", "mean resolution time (hours) of tickets closed in 90 days"),
+    "latest_nps": ("voice", "latest NPS answer (0-10)"),
+    "nps_detractor": ("voice", "1 if the latest NPS answer is 0-6"),
+    "nps_promoter": ("voice", "1 if the latest NPS answer is 9-10"),
+    "days_since_nps": ("voice", "days since the latest NPS answer"),
+    "days_since_touch": ("relationship", "days since the latest CSM interaction"),
+    "meetings_90d": ("relationship", "meetings, calls, QBRs and EBRs in the last 90 days"),
+    "meeting_attendance_90d": ("relationship", "share of those the customer attended (0-1)"),
+    "champion_active": ("relationship", "1 if a champion is in place"),
+    "sponsor_active": ("relationship", "1 if an executive sponsor is in place"),
+    "champion_left_90d": ("relationship", "1 if a champion left in the last 90 days"),
+    "advocacy_asks_90d": ("relationship", "advocacy asks in the last 90 days"),
+    "arr": ("commercial", "ARR as of the date (USD)"),
+    "arr_change_90d": ("commercial", "ARR now / ARR 90 days earlier - 1"),
+    "seats": ("commercial", "seats in force"),
+    "tenure_days": ("commercial", "days since signup"),
+    "days_to_renewal": ("commercial", "days to the next renewal date"),
+    "auto_renew": ("commercial", "1 if a subscription in force renews automatically"),
+    "overdue_invoices": ("commercial", "invoices past due and unpaid at the date"),
+    "max_days_late_180d": ("commercial", "most days late of invoices due in the last 180 days"),
+    "open_expansion_pipeline": ("commercial", "open expansion opportunity amount (USD)"),
+    "open_opportunities": ("commercial", "open opportunities (any type)"),
+    "segment": ("commercial", "segment"),
+    "plan": ("commercial", "plan"),
+    "industry": ("commercial", "industry"),
+    "region": ("commercial", "region"),
+}
+
+
+def _ts(d: dt.date) -> dt.datetime:
+    return dt.datetime.combine(d, dt.time())
+
+
+def _days(n: int) -> dt.timedelta:
+    return dt.timedelta(days=n)
+
+
+def _usage(conn: Connection, d: dt.date) -> pd.DataFrame:
+    """Usage aggregates without DISTINCT: user-days first (one row per account, user
+    and day of the last 120 days), then users by their last active day and days by
+    account, each a plain GROUP BY."""
+    u = schema.usage
+    c7, c30, c60, c90, c120 = (d - _days(n) for n in (7, 30, 60, 90, 120))
+    ud = (
+        sa.select(u.c.account_id, u.c.user_id, u.c.date,
+                  sa.func.sum(u.c.events).label("events"),
+                  sa.func.sum(u.c.errors).label("errors"),
+                  sa.func.sum(u.c.duration_seconds).label("seconds"))
+        .where(u.c.date >= c120, u.c.date < d, u.c.events > 0)
+        .group_by(u.c.account_id, u.c.user_id, u.c.date)
+        .cte("ud").prefix_with("MATERIALIZED")
+    )
+
+    def n_if(cond):
+        return sa.func.sum(sa.case((cond, 1), else_=0))
+
+    def sum_if(cond, value):
+        return sa.func.sum(sa.case((cond, value), else_=0))
+
+    in30 = ud.c.date >= c30
+    prior60 = (ud.c.date < c30) & (ud.c.date >= c90)
+    prior30 = (ud.c.date < c30) & (ud.c.date >= c60)
+    ago = ud.c.date < c90
+    sums = (
+        sa.select(
+            ud.c.account_id,
+            sum_if(in30, ud.c.events).label("events_30d"),
+            sum_if(prior60, ud.c.events).label("events_prior_60d"),
+            sum_if(prior30, ud.c.events).label("events_prior_30d"),
+            sum_if(ago, ud.c.events).label("events_30d_90ago"),
+            n_if(in30).label("user_days_30d"),
+            n_if(prior30).label("user_days_prior_30d"),
+            n_if(prior60).label("user_days_prior_60d"),
+            sum_if(in30, ud.c.seconds).label("seconds_30d"),
+            sum_if(prior60, ud.c.seconds).label("seconds_prior_60d"),
+            sum_if(in30, ud.c.errors).label("errors_30d"),
+        ).group_by(ud.c.account_id).subquery("sums")
+    )
+    per_user = (
+        sa.select(ud.c.account_id, sa.func.max(ud.c.date).label("last_day"),
+                  sa.func.max(sa.case((ago, 1), else_=0)).label("active_90d_ago"))
+        .group_by(ud.c.account_id, ud.c.user_id).subquery("per_user")
+    )
+    users = (
+        sa.select(
+            per_user.c.account_id,
+            n_if(per_user.c.last_day >= c7).label("active_users_7d"),
+            n_if(per_user.c.last_day >= c30).label("active_users_30d"),
+            n_if(per_user.c.last_day >= c90).label("active_users_90d"),
+            sa.func.sum(per_user.c.active_90d_ago).label("active_users_30d_90ago"),
+        ).group_by(per_user.c.account_id).subquery("users")
+    )
+    per_day = sa.select(ud.c.account_id, ud.c.date).group_by(ud.c.account_id, ud.c.date) \
+        .subquery("per_day")
+    days = (
+        sa.select(
+            per_day.c.account_id,
+            n_if(per_day.c.date >= c7).label("active_days_7d"),
+            n_if(per_day.c.date >= c30).label("active_days_30d"),
+            n_if(per_day.c.date >= c90).label("active_days_90d"),
+        ).group_by(per_day.c.account_id).subquery("days")
+    )
+    q = sa.select(sums, *[c for c in users.c if c.name != "account_id"],
+                  *[c for c in days.c if c.name != "account_id"]).select_from(
+        sums.join(users, users.c.account_id == sums.c.account_id)
+        .join(days, days.c.account_id == sums.c.account_id))
+    breadth = (
+        sa.select(u.c.account_id, sa.func.count(sa.distinct(u.c.feature)).label("feature_breadth_30d"))
+        .where(u.c.date >= c30, u.c.date < d, u.c.events > 0)
+        .group_by(u.c.account_id)
+    )
+    return pd.read_sql(q, conn).merge(pd.read_sql(breadth, conn), on="account_id", how="left")
+
+
+def _tickets(conn: Connection, d: dt.date) -> pd.DataFrame:
+    t = schema.tickets
+    ts = _ts(d)
+    t30, t60, t90 = (_ts(d - _days(n)) for n in (30, 60, 90))
+    recent = t.c.opened_at >= t90
+    q = (
+        sa.select(
+            t.c.account_id,
+            sa.func.sum(sa.case((t.c.opened_at >= t30, 1), else_=0)).label("tickets_30d"),
+            sa.func.sum(sa.case(((t.c.opened_at >= t60) & (t.c.opened_at < t30), 1), else_=0))
+            .label("tickets_prior_30d"),
+            sa.func.sum(sa.case((recent, 1), else_=0)).label("tickets_90d"),
+            sa.func.sum(sa.case((recent & t.c.priority.in_(["high", "urgent"]), 1), else_=0))
+            .label("high_priority_tickets_90d"),
+            sa.func.sum(sa.case((recent & t.c.escalated.is_(True), 1), else_=0))
+            .label("escalated_tickets_90d"),
+            sa.func.sum(sa.case((sa.or_(t.c.closed_at.is_(None), t.c.closed_at >= ts), 1), else_=0))
+            .label("open_tickets"),
+            sa.func.avg(sa.case(((t.c.closed_at >= t90) & (t.c.closed_at < ts), t.c.csat)))
+            .label("ticket_csat_90d"),
+            sa.func.count(sa.case(((t.c.closed_at >= t90) & (t.c.closed_at < ts), t.c.csat)))
+            .label("ticket_csat_n"),
+            sa.func.avg(sa.case(((t.c.closed_at >= t90) & (t.c.closed_at < ts), t.c.resolution_hours)))
+            .label("resolution_hours_90d"),
+        )
+        .where(t.c.opened_at < ts, sa.or_(t.c.closed_at.is_(None), t.c.closed_at >= t90,
+                                          t.c.opened_at >= t90))
+        .group_by(t.c.account_id)
+    )
+    return pd.read_sql(q, conn)
+
+
+def _surveys(conn: Connection, d: dt.date) -> pd.DataFrame:
+    r = schema.survey_responses
+    ts = _ts(d)
+    ranked = (
+        sa.select(r.c.account_id, r.c.score, r.c.responded_at, sa.func.row_number().over(
+            partition_by=r.c.account_id, order_by=r.c.responded_at.desc()).label("rn"))
+        .where(r.c.survey == "nps", r.c.responded_at < ts)
+        .subquery("ranked")
+    )
+    nps = pd.read_sql(sa.select(ranked.c.account_id, ranked.c.score.label("latest_nps"),
+                                ranked.c.responded_at.label("nps_at")).where(ranked.c.rn == 1),
+                      conn)
+    csat = pd.read_sql(
+        sa.select(r.c.account_id, sa.func.avg(r.c.score).label("survey_csat_90d"),
+                  sa.func.count().label("survey_csat_n"))
+        .where(r.c.survey == "csat", r.c.responded_at < ts, r.c.responded_at >= _ts(d - _days(90)))
+        .group_by(r.c.account_id), conn)
+    return nps.merge(csat, on="account_id", how="outer")
+
+
+def _relationship(conn: Connection, d: dt.date) -> pd.DataFrame:
+    i, c, adv = schema.interactions, schema.contacts, schema.advocacy_activities
+    ts, t90 = _ts(d), _ts(d - _days(90))
+    meeting = i.c.type != "email"
+    touch = pd.read_sql(
+        sa.select(
+            i.c.account_id,
+            sa.func.max(i.c.occurred_at).label("last_touch"),
+            sa.func.sum(sa.case(((i.c.occurred_at >= t90) & meeting, 1), else_=0)).label("meetings_90d"),
+            sa.func.sum(sa.case(((i.c.occurred_at >= t90) & meeting & i.c.attended.is_(True), 1),
+                                else_=0)).label("attended_90d"),
+        ).where(i.c.occurred_at < ts).group_by(i.c.account_id), conn)
+    # point-in-time roles when started_at/ended_at exist, else the current flag
+    has_dates = sa.or_(c.c.started_at.is_not(None), c.c.ended_at.is_not(None))
+    in_role = sa.case(
+        (has_dates, sa.and_(sa.or_(c.c.started_at.is_(None), c.c.started_at < d),
+                            sa.or_(c.c.ended_at.is_(None), c.c.ended_at >= d))),
+        else_=sa.func.coalesce(c.c.active, True))
+    roles = pd.read_sql(
+        sa.select(
+            c.c.account_id,
+            sa.func.max(sa.case(((c.c.role == "champion") & in_role, 1), else_=0)).label("champion_active"),
+            sa.func.max(sa.case(((c.c.role == "executive_sponsor") & in_role, 1), else_=0)).label("sponsor_active"),
+            sa.func.max(sa.case(((c.c.role == "champion") & (c.c.ended_at < d)
+                                 & (c.c.ended_at >= d - _days(90)), 1), else_=0)).label("champion_left_90d"),
+        ).group_by(c.c.account_id), conn)
+    asks = pd.read_sql(
+        sa.select(adv.c.account_id, sa.func.count().label("advocacy_asks_90d"))
+        .where(adv.c.occurred_at < d, adv.c.occurred_at >= d - _days(90))
+        .group_by(adv.c.account_id), conn)
+    return touch.merge(roles, on="account_id", how="outer").merge(asks, on="account_id", how="outer")
+
+
+def _commercial(conn: Connection, d: dt.date) -> pd.DataFrame:
+    a, s, inv, o = schema.accounts, schema.subscriptions, schema.invoices, schema.opportunities
+    now = arr_as_of_query(d).subquery("now")
+    before = arr_as_of_query(d - _days(90)).subquery("before")
+    in_force = sa.and_(s.c.start_date < d, sa.or_(s.c.end_date.is_(None), s.c.end_date >= d))
+    renew = (
+        sa.select(s.c.account_id,
+                  sa.func.min(sa.case((s.c.renewal_date >= d, s.c.renewal_date))).label("next_renewal"),
+                  sa.func.max(sa.case((s.c.auto_renew.is_(True), 1), else_=0)).label("auto_renew"))
+        .where(in_force).group_by(s.c.account_id).subquery("renew")
+    )
+    base = pd.read_sql(
+        sa.select(now.c.account_id, now.c.arr, now.c.seats, before.c.arr.label("arr_90d_ago"),
+                  a.c.signup_date, a.c.segment, a.c.plan, a.c.industry, a.c.region,
+                  renew.c.next_renewal, renew.c.auto_renew)
+        .select_from(now.join(a, a.c.account_id == now.c.account_id)
+                     .outerjoin(before, before.c.account_id == now.c.account_id)
+                     .outerjoin(renew, renew.c.account_id == now.c.account_id)),
+        conn)
+    paid = sa.func.coalesce(inv.c.paid_at, d)
+    late = pd.read_sql(
+        sa.select(
+            inv.c.account_id,
+            sa.func.sum(sa.case(((inv.c.due_at < d) & sa.or_(inv.c.paid_at.is_(None), inv.c.paid_at >= d), 1),
+                                else_=0)).label("overdue_invoices"),
+            sa.func.max(sa.case((inv.c.due_at >= d - _days(180),
+                                 sa.case((paid < d, paid), else_=d) - inv.c.due_at))).label("max_late"),
+        ).where(inv.c.due_at < d, inv.c.issued_at < d).group_by(inv.c.account_id), conn)
+    open_o = sa.and_(sa.or_(o.c.created_at.is_(None), o.c.created_at < d),
+                     sa.or_(o.c.status == "open", o.c.close_date >= d))
+    opps = pd.read_sql(
+        sa.select(
+            o.c.account_id,
+            sa.func.count().label("open_opportunities"),
+            sa.func.sum(sa.case((o.c.type == "expansion", o.c.amount), else_=0.0))
+            .label("open_expansion_pipeline"),
+        ).where(open_o).group_by(o.c.account_id), conn)
+    return base.merge(late, on="account_id", how="left").merge(opps, on="account_id", how="left")
+
+
+def features_as_of(conn: Connection, as_of: dt.date,
+                   has_rows: set[str] | None = None) -> pd.DataFrame:
+    """Features of every account with ARR as of ``as_of`` (see :data:`FEATURES`).
+
+    Returns a frame indexed by ``account_id`` with the columns of
+    :data:`FEATURES` in order, plus ``as_of``. Numeric columns are floats with
+    NaN where the data says nothing (e.g. no survey answer); counts are 0 when
+    the table has rows for other accounts but none for this one. ``has_rows``
+    (from :func:`tables_with_rows`) saves its queries when scoring many dates.
+    """
+    base = _commercial(conn, as_of)
+    df = base.set_index("account_id")
+    for part in (_usage(conn, as_of), _tickets(conn, as_of), _surveys(conn, as_of),
+                 _relationship(conn, as_of)):
+        df = df.join(part.set_index("account_id"), how="left")
+    return derive(df, as_of, has_rows=tables_with_rows(conn) if has_rows is None else has_rows)
+
+
+def tables_with_rows(conn: Connection) -> set[str]:
+    """Names of the optional tables that hold at least one row (a table without
+    rows leaves its features unknown rather than zero)."""
+    out = set()
+    for t in (schema.usage, schema.tickets, schema.survey_responses, schema.interactions,
+              schema.contacts, schema.invoices, schema.opportunities, schema.advocacy_activities):
+        if conn.execute(sa.select(sa.literal(1)).select_from(t).limit(1)).first():
+            out.add(t.name)
+    return out
+
+
+def _ratio(num, den):
+    num = pd.to_numeric(num, errors="coerce").astype(float)
+    den = pd.to_numeric(den, errors="coerce").astype(float)
+    return num / den.where(den > 0)
+
+
+def derive(df: pd.DataFrame, as_of: dt.date, has_rows: set[str]) -> pd.DataFrame:
+    """Turn the raw aggregates of :func:`features_as_of` into :data:`FEATURES`.
+
+    A table with no rows at all leaves its features NaN (unknown), not 0.
+    """
+    d = pd.Timestamp(as_of)
+    out = pd.DataFrame(index=df.index)
+
+    def col(name):
+        return pd.to_numeric(df[name], errors="coerce").astype(float) if name in df else \
+            pd.Series(np.nan, index=df.index)
+
+    def counts(names, table):
+        for n in names:
+            out[n] = col(n).fillna(0.0) if table in has_rows else np.nan
+
+    counts(["active_days_7d", "active_days_30d", "active_days_90d", "active_users_7d",
+            "active_users_30d", "active_users_90d", "feature_breadth_30d", "events_30d",
+            "events_prior_60d", "errors_30d"], "usage")
+    seats = col("seats")
+    out["seat_utilization"] = _ratio(out["active_users_30d"], seats)
+    out["seat_utilization_change"] = out["seat_utilization"] - _ratio(
+        col("active_users_30d_90ago").fillna(0) if "usage" in has_rows else np.nan, seats)
+    out["usage_trend"] = _ratio(out["events_30d"] / 30.0, out["events_prior_60d"] / 60.0)
+    out["usage_change_mom"] = _ratio(out["events_30d"], col("events_prior_30d").fillna(0)) - 1
+    out["usage_growth_90d"] = _ratio(out["events_30d"], col("events_30d_90ago").fillna(0)) - 1
+    out["logins_change_mom"] = _ratio(col("user_days_30d").fillna(0),
+                                      col("user_days_prior_30d").fillna(0)) - 1
+    per_day_now = _ratio(col("seconds_30d").fillna(0), col("user_days_30d").fillna(0))
+    per_day_before = _ratio(col("seconds_prior_60d").fillna(0), col("user_days_prior_60d").fillna(0))
+    out["session_minutes_30d"] = per_day_now / 60.0
+    out["session_change"] = per_day_now / per_day_before - 1
+    out["error_rate_30d"] = _ratio(out["errors_30d"], out["events_30d"])
+    counts(["tickets_30d", "tickets_prior_30d", "tickets_90d", "high_priority_tickets_90d",
+            "escalated_tickets_90d", "open_tickets"], "tickets")
+    n_t, n_s = col("ticket_csat_n").fillna(0), col("survey_csat_n").fillna(0)
+    total = n_t + n_s
+    out["csat_90d"] = ((col("ticket_csat_90d").fillna(0) * n_t + col("survey_csat_90d").fillna(0) * n_s)
+                       / total.where(total > 0))
+    out["resolution_hours_90d"] = col("resolution_hours_90d")
+    out["latest_nps"] = col("latest_nps")
+    out["nps_detractor"] = (out["latest_nps"] <= 6).astype(float).where(out["latest_nps"].notna())
+    out["nps_promoter"] = (out["latest_nps"] >= 9).astype(float).where(out["latest_nps"].notna())
+    nps_at = pd.to_datetime(df["nps_at"]) if "nps_at" in df else pd.Series(pd.NaT, index=df.index)
+    out["days_since_nps"] = (d - nps_at).dt.days.astype(float)
+    last_touch = pd.to_datetime(df["last_touch"]) if "last_touch" in df else \
+        pd.Series(pd.NaT, index=df.index)
+    out["days_since_touch"] = (d - last_touch).dt.days.astype(float)
+    if "interactions" in has_rows:
+        tenure = (d - pd.to_datetime(df["signup_date"])).dt.days.astype(float)
+        # never touched: as long ago as the account exists
+        out["days_since_touch"] = out["days_since_touch"].fillna(tenure)
+    counts(["meetings_90d"], "interactions")
+    out["meeting_attendance_90d"] = _ratio(col("attended_90d"), out["meetings_90d"])
+    counts(["champion_active", "sponsor_active", "champion_left_90d"], "contacts")
+    counts(["advocacy_asks_90d"], "advocacy_activities")
+    out["arr"] = col("arr")
+    out["arr_change_90d"] = _ratio(out["arr"], col("arr_90d_ago")) - 1
+    out["seats"] = seats
+    out["tenure_days"] = (d - pd.to_datetime(df["signup_date"])).dt.days.astype(float)
+    out["days_to_renewal"] = (pd.to_datetime(df["next_renewal"]) - d).dt.days.astype(float)
+    out["auto_renew"] = col("auto_renew")
+    counts(["overdue_invoices"], "invoices")
+    max_late = df["max_late"] if "max_late" in df else pd.Series(np.nan, index=df.index)
+    out["max_days_late_180d"] = pd.to_numeric(
+        max_late.map(lambda v: v.days if hasattr(v, "days") else v), errors="coerce").astype(float)
+    if "invoices" in has_rows:
+        out["max_days_late_180d"] = out["max_days_late_180d"].fillna(0.0).clip(lower=0.0)
+    counts(["open_expansion_pipeline", "open_opportunities"], "opportunities")
+    for c in CATEGORICAL:
+        out[c] = df[c].astype(object).where(df[c].notna(), None) if c in df else None
+    out = out[list(FEATURES)]
+    out.insert(0, "as_of", d)
+    out.index.name = "account_id"
+    return out

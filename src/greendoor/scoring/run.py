@@ -1,0 +1,545 @@
+"""Batch scoring: features -> health, churn, expansion, renewal, advocacy -> snapshots.
+
+``score(engine)`` is ``greendoor score``; ``evaluate(engine)`` is ``greendoor evaluate``.
+
+* **Dates.** Scores are computed on a weekly grid ending at the as-of date. A
+  store without snapshots gets 52 weeks of backfill, so trends, "this week" and
+  history work at once. The 30-day trend window is rounded to whole weeks (4
+  weeks) so it compares two snapshots of the grid.
+* **Models** are trained on observations every 4 weeks whose 90-day outcome is
+  known (as-of dates at least 91 days before the scoring date), time-ordered.
+  A model is reused while it is fresh: trained through a date no more than 35
+  days older than the latest date that could now be labelled.
+* **Two risk outputs**: ``churn_probability`` is the calibrated chance of churn
+  within 90 days (timing-aware: an account renewing in 8 months rarely churns
+  this quarter); ``risk_index`` (0-100) is the percentile of the risk at the
+  account's next renewal, timing aside, so a slipping account ranks high early.
+* **Measured quality** comes from a purged time-ordered backtest. Train on the
+  earlier dates; test on the last ~30 % of dates, with a 90-day gap so that no
+  training label looks into the test period. Backfilled snapshots are scored with
+  the current model and are not used to measure it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import json
+import math
+import time
+from collections.abc import Callable
+
+import joblib
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from greendoor import portfolio
+from greendoor.config import default_settings, merge_settings
+from greendoor.scoring import alerts as A
+from greendoor.scoring import evaluate as E
+from greendoor.scoring.churn import ChurnModel, NotEnoughData, risk_index
+from greendoor.scoring.features import FEATURES, features_as_of, tables_with_rows
+from greendoor.scoring.health import best_improvement, classify_trend, score_health
+from greendoor.scoring.labels import churn_labels, expansion_labels
+from greendoor.store import schema
+from greendoor.store.bulk import bulk_insert
+from greendoor.store.engine import new_id
+
+HORIZON = 90
+TRAIN_STEP_DAYS = 28
+FEATURE_WARMUP_DAYS = 120  # windows reach 120 days back
+MODEL_FRESH_DAYS = 35
+MODEL_FEATURES = [c for c in FEATURES if c not in ("arr",)]  # ARR enters via its change and size
+MODEL_FEATURES.append("log_arr")
+
+#: Historic renewal rate per forecast category is blended in when this many
+#: closed renewal opportunities of the category exist.
+MIN_CATEGORY_HISTORY = 20
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def current_settings(conn: Connection) -> tuple[int, dict]:
+    """Latest settings version and its values (the defaults when none is stored)."""
+    sv = schema.settings_versions
+    row = conn.execute(sa.select(sv.c.version, sv.c.settings_json)
+                       .order_by(sv.c.version.desc()).limit(1)).first()
+    if row is None:
+        return 0, default_settings()
+    return int(row[0]), merge_settings(json.loads(row[1]))
+
+
+def data_start(conn: Connection) -> dt.date | None:
+    """Where observation windows can begin: the first usage day when the store has
+    usage (earlier dates would look inactive), else the first subscription start."""
+    for col in (schema.usage.c.date, schema.subscriptions.c.start_date):
+        v = conn.execute(sa.select(sa.func.min(col))).scalar()
+        if v is not None:
+            return v.date() if isinstance(v, dt.datetime) else v
+    return None
+
+
+def _model_frame(f: pd.DataFrame) -> pd.DataFrame:
+    X = f.drop(columns=["as_of"]).copy()
+    X["log_arr"] = np.log1p(X["arr"].clip(lower=0))
+    return X[MODEL_FEATURES]
+
+
+@dataclasses.dataclass
+class ScoreReport:
+    as_of: dt.date
+    dates: list[dt.date]
+    accounts: int = 0
+    alerts: int = 0
+    models: dict = dataclasses.field(default_factory=dict)
+    evaluation: dict | None = None
+    seconds: dict = dataclasses.field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"scored {self.accounts:,} accounts as of {self.as_of} "
+                 f"({len(self.dates)} snapshot date(s): {self.dates[-1]} .. {self.dates[0]})"]
+        for kind, m in self.models.items():
+            if m.get("status") == "ok":
+                lines.append(f"  {kind} model: {m['estimator']} ({m['source']}), trained through "
+                             f"{m['trained_through']}, selection AUC {m.get('selection')}")
+            else:
+                lines.append(f"  {kind} model: not available: {m.get('reason')}")
+        lines.append(f"  alerts: {self.alerts:,}")
+        lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in self.seconds.items()))
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- #
+class FeatureCache:
+    """Features, health and labels per as-of date, computed once per run."""
+
+    def __init__(self, conn: Connection, settings: dict, progress=None):
+        self.conn, self.settings = conn, settings
+        self.features: dict[dt.date, pd.DataFrame] = {}
+        self.health: dict[dt.date, pd.DataFrame] = {}
+        self.why: dict[dt.date, pd.DataFrame] = {}
+        self.labels: dict[tuple, pd.Series] = {}
+        self.has_rows = tables_with_rows(conn)
+        self.progress = progress or (lambda f, m: None)
+
+    def ensure(self, dates, lo: float = 0.0, hi: float = 1.0) -> None:
+        todo = [d for d in sorted(set(dates)) if d not in self.features]
+        for i, d in enumerate(todo):
+            self.progress(lo + (hi - lo) * i / max(len(todo), 1), f"Features as of {d}")
+            f = features_as_of(self.conn, d, self.has_rows)
+            self.features[d] = f
+            self.health[d], self.why[d] = score_health(f, self.settings)
+
+    def labeled(self, dates, label_fn) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.Series]:
+        Xs, ys, ds, hs = [], [], [], []
+        for d in dates:
+            f = self.features[d]
+            key = (label_fn.__name__, d)
+            if key not in self.labels:
+                self.labels[key] = label_fn(self.conn, d, HORIZON)
+            y = self.labels[key].reindex(f.index).fillna(0).astype(int)
+            Xs.append(_model_frame(f))
+            ys.append(y.to_numpy())
+            ds.append(np.full(len(f), np.datetime64(d)))
+            hs.append(self.health[d]["health_score"])
+        return (pd.concat(Xs), np.concatenate(ys), np.concatenate(ds), pd.concat(hs))
+
+
+def training_dates(as_of: dt.date, start: dt.date | None) -> list[dt.date]:
+    """As-of dates of labelled observations: every 4 weeks, the latest 91 days
+    before ``as_of`` (its 90-day outcome is known), the earliest 120 days after
+    the data starts."""
+    if start is None:
+        return []
+    first = start + dt.timedelta(days=FEATURE_WARMUP_DAYS)
+    out, d = [], as_of - dt.timedelta(days=HORIZON + 1)
+    while d >= first:
+        out.append(d)
+        d -= dt.timedelta(days=TRAIN_STEP_DAYS)
+    return sorted(out)
+
+
+def backtest(cache: FeatureCache, dates: list[dt.date], test_share: float = 0.3) -> dict:
+    """Purged time-ordered backtest of the churn and expansion models and of the
+    health score (see the module docstring). Returns a JSON-ready dict."""
+    out: dict = {"horizon_days": HORIZON, "dates": [str(d) for d in dates]}
+    if len(dates) < 4:
+        out["status"] = "skipped"
+        out["reason"] = (f"only {len(dates)} labelled as-of dates (at least 4 are needed: the "
+                         "data must span about 11 months)")
+        return out
+    k = max(1, int(round(len(dates) * test_share)))
+    test = dates[-k:]
+    cutoff = test[0] - dt.timedelta(days=HORIZON)
+    train = [d for d in dates if d <= cutoff]
+    out.update(train_dates=[str(d) for d in train], test_dates=[str(d) for d in test])
+    Xall, yall, _, hall = cache.labeled(dates, churn_labels)
+    bands = pd.concat([cache.health[d]["band"] for d in dates])
+    rates = E.rate_by_group(yall, bands.fillna("unknown").to_numpy())
+    h_ok = hall.notna().to_numpy()
+    out["health"] = {
+        "auc_low_health": E.classification_report(yall[h_ok], 1 - hall[h_ok] / 100)["auc"],
+        "churn_rate_by_band": rates.to_dict("records"),
+        "n": int(len(yall)), "positives": int(yall.sum()),
+    }
+    for kind, label_fn in (("churn", churn_labels), ("expansion", expansion_labels)):
+        res: dict = {}
+        if len(train) < 2:
+            res.update(status="skipped", reason="too few as-of dates before the test period")
+            out[kind] = res
+            continue
+        Xtr, ytr, dtr, _ = cache.labeled(train, label_fn)
+        Xte, yte, _, hte = cache.labeled(test, label_fn)
+        try:
+            model = ChurnModel().fit(Xtr, ytr, as_of=dtr)
+        except NotEnoughData as exc:
+            res.update(status="skipped", reason=str(exc), n_train=int(len(ytr)),
+                       positives_train=int(ytr.sum()))
+            out[kind] = res
+            continue
+        p = model.predict_proba(Xte)[:, 1]
+        res.update(status="ok", estimator=model.estimator_, selection=model.selection_,
+                   n_train=int(len(ytr)), positives_train=int(ytr.sum()),
+                   test=E.classification_report(yte, p),
+                   calibration=E.calibration_table(yte, p).to_dict("records"))
+        if kind == "churn":
+            ok = hte.notna().to_numpy()
+            res["health_auc_same_test"] = E.classification_report(
+                yte[ok], 1 - hte[ok].to_numpy() / 100)["auc"]
+        out[kind] = res
+    out["status"] = "ok"
+    return out
+
+
+def _train(cache: FeatureCache, dates: list[dt.date], label_fn) -> tuple[ChurnModel | None, dict]:
+    if len(dates) < 2:
+        return None, {"status": "skipped",
+                      "reason": f"{len(dates)} labelled as-of date(s); the data must span at "
+                                "least 7 months (120 days of history + 90 days of outcome)"}
+    X, y, d, _ = cache.labeled(dates, label_fn)
+    try:
+        model = ChurnModel().fit(X, y, as_of=d)
+    except NotEnoughData as exc:
+        return None, {"status": "skipped", "reason": str(exc), "n": int(len(y)),
+                      "positives": int(y.sum())}
+    return model, {"status": "ok", "estimator": model.estimator_,
+                   "selection": {k: round(v, 3) for k, v in model.selection_.items()},
+                   "n": int(len(y)), "positives": int(y.sum()),
+                   "trained_through": str(max(dates)), "source": "trained"}
+
+
+def _load_model(conn: Connection, kind: str, as_of: dt.date) -> tuple[ChurnModel | None, dict]:
+    mr = schema.model_runs
+    row = conn.execute(sa.select(mr).where(mr.c.kind == kind, mr.c.status == "ok",
+                                           mr.c.artifact.is_not(None))
+                       .order_by(mr.c.created_at.desc()).limit(1)).mappings().first()
+    fresh_from = as_of - dt.timedelta(days=HORIZON + 1 + MODEL_FRESH_DAYS)
+    if row is None or row["trained_through"] is None or row["trained_through"] < fresh_from \
+            or row["as_of"] > as_of:
+        return None, {}
+    model = joblib.load(io.BytesIO(row["artifact"]))
+    info = json.loads(row["metrics_json"] or "{}")
+    info.update(source="reused", trained_through=str(row["trained_through"]))
+    return model, info
+
+
+def _dumps(model) -> bytes:
+    buf = io.BytesIO()
+    joblib.dump(model, buf)
+    return buf.getvalue()
+
+
+def _evidence(feature: str, value, reference) -> str:
+    desc = FEATURES.get(feature, (None, feature))[1] if feature != "log_arr" else "ARR (log)"
+
+    def fmt(v):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "unknown"
+        if isinstance(v, (int, float, np.floating)):
+            return f"{v:,.2f}".rstrip("0").rstrip(".") if abs(v) < 100 else f"{v:,.0f}"
+        return str(v)
+
+    return f"{desc}: {fmt(value)} (typical {fmt(reference)})"
+
+
+def at_renewal(X: pd.DataFrame) -> pd.DataFrame:
+    """The same observations as if each renewal fell inside the 90-day horizon
+    (days_to_renewal capped at 45): the model then answers "the risk at the
+    renewal itself", whatever its date."""
+    Xr = X.copy()
+    Xr["days_to_renewal"] = Xr["days_to_renewal"].clip(upper=45)
+    return Xr
+
+
+def _renewal_probability(conn: Connection, model: ChurnModel | None, f: pd.DataFrame,
+                         X: pd.DataFrame, as_of: dt.date) -> tuple[pd.Series, pd.Series]:
+    """P(renew) for accounts renewing within 365 days, and the forecast category used.
+
+    The churn model is asked as if the renewal fell inside its 90-day horizon
+    (days_to_renewal capped at 45) so the answer is the risk at the renewal
+    itself; an open renewal opportunity's forecast category, when the store has
+    enough closed renewals of that category, is blended in at equal weight with
+    that category's historic renewal rate.
+    """
+    due = f["days_to_renewal"].between(0, 365)
+    p = pd.Series(np.nan, index=f.index)
+    if model is None or not due.any():
+        return p, pd.Series(None, index=f.index, dtype=object)
+    p.loc[due] = 1 - model.predict_proba(at_renewal(X.loc[due]))[:, 1]
+    o = schema.opportunities
+    hist = pd.read_sql(sa.select(o.c.forecast_category, o.c.status)
+                       .where(o.c.type == "renewal", o.c.status.in_(["won", "lost"]),
+                              o.c.close_date < as_of), conn)
+    rates = hist.groupby("forecast_category")["status"].agg(
+        n="size", rate=lambda s: (s == "won").mean())
+    rates = rates[rates["n"] >= MIN_CATEGORY_HISTORY]["rate"]
+    open_ren = pd.read_sql(
+        sa.select(o.c.account_id, o.c.forecast_category)
+        .where(o.c.type == "renewal", o.c.close_date >= as_of,
+               sa.or_(o.c.created_at.is_(None), o.c.created_at < as_of)), conn
+    ).drop_duplicates("account_id").set_index("account_id")["forecast_category"]
+    cat = open_ren.reindex(f.index)
+    blend = cat.map(rates)
+    has = blend.notna() & p.notna()
+    p.loc[has] = (p[has] + blend[has]) / 2
+    return p, cat
+
+
+def _advocacy(f: pd.DataFrame, band: pd.Series) -> tuple[pd.Series, pd.DataFrame]:
+    """Readiness 0-100: 25 points each for promoter, green health, active champion,
+    and no advocacy ask in the last 90 days (SPEC.md "Advocacy"). An unknown
+    condition (no surveys, no contacts) earns nothing."""
+    cond = pd.DataFrame({
+        "promoter": f["nps_promoter"] == 1,
+        "green": band == "green",
+        "champion_active": f["champion_active"] == 1,
+        "no_recent_ask": f["advocacy_asks_90d"].fillna(0) == 0 if f["advocacy_asks_90d"].notna().any()
+        else pd.Series(True, index=f.index),
+    })
+    return cond.sum(axis=1) * 25.0, cond
+
+
+# --------------------------------------------------------------------------- #
+def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | None = None,
+          retrain: bool = False, progress: Callable[[float, str], None] | None = None,
+          evaluate_models: bool = True) -> ScoreReport:
+    """Score every account as of ``as_of`` (and ``backfill_weeks`` earlier weeks) and
+    write snapshots, alerts and model runs in one transaction.
+
+    Raises ``ValueError`` for an empty store.
+    """
+    step = progress or (lambda f, m: None)
+    t0 = time.perf_counter()
+    secs: dict[str, float] = {}
+    with engine.connect() as conn:
+        as_of = as_of or portfolio.default_as_of(conn)
+        if as_of is None:
+            raise ValueError("the store has no data to score: load the demo or import data")
+        version, settings = current_settings(conn)
+        start = data_start(conn)
+        has_snapshots = conn.execute(sa.select(sa.func.count()).select_from(
+            schema.score_snapshots)).scalar() > 0
+        if backfill_weeks is None:
+            backfill_weeks = 0 if has_snapshots else 52
+        earliest = (start + dt.timedelta(days=30)) if start else as_of
+        dates = [d for d in (as_of - dt.timedelta(weeks=k) for k in range(backfill_weeks + 1))
+                 if d >= earliest] or [as_of]
+        trend_days = 7 * max(1, round(settings["health"]["trend_window_days"] / 7))
+        bases = {d: d - dt.timedelta(days=trend_days) for d in dates}
+        cache = FeatureCache(conn, settings, progress)
+        models, infos = {}, {}
+        for kind in ("churn", "expansion"):
+            if not retrain:
+                models[kind], infos[kind] = _load_model(conn, kind, as_of)
+        train = training_dates(as_of, start)
+        need_train = retrain or any(models.get(k) is None for k in ("churn", "expansion"))
+        wanted = set(dates) | {b for b in bases.values() if start is None or b >= start}
+        if need_train or evaluate_models:
+            wanted |= set(train)
+        cache.ensure(wanted, 0.0, 0.7)
+        secs["features"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        for kind, fn in (("churn", churn_labels), ("expansion", expansion_labels)):
+            if models.get(kind) is None:
+                step(0.72, f"Training the {kind} model")
+                models[kind], infos[kind] = _train(cache, train, fn)
+        secs["training"] = time.perf_counter() - t1
+        evaluation = None
+        if evaluate_models and train:
+            step(0.8, "Backtesting")
+            t2 = time.perf_counter()
+            evaluation = backtest(cache, train)
+            secs["backtest"] = time.perf_counter() - t2
+        step(0.88, "Scoring")
+        t3 = time.perf_counter()
+        rows, latest = [], None
+        scored_at = now_utc()
+        for d in sorted(dates):
+            f, h, why = cache.features[d], cache.health[d], cache.why[d]
+            X = _model_frame(f)
+            base_h = cache.health.get(bases[d])
+            change = h["health_score"] - (base_h["health_score"].reindex(h.index)
+                                          if base_h is not None else np.nan)
+            out = pd.DataFrame(index=f.index)
+            out["health_score"] = h["health_score"]
+            out["band"] = h["band"]
+            out["confidence"] = h["confidence"]
+            for c in ("engagement", "sentiment", "growth"):
+                out[c] = h[c]
+            out["health_change"] = change
+            out["trend"] = [classify_trend(x, settings["health"]["trend_threshold"]) for x in change]
+            cm, em = models.get("churn"), models.get("expansion")
+            if cm is not None:
+                out["churn_probability"] = cm.predict_proba(X)[:, 1]
+                # timing aside: the risk if the renewal fell inside the horizon
+                out["risk_index"] = risk_index(cm.decision_function(at_renewal(X)))
+            else:
+                out["churn_probability"] = np.nan
+                out["risk_index"] = np.nan
+            out["expansion_probability"] = em.predict_proba(X)[:, 1] if em is not None else np.nan
+            out["renewal_probability"], renewal_cat = _renewal_probability(conn, cm, f, X, d)
+            out["advocacy_readiness"], adv_cond = _advocacy(f, h["band"])
+            out["arr"] = f["arr"]
+            out["as_of"] = d
+            out["details_json"] = None
+            if d == as_of:
+                latest = (f, out, why, X, renewal_cat, adv_cond)
+            rows.append(out)
+        f, out, why, X, renewal_cat, adv_cond = latest
+        drivers = _drivers(models.get("churn"), X)
+        exp_drivers = _drivers(models.get("expansion"), X)
+        best = best_improvement(why)
+        why_by: dict[str, list[dict]] = {}
+        for rec in why.round(4).to_dict("records"):
+            why_by.setdefault(rec.pop("account_id"), []).append(rec)
+        out["details_json"] = [json.dumps({
+            "why": why_by.get(a, []),
+            "best_improvement": best.get(a),
+            "churn_drivers": drivers.get(a, []),
+            "expansion_drivers": exp_drivers.get(a, []),
+            "renewal": {"days_to_renewal": _clean(f.at[a, "days_to_renewal"]),
+                        "forecast_category": renewal_cat.get(a)},
+            "advocacy": {k: bool(v) for k, v in adv_cond.loc[a].items()},
+        }, default=_clean) for a in out.index]
+        al = A.account_alerts(f, out, settings, as_of, drivers)
+        al = pd.concat([al, A.gap_alerts(conn, as_of, settings, f["arr"])], ignore_index=True)
+        secs["scoring"] = time.perf_counter() - t3
+    step(0.95, "Writing snapshots")
+    t4 = time.perf_counter()
+    snaps = pd.concat(rows).reset_index().rename(columns={"index": "account_id"})
+    snaps["settings_version"] = version
+    snaps["scored_at"] = scored_at
+    snaps = snaps[[c for c in snaps.columns if c in schema.score_snapshots.c]]
+    with engine.begin() as conn:
+        ss = schema.score_snapshots
+        conn.execute(ss.delete().where(ss.c.as_of.in_(sorted(dates))))
+        bulk_insert(conn, ss, snaps)
+        _write_alerts(conn, al, as_of)
+        for kind in ("churn", "expansion"):
+            info = infos.get(kind, {})
+            if info.get("source") == "reused":
+                continue
+            conn.execute(schema.model_runs.insert().values(
+                run_id=new_id(), kind=kind, created_at=scored_at, as_of=as_of,
+                trained_through=(dt.date.fromisoformat(info["trained_through"])
+                                 if info.get("trained_through") else None),
+                settings_version=version, status=info.get("status", "skipped"),
+                estimator=info.get("estimator"), metrics_json=json.dumps(info, default=_clean),
+                artifact=_dumps(models[kind]) if models.get(kind) is not None else None))
+        if evaluation is not None:
+            _store_evaluation(conn, evaluation, as_of, version)
+    secs["write"] = time.perf_counter() - t4
+    secs["total"] = time.perf_counter() - t0
+    step(1.0, "Scored")
+    return ScoreReport(as_of=as_of, dates=sorted(dates, reverse=True), accounts=len(out),
+                       alerts=len(al), models=infos, evaluation=evaluation, seconds=secs)
+
+
+def _clean(v):
+    if isinstance(v, (np.floating, float)):
+        return None if math.isnan(v) else float(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    if isinstance(v, (dt.date, pd.Timestamp)):
+        return str(v)
+    return v if isinstance(v, (str, int, bool, type(None))) else str(v)
+
+
+def _drivers(model: ChurnModel | None, X: pd.DataFrame) -> dict[str, list[dict]]:
+    if model is None:
+        return {}
+    d = model.drivers(X, top=3)
+    out: dict[str, list[dict]] = {}
+    for r in d.itertuples(index=False):
+        out.setdefault(r.row, []).append({
+            "feature": r.feature, "value": _clean(r.value), "reference": _clean(r.reference),
+            "contribution": round(float(r.contribution), 4),
+            "evidence": _evidence(r.feature, r.value, r.reference)})
+    return out
+
+
+def _write_alerts(conn: Connection, al: pd.DataFrame, as_of: dt.date) -> None:
+    """Replace the open alerts of ``as_of``; alerts a user snoozed or dismissed for
+    the same account and rule stay as they are and are not raised again."""
+    t = schema.alerts
+    kept = {(r[0], r[1]) for r in conn.execute(
+        sa.select(t.c.account_id, t.c.rule).where(t.c.status.in_(["snoozed", "dismissed"]),
+                                                  sa.or_(t.c.snoozed_until.is_(None),
+                                                         t.c.snoozed_until > as_of)))}
+    conn.execute(t.delete().where(t.c.as_of == as_of, t.c.status == "open"))
+    if al.empty:
+        return
+    now = now_utc()
+    recs = [{"alert_id": new_id(), "account_id": r.account_id, "as_of": as_of, "rule": r.rule,
+             "severity": r.severity, "title": r.title,
+             "evidence_json": json.dumps(r.evidence, default=_clean), "status": "open",
+             "snoozed_until": None, "created_at": now}
+            for r in al.itertuples(index=False) if (r.account_id, r.rule) not in kept]
+    if recs:
+        conn.execute(t.insert(), recs)
+
+
+def _store_evaluation(conn: Connection, evaluation: dict, as_of: dt.date, version: int) -> None:
+    conn.execute(schema.model_runs.insert().values(
+        run_id=new_id(), kind="evaluation", created_at=now_utc(), as_of=as_of,
+        trained_through=None, settings_version=version,
+        status=evaluation.get("status", "skipped"), estimator=None,
+        metrics_json=json.dumps(evaluation, default=_clean), artifact=None))
+
+
+def evaluate(engine: Engine, as_of: dt.date | None = None,
+             progress: Callable[[float, str], None] | None = None) -> dict:
+    """Run the purged time-ordered backtest and store it (``model_runs``, kind
+    "evaluation"). Returns the metrics (see :func:`backtest`)."""
+    with engine.connect() as conn:
+        as_of = as_of or portfolio.default_as_of(conn)
+        if as_of is None:
+            raise ValueError("the store has no data to evaluate")
+        version, settings = current_settings(conn)
+        cache = FeatureCache(conn, settings, progress)
+        dates = training_dates(as_of, data_start(conn))
+        cache.ensure(dates, 0.0, 0.8)
+        result = backtest(cache, dates)
+    result["as_of"] = str(as_of)
+    with engine.begin() as conn:
+        _store_evaluation(conn, result, as_of, version)
+    return result
+
+
+def latest_evaluation(conn: Connection) -> dict | None:
+    """The latest stored backtest (from ``score`` or ``evaluate``), or ``None``."""
+    mr = schema.model_runs
+    row = conn.execute(sa.select(mr.c.metrics_json, mr.c.created_at).where(
+        mr.c.kind == "evaluation").order_by(mr.c.created_at.desc()).limit(1)).first()
+    if row is None:
+        return None
+    out = json.loads(row[0])
+    out["created_at"] = str(row[1])
+    return out

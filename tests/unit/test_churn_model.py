@@ -1,0 +1,153 @@
+"""ChurnModel on data with a planted signal; metrics and alert rules on hand cases."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+from greendoor.config import default_settings
+from greendoor.scoring import evaluate as E
+from greendoor.scoring.alerts import account_alerts
+from greendoor.scoring.churn import ChurnModel, NotEnoughData, risk_index
+
+
+def planted(n=4000, seed=0):
+    """y depends on `signal` (and a category); `noise_*` carry nothing; dates span 10 months."""
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=n)
+    seg = rng.choice(["smb", "mid_market", "enterprise", None], size=n, p=[0.4, 0.3, 0.2, 0.1])
+    logit = -3.0 + 2.0 * signal + np.where(seg == "smb", 0.8, 0.0)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    X = pd.DataFrame({
+        "signal": signal,
+        "noise_a": rng.normal(size=n),
+        "noise_b": np.where(rng.random(n) < 0.3, np.nan, rng.normal(size=n)),  # missing values
+        "always_missing": np.nan,
+        "segment": pd.Series(seg, dtype=object),
+    })
+    dates = pd.to_datetime("2025-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
+    return X, y, dates
+
+
+def test_planted_signal_is_found_calibrated_and_explained():
+    X, y, dates = planted()
+    model = ChurnModel().fit(X, y, as_of=dates)
+    Xt, yt, _ = planted(seed=1)
+    p = model.predict_proba(Xt)[:, 1]
+    assert p.shape == (len(Xt),) and ((p >= 0) & (p <= 1)).all()
+    assert roc_auc_score(yt, p) > 0.8
+    assert abs(p.mean() - yt.mean()) < 0.03  # calibrated on average
+    assert model.estimator_ in ("logistic", "gradient_boosting")
+    assert set(model.selection_) == {"logistic", "gradient_boosting"}
+    assert "always_missing" in model.dropped_features_
+    # the riskiest rows are driven by the planted feature
+    top = Xt.iloc[np.argsort(-p)[:20]]
+    d = model.drivers(top, top=2)
+    firsts = d[d["rank"] == 1]["feature"].value_counts()
+    assert firsts.index[0] == "signal"
+    assert (d["contribution"] > 0).all()
+    row = d.iloc[0]
+    assert row["reference"] == pytest.approx(model.reference_[row["feature"]])
+
+
+def test_sklearn_conventions():
+    m = ChurnModel(estimator="logistic", calibration="isotonic")
+    assert m.get_params()["calibration"] == "isotonic"
+    c = clone(m)
+    assert c.get_params() == m.get_params() and not hasattr(c, "calibrated_")
+    X, y, dates = planted(1500)
+    assert c.fit(X, y, as_of=dates) is c
+    assert c.predict(X).shape == (1500,)
+    assert list(c.classes_) == [0, 1]
+    with pytest.raises(ValueError, match="lacks the columns"):
+        c.predict_proba(X.drop(columns=["signal"]))
+
+
+def test_refuses_to_train_without_enough_positives():
+    X, _, dates = planted(500)
+    y = np.zeros(500, dtype=int)
+    y[:3] = 1
+    with pytest.raises(NotEnoughData):
+        ChurnModel().fit(X, y, as_of=dates)
+
+
+def test_risk_index_is_a_percentile_rank():
+    r = risk_index(np.array([0.1, 0.5, 0.3, 0.9]))
+    assert list(r) == [25.0, 75.0, 50.0, 100.0]
+
+
+# --------------------------------------------------------------------------- #
+def test_top_decile_lift_hand_computed():
+    y = [1, 1] + [0] * 18  # base rate 10 %
+    score = [0.9, 0.8] + [0.1] * 18
+    assert E.top_decile_lift(y, score) == pytest.approx(10.0)  # top 2 both positive
+    assert E.top_decile_lift(y, [0.1, 0.1] + [0.9] * 18) == pytest.approx(0.0)
+    assert np.isnan(E.top_decile_lift([0, 0], [0.1, 0.2]))
+
+
+def test_classification_report_and_rates():
+    rep = E.classification_report([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    assert rep["auc"] == pytest.approx(0.75)
+    assert rep["brier"] == pytest.approx((0.01 + 0.16 + 0.4225 + 0.04) / 4)
+    assert rep["positives"] == 2 and rep["base_rate"] == 0.5
+    rates = E.rate_by_group([1, 0, 0, 1, 1], ["red", "red", "green", "yellow", "red"]).set_index("group")
+    assert rates.loc["red", "rate"] == pytest.approx(2 / 3) and rates.loc["green", "n"] == 1
+
+
+# --------------------------------------------------------------------------- #
+def feature_row(**kw):
+    base = dict(arr=50_000.0, usage_change_mom=0.0, arr_change_90d=0.0, days_since_touch=10.0,
+                logins_change_mom=0.0, tickets_30d=0.0, tickets_prior_30d=0.0,
+                champion_left_90d=0.0, champion_active=1.0, days_to_renewal=300.0,
+                seat_utilization=0.5, usage_growth_90d=0.0)
+    base.update(kw)
+    return base
+
+
+def alerts_for(rows: dict, scores: dict) -> pd.DataFrame:
+    f = pd.DataFrame.from_dict(rows, orient="index")
+    s = pd.DataFrame.from_dict(scores, orient="index")
+    return account_alerts(f, s, default_settings(), dt.date(2026, 1, 1))
+
+
+def test_alert_rules():
+    rows = {
+        "red": feature_row(),
+        "collapse": feature_row(usage_change_mom=-0.6),
+        "downgrade": feature_row(arr_change_90d=-0.1),
+        "checkin": feature_row(days_since_touch=45.0),
+        "warnings": feature_row(usage_change_mom=-0.35, logins_change_mom=-0.55, tickets_30d=6.0,
+                                tickets_prior_30d=2.0, champion_left_90d=1.0),
+        "renewal": feature_row(days_to_renewal=75.0),
+        "expand": feature_row(seat_utilization=0.85),
+        "quiet": feature_row(),
+    }
+    scores = {k: {"band": "green", "health_score": 85.0, "health_change": 0.0} for k in rows}
+    scores["red"] = {"band": "red", "health_score": 30.0, "health_change": -25.0}
+    scores["checkin"] = {"band": "yellow", "health_score": 60.0, "health_change": 0.0}
+    a = alerts_for(rows, scores)
+    got = {(r.account_id, r.rule) for r in a.itertuples()}
+    assert ("red", "churn_escalation") in got and ("red", "health_drop") in got
+    assert ("collapse", "churn_escalation") in got and ("collapse", "usage_decline") not in got
+    assert ("downgrade", "churn_escalation") in got
+    assert ("checkin", "proactive_checkin") in got
+    for rule in ("usage_decline", "logins_drop", "tickets_spike", "champion_inactive"):
+        assert ("warnings", rule) in got, rule
+    assert ("renewal", "renewal_90") in got
+    assert ("expand", "expansion_signal") in got
+    assert not [g for g in got if g[0] == "quiet"]
+    esc = a[(a.account_id == "red") & (a.rule == "churn_escalation")].iloc[0]
+    assert esc["severity"] == "critical" and esc["evidence"]["arr"] == 50_000.0
+    assert esc["evidence"]["recommended_actions"] and esc["evidence"]["intervention_deadline"]
+
+
+def test_alert_thresholds_come_from_settings():
+    st = default_settings()
+    st["rules"]["checkin_no_contact_days"] = 60
+    f = pd.DataFrame.from_dict({"x": feature_row(days_since_touch=45.0)}, orient="index")
+    s = pd.DataFrame.from_dict({"x": {"band": "yellow", "health_score": 60.0,
+                                      "health_change": 0.0}}, orient="index")
+    assert "proactive_checkin" not in set(account_alerts(f, s, st, dt.date(2026, 1, 1))["rule"])

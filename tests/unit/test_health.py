@@ -1,0 +1,147 @@
+"""Health score on hand-computed cases (SPEC.md "Health score")."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from greendoor.config import default_settings
+from greendoor.scoring.health import (
+    band,
+    best_improvement,
+    classify_trend,
+    compose,
+    is_at_risk,
+    scale,
+    score_health,
+)
+
+
+def comps(*rows):
+    return pd.DataFrame(rows, columns=["engagement", "sentiment", "growth"])
+
+
+def test_compose_default_weights():
+    out = compose(comps((80, 60, 70)))
+    # 0.4*80 + 0.3*60 + 0.3*70 = 71
+    assert out["health_score"].iloc[0] == pytest.approx(71.0)
+    assert out["band"].iloc[0] == "yellow"
+    assert out["confidence"].iloc[0] == pytest.approx(1.0)
+
+
+def test_compose_spreads_missing_weight_proportionally():
+    out = compose(comps((80, np.nan, 70), (np.nan, np.nan, 40), (np.nan, np.nan, np.nan)))
+    # (0.4*80 + 0.3*70) / 0.7
+    assert out["health_score"].iloc[0] == pytest.approx(53.0 / 0.7)
+    assert out["confidence"].iloc[0] == pytest.approx(0.7)
+    assert out["health_score"].iloc[1] == pytest.approx(40.0)
+    assert out["confidence"].iloc[1] == pytest.approx(0.3)
+    assert math.isnan(out["health_score"].iloc[2])
+    assert pd.isna(out["band"].iloc[2]) and out["confidence"].iloc[2] == 0.0
+
+
+def test_compose_custom_weights_and_errors():
+    out = compose(comps((80, 60, 70)), {"engagement": 1, "sentiment": 1, "growth": 2})
+    assert out["health_score"].iloc[0] == pytest.approx((80 + 60 + 140) / 4)
+    with pytest.raises(ValueError):
+        compose(comps((1, 2, 3)), {"engagement": -1})
+    with pytest.raises(ValueError):
+        compose(pd.DataFrame({"engagement": [1.0]}))
+
+
+@pytest.mark.parametrize("score, expected", [
+    (100, "green"), (80, "green"), (79.99, "yellow"), (50, "yellow"), (49.99, "red"), (0, "red")])
+def test_band_boundaries(score, expected):
+    assert band(score) == expected
+
+
+def test_band_missing_and_custom_thresholds():
+    assert band(float("nan")) is None and band(None) is None
+    assert band(75, {"green": 70, "yellow": 40}) == "green"
+
+
+@pytest.mark.parametrize("delta, expected", [
+    (5.0, "improving"), (4.99, "stable"), (0.0, "stable"), (-4.99, "stable"), (-5.0, "declining")])
+def test_classify_trend(delta, expected):
+    assert classify_trend(delta) == expected
+
+
+def test_classify_trend_threshold_and_missing():
+    assert classify_trend(3, threshold=2) == "improving"
+    assert classify_trend(float("nan")) is None
+
+
+def test_at_risk():
+    assert is_at_risk("red", "stable") and is_at_risk("yellow", "declining")
+    assert not is_at_risk("yellow", "stable") and not is_at_risk("green", "declining")
+
+
+def test_scale_interpolates_and_clamps():
+    pts = [[4, 0], [22, 100]]
+    assert list(scale([13, 0, 30, 4], pts)) == pytest.approx([50, 0, 100, 0])
+    assert math.isnan(scale([float("nan")], pts)[0])
+    # decreasing map (days since last touch): 52 days is halfway from 14 to 90
+    assert scale([52], [[14, 100], [90, 0]])[0] == pytest.approx(50)
+    assert scale([7], [[0, 0], [6, 40], [9, 100]])[0] == pytest.approx(60)
+
+
+def _features(**overrides):
+    base = {
+        "active_days_30d": 13.0,  # (13-4)/18 -> 50
+        "seat_utilization": 0.45,  # (0.45-0.15)/0.6 -> 50
+        "feature_breadth_30d": 8.0,  # 100
+        "days_since_touch": 14.0,  # 100
+        "latest_nps": 9.0,  # 100
+        "csat_90d": 4.5,  # 100
+        "escalated_tickets_90d": 0.0,  # 100
+        "high_priority_tickets_90d": 0.0,  # 100
+        "nps_detractor": 0.0,  # 100
+        "usage_trend": 1.0,  # 75
+        "seat_utilization_change": 0.0,  # 75
+        "arr_change_90d": 0.0,  # 75
+        "segment": "smb",
+    }
+    base.update(overrides)
+    return pd.DataFrame([base], index=pd.Index(["A"], name="account_id"))
+
+
+def test_score_health_hand_computed():
+    scores, why = score_health(_features(), default_settings())
+    s = scores.loc["A"]
+    assert s["engagement"] == pytest.approx((50 + 50 + 100 + 100) / 4)
+    assert s["sentiment"] == pytest.approx(100)
+    assert s["growth"] == pytest.approx(75)
+    assert s["health_score"] == pytest.approx(0.4 * 75 + 0.3 * 100 + 0.3 * 75)
+    assert s["band"] == "green" and s["confidence"] == pytest.approx(1.0)
+    w = why[why["account_id"] == "A"]
+    assert w["weight"].sum() == pytest.approx(1.0)
+    assert w["contribution"].sum() == pytest.approx(s["health_score"])
+    # an engagement measure carries 0.4 / 4 = 0.1 of the score
+    row = w.set_index("measure").loc["active_days_30d"]
+    assert row["weight"] == pytest.approx(0.1) and row["contribution"] == pytest.approx(5.0)
+    # the largest gain: 0.1 x (100 - 50) = 5 points (two engagement measures tie; the
+    # growth measures give 0.1 x 25 = 2.5)
+    assert best_improvement(why)["A"] in {"active_days_30d", "seat_utilization"}
+
+
+def test_score_health_missing_measures_and_components():
+    f = _features(latest_nps=np.nan, csat_90d=np.nan, nps_detractor=np.nan,
+                  escalated_tickets_90d=np.nan, high_priority_tickets_90d=np.nan)
+    scores, why = score_health(f, default_settings())
+    s = scores.loc["A"]
+    assert math.isnan(s["sentiment"])
+    # sentiment's 0.3 spread over engagement and growth: (0.4*75 + 0.3*75) / 0.7
+    assert s["health_score"] == pytest.approx(75.0)
+    assert s["confidence"] == pytest.approx(0.7)
+    f2 = _features(csat_90d=np.nan)  # one of five sentiment measures missing
+    s2 = score_health(f2, default_settings())[0].loc["A"]
+    assert s2["sentiment"] == pytest.approx(100)
+    assert s2["confidence"] == pytest.approx(1 - 0.3 / 5)
+
+
+def test_segment_weights_override():
+    st = default_settings()
+    st["health"]["segment_weights"] = {"smb": {"engagement": 1.0, "sentiment": 0.0, "growth": 0.0}}
+    scores, _ = score_health(_features(), st)
+    assert scores.loc["A", "health_score"] == pytest.approx(75.0)
