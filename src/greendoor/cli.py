@@ -5,6 +5,7 @@
     greendoor import PATH [--format canonical|ravenstack] [--date-format FMT] [--dry-run]
     greendoor score [--as-of DATE] [--backfill-weeks N] [--retrain]
     greendoor evaluate [--as-of DATE] [--json]
+    greendoor forecast [--as-of DATE] [--horizon MONTHS] [--jobs N]
     greendoor info                      what the store holds
 
 The store is ``$GREENDOOR_DB_URL`` or ``data/greendoor.duckdb`` (see README).
@@ -70,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="time-ordered backtest of the scores and models")
     ev.add_argument("--as-of", type=_date, default=None)
     ev.add_argument("--json", action="store_true", help="print the full result as JSON")
+    fc = sub.add_parser("forecast", help="fit ARR, renewal, GRR/NRR forecasts with backtests")
+    fc.add_argument("--as-of", type=_date, default=None)
+    fc.add_argument("--horizon", type=_positive, default=12, help="months ahead (default 12)")
+    fc.add_argument("--jobs", type=_positive, default=2, help="parallel fits (default 2)")
     sub.add_parser("info", help="row counts and dataset of the store")
     return p
 
@@ -143,6 +148,18 @@ def _main(argv: list[str] | None = None) -> int:
         return _score(engine, args)
     if args.command == "evaluate":
         return _evaluate(engine, args)
+    if args.command == "forecast":
+        from greendoor.forecast.run import run_forecasts
+        from greendoor.store.engine import init_store
+
+        init_store(engine)
+        if _account_count(engine) == 0:
+            print("error: the store is empty", file=sys.stderr)
+            return 2
+        report = run_forecasts(engine, as_of=args.as_of, horizon=args.horizon, n_jobs=args.jobs,
+                               progress=_progress if sys.stdout.isatty() else None)
+        print(report.summary())
+        return 0
     if args.command == "info":
         return _info(engine)
     return 1

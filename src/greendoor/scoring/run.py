@@ -150,14 +150,20 @@ class FeatureCache:
         return (pd.concat(Xs), np.concatenate(ys), np.concatenate(ds), pd.concat(hs))
 
 
-def training_dates(as_of: dt.date, start: dt.date | None) -> list[dt.date]:
-    """As-of dates of labelled observations: every 4 weeks, the latest 91 days
-    before ``as_of`` (its 90-day outcome is known), the earliest 120 days after
-    the data starts."""
+def training_dates(as_of: dt.date, start: dt.date | None,
+                   anchor: dt.date | None = None) -> list[dt.date]:
+    """As-of dates of labelled observations: every 4 weeks, the latest at least 91
+    days before ``as_of`` (its 90-day outcome is known), the earliest 120 days after
+    the data starts. ``anchor`` puts the 4-week grid on ``anchor - 91 days - 4k``,
+    so that several training sets share their dates (and their features)."""
     if start is None:
         return []
     first = start + dt.timedelta(days=FEATURE_WARMUP_DAYS)
-    out, d = [], as_of - dt.timedelta(days=HORIZON + 1)
+    last = as_of - dt.timedelta(days=HORIZON + 1)
+    d = (anchor or as_of) - dt.timedelta(days=HORIZON + 1)
+    while d > last:
+        d -= dt.timedelta(days=TRAIN_STEP_DAYS)
+    out = []
     while d >= first:
         out.append(d)
         d -= dt.timedelta(days=TRAIN_STEP_DAYS)

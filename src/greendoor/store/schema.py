@@ -330,6 +330,71 @@ model_runs = sa.Table(
     sa.Column("artifact", sa.LargeBinary),  # pickled fitted model (joblib)
 )
 
+forecast_runs = sa.Table(
+    "forecast_runs",
+    metadata,
+    _id("run_id"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("seconds", sa.Double),
+    sa.Column("detail_json", sa.Text),
+)
+
+forecasts = sa.Table(
+    "forecasts",
+    metadata,
+    # kind "actual" rows hold the history (y); kind "forecast" rows the model's yhat
+    # with its 80 % interval (P10-P90). segment "all" = the portfolio.
+    sa.Column("run_id", Str, primary_key=True),
+    sa.Column("series", Str, primary_key=True),  # arr, renewed_arr, churned_arr, ...
+    sa.Column("segment", Str, primary_key=True),
+    sa.Column("freq", Str, primary_key=True),  # MS (monthly) | W (weekly)
+    sa.Column("ds", sa.Date, primary_key=True),
+    sa.Column("kind", Str, primary_key=True),  # actual | forecast
+    sa.Column("y", sa.Double),
+    sa.Column("yhat", sa.Double),
+    sa.Column("yhat_lower", sa.Double),
+    sa.Column("yhat_upper", sa.Double),
+    sa.Column("model", Str),
+)
+
+forecast_backtests = sa.Table(
+    "forecast_backtests",
+    metadata,
+    sa.Column("run_id", Str, primary_key=True),
+    sa.Column("series", Str, primary_key=True),
+    sa.Column("segment", Str, primary_key=True),
+    sa.Column("freq", Str, primary_key=True),
+    sa.Column("model", Str, primary_key=True),
+    sa.Column("status", Str, nullable=False),  # ok | skipped
+    sa.Column("reason", sa.Text),
+    sa.Column("horizon", sa.Integer),
+    sa.Column("cutoffs", sa.Integer),
+    sa.Column("mape", sa.Double),
+    sa.Column("smape", sa.Double),
+    sa.Column("mase", sa.Double),
+    sa.Column("coverage", sa.Double),
+    sa.Column("chosen", sa.Boolean),
+)
+
+renewal_forecasts = sa.Table(
+    "renewal_forecasts",
+    metadata,
+    sa.Column("run_id", Str, primary_key=True),
+    sa.Column("kind", Str, primary_key=True),  # upcoming | past
+    sa.Column("period", Str, primary_key=True),  # month | quarter
+    sa.Column("period_start", sa.Date, primary_key=True),
+    sa.Column("renewals", sa.Integer),
+    sa.Column("arr_due", sa.Double),
+    sa.Column("expected", sa.Double),  # Σ ARR x P(renew), USD
+    sa.Column("p10", sa.Double),
+    sa.Column("p50", sa.Double),
+    sa.Column("p90", sa.Double),
+    sa.Column("actual", sa.Double),  # past quarters: ARR that renewed
+    sa.Column("accuracy", sa.Double),  # 1 - |forecast - actual| / actual
+    sa.Column("detail_json", sa.Text),  # forecast categories, model, reasons
+)
+
 store_meta = sa.Table(
     "store_meta",
     metadata,
@@ -346,5 +411,9 @@ WRITTEN_TABLES: tuple[sa.Table, ...] = (
     settings_versions,
     import_log,
     model_runs,
+    forecast_runs,
+    forecasts,
+    forecast_backtests,
+    renewal_forecasts,
     store_meta,
 )

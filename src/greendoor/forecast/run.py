@@ -1,0 +1,213 @@
+"""``greendoor forecast``: fit every series, store forecasts and backtests.
+
+Series: monthly ARR, renewed, churned and expansion ARR, trailing GRR and NRR for
+the portfolio and each segment, and weekly portfolio ARR. Each is forecast with
+"auto" (the lowest backtest MASE, quarter-ahead for monthly series) over 12 months
+(13 weeks for weekly). Fits run in parallel processes. Also the bottom-up renewal
+forecast (:mod:`.renewals`). Results replace the previous run's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from joblib import Parallel, delayed
+from sqlalchemy.engine import Engine
+
+from greendoor import portfolio
+from greendoor.forecast import CannotFit, fit_forecast
+from greendoor.forecast import renewals as R
+from greendoor.forecast import series as S
+from greendoor.store import schema
+from greendoor.store.bulk import bulk_insert
+from greendoor.store.engine import new_id
+
+PORTFOLIO = "all"
+
+
+@dataclasses.dataclass
+class ForecastReport:
+    run_id: str
+    as_of: dt.date
+    series: int = 0
+    fitted: int = 0
+    skipped: list = dataclasses.field(default_factory=list)
+    portfolio_arr_backtest: pd.DataFrame | None = None
+    chosen: dict = dataclasses.field(default_factory=dict)
+    upcoming: pd.DataFrame | None = None
+    past: pd.DataFrame | None = None
+    seconds: dict = dataclasses.field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"forecast run {self.run_id[:8]} as of {self.as_of}: {self.fitted} of "
+                 f"{self.series} series forecast"]
+        bt = self.portfolio_arr_backtest
+        if bt is not None:
+            lines.append("  portfolio monthly ARR, backtest (quarter ahead, rolling origin):")
+            for r in bt.itertuples():
+                if r.status == "ok":
+                    lines.append(f"    {r.model:<15} MAPE {r.mape:7.2%}  sMAPE {r.smape:7.2%}  "
+                                 f"MASE {r.mase:6.3f}  coverage {r.coverage:5.0%}  "
+                                 f"cutoffs {r.cutoffs}{'  <- chosen' if r.chosen else ''}")
+                else:
+                    lines.append(f"    {r.model:<15} skipped: {r.reason}")
+        for key, why in self.chosen.items():
+            lines.append(f"  {key}: {why}")
+        if self.upcoming is not None and len(self.upcoming):
+            q = self.upcoming[self.upcoming["period"] == "quarter"]
+            lines.append("  renewals due (bottom-up, expected renewed ARR with P10-P90):")
+            for r in q.itertuples():
+                lines.append(f"    {r.period_start:%Y-%m}: {r.renewals:>5} renewals, ${r.arr_due:>13,.0f} "
+                             f"due, expected ${r.expected:>13,.0f} (P10 ${r.p10:,.0f} - P90 "
+                             f"${r.p90:,.0f})")
+        if self.past is not None and len(self.past):
+            lines.append("  past quarters (forecast at the quarter's start vs actual):")
+            for r in self.past.itertuples():
+                if np.isnan(r.forecast):
+                    lines.append(f"    {r.quarter_start:%Y-%m}: {r.reason}")
+                else:
+                    lines.append(f"    {r.quarter_start:%Y-%m}: forecast ${r.forecast:,.0f}, actual "
+                                 f"${r.actual:,.0f}, accuracy {r.accuracy:.1%}, "
+                                 f"{'inside' if r.inside else 'outside'} P10-P90")
+        for s in self.skipped:
+            lines.append(f"  not forecast: {s}")
+        lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in self.seconds.items()))
+        return "\n".join(lines)
+
+
+def _fit_one(name: str, segment: str, freq: str, frame: pd.DataFrame, horizon: int) -> dict:
+    out = {"series": name, "segment": segment, "freq": freq, "rows": [], "backtest": None,
+           "model": None, "reason": None}
+    s = frame.rename(columns={name: "y"})[["ds", "y"]].dropna()
+    for r in s.itertuples():
+        out["rows"].append({"ds": r.ds.date(), "kind": "actual", "y": float(r.y)})
+    if len(s) < 3:
+        out["reason"] = f"{len(s)} points of history"
+        return out
+    try:
+        f = fit_forecast(s, horizon, "auto")
+    except (CannotFit, ValueError) as exc:
+        out["reason"] = str(exc)
+        return out
+    out["model"] = f["model"].iloc[0]
+    out["why"] = f.attrs["reason"]
+    out["backtest"] = f.attrs["backtest"]
+    for r in f.itertuples():
+        out["rows"].append({"ds": r.ds.date(), "kind": "forecast", "yhat": float(r.yhat),
+                            "yhat_lower": float(r.yhat_lower), "yhat_upper": float(r.yhat_upper),
+                            "model": r.model})
+    return out
+
+
+def run_forecasts(engine: Engine, as_of: dt.date | None = None, horizon: int = 12,
+                  n_jobs: int = 2, progress: Callable[[float, str], None] | None = None,
+                  past_quarters: int = 4) -> ForecastReport:
+    """Fit and store every series and the renewal forecast. Raises ``ValueError``
+    for an empty store."""
+    step = progress or (lambda f, m: None)
+    t0 = time.perf_counter()
+    secs = {}
+    with engine.connect() as conn:
+        as_of = as_of or portfolio.default_as_of(conn)
+        if as_of is None:
+            raise ValueError("the store has no data to forecast")
+        segments = portfolio.filter_options(conn)["segments"]
+        tasks = []
+        for seg in [None, *segments]:
+            m = S.monthly(conn, as_of, seg)
+            for name in S.MONTHLY_SERIES:
+                tasks.append((name, seg or PORTFOLIO, "MS", m[["ds", name]], horizon))
+        w = S.weekly_arr(conn, as_of)
+        tasks.append(("arr", PORTFOLIO, "W", w, 13))
+        secs["series"] = time.perf_counter() - t0
+        step(0.1, f"Fitting {len(tasks)} series")
+        t1 = time.perf_counter()
+        results = Parallel(n_jobs=n_jobs)(delayed(_fit_one)(*t) for t in tasks)
+        secs["fits"] = time.perf_counter() - t1
+        step(0.7, "Renewal forecast")
+        t2 = time.perf_counter()
+        up = R.upcoming(conn, as_of)
+        months, quarters = R.simulate(up, "month"), R.simulate(up, "quarter")
+        cats = R.categories(up, "quarter").set_index("period_start")
+        past = R.past_quarters(conn, as_of, past_quarters) if past_quarters else pd.DataFrame()
+        secs["renewals"] = time.perf_counter() - t2
+    run_id = new_id()
+    report = ForecastReport(run_id=run_id, as_of=as_of, series=len(results))
+    f_rows, b_rows = [], []
+    for r in results:
+        key = f"{r['series']} ({r['segment']}, {r['freq']})"
+        for row in r["rows"]:
+            f_rows.append({"run_id": run_id, "series": r["series"], "segment": r["segment"],
+                           "freq": r["freq"], **row})
+        if r["model"] is None:
+            report.skipped.append(f"{key}: {r['reason']}")
+            continue
+        report.fitted += 1
+        if r["segment"] == PORTFOLIO and r["freq"] == "MS":
+            report.chosen[key] = f"{r['model']}: {r['why']}"
+        bt = r["backtest"]
+        if bt is not None:
+            bt = bt.assign(chosen=bt["model"] == r["model"])
+            if r["series"] == "arr" and r["segment"] == PORTFOLIO and r["freq"] == "MS":
+                report.portfolio_arr_backtest = bt
+            for row in bt.to_dict("records"):
+                b_rows.append({"run_id": run_id, "series": r["series"], "segment": r["segment"],
+                               "freq": r["freq"], "horizon": 3 if r["freq"] == "MS" else 13,
+                               **{k: (None if isinstance(v, float) and np.isnan(v) else v)
+                                  for k, v in row.items()}})
+    rf = []
+    for period, frame in (("month", months), ("quarter", quarters)):
+        for row in frame.to_dict("records"):
+            ps = pd.Timestamp(row.pop("period_start"))
+            detail = {"unscored": row.pop("unscored")}
+            if period == "quarter" and ps in cats.index:
+                detail["categories"] = {k: float(v) for k, v in cats.loc[ps].items()}
+            rf.append({"run_id": run_id, "kind": "upcoming", "period": period,
+                       "period_start": ps.date(), **row, "detail_json": json.dumps(detail)})
+    for row in past.to_dict("records"):
+        rf.append({"run_id": run_id, "kind": "past", "period": "quarter",
+                   "period_start": row["quarter_start"].date(), "renewals": row["renewals"],
+                   "arr_due": row["arr_due"], "expected": row["forecast"], "p10": row["p10"],
+                   "p50": None, "p90": row["p90"], "actual": row["actual"],
+                   "accuracy": row["accuracy"],
+                   "detail_json": json.dumps({"model": row["model"], "reason": row["reason"],
+                                              "inside": row["inside"]})})
+    report.upcoming = pd.DataFrame([r for r in rf if r["kind"] == "upcoming"])
+    if len(report.upcoming):
+        report.upcoming["period_start"] = pd.to_datetime(report.upcoming["period_start"])
+    report.past = past
+    step(0.9, "Writing")
+    t3 = time.perf_counter()
+    with engine.begin() as conn:
+        for t in (schema.forecasts, schema.forecast_backtests, schema.renewal_forecasts):
+            conn.execute(t.delete())
+        bulk_insert(conn, schema.forecasts, pd.DataFrame(f_rows))
+        if b_rows:
+            bulk_insert(conn, schema.forecast_backtests, pd.DataFrame(b_rows))
+        if rf:
+            frame = pd.DataFrame(rf).reindex(columns=[c.name for c in schema.renewal_forecasts.c])
+            for c in ("expected", "p10", "p50", "p90", "actual", "accuracy", "arr_due"):
+                frame[c] = pd.to_numeric(frame[c], errors="coerce")
+            bulk_insert(conn, schema.renewal_forecasts, frame)
+        secs["write"] = time.perf_counter() - t3
+        secs["total"] = time.perf_counter() - t0
+        conn.execute(schema.forecast_runs.insert().values(
+            run_id=run_id, created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), as_of=as_of,
+            seconds=secs["total"], detail_json=json.dumps({"series": report.series,
+                                                           "fitted": report.fitted,
+                                                           "skipped": report.skipped})))
+    report.seconds = secs
+    step(1.0, "Forecast written")
+    return report
+
+
+def latest_run_id(conn) -> str | None:
+    fr = schema.forecast_runs
+    return conn.execute(sa.select(fr.c.run_id).order_by(fr.c.created_at.desc()).limit(1)).scalar()

@@ -1,0 +1,121 @@
+"""Time series from the store, for the portfolio or one segment (SQL pushdown).
+
+Monthly, on month starts up to the as-of date; flows cover whole months only:
+
+* ``arr``: ARR as of each month start (USD).
+* ``churned_arr``, ``expansion_arr``, ``contraction_arr``: ARR lost, added and
+  reduced during the month among the accounts active at its start (SPEC.md GRR/NRR
+  terms).
+* ``renewed_arr``: start-of-month ARR of the accounts whose contract came up for
+  renewal in the month (a subscription in force at the month start with its
+  renewal date inside the month) and that still have ARR at the month's end;
+  ``due_arr`` is the same for all of those accounts, ``renewal_rate`` = renewed / due.
+* ``grr``, ``nrr``: trailing-12-month GRR and NRR at each month start.
+
+Weekly: ``arr`` on every 7th day ending at the as-of date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from greendoor.metrics import sql as msql
+from greendoor.store import schema
+
+MONTHLY_SERIES = ("arr", "renewed_arr", "churned_arr", "expansion_arr", "grr", "nrr")
+
+
+def _month_starts(first: dt.date, as_of: dt.date) -> list[dt.date]:
+    out, d = [], dt.date(first.year, first.month, 1)
+    if d < first:
+        d = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    while d <= as_of:
+        out.append(d)
+        d = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    return out
+
+
+def _arr_at(conn: Connection, dates: list[dt.date], segment: str | None) -> pd.Series:
+    if not dates:
+        return pd.Series(dtype=float)
+    vals = sa.values(sa.column("d", sa.Date), name="dates").data([(d,) for d in dates])
+    s = schema.subscriptions
+    conds = [s.c.start_date < vals.c.d, sa.or_(s.c.end_date.is_(None), s.c.end_date >= vals.c.d)]
+    f = msql.account_filter(s.c.account_id, segment, None)
+    if f is not None:
+        conds.append(f)
+    q = (sa.select(vals.c.d, sa.func.sum(s.c.arr).label("arr"))
+         .select_from(vals.outerjoin(s, sa.and_(*conds))).group_by(vals.c.d))
+    df = pd.read_sql(q, conn)
+    df["d"] = pd.to_datetime(df["d"])
+    return df.set_index("d")["arr"].fillna(0.0).sort_index()
+
+
+def _renewals(conn: Connection, start: dt.date, end: dt.date, segment: str | None) -> tuple[float, float]:
+    s = schema.subscriptions
+    due = (sa.select(s.c.account_id).where(s.c.renewal_date >= start, s.c.renewal_date < end,
+                                           s.c.start_date < start,
+                                           sa.or_(s.c.end_date.is_(None), s.c.end_date >= start))
+           .distinct().subquery("due"))
+    a0 = msql.arr_as_of_query(start, segment).subquery("a0")
+    a1 = msql.arr_as_of_query(end).subquery("a1")
+    q = (sa.select(sa.func.sum(a0.c.arr).label("due"),
+                   sa.func.sum(sa.case((a1.c.arr > 0, a0.c.arr), else_=0.0)).label("renewed"))
+         .select_from(due.join(a0, a0.c.account_id == due.c.account_id)
+                      .outerjoin(a1, a1.c.account_id == due.c.account_id)))
+    row = conn.execute(q).one()
+    return float(row[0] or 0.0), float(row[1] or 0.0)
+
+
+def first_date(conn: Connection) -> dt.date | None:
+    """Where history starts: the first usage day, else the first subscription start."""
+    from greendoor.scoring.run import data_start
+
+    return data_start(conn)
+
+
+def monthly(conn: Connection, as_of: dt.date, segment: str | None = None) -> pd.DataFrame:
+    """Monthly series (see the module docstring): columns ``ds`` plus
+    :data:`MONTHLY_SERIES`, ``contraction_arr``, ``due_arr`` and ``renewal_rate``.
+    Flow columns are NaN for the last, incomplete month; ``grr``/``nrr`` are NaN
+    before 12 months of history."""
+    start = first_date(conn)
+    if start is None:
+        return pd.DataFrame(columns=["ds", *MONTHLY_SERIES])
+    months = _month_starts(start, as_of)
+    arr = _arr_at(conn, months, segment)
+    rows = []
+    for i, m in enumerate(months):
+        row = {"ds": pd.Timestamp(m), "arr": float(arr.get(pd.Timestamp(m), 0.0))}
+        if i + 1 < len(months):
+            nxt = months[i + 1]
+            r = msql.retention(conn, m, nxt, segment)
+            due, renewed = _renewals(conn, m, nxt, segment)
+            row.update(churned_arr=r["churned_arr"], expansion_arr=r["expansion"],
+                       contraction_arr=r["contraction"], due_arr=due, renewed_arr=renewed,
+                       renewal_rate=renewed / due if due else float("nan"))
+        if i >= 12:
+            r12 = msql.retention(conn, months[i - 12], m, segment)
+            row.update(grr=r12["grr"], nrr=r12["nrr"])
+        rows.append(row)
+    cols = ["ds", "arr", "renewed_arr", "due_arr", "renewal_rate", "churned_arr",
+            "expansion_arr", "contraction_arr", "grr", "nrr"]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def weekly_arr(conn: Connection, as_of: dt.date, segment: str | None = None) -> pd.DataFrame:
+    """ARR every 7 days ending at ``as_of``: columns ``ds``, ``arr``."""
+    start = first_date(conn)
+    if start is None:
+        return pd.DataFrame(columns=["ds", "arr"])
+    dates = []
+    d = as_of
+    while d >= start:
+        dates.append(d)
+        d -= dt.timedelta(days=7)
+    arr = _arr_at(conn, sorted(dates), segment)
+    return pd.DataFrame({"ds": arr.index, "arr": arr.to_numpy()})

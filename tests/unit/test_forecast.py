@@ -1,0 +1,146 @@
+"""Forecasting on series with known answers; renewal simulation; `greendoor forecast`."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from greendoor.demo import DemoParams, load_demo
+from greendoor.forecast import CannotFit, backtest, fit_forecast
+from greendoor.forecast import metrics as M
+from greendoor.forecast.models import Z, seasonal_naive
+from greendoor.forecast.renewals import simulate
+from greendoor.forecast.run import run_forecasts
+from greendoor.scoring.run import score
+from greendoor.store import schema
+from greendoor.store.engine import init_store, make_engine
+
+DS = pd.date_range("2023-01-01", periods=30, freq="MS")
+PATTERN = np.array([10, 12, 15, 11, 9, 8, 7, 9, 12, 14, 16, 20], dtype=float)
+
+
+def seasonal_series():
+    return pd.DataFrame({"ds": DS, "y": np.tile(PATTERN, 3)[:30]})
+
+
+def trend_series():
+    return pd.DataFrame({"ds": DS, "y": 100 + 5.0 * np.arange(30)})
+
+
+def test_metrics_hand_computed():
+    assert M.mape([100, 200], [110, 180]) == pytest.approx((0.1 + 0.1) / 2)
+    assert M.mape([0, 100], [5, 90]) == pytest.approx(0.1)  # zero actual skipped
+    assert M.smape([100], [50]) == pytest.approx(2 * 50 / 150)
+    assert M.mase_scale([1, 2, 4, 7], 1) == pytest.approx((1 + 2 + 3) / 3)
+    assert M.mase_scale([1, 2, 4, 7, 11], 2) == pytest.approx((3 + 5 + 7) / 3)
+    assert M.coverage([1, 5, 9], [0, 6, 8], [2, 7, 10]) == pytest.approx(2 / 3)
+
+
+def test_seasonal_naive_is_exact_on_a_purely_seasonal_series():
+    bt = backtest(seasonal_series(), 3).set_index("model")
+    sn = bt.loc["seasonal_naive"]
+    assert sn["status"] == "ok" and sn["cutoffs"] == 14
+    assert sn["mape"] == 0 and sn["mase"] == 0 and sn["coverage"] == 1.0
+    f = fit_forecast(seasonal_series(), 12, "seasonal_naive")
+    assert f["yhat"].tolist() == pytest.approx(list(np.roll(PATTERN, -6)))  # months 31..42
+    # auto finds it
+    auto = fit_forecast(seasonal_series(), 3)
+    assert auto["model"].iloc[0] == "seasonal_naive"
+
+
+def test_linear_trend_errors_behave_as_expected():
+    bt = backtest(trend_series(), 3).set_index("model")
+    # seasonal naive lags one season behind: its error equals the seasonal difference
+    assert bt.loc["seasonal_naive", "mase"] == pytest.approx(1.0)
+    assert bt.loc["seasonal_naive", "coverage"] == 0.0
+    # a trend model recovers a straight line almost exactly
+    assert bt.loc["ets", "mase"] < 0.05 and bt.loc["prophet", "mase"] < 0.05
+    assert bt.loc["ets", "mape"] < 0.01
+
+
+def test_auto_picks_the_lowest_backtest_error():
+    rng = np.random.default_rng(3)
+    s = pd.DataFrame({"ds": DS, "y": 200 + 3 * np.arange(30) + 15 * np.tile(PATTERN - PATTERN.mean(), 3)[:30]
+                      + rng.normal(0, 4, 30)})
+    f = fit_forecast(s, 6)
+    bt = f.attrs["backtest"]
+    best = bt.loc[bt["mase"].idxmin(), "model"]
+    assert f["model"].iloc[0] == best
+    assert "lowest backtest MASE" in f.attrs["reason"]
+    assert list(f.columns) == ["ds", "yhat", "yhat_lower", "yhat_upper", "model"]
+    assert (f["yhat_lower"] <= f["yhat"]).all() and (f["yhat"] <= f["yhat_upper"]).all()
+    assert f["ds"].iloc[0] == pd.Timestamp("2025-07-01")
+
+
+def test_seasonal_naive_interval_width():
+    s = seasonal_series().copy()
+    s.loc[29, "y"] += 3.0  # one seasonal difference of 3: sigma from the residuals
+    f = seasonal_naive(s, 13, "MS", 12)
+    resid = s["y"].to_numpy()[12:] - s["y"].to_numpy()[:-12]
+    sigma = np.std(resid, ddof=1)
+    width = (f["yhat_upper"] - f["yhat"]).to_numpy()
+    assert width[0] == pytest.approx(Z * sigma)
+    assert width[12] == pytest.approx(Z * sigma * np.sqrt(2))  # second season ahead
+
+
+def test_too_little_history_is_skipped_with_a_reason():
+    short = seasonal_series().iloc[:10]
+    bt = backtest(short, 3)
+    assert (bt["status"] == "skipped").all() and bt["reason"].str.contains("observations").all()
+    f = fit_forecast(short, 3)
+    assert f["model"].iloc[0] == "ets" and "no backtest was possible" in f.attrs["reason"]
+    with pytest.raises(CannotFit):
+        fit_forecast(short.iloc[:5], 3)
+    with pytest.raises(CannotFit, match="seasonal naive"):
+        fit_forecast(short, 3, "seasonal_naive")
+
+
+def test_renewal_simulation():
+    r = pd.DataFrame({"renewal_date": pd.to_datetime(["2026-01-15", "2026-02-01", "2026-04-02"]),
+                      "arr": [100.0, 200.0, 50.0], "renewal_probability": [1.0, 1.0, 0.0]})
+    q = simulate(r, "quarter").set_index("period_start")
+    assert q.loc["2026-01-01", "expected"] == 300 and q.loc["2026-01-01", "p10"] == 300
+    assert q.loc["2026-04-01", "p90"] == 0 and q.loc["2026-04-01", "arr_due"] == 50
+    r["renewal_probability"] = [0.5, 0.5, np.nan]
+    m = simulate(r, "month").set_index("period_start")
+    assert m.loc["2026-01-01", "expected"] == 50
+    assert m.loc["2026-01-01", "p10"] == 0 and m.loc["2026-01-01", "p90"] == 100
+    assert m.loc["2026-04-01", "unscored"] == 1
+
+
+@pytest.fixture(scope="module")
+def forecast_store(tmp_path_factory):
+    url = f"duckdb:///{tmp_path_factory.mktemp('fc') / 'f.duckdb'}"
+    eng = make_engine(url)
+    init_store(eng)
+    load_demo(eng, DemoParams(n_accounts=300, months=20, seed=5, as_of=dt.date(2026, 6, 30)))
+    score(eng, backfill_weeks=2, evaluate_models=False)
+    report = run_forecasts(eng, past_quarters=2)
+    yield eng, report
+    eng.dispose()
+
+
+def test_forecast_run_writes_every_series_and_backtest(forecast_store):
+    eng, report = forecast_store
+    assert report.series == 4 * 6 + 1  # portfolio + 3 segments x 6 monthly series, weekly ARR
+    with eng.connect() as conn:
+        f = pd.read_sql(sa.select(schema.forecasts), conn)
+        bt = pd.read_sql(sa.select(schema.forecast_backtests), conn)
+        rf = pd.read_sql(sa.select(schema.renewal_forecasts), conn)
+    fc = f[f["kind"] == "forecast"]
+    assert set(fc["series"]) >= {"arr", "renewed_arr", "churned_arr", "expansion_arr"}
+    arr = fc[(fc["series"] == "arr") & (fc["segment"] == "all") & (fc["freq"] == "MS")]
+    assert len(arr) == 12 and (arr["yhat_lower"] <= arr["yhat_upper"]).all()
+    port = bt[(bt["series"] == "arr") & (bt["segment"] == "all") & (bt["freq"] == "MS")]
+    assert set(port["model"]) == {"prophet", "ets", "seasonal_naive"}
+    assert port["chosen"].sum() == 1
+    chosen = port[port["chosen"]].iloc[0]
+    ok = port[port["status"] == "ok"]
+    assert chosen["mase"] == pytest.approx(ok["mase"].min())
+    up = rf[(rf["kind"] == "upcoming") & (rf["period"] == "quarter")]
+    assert len(up) >= 4 and (up["p10"] <= up["p90"]).all()
+    assert (up["expected"] <= up["arr_due"] + 1e-6).all()
+    past = rf[rf["kind"] == "past"]
+    assert len(past) == 2 and past["actual"].notna().all() and past["accuracy"].between(0, 1).all()
