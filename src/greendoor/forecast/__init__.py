@@ -29,7 +29,10 @@ def infer_frequency(series: pd.DataFrame) -> tuple[str, int]:
     ds = pd.DatetimeIndex(pd.to_datetime(series["ds"]))
     if len(ds) < 3:
         raise ValueError("a series needs at least 3 points")
-    freq = pd.infer_freq(ds)
+    with warnings.catch_warnings():  # pandas 4 returns an offset, pandas 3 a string
+        warnings.simplefilter("ignore")
+        freq = pd.infer_freq(ds)
+    freq = getattr(freq, "freqstr", freq)
     if freq is None:
         raise ValueError("the series is not regular (no inferable frequency)")
     base = freq.split("-")[0]
