@@ -144,3 +144,12 @@ def test_forecast_run_writes_every_series_and_backtest(forecast_store):
     assert (up["expected"] <= up["arr_due"] + 1e-6).all()
     past = rf[rf["kind"] == "past"]
     assert len(past) == 2 and past["actual"].notna().all() and past["accuracy"].between(0, 1).all()
+
+
+def test_a_constant_series_is_not_forecast():
+    from greendoor.forecast.run import _fit_one
+
+    flat = pd.DataFrame({"ds": DS, "renewed_arr": 0.0})
+    out = _fit_one("renewed_arr", "all", "MS", flat, 12)
+    assert out["model"] is None and "constant" in out["reason"]
+    assert len(out["rows"]) == 30  # the history is still kept

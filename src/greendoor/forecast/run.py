@@ -91,6 +91,10 @@ def _fit_one(name: str, segment: str, freq: str, frame: pd.DataFrame, horizon: i
     if len(s) < 3:
         out["reason"] = f"{len(s)} points of history"
         return out
+    if s["y"].nunique() <= 1:
+        out["reason"] = (f"constant at {s['y'].iloc[0]:,.0f} over the whole history: nothing to "
+                         "forecast (e.g. no renewal dates or subscription ends in the data)")
+        return out
     try:
         f = fit_forecast(s, horizon, "auto")
     except (CannotFit, ValueError) as exc:
