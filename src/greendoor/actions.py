@@ -1,0 +1,284 @@
+"""Actions: what users do about an account, written back to the store.
+
+Every function writes in **one transaction**: the action row (table ``actions``),
+the canonical row it implies where there is one (an interaction, an opportunity,
+an advocacy ask, the new owner, the alert's status) and an **audit-log row** with
+who, when, what and the before/after values. Inputs are checked first; a bad value
+raises :class:`ActionError` and nothing is written. Values reach SQL only as bound
+parameters.
+
+SPEC.md "Actions": create task, start playbook, escalate, log interaction, create
+expansion opportunity, invite to advocacy, snooze or dismiss an alert, reassign owner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from greendoor.playbooks import PLAYBOOKS
+from greendoor.store import schema
+from greendoor.store.engine import new_id
+
+TASK_TYPES = ("check-in", "executive outreach", "QBR", "training", "other")
+INTERACTION_TYPES = ("meeting", "call", "email", "qbr", "ebr")
+ADVOCACY_TYPES = ("reference_call", "case_study", "review", "referral", "testimonial",
+                  "speaking", "community")
+MAX_TEXT = 2000
+
+
+class ActionError(ValueError):
+    """An action's input is invalid; nothing was written."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _text(value, field: str, required: bool = True, limit: int = 200) -> str | None:
+    if value is None or str(value).strip() == "":
+        if required:
+            raise ActionError(f"{field} is required")
+        return None
+    v = str(value).strip()
+    if len(v) > limit:
+        raise ActionError(f"{field} is longer than {limit} characters")
+    return v
+
+
+def _date(value, field: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ActionError(f"{field} is not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def _account(conn: Connection, account_id: str) -> dict:
+    row = conn.execute(sa.select(schema.accounts).where(
+        schema.accounts.c.account_id == str(account_id))).mappings().first()
+    if row is None:
+        raise ActionError(f"unknown account {account_id!r}")
+    return dict(row)
+
+
+def _audit(conn: Connection, actor: str, action: str, entity: str, entity_id: str,
+           before=None, after=None) -> None:
+    conn.execute(schema.audit_log.insert().values(
+        audit_id=new_id(), occurred_at=_now(), actor=actor, action=action, entity=entity,
+        entity_id=entity_id,
+        before_json=json.dumps(before, default=str) if before is not None else None,
+        after_json=json.dumps(after, default=str) if after is not None else None))
+
+
+def _insert_action(conn: Connection, actor: str, **values) -> dict:
+    row = {"action_id": new_id(), "status": "open", "created_by": actor, "created_at": _now(),
+           **values}
+    conn.execute(schema.actions.insert().values(**row))
+    _audit(conn, actor, f"action.{row['type']}", "actions", row["action_id"], after=row)
+    return row
+
+
+def create_task(engine: Engine, account_id: str, title: str, owner: str, due_date,
+                task_type: str = "check-in", note: str | None = None,
+                actor: str = "user") -> str:
+    """Create a task (check-in, executive outreach, QBR, training) on an account.
+    Returns the action id."""
+    if task_type not in TASK_TYPES:
+        raise ActionError(f"task type must be one of {', '.join(TASK_TYPES)}")
+    with engine.begin() as conn:
+        _account(conn, account_id)
+        row = _insert_action(
+            conn, actor, account_id=account_id, type="task",
+            title=_text(title, "title"), owner=_text(owner, "owner", limit=100),
+            due_date=_date(due_date, "due date"), note=_text(note, "note", False, MAX_TEXT),
+            payload_json=json.dumps({"task_type": task_type}))
+    return row["action_id"]
+
+
+def escalate(engine: Engine, account_id: str, owner: str, due_date, reason: str,
+             actor: str = "user") -> str:
+    """Escalate an account (to a manager or executive) with the reason."""
+    with engine.begin() as conn:
+        acc = _account(conn, account_id)
+        row = _insert_action(
+            conn, actor, account_id=account_id, type="escalation",
+            title=f"Escalation: {acc['name']}", owner=_text(owner, "owner", limit=100),
+            due_date=_date(due_date, "due date"), note=_text(reason, "reason", True, MAX_TEXT))
+    return row["action_id"]
+
+
+def start_playbook(engine: Engine, account_id: str, playbook: str, owner: str,
+                   start=None, renewal_date=None, actor: str = "user") -> str:
+    """Start a playbook: one run plus one task per step (due on its day offset; for
+    the renewal playbook, counted back from ``renewal_date``). Returns the run id."""
+    if playbook not in PLAYBOOKS:
+        raise ActionError(f"unknown playbook {playbook!r}; one of {', '.join(PLAYBOOKS)}")
+    pb = PLAYBOOKS[playbook]
+    start = _date(start or dt.date.today(), "start date")
+    if pb.relative_to == "renewal":
+        if renewal_date is None:
+            raise ActionError("the renewal playbook needs the renewal date")
+        base = _date(renewal_date, "renewal date")
+    else:
+        base = start
+    owner = _text(owner, "owner", limit=100)
+    with engine.begin() as conn:
+        acc = _account(conn, account_id)
+        run = _insert_action(conn, actor, account_id=account_id, type="playbook_run",
+                             title=f"{pb.name}: {acc['name']}", owner=owner, playbook=playbook,
+                             due_date=base + dt.timedelta(days=max(s.offset_days for s in pb.steps)),
+                             payload_json=json.dumps({"start": str(start), "base": str(base)}))
+        for i, step in enumerate(pb.steps):
+            due = max(base + dt.timedelta(days=step.offset_days), start)
+            _insert_action(conn, actor, account_id=account_id, type="playbook_step",
+                           title=step.title, owner=owner if step.owner_role == "csm" else
+                           f"{step.owner_role} ({owner})", due_date=due, playbook=playbook,
+                           parent_action_id=run["action_id"],
+                           payload_json=json.dumps({"step": i + 1, "role": step.owner_role}))
+    return run["action_id"]
+
+
+def log_interaction(engine: Engine, account_id: str, kind: str, occurred_at, attended=None,
+                    note: str | None = None, owner: str | None = None,
+                    actor: str = "user") -> str:
+    """Record a CSM touch (writes ``interactions`` and an action). Returns the action id."""
+    if kind not in INTERACTION_TYPES:
+        raise ActionError(f"interaction type must be one of {', '.join(INTERACTION_TYPES)}")
+    when = _date(occurred_at, "date")
+    with engine.begin() as conn:
+        _account(conn, account_id)
+        iid = new_id()
+        rec = {"interaction_id": iid, "account_id": account_id,
+               "occurred_at": dt.datetime.combine(when, dt.time(12)), "type": kind,
+               "attended": None if kind == "email" else bool(attended),
+               "owner": _text(owner or actor, "owner", limit=100),
+               "note": _text(note, "note", False, MAX_TEXT)}
+        conn.execute(schema.interactions.insert().values(**rec))
+        row = _insert_action(conn, actor, account_id=account_id, type="interaction",
+                             title=f"Logged {kind}", owner=rec["owner"], status="done",
+                             completed_at=_now(), note=rec["note"],
+                             payload_json=json.dumps({"interaction_id": iid}))
+    return row["action_id"]
+
+
+def create_expansion_opportunity(engine: Engine, account_id: str, amount: float, close_date,
+                                 stage: str = "discovery", note: str | None = None,
+                                 actor: str = "user") -> str:
+    """Open an expansion opportunity (writes ``opportunities`` and an action)."""
+    try:
+        amount = float(amount)
+    except (TypeError, ValueError) as exc:
+        raise ActionError(f"amount is not a number: {amount!r}") from exc
+    if not amount > 0:
+        raise ActionError("amount must be positive")
+    close = _date(close_date, "close date")
+    with engine.begin() as conn:
+        acc = _account(conn, account_id)
+        oid = new_id()
+        conn.execute(schema.opportunities.insert().values(
+            opportunity_id=oid, account_id=account_id, type="expansion",
+            stage=_text(stage, "stage", limit=50), amount=amount, probability=0.1,
+            forecast_category="pipeline", close_date=close, status="open",
+            created_at=dt.date.today(), name=f"{acc['name']} - expansion"))
+        row = _insert_action(conn, actor, account_id=account_id, type="opportunity",
+                             title=f"Expansion opportunity ${amount:,.0f}", owner=actor,
+                             due_date=close, note=_text(note, "note", False, MAX_TEXT),
+                             payload_json=json.dumps({"opportunity_id": oid}))
+    return row["action_id"]
+
+
+def invite_to_advocacy(engine: Engine, account_id: str, kind: str, contact_id: str | None = None,
+                       note: str | None = None, actor: str = "user") -> str:
+    """Ask the account to advocate (writes an ``asked`` advocacy activity and an action)."""
+    if kind not in ADVOCACY_TYPES:
+        raise ActionError(f"advocacy type must be one of {', '.join(ADVOCACY_TYPES)}")
+    with engine.begin() as conn:
+        _account(conn, account_id)
+        aid = new_id()
+        conn.execute(schema.advocacy_activities.insert().values(
+            activity_id=aid, account_id=account_id, contact_id=contact_id, type=kind,
+            status="asked", occurred_at=dt.date.today(), value=None))
+        row = _insert_action(conn, actor, account_id=account_id, type="advocacy_invite",
+                             title=f"Advocacy ask: {kind.replace('_', ' ')}", owner=actor,
+                             note=_text(note, "note", False, MAX_TEXT),
+                             payload_json=json.dumps({"activity_id": aid}))
+    return row["action_id"]
+
+
+def snooze_alert(engine: Engine, alert_id: str, until, reason: str, dismiss: bool = False,
+                 actor: str = "user") -> str:
+    """Snooze an alert until a date (or dismiss it) with a reason. Re-scoring does
+    not raise it again while snoozed (:func:`greendoor.scoring.run._write_alerts`)."""
+    reason = _text(reason, "reason", True, MAX_TEXT)
+    until_d = None if dismiss else _date(until, "snooze until")
+    with engine.begin() as conn:
+        t = schema.alerts
+        alert = conn.execute(sa.select(t).where(t.c.alert_id == str(alert_id))).mappings().first()
+        if alert is None:
+            raise ActionError(f"unknown alert {alert_id!r}")
+        before = {"status": alert["status"], "snoozed_until": alert["snoozed_until"]}
+        after = {"status": "dismissed" if dismiss else "snoozed", "snoozed_until": until_d}
+        conn.execute(t.update().where(t.c.alert_id == alert["alert_id"]).values(**after))
+        _audit(conn, actor, "alert.snooze", "alerts", alert["alert_id"], before, after)
+        row = _insert_action(conn, actor, account_id=alert["account_id"], type="alert_snooze",
+                             title=f"{'Dismissed' if dismiss else 'Snoozed'}: {alert['title']}",
+                             owner=actor, status="done", completed_at=_now(), note=reason,
+                             payload_json=json.dumps({"alert_id": alert["alert_id"],
+                                                      "until": str(until_d)}))
+    return row["action_id"]
+
+
+def reassign_owner(engine: Engine, account_id: str, new_owner: str, reason: str | None = None,
+                   actor: str = "user") -> str:
+    """Change the account's CSM owner (before/after in the audit log)."""
+    new_owner = _text(new_owner, "new owner", limit=100)
+    with engine.begin() as conn:
+        acc = _account(conn, account_id)
+        a = schema.accounts
+        conn.execute(a.update().where(a.c.account_id == account_id).values(csm_owner=new_owner))
+        _audit(conn, actor, "account.reassign", "accounts", account_id,
+               {"csm_owner": acc["csm_owner"]}, {"csm_owner": new_owner})
+        row = _insert_action(conn, actor, account_id=account_id, type="reassign",
+                             title=f"Owner {acc['csm_owner']} -> {new_owner}", owner=new_owner,
+                             status="done", completed_at=_now(),
+                             note=_text(reason, "reason", False, MAX_TEXT))
+    return row["action_id"]
+
+
+def set_status(engine: Engine, action_id: str, status: str, actor: str = "user") -> None:
+    """Mark an action done, cancelled or open again."""
+    if status not in ("open", "done", "cancelled"):
+        raise ActionError("status must be open, done or cancelled")
+    with engine.begin() as conn:
+        t = schema.actions
+        row = conn.execute(sa.select(t.c.status).where(t.c.action_id == action_id)).first()
+        if row is None:
+            raise ActionError(f"unknown action {action_id!r}")
+        now = _now()
+        conn.execute(t.update().where(t.c.action_id == action_id).values(
+            status=status, updated_at=now, completed_at=now if status == "done" else None))
+        _audit(conn, actor, "action.status", "actions", action_id, {"status": row[0]},
+               {"status": status})
+
+
+def list_actions(conn: Connection, account_id: str | None = None, owner: str | None = None,
+                 status: str | None = None) -> pd.DataFrame:
+    """Actions, newest first, with the account name; filters are optional."""
+    t, a = schema.actions, schema.accounts
+    q = sa.select(t, a.c.name.label("account_name")).select_from(
+        t.join(a, a.c.account_id == t.c.account_id, isouter=True))
+    if account_id:
+        q = q.where(t.c.account_id == account_id)
+    if owner:
+        q = q.where(t.c.owner == owner)
+    if status:
+        q = q.where(t.c.status == status)
+    return pd.read_sql(q.order_by(t.c.created_at.desc()), conn)

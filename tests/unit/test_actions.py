@@ -1,0 +1,127 @@
+"""Write-back: every action is one transaction with its audit row; bad input writes nothing."""
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from greendoor import actions as A
+from greendoor.playbooks import PLAYBOOKS
+from greendoor.scoring.run import _write_alerts
+from greendoor.store import schema
+from greendoor.store.bulk import bulk_insert
+
+TODAY = dt.date(2026, 6, 1)
+
+
+@pytest.fixture
+def store(engine):
+    with engine.begin() as conn:
+        bulk_insert(conn, schema.accounts, pd.DataFrame({
+            "account_id": ["A1"], "name": ["Alpha"], "csm_owner": ["ann"],
+            "signup_date": [pd.Timestamp("2024-01-01")]}))
+        conn.execute(schema.alerts.insert().values(
+            alert_id="al1", account_id="A1", as_of=TODAY, rule="proactive_checkin",
+            severity="warning", title="Proactive check-in", status="open",
+            created_at=dt.datetime(2026, 6, 1)))
+    return engine
+
+
+def rows(engine, table, **where):
+    q = sa.select(table)
+    for k, v in where.items():
+        q = q.where(table.c[k] == v)
+    with engine.connect() as conn:
+        return pd.read_sql(q, conn)
+
+
+def test_create_task_writes_action_and_audit(store):
+    aid = A.create_task(store, "A1", "Call Jennifer", "ann", "2026-06-10", "executive outreach",
+                        note="about the renewal", actor="sam")
+    act = rows(store, schema.actions, action_id=aid).iloc[0]
+    assert (act["type"], act["title"], act["owner"], act["status"]) == ("task", "Call Jennifer", "ann", "open")
+    assert act["due_date"] == dt.date(2026, 6, 10) and act["created_by"] == "sam"
+    assert json.loads(act["payload_json"])["task_type"] == "executive outreach"
+    audit = rows(store, schema.audit_log, entity_id=aid).iloc[0]
+    assert audit["actor"] == "sam" and audit["action"] == "action.task"
+    assert json.loads(audit["after_json"])["title"] == "Call Jennifer"
+
+
+def test_invalid_input_writes_nothing(store):
+    before = len(rows(store, schema.audit_log))
+    for call in (
+        lambda: A.create_task(store, "A1", "", "ann", "2026-06-10"),
+        lambda: A.create_task(store, "A1", "x", "ann", "not-a-date"),
+        lambda: A.create_task(store, "NOPE", "x", "ann", "2026-06-10"),
+        lambda: A.create_task(store, "A1", "x" * 201, "ann", "2026-06-10"),
+        lambda: A.create_expansion_opportunity(store, "A1", -5, "2026-09-01"),
+        lambda: A.start_playbook(store, "A1", "renewal", "ann"),  # no renewal date
+        lambda: A.log_interaction(store, "A1", "fax", "2026-06-01"),
+        lambda: A.snooze_alert(store, "al1", "2026-07-01", reason=""),
+    ):
+        with pytest.raises(A.ActionError):
+            call()
+    assert len(rows(store, schema.actions)) == 0
+    assert len(rows(store, schema.audit_log)) == before
+
+
+def test_start_playbook_creates_a_run_and_its_steps(store):
+    run = A.start_playbook(store, "A1", "retention_14d", "ann", start=TODAY, actor="sam")
+    steps = rows(store, schema.actions, parent_action_id=run).sort_values("due_date")
+    pb = PLAYBOOKS["retention_14d"]
+    assert len(steps) == len(pb.steps)
+    assert [d for d in steps["due_date"]] == [TODAY + dt.timedelta(days=s.offset_days) for s in pb.steps]
+    renewal = A.start_playbook(store, "A1", "renewal", "ann", start=TODAY,
+                               renewal_date=dt.date(2026, 10, 1))
+    due = sorted(rows(store, schema.actions, parent_action_id=renewal)["due_date"])
+    # 120 days before 1 Oct is 3 Jun; earlier steps would be in the past: due at the start
+    assert due == [dt.date(2026, 6, 3), dt.date(2026, 7, 3), dt.date(2026, 8, 2), dt.date(2026, 9, 1)]
+
+
+def test_canonical_rows_are_written(store):
+    A.log_interaction(store, "A1", "meeting", "2026-05-30", attended=True, note="QBR prep")
+    A.create_expansion_opportunity(store, "A1", 25_000, "2026-09-30", note="20 seats")
+    A.invite_to_advocacy(store, "A1", "case_study")
+    assert rows(store, schema.interactions).iloc[0]["attended"] == True  # noqa: E712
+    opp = rows(store, schema.opportunities).iloc[0]
+    assert (opp["type"], opp["amount"], opp["status"]) == ("expansion", 25_000.0, "open")
+    assert rows(store, schema.advocacy_activities).iloc[0]["status"] == "asked"
+    assert set(rows(store, schema.actions)["type"]) == {"interaction", "opportunity", "advocacy_invite"}
+
+
+def test_reassign_keeps_before_and_after(store):
+    A.reassign_owner(store, "A1", "bob", "books rebalanced", actor="mgr")
+    assert rows(store, schema.accounts).iloc[0]["csm_owner"] == "bob"
+    audit = rows(store, schema.audit_log, action="account.reassign").iloc[0]
+    assert json.loads(audit["before_json"]) == {"csm_owner": "ann"}
+    assert json.loads(audit["after_json"]) == {"csm_owner": "bob"}
+
+
+def test_snoozed_alert_is_not_raised_again_by_rescoring(store):
+    A.snooze_alert(store, "al1", "2026-07-01", "customer on holiday")
+    alert = rows(store, schema.alerts, alert_id="al1").iloc[0]
+    assert alert["status"] == "snoozed" and alert["snoozed_until"] == dt.date(2026, 7, 1)
+    new = pd.DataFrame([{"account_id": "A1", "rule": "proactive_checkin", "severity": "warning",
+                         "title": "Proactive check-in", "evidence": {}}])
+    with store.begin() as conn:
+        _write_alerts(conn, new, dt.date(2026, 6, 8))
+    assert len(rows(store, schema.alerts, rule="proactive_checkin")) == 1  # still only the snoozed one
+
+
+def test_status_changes_are_audited(store):
+    aid = A.create_task(store, "A1", "Call", "ann", "2026-06-10")
+    A.set_status(store, aid, "done", actor="ann")
+    act = rows(store, schema.actions, action_id=aid).iloc[0]
+    assert act["status"] == "done" and act["completed_at"] is not None
+    assert len(rows(store, schema.audit_log, action="action.status")) == 1
+    with store.connect() as conn:
+        assert len(A.list_actions(conn, owner="ann", status="done")) == 1
+
+
+def test_hostile_text_is_stored_verbatim(store):
+    nasty = "Robert'); DROP TABLE accounts;-- \u202e ✓ " + "x" * 50
+    aid = A.create_task(store, "A1", nasty, "ann", "2026-06-10", note=nasty * 3)
+    assert rows(store, schema.actions, action_id=aid).iloc[0]["title"] == nasty
+    assert len(rows(store, schema.accounts)) == 1
