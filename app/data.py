@@ -95,3 +95,18 @@ def import_history(token: str) -> pd.DataFrame:
 def data_quality(token: str, as_of) -> list[dict]:
     with engine().connect() as conn:
         return portfolio.data_quality(conn, as_of)
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def account360(token: str, account_id: str, as_of):
+    from greendoor import account360 as a360
+
+    with engine().connect() as conn:
+        return a360.load(conn, account_id, as_of)
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def account_names(token: str) -> dict[str, str]:
+    a = schema.accounts
+    with engine().connect() as conn:
+        return dict(conn.execute(sa.select(a.c.account_id, a.c.name).order_by(a.c.name)).all())

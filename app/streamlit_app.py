@@ -17,6 +17,8 @@ PAGES = {
     "Portfolio": [
         st.Page(PAGES_DIR / "portfolio_health.py", title="Portfolio health",
                 icon=":material/monitor_heart:", url_path="portfolio", default=True),
+        st.Page(PAGES_DIR / "account_360.py", title="Account 360", icon=":material/person_search:",
+                url_path="account"),
     ],
     "Settings": [
         st.Page(PAGES_DIR / "data.py", title="Data", icon=":material/database:",

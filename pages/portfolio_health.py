@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from app import data, shell
+from app import PAGES_DIR, data, shell
 from greendoor.charts import portfolio as charts
 from greendoor.charts.portfolio import SEGMENT_LABELS
 from greendoor.portfolio import Filters
@@ -74,11 +74,13 @@ if clicked:
     table = table[table["segment"] == drill]
     st.info(f"Showing the {len(table):,} {SEGMENT_LABELS.get(drill, drill)} accounts behind "
             "the bar you clicked. Click the bar again, or clear the chart selection, to see all.")
-st.dataframe(
+picked = st.dataframe(
     table,
     key="accounts_table",
     hide_index=True,
     height=520,
+    on_select="rerun",
+    selection_mode="single-row",
     column_order=["name", "segment", "csm_owner", "arr", "seats", "seat_utilization",
                   "renewal_date", "days_to_renewal", "latest_nps", "open_tickets", "industry"],
     column_config={
@@ -97,5 +99,9 @@ st.dataframe(
         "industry": st.column_config.TextColumn("Industry"),
     },
 )
-st.caption(f"{len(table):,} accounts, largest ARR first. Source: subscriptions, usage, "
-           "survey responses and tickets before the as-of date.")
+st.caption(f"{len(table):,} accounts, largest ARR first; click a row to open the account. "
+           "Source: subscriptions, usage, survey responses and tickets before the as-of date.")
+rows = ((picked or {}).get("selection") or {}).get("rows", [])
+if rows:
+    st.switch_page(PAGES_DIR / "account_360.py",
+                   query_params={"account": table.iloc[rows[0]]["account_id"]})

@@ -59,3 +59,17 @@ def ravenstack_store(tmp_path_factory):
     assert report.ok, report.summary()
     yield url, eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def scored_demo_store(tmp_path_factory):
+    """(url, engine) of a small demo store that has been scored (writable by tests)."""
+    from greendoor.scoring.run import score
+
+    url = f"duckdb:///{tmp_path_factory.mktemp('scored_demo') / 'sd.duckdb'}"
+    eng = make_engine(url)
+    init_store(eng)
+    load_demo(eng, DemoParams(n_accounts=150, months=14, seed=7, as_of=DEMO_AS_OF))
+    score(eng, backfill_weeks=4, evaluate_models=False)
+    yield url, eng
+    eng.dispose()

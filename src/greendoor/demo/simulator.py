@@ -1066,6 +1066,8 @@ class _Simulation:
         # open expansion opportunities on accounts under seat pressure now
         pressure = self.demand_m[:, -1] / np.maximum(self.seats_m[:, -1], 1)
         for a in np.flatnonzero(self.alive & (pressure > 0.8)):
+            if a == 1:  # DataFlow: its seats are full by construction, not by growth
+                continue
             if a != 0 and rng.random() > 0.45:
                 continue
             stage = ["discovery", "qualification", "proposal", "negotiation"][rng.integers(4)]

@@ -1,0 +1,137 @@
+"""The action buttons and their dialogs, shared by every page that shows an account.
+
+Pattern (DESIGN.md): a button sets ``st.session_state["action_dialog"]``; the
+dialog opens from that flag on the next line of the script, collects the fields,
+and "Confirm" writes through :mod:`greendoor.actions` (one transaction with its
+audit row), clears the cached loaders and shows a toast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from app import data
+from greendoor import actions as A
+from greendoor.playbooks import PLAYBOOKS
+
+LABELS = ("Create task", "Start playbook", "Escalate", "Log interaction",
+          "Create expansion opportunity", "Invite to advocacy", "Snooze alert")
+FLAG = "action_dialog"
+
+
+def current_user() -> str:
+    return st.session_state.get("user", "you")
+
+
+def action_buttons(account_id: str, key: str, alerts: list[dict] | None = None,
+                   renewal_date: dt.date | None = None, owner: str | None = None) -> None:
+    """One row of action buttons for ``account_id``; the dialog follows a click."""
+    cols = st.columns(len(LABELS))
+    for col, label in zip(cols, LABELS, strict=True):
+        disabled = label == "Snooze alert" and not alerts
+        if col.button(label, key=f"{key}_{label}", disabled=disabled, width="stretch",
+                      help="No open alert on this account" if disabled else None):
+            st.session_state[FLAG] = {"kind": label, "account_id": account_id, "alerts": alerts or [],
+                                      "renewal_date": renewal_date, "owner": owner}
+    if st.session_state.get(FLAG, {}).get("account_id") == account_id:
+        _dialog()
+
+
+def _done(message: str) -> None:
+    st.session_state.pop(FLAG, None)
+    st.cache_data.clear()
+    st.session_state["action_toast"] = message
+    st.rerun()
+
+
+def show_toast() -> None:
+    """Show the confirmation of the last action (after the rerun it triggered)."""
+    msg = st.session_state.pop("action_toast", None)
+    if msg:
+        st.toast(msg, icon=":material/check_circle:")
+
+
+@st.dialog("Action", width="large")
+def _dialog() -> None:
+    req = st.session_state[FLAG]
+    kind, aid = req["kind"], req["account_id"]
+    eng = data.engine()
+    today = dt.date.today()
+    owner_default = req.get("owner") or current_user()
+    st.subheader(kind)
+    try:
+        if kind == "Create task":
+            task_type = st.selectbox("Type", A.TASK_TYPES, key="dlg_task_type")
+            title = st.text_input("Title", value=f"{task_type.capitalize()}", key="dlg_title")
+            owner = st.text_input("Owner", value=owner_default, key="dlg_owner")
+            due = st.date_input("Due", value=today + dt.timedelta(days=7), key="dlg_due")
+            note = st.text_area("Note", key="dlg_note")
+            if st.button("Confirm", type="primary", key="dlg_confirm"):
+                A.create_task(eng, aid, title, owner, due, task_type, note, actor=current_user())
+                _done(f"Task created: {title}")
+        elif kind == "Start playbook":
+            pb = st.selectbox("Playbook", list(PLAYBOOKS), key="dlg_playbook",
+                              format_func=lambda k: PLAYBOOKS[k].name)
+            st.caption(PLAYBOOKS[pb].purpose)
+            st.dataframe([{"day": s.offset_days, "owner": s.owner_role, "step": s.title}
+                          for s in PLAYBOOKS[pb].steps], hide_index=True)
+            owner = st.text_input("Owner", value=owner_default, key="dlg_owner")
+            renewal = req.get("renewal_date")
+            if PLAYBOOKS[pb].relative_to == "renewal":
+                renewal = st.date_input("Renewal date", value=renewal or today + dt.timedelta(days=120),
+                                        key="dlg_renewal")
+            if st.button("Confirm", type="primary", key="dlg_confirm"):
+                A.start_playbook(eng, aid, pb, owner, start=today, renewal_date=renewal,
+                                 actor=current_user())
+                _done(f"Playbook started: {PLAYBOOKS[pb].name}")
+        elif kind == "Escalate":
+            owner = st.text_input("Escalate to", value="CS director", key="dlg_owner")
+            due = st.date_input("Respond by", value=today + dt.timedelta(days=3), key="dlg_due")
+            reason = st.text_area("Reason", key="dlg_note")
+            if st.button("Confirm", type="primary", key="dlg_confirm"):
+                A.escalate(eng, aid, owner, due, reason, actor=current_user())
+                _done("Escalated")
+        elif kind == "Log interaction":
+            itype = st.selectbox("Type", A.INTERACTION_TYPES, key="dlg_itype")
+            when = st.date_input("Date", value=today, key="dlg_due")
+            attended = st.checkbox("The customer attended", value=True, key="dlg_attended")
+            note = st.text_area("Note", key="dlg_note")
+            if st.button("Confirm", type="primary", key="dlg_confirm"):
+                A.log_interaction(eng, aid, itype, when, attended, note, owner=current_user(),
+                                  actor=current_user())
+                _done(f"Logged {itype}")
+        elif kind == "Create expansion opportunity":
+            amount = st.number_input("Amount (ARR, USD)", min_value=0.0, value=10_000.0,
+                                     step=1000.0, key="dlg_amount")
+            close = st.date_input("Expected close", value=today + dt.timedelta(days=60), key="dlg_due")
+            stage = st.selectbox("Stage", ["discovery", "qualification", "proposal"], key="dlg_stage")
+            note = st.text_area("Note", key="dlg_note")
+            if st.button("Confirm", type="primary", key="dlg_confirm"):
+                A.create_expansion_opportunity(eng, aid, amount, close, stage, note,
+                                               actor=current_user())
+                _done(f"Expansion opportunity created: ${amount:,.0f}")
+        elif kind == "Invite to advocacy":
+            atype = st.selectbox("Ask", A.ADVOCACY_TYPES, key="dlg_atype",
+                                 format_func=lambda k: k.replace("_", " "))
+            note = st.text_area("Note", key="dlg_note")
+            if st.button("Confirm", type="primary", key="dlg_confirm"):
+                A.invite_to_advocacy(eng, aid, atype, note=note, actor=current_user())
+                _done("Advocacy ask recorded")
+        elif kind == "Snooze alert":
+            options = {a["alert_id"]: a["title"] for a in req.get("alerts", [])}
+            alert_id = st.selectbox("Alert", list(options), key="dlg_alert",
+                                    format_func=lambda k: options[k])
+            dismiss = st.checkbox("Dismiss instead of snoozing", key="dlg_dismiss")
+            until = st.date_input("Snooze until", value=today + dt.timedelta(days=14), key="dlg_due",
+                                  disabled=dismiss)
+            reason = st.text_area("Reason", key="dlg_note")
+            if st.button("Confirm", type="primary", key="dlg_confirm"):
+                A.snooze_alert(eng, alert_id, until, reason, dismiss=dismiss, actor=current_user())
+                _done("Alert dismissed" if dismiss else f"Alert snoozed until {until:%d %b}")
+    except A.ActionError as exc:
+        st.error(str(exc))
+    if st.button("Cancel", key="dlg_cancel"):
+        st.session_state.pop(FLAG, None)
+        st.rerun()

@@ -1,0 +1,121 @@
+"""Account 360: one account, everything about it, and the actions (shareable: ?account=ID)."""
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from app import actions_ui, data, shell
+from greendoor.charts.portfolio import FONT
+
+BAND_COLORS = {"green": "#1e8449", "yellow": "#d4ac0d", "red": "#c0392b"}
+
+shell.require_data()
+actions_ui.show_toast()
+f = shell.current_filters()
+token = data.data_token()
+names = data.account_names(token)
+account_id = st.query_params.get("account")
+if account_id not in names:
+    st.title("Account 360")
+    if account_id:
+        st.warning(f"No account with id {account_id!r}.")
+    choice = st.selectbox("Account", list(names), index=None, key="a360_pick",
+                          format_func=lambda k: names[k], placeholder="Search by name")
+    if choice:
+        st.query_params["account"] = choice
+        st.rerun()
+    st.stop()
+
+acc = data.account360(token, account_id, f.as_of)
+a, snap, det = acc.account, acc.snapshot or {}, acc.details
+st.title(a["name"])
+renewal = det.get("renewal", {}).get("days_to_renewal")
+sub_info = [a.get("segment") or "no segment", a.get("industry") or "", f"CSM {a.get('csm_owner') or '—'}"]
+st.caption(" · ".join(x for x in sub_info if x) + f" · as of {f.as_of:%d %b %Y}")
+
+band = snap.get("band")
+cols = st.columns(6, border=True)
+cols[0].metric("ARR", shell.fmt_money(acc.arr))
+hs = snap.get("health_score")
+cols[1].metric("Health", "—" if hs is None else f"{hs:.0f} ({band})",
+               delta=None if snap.get("trend") is None else snap["trend"],
+               delta_color={"improving": "normal", "declining": "inverse"}.get(snap.get("trend"), "off"),
+               help="0-100, green 80+, yellow 50-79, red below 50; trend over 4 weeks.")
+cols[2].metric("Churn risk index", "—" if snap.get("risk_index") is None else f"{snap['risk_index']:.0f}",
+               help="Percentile of the risk at the next renewal among all accounts (100 = riskiest).")
+cols[3].metric("P(churn, 90 days)", shell.fmt_pct(snap.get("churn_probability") or float("nan")),
+               help="Calibrated probability of churning within 90 days.")
+cols[4].metric("Renewal", "—" if renewal is None else f"in {renewal:.0f} days",
+               delta=None if snap.get("renewal_probability") is None
+               else f"P(renew) {snap['renewal_probability']:.0%}", delta_color="off")
+cols[5].metric("P(expansion, 90 days)", shell.fmt_pct(snap.get("expansion_probability") or float("nan")))
+if not snap:
+    st.info("This account has no score yet: run `greendoor score` (or rescore on the Data page).")
+
+alerts = acc.alerts.to_dict("records")
+renewal_date = (pd.Timestamp(f.as_of) + pd.Timedelta(days=renewal)).date() if renewal is not None else None
+actions_ui.action_buttons(account_id, key="a360", alerts=alerts, renewal_date=renewal_date,
+                          owner=a.get("csm_owner"))
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Why this health score")
+    why = pd.DataFrame(det.get("why", []))
+    if len(why):
+        best = det.get("best_improvement")
+        if best:
+            gain = why.set_index("measure").loc[best, "gain"]
+            st.info(f"Biggest lever: **{best.replace('_', ' ')}**, worth up to {gain:.1f} points.")
+        st.dataframe(why[["component", "measure", "value", "scaled", "weight", "contribution"]],
+                     hide_index=True, height=460, column_config={
+                         "value": st.column_config.NumberColumn("Value", format="%.2f"),
+                         "scaled": st.column_config.ProgressColumn("Score", min_value=0, max_value=100, format="%.0f"),
+                         "weight": st.column_config.NumberColumn("Weight", format="percent"),
+                         "contribution": st.column_config.NumberColumn("Points", format="%.1f")})
+with right:
+    st.subheader("Risk drivers")
+    drivers = det.get("churn_drivers", [])
+    if drivers:
+        for d in drivers:
+            st.markdown(f"- {d['evidence']}")
+    else:
+        st.caption("No driver raises this account's risk above typical.")
+    st.subheader("Open alerts")
+    if alerts:
+        for al in alerts:
+            st.markdown(f"- **{al['severity']}** · {al['title']}")
+    else:
+        st.caption("None.")
+
+h = acc.history
+if len(h):
+    fig = go.Figure()
+    for name, lo, hi in (("red", 0, 50), ("yellow", 50, 80), ("green", 80, 100)):
+        fig.add_hrect(y0=lo, y1=hi, fillcolor=BAND_COLORS[name], opacity=0.08, line_width=0)
+    fig.add_trace(go.Scatter(x=pd.to_datetime(h["as_of"]), y=h["health_score"], mode="lines+markers",
+                             line=dict(color="#1f4e79", width=3), name="Health"))
+    fig.update_layout(title="Health history (weekly snapshots)", height=300, font=FONT,
+                      margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(range=[0, 100]))
+    st.plotly_chart(fig, key="a360_history")
+u = acc.usage_weekly
+if len(u):
+    fig = go.Figure(go.Bar(x=pd.to_datetime(u["week"]), y=u["events"], name="Events",
+                           marker_color="#85c1e9"))
+    fig.add_trace(go.Scatter(x=pd.to_datetime(u["week"]), y=u["active_users"], name="Active users",
+                             yaxis="y2", line=dict(color="#1f4e79", width=3)))
+    fig.update_layout(title="Usage per week (last 12 months)", height=300, font=FONT,
+                      margin=dict(l=10, r=10, t=50, b=10),
+                      yaxis2=dict(overlaying="y", side="right", rangemode="tozero"))
+    st.plotly_chart(fig, key="a360_usage")
+
+t1, t2, t3, t4 = st.tabs(["Timeline", "Contacts", "Subscriptions", "Opportunities"])
+with t1:
+    st.dataframe(acc.timeline.head(200), hide_index=True, column_config={
+        "when": st.column_config.DatetimeColumn("When", format="D MMM YYYY"),
+        "flag": st.column_config.CheckboxColumn("Escalated")})
+with t2:
+    st.dataframe(acc.contacts, hide_index=True)
+with t3:
+    st.dataframe(acc.subscriptions, hide_index=True)
+with t4:
+    st.dataframe(acc.opportunities, hide_index=True)

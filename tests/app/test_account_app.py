@@ -1,0 +1,77 @@
+"""AppTest: Account 360 at ?account=ID, and an action round trip through its dialog."""
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from greendoor import config
+from greendoor.demo import DATAFLOW, TECHCORP
+from greendoor.store import schema
+
+APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
+PAGE = "../pages/account_360.py"
+LABELS = ["Create task", "Start playbook", "Escalate", "Log interaction",
+          "Create expansion opportunity", "Invite to advocacy", "Snooze alert"]
+
+
+@pytest.fixture
+def app(scored_demo_store, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
+
+    def open_account(account_id: str) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.run()
+        at.switch_page(PAGE)
+        at.query_params["account"] = account_id
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+    return open_account
+
+
+@pytest.mark.parametrize("account_id, name", [(DATAFLOW, "DataFlow Analytics"),
+                                              (TECHCORP, "TechCorp Financial Services")])
+def test_account_360_renders_the_archetypes(app, account_id, name):
+    at = app(account_id)
+    assert [t.value for t in at.title] == [name]
+    labels = [m.label for m in at.metric]
+    assert labels[:2] == ["ARR", "Health"] and "Churn risk index" in labels
+    assert [b.label for b in at.button][:7] == LABELS
+
+
+def test_action_round_trip_from_account_360(app, scored_demo_store):
+    _, eng = scored_demo_store
+    at = app(DATAFLOW)
+    at.button(key="a360_Create task").click().run()
+    assert not at.exception
+    at.text_input(key="dlg_title").set_value("Executive call with the CDO")
+    at.button(key="dlg_confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with eng.connect() as conn:
+        act = conn.execute(sa.select(schema.actions.c.action_id, schema.actions.c.type)
+                           .where(schema.actions.c.title == "Executive call with the CDO")).one()
+        audited = conn.execute(sa.select(sa.func.count()).select_from(schema.audit_log)
+                               .where(schema.audit_log.c.entity_id == act[0])).scalar()
+    assert act[1] == "task" and audited == 1
+    timeline = next(df.value for df in at.dataframe if "kind" in df.value.columns)
+    assert "Executive call with the CDO" in set(timeline["what"])
+
+
+def test_unknown_account_offers_a_picker(app):
+    at = app("NOPE-123")
+    assert any("No account" in w.value for w in at.warning)
+    assert at.selectbox(key="a360_pick") is not None
+
+
+def test_clicking_an_account_row_opens_account_360(scored_demo_store, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    first = at.dataframe[0].value.iloc[0]
+    at.session_state["accounts_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == [first["name"]]
+    assert at.query_params["account"] == first["account_id"]
