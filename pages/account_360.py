@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import actions_ui, data, shell
 from greendoor.charts.portfolio import FONT
+from greendoor.scoring.features import FEATURES
 
 BAND_COLORS = {"green": "#1e8449", "yellow": "#d4ac0d", "red": "#c0392b"}
 
@@ -37,17 +38,22 @@ band = snap.get("band")
 cols = st.columns(6, border=True)
 cols[0].metric("ARR", shell.fmt_money(acc.arr))
 hs = snap.get("health_score")
+h = acc.history
+base = h[pd.to_datetime(h["as_of"]) == pd.Timestamp(snap["as_of"]) - pd.Timedelta(days=28)] \
+    if snap else h.iloc[0:0]
+change = None if hs is None or base.empty else hs - float(base["health_score"].iloc[0])
 cols[1].metric("Health", "—" if hs is None else f"{hs:.0f} ({band})",
-               delta=None if snap.get("trend") is None else snap["trend"],
-               delta_color={"improving": "normal", "declining": "inverse"}.get(snap.get("trend"), "off"),
-               help="0-100, green 80+, yellow 50-79, red below 50; trend over 4 weeks.")
+               delta=None if change is None else f"{change:+.0f} pts, {snap.get('trend')}",
+               help="0-100, green 80+, yellow 50-79, red below 50; change over 4 weeks "
+                    "(±5 points or more = improving / declining).")
 cols[2].metric("Churn risk index", "—" if snap.get("risk_index") is None else f"{snap['risk_index']:.0f}",
                help="Percentile of the risk at the next renewal among all accounts (100 = riskiest).")
 cols[3].metric("P(churn, 90 days)", shell.fmt_pct(snap.get("churn_probability") or float("nan")),
                help="Calibrated probability of churning within 90 days.")
 cols[4].metric("Renewal", "—" if renewal is None else f"in {renewal:.0f} days",
                delta=None if snap.get("renewal_probability") is None
-               else f"P(renew) {snap['renewal_probability']:.0%}", delta_color="off")
+               else f"P(renew) {snap['renewal_probability']:.0%}", delta_color="off",
+               delta_arrow="off")
 cols[5].metric("P(expansion, 90 days)", shell.fmt_pct(snap.get("expansion_probability") or float("nan")))
 if not snap:
     st.info("This account has no score yet: run `greendoor score` (or rescore on the Data page).")
@@ -63,11 +69,14 @@ with left:
     why = pd.DataFrame(det.get("why", []))
     if len(why):
         best = det.get("best_improvement")
+        why["label"] = why["measure"].map(lambda m: FEATURES.get(m, ("", m))[1])
         if best:
             gain = why.set_index("measure").loc[best, "gain"]
-            st.info(f"Biggest lever: **{best.replace('_', ' ')}**, worth up to {gain:.1f} points.")
-        st.dataframe(why[["component", "measure", "value", "scaled", "weight", "contribution"]],
+            label = FEATURES.get(best, ("", best))[1]
+            st.info(f"Biggest lever: **{label}**, worth up to {gain:.1f} points.")
+        st.dataframe(why[["component", "label", "value", "scaled", "weight", "contribution"]],
                      hide_index=True, height=460, column_config={
+                         "label": st.column_config.TextColumn("Measure", width="large"),
                          "value": st.column_config.NumberColumn("Value", format="%.2f"),
                          "scaled": st.column_config.ProgressColumn("Score", min_value=0, max_value=100, format="%.0f"),
                          "weight": st.column_config.NumberColumn("Weight", format="percent"),
@@ -87,7 +96,6 @@ with right:
     else:
         st.caption("None.")
 
-h = acc.history
 if len(h):
     fig = go.Figure()
     for name, lo, hi in (("red", 0, 50), ("yellow", 50, 80), ("green", 80, 100)):
