@@ -248,3 +248,69 @@ def data_quality(conn: Connection, as_of: dt.date) -> list[dict[str, str]]:
             "ARR is their sum. If these are successive contracts without end dates, ARR "
             "is overstated.")})
     return out
+
+
+def snapshot_date(conn: Connection, as_of: dt.date) -> dt.date | None:
+    """The latest score snapshot date on or before ``as_of`` (``None`` if unscored)."""
+    ss = schema.score_snapshots
+    return conn.execute(sa.select(sa.func.max(ss.c.as_of)).where(ss.c.as_of <= as_of)).scalar()
+
+
+def scores(conn: Connection, f: Filters, snapshot: dt.date | None = None) -> pd.DataFrame:
+    """Latest score snapshot per account (on or before ``f.as_of``), with the account's
+    name, segment and owner, filtered like every other figure. Adds
+    ``expected_loss`` (USD): ARR x (1 - P(renew)) for renewals within a year, else
+    ARR x P(churn within 90 days); the attention list is ranked by it."""
+    snap = snapshot or snapshot_date(conn, f.as_of)
+    ss, a = schema.score_snapshots, schema.accounts
+    if snap is None:
+        return pd.DataFrame()
+    q = (sa.select(ss.c.account_id, a.c.name, a.c.segment, a.c.csm_owner, ss.c.as_of, ss.c.arr,
+                   ss.c.health_score, ss.c.band, ss.c.trend, ss.c.confidence,
+                   ss.c.churn_probability, ss.c.risk_index, ss.c.renewal_probability,
+                   ss.c.expansion_probability, ss.c.advocacy_readiness)
+         .select_from(ss.join(a, a.c.account_id == ss.c.account_id))
+         .where(ss.c.as_of == snap))
+    if f.segment:
+        q = q.where(a.c.segment == f.segment)
+    if f.owner:
+        q = q.where(a.c.csm_owner == f.owner)
+    df = pd.read_sql(q, conn)
+    p_loss = (1 - df["renewal_probability"]).where(df["renewal_probability"].notna(),
+                                                  df["churn_probability"])
+    df["expected_loss"] = df["arr"] * p_loss
+    return df
+
+
+def health_kpis(conn: Connection, f: Filters) -> dict:
+    """Average health, share of ARR per band (0-1), and ARR at risk = Σ ARR x P(churn
+    within 90 days) (SPEC.md) from the latest snapshot on or before ``f.as_of``."""
+    df = scores(conn, f)
+    if df.empty:
+        return {"snapshot": None}
+    arr = df["arr"].sum()
+    share = df.groupby("band")["arr"].sum() / arr if arr else pd.Series(dtype=float)
+    return {"snapshot": df["as_of"].iloc[0], "avg_health": float(df["health_score"].mean()),
+            "share_green": float(share.get("green", 0.0)),
+            "share_yellow": float(share.get("yellow", 0.0)),
+            "share_red": float(share.get("red", 0.0)),
+            "arr_at_risk": float((df["arr"] * df["churn_probability"]).sum())
+            if df["churn_probability"].notna().any() else float("nan"),
+            "accounts": int(len(df))}
+
+
+def movers(conn: Connection, f: Filters, days: int = 7) -> pd.DataFrame:
+    """Health change of each account between the latest snapshot and the one
+    ``days`` earlier: ``account_id, name, health_score, before, change, band``."""
+    now = scores(conn, f)
+    if now.empty:
+        return now
+    before = scores(conn, f, snapshot=snapshot_date(conn, now["as_of"].iloc[0]
+                                                    - dt.timedelta(days=days)))
+    if before.empty:
+        return pd.DataFrame()
+    m = now.merge(before[["account_id", "health_score", "band"]].rename(
+        columns={"health_score": "before", "band": "band_before"}), on="account_id")
+    m["change"] = m["health_score"] - m["before"]
+    return m.sort_values("change")[["account_id", "name", "segment", "csm_owner", "arr",
+                                    "health_score", "before", "change", "band", "band_before"]]

@@ -138,7 +138,7 @@ def past_quarters(conn: Connection, as_of: dt.date, n_quarters: int = 4) -> pd.D
         train = training_dates(qs, start, anchor=as_of)  # one grid: shared features
         cache.ensure([*train, qs])
         try:
-            X, y, d, _ = cache.labeled(train, churn_labels)
+            X, y, d, _ = cache.labeled(train, churn_labels, renewal_only=True)
             model = ChurnModel().fit(X, y, as_of=d)
         except (NotEnoughData, ValueError) as exc:
             row["reason"] = f"no model could be trained on data before {qs}: {exc}"

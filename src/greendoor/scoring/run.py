@@ -14,6 +14,9 @@
   within 90 days (timing-aware: an account renewing in 8 months rarely churns
   this quarter); ``risk_index`` (0-100) is the percentile of the risk at the
   account's next renewal, timing aside, so a slipping account ranks high early.
+  The latter comes from a **renewal model**: the same estimator trained only on
+  observations whose renewal fell inside the horizon, so asking it about a
+  renewal 45 days out stays within what it has seen.
 * **Measured quality** comes from a purged time-ordered backtest. Train on the
   earlier dates; test on the last ~30 % of dates, with a 90-day gap so that no
   training label looks into the test period. Backfilled snapshots are scored with
@@ -52,8 +55,18 @@ HORIZON = 90
 TRAIN_STEP_DAYS = 28
 FEATURE_WARMUP_DAYS = 120  # windows reach 120 days back
 MODEL_FRESH_DAYS = 35
-MODEL_FEATURES = [c for c in FEATURES if c not in ("arr",)]  # ARR enters via its change and size
+# ARR enters through its change and its log size. "open_opportunities" is left out:
+# renewal opportunities are opened on a calendar (e.g. 120 days before a renewal), so
+# the count tracks the renewal process rather than the customer, and it would make
+# "a renewal 45 days away without an open opportunity" read as a different contract.
+MODEL_FEATURES = [c for c in FEATURES if c not in ("arr", "open_opportunities")]
 MODEL_FEATURES.append("log_arr")
+
+#: The models: name -> (label function, train on near-renewal observations only).
+#: "renewal" learns who churns when a renewal falls inside the horizon; it answers
+#: "the risk at the next renewal" (risk index, renewal probability).
+KINDS = {"churn": (churn_labels, False), "expansion": (expansion_labels, False),
+         "renewal": (churn_labels, True)}
 
 #: Historic renewal rate per forecast category is blended in when this many
 #: closed renewal opportunities of the category exist.
@@ -135,10 +148,15 @@ class FeatureCache:
             self.features[d] = f
             self.health[d], self.why[d] = score_health(f, self.settings)
 
-    def labeled(self, dates, label_fn) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.Series]:
+    def labeled(self, dates, label_fn, renewal_only: bool = False
+                ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.Series]:
+        """Model frame, labels, dates and health of ``dates``; ``renewal_only`` keeps
+        the accounts whose renewal falls inside the horizon (the renewal model)."""
         Xs, ys, ds, hs = [], [], [], []
         for d in dates:
             f = self.features[d]
+            if renewal_only:
+                f = f[f["days_to_renewal"].between(0, HORIZON - 1)]
             key = (label_fn.__name__, d)
             if key not in self.labels:
                 self.labels[key] = label_fn(self.conn, d, HORIZON)
@@ -146,7 +164,7 @@ class FeatureCache:
             Xs.append(_model_frame(f))
             ys.append(y.to_numpy())
             ds.append(np.full(len(f), np.datetime64(d)))
-            hs.append(self.health[d]["health_score"])
+            hs.append(self.health[d]["health_score"].reindex(f.index))
         return (pd.concat(Xs), np.concatenate(ys), np.concatenate(ds), pd.concat(hs))
 
 
@@ -222,12 +240,15 @@ def backtest(cache: FeatureCache, dates: list[dt.date], test_share: float = 0.3)
     return out
 
 
-def _train(cache: FeatureCache, dates: list[dt.date], label_fn) -> tuple[ChurnModel | None, dict]:
+def _train(cache: FeatureCache, dates: list[dt.date], label_fn,
+           renewal_only: bool = False) -> tuple[ChurnModel | None, dict]:
     if len(dates) < 2:
         return None, {"status": "skipped",
                       "reason": f"{len(dates)} labelled as-of date(s); the data must span at "
                                 "least 7 months (120 days of history + 90 days of outcome)"}
-    X, y, d, _ = cache.labeled(dates, label_fn)
+    X, y, d, _ = cache.labeled(dates, label_fn, renewal_only)
+    if renewal_only and not len(y):
+        return None, {"status": "skipped", "reason": "no renewal date in the data"}
     try:
         model = ChurnModel().fit(X, y, as_of=d)
     except NotEnoughData as exc:
@@ -286,9 +307,9 @@ def _renewal_probability(conn: Connection, model: ChurnModel | None, f: pd.DataF
                          X: pd.DataFrame, as_of: dt.date) -> tuple[pd.Series, pd.Series]:
     """P(renew) for accounts renewing within 365 days, and the forecast category used.
 
-    The churn model is asked as if the renewal fell inside its 90-day horizon
-    (days_to_renewal capped at 45) so the answer is the risk at the renewal
-    itself; an open renewal opportunity's forecast category, when the store has
+    The renewal model (trained on observations whose renewal fell inside the
+    90-day horizon) is asked as if the renewal were 45 days away at most, so the
+    answer is the risk at the renewal itself; an open renewal opportunity's forecast category, when the store has
     enough closed renewals of that category, is blended in at equal weight with
     that category's historic renewal rate.
     """
@@ -359,21 +380,21 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
         bases = {d: d - dt.timedelta(days=trend_days) for d in dates}
         cache = FeatureCache(conn, settings, progress)
         models, infos = {}, {}
-        for kind in ("churn", "expansion"):
+        for kind in KINDS:
             if not retrain:
                 models[kind], infos[kind] = _load_model(conn, kind, as_of)
         train = training_dates(as_of, start)
-        need_train = retrain or any(models.get(k) is None for k in ("churn", "expansion"))
+        need_train = retrain or any(models.get(k) is None for k in KINDS)
         wanted = set(dates) | {b for b in bases.values() if start is None or b >= start}
         if need_train or evaluate_models:
             wanted |= set(train)
         cache.ensure(wanted, 0.0, 0.7)
         secs["features"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        for kind, fn in (("churn", churn_labels), ("expansion", expansion_labels)):
+        for kind in KINDS:
             if models.get(kind) is None:
                 step(0.72, f"Training the {kind} model")
-                models[kind], infos[kind] = _train(cache, train, fn)
+                models[kind], infos[kind] = _train(cache, train, *KINDS[kind])
         secs["training"] = time.perf_counter() - t1
         evaluation = None
         if evaluate_models and train:
@@ -399,16 +420,13 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
                 out[c] = h[c]
             out["health_change"] = change
             out["trend"] = [classify_trend(x, settings["health"]["trend_threshold"]) for x in change]
-            cm, em = models.get("churn"), models.get("expansion")
-            if cm is not None:
-                out["churn_probability"] = cm.predict_proba(X)[:, 1]
-                # timing aside: the risk if the renewal fell inside the horizon
-                out["risk_index"] = risk_index(cm.decision_function(at_renewal(X)))
-            else:
-                out["churn_probability"] = np.nan
-                out["risk_index"] = np.nan
+            cm, em, rm = models.get("churn"), models.get("expansion"), models.get("renewal")
+            out["churn_probability"] = cm.predict_proba(X)[:, 1] if cm is not None else np.nan
+            # timing aside: the risk at the next renewal, from the renewal model
+            out["risk_index"] = (risk_index(rm.decision_function(at_renewal(X)))
+                                 if rm is not None else np.nan)
             out["expansion_probability"] = em.predict_proba(X)[:, 1] if em is not None else np.nan
-            out["renewal_probability"], renewal_cat = _renewal_probability(conn, cm, f, X, d)
+            out["renewal_probability"], renewal_cat = _renewal_probability(conn, rm, f, X, d)
             out["advocacy_readiness"], adv_cond = _advocacy(f, h["band"])
             out["arr"] = f["arr"]
             out["as_of"] = d
@@ -446,7 +464,7 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
         conn.execute(ss.delete().where(ss.c.as_of.in_(sorted(dates))))
         bulk_insert(conn, ss, snaps)
         _write_alerts(conn, al, as_of)
-        for kind in ("churn", "expansion"):
+        for kind in KINDS:
             info = infos.get(kind, {})
             if info.get("source") == "reused":
                 continue
