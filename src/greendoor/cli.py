@@ -222,7 +222,7 @@ def _format_evaluation(ev: dict) -> str:
                                       if r["group"] in ("red", "yellow", "green") else 9))
     lines.append(f"  health score: AUC of low health for churn {h['auc_low_health']:.3f}; "
                  f"churn rate by band: {rates}")
-    for kind in ("churn", "expansion"):
+    for kind in ("churn", "expansion", "renewal"):
         m = ev.get(kind, {})
         if m.get("status") != "ok":
             lines.append(f"  {kind} model: not available: {m.get('reason')}")

@@ -211,14 +211,16 @@ def backtest(cache: FeatureCache, dates: list[dt.date], test_share: float = 0.3)
         "churn_rate_by_band": rates.to_dict("records"),
         "n": int(len(yall)), "positives": int(yall.sum()),
     }
-    for kind, label_fn in (("churn", churn_labels), ("expansion", expansion_labels)):
+    for kind, (label_fn, renewal_only) in KINDS.items():
         res: dict = {}
         if len(train) < 2:
             res.update(status="skipped", reason="too few as-of dates before the test period")
             out[kind] = res
             continue
-        Xtr, ytr, dtr, _ = cache.labeled(train, label_fn)
-        Xte, yte, _, hte = cache.labeled(test, label_fn)
+        Xtr, ytr, dtr, _ = cache.labeled(train, label_fn, renewal_only)
+        Xte, yte, _, hte = cache.labeled(test, label_fn, renewal_only)
+        if renewal_only:
+            Xte = at_renewal(Xte)  # asked as scoring asks it
         try:
             model = ChurnModel().fit(Xtr, ytr, as_of=dtr)
         except NotEnoughData as exc:
