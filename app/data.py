@@ -110,3 +110,21 @@ def account_names(token: str) -> dict[str, str]:
     a = schema.accounts
     with engine().connect() as conn:
         return dict(conn.execute(sa.select(a.c.account_id, a.c.name).order_by(a.c.name)).all())
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def scores(token: str, f: Filters) -> pd.DataFrame:
+    with engine().connect() as conn:
+        return portfolio.scores(conn, f)
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def health_kpis(token: str, f: Filters) -> dict:
+    with engine().connect() as conn:
+        return portfolio.health_kpis(conn, f)
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def movers(token: str, f: Filters) -> pd.DataFrame:
+    with engine().connect() as conn:
+        return portfolio.movers(conn, f)

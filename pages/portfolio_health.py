@@ -1,10 +1,14 @@
-"""Portfolio health: KPI strip, ARR over time, ARR and accounts by segment, account list."""
+"""Portfolio health: KPIs, health and ARR by band, attention list, movers, accounts.
+
+Every chart drills down: clicking a bar lists the accounts behind it; clicking an
+account opens Account 360.
+"""
 
 import datetime as dt
 
 import streamlit as st
 
-from app import PAGES_DIR, data, shell
+from app import PAGES_DIR, actions_ui, data, shell
 from greendoor.charts import portfolio as charts
 from greendoor.charts.portfolio import SEGMENT_LABELS
 from greendoor.portfolio import Filters
@@ -12,21 +16,28 @@ from greendoor.portfolio import Filters
 COMPARE_DAYS = 90
 
 status = shell.require_data()
+actions_ui.show_toast()
 f = shell.current_filters()
 token = data.data_token()
 before = Filters(as_of=f.as_of - dt.timedelta(days=COMPARE_DAYS), segment=f.segment,
                  owner=f.owner)
 k, k0 = data.kpis(token, f), data.kpis(token, before)
+hk, hk0 = data.health_kpis(token, f), data.health_kpis(token, before)
 
 st.title("Portfolio health")
-scope = " · ".join(x for x in [
-    SEGMENT_LABELS.get(f.segment, f.segment) if f.segment else "All segments",
-    f.owner or "All owners"] if x)
-st.caption(f"As of {f.as_of:%d %b %Y} · {scope} · changes are against "
+scope = " · ".join([SEGMENT_LABELS.get(f.segment, f.segment) if f.segment else "All segments",
+                    f.owner or "All owners"])
+scored = f" · scores of {hk['snapshot']:%d %b %Y}" if hk.get("snapshot") else ""
+st.caption(f"As of {f.as_of:%d %b %Y} · {scope}{scored} · changes are against "
            f"{before.as_of:%d %b %Y} ({COMPARE_DAYS} days earlier)")
-
 shell.missing_data_note(status, ["usage", "survey_responses", "tickets"])
 shell.data_quality_note(token, f.as_of)
+
+
+def open_account(account_id: str) -> None:
+    st.switch_page(PAGES_DIR / "account_360.py", query_params={"account": account_id})
+
+
 cols = st.columns(6, border=True)
 cols[0].metric("ARR", shell.fmt_money(k["arr"]),
                delta=shell.fmt_money(k["arr"] - k0["arr"]) if k0["accounts"] else None,
@@ -45,49 +56,129 @@ nps_delta = (None if not (k["nps_responses"] and k0["nps_responses"])
              else f"{k['nps'] - k0['nps']:+.0f}")
 cols[4].metric("NPS (12 months)", nps_text, delta=nps_delta,
                help="Net Promoter Score = % promoters (9–10) − % detractors (0–6) over the NPS "
-                    f"answers of the last 12 months ({k['nps_responses']:,} answers)."
-                    + ("" if k["nps_responses"] else " No NPS answers in the store: import "
-                       "survey_responses to see it."))
+                    f"answers of the last 12 months ({k['nps_responses']:,} answers).")
 cols[5].metric("Logo churn (12 months)", shell.fmt_pct(k["logo_churn"]),
                delta=shell.delta_pts(k["logo_churn"], k0["logo_churn"]), delta_color="inverse",
                help="Accounts lost in the last 12 months / accounts active 12 months earlier.")
 
+if not hk.get("snapshot"):
+    st.info("Health and risk are not scored yet: run `greendoor score`.")
+else:
+    prev = hk0 if hk0.get("snapshot") else {}
+    c = st.columns(5, border=True)
+    c[0].metric("Average health", f"{hk['avg_health']:.0f}",
+                delta=f"{hk['avg_health'] - prev['avg_health']:+.1f}" if prev else None,
+                help="Mean health score (0-100) of the scored accounts.")
+    for i, (band, label) in enumerate((("green", "ARR green"), ("yellow", "ARR yellow"),
+                                       ("red", "ARR red")), start=1):
+        now = hk[f"share_{band}"]
+        c[i].metric(label, shell.fmt_pct(now),
+                    delta=shell.delta_pts(now, prev[f"share_{band}"]) if prev else None,
+                    delta_color="normal" if band == "green" else "inverse",
+                    help=f"Share of ARR in {band} accounts (green 80+, yellow 50-79, red < 50).")
+    c[4].metric("ARR at risk (90 days)", shell.fmt_money(hk["arr_at_risk"]),
+                delta=shell.fmt_money(hk["arr_at_risk"] - prev["arr_at_risk"]) if prev else None,
+                delta_color="inverse",
+                help="Σ ARR × calibrated probability of churn within 90 days (SPEC.md).")
+
+sc = data.scores(token, f)
+events = {}
+if len(sc):
+    left, right = st.columns(2)
+    with left:
+        events["hist"] = st.plotly_chart(charts.health_histogram(sc), key="health_hist",
+                                         on_select="rerun", selection_mode="points",
+                                         config={"displaylogo": False})
+    with right:
+        events["band_seg"] = st.plotly_chart(charts.arr_by_band_segment(sc), key="band_seg",
+                                             on_select="rerun", selection_mode="points",
+                                             config={"displaylogo": False})
+
+    st.subheader("Attention list")
+    st.caption("Ranked by expected ARR loss: ARR × the probability of losing the account at "
+               "its next renewal (within a year), else ARR × P(churn in 90 days). Click a row "
+               "to open the account.")
+    att = sc.sort_values("expected_loss", ascending=False).head(20)
+    picked_att = st.dataframe(
+        att, key="attention", hide_index=True, on_select="rerun", selection_mode="single-row",
+        column_order=["name", "segment", "csm_owner", "arr", "health_score", "band", "trend",
+                      "risk_index", "renewal_probability", "expected_loss"],
+        column_config={
+            "name": st.column_config.TextColumn("Account", width="large"),
+            "csm_owner": "CSM", "arr": st.column_config.NumberColumn("ARR ($)", format="localized"),
+            "health_score": st.column_config.ProgressColumn("Health", min_value=0, max_value=100, format="%.0f"),
+            "risk_index": st.column_config.NumberColumn("Risk index", format="%.0f"),
+            "renewal_probability": st.column_config.NumberColumn("P(renew)", format="percent"),
+            "expected_loss": st.column_config.NumberColumn("Expected loss ($)", format="localized")})
+    rows = ((picked_att or {}).get("selection") or {}).get("rows", [])
+    if rows:
+        open_account(att.iloc[rows[0]]["account_id"])
+
+    mv = data.movers(token, f)
+    if len(mv):
+        st.subheader("Movers this week")
+        m1, m2 = st.columns(2)
+        cfg = {"name": st.column_config.TextColumn("Account", width="large"),
+               "change": st.column_config.NumberColumn("Change (points)", format="%+.1f"),
+               "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
+               "arr": st.column_config.NumberColumn("ARR ($)", format="localized")}
+        order = ["name", "health_score", "change", "band", "arr"]
+        m1.caption("Biggest drops")
+        m1.dataframe(mv.head(8), hide_index=True, column_order=order, column_config=cfg, key="movers_down")
+        m2.caption("Biggest gains")
+        m2.dataframe(mv.tail(8).iloc[::-1], hide_index=True, column_order=order, column_config=cfg,
+                     key="movers_up")
+
 left, right = st.columns([3, 2])
 with left:
-    trend = data.arr_trend(token, f)
-    st.plotly_chart(charts.arr_trend_line(trend), key="arr_trend", config={"displaylogo": False})
+    st.plotly_chart(charts.arr_trend_line(data.arr_trend(token, f)), key="arr_trend",
+                    config={"displaylogo": False})
 seg = data.by_segment(token, f)
 with right:
-    ev_arr = st.plotly_chart(charts.segment_bars(seg, "arr", "ARR by segment", money=True),
-                             key="seg_arr", on_select="rerun", selection_mode="points",
-                             config={"displaylogo": False})
-    ev_acc = st.plotly_chart(charts.segment_bars(seg, "accounts", "Accounts by segment"),
-                             key="seg_accounts", on_select="rerun", selection_mode="points",
-                             config={"displaylogo": False})
+    events["seg_arr"] = st.plotly_chart(charts.segment_bars(seg, "arr", "ARR by segment", money=True),
+                                        key="seg_arr", on_select="rerun", selection_mode="points",
+                                        config={"displaylogo": False})
+    events["seg_accounts"] = st.plotly_chart(charts.segment_bars(seg, "accounts", "Accounts by segment"),
+                                             key="seg_accounts", on_select="rerun",
+                                             selection_mode="points", config={"displaylogo": False})
 
-clicked = [p["customdata"][0] for ev in (ev_arr, ev_acc)
-           for p in ((ev or {}).get("selection") or {}).get("points", []) if p.get("customdata")]
+
+def clicked(name: str) -> list:
+    ev = events.get(name) or {}
+    return [p["customdata"] for p in (ev.get("selection") or {}).get("points", [])
+            if p.get("customdata")]
+
+
 table = data.account_table(token, f).assign(arr=lambda d: d["arr"].round(0))
+if len(sc):
+    table = table.merge(sc[["account_id", "health_score", "band", "trend"]], on="account_id",
+                        how="left")
+filters = []
+for cd in clicked("seg_arr") + clicked("seg_accounts"):
+    filters.append(("segment", cd[0]))
+for cd in clicked("hist"):
+    filters.append(("band", cd[0]))
+for cd in clicked("band_seg"):
+    filters += [("band", cd[0]), ("segment", cd[1])]
 st.subheader("Accounts")
-if clicked:
-    drill = clicked[-1]
-    table = table[table["segment"] == drill]
-    st.info(f"Showing the {len(table):,} {SEGMENT_LABELS.get(drill, drill)} accounts behind "
-            "the bar you clicked. Click the bar again, or clear the chart selection, to see all.")
+if filters:
+    for col, val in dict(filters).items():
+        table = table[table[col] == val]
+    what = ", ".join(f"{c} {SEGMENT_LABELS.get(v, v)}" for c, v in dict(filters).items())
+    st.info(f"Showing the {len(table):,} accounts behind your click ({what}). Click it again, "
+            "or clear the chart selection, to see all.")
 picked = st.dataframe(
-    table,
-    key="accounts_table",
-    hide_index=True,
-    height=520,
-    on_select="rerun",
+    table, key="accounts_table", hide_index=True, height=520, on_select="rerun",
     selection_mode="single-row",
-    column_order=["name", "segment", "csm_owner", "arr", "seats", "seat_utilization",
-                  "renewal_date", "days_to_renewal", "latest_nps", "open_tickets", "industry"],
+    column_order=["name", "segment", "csm_owner", "arr", "health_score", "band", "trend", "seats",
+                  "seat_utilization", "renewal_date", "days_to_renewal", "latest_nps",
+                  "open_tickets"],
     column_config={
         "name": st.column_config.TextColumn("Account", width="large"),
         "segment": st.column_config.TextColumn("Segment"),
         "csm_owner": st.column_config.TextColumn("CSM"),
         "arr": st.column_config.NumberColumn("ARR ($)", format="localized"),
+        "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
         "seats": st.column_config.NumberColumn("Seats"),
         "seat_utilization": st.column_config.ProgressColumn(
             "Seat utilization", min_value=0.0, max_value=1.0, format="percent",
@@ -96,12 +187,11 @@ picked = st.dataframe(
         "days_to_renewal": st.column_config.NumberColumn("Days to renewal"),
         "latest_nps": st.column_config.NumberColumn("Latest NPS", format="%d"),
         "open_tickets": st.column_config.NumberColumn("Open tickets"),
-        "industry": st.column_config.TextColumn("Industry"),
     },
 )
 st.caption(f"{len(table):,} accounts, largest ARR first; click a row to open the account. "
-           "Source: subscriptions, usage, survey responses and tickets before the as-of date.")
+           "Source: subscriptions, usage, survey responses, tickets and score snapshots before "
+           "the as-of date.")
 rows = ((picked or {}).get("selection") or {}).get("rows", [])
 if rows:
-    st.switch_page(PAGES_DIR / "account_360.py",
-                   query_params={"account": table.iloc[rows[0]]["account_id"]})
+    open_account(table.iloc[rows[0]]["account_id"])

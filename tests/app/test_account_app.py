@@ -69,9 +69,32 @@ def test_clicking_an_account_row_opens_account_360(scored_demo_store, monkeypatc
     monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    first = at.dataframe[0].value.iloc[0]
+    first = next(d.value for d in at.dataframe if "open_tickets" in d.value.columns).iloc[0]
     at.session_state["accounts_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert [t.value for t in at.title] == [first["name"]]
     assert at.query_params["account"] == first["account_id"]
+
+
+def test_attention_list_and_band_drill_down(scored_demo_store, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert {"Average health", "ARR red", "ARR at risk (90 days)"} <= set(labels)
+    attention = next(d.value for d in at.dataframe if "expected_loss" in d.value.columns)
+    assert attention["expected_loss"].is_monotonic_decreasing
+    # a click on the red part of the health distribution lists the red accounts
+    at.session_state["health_hist"] = {"selection": {"points": [{"customdata": ["yellow"]}],
+                                                     "point_indices": [0], "box": [], "lasso": []}}
+    at.run()
+    table = next(d.value for d in at.dataframe if "open_tickets" in d.value.columns)
+    assert len(table) > 0 and set(table["band"]) == {"yellow"}
+    # a click on the attention list opens that account
+    at2 = AppTest.from_file(APP, default_timeout=120)
+    at2.run()
+    at2.session_state["attention"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at2.run()
+    assert [t.value for t in at2.title] == [attention.iloc[0]["name"]]

@@ -50,3 +50,41 @@ def arr_trend_line(df: pd.DataFrame) -> go.Figure:
     ))
     fig.update_yaxes(tickprefix="$", rangemode="tozero")
     return _layout(fig, "ARR over time (as of each month start)")
+
+
+BAND_COLORS = {"green": "#1e8449", "yellow": "#d4ac0d", "red": "#c0392b"}
+BAND_ORDER = ("red", "yellow", "green")
+
+
+def health_histogram(scores: pd.DataFrame) -> go.Figure:
+    """Accounts per 10-point health bin, coloured by band. ``scores``: ``health_score``,
+    ``band``. Each bar's ``customdata`` holds its band (a click filters by it)."""
+    s = scores.dropna(subset=["health_score"])
+    bins = (s["health_score"] // 10).clip(upper=9) * 10
+    agg = s.assign(bin=bins).groupby(["bin", "band"]).size().reset_index(name="accounts")
+    fig = go.Figure()
+    for band in BAND_ORDER:
+        d = agg[agg["band"] == band]
+        fig.add_trace(go.Bar(x=d["bin"] + 5, y=d["accounts"], width=9.5, name=band.capitalize(),
+                             marker_color=BAND_COLORS[band], customdata=d[["band"]].to_numpy(),
+                             hovertemplate="health %{x:.0f}±5: %{y} accounts<extra>click to list</extra>"))
+    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=1.12))
+    fig.update_xaxes(range=[0, 100], title="Health score")
+    fig.update_yaxes(title="Accounts")
+    return _layout(fig, "Health distribution")
+
+
+def arr_by_band_segment(scores: pd.DataFrame) -> go.Figure:
+    """ARR by segment, stacked by band. ``customdata`` = [band, segment] per bar."""
+    agg = scores.groupby(["segment", "band"])["arr"].sum().reset_index()
+    fig = go.Figure()
+    for band in BAND_ORDER:
+        d = agg[agg["band"] == band]
+        fig.add_trace(go.Bar(
+            x=d["segment"].map(SEGMENT_LABELS).fillna(d["segment"]), y=d["arr"],
+            name=band.capitalize(), marker_color=BAND_COLORS[band],
+            customdata=d[["band", "segment"]].to_numpy(),
+            hovertemplate="%{x}, " + band + ": $%{y:,.0f}<extra>click to list</extra>"))
+    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=1.12))
+    fig.update_yaxes(tickprefix="$")
+    return _layout(fig, "ARR by health band and segment")
