@@ -109,13 +109,15 @@ def current_filters() -> Filters:
 
 
 def fmt_money(v: float) -> str:
+    """$1.2M, $35K, $900; negative as -$35K (so a metric's arrow points down)."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
-    if abs(v) >= 1e6:
-        return f"${v / 1e6:,.1f}M"
-    if abs(v) >= 1e3:
-        return f"${v / 1e3:,.0f}K"
-    return f"${v:,.0f}"
+    sign, v = ("-" if v < 0 else ""), abs(v)
+    if v >= 1e6:
+        return f"{sign}${v / 1e6:,.1f}M"
+    if v >= 1e3:
+        return f"{sign}${v / 1e3:,.0f}K"
+    return f"{sign}${v:,.0f}"
 
 
 def fmt_pct(v: float, digits: int = 1) -> str:

@@ -98,7 +98,8 @@ if len(sc):
     st.caption("Ranked by expected ARR loss: ARR × the probability of losing the account at "
                "its next renewal (within a year), else ARR × P(churn in 90 days). Click a row "
                "to open the account.")
-    att = sc.sort_values("expected_loss", ascending=False).head(20)
+    att = sc.sort_values("expected_loss", ascending=False).head(20).round(
+        {"arr": 0, "expected_loss": 0})
     picked_att = st.dataframe(
         att, key="attention", hide_index=True, on_select="rerun", selection_mode="single-row",
         column_order=["name", "segment", "csm_owner", "arr", "health_score", "band", "trend",
@@ -124,6 +125,7 @@ if len(sc):
                "arr": st.column_config.NumberColumn("ARR ($)", format="localized")}
         order = ["name", "health_score", "change", "band", "arr"]
         m1.caption("Biggest drops")
+        mv = mv.round({"arr": 0})
         m1.dataframe(mv.head(8), hide_index=True, column_order=order, column_config=cfg, key="movers_down")
         m2.caption("Biggest gains")
         m2.dataframe(mv.tail(8).iloc[::-1], hide_index=True, column_order=order, column_config=cfg,
