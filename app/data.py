@@ -128,3 +128,27 @@ def health_kpis(token: str, f: Filters) -> dict:
 def movers(token: str, f: Filters) -> pd.DataFrame:
     with engine().connect() as conn:
         return portfolio.movers(conn, f)
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def actions_list(token: str, owner: str | None, status: str | None) -> pd.DataFrame:
+    from greendoor import actions as A
+
+    with engine().connect() as conn:
+        return A.list_actions(conn, owner=owner, status=status)
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def playbook_runs(token: str) -> pd.DataFrame:
+    from greendoor import actions as A
+
+    with engine().connect() as conn:
+        return A.playbook_runs(conn)
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def playbook_effectiveness(token: str) -> pd.DataFrame:
+    from greendoor import actions as A
+
+    with engine().connect() as conn:
+        return A.playbook_effectiveness(conn)

@@ -19,6 +19,8 @@ PAGES = {
                 icon=":material/monitor_heart:", url_path="portfolio", default=True),
         st.Page(PAGES_DIR / "account_360.py", title="Account 360", icon=":material/person_search:",
                 url_path="account"),
+        st.Page(PAGES_DIR / "actions.py", title="Actions & playbooks", icon=":material/task_alt:",
+                url_path="actions"),
     ],
     "Settings": [
         st.Page(PAGES_DIR / "data.py", title="Data", icon=":material/database:",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -282,3 +283,71 @@ def list_actions(conn: Connection, account_id: str | None = None, owner: str | N
     if status:
         q = q.where(t.c.status == status)
     return pd.read_sql(q.order_by(t.c.created_at.desc()), conn)
+
+
+def playbook_runs(conn: Connection, today: dt.date | None = None) -> pd.DataFrame:
+    """One row per playbook run: ``action_id, account_id, account_name, playbook, owner,
+    started, steps, done, progress`` (0-1), ``overdue`` (open steps past due)."""
+    today = today or dt.date.today()
+    t, a = schema.actions, schema.accounts
+    runs = pd.read_sql(sa.select(t.c.action_id, t.c.account_id, a.c.name.label("account_name"),
+                                 t.c.playbook, t.c.owner, t.c.created_at.label("started"),
+                                 t.c.status)
+                       .select_from(t.join(a, a.c.account_id == t.c.account_id, isouter=True))
+                       .where(t.c.type == "playbook_run").order_by(t.c.created_at.desc()), conn)
+    steps = pd.read_sql(sa.select(t.c.parent_action_id, t.c.status, t.c.due_date)
+                        .where(t.c.type == "playbook_step"), conn)
+    if runs.empty:
+        return runs.assign(steps=[], done=[], progress=[], overdue=[])
+    g = steps.groupby("parent_action_id")
+    runs["steps"] = runs["action_id"].map(g.size()).fillna(0).astype(int)
+    runs["done"] = runs["action_id"].map(g["status"].apply(lambda s: (s == "done").sum())) \
+        .fillna(0).astype(int)
+    late = steps[(steps["status"] == "open") & (pd.to_datetime(steps["due_date"]) < pd.Timestamp(today))]
+    runs["overdue"] = runs["action_id"].map(late.groupby("parent_action_id").size()).fillna(0) \
+        .astype(int)
+    runs["progress"] = runs["done"] / runs["steps"].where(runs["steps"] > 0)
+    return runs
+
+
+def playbook_effectiveness(conn: Connection, days: int = 30) -> pd.DataFrame:
+    """Health change ``days`` after each playbook run started, against comparable
+    accounts without a run (same band at the start, same snapshot dates).
+
+    Returns per playbook: ``playbook, runs, health_change`` (mean points),
+    ``comparable_change``, ``uplift`` (difference). Runs younger than ``days``,
+    or without snapshots around their start and end, are not counted.
+    """
+    t, ss = schema.actions, schema.score_snapshots
+    runs = pd.read_sql(sa.select(t.c.account_id, t.c.playbook, t.c.created_at)
+                       .where(t.c.type == "playbook_run"), conn)
+    snaps = pd.read_sql(sa.select(ss.c.account_id, ss.c.as_of, ss.c.health_score, ss.c.band), conn)
+    cols = ["playbook", "runs", "health_change", "comparable_change", "uplift"]
+    if runs.empty or snaps.empty:
+        return pd.DataFrame(columns=cols)
+    snaps["as_of"] = pd.to_datetime(snaps["as_of"])
+    dates = np.sort(snaps["as_of"].unique())
+    out = []
+    treated = set(runs["account_id"])
+    for pb, g in runs.groupby("playbook"):
+        own, comp = [], []
+        for r in g.itertuples():
+            start = pd.Timestamp(r.created_at).normalize()
+            i0 = np.searchsorted(dates, start, side="right") - 1
+            i1 = np.searchsorted(dates, start + pd.Timedelta(days=days), side="left")
+            if i0 < 0 or i1 >= len(dates):
+                continue
+            s0 = snaps[snaps["as_of"] == dates[i0]].set_index("account_id")
+            s1 = snaps[snaps["as_of"] == dates[i1]].set_index("account_id")
+            if r.account_id not in s0.index or r.account_id not in s1.index:
+                continue
+            own.append(s1.at[r.account_id, "health_score"] - s0.at[r.account_id, "health_score"])
+            peers = s0[(s0["band"] == s0.at[r.account_id, "band"]) & ~s0.index.isin(treated)].index
+            peers = peers.intersection(s1.index)
+            if len(peers):
+                comp.append(float((s1.loc[peers, "health_score"] - s0.loc[peers, "health_score"]).mean()))
+        if own:
+            hc, cc = float(np.mean(own)), float(np.mean(comp)) if comp else float("nan")
+            out.append({"playbook": pb, "runs": len(own), "health_change": hc,
+                        "comparable_change": cc, "uplift": hc - cc})
+    return pd.DataFrame(out, columns=cols)

@@ -98,3 +98,29 @@ def test_attention_list_and_band_drill_down(scored_demo_store, monkeypatch):
     at2.session_state["attention"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at2.run()
     assert [t.value for t in at2.title] == [attention.iloc[0]["name"]]
+
+
+def test_an_action_shows_on_the_actions_page_and_can_be_closed(app, scored_demo_store):
+    _, eng = scored_demo_store
+    at = app(TECHCORP)
+    at.button(key="a360_Start playbook").click().run()
+    at.selectbox(key="dlg_playbook").set_value("expansion").run()
+    at.button(key="dlg_confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.switch_page("../pages/actions.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    inbox = next(d.value for d in at.dataframe if "account_name" in d.value.columns
+                 and "overdue" in d.value.columns)
+    steps = inbox[inbox["playbook"] == "expansion"]
+    assert len(steps) == 3 and set(steps["account_name"]) == {"TechCorp Financial Services"}
+    runs = next(d.value for d in at.dataframe if "progress" in d.value.columns)
+    assert "TechCorp Financial Services" in set(runs["account_name"])
+    row = list(inbox.index).index(steps.index[0])
+    at.session_state["inbox"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="inbox_done").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with eng.connect() as conn:
+        done = conn.execute(sa.select(sa.func.count()).select_from(schema.actions).where(
+            schema.actions.c.playbook == "expansion", schema.actions.c.status == "done")).scalar()
+    assert done == 1

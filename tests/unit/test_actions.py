@@ -125,3 +125,39 @@ def test_hostile_text_is_stored_verbatim(store):
     aid = A.create_task(store, "A1", nasty, "ann", "2026-06-10", note=nasty * 3)
     assert rows(store, schema.actions, action_id=aid).iloc[0]["title"] == nasty
     assert len(rows(store, schema.accounts)) == 1
+
+
+def test_playbook_runs_progress_and_overdue(store):
+    run = A.start_playbook(store, "A1", "retention_14d", "ann", start=TODAY)
+    with store.connect() as conn:
+        step = conn.execute(sa.select(schema.actions.c.action_id).where(
+            schema.actions.c.parent_action_id == run).order_by(schema.actions.c.due_date)).first()[0]
+    A.set_status(store, step, "done")
+    with store.connect() as conn:
+        runs = A.playbook_runs(conn, today=TODAY + dt.timedelta(days=6))
+    r = runs.iloc[0]
+    assert (r["steps"], r["done"]) == (5, 1) and r["progress"] == pytest.approx(0.2)
+    assert r["overdue"] == 2  # steps due on days 2 and 4 are still open on day 6
+
+
+def test_playbook_effectiveness_against_comparable_accounts(store):
+    with store.begin() as conn:
+        bulk_insert(conn, schema.accounts, pd.DataFrame({
+            "account_id": ["B1", "C1"], "name": ["Beta", "Gamma"],
+            "signup_date": [pd.Timestamp("2024-01-01")] * 2}))
+        snaps = []
+        for acc, h0, h1 in (("A1", 40.0, 60.0), ("B1", 42.0, 47.0), ("C1", 85.0, 80.0)):
+            for d, h in ((dt.date(2026, 5, 1), h0), (dt.date(2026, 6, 5), h1)):
+                snaps.append({"account_id": acc, "as_of": pd.Timestamp(d), "settings_version": 1,
+                              "health_score": h, "band": "red" if h < 50 else "yellow" if h < 80 else "green",
+                              "scored_at": pd.Timestamp("2026-06-05")})
+        bulk_insert(conn, schema.score_snapshots, pd.DataFrame(snaps))
+        conn.execute(schema.actions.insert().values(
+            action_id="r1", account_id="A1", type="playbook_run", title="run", status="open",
+            playbook="retention_14d", created_by="t", created_at=dt.datetime(2026, 5, 2)))
+    with store.connect() as conn:
+        eff = A.playbook_effectiveness(conn, days=30).set_index("playbook")
+    row = eff.loc["retention_14d"]
+    # A1 red 40 -> 60 (+20); the comparable red account B1 +5 (C1 is green: not comparable)
+    assert row["health_change"] == pytest.approx(20) and row["comparable_change"] == pytest.approx(5)
+    assert row["uplift"] == pytest.approx(15) and row["runs"] == 1
