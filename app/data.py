@@ -152,3 +152,11 @@ def playbook_effectiveness(token: str) -> pd.DataFrame:
 
     with engine().connect() as conn:
         return A.playbook_effectiveness(conn)
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def agenda(token: str, f: Filters, since) -> pd.DataFrame:
+    from greendoor import agenda as ag
+
+    with engine().connect() as conn:
+        return ag.agenda(conn, f, since)

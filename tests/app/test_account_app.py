@@ -124,3 +124,21 @@ def test_an_action_shows_on_the_actions_page_and_can_be_closed(app, scored_demo_
         done = conn.execute(sa.select(sa.func.count()).select_from(schema.actions).where(
             schema.actions.c.playbook == "expansion", schema.actions.c.status == "done")).scalar()
     assert done == 1
+
+
+def test_this_week_lists_changes_and_opens_the_account(scored_demo_store, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("../pages/this_week.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == ["This week"]
+    assert [m.label for m in at.metric][0] == "New reds"
+    tables = [d for d in at.dataframe if "detail" in d.value.columns]
+    assert tables, "the demo's last week has changes"
+    first = tables[0].value.iloc[0]
+    key = next(k for k in ("agenda_0", "agenda_1", "agenda_2", "agenda_3", "agenda_4",
+                           "agenda_5", "agenda_6") if k in at.session_state)
+    at.session_state[key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert [t.value for t in at.title] == [first["name"]]

@@ -1,0 +1,41 @@
+"""This week: the meeting agenda of what changed since a chosen date; each line opens the account."""
+
+import datetime as dt
+
+import streamlit as st
+
+from app import PAGES_DIR, actions_ui, data, shell
+from greendoor.agenda import SECTIONS
+
+shell.require_data()
+actions_ui.show_toast()
+f = shell.current_filters()
+token = data.data_token()
+
+st.title("This week")
+since = st.date_input("Changes since", value=f.as_of - dt.timedelta(days=7), max_value=f.as_of,
+                      key="since", bind="query-params")
+st.caption(f"From {since:%d %b %Y} to {f.as_of:%d %b %Y}: score snapshots compared, and the "
+           "events dated in between. Click a line to open the account.")
+ag = data.agenda(token, f, since)
+counts = ag["section"].value_counts()
+cols = st.columns(len(SECTIONS), border=True)
+for col, section in zip(cols, SECTIONS, strict=True):
+    col.metric(section, int(counts.get(section, 0)))
+
+for i, section in enumerate(SECTIONS):
+    items = ag[ag["section"] == section].reset_index(drop=True)
+    st.subheader(f"{i + 1}. {section} ({len(items)})")
+    if items.empty:
+        st.caption("Nothing this time.")
+        continue
+    picked = st.dataframe(items.round({"arr": 0}), key=f"agenda_{i}", hide_index=True,
+                          on_select="rerun", selection_mode="single-row",
+                          column_order=["name", "detail", "arr"],
+                          column_config={"name": st.column_config.TextColumn("Account", width="medium"),
+                                         "detail": st.column_config.TextColumn("What changed", width="large"),
+                                         "arr": st.column_config.NumberColumn("ARR ($)", format="localized")})
+    rows = ((picked or {}).get("selection") or {}).get("rows", [])
+    if rows:
+        st.switch_page(PAGES_DIR / "account_360.py",
+                       query_params={"account": items.iloc[rows[0]]["account_id"]})

@@ -1,0 +1,97 @@
+"""The weekly meeting agenda: what changed since a date (SPEC.md page 9).
+
+Compares the latest score snapshot on or before ``as_of`` with the latest one on or
+before ``since``, and reads the events dated in ``[since, as_of)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from greendoor.portfolio import Filters, scores, snapshot_date
+from greendoor.store import schema
+
+SECTIONS = ("New reds", "Health drops", "Renewals entering a window", "New detractors",
+            "New promoters", "New expansion signals", "Overdue actions")
+COLUMNS = ["section", "account_id", "name", "arr", "detail"]
+
+
+def agenda(conn: Connection, f: Filters, since: dt.date, drop_points: float = 10.0,
+           windows: tuple[int, ...] = (90, 60, 30), today: dt.date | None = None) -> pd.DataFrame:
+    """One row per agenda item: ``section`` (in :data:`SECTIONS` order),
+    ``account_id, name, arr, detail``; largest ARR first within a section."""
+    today = today or dt.date.today()
+    now = scores(conn, f)
+    snap_before = snapshot_date(conn, since)
+    rows = []
+    if len(now) and snap_before is not None and snap_before < now["as_of"].iloc[0]:
+        before = scores(conn, f, snapshot=snap_before)
+        m = now.merge(before[["account_id", "health_score", "band", "expansion_probability"]],
+                      on="account_id", suffixes=("", "_before")).set_index("account_id")
+        for aid, r in m[(m["band"] == "red") & (m["band_before"] != "red")].iterrows():
+            rows.append(("New reds", aid, r["name"], r["arr"],
+                         f"health {r['health_score_before']:.0f} → {r['health_score']:.0f}"))
+        drop = m["health_score"] - m["health_score_before"]
+        for aid, r in m[drop <= -drop_points].iterrows():
+            rows.append(("Health drops", aid, r["name"], r["arr"],
+                         f"{drop[aid]:+.0f} points ({r['health_score_before']:.0f} → "
+                         f"{r['health_score']:.0f})"))
+        exp = (m["expansion_probability"] >= 0.5) & (m["expansion_probability_before"] < 0.5)
+        for aid, r in m[exp].iterrows():
+            rows.append(("New expansion signals", aid, r["name"], r["arr"],
+                         f"P(expansion) {r['expansion_probability_before']:.0%} → "
+                         f"{r['expansion_probability']:.0%}"))
+    s, a = schema.subscriptions, schema.accounts
+    ren = pd.read_sql(
+        sa.select(s.c.account_id, a.c.name, sa.func.min(s.c.renewal_date).label("renewal_date"),
+                  sa.func.sum(s.c.arr).label("arr"))
+        .select_from(s.join(a, a.c.account_id == s.c.account_id))
+        .where(s.c.start_date < f.as_of, sa.or_(s.c.end_date.is_(None), s.c.end_date >= f.as_of),
+               s.c.renewal_date >= f.as_of, *_scope(a, f))
+        .group_by(s.c.account_id, a.c.name), conn)
+    for r in ren.itertuples():
+        left_now = (r.renewal_date - f.as_of).days
+        left_then = (r.renewal_date - since).days
+        entered = [w for w in sorted(windows) if left_now <= w < left_then]
+        if entered:
+            rows.append(("Renewals entering a window", r.account_id, r.name, float(r.arr),
+                         f"{entered[0]}-day window: renews {r.renewal_date:%d %b %Y} "
+                         f"({left_now} days)"))
+    sr = schema.survey_responses
+    nps = pd.read_sql(
+        sa.select(sr.c.account_id, a.c.name, sr.c.score, sr.c.comment)
+        .select_from(sr.join(a, a.c.account_id == sr.c.account_id))
+        .where(sr.c.survey == "nps", sr.c.responded_at >= dt.datetime.combine(since, dt.time()),
+               sr.c.responded_at < dt.datetime.combine(f.as_of, dt.time()), *_scope(a, f)), conn)
+    arr = now.set_index("account_id")["arr"] if len(now) else pd.Series(dtype=float)
+    for r in nps.itertuples():
+        section = "New detractors" if r.score <= 6 else "New promoters" if r.score >= 9 else None
+        if section:
+            rows.append((section, r.account_id, r.name, float(arr.get(r.account_id, float("nan"))),
+                         f"NPS {r.score:.0f}" + (f": “{r.comment}”" if r.comment else "")))
+    t = schema.actions
+    late = pd.read_sql(
+        sa.select(t.c.account_id, a.c.name, t.c.title, t.c.owner, t.c.due_date)
+        .select_from(t.join(a, a.c.account_id == t.c.account_id))
+        .where(t.c.status == "open", t.c.due_date < today, t.c.type != "playbook_run",
+               *_scope(a, f)), conn)
+    for r in late.itertuples():
+        rows.append(("Overdue actions", r.account_id, r.name, float(arr.get(r.account_id, float("nan"))),
+                     f"{r.title} ({r.owner}, due {r.due_date:%d %b})"))
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    out["order"] = out["section"].map({s: i for i, s in enumerate(SECTIONS)})
+    return out.sort_values(["order", "arr"], ascending=[True, False]).drop(columns="order") \
+        .reset_index(drop=True)
+
+
+def _scope(a, f: Filters) -> list:
+    conds = []
+    if f.segment:
+        conds.append(a.c.segment == f.segment)
+    if f.owner:
+        conds.append(a.c.csm_owner == f.owner)
+    return conds
