@@ -160,3 +160,9 @@ def agenda(token: str, f: Filters, since) -> pd.DataFrame:
 
     with engine().connect() as conn:
         return ag.agenda(conn, f, since)
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def at_risk_queue(token: str, f: Filters) -> pd.DataFrame:
+    with engine().connect() as conn:
+        return portfolio.at_risk_queue(conn, f)

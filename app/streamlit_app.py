@@ -19,6 +19,8 @@ PAGES = {
                 icon=":material/monitor_heart:", url_path="portfolio", default=True),
         st.Page(PAGES_DIR / "this_week.py", title="This week", icon=":material/event_upcoming:",
                 url_path="this-week"),
+        st.Page(PAGES_DIR / "churn_risk.py", title="Churn risk", icon=":material/warning:",
+                url_path="churn-risk"),
         st.Page(PAGES_DIR / "account_360.py", title="Account 360", icon=":material/person_search:",
                 url_path="account"),
         st.Page(PAGES_DIR / "actions.py", title="Actions & playbooks", icon=":material/task_alt:",

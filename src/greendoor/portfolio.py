@@ -314,3 +314,66 @@ def movers(conn: Connection, f: Filters, days: int = 7) -> pd.DataFrame:
     m["change"] = m["health_score"] - m["before"]
     return m.sort_values("change")[["account_id", "name", "segment", "csm_owner", "arr",
                                     "health_score", "before", "change", "band", "band_before"]]
+
+
+def at_risk_queue(conn: Connection, f: Filters, min_risk_index: float = 90.0) -> pd.DataFrame:
+    """Accounts at risk (SPEC.md: red, or yellow and declining) and any with a risk
+    index of ``min_risk_index`` or more, riskiest first. Adds ``days_to_renewal``,
+    ``drivers`` (the evidence of the top churn drivers, "; "-joined),
+    ``driver_features`` (list) and ``open_playbook`` (name of an open run)."""
+    import json
+
+    from greendoor.playbooks import PLAYBOOKS
+
+    sc = scores(conn, f)
+    if sc.empty:
+        return sc
+    risky = sc[(sc["band"] == "red") | ((sc["band"] == "yellow") & (sc["trend"] == "declining"))
+               | (sc["risk_index"] >= min_risk_index)].copy()
+    if risky.empty:
+        return risky
+    ss, t = schema.score_snapshots, schema.actions
+    det = pd.read_sql(sa.select(ss.c.account_id, ss.c.details_json).where(
+        ss.c.as_of == risky["as_of"].iloc[0], ss.c.account_id.in_(list(risky["account_id"]))), conn)
+    det["d"] = det["details_json"].map(lambda s: json.loads(s) if s else {})
+    det = det.set_index("account_id")["d"]
+    risky["days_to_renewal"] = risky["account_id"].map(
+        lambda a: (det.get(a) or {}).get("renewal", {}).get("days_to_renewal"))
+    drivers = risky["account_id"].map(lambda a: (det.get(a) or {}).get("churn_drivers", []))
+    risky["drivers"] = drivers.map(lambda ds: "; ".join(d["evidence"] for d in ds))
+    risky["driver_features"] = drivers.map(lambda ds: [d["feature"] for d in ds])
+    runs = pd.read_sql(sa.select(t.c.account_id, t.c.playbook).where(
+        t.c.type == "playbook_run", t.c.status == "open"), conn).drop_duplicates("account_id")
+    risky["open_playbook"] = risky["account_id"].map(
+        runs.set_index("account_id")["playbook"].map(lambda k: PLAYBOOKS[k].name if k in PLAYBOOKS else k))
+    return risky.sort_values("risk_index", ascending=False, ignore_index=True)
+
+
+def risk_drivers(queue: pd.DataFrame) -> pd.DataFrame:
+    """How often each feature is a top churn driver in the queue, and the ARR
+    behind it: ``feature, description, accounts, arr``; most frequent first."""
+    from greendoor.scoring.features import FEATURES
+
+    if queue.empty:
+        return pd.DataFrame(columns=["feature", "description", "accounts", "arr"])
+    ex = queue[["account_id", "arr", "driver_features"]].explode("driver_features").dropna(
+        subset=["driver_features"])
+    out = ex.groupby("driver_features").agg(accounts=("account_id", "nunique"),
+                                            arr=("arr", "sum")).reset_index()
+    out = out.rename(columns={"driver_features": "feature"})
+    out["description"] = out["feature"].map(lambda c: FEATURES.get(c, ("", c))[1])
+    return out.sort_values(["accounts", "arr"], ascending=False, ignore_index=True)
+
+
+def retention_what_if(queue: pd.DataFrame, save_rate: float, top_n: int) -> dict:
+    """Expected ARR saved by an intervention on the ``top_n`` riskiest queued accounts:
+    Σ ARR x P(loss) x ``save_rate`` (an assumption the user sets, 0-1), where
+    P(loss) = 1 - P(renew) for renewals within a year, else P(churn in 90 days)."""
+    if not 0 <= save_rate <= 1:
+        raise ValueError("save_rate must be between 0 and 1")
+    q = queue.head(top_n)
+    p_loss = (1 - q["renewal_probability"]).where(q["renewal_probability"].notna(),
+                                                  q["churn_probability"])
+    at_stake = float((q["arr"] * p_loss).sum())
+    return {"accounts": int(len(q)), "arr": float(q["arr"].sum()), "expected_loss": at_stake,
+            "expected_saved": at_stake * save_rate}

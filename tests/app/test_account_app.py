@@ -142,3 +142,33 @@ def test_this_week_lists_changes_and_opens_the_account(scored_demo_store, monkey
     at.session_state[key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     assert [t.value for t in at.title] == [first["name"]]
+
+
+def test_churn_risk_queue_drill_and_act(scored_demo_store, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
+    _, eng = scored_demo_store
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("../pages/churn_risk.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    queue = next(d.value for d in at.dataframe if "drivers" in d.value.columns)
+    assert len(queue) > 0 and queue["risk_index"].is_monotonic_decreasing
+    assert {"Expected loss", "Expected ARR saved"} <= {m.label for m in at.metric}
+    # a click on a driver bar filters the queue to the accounts with that driver
+    feature = queue.iloc[0]["driver_features"][0]
+    at.session_state["drivers_chart"] = {"selection": {"points": [{"customdata": [feature]}],
+                                                       "point_indices": [0], "box": [], "lasso": []}}
+    at.run()
+    filtered = next(d.value for d in at.dataframe if "drivers" in d.value.columns)
+    assert len(filtered) <= len(queue) and all(feature in fs for fs in filtered["driver_features"])
+    # select the first account and escalate it from the list
+    at.session_state["risk_queue"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="risk_Escalate").click().run()
+    at.text_area(key="dlg_note").set_value("Usage collapsed; renewal close")
+    at.button(key="dlg_confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with eng.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(schema.actions).where(
+            schema.actions.c.type == "escalation")).scalar()
+    assert n >= 1

@@ -161,3 +161,22 @@ def test_portfolio_read_models(small):
     feb = trend.set_index("month").loc[pd.Timestamp("2025-02-01")]
     assert feb["arr"] == pytest.approx(470.0) and feb["accounts"] == 4
     assert list(table["account_id"]) == ["B", "A", "D"]  # largest ARR first
+
+
+def test_retention_what_if_hand_computed():
+    q = pd.DataFrame({"arr": [100.0, 200.0, 50.0], "renewal_probability": [0.5, None, 0.9],
+                      "churn_probability": [0.2, 0.1, 0.05]})
+    r = portfolio.retention_what_if(q, save_rate=0.3, top_n=2)
+    # 100 x (1 - 0.5) + 200 x 0.1 (no renewal within a year) = 70; x 0.3 = 21
+    assert r["expected_loss"] == pytest.approx(70.0) and r["expected_saved"] == pytest.approx(21.0)
+    assert r["accounts"] == 2 and r["arr"] == 300.0
+    with pytest.raises(ValueError):
+        portfolio.retention_what_if(q, 1.5, 2)
+
+
+def test_risk_drivers_counts_accounts_and_arr():
+    q = pd.DataFrame({"account_id": ["a", "b", "c"], "arr": [10.0, 20.0, 30.0],
+                      "driver_features": [["usage_trend", "csat_90d"], ["usage_trend"], []]})
+    d = portfolio.risk_drivers(q).set_index("feature")
+    assert d.loc["usage_trend", "accounts"] == 2 and d.loc["usage_trend", "arr"] == 30.0
+    assert d.index[0] == "usage_trend" and "csat_90d" in d.index

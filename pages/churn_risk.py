@@ -1,0 +1,86 @@
+"""Churn risk: the at-risk queue with drivers and evidence, risk drivers across the
+portfolio, and a retention what-if."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app import PAGES_DIR, actions_ui, data, shell
+from greendoor import portfolio
+from greendoor.charts.portfolio import FONT
+
+#: Intervention strategies and their assumed save rates (share of the expected loss an
+#: intervention prevents). Assumptions, shown as such and adjustable on the page.
+STRATEGIES = {"14-day retention playbook": 0.30, "Executive sponsor outreach": 0.25,
+              "Adoption workshop and success-plan refresh": 0.20,
+              "Commercial concession at renewal": 0.35}
+
+shell.require_data()
+actions_ui.show_toast()
+f = shell.current_filters()
+token = data.data_token()
+st.title("Churn risk")
+q = data.at_risk_queue(token, f)
+if q.empty:
+    st.info("No account is at risk, or the store is not scored yet (`greendoor score`).")
+    st.stop()
+st.caption("At risk = red, or yellow and declining (SPEC.md), plus any account with a risk "
+           "index of 90 or more. Risk index = percentile of the risk at the next renewal "
+           "(100 = riskiest); P(churn 90 days) is calibrated. Select a row to act on it.")
+
+drv = portfolio.risk_drivers(q)
+left, right = st.columns([2, 3])
+with left:
+    top = drv.head(10).iloc[::-1]
+    fig = go.Figure(go.Bar(x=top["accounts"], y=top["description"], orientation="h",
+                           customdata=top[["feature"]].to_numpy(), marker_color="#c0392b",
+                           hovertemplate="%{y}: %{x} accounts<extra>click to filter the queue</extra>"))
+    fig.update_layout(title="What drives the risk (accounts with it as a top driver)", height=420,
+                      font=FONT, margin=dict(l=10, r=10, t=50, b=10))
+    ev = st.plotly_chart(fig, key="drivers_chart", on_select="rerun", selection_mode="points",
+                         config={"displaylogo": False})
+with right:
+    st.subheader("Retention what-if")
+    strategy = st.selectbox("Intervention", list(STRATEGIES), key="whatif_strategy")
+    rate = st.slider("Assumed save rate", 0.0, 1.0, STRATEGIES[strategy], 0.05,
+                     key="whatif_rate", help="An assumption: the share of the expected loss "
+                     "this intervention prevents. Measured playbook uplift appears on Actions "
+                     "& playbooks once runs have 30 days of outcome.")
+    n = st.slider("Accounts covered (riskiest first)", 1, len(q), min(25, len(q)), key="whatif_n")
+    w = portfolio.retention_what_if(q, rate, n)
+    c1, c2, c3 = st.columns(3, border=True)
+    c1.metric("ARR covered", shell.fmt_money(w["arr"]), help=f"{w['accounts']} accounts")
+    c2.metric("Expected loss", shell.fmt_money(w["expected_loss"]),
+              help="Σ ARR × P(losing the account at its next renewal, or within 90 days).")
+    c3.metric("Expected ARR saved", shell.fmt_money(w["expected_saved"]),
+              help="Expected loss × the assumed save rate.")
+
+picked_driver = [p["customdata"][0] for p in ((ev or {}).get("selection") or {}).get("points", [])
+                 if p.get("customdata")]
+if picked_driver:
+    q = q[q["driver_features"].map(lambda fs: picked_driver[-1] in fs)]
+    st.info(f"Showing the {len(q)} accounts whose top drivers include "
+            f"**{drv.set_index('feature').loc[picked_driver[-1], 'description']}**.")
+st.subheader(f"At-risk queue ({len(q):,} accounts, {shell.fmt_money(q['arr'].sum())} ARR)")
+view = q.round({"arr": 0})
+picked = st.dataframe(
+    view, key="risk_queue", hide_index=True, height=560, on_select="rerun",
+    selection_mode="single-row",
+    column_order=["name", "arr", "health_score", "band", "trend", "risk_index", "churn_probability",
+                  "days_to_renewal", "drivers", "csm_owner", "open_playbook"],
+    column_config={
+        "name": st.column_config.TextColumn("Account", width="medium"),
+        "arr": st.column_config.NumberColumn("ARR ($)", format="localized"),
+        "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
+        "risk_index": st.column_config.ProgressColumn("Risk index", min_value=0, max_value=100, format="%.0f"),
+        "churn_probability": st.column_config.NumberColumn("P(churn 90d)", format="percent"),
+        "days_to_renewal": st.column_config.NumberColumn("Days to renewal", format="%d"),
+        "drivers": st.column_config.TextColumn("Top drivers (evidence)", width="large"),
+        "csm_owner": "CSM", "open_playbook": "Open playbook"})
+rows = ((picked or {}).get("selection") or {}).get("rows", [])
+if rows:
+    sel = view.iloc[rows[0]]
+    st.markdown(f"**{sel['name']}**: act on it here, or "
+                f"[open Account 360](./account?account={sel['account_id']}).")
+    actions_ui.action_buttons(sel["account_id"], key="risk", owner=sel["csm_owner"])
+    if st.button("Open Account 360", key="risk_open"):
+        st.switch_page(PAGES_DIR / "account_360.py", query_params={"account": sel["account_id"]})
