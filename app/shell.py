@@ -163,3 +163,74 @@ def data_quality_note(token: str, as_of: dt.date) -> None:
     for f in data.data_quality(token, as_of):
         (st.warning if f["severity"] == "warning" else st.info)(
             f["finding"], icon=":material/warning:" if f["severity"] == "warning" else None)
+
+
+# --------------------------------------------------------------------------- #
+# presentation mode: larger type, account and contact names masked
+# --------------------------------------------------------------------------- #
+PRESENT_CSS = """<style>
+html, body, [data-testid="stAppViewContainer"] { font-size: 20px; }
+[data-testid="stMetricValue"] { font-size: 2.6rem; }
+</style>"""
+
+
+def presentation_toggle() -> bool:
+    """Sidebar toggle, also switched on by ``?present=1`` in the URL."""
+    url_on = st.query_params.get("present") in ("1", "true", "yes")
+    if "present_toggle" not in st.session_state:
+        st.session_state["present_toggle"] = url_on
+
+    def sync():
+        if st.session_state["present_toggle"]:
+            st.query_params["present"] = "1"
+        elif "present" in st.query_params:
+            del st.query_params["present"]
+
+    on = st.sidebar.toggle("Presentation mode", key="present_toggle", on_change=sync,
+                           help="Larger type for a shared screen; account and contact names "
+                                "and emails masked.")
+    if on:
+        st.html(PRESENT_CSS)
+    return on
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get("present_toggle"))
+
+
+def masked_label(account_id: str) -> str:
+    """A stable pseudonym: "Account 0421" by the rank of the account id."""
+    ids = data.account_names(data.data_token())
+    order = st.session_state.setdefault("_mask_order", {a: i + 1 for i, a in enumerate(sorted(ids))})
+    if account_id not in order:
+        order.update({a: i + 1 for i, a in enumerate(sorted(ids))})
+    return f"Account {order.get(account_id, 0):04d}"
+
+
+def account_label(account_id: str, name: str | None) -> str:
+    return masked_label(account_id) if presenting() else (name or account_id)
+
+
+def present(df, id_col: str = "account_id"):
+    """A copy of ``df`` with account names, contact names and emails masked when
+    presenting; the frame itself otherwise. Text columns that embed the row's
+    account name (titles, details) are masked too."""
+    if not presenting() or df is None or len(df) == 0:
+        return df
+    out = df.copy()
+    names = data.account_names(data.data_token())
+    if id_col in out:
+        labels = out[id_col].map(masked_label)
+        real = out[id_col].map(names)
+        for col in ("title", "what", "detail", "drivers", "name", "account_name"):
+            if col in out and out[col].dtype == object:
+                out[col] = [str(t).replace(str(r), lab) if isinstance(t, str) and isinstance(r, str)
+                            else t for t, r, lab in zip(out[col], real, labels, strict=True)]
+        for col in ("name", "account_name"):
+            if col in out:
+                out[col] = labels
+    if "email" in out:
+        out["email"] = "hidden"
+    if "contact_id" in out and "name" in out:
+        out["name"] = ["Contact " + str(i + 1) for i in range(len(out))]
+    return out

@@ -33,4 +33,5 @@ PAGES = {
 }
 
 shell.sidebar_filters()
+shell.presentation_toggle()
 st.navigation(PAGES).run()

@@ -21,7 +21,8 @@ if account_id not in names:
     if account_id:
         st.warning(f"No account with id {account_id!r}.")
     choice = st.selectbox("Account", list(names), index=None, key="a360_pick",
-                          format_func=lambda k: names[k], placeholder="Search by name")
+                          format_func=lambda k: shell.account_label(k, names[k]),
+                          placeholder="Search by name")
     if choice:
         st.query_params["account"] = choice
         st.rerun()
@@ -29,7 +30,7 @@ if account_id not in names:
 
 acc = data.account360(token, account_id, f.as_of)
 a, snap, det = acc.account, acc.snapshot or {}, acc.details
-st.title(a["name"])
+st.title(shell.account_label(account_id, a["name"]))
 renewal = det.get("renewal", {}).get("days_to_renewal")
 sub_info = [a.get("segment") or "no segment", a.get("industry") or "", f"CSM {a.get('csm_owner') or '—'}"]
 st.caption(" · ".join(x for x in sub_info if x) + f" · as of {f.as_of:%d %b %Y}")
@@ -118,12 +119,15 @@ if len(u):
 
 t1, t2, t3, t4 = st.tabs(["Timeline", "Contacts", "Subscriptions", "Opportunities"])
 with t1:
-    st.dataframe(acc.timeline.head(200), hide_index=True, column_config={
+    st.dataframe(shell.present(acc.timeline.head(200).assign(account_id=account_id)), hide_index=True,
+                 column_order=["when", "kind", "what", "flag"], column_config={
         "when": st.column_config.DatetimeColumn("When", format="D MMM YYYY"),
         "flag": st.column_config.CheckboxColumn("Escalated")})
 with t2:
-    st.dataframe(acc.contacts, hide_index=True)
+    st.dataframe(shell.present(acc.contacts.assign(account_id=account_id)), hide_index=True,
+                 column_order=[c for c in acc.contacts.columns if c != "account_id"])
 with t3:
     st.dataframe(acc.subscriptions, hide_index=True)
 with t4:
-    st.dataframe(acc.opportunities, hide_index=True)
+    st.dataframe(shell.present(acc.opportunities.assign(account_id=account_id)), hide_index=True,
+                 column_order=list(acc.opportunities.columns))

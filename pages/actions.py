@@ -40,7 +40,7 @@ else:
     view = acts.assign(overdue=(pd.to_datetime(acts["due_date"]) < pd.Timestamp(today))
                        & (acts["status"] == "open"))
     picked = st.dataframe(
-        view, key="inbox", hide_index=True, on_select="rerun", selection_mode="single-row",
+        shell.present(view), key="inbox", hide_index=True, on_select="rerun", selection_mode="single-row",
         column_order=["due_date", "overdue", "title", "account_name", "owner", "type", "playbook",
                       "status", "created_by"],
         column_config={"due_date": st.column_config.DateColumn("Due", format="D MMM YYYY"),
@@ -64,7 +64,7 @@ runs = data.playbook_runs(token)
 if runs.empty:
     st.caption("No playbook started yet. Start one from an account (Start playbook).")
 else:
-    st.dataframe(runs.assign(playbook=runs["playbook"].map(lambda k: PLAYBOOKS[k].name if k in PLAYBOOKS else k)),
+    st.dataframe(shell.present(runs).assign(playbook=runs["playbook"].map(lambda k: PLAYBOOKS[k].name if k in PLAYBOOKS else k)),
                  hide_index=True, key="runs",
                  column_order=["started", "account_name", "playbook", "owner", "progress", "steps",
                                "done", "overdue"],

@@ -63,7 +63,7 @@ if picked_driver:
 st.subheader(f"At-risk queue ({len(q):,} accounts, {shell.fmt_money(q['arr'].sum())} ARR)")
 view = q.round({"arr": 0})
 picked = st.dataframe(
-    view, key="risk_queue", hide_index=True, height=560, on_select="rerun",
+    shell.present(view), key="risk_queue", hide_index=True, height=560, on_select="rerun",
     selection_mode="single-row",
     column_order=["name", "arr", "health_score", "band", "trend", "risk_index", "churn_probability",
                   "days_to_renewal", "drivers", "csm_owner", "open_playbook"],
@@ -79,8 +79,8 @@ picked = st.dataframe(
 rows = ((picked or {}).get("selection") or {}).get("rows", [])
 if rows:
     sel = view.iloc[rows[0]]
-    st.markdown(f"**{sel['name']}**: act on it here, or "
-                f"[open Account 360](./account?account={sel['account_id']}).")
+    st.markdown(f"**{shell.account_label(sel['account_id'], sel['name'])}**: act on it here, "
+                "or open its Account 360.")
     actions_ui.action_buttons(sel["account_id"], key="risk", owner=sel["csm_owner"])
     if st.button("Open Account 360", key="risk_open"):
         st.switch_page(PAGES_DIR / "account_360.py", query_params={"account": sel["account_id"]})

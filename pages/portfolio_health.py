@@ -101,7 +101,7 @@ if len(sc):
     att = sc.sort_values("expected_loss", ascending=False).head(20).round(
         {"arr": 0, "expected_loss": 0})
     picked_att = st.dataframe(
-        att, key="attention", hide_index=True, on_select="rerun", selection_mode="single-row",
+        shell.present(att), key="attention", hide_index=True, on_select="rerun", selection_mode="single-row",
         column_order=["name", "segment", "csm_owner", "arr", "health_score", "band", "trend",
                       "risk_index", "renewal_probability", "expected_loss"],
         column_config={
@@ -126,6 +126,7 @@ if len(sc):
         order = ["name", "health_score", "change", "band", "arr"]
         m1.caption("Biggest drops")
         mv = mv.round({"arr": 0})
+        mv = shell.present(mv)
         m1.dataframe(mv.head(8), hide_index=True, column_order=order, column_config=cfg, key="movers_down")
         m2.caption("Biggest gains")
         m2.dataframe(mv.tail(8).iloc[::-1], hide_index=True, column_order=order, column_config=cfg,
@@ -170,7 +171,7 @@ if filters:
     st.info(f"Showing the {len(table):,} accounts behind your click ({what}). Click it again, "
             "or clear the chart selection, to see all.")
 picked = st.dataframe(
-    table, key="accounts_table", hide_index=True, height=520, on_select="rerun",
+    shell.present(table), key="accounts_table", hide_index=True, height=520, on_select="rerun",
     selection_mode="single-row",
     column_order=["name", "segment", "csm_owner", "arr", "health_score", "band", "trend", "seats",
                   "seat_utilization", "renewal_date", "days_to_renewal", "latest_nps",

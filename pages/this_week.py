@@ -29,7 +29,7 @@ for i, section in enumerate(SECTIONS):
     if items.empty:
         st.caption("Nothing this time.")
         continue
-    picked = st.dataframe(items.round({"arr": 0}), key=f"agenda_{i}", hide_index=True,
+    picked = st.dataframe(shell.present(items.round({"arr": 0})), key=f"agenda_{i}", hide_index=True,
                           on_select="rerun", selection_mode="single-row",
                           column_order=["name", "detail", "arr"],
                           column_config={"name": st.column_config.TextColumn("Account", width="medium"),

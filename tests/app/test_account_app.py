@@ -172,3 +172,38 @@ def test_churn_risk_queue_drill_and_act(scored_demo_store, monkeypatch):
         n = conn.execute(sa.select(sa.func.count()).select_from(schema.actions).where(
             schema.actions.c.type == "escalation")).scalar()
     assert n >= 1
+
+
+def _all_text(at: AppTest) -> str:
+    parts = [e.value for e in (*at.title, *at.markdown, *at.caption, *at.info, *at.warning,
+                               *at.subheader, *at.header)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    for d in at.dataframe:
+        parts += d.value.astype(str).to_numpy().ravel().tolist()
+    return " ".join(str(p) for p in parts)
+
+
+def test_presentation_mode_masks_names_everywhere(scored_demo_store, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
+    _, eng = scored_demo_store
+    with eng.connect() as conn:
+        accounts = [r[0] for r in conn.execute(sa.select(schema.accounts.c.name))]
+        contacts = [r[0] for r in conn.execute(sa.select(schema.contacts.c.name)) if r[0]]
+        emails = [r[0] for r in conn.execute(sa.select(schema.contacts.c.email)) if r[0]]
+    secret = set(accounts) | set(contacts) | set(emails)
+    pages = [None, "../pages/this_week.py", "../pages/churn_risk.py", "../pages/actions.py",
+             "../pages/account_360.py"]
+    for page in pages:
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params["present"] = "1"
+        if page and page.endswith("account_360.py"):
+            at.query_params["account"] = DATAFLOW
+        at.run()
+        if page:
+            at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        text = _all_text(at)
+        leaked = sorted(s for s in secret if s in text)
+        assert not leaked, (page, leaked[:5])
+        if page and page.endswith("account_360.py"):
+            assert at.title[0].value.startswith("Account ")
