@@ -31,10 +31,15 @@ def engine():
 
 
 def data_token() -> str:
-    """Changes whenever data is loaded: keys every cached loader below."""
+    """Changes whenever data is loaded, rescored or the settings change: keys every
+    cached loader below (actions clear the caches themselves)."""
     with engine().connect() as conn:
-        last = conn.execute(sa.select(sa.func.max(schema.import_log.c.finished_at))).scalar()
-    return f"{config.db_url()}|{last}"
+        last = conn.execute(sa.select(
+            sa.select(sa.func.max(schema.import_log.c.finished_at)).scalar_subquery(),
+            sa.select(sa.func.max(schema.score_snapshots.c.scored_at)).scalar_subquery(),
+            sa.select(sa.func.max(schema.settings_versions.c.version)).scalar_subquery(),
+        )).one()
+    return f"{config.db_url()}|{last[0]}|{last[1]}|v{last[2]}"
 
 
 @st.cache_data(show_spinner=False, ttl=3600)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import pandas as pd
 import streamlit as st
 
 from app import PAGES_DIR, data
@@ -222,10 +223,13 @@ def present(df, id_col: str = "account_id"):
     if id_col in out:
         labels = out[id_col].map(masked_label)
         real = out[id_col].map(names)
-        for col in ("title", "what", "detail", "drivers", "name", "account_name"):
-            if col in out and out[col].dtype == object:
-                out[col] = [str(t).replace(str(r), lab) if isinstance(t, str) and isinstance(r, str)
-                            else t for t, r, lab in zip(out[col], real, labels, strict=True)]
+        # every text column: hidden columns are sent to the browser too
+        for col in out.columns:
+            if col == id_col or not (out[col].dtype == object
+                                     or pd.api.types.is_string_dtype(out[col])):
+                continue
+            out[col] = [t.replace(r, lab) if isinstance(t, str) and isinstance(r, str) and r in t
+                        else t for t, r, lab in zip(out[col], real, labels, strict=True)]
         for col in ("name", "account_name"):
             if col in out:
                 out[col] = labels

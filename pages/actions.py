@@ -83,4 +83,6 @@ else:
     st.dataframe(eff, hide_index=True, key="effectiveness", column_config={
         "health_change": st.column_config.NumberColumn("Health change (points)", format="%+.1f"),
         "comparable_change": st.column_config.NumberColumn("Comparable accounts", format="%+.1f"),
-        "uplift": st.column_config.NumberColumn("Uplift", format="%+.1f")})
+        "uplift": st.column_config.NumberColumn("Uplift", format="%+.1f"),
+        "retained": st.column_config.NumberColumn("Retained after 90 days", format="percent"),
+        "comparable_retained": st.column_config.NumberColumn("Comparable retained", format="percent")})

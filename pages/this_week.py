@@ -13,7 +13,8 @@ f = shell.current_filters()
 token = data.data_token()
 
 st.title("This week")
-since = st.date_input("Changes since", value=f.as_of - dt.timedelta(days=7), max_value=f.as_of,
+pick, _ = st.columns([1, 4])
+since = pick.date_input("Changes since", value=f.as_of - dt.timedelta(days=7), max_value=f.as_of,
                       key="since", bind="query-params")
 st.caption(f"From {since:%d %b %Y} to {f.as_of:%d %b %Y}: score snapshots compared, and the "
            "events dated in between. Click a line to open the account.")

@@ -315,14 +315,19 @@ def playbook_effectiveness(conn: Connection, days: int = 30) -> pd.DataFrame:
     accounts without a run (same band at the start, same snapshot dates).
 
     Returns per playbook: ``playbook, runs, health_change`` (mean points),
-    ``comparable_change``, ``uplift`` (difference). Runs younger than ``days``,
-    or without snapshots around their start and end, are not counted.
+    ``comparable_change``, ``uplift`` (difference), and ``retained`` /
+    ``comparable_retained``: the share still holding ARR 90 days after the start
+    (NaN until 90 days have passed). Runs younger than ``days``, or without
+    snapshots around their start and end, are not counted.
     """
+    from greendoor.metrics.sql import arr_as_of_query
     t, ss = schema.actions, schema.score_snapshots
     runs = pd.read_sql(sa.select(t.c.account_id, t.c.playbook, t.c.created_at)
                        .where(t.c.type == "playbook_run"), conn)
     snaps = pd.read_sql(sa.select(ss.c.account_id, ss.c.as_of, ss.c.health_score, ss.c.band), conn)
-    cols = ["playbook", "runs", "health_change", "comparable_change", "uplift"]
+    cols = ["playbook", "runs", "health_change", "comparable_change", "uplift", "retained",
+            "comparable_retained"]
+    data_end = conn.execute(sa.select(sa.func.max(ss.c.as_of))).scalar()
     if runs.empty or snaps.empty:
         return pd.DataFrame(columns=cols)
     snaps["as_of"] = pd.to_datetime(snaps["as_of"])
@@ -330,7 +335,7 @@ def playbook_effectiveness(conn: Connection, days: int = 30) -> pd.DataFrame:
     out = []
     treated = set(runs["account_id"])
     for pb, g in runs.groupby("playbook"):
-        own, comp = [], []
+        own, comp, kept, kept_peers = [], [], [], []
         for r in g.itertuples():
             start = pd.Timestamp(r.created_at).normalize()
             i0 = np.searchsorted(dates, start, side="right") - 1
@@ -346,8 +351,17 @@ def playbook_effectiveness(conn: Connection, days: int = 30) -> pd.DataFrame:
             peers = peers.intersection(s1.index)
             if len(peers):
                 comp.append(float((s1.loc[peers, "health_score"] - s0.loc[peers, "health_score"]).mean()))
+            later = (start + pd.Timedelta(days=90)).date()
+            if data_end is not None and later <= data_end:
+                alive = set(pd.read_sql(arr_as_of_query(later), conn)["account_id"])
+                kept.append(float(r.account_id in alive))
+                if len(peers):
+                    kept_peers.append(float(np.mean([p in alive for p in peers])))
         if own:
             hc, cc = float(np.mean(own)), float(np.mean(comp)) if comp else float("nan")
             out.append({"playbook": pb, "runs": len(own), "health_change": hc,
-                        "comparable_change": cc, "uplift": hc - cc})
+                        "comparable_change": cc, "uplift": hc - cc,
+                        "retained": float(np.mean(kept)) if kept else float("nan"),
+                        "comparable_retained": float(np.mean(kept_peers)) if kept_peers
+                        else float("nan")})
     return pd.DataFrame(out, columns=cols)

@@ -207,3 +207,38 @@ def test_presentation_mode_masks_names_everywhere(scored_demo_store, monkeypatch
         assert not leaked, (page, leaked[:5])
         if page and page.endswith("account_360.py"):
             assert at.title[0].value.startswith("Account ")
+
+
+DIALOG_CASES = [
+    ("Create task", {}, "task"),
+    ("Start playbook", {}, "playbook_run"),
+    ("Escalate", {"dlg_note": "Sponsor unresponsive"}, "escalation"),
+    ("Log interaction", {"dlg_note": "Call with the new champion"}, "interaction"),
+    ("Create expansion opportunity", {}, "opportunity"),
+    ("Invite to advocacy", {}, "advocacy_invite"),
+    ("Snooze alert", {"dlg_note": "Known issue, fix shipping"}, "alert_snooze"),
+]
+
+
+@pytest.mark.parametrize("label, texts, kind", DIALOG_CASES)
+def test_every_action_round_trips(app, scored_demo_store, label, texts, kind):
+    _, eng = scored_demo_store
+    with eng.connect() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(schema.actions)
+                              .where(schema.actions.c.type == kind)).scalar()
+    at = app(DATAFLOW)
+    at.button(key=f"a360_{label}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    for key, value in texts.items():
+        at.text_area(key=key).set_value(value)
+    at.button(key="dlg_confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    with eng.connect() as conn:
+        rows = conn.execute(sa.select(schema.actions.c.action_id).where(
+            schema.actions.c.type == kind)).all()
+        audited = conn.execute(sa.select(sa.func.count()).select_from(schema.audit_log).where(
+            schema.audit_log.c.entity_id.in_([r[0] for r in rows]))).scalar()
+    assert len(rows) == before + 1 and audited >= 1
+    at.switch_page("../pages/actions.py").run()
+    assert not at.exception

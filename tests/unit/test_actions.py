@@ -161,3 +161,5 @@ def test_playbook_effectiveness_against_comparable_accounts(store):
     # A1 red 40 -> 60 (+20); the comparable red account B1 +5 (C1 is green: not comparable)
     assert row["health_change"] == pytest.approx(20) and row["comparable_change"] == pytest.approx(5)
     assert row["uplift"] == pytest.approx(15) and row["runs"] == 1
+    # 90 days after the start is past the last snapshot: retention not measurable yet
+    assert pd.isna(row["retained"])
