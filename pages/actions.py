@@ -38,7 +38,9 @@ if acts.empty:
     st.caption("Nothing here. Actions created on Account 360 or any account list appear at once.")
 else:
     view = acts.assign(overdue=(pd.to_datetime(acts["due_date"]) < pd.Timestamp(today))
-                       & (acts["status"] == "open"))
+                       & (acts["status"] == "open"),
+                       playbook=acts["playbook"].map(lambda k: PLAYBOOKS[k].name if k in PLAYBOOKS else k),
+                       type=acts["type"].str.replace("_", " "))
     picked = st.dataframe(
         shell.present(view), key="inbox", hide_index=True, on_select="rerun", selection_mode="single-row",
         column_order=["due_date", "overdue", "title", "account_name", "owner", "type", "playbook",
@@ -46,7 +48,8 @@ else:
         column_config={"due_date": st.column_config.DateColumn("Due", format="D MMM YYYY"),
                        "overdue": st.column_config.CheckboxColumn("Overdue"),
                        "title": st.column_config.TextColumn("Task", width="large"),
-                       "account_name": "Account"})
+                       "account_name": "Account", "owner": "Owner", "type": "Type",
+                       "playbook": "Playbook", "status": "Status", "created_by": "Created by"})
     rows = ((picked or {}).get("selection") or {}).get("rows", [])
     if rows:
         sel = view.iloc[rows[0]]
@@ -69,7 +72,8 @@ else:
                  column_order=["started", "account_name", "playbook", "owner", "progress", "steps",
                                "done", "overdue"],
                  column_config={"started": st.column_config.DatetimeColumn("Started", format="D MMM YYYY"),
-                                "account_name": "Account",
+                                "account_name": "Account", "playbook": "Playbook", "owner": "Owner",
+                                "steps": "Steps", "done": "Done",
                                 "progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=1, format="percent"),
                                 "overdue": st.column_config.NumberColumn("Overdue steps")})
 

@@ -111,7 +111,7 @@ def test_an_action_shows_on_the_actions_page_and_can_be_closed(app, scored_demo_
     assert not at.exception, [e.value for e in at.exception]
     inbox = next(d.value for d in at.dataframe if "account_name" in d.value.columns
                  and "overdue" in d.value.columns)
-    steps = inbox[inbox["playbook"] == "expansion"]
+    steps = inbox[inbox["playbook"] == "Expansion"]
     assert len(steps) == 3 and set(steps["account_name"]) == {"TechCorp Financial Services"}
     runs = next(d.value for d in at.dataframe if "progress" in d.value.columns)
     assert "TechCorp Financial Services" in set(runs["account_name"])
