@@ -6,7 +6,7 @@ import streamlit as st
 
 from app import actions_ui, data, shell
 from greendoor.charts.portfolio import FONT
-from greendoor.scoring.features import FEATURES
+from greendoor.scoring.features import describe
 
 BAND_COLORS = {"green": "#1e8449", "yellow": "#d4ac0d", "red": "#c0392b"}
 
@@ -70,10 +70,10 @@ with left:
     why = pd.DataFrame(det.get("why", []))
     if len(why):
         best = det.get("best_improvement")
-        why["label"] = why["measure"].map(lambda m: FEATURES.get(m, ("", m))[1])
+        why["label"] = why["measure"].map(describe)
         if best:
             gain = why.set_index("measure").loc[best, "gain"]
-            label = FEATURES.get(best, ("", best))[1]
+            label = describe(best)
             st.info(f"Biggest lever: **{label}**, worth up to {gain:.1f} points.")
         st.dataframe(why[["component", "label", "value", "scaled", "weight", "contribution"]],
                      hide_index=True, height=460, column_config={

@@ -352,7 +352,7 @@ def at_risk_queue(conn: Connection, f: Filters, min_risk_index: float = 90.0) ->
 def risk_drivers(queue: pd.DataFrame) -> pd.DataFrame:
     """How often each feature is a top churn driver in the queue, and the ARR
     behind it: ``feature, description, accounts, arr``; most frequent first."""
-    from greendoor.scoring.features import FEATURES
+    from greendoor.scoring.features import describe
 
     if queue.empty:
         return pd.DataFrame(columns=["feature", "description", "accounts", "arr"])
@@ -361,7 +361,7 @@ def risk_drivers(queue: pd.DataFrame) -> pd.DataFrame:
     out = ex.groupby("driver_features").agg(accounts=("account_id", "nunique"),
                                             arr=("arr", "sum")).reset_index()
     out = out.rename(columns={"driver_features": "feature"})
-    out["description"] = out["feature"].map(lambda c: FEATURES.get(c, ("", c))[1])
+    out["description"] = out["feature"].map(describe)
     return out.sort_values(["accounts", "arr"], ascending=False, ignore_index=True)
 
 

@@ -86,6 +86,15 @@ FEATURES: dict[str, tuple[str, str]] = {
 }
 
 
+#: Descriptions of model-only inputs derived from FEATURES (see scoring.run).
+DERIVED_INPUTS = {"log_arr": ("commercial", "ARR (size, log scale)")}
+
+
+def describe(name: str) -> str:
+    """Plain-language description of a feature or model input."""
+    return {**FEATURES, **DERIVED_INPUTS}.get(name, ("", name))[1]
+
+
 def _ts(d: dt.date) -> dt.datetime:
     return dt.datetime.combine(d, dt.time())
 

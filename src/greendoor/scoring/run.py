@@ -44,7 +44,7 @@ from greendoor.config import default_settings, merge_settings
 from greendoor.scoring import alerts as A
 from greendoor.scoring import evaluate as E
 from greendoor.scoring.churn import ChurnModel, NotEnoughData, risk_index
-from greendoor.scoring.features import FEATURES, features_as_of, tables_with_rows
+from greendoor.scoring.features import FEATURES, describe, features_as_of, tables_with_rows
 from greendoor.scoring.health import best_improvement, classify_trend, score_health
 from greendoor.scoring.labels import churn_labels, expansion_labels
 from greendoor.store import schema
@@ -284,7 +284,7 @@ def _dumps(model) -> bytes:
 
 
 def _evidence(feature: str, value, reference) -> str:
-    desc = FEATURES.get(feature, (None, feature))[1] if feature != "log_arr" else "ARR (log)"
+    desc = describe(feature)
 
     def fmt(v):
         if v is None or (isinstance(v, float) and math.isnan(v)):
