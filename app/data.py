@@ -171,3 +171,14 @@ def agenda(token: str, f: Filters, since) -> pd.DataFrame:
 def at_risk_queue(token: str, f: Filters) -> pd.DataFrame:
     with engine().connect() as conn:
         return portfolio.at_risk_queue(conn, f)
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def model_quality(token: str) -> dict:
+    from greendoor import quality as Q
+
+    with engine().connect() as conn:
+        ev = Q.latest(conn)
+        renewal = Q.renewal_accuracy(conn)
+        return {"evaluation": ev, "forecast": Q.forecast_backtests(conn), "renewal": renewal,
+                "success": Q.success_metrics(ev, renewal)}

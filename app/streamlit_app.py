@@ -26,6 +26,10 @@ PAGES = {
         st.Page(PAGES_DIR / "actions.py", title="Actions & playbooks", icon=":material/task_alt:",
                 url_path="actions"),
     ],
+    "Analytics": [
+        st.Page(PAGES_DIR / "model_quality.py", title="Model quality", icon=":material/verified:",
+                url_path="model-quality"),
+    ],
     "Settings": [
         st.Page(PAGES_DIR / "data.py", title="Data", icon=":material/database:",
                 url_path="data"),

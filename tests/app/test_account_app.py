@@ -242,3 +242,27 @@ def test_every_action_round_trips(app, scored_demo_store, label, texts, kind):
     assert len(rows) == before + 1 and audited >= 1
     at.switch_page("../pages/actions.py").run()
     assert not at.exception
+
+
+def test_model_quality_reports_the_backtest(scored_demo_store, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
+    from greendoor.scoring.run import evaluate
+
+    evaluate(scored_demo_store[1])  # the fixture scored without a backtest
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("../pages/model_quality.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    success = next(d.value for d in at.dataframe if "target" in d.value.columns)
+    assert "Renewal forecast accuracy (past quarters, mean)" in set(success["metric"])
+    aucs = [m for m in at.metric if m.label == "ROC AUC"]
+    assert aucs or at.warning  # measured, or "not available" with the reason
+
+
+def test_model_quality_on_an_unscored_store_says_what_to_run(ravenstack_store, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, ravenstack_store[0])
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("../pages/model_quality.py").run()
+    assert not at.exception
+    assert any("greendoor score" in i.value for i in at.info)

@@ -180,3 +180,18 @@ def test_risk_drivers_counts_accounts_and_arr():
     d = portfolio.risk_drivers(q).set_index("feature")
     assert d.loc["usage_trend", "accounts"] == 2 and d.loc["usage_trend", "arr"] == 30.0
     assert d.index[0] == "usage_trend" and "csat_90d" in d.index
+
+
+def test_success_metrics_say_what_is_met_and_what_is_not():
+    from greendoor.quality import skill, success_metrics
+
+    ev = {"churn": {"status": "ok", "test": {"auc": 0.49, "top_decile_lift": 0.67}},
+          "health": {"auc_low_health": 0.5, "churn_rate_by_band": [
+              {"group": "red", "rate": 0.19, "n": 10}, {"group": "yellow", "rate": 0.20, "n": 10}]}}
+    renewal = pd.DataFrame({"accuracy": [0.9, 0.8]})
+    m = success_metrics(ev, renewal).set_index("metric")["met"]
+    assert m["Renewal forecast accuracy (past quarters, mean)"] is True  # mean 0.85
+    assert m["Churn model validated against outcomes (backtest ROC AUC)"] is False
+    assert m["Churn rate falls from red to yellow to green"] is False
+    assert m["Churn reduction through intervention"] is None
+    assert skill(0.49) == "no measurable skill" and skill(0.81) == "strong"

@@ -1,0 +1,89 @@
+"""Model quality read model: stored backtests, and the seeds' success metrics as
+target vs actual (SPEC.md page 11; seeds 000 and 001).
+
+Everything comes from what ``greendoor score`` / ``evaluate`` / ``forecast`` stored;
+nothing is recomputed here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from greendoor.scoring.run import latest_evaluation
+from greendoor.store import schema
+
+#: How the page words a ROC AUC (0.5 = a coin toss).
+SKILL = ((0.8, "strong"), (0.7, "useful"), (0.6, "modest"), (0.0, "no measurable skill"))
+
+
+def skill(auc: float | None) -> str:
+    """Plain-language reading of a ROC AUC."""
+    if auc is None or (isinstance(auc, float) and np.isnan(auc)):
+        return "not measured"
+    return next(label for floor, label in SKILL if auc >= floor)
+
+
+def forecast_backtests(conn: Connection, segment: str = "all") -> pd.DataFrame:
+    """The latest forecast backtests of ``segment``: one row per series and model."""
+    fb = schema.forecast_backtests
+    return pd.read_sql(sa.select(fb).where(fb.c.segment == segment)
+                       .order_by(fb.c.series, fb.c.freq, fb.c.model), conn)
+
+
+def renewal_accuracy(conn: Connection) -> pd.DataFrame:
+    """Past quarters' renewal forecast vs actual (from the latest forecast run)."""
+    rf = schema.renewal_forecasts
+    df = pd.read_sql(sa.select(rf.c.period_start, rf.c.renewals, rf.c.arr_due, rf.c.expected,
+                               rf.c.p10, rf.c.p90, rf.c.actual, rf.c.accuracy, rf.c.detail_json)
+                     .where(rf.c.kind == "past").order_by(rf.c.period_start), conn)
+    df["inside"] = df["detail_json"].map(lambda d: json.loads(d or "{}").get("inside"))
+    df["reason"] = df["detail_json"].map(lambda d: json.loads(d or "{}").get("reason"))
+    return df.drop(columns="detail_json")
+
+
+def success_metrics(evaluation: dict | None, renewal: pd.DataFrame) -> pd.DataFrame:
+    """The seeds' success metrics as ``metric, target, actual, met, source``.
+
+    A metric the data cannot measure yet says so in ``actual`` (``met`` is None).
+    """
+    ev = evaluation or {}
+    churn = (ev.get("churn") or {}).get("test") or {}
+    rows = []
+    acc = renewal["accuracy"].dropna()
+    rows.append(("Renewal forecast accuracy (past quarters, mean)", "85 %+",
+                 f"{acc.mean():.1%} over {len(acc)} quarters" if len(acc) else
+                 "not measurable yet: run `greendoor forecast` with a year of renewals",
+                 bool(acc.mean() >= 0.85) if len(acc) else None, "seed 001, success metrics"))
+    auc = churn.get("auc")
+    rows.append(("Churn model validated against outcomes (backtest ROC AUC)", "0.80+",
+                 f"{auc:.3f}" if auc is not None else "not available: " +
+                 str((ev.get("churn") or {}).get("reason", "no backtest")),
+                 bool(auc >= 0.80) if auc is not None else None, "seed 000 (>80 %), issue 4"))
+    lift = churn.get("top_decile_lift")
+    rows.append(("Churn model top-decile lift", "3+", f"{lift:.2f}" if lift is not None else "—",
+                 bool(lift >= 3) if lift is not None else None, "issue 4"))
+    h = ev.get("health") or {}
+    h_auc = h.get("auc_low_health")
+    rows.append(("Health score vs outcomes (ROC AUC of low health for churn)", "0.90",
+                 f"{h_auc:.3f}" if h_auc is not None else "—",
+                 bool(h_auc >= 0.90) if h_auc is not None else None,
+                 "seed 001 (90 % correlation), measured as AUC"))
+    rates = {r["group"]: r["rate"] for r in h.get("churn_rate_by_band", [])}
+    ordered = all(b in rates for b in ("red", "yellow", "green")) and \
+        rates["red"] > rates["yellow"] > rates["green"]
+    rows.append(("Churn rate falls from red to yellow to green", "strictly falling",
+                 " > ".join(f"{b} {rates[b]:.1%}" for b in ("red", "yellow", "green") if b in rates)
+                 or "—", ordered if rates else None, "issue 4"))
+    rows.append(("Churn reduction through intervention", "40 %",
+                 "not measurable yet: needs a year of playbook runs and their outcomes", None,
+                 "seed 001"))
+    return pd.DataFrame(rows, columns=["metric", "target", "actual", "met", "source"])
+
+
+def latest(conn: Connection) -> dict | None:
+    return latest_evaluation(conn)
