@@ -28,7 +28,10 @@ st.caption(f"Time-ordered backtest stored {ev.get('created_at', '')[:16]}: train
 st.subheader("Success metrics: target vs actual")
 st.dataframe(mq["success"], hide_index=True, key="success", column_config={
     "metric": st.column_config.TextColumn("Metric", width="large"),
-    "met": st.column_config.CheckboxColumn("Met")})
+    "target": st.column_config.TextColumn("Target", width="small"),
+    "actual": st.column_config.TextColumn("Actual", width="large"),
+    "met": st.column_config.CheckboxColumn("Met", width="small"),
+    "source": st.column_config.TextColumn("Source", width="medium")})
 
 st.subheader("Predictive models")
 cols = st.columns(3, border=True)
