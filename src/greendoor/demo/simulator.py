@@ -376,7 +376,12 @@ class _Simulation:
         return np.clip(e * onboard, 0.02, 0.98).astype(np.float32)
 
     def _window_mean_e(self, acc: np.ndarray, day: np.ndarray, width: int = 30) -> np.ndarray:
-        cs = np.concatenate([np.zeros((self.A, 1)), np.cumsum(self.e, axis=1)], axis=1)
+        """Mean engagement over ``[day - width, day)`` per account (prefix sums of ``e``,
+        built once: ``e`` does not change after :meth:`_latent`)."""
+        cs = getattr(self, "_e_prefix", None)
+        if cs is None:
+            cs = np.concatenate([np.zeros((self.A, 1)), np.cumsum(self.e, axis=1)], axis=1)
+            self._e_prefix = cs
         hi = np.clip(day, 1, self.D)
         lo = np.clip(day - width, 0, self.D - 1)
         lo = np.minimum(lo, hi - 1)
@@ -953,8 +958,11 @@ class _Simulation:
         rows = []
         iid = 0
         period = {"monthly": 1, "quarterly": 3, "annual": 12}
+        budget_dip: dict[int, np.ndarray] = {}  # per account, computed once
         for s in self.subs:
             a = s["acc"]
+            if a not in budget_dip:
+                budget_dip[a] = self._dips(slice(a, a + 1))[3, 0]
             months = period[self.billing[a]]
             start = s["start_date"]
             end = s["end_date"] if s["end_date"] is not None else self.as_of
@@ -967,7 +975,7 @@ class _Simulation:
                 if issued < self.start:
                     continue
                 d = int((issued - self.start).astype(int))
-                budget = self._dips(slice(a, a + 1))[3, 0, min(d + 30, self.D - 1)]
+                budget = budget_dip[a][min(d + 30, self.D - 1)]
                 e = self.e[a, min(d + 30, self.D - 1)]
                 delay = rng.normal(-6 + 45 * budget + 10 * (1 - e), 6)
                 due = issued + 30
