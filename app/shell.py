@@ -199,13 +199,15 @@ def presenting() -> bool:
     return bool(st.session_state.get("present_toggle"))
 
 
+def pseudonyms(names: dict[str, str] | None = None) -> dict[str, str]:
+    """Account id -> stable pseudonym ("Account 0421", by the rank of the id)."""
+    names = names if names is not None else data.account_names(data.data_token())
+    return {a: f"Account {i + 1:04d}" for i, a in enumerate(sorted(names))}
+
+
 def masked_label(account_id: str) -> str:
-    """A stable pseudonym: "Account 0421" by the rank of the account id."""
-    ids = data.account_names(data.data_token())
-    order = st.session_state.setdefault("_mask_order", {a: i + 1 for i, a in enumerate(sorted(ids))})
-    if account_id not in order:
-        order.update({a: i + 1 for i, a in enumerate(sorted(ids))})
-    return f"Account {order.get(account_id, 0):04d}"
+    """The pseudonym of one account (see :func:`pseudonyms`)."""
+    return pseudonyms().get(account_id, "Account 0000")
 
 
 def account_label(account_id: str, name: str | None) -> str:
@@ -221,7 +223,7 @@ def present(df, id_col: str = "account_id"):
     out = df.copy()
     names = data.account_names(data.data_token())
     if id_col in out:
-        labels = out[id_col].map(masked_label)
+        labels = out[id_col].map(pseudonyms(names)).fillna("Account 0000")
         real = out[id_col].map(names)
         # every text column: hidden columns are sent to the browser too
         for col in out.columns:
