@@ -182,3 +182,139 @@ def model_quality(token: str) -> dict:
         renewal = Q.renewal_accuracy(conn)
         return {"evaluation": ev, "forecast": Q.forecast_backtests(conn), "renewal": renewal,
                 "success": Q.success_metrics(ev, renewal)}
+
+
+# --------------------------------------------------------------------------- #
+# analytics pages
+# --------------------------------------------------------------------------- #
+@st.cache_data(show_spinner=False, ttl=3600)
+def settings(token: str) -> tuple[int, dict]:
+    from greendoor import settings as S
+
+    with engine().connect() as conn:
+        return S.current(conn)
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def provenance(token: str, as_of) -> dict:
+    from greendoor import settings as S
+    from greendoor.analytics.renewals import forecast_as_of
+
+    with engine().connect() as conn:
+        return {"scored": S.scored_version(conn, as_of), "current": S.current(conn)[0],
+                "forecast_as_of": forecast_as_of(conn)}
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def settings_history(token: str) -> pd.DataFrame:
+    from greendoor import settings as S
+
+    with engine().connect() as conn:
+        return S.history(conn)
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def expansion(token: str, f: Filters) -> dict:
+    from greendoor.analytics import expansion as X
+    from greendoor.settings import current
+
+    with engine().connect() as conn:
+        pipe = X.open_pipeline(conn, f)
+        return {"pipeline": pipe, "stages": X.by_stage(pipe),
+                "signals": X.signals(conn, f, current(conn)[1]),
+                "propensity": X.propensity_ranking(conn, f)}
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def renewals(token: str, f: Filters) -> dict:
+    from greendoor.analytics import renewals as R
+    from greendoor.settings import current
+
+    with engine().connect() as conn:
+        windows = current(conn)[1]["renewal_windows_days"]
+        due = R.due(conn, f, windows)
+        return {"due": due, "windows": R.window_summary(due, windows), "window_days": windows,
+                "quarters": R.periods(due, "quarter"), "months": R.periods(due, "month")}
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def top_down(token: str, series: str, segment: str) -> dict:
+    from greendoor.analytics import renewals as R
+
+    with engine().connect() as conn:
+        cmp = R.model_comparison(conn, series, segment)
+        return {"series": R.top_down(conn, series, segment), "comparison": cmp,
+                "verdict": R.verdict(cmp) if len(cmp) else None}
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def advocacy(token: str, f: Filters) -> dict:
+    from greendoor.analytics import advocacy as V
+
+    with engine().connect() as conn:
+        acts = V.activities(conn, f)
+        return {"trend": V.nps_trend(conn, f), "latest": V.latest_nps_by_account(conn, f),
+                "candidates": V.candidates(conn, f), "activities": acts,
+                "pipeline": V.pipeline(acts), "referrals": V.referrals(acts, conn, f),
+                "advocates": V.advocates_vs_others(conn, f)}
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def segmentation(token: str, f: Filters, dims: tuple[str, ...]) -> dict:
+    """Accounts, clusters and benchmarks (rule segments over ``dims``, and personas)."""
+    import datetime as dt
+
+    from greendoor.analytics import segments as G
+    from greendoor.scoring.features import features_as_of
+
+    with engine().connect() as conn:
+        acc = G.account_frame(conn, f)
+        cl = G.cluster(acc)
+        start = f.as_of - dt.timedelta(days=365)
+        rule_now = G.rule_groups(conn, f.as_of, list(dims), list(acc.index))
+        rule_then = G.rule_groups(conn, start, list(dims))
+        out = {"accounts": acc.assign(rule_segment=rule_now, persona=cl.labels),
+               "clustering": cl,
+               "rule_benchmarks": G.benchmarks(conn, acc, rule_now, rule_then, f.as_of)}
+        if cl.model is not None:
+            then = cl.assign(features_as_of(conn, start))
+            out["persona_benchmarks"] = G.benchmarks(conn, acc, cl.labels, then, f.as_of)
+        return out
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def migration(token: str, f: Filters, before, kind: str) -> pd.DataFrame:
+    from greendoor.analytics import segments as G
+
+    with engine().connect() as conn:
+        if kind == "band":
+            return G.band_migration(conn, f, before)
+    seg = segmentation(token, f, ("segment",))
+    with engine().connect() as conn:
+        return G.persona_migration(conn, seg["clustering"], seg["accounts"], before)
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def behavior(token: str, f: Filters) -> dict:
+    from greendoor.analytics import behavior as B
+
+    with engine().connect() as conn:
+        return {"active": B.active_users(conn, f), "features": B.feature_adoption(conn, f),
+                "cohorts": B.cohort_retention(conn, f), "anomalies": B.anomalies(conn, f),
+                "power_users": B.power_users(conn, f)}
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def feature_accounts(token: str, f: Filters, feature: str) -> pd.DataFrame:
+    from greendoor.analytics import behavior as B
+
+    with engine().connect() as conn:
+        return B.feature_accounts(conn, f, feature)
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def cohort_accounts(token: str, f: Filters, cohort) -> pd.DataFrame:
+    from greendoor.analytics import behavior as B
+
+    with engine().connect() as conn:
+        return B.cohort_accounts(conn, f, cohort)

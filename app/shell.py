@@ -240,3 +240,21 @@ def present(df, id_col: str = "account_id"):
     if "contact_id" in out and "name" in out:
         out["name"] = ["Contact " + str(i + 1) for i in range(len(out))]
     return out
+
+
+def provenance(token: str, f: Filters, forecast: bool = False) -> None:
+    """Caption: which score snapshot and settings version the page's numbers come
+    from (and the forecast run), with a note when the settings changed since."""
+    p = data.provenance(token, f.as_of)
+    s = p["scored"]
+    if s is None:
+        st.caption(f"Not scored yet. Current settings: version {p['current']}.")
+        return
+    text = (f"Scores as of {s['as_of']:%d %b %Y}, computed with **settings version "
+            f"{s['settings_version']}** on {s['scored_at']:%d %b %Y %H:%M} UTC.")
+    if s["settings_version"] != p["current"]:
+        text += (f" Settings version {p['current']} is newer: rescore on the Data & settings "
+                 "page to apply it.")
+    if forecast and p["forecast_as_of"]:
+        text += f" Forecast run as of {p['forecast_as_of']:%d %b %Y}."
+    st.caption(text)

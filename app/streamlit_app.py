@@ -27,11 +27,21 @@ PAGES = {
                 url_path="actions"),
     ],
     "Analytics": [
+        st.Page(PAGES_DIR / "expansion.py", title="Expansion pipeline", icon=":material/trending_up:",
+                url_path="expansion"),
+        st.Page(PAGES_DIR / "renewals.py", title="Renewal forecast", icon=":material/event_repeat:",
+                url_path="renewals"),
+        st.Page(PAGES_DIR / "advocacy.py", title="Advocacy", icon=":material/campaign:",
+                url_path="advocacy"),
+        st.Page(PAGES_DIR / "segmentation.py", title="Segmentation", icon=":material/donut_small:",
+                url_path="segmentation"),
+        st.Page(PAGES_DIR / "behavior.py", title="Behavior", icon=":material/insights:",
+                url_path="behavior"),
         st.Page(PAGES_DIR / "model_quality.py", title="Model quality", icon=":material/verified:",
                 url_path="model-quality"),
     ],
     "Settings": [
-        st.Page(PAGES_DIR / "data.py", title="Data", icon=":material/database:",
+        st.Page(PAGES_DIR / "data.py", title="Data & settings", icon=":material/database:",
                 url_path="data"),
     ],
 }

@@ -1,4 +1,5 @@
-"""Data: freshness of each table, import with a validation report, import history."""
+"""Data & settings: freshness of each table, import with a validation report, import
+history; the versioned settings editor and Rescore."""
 
 import re
 import tempfile
@@ -6,99 +7,105 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import data, shell
+from app import actions_ui, data, settings_ui, shell
 from greendoor.ingest import ImportRefused, import_path
 from greendoor.ingest.adapters import ADAPTERS
 
-st.title("Data")
+st.title("Data & settings")
+actions_ui.show_toast()
 token = data.data_token()
 status = data.store_status(token)
 
-st.subheader("What the store holds")
-fresh = data.freshness(token)
-st.dataframe(
-    fresh, hide_index=True, key="freshness", height=35 * (len(fresh) + 1) + 3,
-    column_config={
-        "table": st.column_config.TextColumn("Table"),
-        "rows": st.column_config.NumberColumn("Rows", format="localized"),
-        "first": st.column_config.DateColumn("From", format="D MMM YYYY"),
-        "last": st.column_config.DateColumn("To", format="D MMM YYYY"),
-        "last_load": st.column_config.DatetimeColumn("Last loaded", format="D MMM YYYY, HH:mm"),
-    },
-)
-st.caption(f"Dataset: {status['dataset'] or 'empty'}. Dates are each table's main date "
-           "(signup, start, usage day, ticket opened, ...).")
-if status["accounts"]:
-    shell.missing_data_note(status, list(shell.POWERS))
-    if status["default_as_of"]:
-        shell.data_quality_note(token, status["default_as_of"])
+tab_data, tab_settings = st.tabs(["Data", "Settings"])
+with tab_settings:
+    settings_ui.editor()
 
-st.subheader("Import files")
-fmt = st.radio("Format", list(ADAPTERS), horizontal=True, key="import_format",
-               format_func=lambda a: {"canonical": "Canonical (data contract)",
-                                      "ravenstack": "RavenStack export"}.get(a, a))
-st.caption(ADAPTERS[fmt].description)
-uploads = st.file_uploader("Files: one per table, CSV or Parquet", type=["csv", "parquet"],
-                           accept_multiple_files=True, key="import_files")
-c1, c2 = st.columns(2)
-date_format = c1.text_input("Date format of non-ISO dates (optional)", key="import_date_format",
-                            placeholder="%d/%m/%Y",
-                            help="Needed only when a date column is ambiguous, e.g. 1/2/2024.")
-replace = c2.checkbox("Replace the data in the store", key="import_replace",
-                      help="Empties the canonical tables first. Required over the demo "
-                           "portfolio; actions and the audit log are kept.")
+with tab_data:
+    st.subheader("What the store holds")
+    fresh = data.freshness(token)
+    st.dataframe(
+        fresh, hide_index=True, key="freshness", height=35 * (len(fresh) + 1) + 3,
+        column_config={
+            "table": st.column_config.TextColumn("Table"),
+            "rows": st.column_config.NumberColumn("Rows", format="localized"),
+            "first": st.column_config.DateColumn("From", format="D MMM YYYY"),
+            "last": st.column_config.DateColumn("To", format="D MMM YYYY"),
+            "last_load": st.column_config.DatetimeColumn("Last loaded", format="D MMM YYYY, HH:mm"),
+        },
+    )
+    st.caption(f"Dataset: {status['dataset'] or 'empty'}. Dates are each table's main date "
+               "(signup, start, usage day, ticket opened, ...).")
+    if status["accounts"]:
+        shell.missing_data_note(status, list(shell.POWERS))
+        if status["default_as_of"]:
+            shell.data_quality_note(token, status["default_as_of"])
+
+    st.subheader("Import files")
+    fmt = st.radio("Format", list(ADAPTERS), horizontal=True, key="import_format",
+                   format_func=lambda a: {"canonical": "Canonical (data contract)",
+                                          "ravenstack": "RavenStack export"}.get(a, a))
+    st.caption(ADAPTERS[fmt].description)
+    uploads = st.file_uploader("Files: one per table, CSV or Parquet", type=["csv", "parquet"],
+                               accept_multiple_files=True, key="import_files")
+    c1, c2 = st.columns(2)
+    date_format = c1.text_input("Date format of non-ISO dates (optional)", key="import_date_format",
+                                placeholder="%d/%m/%Y",
+                                help="Needed only when a date column is ambiguous, e.g. 1/2/2024.")
+    replace = c2.checkbox("Replace the data in the store", key="import_replace",
+                          help="Empties the canonical tables first. Required over the demo "
+                               "portfolio; actions and the audit log are kept.")
 
 
-def _run(dry_run: bool):
-    with tempfile.TemporaryDirectory() as tmp:
-        for up in uploads:
-            safe = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(up.name).name)
-            (Path(tmp) / safe).write_bytes(up.getvalue())
-        bar = st.progress(0.0, text="Validating")
-        try:
-            report = import_path(data.engine(), tmp, fmt, date_format=date_format or None,
-                                 dry_run=dry_run, replace=replace, actor="app",
-                                 progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
-        except ImportRefused as exc:
+    def _run(dry_run: bool):
+        with tempfile.TemporaryDirectory() as tmp:
+            for up in uploads:
+                safe = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(up.name).name)
+                (Path(tmp) / safe).write_bytes(up.getvalue())
+            bar = st.progress(0.0, text="Validating")
+            try:
+                report = import_path(data.engine(), tmp, fmt, date_format=date_format or None,
+                                     dry_run=dry_run, replace=replace, actor="app",
+                                     progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+            except ImportRefused as exc:
+                bar.empty()
+                st.error(str(exc))
+                return None
             bar.empty()
-            st.error(str(exc))
-            return None
-        bar.empty()
-    report.source = ", ".join(up.name for up in uploads)
-    return report
+        report.source = ", ".join(up.name for up in uploads)
+        return report
 
 
-b1, b2 = st.columns([1, 4])
-validate = b1.button("Validate (dry run)", key="import_validate", disabled=not uploads)
-do_import = b2.button("Import", type="primary", key="import_run", disabled=not uploads)
-if validate or do_import:
-    report = _run(dry_run=validate)
+    b1, b2 = st.columns([1, 4])
+    validate = b1.button("Validate (dry run)", key="import_validate", disabled=not uploads)
+    do_import = b2.button("Import", type="primary", key="import_run", disabled=not uploads)
+    if validate or do_import:
+        report = _run(dry_run=validate)
+        if report is not None:
+            st.session_state["import_report"] = report
+            if report.status == "ok":  # reload every cached figure from the new data
+                st.cache_data.clear()
+                st.session_state["import_toast"] = f"Imported {report.rows_read:,} rows"
+                st.rerun()
+    if "import_toast" in st.session_state:
+        st.toast(st.session_state.pop("import_toast"), icon=":material/check:")
+    report = st.session_state.get("import_report")
     if report is not None:
-        st.session_state["import_report"] = report
-        if report.status == "ok":  # reload every cached figure from the new data
-            st.cache_data.clear()
-            st.session_state["import_toast"] = f"Imported {report.rows_read:,} rows"
-            st.rerun()
-if "import_toast" in st.session_state:
-    st.toast(st.session_state.pop("import_toast"), icon=":material/check:")
-report = st.session_state.get("import_report")
-if report is not None:
-    if report.errors:
-        st.error(f"{len(report.errors):,} problem(s) found; nothing was written. Fix them in "
-                 "the files and validate again.")
-    elif report.status == "dry_run":
-        st.success("Valid. Nothing was written yet: the counts show what Import would do.")
-    else:
-        st.success(f"Imported in {report.seconds:.1f} s.")
-    st.dataframe(report.tables_frame(), hide_index=True, key="import_tables")
-    issues = report.issues_frame()
-    if len(issues):
-        st.dataframe(issues, hide_index=True, key="import_issues",
-                     column_config={"line": st.column_config.NumberColumn("Line", format="%d")})
+        if report.errors:
+            st.error(f"{len(report.errors):,} problem(s) found; nothing was written. Fix them in "
+                     "the files and validate again.")
+        elif report.status == "dry_run":
+            st.success("Valid. Nothing was written yet: the counts show what Import would do.")
+        else:
+            st.success(f"Imported in {report.seconds:.1f} s.")
+        st.dataframe(report.tables_frame(), hide_index=True, key="import_tables")
+        issues = report.issues_frame()
+        if len(issues):
+            st.dataframe(issues, hide_index=True, key="import_issues",
+                         column_config={"line": st.column_config.NumberColumn("Line", format="%d")})
 
-st.subheader("Import history")
-hist = data.import_history(token)
-if hist.empty:
-    st.caption("No imports yet.")
-else:
-    st.dataframe(hist, hide_index=True, key="import_history")
+    st.subheader("Import history")
+    hist = data.import_history(token)
+    if hist.empty:
+        st.caption("No imports yet.")
+    else:
+        st.dataframe(hist, hide_index=True, key="import_history")

@@ -49,7 +49,7 @@ def accounts_in(engine) -> int:
 def test_upload_validate_then_import(engine, use_store):
     use_store(str(engine.url))
     at = open_page(DATA_PAGE)
-    assert [t.value for t in at.title] == ["Data"]
+    assert [t.value for t in at.title] == ["Data & settings"]
     up = at.file_uploader(key="import_files")
     up.upload("accounts.csv", ACCOUNTS, "text/csv")
     up.upload("subscriptions.csv", SUBS, "text/csv")

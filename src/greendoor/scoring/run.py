@@ -40,13 +40,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from greendoor import portfolio
-from greendoor.config import default_settings, merge_settings
 from greendoor.scoring import alerts as A
 from greendoor.scoring import evaluate as E
 from greendoor.scoring.churn import ChurnModel, NotEnoughData, risk_index
 from greendoor.scoring.features import FEATURES, describe, features_as_of, tables_with_rows
 from greendoor.scoring.health import best_improvement, classify_trend, score_health
 from greendoor.scoring.labels import churn_labels, expansion_labels
+from greendoor.settings import current as current_settings
 from greendoor.store import schema
 from greendoor.store.bulk import bulk_insert
 from greendoor.store.engine import new_id
@@ -75,16 +75,6 @@ MIN_CATEGORY_HISTORY = 20
 
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def current_settings(conn: Connection) -> tuple[int, dict]:
-    """Latest settings version and its values (the defaults when none is stored)."""
-    sv = schema.settings_versions
-    row = conn.execute(sa.select(sv.c.version, sv.c.settings_json)
-                       .order_by(sv.c.version.desc()).limit(1)).first()
-    if row is None:
-        return 0, default_settings()
-    return int(row[0]), merge_settings(json.loads(row[1]))
 
 
 def data_start(conn: Connection) -> dt.date | None:

@@ -1,0 +1,152 @@
+"""The settings editor of the Data & settings page: health weights per segment, bands,
+trend, rule thresholds and renewal windows, saved as a new version, then "Rescore"."""
+
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import streamlit as st
+
+from app import actions_ui, data
+from greendoor import config
+from greendoor import settings as S
+
+RULE_HELP = {
+    "checkin_no_contact_days": "Proactive check-in: yellow and no CSM contact for this many days",
+    "escalation_usage_drop": "Churn escalation: usage down by this share (30 d vs prior 30 d)",
+    "warning_usage_decline": "Early warning: usage decline month over month (share)",
+    "warning_login_drop": "Early warning: logins down month over month (share)",
+    "warning_ticket_increase": "Early warning: tickets up by this share (2.0 = +200 %)",
+    "warning_health_drop_points": "Early warning: health drop in 30 days (points)",
+    "expansion_seat_utilization": "Expansion signal: seat utilization above (share)",
+    "expansion_usage_growth": "Expansion signal: usage up over 90 days (share)",
+    "product_gap_ticket_count": "Product gap: feature-request tickets on one topic",
+    "product_gap_arr": "Product gap: combined ARR asking for it (USD)",
+    "documentation_gap_ticket_count": "Documentation gap: how-to tickets on one topic",
+}
+ROW_LABELS = {"default": "Default (all segments)", "enterprise": "Enterprise",
+              "mid_market": "Mid-market", "smb": "SMB"}
+
+
+def weights_frame(h: dict) -> pd.DataFrame:
+    """Rows default + each segment; a segment row's blank cell uses the default."""
+    rows = [{"applies_to": "default", **h["weights"]}]
+    for seg in config.SEGMENTS:
+        over = h.get("segment_weights", {}).get(seg, {})
+        rows.append({"applies_to": seg, **{c: over.get(c) for c in S.COMPONENTS}})
+    return pd.DataFrame(rows)
+
+
+def settings_from_form(base: dict, weights: pd.DataFrame, bands: dict, trend: dict,
+                       rules: pd.DataFrame, windows: str) -> dict:
+    """The edited settings (raises :class:`greendoor.settings.SettingsError` with the
+    field named when a value cannot be read)."""
+    out = copy.deepcopy(base)
+    h = out["health"]
+    d = weights[weights["applies_to"] == "default"].iloc[0]
+    h["weights"] = {c: float(d[c]) if pd.notna(d[c]) else 0.0 for c in S.COMPONENTS}
+    h["segment_weights"] = {}
+    for r in weights[weights["applies_to"] != "default"].itertuples():
+        over = {c: float(getattr(r, c)) for c in S.COMPONENTS if pd.notna(getattr(r, c))}
+        if over:
+            h["segment_weights"][r.applies_to] = over
+    h["bands"] = {"green": float(bands["green"]), "yellow": float(bands["yellow"])}
+    h["trend_window_days"] = int(trend["window"])
+    h["trend_threshold"] = float(trend["threshold"])
+    out["rules"] = {r.setting: (int(r.value) if float(r.value).is_integer()
+                                and isinstance(base["rules"].get(r.setting), int) else float(r.value))
+                    for r in rules.itertuples()}
+    try:
+        out["renewal_windows_days"] = sorted({int(x.strip()) for x in windows.split(",") if x.strip()},
+                                             reverse=True)
+    except ValueError as exc:
+        raise S.SettingsError(f"renewal_windows_days: not a list of whole days: {windows!r}") from exc
+    return out
+
+
+def editor() -> None:
+    token = data.data_token()
+    version, cur = data.settings(token)
+    st.markdown(f"Current settings: **version {version}**. Saving writes a new version (who, when, "
+                "what changed) and never overwrites an old one; scores record the version they "
+                "were computed with.")
+    h = cur["health"]
+    with st.form("settings_form", border=True):
+        st.markdown("**Health weights** (engagement / sentiment / growth; normalised, Σw·x / Σw). "
+                    "Leave a segment's cell empty to use the default.")
+        wf = st.data_editor(weights_frame(h), key="settings_weights", hide_index=True,
+                            disabled=["applies_to"], width="stretch",
+                            column_config={"applies_to": st.column_config.TextColumn("Applies to"),
+                                           **{c: st.column_config.NumberColumn(c.capitalize(), min_value=0.0,
+                                                                               max_value=10.0, step=0.05)
+                                              for c in S.COMPONENTS}})
+        c1, c2, c3, c4 = st.columns(4)
+        green = c1.number_input("Green from (score)", 1.0, 100.0, float(h["bands"]["green"]), 1.0,
+                                key="settings_green")
+        yellow = c2.number_input("Yellow from (score)", 1.0, 100.0, float(h["bands"]["yellow"]), 1.0,
+                                 key="settings_yellow", help="Below this is red.")
+        window = c3.number_input("Trend window (days)", 7, 180, int(h["trend_window_days"]), 1,
+                                 key="settings_trend_window")
+        threshold = c4.number_input("Trend threshold (points)", 0.5, 50.0, float(h["trend_threshold"]),
+                                    0.5, key="settings_trend_threshold")
+        st.markdown("**Rule thresholds**")
+        rules = pd.DataFrame([{"setting": k, "value": float(v), "meaning": RULE_HELP.get(k, "")}
+                              for k, v in cur["rules"].items()])
+        rf = st.data_editor(rules, key="settings_rules", hide_index=True, disabled=["setting", "meaning"],
+                            width="stretch",
+                            column_config={"value": st.column_config.NumberColumn("Value", min_value=0.0),
+                                           "meaning": st.column_config.TextColumn("Meaning", width="large")})
+        windows = st.text_input("Renewal windows (days before renewal, comma-separated)",
+                                ", ".join(str(w) for w in cur["renewal_windows_days"]),
+                                key="settings_windows")
+        note = st.text_input("Why this change (recorded with the version)", key="settings_note",
+                             max_chars=500)
+        saved = st.form_submit_button("Save as a new version", type="primary")
+    if saved:
+        try:
+            new = settings_from_form(cur, wf, {"green": green, "yellow": yellow},
+                                     {"window": window, "threshold": threshold}, rf, windows)
+            v = S.save(data.engine(), new, actor=actions_ui.current_user(), note=note)
+        except S.SettingsError as exc:
+            st.error(str(exc))
+        except ValueError as exc:
+            st.info(str(exc))
+        else:
+            st.cache_data.clear()
+            st.session_state["action_toast"] = (f"Saved settings version {v}. Rescore to apply it "
+                                                "to the scores.")
+            st.rerun()
+
+    st.markdown("**Rescore**")
+    prov = data.provenance(token, None)
+    scored = prov["scored"]
+    if scored:
+        st.caption(f"The latest scores ({scored['as_of']:%d %b %Y}) use settings version "
+                   f"{scored['settings_version']}.")
+    history = st.checkbox("Also rebuild the weekly history (52 weeks; about a minute at 1,500 "
+                          "accounts)", key="rescore_history",
+                          help="Without it only the latest date is rescored; trends still "
+                               "compare with the earlier date under the new settings.")
+    if st.button("Rescore", key="rescore", icon=":material/refresh:",
+                 disabled=data.store_status(token)["accounts"] == 0):
+        from greendoor.scoring.run import score
+
+        bar = st.progress(0.0, text="Starting")
+        try:
+            rep = score(data.engine(), backfill_weeks=52 if history else 0,
+                        progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+        except ValueError as exc:
+            bar.empty()
+            st.error(str(exc))
+        else:
+            st.cache_data.clear()
+            st.session_state["action_toast"] = (f"Rescored {rep.accounts:,} accounts with settings "
+                                                f"version {version}.")
+            st.rerun()
+
+    st.markdown("**Version history**")
+    st.dataframe(data.settings_history(token), hide_index=True, key="settings_history",
+                 column_config={"created_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY, HH:mm"),
+                                "created_by": "Who", "note": "Why",
+                                "changes": st.column_config.TextColumn("What changed", width="large")})

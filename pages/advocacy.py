@@ -1,0 +1,149 @@
+"""Advocacy: NPS and CSAT trends, promoters/passives/detractors, advocacy candidates,
+the advocacy pipeline, referrals, and advocates vs non-advocates retention."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app import actions_ui, data, lists, shell
+from greendoor.charts.portfolio import FONT
+
+status = shell.require_data()
+actions_ui.show_toast()
+f = shell.current_filters()
+token = data.data_token()
+st.title("Advocacy")
+shell.missing_data_note(status, ["survey_responses", "advocacy_activities", "contacts"])
+v = data.advocacy(token, f)
+trend, latest = v["trend"], v["latest"]
+
+resp = int(trend["responses"].sum()) if len(trend) else 0
+c1, c2, c3, c4 = st.columns(4, border=True)
+if resp:
+    pro, det = int(trend["promoters"].sum()), int(trend["detractors"].sum())
+    c1.metric("NPS (12 months)", f"{100 * (pro - det) / resp:+.0f}",
+              help=f"% promoters (9-10) − % detractors (0-6) over {resp:,} answers.")
+else:
+    c1.metric("NPS (12 months)", "—", help="No NPS answer in the last 12 months.")
+csat_n = int(trend["csat_responses"].sum()) if len(trend) else 0
+if csat_n:
+    w = trend["csat"].fillna(0) * trend["csat_responses"]
+    sat = trend["csat_satisfied"].fillna(0) * trend["csat_responses"]
+    c2.metric("CSAT (12 months)", f"{w.sum() / csat_n:.2f} / 5",
+              help=f"Mean of {csat_n:,} answers; {sat.sum() / csat_n:.0%} answered 4-5.")
+else:
+    c2.metric("CSAT (12 months)", "—")
+cand = v["candidates"]
+n_cand = int(cand["candidate"].sum()) if len(cand) else 0
+c3.metric("Advocacy candidates", f"{n_cand:,}",
+          help="Promoter + green health + no advocacy ask in the last 90 days (SPEC.md).")
+c4.metric("Referrals (12 months)", f"{v['referrals']['referrals']:,}",
+          help=f"Referral value {shell.fmt_money(v['referrals']['referral_value'])}; new-business "
+               f"won at referring accounts {shell.fmt_money(v['referrals']['new_business_won'])}, "
+               f"open {shell.fmt_money(v['referrals']['new_business_open'])}.")
+
+picked_cat = None
+if resp:
+    left, right = st.columns([3, 2])
+    with left:
+        t = trend.dropna(subset=["nps"])
+        fig = go.Figure()
+        for col, name, color in (("promoters", "Promoters", "#1e8449"),
+                                 ("passives", "Passives", "#d4ac0d"),
+                                 ("detractors", "Detractors", "#c0392b")):
+            fig.add_bar(x=t["month"], y=t[col] / t["responses"], name=name, marker_color=color,
+                        customdata=[[col[:-1]]] * len(t),
+                        hovertemplate=f"{name}: %{{y:.0%}}<extra>click to list accounts</extra>")
+        fig.add_scatter(x=t["month"], y=t["nps"], name="NPS (right axis)", yaxis="y2",
+                        mode="lines+markers", line=dict(color="#1f4e79", width=3))
+        fig.update_layout(title="NPS and its mix by month", barmode="stack", height=380,
+                          font=FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),
+                          yaxis=dict(tickformat=".0%"),
+                          yaxis2=dict(overlaying="y", side="right", range=[-100, 100],
+                                      title="NPS"), legend=dict(orientation="h"))
+        ev = st.plotly_chart(fig, key="nps_mix", on_select="rerun", selection_mode="points",
+                             config={"displaylogo": False})
+        pts = lists.clicked(ev)
+        picked_cat = pts[-1][0] if pts else None
+    with right:
+        t = trend.dropna(subset=["csat"])
+        fig = go.Figure(go.Scatter(x=t["month"], y=t["csat"], mode="lines+markers",
+                                   line=dict(color="#2e86c1", width=3),
+                                   customdata=t[["csat_responses", "csat_satisfied"]].to_numpy(),
+                                   hovertemplate="%{x|%b %Y}: %{y:.2f} (%{customdata[0]} answers, "
+                                                 "%{customdata[1]:.0%} 4-5)<extra></extra>"))
+        fig.update_layout(title="CSAT by month (1-5)", height=380, font=FONT, plot_bgcolor="white",
+                          margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(range=[1, 5]))
+        st.plotly_chart(fig, key="csat_trend", config={"displaylogo": False})
+    if picked_cat:
+        sel = latest[latest["category"] == picked_cat].sort_values("score")
+        st.info(f"Accounts whose latest NPS answer (12 months) makes them a **{picked_cat}** "
+                f"({len(sel)}).")
+        lists.account_list(sel, "nps_accounts", ["name", "segment", "score", "responded_at",
+                                                 "csm_owner"],
+                           {"name": lists.name_col(), "score": st.column_config.NumberColumn("NPS answer"),
+                            "responded_at": st.column_config.DatetimeColumn("Answered", format="D MMM YYYY"),
+                            "csm_owner": "CSM"}, height=300)
+
+st.subheader("Advocacy candidates")
+if cand.empty:
+    st.info("Not scored yet: advocacy readiness comes from the scores (`greendoor score`).")
+else:
+    only = st.toggle("Only SPEC.md candidates (promoter, green, no ask in 90 days)", value=True,
+                     key="adv_only")
+    view = cand[cand["candidate"]] if only else cand.head(100)
+    st.caption("Readiness 0-100: 25 points each for promoter, green health, an active champion and "
+               "no ask in the last 90 days. Select an account and click **Invite to advocacy**.")
+    lists.account_list(
+        view.round({"arr": 0}), "adv_candidates",
+        ["name", "segment", "arr", "health_score", "advocacy_readiness", "promoter", "green",
+         "champion_active", "no_recent_ask", "csm_owner"],
+        {"name": lists.name_col(), "arr": lists.money_col("ARR ($)"),
+         "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
+         "advocacy_readiness": st.column_config.ProgressColumn("Readiness", min_value=0,
+                                                               max_value=100, format="%.0f"),
+         "promoter": "Promoter", "green": "Green", "champion_active": "Champion",
+         "no_recent_ask": "No ask in 90 d", "csm_owner": "CSM"}, height=360)
+
+pipe = v["pipeline"]
+st.subheader("Advocacy pipeline (12 months)")
+if pipe.empty:
+    st.info("No advocacy activity in the last 12 months.")
+else:
+    left, right = st.columns([3, 2])
+    with left:
+        fig = go.Figure()
+        for stt, color in (("asked", "#aab7b8"), ("accepted", "#f5b041"),
+                           ("completed", "#1e8449"), ("declined", "#c0392b")):
+            fig.add_bar(y=pipe["type"].str.replace("_", " "), x=pipe[stt], name=stt,
+                        orientation="h", marker_color=color,
+                        customdata=[[t, stt] for t in pipe["type"]],
+                        hovertemplate="%{y}, " + stt + ": %{x}<extra>click to list</extra>")
+        fig.update_layout(title="Asks by activity type and status", barmode="stack", height=380,
+                          font=FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),
+                          legend=dict(orientation="h"))
+        fig.update_yaxes(autorange="reversed")
+        ev = st.plotly_chart(fig, key="adv_pipeline", on_select="rerun", selection_mode="points",
+                             config={"displaylogo": False})
+    with right:
+        av = v["advocates"]
+        st.markdown("**Advocates vs other accounts** (trailing 12 months)")
+        st.dataframe(av, hide_index=True, key="adv_vs",
+                     column_config={"group": "Group", "accounts": "Accounts a year ago",
+                                    "logo_churn": lists.pct_col("Logo churn"),
+                                    "grr": lists.pct_col("GRR"), "nrr": lists.pct_col("NRR")})
+        st.caption("An advocate completed an advocacy activity in the year before the period "
+                   "(grouping uses only what was known then). Correlation, not proof: happy "
+                   "customers both advocate and stay.")
+    acts = v["activities"]
+    sel = lists.clicked(ev)
+    if sel:
+        t, stt = sel[-1]
+        acts = acts[(acts["type"] == t) & (acts["status"] == stt)]
+        st.info(f"Showing {len(acts)} **{t.replace('_', ' ')}** activities with status **{stt}**.")
+    lists.account_list(
+        acts.sort_values("occurred_at", ascending=False), "adv_acts",
+        ["name", "type", "status", "occurred_at", "value", "csm_owner"],
+        {"name": lists.name_col(), "type": "Activity", "status": "Status",
+         "occurred_at": st.column_config.DateColumn("Date", format="D MMM YYYY"),
+         "value": lists.money_col("Value ($)"), "csm_owner": "CSM"}, height=300)
+shell.provenance(token, f)

@@ -1,0 +1,186 @@
+"""Renewal forecast: renewals due with probabilities, bottom-up expected renewed ARR
+with P10-P90, forecast categories, renewal windows without a plan, the top-down
+forecast with its backtest, and past quarters' forecast vs actual."""
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from app import actions_ui, data, lists, shell
+from greendoor.analytics.renewals import SERIES
+from greendoor.charts.portfolio import FONT
+
+status = shell.require_data()
+actions_ui.show_toast()
+f = shell.current_filters()
+token = data.data_token()
+st.title("Renewal forecast")
+r = data.renewals(token, f)
+due = r["due"]
+if due.empty:
+    st.info("No renewal is due in the next 12 months for these filters, or the store has no "
+            "renewal dates (subscriptions.renewal_date). The top-down forecast below still works "
+            "from ARR history.")
+else:
+    scored = due["renewal_probability"].notna()
+    q = r["quarters"]
+    cur = q.iloc[0] if len(q) else None
+    c1, c2, c3, c4 = st.columns(4, border=True)
+    c1.metric("ARR up for renewal (12 months)", shell.fmt_money(due["arr"].sum()),
+              help=f"{len(due):,} accounts with a renewal date in the next 12 months.")
+    c2.metric("Expected renewed ARR", shell.fmt_money(due["expected"].sum()),
+              help="Bottom-up: Σ ARR × P(renew) over the scored renewals.")
+    if cur is not None:
+        c3.metric(f"This quarter (from {cur['period_start']:%b %Y})",
+                  shell.fmt_money(cur["expected"]),
+                  help=f"P10 {shell.fmt_money(cur['p10'])} to P90 {shell.fmt_money(cur['p90'])} "
+                       f"(10,000 simulated quarters of independent renewals).")
+    c4.metric("Due in 120 days without a plan", f"{int(r['windows']['without_plan'].sum()):,}",
+              help="No renewal playbook run started in the last 180 days.")
+    if (~scored).any():
+        st.warning(f"{(~scored).sum()} renewals have no renewal probability (not scored or no "
+                   "renewal model); they are left out of the expected figures.")
+
+    period = st.segmented_control("Period", ["quarter", "month"], default="quarter",
+                                  key="renewal_period", format_func=str.capitalize)
+    per = r["quarters"] if period != "month" else r["months"]
+    left, right = st.columns(2)
+    with left:
+        fig = go.Figure()
+        fig.add_bar(x=per["period_start"], y=per["arr_due"], name="ARR due",
+                    marker_color="#d5dbdb", customdata=per[["period_start"]].astype(str).to_numpy(),
+                    hovertemplate="%{x|%b %Y}: $%{y:,.0f} due<extra>click to list</extra>")
+        fig.add_bar(x=per["period_start"], y=per["expected"], name="Expected renewed",
+                    marker_color="#1f4e79",
+                    error_y=dict(type="data", symmetric=False, array=per["p90"] - per["expected"],
+                                 arrayminus=per["expected"] - per["p10"]),
+                    customdata=per[["period_start"]].astype(str).to_numpy(),
+                    hovertemplate="%{x|%b %Y}: $%{y:,.0f} expected (P10-P90 bars)"
+                                  "<extra>click to list</extra>")
+        fig.update_layout(title=f"Renewals by {period or 'quarter'}: due vs expected (P10-P90)",
+                          barmode="overlay", height=380, font=FONT, plot_bgcolor="white",
+                          margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h"))
+        fig.update_yaxes(tickprefix="$")
+        ev = st.plotly_chart(fig, key="renewal_periods", on_select="rerun",
+                             selection_mode="points", config={"displaylogo": False})
+    with right:
+        cats = ["commit", "best_case", "pipeline", "omitted", "no_opportunity"]
+        colors = ["#1e8449", "#52be80", "#f5b041", "#c0392b", "#aab7b8"]
+        fig = go.Figure()
+        for c, col in zip(cats, colors, strict=True):
+            if c in per:
+                fig.add_bar(x=per["period_start"], y=per[c], name=c.replace("_", " "),
+                            marker_color=col,
+                            customdata=[[str(p), c] for p in per["period_start"]],
+                            hovertemplate=f"{c.replace('_', ' ')}: $%{{y:,.0f}}"
+                                          "<extra>click to list</extra>")
+        fig.update_layout(title="ARR due by forecast category", barmode="stack", height=380,
+                          font=FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),
+                          legend=dict(orientation="h"))
+        fig.update_yaxes(tickprefix="$")
+        ev2 = st.plotly_chart(fig, key="renewal_categories", on_select="rerun",
+                              selection_mode="points", config={"displaylogo": False})
+
+    st.subheader("Renewal windows")
+    w = r["windows"]
+    cols = st.columns(len(w), border=True)
+    for col, row in zip(cols, w.itertuples(), strict=True):
+        col.metric(f"Within {row.window} days", f"{row.renewals} renewals",
+                   f"{row.without_plan} without a plan", delta_color="inverse",
+                   help=f"{shell.fmt_money(row.arr)} ARR; {shell.fmt_money(row.arr_without_plan)} "
+                        "of it without a renewal playbook.")
+    only_no_plan = st.toggle("Only renewals without a plan", key="renewal_no_plan")
+
+    view = due.copy()
+    view["period"] = view["renewal_date"].dt.to_period("Q" if period != "month" else "M") \
+        .dt.start_time.astype(str).str[:10]
+    view["category"] = view["forecast_category"].fillna("no_opportunity")
+    notes = []
+    for cd in lists.clicked(ev):
+        view = view[view["period"] == str(cd[0])[:10]]
+        notes.append(f"due in the {period or 'quarter'} from {str(cd[0])[:10]}")
+    for cd in lists.clicked(ev2):
+        view = view[(view["period"] == str(cd[0])[:10]) & (view["category"] == cd[1])]
+        notes.append(f"{cd[1].replace('_', ' ')} in the {period or 'quarter'} from {str(cd[0])[:10]}")
+    if only_no_plan:
+        view = view[~view["has_plan"]]
+        notes.append("without a renewal plan")
+    st.subheader(f"Renewals due ({len(view):,}, {shell.fmt_money(view['arr'].sum())} ARR)")
+    if notes:
+        st.info("Showing renewals " + "; ".join(notes) + ".")
+    view["plan"] = view["has_plan"].map({True: "yes", False: "no"})
+    lists.account_list(
+        view.round({"arr": 0, "expected": 0}), "renewals_due",
+        ["name", "segment", "renewal_date", "days_to_renewal", "arr", "renewal_probability",
+         "expected", "category", "plan", "csm_owner"],
+        {"name": lists.name_col(), "renewal_date": st.column_config.DateColumn("Renewal", format="D MMM YYYY"),
+         "days_to_renewal": st.column_config.NumberColumn("Days", format="%d"),
+         "arr": lists.money_col("ARR ($)"), "renewal_probability": lists.pct_col("P(renew)"),
+         "expected": lists.money_col("Expected ($)"), "category": "Forecast category",
+         "plan": "Renewal plan", "csm_owner": "CSM"}, height=400,
+        caption="Start the renewal playbook from here: select a row, then **Start playbook**.")
+
+st.subheader("Top-down forecast")
+seg = f.segment or "all"
+series = st.selectbox("Series", list(SERIES), format_func=SERIES.get, key="td_series")
+td = data.top_down(token, series, seg)
+s = td["series"]
+if s.empty:
+    st.info(f"No forecast of {SERIES[series]} for {'the portfolio' if seg == 'all' else seg}: "
+            "run `greendoor forecast` (needs at least a year of monthly history).")
+else:
+    act, fc = s[s["kind"] == "actual"], s[s["kind"] == "forecast"]
+    pct = series in ("grr", "nrr")
+    fig = go.Figure()
+    fig.add_scatter(x=act["ds"], y=act["y"], name="Actual", mode="lines+markers",
+                    line=dict(color="#1f4e79", width=3))
+    if len(fc):
+        fig.add_scatter(x=pd.concat([fc["ds"], fc["ds"][::-1]]),
+                        y=pd.concat([fc["yhat_upper"], fc["yhat_lower"][::-1]]), fill="toself",
+                        fillcolor="rgba(46,134,193,0.2)", line=dict(width=0), name="P10-P90",
+                        hoverinfo="skip")
+        fig.add_scatter(x=fc["ds"], y=fc["yhat"], name=f"Forecast ({fc['model'].iloc[0]})",
+                        mode="lines+markers", line=dict(color="#2e86c1", dash="dash"))
+    fig.update_layout(title=f"{SERIES[series]}: history and forecast", height=400, font=FONT,
+                      plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(orientation="h"))
+    fig.update_yaxes(tickformat=".0%" if pct else None, tickprefix=None if pct else "$")
+    st.plotly_chart(fig, key="top_down", config={"displaylogo": False})
+    if td["verdict"]:
+        st.markdown(f"**Which model won:** {td['verdict']}")
+    cmp = td["comparison"]
+    if len(cmp):
+        st.dataframe(cmp, hide_index=True, key="td_backtest",
+                     column_order=["model", "status", "mape", "smape", "mase", "vs_best",
+                                   "coverage", "cutoffs", "horizon", "chosen", "reason"],
+                     column_config={"mape": lists.pct_col("MAPE"), "smape": lists.pct_col("sMAPE"),
+                                    "mase": st.column_config.NumberColumn("MASE", format="%.3f",
+                                            help="Mean absolute scaled error: < 1 beats the "
+                                                 "in-sample seasonal naive."),
+                                    "vs_best": st.column_config.NumberColumn("× best MASE", format="%.2f"),
+                                    "coverage": lists.pct_col("P10-P90 coverage"),
+                                    "horizon": st.column_config.NumberColumn("Horizon (months)")})
+
+past = data.model_quality(token)["renewal"]
+st.subheader("Past quarters: forecast vs actual")
+if past.empty:
+    st.info("No past quarter could be forecast yet: `greendoor forecast` needs a year of renewals.")
+else:
+    fig = go.Figure()
+    fig.add_bar(x=past["period_start"], y=past["expected"], name="Forecast at quarter start",
+                marker_color="#2e86c1",
+                error_y=dict(type="data", symmetric=False, array=past["p90"] - past["expected"],
+                             arrayminus=past["expected"] - past["p10"]))
+    fig.add_bar(x=past["period_start"], y=past["actual"], name="Actually renewed",
+                marker_color="#1e8449")
+    fig.update_layout(title="Renewed ARR: forecast made at each quarter's start vs actual",
+                      height=340, font=FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(orientation="h"))
+    fig.update_yaxes(tickprefix="$")
+    st.plotly_chart(fig, key="past_quarters", config={"displaylogo": False})
+    acc = past["accuracy"].dropna()
+    if len(acc):
+        st.caption(f"Accuracy (1 − |forecast − actual| / actual): {acc.mean():.1%} on average over "
+                   f"{len(acc)} quarters; each forecast used only what was known at the quarter's "
+                   "start. Portfolio-wide (filters do not apply).")
+shell.provenance(token, f, forecast=True)

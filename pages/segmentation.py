@@ -1,0 +1,185 @@
+"""Segmentation: rule segments (tier x industry x lifecycle) and behavioral
+clusters with personas, per-segment benchmarks, an account vs its segment, and
+segment migration between two dates (Sankey)."""
+
+import datetime as dt
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app import actions_ui, data, lists, shell
+from greendoor.analytics.segments import flows
+from greendoor.charts.portfolio import FONT
+from greendoor.scoring.features import describe
+
+DIMS = {"segment": "Tier (segment)", "industry": "Industry", "lifecycle": "Lifecycle"}
+
+status = shell.require_data()
+actions_ui.show_toast()
+f = shell.current_filters()
+token = data.data_token()
+st.title("Segmentation")
+dims = st.multiselect("Rule segments by", list(DIMS), default=["segment", "lifecycle"],
+                      format_func=DIMS.get, key="seg_dims",
+                      help="Lifecycle from tenure: onboarding < 90 days, adopting < 1 year, "
+                           "established 1 year or more.") or ["segment"]
+g = data.segmentation(token, f, tuple(dims))
+acc, cl = g["accounts"], g["clustering"]
+
+BENCH_CFG = {"group": st.column_config.TextColumn("Segment", width="medium"),
+             "accounts": "Accounts", "arr": lists.money_col("ARR ($)"),
+             "health": st.column_config.NumberColumn("Mean health", format="%.0f"),
+             "accounts_then": st.column_config.NumberColumn("Accounts a year ago"),
+             "logo_churn": lists.pct_col("Logo churn (12 m)"), "grr": lists.pct_col("GRR"),
+             "nrr": lists.pct_col("NRR"), "nps": st.column_config.NumberColumn("NPS", format="%+.0f"),
+             "seat_utilization": lists.pct_col("Seat utilization"),
+             "feature_breadth": st.column_config.NumberColumn("Features used", format="%.1f")}
+BENCH_NOTE = ("Health, NPS and adoption describe today's accounts; logo churn, GRR and NRR follow "
+              "the accounts that were in the segment a year ago (SPEC.md definitions), so churned "
+              "accounts count. Click a bar to list the accounts.")
+
+tab_rule, tab_cluster = st.tabs(["Rule segments", "Behavioral clusters"])
+picked = None
+with tab_rule:
+    b = g["rule_benchmarks"]
+    fig = go.Figure(go.Bar(x=b["group"], y=b["nrr"], marker_color="#2e86c1",
+                           customdata=b[["group"]].to_numpy(), name="NRR",
+                           hovertemplate="%{x}: NRR %{y:.0%}<extra>click to list accounts</extra>"))
+    fig.add_bar(x=b["group"], y=b["grr"], marker_color="#1f4e79", name="GRR",
+                customdata=b[["group"]].to_numpy(),
+                hovertemplate="%{x}: GRR %{y:.0%}<extra>click to list accounts</extra>")
+    fig.update_layout(title="Retention by rule segment (trailing 12 months)", barmode="group",
+                      height=380, font=FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),
+                      yaxis=dict(tickformat=".0%"), legend=dict(orientation="h"))
+    ev = st.plotly_chart(fig, key="rule_bars", on_select="rerun", selection_mode="points",
+                         config={"displaylogo": False})
+    pts = lists.clicked(ev)
+    if pts:
+        picked = ("rule_segment", pts[-1][0])
+    st.dataframe(b, hide_index=True, key="rule_bench", column_config=BENCH_CFG)
+    st.caption(BENCH_NOTE)
+
+with tab_cluster:
+    if cl.model is None:
+        st.info(f"No behavioral clusters: {cl.reason}.")
+    else:
+        best = cl.silhouette[cl.k]
+        st.markdown(
+            f"**{cl.k} clusters** (KMeans on {len(cl.centroids.columns)} standardized measures). "
+            f"k was chosen by the highest silhouette score among k = "
+            f"{min(cl.silhouette)}..{max(cl.silhouette)}: "
+            + ", ".join(f"k={k}: {s:.3f}" for k, s in cl.silhouette.items())
+            + f". A silhouette of {best:.2f} means the groups "
+            + ("are well separated." if best >= 0.5 else "overlap: read them as tendencies, "
+               "not hard types."))
+        pb = g["persona_benchmarks"]
+        left, right = st.columns([2, 3])
+        with left:
+            fig = go.Figure(go.Bar(x=pb["accounts"], y=pb["group"], orientation="h",
+                                   marker_color="#1f4e79", customdata=pb[["group"]].to_numpy(),
+                                   text=pb["arr"].map(shell.fmt_money), textposition="auto",
+                                   hovertemplate="%{y}: %{x} accounts, %{text} ARR"
+                                                 "<extra>click to list accounts</extra>"))
+            fig.update_yaxes(autorange="reversed")
+            fig.update_layout(title="Accounts per persona", height=320, font=FONT,
+                              plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10))
+            ev2 = st.plotly_chart(fig, key="persona_bars", on_select="rerun",
+                                  selection_mode="points", config={"displaylogo": False})
+            pts = lists.clicked(ev2)
+            if pts:
+                picked = ("persona", pts[-1][0])
+        with right:
+            cent = cl.centroids.rename(index=cl.personas)
+            fig = go.Figure(go.Heatmap(
+                z=cent.to_numpy(), x=[describe(c) for c in cent.columns], y=list(cent.index),
+                colorscale="RdBu", zmid=0, zmin=-2, zmax=2,
+                hovertemplate="%{y}<br>%{x}: %{z:+.2f} SD from the mean<extra></extra>"))
+            fig.update_layout(title="What sets each persona apart (centroid, SDs from the mean)",
+                              height=320, font=dict(size=12), margin=dict(l=10, r=10, t=50, b=10))
+            fig.update_xaxes(showticklabels=False)
+            st.plotly_chart(fig, key="persona_heatmap", config={"displaylogo": False})
+            st.caption("Measures: " + "; ".join(describe(c) for c in cent.columns)
+                       + ". Each persona is named after its two most distinctive measures.")
+        st.dataframe(pb, hide_index=True, key="persona_bench", column_config=BENCH_CFG)
+        st.caption(BENCH_NOTE + " For personas, a year ago means the persona the account's "
+                   "behavior then matched, under today's clusters.")
+
+st.subheader("Accounts")
+view = acc.reset_index().rename(columns={"index": "account_id"})
+if picked:
+    view = view[view[picked[0]] == picked[1]]
+    st.info(f"Showing the {len(view)} accounts in **{picked[1]}** (your click).")
+sel = lists.account_list(
+    view.sort_values("arr", ascending=False).round({"arr": 0}), "seg_accounts",
+    ["name", "rule_segment", "persona", "arr", "health_score", "band", "seat_utilization",
+     "feature_breadth_30d", "latest_nps", "csm_owner"],
+    {"name": lists.name_col(), "rule_segment": "Rule segment", "persona": "Persona",
+     "arr": lists.money_col("ARR ($)"),
+     "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
+     "seat_utilization": lists.pct_col("Seat utilization"),
+     "feature_breadth_30d": st.column_config.NumberColumn("Features (30 d)"),
+     "latest_nps": st.column_config.NumberColumn("Latest NPS"), "csm_owner": "CSM"}, height=360)
+if sel is not None:
+    from greendoor.analytics.segments import vs_segment
+
+    cmp = vs_segment(acc, sel["account_id"], by="rule_segment" if "rule_segment" in acc else "segment")
+    cmp["measure"] = cmp["measure"].map(lambda m: "health score" if m == "health_score" else describe(m))
+    st.markdown(f"**Against its segment ({sel['rule_segment']})**: the account's value, the "
+                "segment median, and where it ranks (share of the segment at or below it).")
+    st.dataframe(cmp, hide_index=True, key="vs_segment",
+                 column_config={"measure": st.column_config.TextColumn("Measure", width="large"),
+                                "account": st.column_config.NumberColumn("Account", format="%.2f"),
+                                "segment_median": st.column_config.NumberColumn("Segment median", format="%.2f"),
+                                "percentile": st.column_config.ProgressColumn("Percentile", min_value=0.0,
+                                                                              max_value=1.0, format="percent")})
+
+st.subheader("Segment migration")
+c1, c2 = st.columns(2)
+kinds = {"band": "Health band"}
+if cl.model is not None:
+    kinds["persona"] = "Behavioral persona"
+kind = c1.radio("Migration of", list(kinds), format_func=kinds.get, horizontal=True, key="mig_kind")
+before = c2.date_input("From", value=f.as_of - dt.timedelta(days=90), max_value=f.as_of,
+                       key="mig_from", help="Compared with the as-of date.")
+per_account = data.migration(token, f, before, kind)
+mig = flows(per_account)
+if mig.empty:
+    st.info("No score snapshot at that date to compare with.")
+else:
+    labels = sorted(set(mig["source"])) + sorted(set(mig["target"]))
+    n_src = len(set(mig["source"]))
+    idx_s = {s: i for i, s in enumerate(sorted(set(mig["source"])))}
+    idx_t = {t: n_src + i for i, t in enumerate(sorted(set(mig["target"])))}
+    colors = {"green": "#1e8449", "yellow": "#d4ac0d", "red": "#c0392b"}
+    fig = go.Figure(go.Sankey(
+        node=dict(label=[f"{x} ({'then' if i < n_src else 'now'})" for i, x in enumerate(labels)],
+                  color=[colors.get(x, "#5d6d7e") for x in labels], pad=18),
+        link=dict(source=mig["source"].map(idx_s), target=mig["target"].map(idx_t),
+                  value=mig["accounts"], customdata=mig[["arr"]].to_numpy(),
+                  hovertemplate="%{source.label} → %{target.label}: %{value} accounts, "
+                                "$%{customdata[0]:,.0f} ARR<extra></extra>")))
+    fig.update_layout(title=f"{kinds[kind]} on {before:%d %b %Y} → {f.as_of:%d %b %Y}",
+                      height=420, font=FONT, margin=dict(l=10, r=10, t=50, b=10))
+    st.plotly_chart(fig, key="migration", config={"displaylogo": False})
+    moved = mig[mig["source"] != mig["target"]].sort_values("accounts", ascending=False)
+    st.caption(f"{int(moved['accounts'].sum()):,} of {int(mig['accounts'].sum()):,} accounts moved. "
+               "'new' = not scored at the earlier date; 'gone' = no longer active.")
+    options = [f"{r.source} → {r.target}" for r in moved.itertuples()]
+    flow = st.selectbox("Accounts that moved", [None, *options], key="mig_flow",
+                        format_func=lambda o: "Pick a flow to list its accounts" if o is None
+                        else f"{o} ({int(moved.iloc[options.index(o)]['accounts'])} accounts)")
+    if flow:
+        src, tgt = flow.split(" → ")
+        ids = per_account[(per_account["source"] == src) & (per_account["target"] == tgt)]
+        rows = acc.reset_index().rename(columns={"index": "account_id"})
+        rows = ids[["account_id", "source", "target"]].merge(
+            rows[["account_id", "name", "arr", "health_score", "band", "csm_owner"]],
+            on="account_id", how="left")
+        rows["name"] = rows["name"].fillna(rows["account_id"].map(data.account_names(token)))
+        lists.account_list(rows.sort_values("arr", ascending=False).round({"arr": 0}), "mig_accounts",
+                           ["name", "source", "target", "arr", "health_score", "csm_owner"],
+                           {"name": lists.name_col(), "source": "Then", "target": "Now",
+                            "arr": lists.money_col("ARR ($)"),
+                            "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
+                            "csm_owner": "CSM"}, height=300)
+shell.provenance(token, f)

@@ -1,0 +1,217 @@
+"""Expansion pipeline (SPEC.md "Pages" 3 and "Rules": expansion signal).
+
+Opportunities are read as they stand in the store (stage, amount, probability);
+signals come from the latest scoring run's ``expansion_signal`` alerts plus
+features adopted recently, and exclude accounts that already have an open
+expansion opportunity (converted signals).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from greendoor.metrics import sql as msql
+from greendoor.portfolio import Filters, scores
+from greendoor.store import schema
+
+#: Stage order of an expansion deal; stages not listed sort after these, by name.
+STAGE_ORDER = ("discovery", "qualification", "proposal", "negotiation", "contract_sent")
+#: A seat-based signal sizes the add-on so utilization falls back to this level.
+TARGET_UTILIZATION = 0.8
+#: Without a seat signal, the estimated value is ARR x the segment's median won uplift;
+#: this is the uplift used when the store has fewer than this many won expansions.
+MIN_WON_HISTORY = 10
+DEFAULT_UPLIFT = 0.15
+
+
+def stage_rank(stage: str | None) -> int:
+    return STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
+
+
+def open_pipeline(conn: Connection, f: Filters) -> pd.DataFrame:
+    """Open expansion opportunities created before ``f.as_of``.
+
+    Columns ``opportunity_id, account_id, name (account), segment, csm_owner,
+    opportunity, stage, amount (USD), probability (0-1), weighted (amount x
+    probability, USD), forecast_category, close_date, created_at, age_days`` (days
+    since creation at the as-of date; NaN without a creation date), ordered by stage.
+    """
+    o, a = schema.opportunities, schema.accounts
+    q = (sa.select(o.c.opportunity_id, o.c.account_id, a.c.name, a.c.segment, a.c.csm_owner,
+                   o.c.name.label("opportunity"), o.c.stage, o.c.amount, o.c.probability,
+                   o.c.forecast_category, o.c.close_date, o.c.created_at)
+         .select_from(o.join(a, a.c.account_id == o.c.account_id))
+         .where(o.c.type == "expansion", o.c.status == "open",
+                sa.or_(o.c.created_at.is_(None), o.c.created_at < f.as_of)))
+    flt = msql.account_filter(o.c.account_id, f.segment, f.owner)
+    if flt is not None:
+        q = q.where(flt)
+    df = pd.read_sql(q, conn)
+    df["probability"] = df["probability"].astype(float)
+    df["weighted"] = df["amount"] * df["probability"].fillna(0.0)
+    created = pd.to_datetime(df["created_at"])
+    df["age_days"] = (pd.Timestamp(f.as_of) - created).dt.days.astype(float)
+    df["stage"] = df["stage"].fillna("unstaged")
+    df["_rank"] = df["stage"].map(stage_rank)
+    return df.sort_values(["_rank", "stage", "amount"], ascending=[True, True, False],
+                          ignore_index=True).drop(columns="_rank")
+
+
+def by_stage(pipeline: pd.DataFrame) -> pd.DataFrame:
+    """Per stage, in deal order: ``stage, opportunities, amount, weighted,
+    median_age_days, oldest_age_days``."""
+    cols = ["stage", "opportunities", "amount", "weighted", "median_age_days", "oldest_age_days"]
+    if pipeline.empty:
+        return pd.DataFrame(columns=cols)
+    g = pipeline.groupby("stage").agg(opportunities=("opportunity_id", "count"),
+                                      amount=("amount", "sum"), weighted=("weighted", "sum"),
+                                      median_age_days=("age_days", "median"),
+                                      oldest_age_days=("age_days", "max")).reset_index()
+    g["_rank"] = g["stage"].map(stage_rank)
+    return g.sort_values(["_rank", "stage"], ignore_index=True)[cols]
+
+
+def won_uplift(conn: Connection, as_of: dt.date) -> dict[str, float]:
+    """Median won expansion amount / the account's ARR at the close date, per segment,
+    over the 12 months before ``as_of`` (``"all"`` for the whole portfolio). Segments
+    with fewer than :data:`MIN_WON_HISTORY` wins take the portfolio's figure, and the
+    portfolio falls back to :data:`DEFAULT_UPLIFT`."""
+    o, a = schema.opportunities, schema.accounts
+    won = pd.read_sql(sa.select(o.c.account_id, a.c.segment, o.c.amount, o.c.close_date)
+                      .select_from(o.join(a, a.c.account_id == o.c.account_id))
+                      .where(o.c.type == "expansion", o.c.status == "won",
+                             o.c.close_date < as_of,
+                             o.c.close_date >= as_of - dt.timedelta(days=365)), conn)
+    if won.empty:
+        return {"all": DEFAULT_UPLIFT}
+    arr = msql.arr_as_of(conn, as_of - dt.timedelta(days=182)).set_index("account_id")["arr"]
+    won["uplift"] = won["amount"] / won["account_id"].map(arr)
+    won = won.replace([np.inf, -np.inf], np.nan).dropna(subset=["uplift"])
+    overall = float(won["uplift"].median()) if len(won) >= MIN_WON_HISTORY else DEFAULT_UPLIFT
+    out = {"all": overall}
+    for seg, g in won.groupby("segment"):
+        out[seg] = float(g["uplift"].median()) if len(g) >= MIN_WON_HISTORY else overall
+    return out
+
+
+def new_features(conn: Connection, as_of: dt.date, days: int = 30,
+                 lookback: int = 120) -> pd.DataFrame:
+    """Features each account started using in the last ``days`` days (no use in the
+    ``lookback`` days before): ``account_id, new_features`` (count), ``feature_list``."""
+    u = schema.usage
+    first = (sa.select(u.c.account_id, u.c.feature, sa.func.min(u.c.date).label("first_day"))
+             .where(u.c.date < as_of, u.c.date >= as_of - dt.timedelta(days=days + lookback),
+                    u.c.feature.is_not(None), u.c.events > 0)
+             .group_by(u.c.account_id, u.c.feature).subquery("first"))
+    df = pd.read_sql(sa.select(first.c.account_id, first.c.feature)
+                     .where(first.c.first_day >= as_of - dt.timedelta(days=days)), conn)
+    if df.empty:
+        return pd.DataFrame(columns=["account_id", "new_features", "feature_list"])
+    return (df.groupby("account_id")["feature"]
+            .agg(new_features="count", feature_list=lambda s: ", ".join(sorted(s)))
+            .reset_index())
+
+
+def signals(conn: Connection, f: Filters, settings: dict) -> pd.DataFrame:
+    """Expansion signals not yet converted, best first.
+
+    An account signals when its latest scoring (on or before ``f.as_of``) raised an
+    ``expansion_signal`` alert (seat utilization above, or 90-day usage growth at or
+    above, the thresholds in ``settings["rules"]``), or it started using 2+ new
+    features in the last 30 days; accounts with an open expansion opportunity are
+    left out. Columns ``account_id, name, segment, csm_owner, arr, seats,
+    seat_utilization, usage_growth_90d, new_features, feature_list, signal`` (plain
+    words), ``expansion_probability, estimated_value`` (USD) and ``basis`` (how the
+    value was estimated):
+
+    - seat signal: seats needed to bring utilization back to 80 % x ARR per seat;
+    - otherwise: ARR x the segment's median won expansion uplift (:func:`won_uplift`).
+    """
+    sc = scores(conn, f)
+    cols = ["account_id", "name", "segment", "csm_owner", "arr", "seats", "seat_utilization",
+            "usage_growth_90d", "new_features", "feature_list", "signal",
+            "expansion_probability", "estimated_value", "basis"]
+    if sc.empty:
+        return pd.DataFrame(columns=cols)
+    snap = sc["as_of"].iloc[0]
+    al = schema.alerts
+    ev = pd.read_sql(sa.select(al.c.account_id, al.c.evidence_json)
+                     .where(al.c.rule == "expansion_signal", al.c.as_of == snap), conn)
+    ev = ev[ev["account_id"].isin(sc["account_id"])]
+    parsed = ev["evidence_json"].map(lambda s: json.loads(s) if s else {})
+    ev["seat_utilization"] = parsed.map(lambda e: e.get("seat_utilization"))
+    ev["usage_growth_90d"] = parsed.map(lambda e: e.get("usage_growth_90d"))
+    nf = new_features(conn, snap)
+    nf = nf[nf["new_features"] >= 2]
+    df = sc.merge(ev.drop(columns="evidence_json"), on="account_id", how="left")
+    df = df.merge(nf, on="account_id", how="left")
+    df = df[df["account_id"].isin(set(ev["account_id"]) | set(nf["account_id"]))].copy()
+    opp = pd.read_sql(sa.select(schema.opportunities.c.account_id).where(
+        schema.opportunities.c.type == "expansion", schema.opportunities.c.status == "open"), conn)
+    df = df[~df["account_id"].isin(set(opp["account_id"]))]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    seats = msql.arr_as_of(conn, snap, f.segment, f.owner).set_index("account_id")["seats"]
+    df["seats"] = df["account_id"].map(seats).astype(float)
+    r = settings["rules"]
+    uplift = won_uplift(conn, snap)
+
+    def value_and_basis(row) -> tuple[float, str, str]:
+        util, growth = row["seat_utilization"], row["usage_growth_90d"]
+        words = []
+        if util is not None and not _nan(util) and util > r["expansion_seat_utilization"]:
+            words.append(f"seat utilization {util:.0%}")
+        if growth is not None and not _nan(growth) and growth >= r["expansion_usage_growth"]:
+            words.append(f"usage up {growth:.0%} in 90 days")
+        if not _nan(row["new_features"]) and row["new_features"] >= 2:
+            words.append(f"{row['new_features']:.0f} new features in 30 days")
+        seats_n = row["seats"]
+        if words and words[0].startswith("seat") and seats_n and not _nan(seats_n):
+            extra = max(math.ceil(util * seats_n / TARGET_UTILIZATION - seats_n), 1)
+            per_seat = row["arr"] / seats_n
+            return extra * per_seat, f"{extra} seats x ${per_seat:,.0f} per seat", "; ".join(words)
+        u = uplift.get(row["segment"], uplift["all"])
+        return row["arr"] * u, f"ARR x {u:.0%} (median won uplift in segment)", "; ".join(words)
+
+    vals = df.apply(value_and_basis, axis=1, result_type="expand")
+    df["estimated_value"], df["basis"], df["signal"] = vals[0], vals[1], vals[2]
+    df["new_features"] = df["new_features"].fillna(0).astype(int)
+    return df.sort_values(["estimated_value"], ascending=False, ignore_index=True)[cols]
+
+
+def _nan(v) -> bool:
+    try:
+        return math.isnan(float(v))
+    except (TypeError, ValueError):
+        return True
+
+
+def propensity_ranking(conn: Connection, f: Filters, top: int = 50) -> pd.DataFrame:
+    """Accounts by P(expansion within 90 days), highest first, with the expected
+    expansion value ARR x P x uplift (USD) and the model's top drivers (evidence).
+    Columns ``account_id, name, segment, csm_owner, arr, health_score, band,
+    expansion_probability, expected_value, drivers``. Empty when unscored or the
+    expansion model is unavailable."""
+    sc = scores(conn, f)
+    if sc.empty or sc["expansion_probability"].isna().all():
+        return pd.DataFrame()
+    top_sc = sc.sort_values("expansion_probability", ascending=False).head(top).copy()
+    uplift = won_uplift(conn, top_sc["as_of"].iloc[0])
+    top_sc["expected_value"] = top_sc["arr"] * top_sc["expansion_probability"] * \
+        top_sc["segment"].map(lambda s: uplift.get(s, uplift["all"]))
+    ss = schema.score_snapshots
+    det = pd.read_sql(sa.select(ss.c.account_id, ss.c.details_json).where(
+        ss.c.as_of == top_sc["as_of"].iloc[0], ss.c.account_id.in_(list(top_sc["account_id"]))),
+        conn).set_index("account_id")["details_json"]
+    top_sc["drivers"] = top_sc["account_id"].map(lambda a: "; ".join(
+        d["evidence"] for d in (json.loads(det[a]).get("expansion_drivers", [])
+                                if a in det and det[a] else [])))
+    return top_sc[["account_id", "name", "segment", "csm_owner", "arr", "health_score", "band",
+                   "expansion_probability", "expected_value", "drivers"]].reset_index(drop=True)

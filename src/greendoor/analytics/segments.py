@@ -1,0 +1,279 @@
+"""Segmentation (SPEC.md "Pages" 6 and "Predictive models": Segments).
+
+* **Rule segments**: tier (segment) x industry x lifecycle stage, where lifecycle
+  comes from tenure: onboarding (< 90 days), adopting (90-364 days), established
+  (1 year or more).
+* **Behavioral clusters**: :data:`CLUSTER_FEATURES` (point-in-time features,
+  median-imputed, standardized) clustered with KMeans for k = 2..6; k is the one
+  with the highest silhouette score (stated on the page). Personas are named from
+  each centroid's two most distinctive features (largest |z|).
+* **Benchmarks** per segment: accounts, ARR, mean health, trailing-12-month logo
+  churn, GRR and NRR (SPEC.md definitions), NPS of the last 12 months, and adoption
+  (mean seat utilization and feature breadth).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sklearn.cluster import KMeans
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import silhouette_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sqlalchemy.engine import Connection
+
+from greendoor.metrics import core
+from greendoor.metrics import sql as msql
+from greendoor.portfolio import Filters
+from greendoor.scoring.features import features_as_of
+from greendoor.store import schema
+
+LIFECYCLE = ((90, "onboarding"), (365, "adopting"), (10**9, "established"))
+
+#: Behavioral inputs of the clusters, and the words a persona uses for a high or
+#: low value of each.
+CLUSTER_FEATURES: dict[str, tuple[str, str]] = {
+    "active_days_30d": ("daily users", "occasional users"),
+    "seat_utilization": ("seats well used", "idle seats"),
+    "feature_breadth_30d": ("broad feature use", "narrow feature use"),
+    "usage_trend": ("growing usage", "fading usage"),
+    "session_minutes_30d": ("long sessions", "short sessions"),
+    "tickets_90d": ("support-heavy", "low-touch support"),
+    "error_rate_30d": ("error-prone", "few errors"),
+}
+K_RANGE = range(2, 7)
+MIN_ACCOUNTS = 30
+
+
+def lifecycle(tenure_days: float) -> str:
+    """Lifecycle stage from days since signup (see the module docstring)."""
+    if tenure_days is None or np.isnan(tenure_days):
+        return "unknown"
+    return next(name for limit, name in LIFECYCLE if tenure_days < limit)
+
+
+@dataclasses.dataclass
+class Clustering:
+    """Result of :func:`cluster`: ``labels`` (account_id -> cluster), ``personas``
+    (cluster -> name), ``centroids`` (z-scores, cluster x feature), ``silhouette``
+    (k -> score), ``k``, the fitted ``model`` (imputer + scaler + KMeans) and
+    ``reason`` when the data cannot support clusters (then ``labels`` is empty)."""
+
+    labels: pd.Series
+    personas: dict[int, str]
+    centroids: pd.DataFrame
+    silhouette: dict[int, float]
+    k: int
+    model: object = None
+    reason: str | None = None
+
+    def assign(self, features: pd.DataFrame) -> pd.Series:
+        """Persona of each account in ``features`` under this clustering."""
+        X = features[list(CLUSTER_FEATURES)].astype(float)
+        lab = self.model.predict(X)
+        return pd.Series([self.personas[i] for i in lab], index=features.index)
+
+
+def cluster(features: pd.DataFrame, seed: int = 0) -> Clustering:
+    """Cluster accounts on :data:`CLUSTER_FEATURES` (rows: accounts, index
+    account_id). k maximizes the silhouette score (on up to 3,000 accounts)."""
+    empty = Clustering(pd.Series(dtype=object), {}, pd.DataFrame(), {}, 0)
+    X = features[list(CLUSTER_FEATURES)].astype(float)
+    usable = [c for c in X.columns if X[c].notna().mean() >= 0.5 and X[c].nunique() > 1]
+    if len(X) < MIN_ACCOUNTS:
+        empty.reason = f"{len(X)} accounts; clusters need at least {MIN_ACCOUNTS}"
+        return empty
+    if len(usable) < 2:
+        empty.reason = ("fewer than 2 behavioral measures have data (usage, seats, tickets): "
+                        "import product usage to cluster accounts")
+        return empty
+    X = X[usable]
+    prep = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    Z = prep.fit_transform(X)
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(len(Z), size=min(3000, len(Z)), replace=False)
+    sil, fits = {}, {}
+    for k in K_RANGE:
+        if k >= len(Z):
+            break
+        km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(Z)
+        fits[k] = km
+        sil[k] = float(silhouette_score(Z[sample], km.labels_[sample]))
+    k = max(sil, key=sil.get)
+    km = fits[k]
+    cent = pd.DataFrame(km.cluster_centers_, columns=usable)
+    personas = {i: _persona(cent.loc[i]) for i in cent.index}
+    # keep names unique
+    seen: dict[str, int] = {}
+    for i, name in personas.items():
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            personas[i] = f"{name} ({seen[name]})"
+    model = _Model(prep, km, usable)
+    labels = pd.Series([personas[i] for i in km.labels_], index=features.index)
+    return Clustering(labels, personas, cent, sil, k, model)
+
+
+class _Model:
+    def __init__(self, prep, km, cols):
+        self.prep, self.km, self.cols = prep, km, cols
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.km.predict(self.prep.transform(X[self.cols]))
+
+
+def _persona(centroid: pd.Series) -> str:
+    top = centroid.abs().sort_values(ascending=False).index[:2]
+    words = [CLUSTER_FEATURES[c][0 if centroid[c] > 0 else 1] for c in top]
+    return (words[0][0].upper() + words[0][1:]) + ", " + words[1]
+
+
+def account_frame(conn: Connection, f: Filters) -> pd.DataFrame:
+    """Point-in-time features (:func:`features_as_of` at the latest score snapshot
+    on or before the as-of date, else the as-of date) of the filtered accounts,
+    joined with their name, segment, industry, owner, health and band, plus
+    ``lifecycle``. Index: account_id."""
+    from greendoor.portfolio import scores
+
+    sc = scores(conn, f)
+    d = sc["as_of"].iloc[0] if not sc.empty else f.as_of
+    feats = features_as_of(conn, d)
+    a = schema.accounts
+    acc = pd.read_sql(sa.select(a.c.account_id, a.c.name, a.c.segment, a.c.industry,
+                                a.c.csm_owner), conn).set_index("account_id")
+    df = feats.join(acc[[c for c in acc.columns if c not in feats.columns]], how="left")
+    if f.segment:
+        df = df[df["segment"] == f.segment]
+    if f.owner:
+        df = df[df["csm_owner"] == f.owner]
+    if not sc.empty:
+        df = df.join(sc.set_index("account_id")[["health_score", "band"]], how="left")
+    else:
+        df["health_score"], df["band"] = np.nan, None
+    df["lifecycle"] = df["tenure_days"].map(lifecycle)
+    df["segment"] = df["segment"].fillna("unknown")
+    df["industry"] = df["industry"].fillna("unknown")
+    return df
+
+
+def rule_groups(conn: Connection, on: dt.date, dims: list[str],
+                ids: list[str] | None = None) -> pd.Series:
+    """Rule-segment label of every account as it stood on ``on``: the values of
+    ``dims`` (any of ``segment``, ``industry``, ``lifecycle``; lifecycle from the
+    tenure on that date) joined with " · ". Index account_id."""
+    a = schema.accounts
+    q = sa.select(a.c.account_id, a.c.segment, a.c.industry, a.c.signup_date)
+    if ids is not None:
+        q = q.where(a.c.account_id.in_(ids))
+    df = pd.read_sql(q, conn).set_index("account_id")
+    df["segment"] = df["segment"].fillna("unknown")
+    df["industry"] = df["industry"].fillna("unknown")
+    tenure = (pd.Timestamp(on) - pd.to_datetime(df["signup_date"])).dt.days.astype(float)
+    df["lifecycle"] = tenure.map(lifecycle)
+    return df[dims].astype(str).agg(" · ".join, axis=1)
+
+
+def benchmarks(conn: Connection, accounts: pd.DataFrame, group_now: pd.Series,
+               group_then: pd.Series, as_of: dt.date) -> pd.DataFrame:
+    """Benchmarks per group, one row per ``group``.
+
+    ``accounts`` (from :func:`account_frame`) with ``group_now`` (account_id ->
+    group today) give ``accounts, arr, health`` (mean), ``nps`` (points, answers of
+    the last 12 months), ``seat_utilization`` and ``feature_breadth`` (means).
+    Retention looks back, so it groups the accounts that had ARR a year earlier by
+    what they were then (``group_then``, account_id -> group a year ago) and gives
+    ``accounts_then, logo_churn, grr, nrr`` (SPEC.md definitions) - grouping
+    today's survivors would show no churn at all.
+    """
+    start = as_of - dt.timedelta(days=365)
+    st = msql.arr_as_of(conn, start).set_index("account_id")["arr"]
+    en = msql.arr_as_of(conn, as_of).set_index("account_id")["arr"]
+    r = schema.survey_responses
+    nps = pd.read_sql(sa.select(r.c.account_id, r.c.score).where(
+        r.c.survey == "nps", r.c.responded_at >= dt.datetime.combine(start, dt.time()),
+        r.c.responded_at < dt.datetime.combine(as_of, dt.time())), conn)
+    then = group_then[group_then.index.isin(st.index)]
+    rows = []
+    for key in sorted(set(group_now.dropna()) | set(then.dropna())):
+        g = accounts.loc[group_now[group_now == key].index.intersection(accounts.index)]
+        ids = list(then[then == key].index)
+        s, e = st.reindex(ids), en.reindex(ids).fillna(0.0)
+        answers = nps.loc[nps["account_id"].isin(g.index), "score"]
+        rows.append({"group": key, "accounts": len(g), "arr": float(g["arr"].sum()),
+                     "health": float(g["health_score"].mean()) if len(g) else np.nan,
+                     "accounts_then": len(ids),
+                     "logo_churn": core.logo_churn_rate(int((e <= 0).sum()), len(ids))
+                     if ids else np.nan,
+                     "grr": core.grr(s, e) if ids else np.nan,
+                     "nrr": core.nrr(s, e) if ids else np.nan,
+                     "nps": core.nps(answers) if len(answers) else np.nan,
+                     "seat_utilization": float(g["seat_utilization"].mean()) if len(g) else np.nan,
+                     "feature_breadth": float(g["feature_breadth_30d"].mean()) if len(g)
+                     else np.nan})
+    return pd.DataFrame(rows).sort_values("arr", ascending=False, ignore_index=True)
+
+
+def vs_segment(accounts: pd.DataFrame, account_id: str, by: str = "segment") -> pd.DataFrame:
+    """One account's measures against its group's median: ``measure, account,
+    segment_median, percentile`` (share of the group at or below the account)."""
+    measures = ["health_score", "active_days_30d", "seat_utilization", "feature_breadth_30d",
+                "usage_trend", "tickets_90d", "latest_nps", "arr"]
+    row = accounts.loc[account_id]
+    g = accounts[accounts[by] == row[by]]
+    out = []
+    for m in measures:
+        col = g[m].astype(float).dropna()
+        v = float(row[m]) if pd.notna(row[m]) else np.nan
+        out.append({"measure": m, "account": v,
+                    "segment_median": float(col.median()) if len(col) else np.nan,
+                    "percentile": float((col <= v).mean()) if len(col) and not np.isnan(v)
+                    else np.nan})
+    return pd.DataFrame(out)
+
+
+def band_migration(conn: Connection, f: Filters, before: dt.date) -> pd.DataFrame:
+    """Health band of each account at the snapshot on or before ``before`` and at
+    the latest snapshot: one row per account, ``account_id, source, target, arr``
+    (``"new"`` / ``"gone"`` for accounts scored at only one of the two dates).
+    Aggregate with :func:`flows`."""
+    from greendoor.portfolio import scores, snapshot_date
+
+    now = scores(conn, f)
+    snap = snapshot_date(conn, before)
+    then = scores(conn, f, snapshot=snap) if snap else pd.DataFrame()
+    if now.empty or then.empty:
+        return pd.DataFrame(columns=["account_id", "source", "target", "arr"])
+    m = then[["account_id", "band", "arr"]].merge(now[["account_id", "band", "arr"]],
+                                                 on="account_id", how="outer",
+                                                 suffixes=("_then", "_now"))
+    m["source"] = m["band_then"].fillna("new")
+    m["target"] = m["band_now"].fillna("gone")
+    m["arr"] = m["arr_now"].fillna(m["arr_then"])
+    return m[["account_id", "source", "target", "arr"]]
+
+
+def flows(migration: pd.DataFrame) -> pd.DataFrame:
+    """Accounts and ARR per (source, target) pair of a per-account migration."""
+    return migration.groupby(["source", "target"]).agg(
+        accounts=("account_id", "count"), arr=("arr", "sum")).reset_index()
+
+
+def persona_migration(conn: Connection, clustering: Clustering, accounts: pd.DataFrame,
+                      before: dt.date) -> pd.DataFrame:
+    """Persona of each account at ``before`` (features then, today's clustering) and
+    now: one row per account, ``account_id, source, target, arr``."""
+    then = features_as_of(conn, before)
+    then = then[then.index.isin(accounts.index)]
+    if then.empty or clustering.model is None:
+        return pd.DataFrame(columns=["account_id", "source", "target", "arr"])
+    src = clustering.assign(then)
+    m = pd.DataFrame({"source": src}).join(clustering.labels.rename("target"), how="outer")
+    m["source"] = m["source"].fillna("new")
+    m["target"] = m["target"].fillna("gone")
+    m["arr"] = accounts["arr"].reindex(m.index).fillna(then["arr"].reindex(m.index))
+    return m.reset_index(names="account_id")[["account_id", "source", "target", "arr"]]
