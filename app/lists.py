@@ -8,7 +8,8 @@ import streamlit as st
 
 from app import PAGES_DIR, actions_ui, shell
 
-MONEY = {"format": "localized"}
+DEFAULT_LABELS = {"segment": "Segment", "csm_owner": "CSM", "band": "Band", "trend": "Trend",
+                  "industry": "Industry"}
 
 
 def clicked(event) -> list:
@@ -23,9 +24,10 @@ def account_list(df: pd.DataFrame, key: str, column_order: list[str], column_con
     single-row selection. The selected account gets the action buttons and an
     "Open Account 360" button; returns the selected row (or ``None``)."""
     view = df.reset_index(drop=True)
+    config = {**DEFAULT_LABELS, **column_config}
     ev = st.dataframe(shell.present(view), key=key, hide_index=True, on_select="rerun",
                       selection_mode="single-row", column_order=column_order,
-                      column_config=column_config, height=height or "auto")
+                      column_config=config, height=height or "auto")
     if caption:
         st.caption(caption)
     rows = ((ev or {}).get("selection") or {}).get("rows", [])

@@ -46,20 +46,19 @@ if resp:
     left, right = st.columns([3, 2])
     with left:
         t = trend.dropna(subset=["nps"])
+        x = [f"{m:%b %Y}<br>NPS {n:+.0f} (n={r})" for m, n, r in
+             zip(t["month"], t["nps"], t["responses"], strict=True)]
         fig = go.Figure()
         for col, name, color in (("promoters", "Promoters", "#1e8449"),
                                  ("passives", "Passives", "#d4ac0d"),
                                  ("detractors", "Detractors", "#c0392b")):
-            fig.add_bar(x=t["month"], y=t[col] / t["responses"], name=name, marker_color=color,
+            fig.add_bar(x=x, y=t[col] / t["responses"], name=name, marker_color=color,
                         customdata=[[col[:-1]]] * len(t),
                         hovertemplate=f"{name}: %{{y:.0%}}<extra>click to list accounts</extra>")
-        fig.add_scatter(x=t["month"], y=t["nps"], name="NPS (right axis)", yaxis="y2",
-                        mode="lines+markers", line=dict(color="#1f4e79", width=3))
-        fig.update_layout(title="NPS and its mix by month", barmode="stack", height=380,
-                          font=FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),
-                          yaxis=dict(tickformat=".0%"),
-                          yaxis2=dict(overlaying="y", side="right", range=[-100, 100],
-                                      title="NPS"), legend=dict(orientation="h"))
+        fig.update_layout(title="NPS mix by month (months with answers)", barmode="stack",
+                          height=380, font=FONT, plot_bgcolor="white",
+                          margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(tickformat=".0%"),
+                          legend=dict(orientation="h", y=-0.25))
         ev = st.plotly_chart(fig, key="nps_mix", on_select="rerun", selection_mode="points",
                              config={"displaylogo": False})
         pts = lists.clicked(ev)

@@ -43,19 +43,21 @@ else:
 
     period = st.segmented_control("Period", ["quarter", "month"], default="quarter",
                                   key="renewal_period", format_func=str.capitalize)
-    per = r["quarters"] if period != "month" else r["months"]
+    per = (r["quarters"] if period != "month" else r["months"]).copy()
+    per["label"] = [f"Q{(p.month - 1) // 3 + 1} {p.year}" if period != "month" else f"{p:%b %Y}"
+                    for p in per["period_start"]]
     left, right = st.columns(2)
     with left:
         fig = go.Figure()
-        fig.add_bar(x=per["period_start"], y=per["arr_due"], name="ARR due",
+        fig.add_bar(x=per["label"], y=per["arr_due"], name="ARR due",
                     marker_color="#d5dbdb", customdata=per[["period_start"]].astype(str).to_numpy(),
-                    hovertemplate="%{x|%b %Y}: $%{y:,.0f} due<extra>click to list</extra>")
-        fig.add_bar(x=per["period_start"], y=per["expected"], name="Expected renewed",
+                    hovertemplate="%{x}: $%{y:,.0f} due<extra>click to list</extra>")
+        fig.add_bar(x=per["label"], y=per["expected"], name="Expected renewed",
                     marker_color="#1f4e79",
                     error_y=dict(type="data", symmetric=False, array=per["p90"] - per["expected"],
                                  arrayminus=per["expected"] - per["p10"]),
                     customdata=per[["period_start"]].astype(str).to_numpy(),
-                    hovertemplate="%{x|%b %Y}: $%{y:,.0f} expected (P10-P90 bars)"
+                    hovertemplate="%{x}: $%{y:,.0f} expected (P10-P90 bars)"
                                   "<extra>click to list</extra>")
         fig.update_layout(title=f"Renewals by {period or 'quarter'}: due vs expected (P10-P90)",
                           barmode="overlay", height=380, font=FONT, plot_bgcolor="white",
@@ -69,7 +71,7 @@ else:
         fig = go.Figure()
         for c, col in zip(cats, colors, strict=True):
             if c in per:
-                fig.add_bar(x=per["period_start"], y=per[c], name=c.replace("_", " "),
+                fig.add_bar(x=per["label"], y=per[c], name=c.replace("_", " "),
                             marker_color=col,
                             customdata=[[str(p), c] for p in per["period_start"]],
                             hovertemplate=f"{c.replace('_', ' ')}: $%{{y:,.0f}}"
@@ -86,7 +88,8 @@ else:
     cols = st.columns(len(w), border=True)
     for col, row in zip(cols, w.itertuples(), strict=True):
         col.metric(f"Within {row.window} days", f"{row.renewals} renewals",
-                   f"{row.without_plan} without a plan", delta_color="inverse",
+                   f"{row.without_plan} without a plan" if row.without_plan else "all planned",
+                   delta_color="red" if row.without_plan else "green", delta_arrow="off",
                    help=f"{shell.fmt_money(row.arr)} ARR; {shell.fmt_money(row.arr_without_plan)} "
                         "of it without a renewal playbook.")
     only_no_plan = st.toggle("Only renewals without a plan", key="renewal_no_plan")
@@ -113,7 +116,7 @@ else:
         view.round({"arr": 0, "expected": 0}), "renewals_due",
         ["name", "segment", "renewal_date", "days_to_renewal", "arr", "renewal_probability",
          "expected", "category", "plan", "csm_owner"],
-        {"name": lists.name_col(), "renewal_date": st.column_config.DateColumn("Renewal", format="D MMM YYYY"),
+        {"name": lists.name_col(), "segment": "Segment", "renewal_date": st.column_config.DateColumn("Renewal", format="D MMM YYYY"),
          "days_to_renewal": st.column_config.NumberColumn("Days", format="%d"),
          "arr": lists.money_col("ARR ($)"), "renewal_probability": lists.pct_col("P(renew)"),
          "expected": lists.money_col("Expected ($)"), "category": "Forecast category",
@@ -167,11 +170,12 @@ if past.empty:
     st.info("No past quarter could be forecast yet: `greendoor forecast` needs a year of renewals.")
 else:
     fig = go.Figure()
-    fig.add_bar(x=past["period_start"], y=past["expected"], name="Forecast at quarter start",
+    past = past.assign(label=[f"Q{(p.month - 1) // 3 + 1} {p.year}" for p in past["period_start"]])
+    fig.add_bar(x=past["label"], y=past["expected"], name="Forecast at quarter start",
                 marker_color="#2e86c1",
                 error_y=dict(type="data", symmetric=False, array=past["p90"] - past["expected"],
                              arrayminus=past["expected"] - past["p10"]))
-    fig.add_bar(x=past["period_start"], y=past["actual"], name="Actually renewed",
+    fig.add_bar(x=past["label"], y=past["actual"], name="Actually renewed",
                 marker_color="#1e8449")
     fig.update_layout(title="Renewed ARR: forecast made at each quarter's start vs actual",
                       height=340, font=FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),

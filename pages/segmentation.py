@@ -115,7 +115,7 @@ sel = lists.account_list(
      "feature_breadth_30d", "latest_nps", "csm_owner"],
     {"name": lists.name_col(), "rule_segment": "Rule segment", "persona": "Persona",
      "arr": lists.money_col("ARR ($)"),
-     "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
+     "health_score": st.column_config.NumberColumn("Health", format="%.0f"), "band": "Band",
      "seat_utilization": lists.pct_col("Seat utilization"),
      "feature_breadth_30d": st.column_config.NumberColumn("Features (30 d)"),
      "latest_nps": st.column_config.NumberColumn("Latest NPS"), "csm_owner": "CSM"}, height=360)
@@ -154,6 +154,7 @@ else:
     fig = go.Figure(go.Sankey(
         node=dict(label=[f"{x} ({'then' if i < n_src else 'now'})" for i, x in enumerate(labels)],
                   color=[colors.get(x, "#5d6d7e") for x in labels], pad=18),
+        textfont=dict(color="#1b2631", size=14),
         link=dict(source=mig["source"].map(idx_s), target=mig["target"].map(idx_t),
                   value=mig["accounts"], customdata=mig[["arr"]].to_numpy(),
                   hovertemplate="%{source.label} → %{target.label}: %{value} accounts, "

@@ -1,0 +1,218 @@
+"""AppTest: the analytics pages (Expansion pipeline, Renewal forecast, Advocacy,
+Segmentation, Behavior) on the demo and on RavenStack, a drill-down per page, and the
+settings change -> rescore -> page shows the new version round trip."""
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from greendoor import config
+from greendoor.store import schema
+
+APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
+PAGES = {"expansion": "Expansion pipeline", "renewals": "Renewal forecast",
+         "advocacy": "Advocacy", "segmentation": "Segmentation", "behavior": "Behavior"}
+
+
+def open_page(page: str, **session) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    for k, v in session.items():
+        at.session_state[k] = v
+    at.switch_page(f"../pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def frame_with(at: AppTest, column: str):
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def click(at: AppTest, key: str, *customdata) -> AppTest:
+    at.session_state[key] = {"selection": {"points": [{"customdata": list(customdata)}],
+                                           "point_indices": [0], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def select_row(at: AppTest, key: str, row: int = 0) -> AppTest:
+    at.session_state[key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def demo(scored_demo_store, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
+    return scored_demo_store[1]
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_analytics_page_renders_on_the_demo(demo, page):
+    at = open_page(page)
+    assert [t.value for t in at.title] == [PAGES[page]]
+    assert len(at.dataframe) >= 1
+    # every page says which settings version its scores come from
+    if page != "behavior":
+        assert any("settings version 1" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_analytics_pages_on_ravenstack_say_what_is_missing(ravenstack_store, monkeypatch, page):
+    monkeypatch.setenv(config.DB_URL_ENV, ravenstack_store[0])
+    at = open_page(page)
+    assert [t.value for t in at.title] == [PAGES[page]]
+    notes = " ".join(i.value for i in at.info)
+    expected = {"expansion": "opportunities", "renewals": "renewal", "advocacy": "survey_responses",
+                "segmentation": "", "behavior": ""}[page]
+    assert expected in notes
+
+
+def test_expansion_stage_click_lists_deals_and_signal_creates_opportunity(demo):
+    at = open_page("expansion")
+    deals = frame_with(at, "opportunity")
+    stage = deals["stage"].iloc[-1]
+    click(at, "stage_funnel", stage, 1, 1.0)
+    shown = frame_with(at, "opportunity")
+    assert set(shown["stage"]) == {stage} and len(shown) == (deals["stage"] == stage).sum()
+    signals = frame_with(at, "estimated_value")
+    assert len(signals) > 0 and (signals["estimated_value"] > 0).all()
+    with demo.connect() as conn:
+        open_acc = {r[0] for r in conn.execute(sa.select(schema.opportunities.c.account_id).where(
+            schema.opportunities.c.type == "expansion", schema.opportunities.c.status == "open"))}
+    assert not set(signals["account_id"]) & open_acc  # only unconverted signals
+    acc = signals.iloc[0]["account_id"]
+    select_row(at, "signals")
+    at.button(key="signals_Create expansion opportunity").click().run()
+    at.button(key="dlg_confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with demo.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(schema.opportunities).where(
+            schema.opportunities.c.account_id == acc, schema.opportunities.c.status == "open",
+            schema.opportunities.c.type == "expansion")).scalar()
+    assert n == 1
+    # the signal is converted now: it leaves the list
+    assert acc not in set(frame_with(at, "estimated_value")["account_id"])
+
+
+def test_renewal_forecast_drill_down_and_top_down(demo):
+    from greendoor.forecast.run import run_forecasts
+
+    run_forecasts(demo, past_quarters=1)
+    at = open_page("renewals")
+    due = frame_with(at, "renewal_probability")
+    assert len(due) > 0 and due["renewal_date"].is_monotonic_increasing
+    labels = {m.label for m in at.metric}
+    assert {"ARR up for renewal (12 months)", "Expected renewed ARR"} <= labels
+    period = str(due["period"].iloc[-1])
+    click(at, "renewal_periods", period)
+    shown = frame_with(at, "renewal_probability")
+    assert set(shown["period"]) == {period} and len(shown) < len(due)
+    assert any("won the rolling-origin backtest" in m.value or "could be backtested" in m.value
+               for m in at.markdown)
+    backtest = frame_with(at, "mase")
+    assert {"prophet", "ets", "seasonal_naive"} <= set(backtest["model"])
+    # the no-plan toggle keeps only renewals without a renewal playbook
+    at.toggle(key="renewal_no_plan").set_value(True).run()
+    assert (frame_with(at, "renewal_probability")["plan"] == "no").all()
+
+
+def test_advocacy_candidates_and_invite(demo):
+    at = open_page("advocacy")
+    cand = frame_with(at, "advocacy_readiness")
+    assert len(cand) > 0 and cand["promoter"].all() and cand["green"].all() \
+        and cand["no_recent_ask"].all()
+    acc = cand.iloc[0]["account_id"]
+    select_row(at, "adv_candidates")
+    at.button(key="adv_candidates_Invite to advocacy").click().run()
+    at.button(key="dlg_confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with demo.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(schema.actions).where(
+            schema.actions.c.account_id == acc, schema.actions.c.type == "advocacy_invite")).scalar()
+    assert n == 1
+    # a click on the pipeline lists the activities of that type and status
+    acts = frame_with(at, "occurred_at")
+    t, s = acts.iloc[0]["type"], acts.iloc[0]["status"]
+    click(at, "adv_pipeline", t, s)
+    shown = frame_with(at, "occurred_at")
+    assert set(shown["type"]) == {t} and set(shown["status"]) == {s}
+
+
+def test_segmentation_click_and_account_vs_segment(demo):
+    at = open_page("segmentation")
+    bench = frame_with(at, "accounts_then")
+    group = bench.iloc[0]["group"]
+    click(at, "rule_bars", group)
+    accounts = frame_with(at, "rule_segment")
+    assert set(accounts["rule_segment"]) == {group}
+    select_row(at, "seg_accounts")
+    cmp = frame_with(at, "segment_median")
+    assert "health score" in set(cmp["measure"])
+    assert any("clusters" in m.value and "silhouette" in m.value for m in at.markdown)
+    # migration flows list their accounts (the fixture holds 4 weeks of snapshots)
+    import datetime as dt
+
+    from tests.conftest import DEMO_AS_OF
+
+    at.date_input(key="mig_from").set_value(DEMO_AS_OF - dt.timedelta(days=21)).run()
+    assert not at.exception
+    assert len([c for c in at.caption if "accounts moved" in c.value]) == 1
+    opts = at.selectbox(key="mig_flow").options
+    if len(opts) > 1:
+        at.selectbox(key="mig_flow").set_value(opts[1].split(" (")[0]).run()
+        assert not at.exception
+        assert len(frame_with(at, "target")) > 0
+
+
+def test_behavior_feature_click_lists_accounts(demo):
+    at = open_page("behavior")
+    assert {"DAU (7-day mean)", "WAU", "MAU", "Stickiness (DAU/MAU)"} <= {m.label for m in at.metric}
+    feature = "dashboards"
+    click(at, "adoption", feature)
+    fa = frame_with(at, "error_rate")
+    assert len(fa) > 0
+    assert any(feature in i.value for i in at.info)
+
+
+def test_settings_change_rescore_and_pages_show_the_new_version(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from greendoor.demo import DemoParams, load_demo
+    from greendoor.scoring.run import score
+    from greendoor.store.engine import init_store, make_engine
+
+    url = f"duckdb:///{tmp_path / 's.duckdb'}"
+    eng = make_engine(url)
+    init_store(eng)
+    load_demo(eng, DemoParams(n_accounts=80, months=8, seed=3, as_of=dt.date(2026, 6, 30)))
+    score(eng, backfill_weeks=1, evaluate_models=False)
+    eng.dispose()
+    monkeypatch.setenv(config.DB_URL_ENV, url)
+    at = open_page("data")
+    weights = at.session_state["settings_weights"] if "settings_weights" in at.session_state else None
+    assert weights is None or isinstance(weights, dict)
+    at.number_input(key="settings_green").set_value(85.0)
+    at.text_input(key="settings_note").set_value("stricter green band")
+    at.button(key="FormSubmitter:settings_form-Save as a new version").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    hist = frame_with(at, "changes")
+    assert hist.iloc[0]["version"] == 2 and "health.bands.green: 80.0 → 85.0" in hist.iloc[0]["changes"]
+    assert hist.iloc[0]["note"] == "stricter green band"
+    at.button(key="rescore").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    eng = make_engine(url)
+    with eng.connect() as conn:
+        snap = conn.execute(sa.select(schema.score_snapshots.c.settings_version, sa.func.min(
+            schema.score_snapshots.c.health_score)).where(
+            schema.score_snapshots.c.band == "green").group_by(
+            schema.score_snapshots.c.settings_version).order_by(
+            schema.score_snapshots.c.settings_version.desc())).first()
+    eng.dispose()
+    assert snap[0] == 2 and snap[1] >= 85.0  # the new band applied
+    at.switch_page("../pages/advocacy.py").run()
+    assert any("settings version 2" in c.value for c in at.caption)
