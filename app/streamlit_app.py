@@ -46,6 +46,12 @@ PAGES = {
     ],
 }
 
-shell.sidebar_filters()
-shell.presentation_toggle()
-st.navigation(PAGES).run()
+from greendoor.store.engine import StoreBusy  # noqa: E402
+
+try:
+    shell.sidebar_filters()
+    shell.presentation_toggle()
+    st.navigation(PAGES).run()
+except StoreBusy as exc:  # another process held the embedded store for the whole timeout
+    st.warning(f"The store is busy: {exc}. Nothing was lost; reload the page in a moment.",
+               icon=":material/hourglass_top:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from pathlib import Path
@@ -15,9 +16,54 @@ DEMO_AS_OF = dt.date(2026, 6, 30)
 DEMO_PARAMS = DemoParams(n_accounts=150, months=12, seed=7, as_of=DEMO_AS_OF)
 
 
-@pytest.fixture
-def store_url(tmp_path):
-    return f"duckdb:///{tmp_path / 'store.duckdb'}"
+#: Admin URL of a PostgreSQL server for the tests that run on both backends, e.g.
+#: postgresql+psycopg://greendoor:greendoor@127.0.0.1:5432/postgres (.ci/run sets it).
+PG_ENV = "GREENDOOR_TEST_PG_URL"
+#: Set (as CI does) to fail rather than skip when PostgreSQL or Chromium is missing.
+REQUIRE_ENV = "GREENDOOR_TEST_REQUIRE_ALL"
+
+
+def missing(what: str) -> None:
+    """Skip for a missing service, or fail when CI requires everything."""
+    if os.environ.get(REQUIRE_ENV):
+        pytest.fail(f"{what} is required in this run ({REQUIRE_ENV} is set)")
+    pytest.skip(what)
+
+
+@contextlib.contextmanager
+def pg_database():
+    """A fresh, empty PostgreSQL database on the test server; dropped afterwards.
+    Yields its URL."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    admin_url = os.environ.get(PG_ENV)
+    if not admin_url:
+        missing(f"no PostgreSQL server: set {PG_ENV}")
+    name = f"gd_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield str(sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store_url(request, tmp_path):
+    """A fresh store URL on each backend: embedded DuckDB and PostgreSQL (tests
+    marked ``duckdb_only`` run on DuckDB alone)."""
+    if request.param == "duckdb":
+        yield f"duckdb:///{tmp_path / 'store.duckdb'}"
+        return
+    if request.node.get_closest_marker("duckdb_only"):
+        pytest.skip("DuckDB-specific test")
+    with pg_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -80,8 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from greendoor.store.engine import StoreBusy
+
     try:
         return _main(argv)
+    except StoreBusy as exc:
+        print(f"error: {exc}. Try again when it has finished, raise "
+              "GREENDOOR_LOCK_TIMEOUT, or use PostgreSQL for shared use (README).", file=sys.stderr)
+        return 3
     except sa.exc.OperationalError as exc:
         if "lock" in str(exc).lower():
             print("error: the store is open in another process (the app, or another "

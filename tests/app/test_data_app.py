@@ -47,7 +47,7 @@ def accounts_in(engine) -> int:
 
 
 def test_upload_validate_then_import(engine, use_store):
-    use_store(str(engine.url))
+    use_store(engine.url.render_as_string(hide_password=False))
     at = open_page(DATA_PAGE)
     assert [t.value for t in at.title] == ["Data & settings"]
     up = at.file_uploader(key="import_files")
@@ -67,7 +67,7 @@ def test_upload_validate_then_import(engine, use_store):
 
 
 def test_a_bad_upload_shows_where_the_problem_is(engine, use_store):
-    use_store(str(engine.url))
+    use_store(engine.url.render_as_string(hide_password=False))
     at = open_page(DATA_PAGE)
     at.file_uploader(key="import_files").upload(
         "accounts.csv", ACCOUNTS.replace(b"2024-02-10", b"2024-02-31"), "text/csv")

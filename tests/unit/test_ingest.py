@@ -33,8 +33,18 @@ def count(engine, table) -> int:
 
 
 def file_digest(engine) -> str:
-    engine.dispose()
-    return hashlib.sha256(Path(engine.url.database).read_bytes()).hexdigest()
+    """DuckDB: sha256 of the store file. PostgreSQL: sha256 of every table's rows."""
+    if engine.dialect.name == "duckdb":
+        engine.dispose()
+        return hashlib.sha256(Path(engine.url.database).read_bytes()).hexdigest()
+    from greendoor.store import schema
+
+    h = hashlib.sha256()
+    with engine.connect() as conn:
+        for t in schema.metadata.sorted_tables:
+            rows = conn.execute(sa.select(t).order_by(*t.columns)).all()
+            h.update(f"{t.name}:{rows!r}".encode())
+    return h.hexdigest()
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:

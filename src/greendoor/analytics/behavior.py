@@ -131,7 +131,7 @@ def cohort_retention(conn: Connection, f: Filters, months: int = 24) -> pd.DataF
     if accounts.empty:
         return pd.DataFrame(columns=["cohort", "age", "active", "size", "retention"])
     acc_sq = acc.subquery("acc")
-    month = sa.func.date_trunc("month", u.c.date)
+    month = sa.cast(sa.func.date_trunc("month", u.c.date), sa.Date)
     act = pd.read_sql(sa.select(u.c.account_id, month.label("month"))
                       .select_from(u.join(acc_sq, acc_sq.c.account_id == u.c.account_id))
                       .where(u.c.date < f.as_of, u.c.events > 0)

@@ -18,7 +18,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from greendoor.metrics.sql import arr_as_of_query
 from greendoor.store import schema
@@ -103,9 +103,11 @@ def categories(renewals: pd.DataFrame, period: str = "quarter") -> pd.DataFrame:
     return t.reindex(columns=[*CATEGORIES, "no_opportunity"], fill_value=0.0).reset_index()
 
 
-def past_quarters(conn: Connection, as_of: dt.date, n_quarters: int = 4) -> pd.DataFrame:
+def past_quarters(source: Connection | Engine, as_of: dt.date, n_quarters: int = 4
+                  ) -> pd.DataFrame:
     """Forecast vs actual renewed ARR for the last complete quarters (see the module
-    docstring). Columns ``quarter_start, renewals, arr_due, forecast, p10, p90,
+    docstring). ``source``: a connection, or an engine (short connections per query
+    batch; model training runs without one). Columns ``quarter_start, renewals, arr_due, forecast, p10, p90,
     actual, accuracy`` (1 - |forecast - actual| / actual), ``inside`` (actual within
     P10-P90), ``model`` and ``reason`` when a quarter could not be forecast."""
     from greendoor.scoring.churn import ChurnModel, NotEnoughData
@@ -114,14 +116,16 @@ def past_quarters(conn: Connection, as_of: dt.date, n_quarters: int = 4) -> pd.D
         FeatureCache,
         _model_frame,
         _renewal_probability,
-        current_settings,
         data_start,
         training_dates,
     )
+    from greendoor.settings import current
 
-    _, settings = current_settings(conn)
-    cache = FeatureCache(conn, settings)
-    start = data_start(conn)
+    cache = FeatureCache(source, {})
+    with cache.connect() as conn:
+        _, cache.settings = current(conn)
+        start = data_start(conn)
+    connect = cache.connect
     last_complete = add_quarters(quarter_start(as_of - dt.timedelta(days=14)), -1)
     rows = []
     ce = schema.churn_events
@@ -150,12 +154,13 @@ def past_quarters(conn: Connection, as_of: dt.date, n_quarters: int = 4) -> pd.D
             row["reason"] = "no renewal due in the quarter"
             rows.append(row)
             continue
-        p, _ = _renewal_probability(conn, model, due, _model_frame(due), qs)
         check = qe + dt.timedelta(days=14)
-        later = pd.read_sql(arr_as_of_query(check), conn).set_index("account_id")["arr"]
-        churned = {r[0] for r in conn.execute(sa.select(ce.c.account_id).where(
-            ce.c.churn_date >= qs, ce.c.churn_date < check,
-            sa.func.coalesce(ce.c.is_reactivation, False).is_(False)))}
+        with connect() as conn:
+            p, _ = _renewal_probability(conn, model, due, _model_frame(due), qs)
+            later = pd.read_sql(arr_as_of_query(check), conn).set_index("account_id")["arr"]
+            churned = {r[0] for r in conn.execute(sa.select(ce.c.account_id).where(
+                ce.c.churn_date >= qs, ce.c.churn_date < check,
+                sa.func.coalesce(ce.c.is_reactivation, False).is_(False)))}
         renewed = (later.reindex(due.index).fillna(0) > 0) & ~due.index.isin(churned)
         sim = simulate(pd.DataFrame({"renewal_date": pd.Timestamp(qs), "arr": due["arr"],
                                      "renewal_probability": p}), "quarter")

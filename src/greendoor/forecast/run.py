@@ -130,18 +130,20 @@ def run_forecasts(engine: Engine, as_of: dt.date | None = None, horizon: int = 1
                 tasks.append((name, seg or PORTFOLIO, "MS", m[["ds", name]], horizon))
         w = S.weekly_arr(conn, as_of)
         tasks.append(("arr", PORTFOLIO, "W", w, 13))
-        secs["series"] = time.perf_counter() - t0
-        step(0.1, f"Fitting {len(tasks)} series")
-        t1 = time.perf_counter()
-        results = Parallel(n_jobs=n_jobs)(delayed(_fit_one)(*t) for t in tasks)
-        secs["fits"] = time.perf_counter() - t1
-        step(0.7, "Renewal forecast")
-        t2 = time.perf_counter()
+    secs["series"] = time.perf_counter() - t0
+    # fitting needs no connection: an embedded store is free for the app meanwhile
+    step(0.1, f"Fitting {len(tasks)} series")
+    t1 = time.perf_counter()
+    results = Parallel(n_jobs=n_jobs)(delayed(_fit_one)(*t) for t in tasks)
+    secs["fits"] = time.perf_counter() - t1
+    step(0.7, "Renewal forecast")
+    t2 = time.perf_counter()
+    with engine.connect() as conn:
         up = R.upcoming(conn, as_of)
-        months, quarters = R.simulate(up, "month"), R.simulate(up, "quarter")
-        cats = R.categories(up, "quarter").set_index("period_start")
-        past = R.past_quarters(conn, as_of, past_quarters) if past_quarters else pd.DataFrame()
-        secs["renewals"] = time.perf_counter() - t2
+    months, quarters = R.simulate(up, "month"), R.simulate(up, "quarter")
+    cats = R.categories(up, "quarter").set_index("period_start")
+    past = R.past_quarters(engine, as_of, past_quarters) if past_quarters else pd.DataFrame()
+    secs["renewals"] = time.perf_counter() - t2
     run_id = new_id()
     report = ForecastReport(run_id=run_id, as_of=as_of, series=len(results))
     f_rows, b_rows = [], []

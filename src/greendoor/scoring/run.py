@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import io
@@ -121,20 +122,33 @@ class ScoreReport:
 class FeatureCache:
     """Features, health and labels per as-of date, computed once per run."""
 
-    def __init__(self, conn: Connection, settings: dict, progress=None):
-        self.conn, self.settings = conn, settings
+    def __init__(self, source: Connection | Engine, settings: dict, progress=None):
+        """``source``: a connection, or an engine to open one short connection per
+        query batch (so an embedded store is held only in short slices while a long
+        run computes, see :func:`greendoor.store.engine.make_engine`)."""
+        self.source, self.settings = source, settings
         self.features: dict[dt.date, pd.DataFrame] = {}
         self.health: dict[dt.date, pd.DataFrame] = {}
         self.why: dict[dt.date, pd.DataFrame] = {}
         self.labels: dict[tuple, pd.Series] = {}
-        self.has_rows = tables_with_rows(conn)
+        with self.connect() as conn:
+            self.has_rows = tables_with_rows(conn)
         self.progress = progress or (lambda f, m: None)
+
+    @contextlib.contextmanager
+    def connect(self):
+        if isinstance(self.source, Engine):
+            with self.source.connect() as conn:
+                yield conn
+        else:
+            yield self.source
 
     def ensure(self, dates, lo: float = 0.0, hi: float = 1.0) -> None:
         todo = [d for d in sorted(set(dates)) if d not in self.features]
         for i, d in enumerate(todo):
             self.progress(lo + (hi - lo) * i / max(len(todo), 1), f"Features as of {d}")
-            f = features_as_of(self.conn, d, self.has_rows)
+            with self.connect() as conn:
+                f = features_as_of(conn, d, self.has_rows)
             self.features[d] = f
             self.health[d], self.why[d] = score_health(f, self.settings)
 
@@ -149,7 +163,8 @@ class FeatureCache:
                 f = f[f["days_to_renewal"].between(0, HORIZON - 1)]
             key = (label_fn.__name__, d)
             if key not in self.labels:
-                self.labels[key] = label_fn(self.conn, d, HORIZON)
+                with self.connect() as conn:
+                    self.labels[key] = label_fn(conn, d, HORIZON)
             y = self.labels[key].reindex(f.index).fillna(0).astype(int)
             Xs.append(_model_frame(f))
             ys.append(y.to_numpy())
@@ -355,7 +370,7 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     step = progress or (lambda f, m: None)
     t0 = time.perf_counter()
     secs: dict[str, float] = {}
-    with engine.connect() as conn:
+    with engine.connect() as conn:  # short connections only: see FeatureCache
         as_of = as_of or portfolio.default_as_of(conn)
         if as_of is None:
             raise ValueError("the store has no data to score: load the demo or import data")
@@ -370,81 +385,85 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
                  if d >= earliest] or [as_of]
         trend_days = 7 * max(1, round(settings["health"]["trend_window_days"] / 7))
         bases = {d: d - dt.timedelta(days=trend_days) for d in dates}
-        cache = FeatureCache(conn, settings, progress)
         models, infos = {}, {}
         for kind in KINDS:
             if not retrain:
                 models[kind], infos[kind] = _load_model(conn, kind, as_of)
-        train = training_dates(as_of, start)
-        need_train = retrain or any(models.get(k) is None for k in KINDS)
-        wanted = set(dates) | {b for b in bases.values() if start is None or b >= start}
-        if need_train or evaluate_models:
-            wanted |= set(train)
-        cache.ensure(wanted, 0.0, 0.7)
-        secs["features"] = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        for kind in KINDS:
-            if models.get(kind) is None:
-                step(0.72, f"Training the {kind} model")
-                models[kind], infos[kind] = _train(cache, train, *KINDS[kind])
-        secs["training"] = time.perf_counter() - t1
-        evaluation = None
-        if evaluate_models and train:
-            step(0.8, "Backtesting")
-            t2 = time.perf_counter()
-            evaluation = backtest(cache, train)
-            secs["backtest"] = time.perf_counter() - t2
-        step(0.88, "Scoring")
-        t3 = time.perf_counter()
-        rows, latest = [], None
-        scored_at = now_utc()
-        for d in sorted(dates):
-            f, h, why = cache.features[d], cache.health[d], cache.why[d]
-            X = _model_frame(f)
-            base_h = cache.health.get(bases[d])
-            change = h["health_score"] - (base_h["health_score"].reindex(h.index)
-                                          if base_h is not None else np.nan)
-            out = pd.DataFrame(index=f.index)
-            out["health_score"] = h["health_score"]
-            out["band"] = h["band"]
-            out["confidence"] = h["confidence"]
-            for c in ("engagement", "sentiment", "growth"):
-                out[c] = h[c]
-            out["health_change"] = change
-            out["trend"] = [classify_trend(x, settings["health"]["trend_threshold"]) for x in change]
-            cm, em, rm = models.get("churn"), models.get("expansion"), models.get("renewal")
-            out["churn_probability"] = cm.predict_proba(X)[:, 1] if cm is not None else np.nan
-            # timing aside: the risk at the next renewal, from the renewal model
-            out["risk_index"] = (risk_index(rm.decision_function(at_renewal(X)))
-                                 if rm is not None else np.nan)
-            out["expansion_probability"] = em.predict_proba(X)[:, 1] if em is not None else np.nan
+    # the long phase: reads in short slices (FeatureCache), compute without a connection
+    cache = FeatureCache(engine, settings, progress)
+    train = training_dates(as_of, start)
+    need_train = retrain or any(models.get(k) is None for k in KINDS)
+    wanted = set(dates) | {b for b in bases.values() if start is None or b >= start}
+    if need_train or evaluate_models:
+        wanted |= set(train)
+    cache.ensure(wanted, 0.0, 0.7)
+    secs["features"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    for kind in KINDS:
+        if models.get(kind) is None:
+            step(0.72, f"Training the {kind} model")
+            models[kind], infos[kind] = _train(cache, train, *KINDS[kind])
+    secs["training"] = time.perf_counter() - t1
+    evaluation = None
+    if evaluate_models and train:
+        step(0.8, "Backtesting")
+        t2 = time.perf_counter()
+        evaluation = backtest(cache, train)
+        secs["backtest"] = time.perf_counter() - t2
+    step(0.88, "Scoring")
+    t3 = time.perf_counter()
+    rows, latest = [], None
+    scored_at = now_utc()
+    for d in sorted(dates):
+        f, h, why = cache.features[d], cache.health[d], cache.why[d]
+        X = _model_frame(f)
+        base_h = cache.health.get(bases[d])
+        change = h["health_score"] - (base_h["health_score"].reindex(h.index)
+                                      if base_h is not None else np.nan)
+        out = pd.DataFrame(index=f.index)
+        out["health_score"] = h["health_score"]
+        out["band"] = h["band"]
+        out["confidence"] = h["confidence"]
+        for c in ("engagement", "sentiment", "growth"):
+            out[c] = h[c]
+        out["health_change"] = change
+        out["trend"] = [classify_trend(x, settings["health"]["trend_threshold"]) for x in change]
+        cm, em, rm = models.get("churn"), models.get("expansion"), models.get("renewal")
+        out["churn_probability"] = cm.predict_proba(X)[:, 1] if cm is not None else np.nan
+        # timing aside: the risk at the next renewal, from the renewal model
+        out["risk_index"] = (risk_index(rm.decision_function(at_renewal(X)))
+                             if rm is not None else np.nan)
+        out["expansion_probability"] = em.predict_proba(X)[:, 1] if em is not None else np.nan
+        with engine.connect() as conn:
             out["renewal_probability"], renewal_cat = _renewal_probability(conn, rm, f, X, d)
-            out["advocacy_readiness"], adv_cond = _advocacy(f, h["band"])
-            out["arr"] = f["arr"]
-            out["as_of"] = d
-            out["details_json"] = None
-            if d == as_of:
-                latest = (f, out, why, X, renewal_cat, adv_cond)
-            rows.append(out)
-        f, out, why, X, renewal_cat, adv_cond = latest
-        drivers = _drivers(models.get("churn"), X)
-        exp_drivers = _drivers(models.get("expansion"), X)
-        best = best_improvement(why)
-        why_by: dict[str, list[dict]] = {}
-        for rec in why.round(4).to_dict("records"):
-            why_by.setdefault(rec.pop("account_id"), []).append(rec)
-        out["details_json"] = [json.dumps({
-            "why": why_by.get(a, []),
-            "best_improvement": best.get(a),
-            "churn_drivers": drivers.get(a, []),
-            "expansion_drivers": exp_drivers.get(a, []),
-            "renewal": {"days_to_renewal": _clean(f.at[a, "days_to_renewal"]),
-                        "forecast_category": renewal_cat.get(a)},
-            "advocacy": {k: bool(v) for k, v in adv_cond.loc[a].items()},
-        }, default=_clean) for a in out.index]
-        al = A.account_alerts(f, out, settings, as_of, drivers)
-        al = pd.concat([al, A.gap_alerts(conn, as_of, settings, f["arr"])], ignore_index=True)
-        secs["scoring"] = time.perf_counter() - t3
+        out["advocacy_readiness"], adv_cond = _advocacy(f, h["band"])
+        out["arr"] = f["arr"]
+        out["as_of"] = d
+        out["details_json"] = None
+        if d == as_of:
+            latest = (f, out, why, X, renewal_cat, adv_cond)
+        rows.append(out)
+    f, out, why, X, renewal_cat, adv_cond = latest
+    drivers = _drivers(models.get("churn"), X)
+    exp_drivers = _drivers(models.get("expansion"), X)
+    best = best_improvement(why)
+    why_by: dict[str, list[dict]] = {}
+    for rec in why.round(4).to_dict("records"):
+        why_by.setdefault(rec.pop("account_id"), []).append(rec)
+    out["details_json"] = [json.dumps({
+        "why": why_by.get(a, []),
+        "best_improvement": best.get(a),
+        "churn_drivers": drivers.get(a, []),
+        "expansion_drivers": exp_drivers.get(a, []),
+        "renewal": {"days_to_renewal": _clean(f.at[a, "days_to_renewal"]),
+                    "forecast_category": renewal_cat.get(a)},
+        "advocacy": {k: bool(v) for k, v in adv_cond.loc[a].items()},
+    }, default=_clean) for a in out.index]
+    al = A.account_alerts(f, out, settings, as_of, drivers)
+    with engine.connect() as conn:
+        gaps = A.gap_alerts(conn, as_of, settings, f["arr"])
+    al = pd.concat([al, gaps], ignore_index=True)
+    secs["scoring"] = time.perf_counter() - t3
     step(0.95, "Writing snapshots")
     t4 = time.perf_counter()
     snaps = pd.concat(rows).reset_index().rename(columns={"index": "account_id"})
@@ -539,10 +558,11 @@ def evaluate(engine: Engine, as_of: dt.date | None = None,
         if as_of is None:
             raise ValueError("the store has no data to evaluate")
         version, settings = current_settings(conn)
-        cache = FeatureCache(conn, settings, progress)
-        dates = training_dates(as_of, data_start(conn))
-        cache.ensure(dates, 0.0, 0.8)
-        result = backtest(cache, dates)
+        start = data_start(conn)
+    cache = FeatureCache(engine, settings, progress)
+    dates = training_dates(as_of, start)
+    cache.ensure(dates, 0.0, 0.8)
+    result = backtest(cache, dates)
     result["as_of"] = str(as_of)
     with engine.begin() as conn:
         _store_evaluation(conn, result, as_of, version)

@@ -29,16 +29,67 @@ class AlembicDuckDBImpl(DefaultImpl):
     __dialect__ = "duckdb"
 
 
-def make_engine(url: str | None = None) -> Engine:
+#: Environment variable: how long (seconds) to wait for the embedded store's file lock.
+LOCK_TIMEOUT_ENV = "GREENDOOR_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 120.0
+
+
+class StoreBusy(RuntimeError):
+    """The embedded store stayed locked by another process for the whole lock timeout."""
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """True for DuckDB's "Could not set lock on file" (another process holds the file)."""
+    return "could not set lock" in str(exc).lower() or "conflicting lock" in str(exc).lower()
+
+
+def make_engine(url: str | None = None, lock_timeout: float | None = None) -> Engine:
     """Create an engine for ``url`` (default :func:`greendoor.config.db_url`).
 
-    For a DuckDB file the parent folder is created when missing.
+    Embedded DuckDB file: the parent folder is created when missing, and the engine
+    uses **short-lived connections** (no pool), so a process holds the file only while
+    it runs a query or a transaction. Opening a connection while another process holds
+    the file waits and retries (backoff 50 ms .. 1 s) for up to ``lock_timeout``
+    seconds (``$GREENDOOR_LOCK_TIMEOUT``, default 120), then raises
+    :class:`StoreBusy`. This is how the app and ``greendoor score/import`` share one
+    store file without losing a write (docs/concurrency.md). PostgreSQL engines pool
+    as usual (``pool_pre_ping``).
     """
     url = url or config.db_url()
     parsed = sa.make_url(url)
-    if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return sa.create_engine(url)
+    if parsed.get_backend_name() != "duckdb":
+        return sa.create_engine(url, pool_pre_ping=True)
+    if parsed.database in (None, "", ":memory:"):
+        return sa.create_engine(url)
+    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    import os
+    import time
+
+    from sqlalchemy import event
+    from sqlalchemy.pool import NullPool
+
+    timeout = float(lock_timeout if lock_timeout is not None
+                    else os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
+    engine = sa.create_engine(url, poolclass=NullPool)
+
+    @event.listens_for(engine, "do_connect")
+    def _connect_with_retry(dialect, conn_rec, cargs, cparams):
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            try:
+                return dialect.connect(*cargs, **cparams)
+            except Exception as exc:  # duckdb.IOException: the file is locked
+                if not is_lock_error(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(
+                        f"the store {parsed.database} stayed locked by another process for "
+                        f"{timeout:g} s (a long import or scoring run?): {exc}") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    return engine
 
 
 def alembic_config() -> Config:
