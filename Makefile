@@ -27,11 +27,11 @@ run: install
 
 ## Install and run the test suite.
 test: install
-	$(BIN)/ruff check src app pages tests tools
+	$(BIN)/ruff check src app pages tests tools bench
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check src app pages tests tools
+	$(BIN)/ruff check src app pages tests tools bench
 
 demo: install
 	$(BIN)/greendoor demo --force

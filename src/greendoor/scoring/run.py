@@ -389,11 +389,20 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
         for kind in KINDS:
             if not retrain:
                 models[kind], infos[kind] = _load_model(conn, kind, as_of)
+        # trend bases already scored with these settings are read, not recomputed
+        ss = schema.score_snapshots
+        stored_base = {}
+        for b in set(bases.values()) - set(dates):
+            prev = pd.read_sql(sa.select(ss.c.account_id, ss.c.health_score).where(
+                ss.c.as_of == b, ss.c.settings_version == version), conn)
+            if len(prev):
+                stored_base[b] = prev.set_index("account_id")
     # the long phase: reads in short slices (FeatureCache), compute without a connection
     cache = FeatureCache(engine, settings, progress)
     train = training_dates(as_of, start)
     need_train = retrain or any(models.get(k) is None for k in KINDS)
-    wanted = set(dates) | {b for b in bases.values() if start is None or b >= start}
+    wanted = set(dates) | {b for b in bases.values()
+                           if (start is None or b >= start) and b not in stored_base}
     if need_train or evaluate_models:
         wanted |= set(train)
     cache.ensure(wanted, 0.0, 0.7)
@@ -417,7 +426,7 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     for d in sorted(dates):
         f, h, why = cache.features[d], cache.health[d], cache.why[d]
         X = _model_frame(f)
-        base_h = cache.health.get(bases[d])
+        base_h = cache.health.get(bases[d], stored_base.get(bases[d]))
         change = h["health_score"] - (base_h["health_score"].reindex(h.index)
                                       if base_h is not None else np.nan)
         out = pd.DataFrame(index=f.index)

@@ -1,0 +1,172 @@
+"""Greendoor benchmarks: scale tiers, targets, and naive pandas vs in-database.
+
+    python bench/run.py                 # tier S (1,500 accounts x 24 months)
+    python bench/run.py --tiers S M     # and M (10,000 accounts)
+    python bench/run.py --tiers L       # L (100,000 accounts), on demand
+    python bench/run.py --tiers XS      # a 200-account smoke run (used by the tests)
+
+Every step runs in its own process (bench/steps.py) so its peak RSS is its own. Prints a
+table per tier and writes bench/results.json (or --out). Medians of --repeat runs for
+the repeatable steps (score one date, naive/in-DB features). docs/benchmarks.md has the
+latest figures and the machine they came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TIERS = {"XS": 200, "S": 1_500, "M": 10_000, "L": 100_000}
+#: Targets on the reference 2-core machine (issue "Benchmarks"): seconds, or MB for RSS.
+TARGETS = {
+    "score_one": {"S": 3.0, "M": 8.0, "L": 20.0},
+    "page_warm_max": {"S": 0.5, "M": 1.0},
+    "first_page_cold": {"S": 5.0},
+    "import_ravenstack": {"any": 5.0},
+    "score_one_rss_mb": {"L": 4096.0},
+}
+RAVENSTACK = Path(os.environ.get("GREENDOOR_RAVENSTACK_DIR", ROOT.parent / "shared" / "datasets" / "ravenstack"))
+
+
+def step(name: str, url: str, arg: str | None = None) -> dict:
+    cmd = [sys.executable, str(ROOT / "bench" / "steps.py"), name, url] + ([arg] if arg else [])
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if res.returncode != 0:
+        raise RuntimeError(f"step {name} failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def median_of(name: str, url: str, repeat: int) -> dict:
+    runs = [step(name, url) for _ in range(repeat)]
+    out = dict(runs[-1])
+    out["seconds"] = statistics.median(r["seconds"] for r in runs)
+    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    out["runs"] = [r["seconds"] for r in runs]
+    return out
+
+
+def run_tier(tier: str, work: Path, repeat: int, export_import: bool) -> dict:
+    n = TIERS[tier]
+    path = work / f"bench-{tier}.duckdb"
+    for p in (path, Path(str(path) + ".wal")):
+        p.unlink(missing_ok=True)
+    url = f"duckdb:///{path}"
+    r: dict = {"tier": tier, "accounts": n}
+    print(f"[{tier}] demo generation ({n:,} accounts x 24 months) ...", flush=True)
+    r["demo"] = step("demo", url, str(n))
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    r["usage_rows"] = con.execute("SELECT count(*) FROM usage").fetchone()[0]
+    con.close()
+    print(f"[{tier}] {r['usage_rows']:,} usage rows; scoring with the weekly backfill ...", flush=True)
+    r["score_backfill"] = step("score_backfill", url)
+    print(f"[{tier}] scoring one date x{repeat} ...", flush=True)
+    r["score_one"] = median_of("score_one", url, repeat)
+    print(f"[{tier}] forecast ...", flush=True)
+    r["forecast"] = step("forecast", url)
+    print(f"[{tier}] pages ...", flush=True)
+    r["pages"] = step("pages", url)
+    print(f"[{tier}] naive pandas vs in-database features x{repeat} ...", flush=True)
+    r["naive_features"] = median_of("naive_features", url, repeat)
+    r["indb_features"] = median_of("indb_features", url, repeat)
+    assert r["naive_features"]["checksum"] == r["indb_features"]["checksum"], "results differ"
+    if export_import:
+        export_dir = work / f"export-{tier}"
+        print(f"[{tier}] canonical CSV export and import ...", flush=True)
+        r["export"] = step("export", url, str(export_dir))
+        target = work / f"import-{tier}.duckdb"
+        target.unlink(missing_ok=True)
+        r["import_canonical"] = step("import", f"duckdb:///{target}", f"canonical:{export_dir}")
+    return r
+
+
+def table(r: dict) -> str:
+    t = r["tier"]
+    pages = r["pages"]["pages"]
+    rows = [("demo generation", r["demo"]), ("score, weekly backfill (52 w)", r["score_backfill"]),
+            ("score, one date (median)", r["score_one"]), ("forecast", r["forecast"]),
+            ("all pages (AppTest)", r["pages"]),
+            ("features: naive pandas", r["naive_features"]),
+            ("features: in-database", r["indb_features"])]
+    if "import_canonical" in r:
+        rows.append(("import canonical CSV export", r["import_canonical"]))
+    lines = [f"\nTier {t}: {r['accounts']:,} accounts, {r['usage_rows']:,} usage rows",
+             f"{'step':34} {'seconds':>9} {'peak RSS MB':>12}"]
+    lines += [f"{name:34} {v['seconds']:9.2f} {v['peak_rss_mb']:12.0f}" for name, v in rows]
+    nf, idb = r["naive_features"], r["indb_features"]
+    lines.append(f"naive / in-database: time x{nf['seconds'] / idb['seconds']:.1f}, "
+                 f"memory x{nf['peak_rss_mb'] / idb['peak_rss_mb']:.1f}")
+    lines.append(f"{'page':18} {'cold s':>8} {'warm s':>8}")
+    lines += [f"{p:18} {v['cold']:8.2f} {v['warm']:8.2f}" for p, v in pages.items()]
+    return "\n".join(lines)
+
+
+def check_targets(results: list[dict], ravenstack: dict | None) -> list[dict]:
+    out = []
+    for r in results:
+        t = r["tier"]
+        pages = r["pages"]["pages"]
+        checks = [("score one date (s)", r["score_one"]["seconds"], TARGETS["score_one"].get(t)),
+                  ("slowest page warm (s)", max(v["warm"] for v in pages.values()),
+                   TARGETS["page_warm_max"].get(t)),
+                  ("first page cold (s)", pages["portfolio_health"]["cold"],
+                   TARGETS["first_page_cold"].get(t)),
+                  ("score one date peak RSS (MB)", r["score_one"]["peak_rss_mb"],
+                   TARGETS["score_one_rss_mb"].get(t))]
+        for name, value, target in checks:
+            if target is not None:
+                out.append({"tier": t, "measure": name, "value": value, "target": target,
+                            "met": value < target})
+    if ravenstack:
+        out.append({"tier": "-", "measure": "RavenStack import (s)", "value": ravenstack["seconds"],
+                    "target": TARGETS["import_ravenstack"]["any"],
+                    "met": ravenstack["seconds"] < TARGETS["import_ravenstack"]["any"]})
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tiers", nargs="+", default=["S"], choices=list(TIERS))
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--work-dir", type=Path, default=Path("/tmp/greendoor-bench"))
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    p.add_argument("--export-import", action="store_true",
+                   help="also export each tier as canonical CSV and import it (default at L)")
+    a = p.parse_args(argv)
+    a.work_dir.mkdir(parents=True, exist_ok=True)
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
+               "platform": platform.platform(), "date": time.strftime("%Y-%m-%d")}
+    rs = None
+    if RAVENSTACK.is_dir():
+        rs_db = a.work_dir / "ravenstack.duckdb"
+        rs_db.unlink(missing_ok=True)
+        rs = step("import", f"duckdb:///{rs_db}", f"ravenstack:{RAVENSTACK}")
+        print(f"RavenStack import: {rs['seconds']:.2f} s, {rs['rows']:,} rows, peak RSS "
+              f"{rs['peak_rss_mb']:.0f} MB")
+    results = []
+    for tier in a.tiers:
+        r = run_tier(tier, a.work_dir, a.repeat, a.export_import or tier == "L")
+        print(table(r), flush=True)
+        results.append(r)
+    targets = check_targets(results, rs)
+    print("\nTargets")
+    for c in targets:
+        print(f"  [{'met' if c['met'] else 'MISSED'}] {c['tier']:2} {c['measure']}: "
+              f"{c['value']:.2f} (target < {c['target']:g})")
+    a.out.write_text(json.dumps({"machine": machine, "ravenstack_import": rs, "tiers": results,
+                                 "targets": targets}, indent=2, default=str))
+    print(f"\nwrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
