@@ -147,7 +147,13 @@ def main() -> None:
     elif step == "pages":
         extra = pages(url)
     elif step == "naive_features":
-        extra = naive_features(url)
+        # cap the address space so a naive load too big for the machine fails cleanly
+        cap = int(float(os.environ.get("GREENDOOR_BENCH_MEM_LIMIT_GB", "12")) * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        try:
+            extra = naive_features(url)
+        except MemoryError:
+            extra = {"error": f"MemoryError: the usage table does not fit in {cap / 2**30:g} GB"}
     elif step == "indb_features":
         extra = indb_features(url)
     else:
