@@ -43,7 +43,7 @@ h = acc.history
 base = h[pd.to_datetime(h["as_of"]) == pd.Timestamp(snap["as_of"]) - pd.Timedelta(days=28)] \
     if snap else h.iloc[0:0]
 change = None if hs is None or base.empty else hs - float(base["health_score"].iloc[0])
-cols[1].metric("Health", "—" if hs is None else f"{hs:.0f} ({band})",
+cols[1].metric(f"Health ({band})" if band else "Health", "—" if hs is None else f"{hs:.0f}",
                delta=None if change is None else f"{change:+.0f} pts, {snap.get('trend')}",
                help="0-100, green 80+, yellow 50-79, red below 50; change over 4 weeks "
                     "(±5 points or more = improving / declining).")
@@ -51,7 +51,7 @@ cols[2].metric("Churn risk index", "—" if snap.get("risk_index") is None else 
                help="Percentile of the risk at the next renewal among all accounts (100 = riskiest).")
 cols[3].metric("P(churn, 90 days)", shell.fmt_pct(snap.get("churn_probability") or float("nan")),
                help="Calibrated probability of churning within 90 days.")
-cols[4].metric("Renewal", "—" if renewal is None else f"in {renewal:.0f} days",
+cols[4].metric("Renewal in (days)", "—" if renewal is None else f"{renewal:.0f}",
                delta=None if snap.get("renewal_probability") is None
                else f"P(renew) {snap['renewal_probability']:.0%}", delta_color="off",
                delta_arrow="off")
@@ -88,6 +88,9 @@ with right:
     if drivers:
         for d in drivers:
             st.markdown(f"- {d['evidence']}")
+    elif det.get("drivers_computed") is False:
+        st.caption("Low risk: in the safest half of the portfolio, where drivers are not "
+                   "computed (they are for the riskier half, to keep scoring fast).")
     else:
         st.caption("No driver raises this account's risk above typical.")
     st.subheader("Open alerts")

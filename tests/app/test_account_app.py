@@ -37,7 +37,9 @@ def test_account_360_renders_the_archetypes(app, account_id, name):
     at = app(account_id)
     assert [t.value for t in at.title] == [name]
     labels = [m.label for m in at.metric]
-    assert labels[:2] == ["ARR", "Health"] and "Churn risk index" in labels
+    assert labels[0] == "ARR" and labels[1].startswith("Health (") and "Churn risk index" in labels
+    # DataFlow is the red archetype, TechCorp the green one
+    assert labels[1] == ("Health (red)" if account_id == DATAFLOW else "Health (green)")
     assert [b.label for b in at.button][:7] == LABELS
 
 

@@ -50,8 +50,9 @@ def account_alerts(features: pd.DataFrame, scores: pd.DataFrame, settings: dict,
     out = []
     drivers = drivers or {}
     has_contacts = features["champion_active"].notna().any()
-    for acc, f in features.iterrows():
-        s = scores.loc[acc]
+    score_rows = scores.to_dict("index")
+    for acc, f in features.to_dict("index").items():
+        s = score_rows[acc]
         band = s.get("band")
         arr = _num(f["arr"])
 

@@ -453,20 +453,34 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
             latest = (f, out, why, X, renewal_cat, adv_cond)
         rows.append(out)
     f, out, why, X, renewal_cat, adv_cond = latest
-    drivers = _drivers(models.get("churn"), X)
-    exp_drivers = _drivers(models.get("expansion"), X)
+    # churn drivers for the riskier half (the at-risk queue, alerts, Account 360);
+    # the safest half is marked so the page can say why it has none
+    cp = out["churn_probability"]
+    riskier = ((out["band"] != "green") | (out["risk_index"].fillna(0) >= 50)
+               | (cp >= cp.median()) | cp.isna())
+    drivers = _drivers(models.get("churn"), X[riskier.to_numpy()])
+    # expansion drivers are read for the propensity ranking: the likeliest 10 % (>= 50)
+    ep = out["expansion_probability"]
+    likely = ep.rank(ascending=False, method="first") <= max(50, len(ep) // 10) \
+        if ep.notna().any() else ep.notna()
+    exp_drivers = _drivers(models.get("expansion"), X[likely.to_numpy()])
     best = best_improvement(why)
     why_by: dict[str, list[dict]] = {}
     for rec in why.round(4).to_dict("records"):
         why_by.setdefault(rec.pop("account_id"), []).append(rec)
+    days = f["days_to_renewal"].to_dict()
+    adv = adv_cond.astype(bool).to_dict("index")
+    cats = renewal_cat.to_dict()
+    computed = riskier.to_dict()
     out["details_json"] = [json.dumps({
         "why": why_by.get(a, []),
         "best_improvement": best.get(a),
         "churn_drivers": drivers.get(a, []),
+        "drivers_computed": bool(computed.get(a, True)),
         "expansion_drivers": exp_drivers.get(a, []),
-        "renewal": {"days_to_renewal": _clean(f.at[a, "days_to_renewal"]),
-                    "forecast_category": renewal_cat.get(a)},
-        "advocacy": {k: bool(v) for k, v in adv_cond.loc[a].items()},
+        "renewal": {"days_to_renewal": _clean(days.get(a)),
+                    "forecast_category": cats.get(a)},
+        "advocacy": adv.get(a, {}),
     }, default=_clean) for a in out.index]
     al = A.account_alerts(f, out, settings, as_of, drivers)
     with engine.connect() as conn:
@@ -547,7 +561,7 @@ def _write_alerts(conn: Connection, al: pd.DataFrame, as_of: dt.date) -> None:
              "snoozed_until": None, "created_at": now}
             for r in al.itertuples(index=False) if (r.account_id, r.rule) not in kept]
     if recs:
-        conn.execute(t.insert(), recs)
+        bulk_insert(conn, t, pd.DataFrame(recs))
 
 
 def _store_evaluation(conn: Connection, evaluation: dict, as_of: dt.date, version: int) -> None:
