@@ -76,6 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--horizon", type=_positive, default=12, help="months ahead (default 12)")
     fc.add_argument("--jobs", type=_positive, default=2, help="parallel fits (default 2)")
     sub.add_parser("info", help="row counts and dataset of the store")
+    bk = sub.add_parser("backup", help="verified snapshot of the embedded store (safe while "
+                                       "the app runs)")
+    bk.add_argument("path", help="new DuckDB file to write (plus PATH.manifest.json)")
+    rs = sub.add_parser("restore", help="replace the store's data with a verified backup")
+    rs.add_argument("path", help="a file written by `greendoor backup`")
+    rs.add_argument("--verify-only", action="store_true",
+                    help="check the backup against its manifest; change nothing")
+    ex = sub.add_parser("export-subject", help="everything stored about one contact, as JSON")
+    ex.add_argument("contact_id")
+    er = sub.add_parser("erase-subject", help="erase one contact's personal data (aggregates "
+                                              "and the audit of the erasure are kept)")
+    er.add_argument("contact_id")
+    er.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return p
 
 
@@ -168,6 +181,43 @@ def _main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "info":
         return _info(engine)
+    if args.command in ("backup", "restore"):
+        from greendoor.store import backup as B
+
+        try:
+            if args.command == "backup":
+                m = B.backup(engine, args.path)
+                print(f"backup written to {args.path} and verified: {len(m['tables'])} tables, "
+                      f"{sum(v[0] for v in m['tables'].values()):,} rows")
+            elif args.verify_only:
+                m = B.verify(args.path)
+                print(f"{args.path} matches its manifest ({m['created_at']})")
+            else:
+                m = B.restore(engine, args.path)
+                print(f"restored the backup of {m['created_at']} and verified every table")
+        except B.BackupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    if args.command in ("export-subject", "erase-subject"):
+        import json
+
+        from greendoor import privacy as P
+
+        try:
+            if args.command == "export-subject":
+                print(json.dumps(P.export_subject(engine, args.contact_id), indent=2, default=str))
+            else:
+                if not args.yes and input(f"Erase contact {args.contact_id}? [y/N] ").lower() != "y":
+                    print("nothing changed")
+                    return 1
+                counts = P.erase_subject(engine, args.contact_id)
+                print(f"erased contact {args.contact_id}: " + ", ".join(
+                    f"{k} {v}" for k, v in counts.items()))
+        except P.SubjectNotFound as exc:
+            print(f"error: {exc.args[0]}", file=sys.stderr)
+            return 2
+        return 0
     return 1
 
 
