@@ -6,8 +6,8 @@ import shutil
 import pytest
 import sqlalchemy as sa
 
-from greendoor import portfolio, privacy
 from greendoor import actions as A
+from greendoor import portfolio, privacy
 from greendoor.cli import main
 from greendoor.metrics import sql as msql
 from greendoor.store import backup as B
