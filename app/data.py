@@ -318,3 +318,19 @@ def cohort_accounts(token: str, f: Filters, cohort) -> pd.DataFrame:
 
     with engine().connect() as conn:
         return B.cohort_accounts(conn, f, cohort)
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def audit(token: str, start, end, actors: tuple, actions: tuple, entity_id: str | None) -> pd.DataFrame:
+    from greendoor import audit as AU
+
+    with engine().connect() as conn:
+        return AU.entries(conn, start, end, list(actors), list(actions), entity_id)
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def audit_facets(token: str) -> dict:
+    from greendoor import audit as AU
+
+    with engine().connect() as conn:
+        return AU.facets(conn)

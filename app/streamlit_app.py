@@ -43,9 +43,14 @@ PAGES = {
     "Settings": [
         st.Page(PAGES_DIR / "data.py", title="Data & settings", icon=":material/database:",
                 url_path="data"),
+        st.Page(PAGES_DIR / "audit.py", title="Audit log", icon=":material/history:",
+                url_path="audit"),
     ],
 }
 
+import sqlalchemy as sa  # noqa: E402
+
+from greendoor import config  # noqa: E402
 from greendoor.store.engine import StoreBusy  # noqa: E402
 
 try:
@@ -55,3 +60,14 @@ try:
 except StoreBusy as exc:  # another process held the embedded store for the whole timeout
     st.warning(f"The store is busy: {exc}. Nothing was lost; reload the page in a moment.",
                icon=":material/hourglass_top:")
+except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # store unreachable
+    shown = sa.make_url(config.db_url()).render_as_string(hide_password=True)
+    st.error(f"Greendoor cannot reach its store at `{shown}`.", icon=":material/cloud_off:")
+    st.markdown(
+        f"**Why:** {str(getattr(exc, 'orig', exc)).splitlines()[0][:300]}\n\n"
+        "**What still works:** nothing on these pages needs anything but the store, and "
+        "nothing was written. Every action you confirm is one transaction, so none is "
+        "half-done.\n\n"
+        "**What to do:** check that the database server is running and that "
+        "`GREENDOOR_DB_URL` is right, then reload the page. The command line says the same: "
+        "`greendoor info`.")

@@ -36,7 +36,7 @@ PAGES = {"": "Portfolio health", "this-week": "This week", "churn-risk": "Churn 
          "account": "Account 360", "actions": "Actions & playbooks",
          "expansion": "Expansion pipeline", "renewals": "Renewal forecast",
          "advocacy": "Advocacy", "segmentation": "Segmentation", "behavior": "Behavior",
-         "model-quality": "Model quality", "data": "Data & settings"}
+         "model-quality": "Model quality", "data": "Data & settings", "audit": "Audit log"}
 
 
 def _free_port() -> int:

@@ -276,7 +276,16 @@ def _load_model(conn: Connection, kind: str, as_of: dt.date) -> tuple[ChurnModel
     if row is None or row["trained_through"] is None or row["trained_through"] < fresh_from \
             or row["as_of"] > as_of:
         return None, {}
-    model = joblib.load(io.BytesIO(row["artifact"]))
+    try:
+        model = joblib.load(io.BytesIO(row["artifact"]))
+        if not hasattr(model, "predict_proba"):
+            raise TypeError(f"not a model: {type(model).__name__}")
+    except Exception as exc:  # unreadable or incompatible artifact: retrain instead
+        import logging
+
+        logging.getLogger(__name__).warning("the stored %s model cannot be used (%s); "
+                                            "it will be retrained", kind, exc)
+        return None, {}
     info = json.loads(row["metrics_json"] or "{}")
     info.update(source="reused", trained_through=str(row["trained_through"]))
     return model, info

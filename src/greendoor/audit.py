@@ -1,0 +1,48 @@
+"""Reading the append-only audit log (who did what, when, before and after).
+
+Every write goes through a library function that adds its audit row in the same
+transaction (actions, settings, imports, demo loads, restores, erasures); nothing in
+Greendoor updates or deletes audit rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from greendoor.store import schema
+
+MAX_ROWS = 50_000
+
+
+def entries(conn: Connection, start: dt.date | None = None, end: dt.date | None = None,
+            actors: list[str] | None = None, actions: list[str] | None = None,
+            entity_id: str | None = None, limit: int = MAX_ROWS) -> pd.DataFrame:
+    """Audit rows, newest first, filtered by day range ``[start, end]`` (inclusive),
+    actors, action names and an exact entity id. Columns ``occurred_at, actor, action,
+    entity, entity_id, before_json, after_json, audit_id``."""
+    a = schema.audit_log
+    q = sa.select(a.c.occurred_at, a.c.actor, a.c.action, a.c.entity, a.c.entity_id,
+                  a.c.before_json, a.c.after_json, a.c.audit_id)
+    if start:
+        q = q.where(a.c.occurred_at >= dt.datetime.combine(start, dt.time()))
+    if end:
+        q = q.where(a.c.occurred_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time()))
+    if actors:
+        q = q.where(a.c.actor.in_(actors))
+    if actions:
+        q = q.where(a.c.action.in_(actions))
+    if entity_id:
+        q = q.where(a.c.entity_id == entity_id)
+    return pd.read_sql(q.order_by(a.c.occurred_at.desc()).limit(limit), conn)
+
+
+def facets(conn: Connection) -> dict[str, list[str]]:
+    """Distinct actors and action names, for the filters."""
+    a = schema.audit_log
+    return {"actors": [r[0] for r in conn.execute(sa.select(a.c.actor).distinct().order_by(a.c.actor))],
+            "actions": [r[0] for r in conn.execute(sa.select(a.c.action).distinct()
+                                                   .order_by(a.c.action))]}
