@@ -28,6 +28,9 @@ def test_simultaneous_actions_from_threads_lose_nothing(scored_demo_store):
     with eng.connect() as conn:
         account = conn.execute(sa.select(schema.accounts.c.account_id).limit(1)).scalar()
     before = _count(eng, schema.actions)
+    audited = (schema.audit_log.c.actor.like("thread-user%"),
+               schema.audit_log.c.action == "action.task")
+    audit_before = _count(eng, schema.audit_log, *audited)
     barrier = threading.Barrier(8)
     errors = []
 
@@ -36,7 +39,8 @@ def test_simultaneous_actions_from_threads_lose_nothing(scored_demo_store):
         try:
             for k in range(5):
                 A.create_task(eng, account, f"thread {i} task {k}", owner=f"user{i}",
-                              due_date=dt.date(2026, 7, 1), task_type="check-in", actor=f"user{i}")
+                              due_date=dt.date(2026, 7, 1), task_type="check-in",
+                              actor=f"thread-user{i}")
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(repr(exc))
 
@@ -47,8 +51,7 @@ def test_simultaneous_actions_from_threads_lose_nothing(scored_demo_store):
         t.join()
     assert errors == []
     assert _count(eng, schema.actions) - before == 40
-    assert _count(eng, schema.audit_log, schema.audit_log.c.actor.like("user%"),
-                  schema.audit_log.c.action == "action.task") == 40
+    assert _count(eng, schema.audit_log, *audited) - audit_before == 40
 
 
 def _writer(url, account, n, tag, start_at):
