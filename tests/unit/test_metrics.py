@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from greendoor import metrics as m
+from greendoor.metrics import core
 
 
 def test_logo_churn_rate():
@@ -98,3 +99,14 @@ def test_arr_at_risk():
     assert m.arr_at_risk([100, 200], [0.1, 0.5]) == pytest.approx(110.0)
     with pytest.raises(ValueError):
         m.arr_at_risk([100], [1.2])
+
+
+def test_cohort_retention_hand_computed():
+    """a keeps 100 -> 120, b contracts 200 -> 150, c churns (100 -> gone); d is not in
+    the cohort. Logo churn 1/3, GRR (100 + 150) / 400, NRR (120 + 150) / 400."""
+    start = pd.Series({"a": 100.0, "b": 200.0, "c": 100.0, "d": 50.0})
+    end = pd.Series({"a": 120.0, "b": 150.0, "d": 80.0})
+    r = core.cohort_retention(start, end, ["a", "b", "c"])
+    assert r["logo_churn"] == pytest.approx(1 / 3)
+    assert r["grr"] == pytest.approx(250 / 400) and r["nrr"] == pytest.approx(270 / 400)
+    assert all(math.isnan(v) for v in core.cohort_retention(start, end, []).values())

@@ -140,15 +140,7 @@ def advocates_vs_others(conn: Connection, f: Filters) -> pd.DataFrame:
     rows = []
     for name, ids in (("Advocates", [a for a in st.index if a in adv]),
                       ("Other accounts", [a for a in st.index if a not in adv])):
-        s = st.reindex(ids)
-        e = en.reindex(ids).fillna(0.0)
-        if len(ids) == 0:
-            rows.append({"group": name, "accounts": 0, "logo_churn": float("nan"),
-                         "grr": float("nan"), "nrr": float("nan")})
-            continue
-        rows.append({"group": name, "accounts": len(ids),
-                     "logo_churn": core.logo_churn_rate(int((e <= 0).sum()), len(ids)),
-                     "grr": core.grr(s, e), "nrr": core.nrr(s, e)})
+        rows.append({"group": name, "accounts": len(ids), **core.cohort_retention(st, en, ids)})
     return pd.DataFrame(rows)
 
 

@@ -202,15 +202,10 @@ def benchmarks(conn: Connection, accounts: pd.DataFrame, group_now: pd.Series,
     for key in sorted(set(group_now.dropna()) | set(then.dropna())):
         g = accounts.loc[group_now[group_now == key].index.intersection(accounts.index)]
         ids = list(then[then == key].index)
-        s, e = st.reindex(ids), en.reindex(ids).fillna(0.0)
         answers = nps.loc[nps["account_id"].isin(g.index), "score"]
         rows.append({"group": key, "accounts": len(g), "arr": float(g["arr"].sum()),
                      "health": float(g["health_score"].mean()) if len(g) else np.nan,
-                     "accounts_then": len(ids),
-                     "logo_churn": core.logo_churn_rate(int((e <= 0).sum()), len(ids))
-                     if ids else np.nan,
-                     "grr": core.grr(s, e) if ids else np.nan,
-                     "nrr": core.nrr(s, e) if ids else np.nan,
+                     "accounts_then": len(ids), **core.cohort_retention(st, en, ids),
                      "nps": core.nps(answers) if len(answers) else np.nan,
                      "seat_utilization": float(g["seat_utilization"].mean()) if len(g) else np.nan,
                      "feature_breadth": float(g["feature_breadth_30d"].mean()) if len(g)

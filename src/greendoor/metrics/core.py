@@ -131,6 +131,22 @@ def seat_utilization(active_users_30d: float, seats: float) -> float:
     return float(active_users_30d / seats)
 
 
+def cohort_retention(start_arr: pd.Series, end_arr: pd.Series, ids) -> dict[str, float]:
+    """Logo churn, GRR and NRR of the accounts ``ids`` over one period.
+
+    ``start_arr`` and ``end_arr``: ARR per account (index account_id) at the period
+    start and end; an account missing at the end has churned. ``ids`` are accounts
+    with ARR at the start. Returns ``logo_churn, grr, nrr`` (fractions; NaN for no
+    ids). Source: SPEC.md, via :func:`logo_churn_rate`, :func:`grr`, :func:`nrr`.
+    """
+    ids = list(ids)
+    if not ids:
+        return {"logo_churn": float("nan"), "grr": float("nan"), "nrr": float("nan")}
+    s, e = start_arr.reindex(ids), end_arr.reindex(ids).fillna(0.0)
+    return {"logo_churn": logo_churn_rate(int((e <= 0).sum()), len(ids)),
+            "grr": grr(s, e), "nrr": nrr(s, e)}
+
+
 def arr_at_risk(arr: Iterable[float], churn_probability: Iterable[float]) -> float:
     """ARR at risk = sum(ARR x P(churn within horizon)). Source: SPEC.md.
 
