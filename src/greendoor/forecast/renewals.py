@@ -107,25 +107,26 @@ def past_quarters(source: Connection | Engine, as_of: dt.date, n_quarters: int =
                   ) -> pd.DataFrame:
     """Forecast vs actual renewed ARR for the last complete quarters (see the module
     docstring). ``source``: a connection, or an engine (short connections per query
-    batch; model training runs without one). Columns ``quarter_start, renewals, arr_due, forecast, p10, p90,
-    actual, accuracy`` (1 - |forecast - actual| / actual), ``inside`` (actual within
-    P10-P90), ``model`` and ``reason`` when a quarter could not be forecast."""
+    batch; model training runs without one). Columns ``quarter_start, renewals,
+    arr_due, forecast, p10, p90, actual, accuracy`` (1 - |forecast - actual| / actual),
+    ``inside`` (actual within P10-P90), ``model`` and ``reason`` when a quarter could
+    not be forecast."""
     from greendoor.scoring.churn import ChurnModel, NotEnoughData
     from greendoor.scoring.labels import churn_labels
     from greendoor.scoring.run import (
         FeatureCache,
         _model_frame,
         _renewal_probability,
+        connect,
         data_start,
         training_dates,
     )
     from greendoor.settings import current
 
-    cache = FeatureCache(source, {})
-    with cache.connect() as conn:
-        _, cache.settings = current(conn)
+    with connect(source) as conn:
+        _, settings = current(conn)
         start = data_start(conn)
-    connect = cache.connect
+    cache = FeatureCache(source, settings)
     last_complete = add_quarters(quarter_start(as_of - dt.timedelta(days=14)), -1)
     rows = []
     ce = schema.churn_events
@@ -155,7 +156,7 @@ def past_quarters(source: Connection | Engine, as_of: dt.date, n_quarters: int =
             rows.append(row)
             continue
         check = qe + dt.timedelta(days=14)
-        with connect() as conn:
+        with connect(source) as conn:
             p, _ = _renewal_probability(conn, model, due, _model_frame(due), qs)
             later = pd.read_sql(arr_as_of_query(check), conn).set_index("account_id")["arr"]
             churned = {r[0] for r in conn.execute(sa.select(ce.c.account_id).where(

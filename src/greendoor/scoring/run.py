@@ -119,6 +119,17 @@ class ScoreReport:
 
 
 # --------------------------------------------------------------------------- #
+@contextlib.contextmanager
+def connect(source: Connection | Engine):
+    """A connection from ``source``: the connection itself, or a short-lived one
+    opened (and closed) on an engine."""
+    if isinstance(source, Engine):
+        with source.connect() as conn:
+            yield conn
+    else:
+        yield source
+
+
 class FeatureCache:
     """Features, health and labels per as-of date, computed once per run."""
 
@@ -135,13 +146,8 @@ class FeatureCache:
             self.has_rows = tables_with_rows(conn)
         self.progress = progress or (lambda f, m: None)
 
-    @contextlib.contextmanager
     def connect(self):
-        if isinstance(self.source, Engine):
-            with self.source.connect() as conn:
-                yield conn
-        else:
-            yield self.source
+        return connect(self.source)
 
     def ensure(self, dates, lo: float = 0.0, hi: float = 1.0) -> None:
         todo = [d for d in sorted(set(dates)) if d not in self.features]
