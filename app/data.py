@@ -260,8 +260,9 @@ def advocacy(token: str, f: Filters) -> dict:
 
 
 @st.cache_data(show_spinner=False, ttl=3600)
-def segmentation(token: str, f: Filters, dims: tuple[str, ...]) -> dict:
-    """Accounts, clusters and benchmarks (rule segments over ``dims``, and personas)."""
+def clusters(token: str, f: Filters) -> dict:
+    """Accounts (features, health, lifecycle), their behavioral clustering and the
+    persona benchmarks; shared by the segmentation views and the persona migration."""
     import datetime as dt
 
     from greendoor.analytics import segments as G
@@ -270,16 +271,28 @@ def segmentation(token: str, f: Filters, dims: tuple[str, ...]) -> dict:
     with engine().connect() as conn:
         acc = G.account_frame(conn, f)
         cl = G.cluster(acc)
-        start = f.as_of - dt.timedelta(days=365)
-        rule_now = G.rule_groups(conn, f.as_of, list(dims), list(acc.index))
-        rule_then = G.rule_groups(conn, start, list(dims))
-        out = {"accounts": acc.assign(rule_segment=rule_now, persona=cl.labels),
-               "clustering": cl,
-               "rule_benchmarks": G.benchmarks(conn, acc, rule_now, rule_then, f.as_of)}
+        out = {"accounts": acc, "clustering": cl}
         if cl.model is not None:
-            then = cl.assign(features_as_of(conn, start))
+            then = cl.assign(features_as_of(conn, f.as_of - dt.timedelta(days=365)))
             out["persona_benchmarks"] = G.benchmarks(conn, acc, cl.labels, then, f.as_of)
         return out
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def segmentation(token: str, f: Filters, dims: tuple[str, ...]) -> dict:
+    """:func:`clusters` plus the rule segments over ``dims`` and their benchmarks."""
+    import datetime as dt
+
+    from greendoor.analytics import segments as G
+
+    out = dict(clusters(token, f))
+    acc = out["accounts"]
+    with engine().connect() as conn:
+        rule_now = G.rule_groups(conn, f.as_of, list(dims), list(acc.index))
+        rule_then = G.rule_groups(conn, f.as_of - dt.timedelta(days=365), list(dims))
+        out["rule_benchmarks"] = G.benchmarks(conn, acc, rule_now, rule_then, f.as_of)
+    out["accounts"] = acc.assign(rule_segment=rule_now, persona=out["clustering"].labels)
+    return out
 
 
 @st.cache_data(show_spinner=False, ttl=3600)
@@ -289,9 +302,8 @@ def migration(token: str, f: Filters, before, kind: str) -> pd.DataFrame:
     with engine().connect() as conn:
         if kind == "band":
             return G.band_migration(conn, f, before)
-    seg = segmentation(token, f, ("segment",))
-    with engine().connect() as conn:
-        return G.persona_migration(conn, seg["clustering"], seg["accounts"], before)
+        c = clusters(token, f)
+        return G.persona_migration(conn, c["clustering"], c["accounts"], before)
 
 
 @st.cache_data(show_spinner=False, ttl=3600)
