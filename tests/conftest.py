@@ -119,3 +119,19 @@ def scored_demo_store(tmp_path_factory):
     score(eng, backfill_weeks=4, evaluate_models=False)
     yield url, eng
     eng.dispose()
+
+
+@pytest.fixture
+def scored_store_copy(scored_demo_store, tmp_path):
+    """(url, engine) of a private copy of the scored demo store, for tests that write
+    a lot, restore, or run other processes on it."""
+    import shutil
+
+    import sqlalchemy as sa
+
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(sa.make_url(scored_demo_store[0]).database, path)
+    url = f"duckdb:///{path}"
+    eng = make_engine(url)
+    yield url, eng
+    eng.dispose()

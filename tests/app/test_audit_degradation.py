@@ -2,7 +2,6 @@
 or an unusable model artifact gives a clear status, never a traceback."""
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,7 +10,6 @@ from streamlit.testing.v1 import AppTest
 from greendoor import actions as A
 from greendoor import config
 from greendoor.store import schema
-from greendoor.store.engine import make_engine
 from tests.conftest import DEMO_AS_OF
 
 APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
@@ -53,16 +51,13 @@ def test_unreachable_store_shows_a_status_not_a_traceback(monkeypatch):
     assert "What to do" in text
 
 
-def test_unusable_model_artifact_is_retrained(scored_demo_store, tmp_path, caplog):
+def test_unusable_model_artifact_is_retrained(scored_store_copy, caplog):
     from greendoor.scoring.run import score
 
-    path = tmp_path / "s.duckdb"
-    shutil.copy(sa.make_url(scored_demo_store[0]).database, path)
-    eng = make_engine(f"duckdb:///{path}")
+    _, eng = scored_store_copy
     with eng.begin() as conn:
         conn.execute(schema.model_runs.update().where(schema.model_runs.c.artifact.is_not(None))
                      .values(artifact=b"not a pickle"))
     rep = score(eng, as_of=DEMO_AS_OF, backfill_weeks=0, evaluate_models=False)
     assert rep.models["churn"].get("source") == "trained"
     assert "cannot be used" in caplog.text
-    eng.dispose()

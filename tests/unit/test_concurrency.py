@@ -4,7 +4,6 @@ nor loses any of them (docs/concurrency.md)."""
 
 import datetime as dt
 import multiprocessing as mp
-import shutil
 import subprocess
 import sys
 import threading
@@ -63,12 +62,8 @@ def _writer(url, account, n, tag, start_at):
                       task_type="check-in", actor=tag)
 
 
-def test_two_processes_writing_the_same_file_lose_nothing(scored_demo_store, tmp_path):
-    src = sa.make_url(scored_demo_store[0]).database
-    path = tmp_path / "copy.duckdb"
-    shutil.copy(src, path)
-    url = f"duckdb:///{path}"
-    eng = make_engine(url)
+def test_two_processes_writing_the_same_file_lose_nothing(scored_store_copy):
+    url, eng = scored_store_copy
     with eng.connect() as conn:
         account = conn.execute(sa.select(schema.accounts.c.account_id).limit(1)).scalar()
     before = _count(eng, schema.actions)
@@ -86,15 +81,11 @@ def test_two_processes_writing_the_same_file_lose_nothing(scored_demo_store, tmp
     assert _count(eng, schema.audit_log, schema.audit_log.c.actor.in_(["proc0", "proc1", "main"])) == 45
 
 
-def test_scoring_in_another_process_while_the_app_reads_and_writes(scored_demo_store, tmp_path):
+def test_scoring_in_another_process_while_the_app_reads_and_writes(scored_store_copy):
     """`greendoor score` (a separate process, weekly backfill) runs while this process
     acts as the app: it keeps reading the KPIs and confirming actions. Scoring
     succeeds, every read answers, and every write is stored."""
-    src = sa.make_url(scored_demo_store[0]).database
-    path = tmp_path / "busy.duckdb"
-    shutil.copy(src, path)
-    url = f"duckdb:///{path}"
-    eng = make_engine(url)
+    url, eng = scored_store_copy
     with eng.connect() as conn:
         account = conn.execute(sa.select(schema.accounts.c.account_id).limit(1)).scalar()
         as_of = portfolio.default_as_of(conn)

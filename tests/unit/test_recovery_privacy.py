@@ -1,7 +1,6 @@
 """Backup and restore give identical query results; data-subject export and erasure."""
 
 import json
-import shutil
 
 import pytest
 import sqlalchemy as sa
@@ -12,19 +11,7 @@ from greendoor.cli import main
 from greendoor.metrics import sql as msql
 from greendoor.store import backup as B
 from greendoor.store import schema
-from greendoor.store.engine import make_engine
 from tests.conftest import DEMO_AS_OF
-
-
-@pytest.fixture
-def store(scored_demo_store, tmp_path):
-    """A private copy of the scored demo store."""
-    path = tmp_path / "live.duckdb"
-    shutil.copy(sa.make_url(scored_demo_store[0]).database, path)
-    url = f"duckdb:///{path}"
-    eng = make_engine(url)
-    yield url, eng
-    eng.dispose()
 
 
 def figures(eng) -> dict:
@@ -38,8 +25,8 @@ def figures(eng) -> dict:
                     schema.actions)).scalar()}
 
 
-def test_backup_then_restore_gives_identical_results(store, tmp_path):
-    url, eng = store
+def test_backup_then_restore_gives_identical_results(scored_store_copy, tmp_path):
+    url, eng = scored_store_copy
     before = figures(eng)
     target = tmp_path / "bk" / "snap.duckdb"
     assert main(["--db-url", url, "backup", str(target)]) == 0
@@ -64,10 +51,10 @@ def test_backup_then_restore_gives_identical_results(store, tmp_path):
     assert {"action.task", "store.restore"} <= acts
 
 
-def test_a_tampered_backup_is_refused_and_changes_nothing(store, tmp_path):
+def test_a_tampered_backup_is_refused_and_changes_nothing(scored_store_copy, tmp_path):
     import duckdb
 
-    url, eng = store
+    url, eng = scored_store_copy
     target = tmp_path / "snap.duckdb"
     B.backup(eng, target)
     con = duckdb.connect(str(target))
@@ -83,8 +70,8 @@ def test_a_tampered_backup_is_refused_and_changes_nothing(store, tmp_path):
         B.backup(eng, target)
 
 
-def test_export_and_erase_a_subject_keeps_aggregates(store, capsys):
-    url, eng = store
+def test_export_and_erase_a_subject_keeps_aggregates(scored_store_copy, capsys):
+    url, eng = scored_store_copy
     with eng.connect() as conn:
         cid, name, email = conn.execute(sa.select(
             schema.contacts.c.contact_id, schema.contacts.c.name, schema.contacts.c.email).where(
