@@ -4,7 +4,7 @@ portfolio, and a retention what-if."""
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import PAGES_DIR, actions_ui, data, shell
+from app import actions_ui, data, lists, shell
 from greendoor import portfolio
 from greendoor.charts.portfolio import FONT
 
@@ -62,25 +62,15 @@ if picked_driver:
             f"**{drv.set_index('feature').loc[picked_driver[-1], 'description']}**.")
 st.subheader(f"At-risk queue ({len(q):,} accounts, {shell.fmt_money(q['arr'].sum())} ARR)")
 view = q.round({"arr": 0})
-picked = st.dataframe(
-    shell.present(view), key="risk_queue", hide_index=True, height=560, on_select="rerun",
-    selection_mode="single-row",
-    column_order=["name", "arr", "health_score", "band", "trend", "risk_index", "churn_probability",
-                  "days_to_renewal", "drivers", "csm_owner", "open_playbook"],
-    column_config={
-        "name": st.column_config.TextColumn("Account", width="medium"),
-        "arr": st.column_config.NumberColumn("ARR ($)", format="localized"),
-        "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
-        "risk_index": st.column_config.ProgressColumn("Risk index", min_value=0, max_value=100, format="%.0f"),
-        "churn_probability": st.column_config.NumberColumn("P(churn 90d)", format="percent"),
-        "days_to_renewal": st.column_config.NumberColumn("Days to renewal", format="%d"),
-        "drivers": st.column_config.TextColumn("Top drivers (evidence)", width="large"),
-        "csm_owner": "CSM", "open_playbook": "Open playbook"})
-rows = ((picked or {}).get("selection") or {}).get("rows", [])
-if rows:
-    sel = view.iloc[rows[0]]
-    st.markdown(f"**{shell.account_label(sel['account_id'], sel['name'])}**: act on it here, "
-                "or open its Account 360.")
-    actions_ui.action_buttons(sel["account_id"], key="risk", owner=sel["csm_owner"])
-    if st.button("Open Account 360", key="risk_open"):
-        st.switch_page(PAGES_DIR / "account_360.py", query_params={"account": sel["account_id"]})
+lists.account_list(
+    view, "risk_queue",
+    ["name", "arr", "health_score", "band", "trend", "risk_index", "churn_probability",
+     "days_to_renewal", "drivers", "csm_owner", "open_playbook"],
+    {"name": st.column_config.TextColumn("Account", width="medium"),
+     "arr": st.column_config.NumberColumn("ARR ($)", format="localized"),
+     "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
+     "risk_index": st.column_config.ProgressColumn("Risk index", min_value=0, max_value=100, format="%.0f"),
+     "churn_probability": st.column_config.NumberColumn("P(churn 90d)", format="percent"),
+     "days_to_renewal": st.column_config.NumberColumn("Days to renewal", format="%d"),
+     "drivers": st.column_config.TextColumn("Top drivers (evidence)", width="large"),
+     "csm_owner": "CSM", "open_playbook": "Open playbook"}, height=560)

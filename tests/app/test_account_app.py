@@ -166,7 +166,7 @@ def test_churn_risk_queue_drill_and_act(scored_demo_store, monkeypatch):
     # select the first account and escalate it from the list
     at.session_state["risk_queue"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
-    at.button(key="risk_Escalate").click().run()
+    at.button(key="risk_queue_Escalate").click().run()
     at.text_area(key="dlg_note").set_value("Usage collapsed; renewal close")
     at.button(key="dlg_confirm").click().run()
     assert not at.exception, [e.value for e in at.exception]
