@@ -160,7 +160,6 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.n_train_, self.n_holdout_ = int((~hold).sum()), int(hold.sum())
         # the features worth perturbing for per-account drivers: the DRIVER_FEATURES
         # with the largest mean |log-odds change| on a sample of the hold-out
-        self.driver_features_ = None
         sample = Xb.sample(min(len(Xb), 1000), random_state=self.random_state)
         effect = self._occlusion(sample, list(X.columns)).abs().mean()
         self.driver_features_ = list(effect.sort_values(ascending=False).index[:DRIVER_FEATURES])

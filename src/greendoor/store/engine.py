@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -15,7 +17,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.ddl.impl import DefaultImpl
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 
 from greendoor import config
 from greendoor.store import schema
@@ -62,12 +66,6 @@ def make_engine(url: str | None = None, lock_timeout: float | None = None) -> En
     if parsed.database in (None, "", ":memory:"):
         return sa.create_engine(url)
     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    import os
-    import time
-
-    from sqlalchemy import event
-    from sqlalchemy.pool import NullPool
-
     timeout = float(lock_timeout if lock_timeout is not None
                     else os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
     engine = sa.create_engine(url, poolclass=NullPool)
