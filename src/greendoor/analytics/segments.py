@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 
 from greendoor.metrics import core
 from greendoor.metrics import sql as msql
-from greendoor.portfolio import Filters
+from greendoor.portfolio import Filters, scores, snapshot_date
 from greendoor.scoring.features import features_as_of
 from greendoor.store import schema
 
@@ -138,8 +138,6 @@ def account_frame(conn: Connection, f: Filters) -> pd.DataFrame:
     on or before the as-of date, else the as-of date) of the filtered accounts,
     joined with their name, segment, industry, owner, health and band, plus
     ``lifecycle``. Index: account_id."""
-    from greendoor.portfolio import scores
-
     sc = scores(conn, f)
     d = sc["as_of"].iloc[0] if not sc.empty else f.as_of
     feats = features_as_of(conn, d)
@@ -236,8 +234,6 @@ def band_migration(conn: Connection, f: Filters, before: dt.date) -> pd.DataFram
     the latest snapshot: one row per account, ``account_id, source, target, arr``
     (``"new"`` / ``"gone"`` for accounts scored at only one of the two dates).
     Aggregate with :func:`flows`."""
-    from greendoor.portfolio import scores, snapshot_date
-
     now = scores(conn, f)
     snap = snapshot_date(conn, before)
     then = scores(conn, f, snapshot=snap) if snap else pd.DataFrame()
