@@ -12,8 +12,9 @@ import datetime as dt
 
 import streamlit as st
 
-from app import data
+from app import auth, data
 from greendoor import actions as A
+from greendoor.access import Principal
 from greendoor.playbooks import PLAYBOOKS
 
 LABELS = ("Create task", "Start playbook", "Escalate", "Log interaction",
@@ -21,13 +22,23 @@ LABELS = ("Create task", "Start playbook", "Escalate", "Log interaction",
 FLAG = "action_dialog"
 
 
-def current_user() -> str:
-    return st.session_state.get("user", "you")
+def current_user() -> Principal:
+    """The signed-in principal: the library checks its rights on every write."""
+    return auth.current()
+
+
+def user_name() -> str:
+    p = current_user()
+    return p.display_name or p.username
 
 
 def action_buttons(account_id: str, key: str, alerts: list[dict] | None = None,
                    renewal_date: dt.date | None = None, owner: str | None = None) -> None:
-    """One row of action buttons for ``account_id``; the dialog follows a click."""
+    """One row of action buttons for ``account_id``; the dialog follows a click.
+    A role that cannot act (viewer) gets a note instead."""
+    if not current_user().can("act"):
+        st.caption(f"Read-only: the {current_user().role} role cannot act on accounts.")
+        return
     cols = st.columns(len(LABELS))
     for col, label in zip(cols, LABELS, strict=True):
         disabled = label == "Snooze alert" and not alerts
@@ -59,7 +70,7 @@ def _dialog() -> None:
     kind, aid = req["kind"], req["account_id"]
     eng = data.engine()
     today = dt.date.today()
-    owner_default = req.get("owner") or current_user()
+    owner_default = req.get("owner") or user_name()
     st.subheader(kind)
     try:
         if kind == "Create task":
@@ -99,7 +110,7 @@ def _dialog() -> None:
             attended = st.checkbox("The customer attended", value=True, key="dlg_attended")
             note = st.text_area("Note", key="dlg_note")
             if st.button("Confirm", type="primary", key="dlg_confirm"):
-                A.log_interaction(eng, aid, itype, when, attended, note, owner=current_user(),
+                A.log_interaction(eng, aid, itype, when, attended, note, owner=user_name(),
                                   actor=current_user())
                 _done(f"Logged {itype}")
         elif kind == "Create expansion opportunity":

@@ -11,7 +11,8 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from greendoor import config, portfolio
+from greendoor import access, config, portfolio
+from greendoor.access import Principal
 from greendoor.portfolio import Filters
 from greendoor.store import meta, schema
 from greendoor.store.engine import current_revision, init_store, make_engine
@@ -103,18 +104,27 @@ def data_quality(token: str, as_of) -> list[dict]:
 
 
 @st.cache_data(show_spinner=False, ttl=3600)
-def account360(token: str, account_id: str, as_of):
+def account360(token: str, account_id: str, as_of, principal: Principal):
+    """Raises :class:`~greendoor.access.AccessDenied` outside the principal's scope."""
     from greendoor import account360 as a360
 
     with engine().connect() as conn:
-        return a360.load(conn, account_id, as_of)
+        return a360.load(conn, account_id, as_of, principal)
 
 
 @st.cache_data(show_spinner=False, ttl=3600)
 def account_names(token: str) -> dict[str, str]:
+    """Every account's name (for the pseudonyms of presentation mode; pages list
+    accounts through :func:`visible_accounts`)."""
     a = schema.accounts
     with engine().connect() as conn:
         return dict(conn.execute(sa.select(a.c.account_id, a.c.name).order_by(a.c.name)).all())
+
+
+@st.cache_data(show_spinner=False, ttl=3600)
+def visible_accounts(token: str, principal: Principal) -> dict[str, str]:
+    with engine().connect() as conn:
+        return access.visible_accounts(conn, principal)
 
 
 @st.cache_data(show_spinner=False, ttl=3600)
@@ -136,19 +146,20 @@ def movers(token: str, f: Filters) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, ttl=600)
-def actions_list(token: str, owner: str | None, status: str | None) -> pd.DataFrame:
+def actions_list(token: str, owner: str | None, status: str | None,
+                 principal: Principal) -> pd.DataFrame:
     from greendoor import actions as A
 
     with engine().connect() as conn:
-        return A.list_actions(conn, owner=owner, status=status)
+        return A.list_actions(conn, owner=owner, status=status, principal=principal)
 
 
 @st.cache_data(show_spinner=False, ttl=600)
-def playbook_runs(token: str) -> pd.DataFrame:
+def playbook_runs(token: str, principal: Principal) -> pd.DataFrame:
     from greendoor import actions as A
 
     with engine().connect() as conn:
-        return A.playbook_runs(conn)
+        return A.playbook_runs(conn, principal=principal)
 
 
 @st.cache_data(show_spinner=False, ttl=600)
@@ -333,16 +344,26 @@ def cohort_accounts(token: str, f: Filters, cohort) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, ttl=60)
-def audit(token: str, start, end, actors: tuple, actions: tuple, entity_id: str | None) -> pd.DataFrame:
+def audit(token: str, start, end, actors: tuple, actions: tuple, entity_id: str | None,
+          principal: Principal) -> pd.DataFrame:
     from greendoor import audit as AU
 
     with engine().connect() as conn:
-        return AU.entries(conn, start, end, list(actors), list(actions), entity_id)
+        return AU.entries(conn, start, end, list(actors), list(actions), entity_id,
+                          principal=principal)
 
 
 @st.cache_data(show_spinner=False, ttl=60)
-def audit_facets(token: str) -> dict:
+def users(token: str, principal: Principal) -> pd.DataFrame:
+    from greendoor import users as U
+
+    with engine().connect() as conn:
+        return U.list_users(conn, principal)
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def audit_facets(token: str, principal: Principal) -> dict:
     from greendoor import audit as AU
 
     with engine().connect() as conn:
-        return AU.facets(conn)
+        return AU.facets(conn, principal)

@@ -8,7 +8,8 @@ import math
 import pandas as pd
 import streamlit as st
 
-from app import PAGES_DIR, data
+from app import PAGES_DIR, auth, data
+from greendoor import access
 from greendoor.charts.portfolio import SEGMENT_LABELS
 from greendoor.portfolio import Filters
 
@@ -44,13 +45,16 @@ def onboarding() -> None:
                             key="onboard_accounts")
         months = st.number_input("Months of history", min_value=3, max_value=60, value=24,
                                  key="onboard_months")
-        if st.button("Load demo portfolio", type="primary", key="onboard_load"):
+        admin = auth.current().can("admin")
+        if not admin:
+            st.caption("Loading data needs an admin.")
+        if st.button("Load demo portfolio", type="primary", key="onboard_load", disabled=not admin):
             from greendoor.demo import DemoParams, load_demo
             from greendoor.scoring.run import score
 
             bar = st.progress(0.0, text="Starting")
             load_demo(data.engine(), DemoParams(n_accounts=int(n), months=int(months)),
-                      progress=lambda f, msg: bar.progress(min(f, 1.0) * 0.3, text=msg))
+                      actor=auth.current(), progress=lambda f, msg: bar.progress(min(f, 1.0) * 0.3, text=msg))
             score(data.engine(),
                   progress=lambda f, msg: bar.progress(0.3 + 0.7 * min(f, 1.0), text=msg))
             st.cache_data.clear()
@@ -89,24 +93,30 @@ def sidebar_filters() -> Filters | None:
             "Segment", [ALL, *opts["segments"]], key="segment", bind="query-params",
             format_func=lambda s: "All segments" if s == ALL else SEGMENT_LABELS.get(s, s),
         )
-        owner = st.selectbox(
-            "CSM owner", [ALL, *opts["owners"]], key="owner", bind="query-params",
-            format_func=lambda s: "All owners" if s == ALL else s,
-        )
+        user = auth.current()
+        if user.can("all_accounts"):
+            owner = st.selectbox(
+                "CSM owner", [ALL, *opts["owners"]], key="owner", bind="query-params",
+                format_func=lambda s: "All owners" if s == ALL else s,
+            )
+        else:  # a csm sees their own book; another owner in the URL is refused below
+            owner = st.query_params.get("owner", ALL)
+            st.caption(f"Book of business: **{user.book}**")
         ds = status["dataset"] or "imported data"
         st.caption(f"Store: {ds}, {status['accounts']:,} accounts.")
-    f = Filters(as_of=as_of, segment=None if segment == ALL else segment,
-                owner=None if owner == ALL else owner)
+    f = access.scope(user, Filters(as_of=as_of, segment=None if segment == ALL else segment,
+                                   owner=None if owner == ALL else owner))
     st.session_state["filters"] = f
     return f
 
 
 def current_filters() -> Filters:
+    """The sidebar's filters, scoped to the signed-in user (:func:`greendoor.access.scope`)."""
     f = st.session_state.get("filters")
     if f is None:  # a page run on its own (tests): the store's defaults
         status = data.store_status(data.data_token())
         f = Filters(as_of=status["default_as_of"] or dt.date.today())
-    return f
+    return access.scope(auth.current(), f)
 
 
 def fmt_money(v: float) -> str:
@@ -196,7 +206,8 @@ def presentation_toggle() -> bool:
 
 
 def presenting() -> bool:
-    return bool(st.session_state.get("present_toggle"))
+    """Whether names are masked: presentation mode, or a role that masks PII (viewer)."""
+    return bool(st.session_state.get("present_toggle")) or auth.current().masks_pii
 
 
 def pseudonyms(names: dict[str, str] | None = None) -> dict[str, str]:

@@ -9,7 +9,7 @@ if str(ROOT) not in sys.path:  # `app` and `pages` live beside src/, not inside 
 
 import streamlit as st  # noqa: E402
 
-from app import PAGES_DIR, shell  # noqa: E402
+from app import PAGES_DIR, auth, shell  # noqa: E402
 
 st.set_page_config(page_title="Greendoor", page_icon=":material/monitor_heart:", layout="wide")
 
@@ -51,12 +51,20 @@ PAGES = {
 import sqlalchemy as sa  # noqa: E402
 
 from greendoor import config  # noqa: E402
+from greendoor.access import AccessDenied  # noqa: E402
 from greendoor.store.engine import StoreBusy  # noqa: E402
 
 try:
+    user = auth.principal()  # the sign-in screen until someone signs in (modes password, oidc)
+    auth.sidebar(user)
     shell.sidebar_filters()
     shell.presentation_toggle()
-    st.navigation(PAGES).run()
+    # Import, settings, users and the audit log are for admins; the library refuses
+    # them to anyone else too, this only keeps the menu honest.
+    pages = PAGES if user.can("admin") else {k: v for k, v in PAGES.items() if k != "Settings"}
+    st.navigation(pages).run()
+except AccessDenied as exc:  # e.g. a csm editing ?account= or ?owner= in the URL
+    st.error(f"Not allowed: {exc}.", icon=":material/block:")
 except StoreBusy as exc:  # another process held the embedded store for the whole timeout
     st.warning(f"The store is busy: {exc}. Nothing was lost; reload the page in a moment.",
                icon=":material/hourglass_top:")

@@ -14,12 +14,16 @@ shell.require_data()
 actions_ui.show_toast()
 f = shell.current_filters()
 token = data.data_token()
-names = data.account_names(token)
+user = actions_ui.current_user()
+names = data.visible_accounts(token, user)  # a csm: their own book
 account_id = st.query_params.get("account")
-if account_id not in names:
+# The library checks the account against the user's scope: another owner's account
+# in the URL raises AccessDenied (shown as "Not allowed" by the entrypoint).
+acc = data.account360(token, account_id, f.as_of, user) if account_id else None
+if acc is None:
     st.title("Account 360")
     if account_id:
-        st.warning(f"No account with id {account_id!r}.")
+        st.warning(f"No account with id {account_id[:80]!r}.")
     choice = st.selectbox("Account", list(names), index=None, key="a360_pick",
                           format_func=lambda k: shell.account_label(k, names[k]),
                           placeholder="Search by name")
@@ -28,7 +32,6 @@ if account_id not in names:
         st.rerun()
     st.stop()
 
-acc = data.account360(token, account_id, f.as_of)
 a, snap, det = acc.account, acc.snapshot or {}, acc.details
 st.title(shell.account_label(account_id, a["name"]))
 renewal = det.get("renewal", {}).get("days_to_renewal")

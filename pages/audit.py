@@ -5,14 +5,17 @@ import datetime as dt
 
 import streamlit as st
 
-from app import data, shell
+from app import auth, data, shell
+from greendoor import access
 
+access.require(auth.current(), "admin")  # the library refuses too (audit.entries)
 shell.require_data()
 token = data.data_token()
+user = auth.current()
 st.title("Audit log")
 st.caption("Append-only: Greendoor never updates or deletes these rows. Each write and its "
            "audit row commit in one transaction.")
-fac = data.audit_facets(token)
+fac = data.audit_facets(token, user)
 c1, c2, c3, c4 = st.columns([2, 2, 2, 2])
 today = dt.date.today()
 days = c1.date_input("Between", value=(today - dt.timedelta(days=90), today), key="audit_days")
@@ -21,7 +24,7 @@ actions = c3.multiselect("What", fac["actions"], key="audit_actions")
 entity = c4.text_input("Entity id (exact)", key="audit_entity", max_chars=200)
 start, end = (days if isinstance(days, tuple) and len(days) == 2 else (days, days)) \
     if days else (None, None)
-log = data.audit(token, start, end, tuple(actors), tuple(actions), entity.strip() or None)
+log = data.audit(token, start, end, tuple(actors), tuple(actions), entity.strip() or None, user)
 st.subheader(f"{len(log):,} entries")
 st.dataframe(shell.present(log, id_col="entity_id"), key="audit_table", hide_index=True, height=560,
              column_order=["occurred_at", "actor", "action", "entity", "entity_id", "before_json",

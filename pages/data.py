@@ -7,18 +7,40 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import actions_ui, data, settings_ui, shell
+from app import actions_ui, auth, data, settings_ui, shell
+from greendoor import access
 from greendoor.ingest import ImportRefused, import_path
 from greendoor.ingest.adapters import ADAPTERS
 
+access.require(auth.current(), "admin")  # import and settings also check in the library
 st.title("Data & settings")
 actions_ui.show_toast()
 token = data.data_token()
 status = data.store_status(token)
 
-tab_data, tab_settings = st.tabs(["Data", "Settings"])
+tab_data, tab_settings, tab_users = st.tabs(["Data", "Settings", "Users"])
 with tab_settings:
     settings_ui.editor()
+with tab_users:
+    from greendoor import users as U
+
+    mode = U.auth_mode()
+    st.markdown(f"**Sign-in mode:** `{mode}` (environment variable `GREENDOOR_AUTH`: none, "
+                "password or oidc).")
+    if mode == "none":
+        st.caption("Everyone who reaches the app is the single local admin. Use `password` or "
+                   "`oidc` for a shared deployment.")
+    st.dataframe(data.users(token, auth.current()), hide_index=True, key="users_table",
+                 column_config={"username": "User", "role": "Role", "book": "Book (CSM owner)",
+                                "display_name": "Name", "has_password": "Password",
+                                "failed_logins": "Failed sign-ins",
+                                "locked_until": st.column_config.DatetimeColumn("Locked until"),
+                                "last_login_at": st.column_config.DatetimeColumn("Last sign-in"),
+                                "created_at": st.column_config.DatetimeColumn("Added")})
+    st.caption("Manage users on the server: `greendoor users add NAME --role "
+               "viewer|csm|manager|admin [--book OWNER]`, `greendoor users set-role`, "
+               "`greendoor users remove`, `greendoor users set-password` (also clears a lockout). "
+               "Every change is in the audit log.")
 
 with tab_data:
     st.subheader("What the store holds")
@@ -64,7 +86,7 @@ with tab_data:
             bar = st.progress(0.0, text="Validating")
             try:
                 report = import_path(data.engine(), tmp, fmt, date_format=date_format or None,
-                                     dry_run=dry_run, replace=replace, actor="app",
+                                     dry_run=dry_run, replace=replace, actor=auth.current(),
                                      progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
             except ImportRefused as exc:
                 bar.empty()

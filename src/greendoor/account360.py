@@ -14,6 +14,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor import access
+from greendoor.access import Principal
 from greendoor.metrics.sql import arr_as_of_query
 from greendoor.store import schema
 
@@ -33,8 +35,17 @@ class Account360:
     alerts: pd.DataFrame
 
 
-def load(conn: Connection, account_id: str, as_of: dt.date) -> Account360 | None:
-    """The account's data as of ``as_of``, or ``None`` for an unknown account id."""
+def load(conn: Connection, account_id: str, as_of: dt.date,
+         principal: Principal | None = None) -> Account360 | None:
+    """The account's data as of ``as_of``, or ``None`` for an unknown account id.
+
+    With a ``principal`` (the signed-in user): raises
+    :class:`~greendoor.access.AccessDenied` when the account is outside their scope
+    (a csm asking for another owner's account), and masks the account name and the
+    contacts' names and e-mails for a role that masks PII (viewer).
+    """
+    if principal is not None:
+        access.check_account(conn, principal, account_id)
     a = schema.accounts
     acc = conn.execute(sa.select(a).where(a.c.account_id == str(account_id))).mappings().first()
     if acc is None:
@@ -99,7 +110,11 @@ def load(conn: Connection, account_id: str, as_of: dt.date) -> Account360 | None
                                    al.c.status, al.c.snoozed_until)
                          .where(al.c.account_id == aid, al.c.status == "open")
                          .order_by(al.c.as_of.desc()), conn)
-    return Account360(account=dict(acc), arr=float(arr["arr"].sum()) if len(arr) else 0.0,
+    acc = dict(acc)
+    if principal is not None and principal.masks_pii:
+        acc["name"] = access.pseudonym(conn, aid)
+        contacts = access.mask_contacts(contacts, principal)
+    return Account360(account=acc, arr=float(arr["arr"].sum()) if len(arr) else 0.0,
                       snapshot=dict(snap) if snap else None, details=details, history=hist,
                       usage_weekly=usage, timeline=timeline, contacts=contacts,
                       subscriptions=subs, opportunities=opps, alerts=alerts)

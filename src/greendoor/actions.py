@@ -21,6 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from greendoor.access import Actor, Principal, account_clause, authorize
 from greendoor.playbooks import PLAYBOOKS
 from greendoor.store import schema
 from greendoor.store.engine import new_id
@@ -89,12 +90,13 @@ def _insert_action(conn: Connection, actor: str, **values) -> dict:
 
 def create_task(engine: Engine, account_id: str, title: str, owner: str, due_date,
                 task_type: str = "check-in", note: str | None = None,
-                actor: str = "user") -> str:
+                actor: Actor = "user") -> str:
     """Create a task (check-in, executive outreach, QBR, training) on an account.
     Returns the action id."""
     if task_type not in TASK_TYPES:
         raise ActionError(f"task type must be one of {', '.join(TASK_TYPES)}")
     with engine.begin() as conn:
+        actor = authorize(conn, actor, "act", account_id)
         _account(conn, account_id)
         row = _insert_action(
             conn, actor, account_id=account_id, type="task",
@@ -105,9 +107,10 @@ def create_task(engine: Engine, account_id: str, title: str, owner: str, due_dat
 
 
 def escalate(engine: Engine, account_id: str, owner: str, due_date, reason: str,
-             actor: str = "user") -> str:
+             actor: Actor = "user") -> str:
     """Escalate an account (to a manager or executive) with the reason."""
     with engine.begin() as conn:
+        actor = authorize(conn, actor, "act", account_id)
         acc = _account(conn, account_id)
         row = _insert_action(
             conn, actor, account_id=account_id, type="escalation",
@@ -117,7 +120,7 @@ def escalate(engine: Engine, account_id: str, owner: str, due_date, reason: str,
 
 
 def start_playbook(engine: Engine, account_id: str, playbook: str, owner: str,
-                   start=None, renewal_date=None, actor: str = "user") -> str:
+                   start=None, renewal_date=None, actor: Actor = "user") -> str:
     """Start a playbook: one run plus one task per step (due on its day offset; for
     the renewal playbook, counted back from ``renewal_date``). Returns the run id."""
     if playbook not in PLAYBOOKS:
@@ -132,6 +135,7 @@ def start_playbook(engine: Engine, account_id: str, playbook: str, owner: str,
         base = start
     owner = _text(owner, "owner", limit=100)
     with engine.begin() as conn:
+        actor = authorize(conn, actor, "act", account_id)
         acc = _account(conn, account_id)
         run = _insert_action(conn, actor, account_id=account_id, type="playbook_run",
                              title=f"{pb.name}: {acc['name']}", owner=owner, playbook=playbook,
@@ -149,12 +153,13 @@ def start_playbook(engine: Engine, account_id: str, playbook: str, owner: str,
 
 def log_interaction(engine: Engine, account_id: str, kind: str, occurred_at, attended=None,
                     note: str | None = None, owner: str | None = None,
-                    actor: str = "user") -> str:
+                    actor: Actor = "user") -> str:
     """Record a CSM touch (writes ``interactions`` and an action). Returns the action id."""
     if kind not in INTERACTION_TYPES:
         raise ActionError(f"interaction type must be one of {', '.join(INTERACTION_TYPES)}")
     when = _date(occurred_at, "date")
     with engine.begin() as conn:
+        actor = authorize(conn, actor, "act", account_id)
         _account(conn, account_id)
         iid = new_id()
         rec = {"interaction_id": iid, "account_id": account_id,
@@ -172,7 +177,7 @@ def log_interaction(engine: Engine, account_id: str, kind: str, occurred_at, att
 
 def create_expansion_opportunity(engine: Engine, account_id: str, amount: float, close_date,
                                  stage: str = "discovery", note: str | None = None,
-                                 actor: str = "user") -> str:
+                                 actor: Actor = "user") -> str:
     """Open an expansion opportunity (writes ``opportunities`` and an action)."""
     try:
         amount = float(amount)
@@ -182,6 +187,7 @@ def create_expansion_opportunity(engine: Engine, account_id: str, amount: float,
         raise ActionError("amount must be positive")
     close = _date(close_date, "close date")
     with engine.begin() as conn:
+        actor = authorize(conn, actor, "act", account_id)
         acc = _account(conn, account_id)
         oid = new_id()
         conn.execute(schema.opportunities.insert().values(
@@ -197,11 +203,12 @@ def create_expansion_opportunity(engine: Engine, account_id: str, amount: float,
 
 
 def invite_to_advocacy(engine: Engine, account_id: str, kind: str, contact_id: str | None = None,
-                       note: str | None = None, actor: str = "user") -> str:
+                       note: str | None = None, actor: Actor = "user") -> str:
     """Ask the account to advocate (writes an ``asked`` advocacy activity and an action)."""
     if kind not in ADVOCACY_TYPES:
         raise ActionError(f"advocacy type must be one of {', '.join(ADVOCACY_TYPES)}")
     with engine.begin() as conn:
+        actor = authorize(conn, actor, "act", account_id)
         _account(conn, account_id)
         aid = new_id()
         conn.execute(schema.advocacy_activities.insert().values(
@@ -215,7 +222,7 @@ def invite_to_advocacy(engine: Engine, account_id: str, kind: str, contact_id: s
 
 
 def snooze_alert(engine: Engine, alert_id: str, until, reason: str, dismiss: bool = False,
-                 actor: str = "user") -> str:
+                 actor: Actor = "user") -> str:
     """Snooze an alert until a date (or dismiss it) with a reason. Re-scoring does
     not raise it again while snoozed (:func:`greendoor.scoring.run._write_alerts`)."""
     reason = _text(reason, "reason", True, MAX_TEXT)
@@ -225,6 +232,7 @@ def snooze_alert(engine: Engine, alert_id: str, until, reason: str, dismiss: boo
         alert = conn.execute(sa.select(t).where(t.c.alert_id == str(alert_id))).mappings().first()
         if alert is None:
             raise ActionError(f"unknown alert {alert_id!r}")
+        actor = authorize(conn, actor, "act", alert["account_id"])
         before = {"status": alert["status"], "snoozed_until": alert["snoozed_until"]}
         after = {"status": "dismissed" if dismiss else "snoozed", "snoozed_until": until_d}
         conn.execute(t.update().where(t.c.alert_id == alert["alert_id"]).values(**after))
@@ -238,10 +246,11 @@ def snooze_alert(engine: Engine, alert_id: str, until, reason: str, dismiss: boo
 
 
 def reassign_owner(engine: Engine, account_id: str, new_owner: str, reason: str | None = None,
-                   actor: str = "user") -> str:
+                   actor: Actor = "user") -> str:
     """Change the account's CSM owner (before/after in the audit log)."""
     new_owner = _text(new_owner, "new owner", limit=100)
     with engine.begin() as conn:
+        actor = authorize(conn, actor, "reassign", account_id)
         acc = _account(conn, account_id)
         a = schema.accounts
         conn.execute(a.update().where(a.c.account_id == account_id).values(csm_owner=new_owner))
@@ -254,15 +263,17 @@ def reassign_owner(engine: Engine, account_id: str, new_owner: str, reason: str 
     return row["action_id"]
 
 
-def set_status(engine: Engine, action_id: str, status: str, actor: str = "user") -> None:
+def set_status(engine: Engine, action_id: str, status: str, actor: Actor = "user") -> None:
     """Mark an action done, cancelled or open again."""
     if status not in ("open", "done", "cancelled"):
         raise ActionError("status must be open, done or cancelled")
     with engine.begin() as conn:
         t = schema.actions
-        row = conn.execute(sa.select(t.c.status).where(t.c.action_id == action_id)).first()
+        row = conn.execute(sa.select(t.c.status, t.c.account_id)
+                           .where(t.c.action_id == action_id)).first()
         if row is None:
             raise ActionError(f"unknown action {action_id!r}")
+        actor = authorize(conn, actor, "act", row[1])
         now = _now()
         conn.execute(t.update().where(t.c.action_id == action_id).values(
             status=status, updated_at=now, completed_at=now if status == "done" else None))
@@ -271,11 +282,14 @@ def set_status(engine: Engine, action_id: str, status: str, actor: str = "user")
 
 
 def list_actions(conn: Connection, account_id: str | None = None, owner: str | None = None,
-                 status: str | None = None) -> pd.DataFrame:
-    """Actions, newest first, with the account name; filters are optional."""
+                 status: str | None = None, principal: Principal | None = None) -> pd.DataFrame:
+    """Actions, newest first, with the account name; filters are optional. With a
+    ``principal``, only actions on accounts in their scope (a csm's book)."""
     t, a = schema.actions, schema.accounts
     q = sa.select(t, a.c.name.label("account_name")).select_from(
         t.join(a, a.c.account_id == t.c.account_id, isouter=True))
+    if (cond := account_clause(principal, t.c.account_id)) is not None:
+        q = q.where(cond)
     if account_id:
         q = q.where(t.c.account_id == account_id)
     if owner:
@@ -285,16 +299,19 @@ def list_actions(conn: Connection, account_id: str | None = None, owner: str | N
     return pd.read_sql(q.order_by(t.c.created_at.desc()), conn)
 
 
-def playbook_runs(conn: Connection, today: dt.date | None = None) -> pd.DataFrame:
+def playbook_runs(conn: Connection, today: dt.date | None = None,
+                  principal: Principal | None = None) -> pd.DataFrame:
     """One row per playbook run: ``action_id, account_id, account_name, playbook, owner,
     started, steps, done, progress`` (0-1), ``overdue`` (open steps past due)."""
     today = today or dt.date.today()
     t, a = schema.actions, schema.accounts
-    runs = pd.read_sql(sa.select(t.c.action_id, t.c.account_id, a.c.name.label("account_name"),
-                                 t.c.playbook, t.c.owner, t.c.created_at.label("started"),
-                                 t.c.status)
-                       .select_from(t.join(a, a.c.account_id == t.c.account_id, isouter=True))
-                       .where(t.c.type == "playbook_run").order_by(t.c.created_at.desc()), conn)
+    q = (sa.select(t.c.action_id, t.c.account_id, a.c.name.label("account_name"), t.c.playbook,
+                   t.c.owner, t.c.created_at.label("started"), t.c.status)
+         .select_from(t.join(a, a.c.account_id == t.c.account_id, isouter=True))
+         .where(t.c.type == "playbook_run").order_by(t.c.created_at.desc()))
+    if (cond := account_clause(principal, t.c.account_id)) is not None:
+        q = q.where(cond)
+    runs = pd.read_sql(q, conn)
     steps = pd.read_sql(sa.select(t.c.parent_action_id, t.c.status, t.c.due_date)
                         .where(t.c.type == "playbook_step"), conn)
     if runs.empty:

@@ -13,6 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor.access import Principal, require
 from greendoor.store import schema
 
 MAX_ROWS = 50_000
@@ -20,10 +21,14 @@ MAX_ROWS = 50_000
 
 def entries(conn: Connection, start: dt.date | None = None, end: dt.date | None = None,
             actors: list[str] | None = None, actions: list[str] | None = None,
-            entity_id: str | None = None, limit: int = MAX_ROWS) -> pd.DataFrame:
+            entity_id: str | None = None, limit: int = MAX_ROWS,
+            principal: Principal | None = None) -> pd.DataFrame:
     """Audit rows, newest first, filtered by day range ``[start, end]`` (inclusive),
     actors, action names and an exact entity id. Columns ``occurred_at, actor, action,
-    entity, entity_id, before_json, after_json, audit_id``."""
+    entity, entity_id, before_json, after_json, audit_id``. Admins only: a
+    ``principal`` who is not an admin gets :class:`~greendoor.access.AccessDenied`."""
+    if principal is not None:
+        require(principal, "admin")
     a = schema.audit_log
     q = sa.select(a.c.occurred_at, a.c.actor, a.c.action, a.c.entity, a.c.entity_id,
                   a.c.before_json, a.c.after_json, a.c.audit_id)
@@ -40,8 +45,10 @@ def entries(conn: Connection, start: dt.date | None = None, end: dt.date | None 
     return pd.read_sql(q.order_by(a.c.occurred_at.desc()).limit(limit), conn)
 
 
-def facets(conn: Connection) -> dict[str, list[str]]:
-    """Distinct actors and action names, for the filters."""
+def facets(conn: Connection, principal: Principal | None = None) -> dict[str, list[str]]:
+    """Distinct actors and action names, for the filters (admins only)."""
+    if principal is not None:
+        require(principal, "admin")
     a = schema.audit_log
     return {"actors": [r[0] for r in conn.execute(sa.select(a.c.actor).distinct().order_by(a.c.actor))],
             "actions": [r[0] for r in conn.execute(sa.select(a.c.action).distinct()

@@ -89,6 +89,30 @@ def build_parser() -> argparse.ArgumentParser:
                                               "and the audit of the erasure are kept)")
     er.add_argument("contact_id")
     er.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    us = sub.add_parser("users", help="manage local users and roles (authentication modes "
+                                      "password and oidc)")
+    usub = us.add_subparsers(dest="users_command", required=True)
+    ua = usub.add_parser("add", help="add a user (asks for the password; --password-stdin "
+                                     "for scripts)")
+    ua.add_argument("username", help="user name, or the e-mail address for single sign-on")
+    ua.add_argument("--role", required=True, choices=["viewer", "csm", "manager", "admin"])
+    ua.add_argument("--book", help="csm only: the CSM owner name of their accounts")
+    ua.add_argument("--name", help="display name")
+    pw = ua.add_mutually_exclusive_group()
+    pw.add_argument("--password-stdin", action="store_true",
+                    help="read the password from the first line of stdin")
+    pw.add_argument("--no-password", action="store_true",
+                    help="single-sign-on-only user (authentication mode oidc)")
+    ur = usub.add_parser("remove", help="remove a user (their audit rows stay)")
+    ur.add_argument("username")
+    ut = usub.add_parser("set-role", help="change a user's role (and a csm's book)")
+    ut.add_argument("username")
+    ut.add_argument("role", choices=["viewer", "csm", "manager", "admin"])
+    ut.add_argument("--book", help="csm only: the CSM owner name of their accounts")
+    up = usub.add_parser("set-password", help="set a new password (also clears a lockout)")
+    up.add_argument("username")
+    up.add_argument("--password-stdin", action="store_true")
+    usub.add_parser("list", help="list users and roles (never the password hashes)")
     return p
 
 
@@ -218,7 +242,55 @@ def _main(argv: list[str] | None = None) -> int:
             print(f"error: {exc.args[0]}", file=sys.stderr)
             return 2
         return 0
+    if args.command == "users":
+        init_store(engine)
+        return _users(engine, args)
     return 1
+
+
+def _read_password(args) -> str:
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise ValueError("the passwords differ")
+    return first
+
+
+def _users(engine, args) -> int:
+    from greendoor import users as U
+    from greendoor.ingest import _user
+
+    actor = f"cli:{_user()}"
+    try:
+        if args.users_command == "add":
+            password = None if args.no_password else _read_password(args)
+            name = U.add_user(engine, args.username, args.role, password, book=args.book,
+                              display_name=args.name, actor=actor)
+            print(f"user {name} added as {args.role}" + (f" (book {args.book})"
+                                                         if args.role == "csm" else ""))
+        elif args.users_command == "remove":
+            U.remove_user(engine, args.username, actor=actor)
+            print(f"user {U.normalize(args.username)} removed")
+        elif args.users_command == "set-role":
+            U.set_role(engine, args.username, args.role, book=args.book, actor=actor)
+            print(f"user {U.normalize(args.username)} is now {args.role}")
+        elif args.users_command == "set-password":
+            U.set_password(engine, args.username, _read_password(args), actor=actor)
+            print(f"password of {U.normalize(args.username)} changed; lockout cleared")
+        else:
+            with engine.connect() as conn:
+                df = U.list_users(conn)
+            if df.empty:
+                print("no users (authentication mode none needs none)")
+            else:
+                print(df.to_string(index=False))
+    except (U.UserError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _progress(f: float, msg: str) -> None:

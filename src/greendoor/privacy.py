@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from greendoor.access import Actor, authorize
 from greendoor.store import schema
 from greendoor.store.engine import new_id
 
@@ -36,14 +37,16 @@ def _contact(conn: Connection, contact_id: str) -> dict:
     return dict(row)
 
 
-def export_subject(engine: Engine, contact_id: str) -> dict:
+def export_subject(engine: Engine, contact_id: str, actor: Actor = "cli") -> dict:
     """All data about one contact as a JSON-ready dict: ``contact``,
     ``survey_responses``, ``advocacy_activities``, ``actions`` (that name the contact
     in their text) and ``audit_log`` (entries about the contact). Raises
-    :class:`SubjectNotFound`."""
+    :class:`SubjectNotFound`, or :class:`~greendoor.access.AccessDenied` for a
+    principal who is not an admin."""
     r, v, t, a = (schema.survey_responses, schema.advocacy_activities, schema.actions,
                   schema.audit_log)
     with engine.connect() as conn:
+        authorize(conn, actor, "admin")
         c = _contact(conn, contact_id)
 
         def rows(q) -> list[dict]:
@@ -62,11 +65,13 @@ def export_subject(engine: Engine, contact_id: str) -> dict:
     return out
 
 
-def erase_subject(engine: Engine, contact_id: str, actor: str = "cli") -> dict:
+def erase_subject(engine: Engine, contact_id: str, actor: Actor = "cli") -> dict:
     """Erase one contact's personal data in one transaction (see the module
-    docstring). Returns the counts of rows changed. Raises :class:`SubjectNotFound`."""
+    docstring). Returns the counts of rows changed. Raises :class:`SubjectNotFound`,
+    or :class:`~greendoor.access.AccessDenied` for a principal who is not an admin."""
     c_, r, v = schema.contacts, schema.survey_responses, schema.advocacy_activities
     with engine.begin() as conn:
+        actor = authorize(conn, actor, "admin")
         c = _contact(conn, contact_id)
         cid = c["contact_id"]
         counts = {

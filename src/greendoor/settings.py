@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from greendoor import config
+from greendoor.access import Actor, authorize
 from greendoor.store import schema
 from greendoor.store.engine import new_id
 
@@ -117,16 +118,18 @@ def diff(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
     return [] if before == after else [{"setting": path, "before": before, "after": after}]
 
 
-def save(engine: Engine, settings: dict[str, Any], actor: str, note: str | None = None) -> int:
+def save(engine: Engine, settings: dict[str, Any], actor: Actor, note: str | None = None) -> int:
     """Validate and store ``settings`` as a new version; returns its number.
 
     Writes the version and an audit row (``settings.update``, before/after of the
     changed settings) in one transaction. Raises :class:`SettingsError` when invalid
-    and ``ValueError`` when nothing changed.
+    and ``ValueError`` when nothing changed; :class:`~greendoor.access.AccessDenied`
+    when ``actor`` is a principal who is not an admin.
     """
     merged = config.merge_settings(settings)
     validate(merged)
     with engine.begin() as conn:
+        actor = authorize(conn, actor, "admin")
         version, old = current(conn)
         changes = diff(old, merged)
         if not changes:

@@ -11,6 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from greendoor.access import Actor, Principal, require
 from greendoor.demo.simulator import DATAFLOW, TECHCORP, DemoParams, generate
 from greendoor.store import meta, schema
 from greendoor.store.bulk import bulk_insert, delete_all
@@ -32,7 +33,7 @@ def load_demo(
     *,
     force: bool = False,
     replace_imported: bool = False,
-    actor: str = "system",
+    actor: Actor = "system",
     progress: Callable[[float, str], None] | None = None,
 ) -> dict:
     """Generate a demo portfolio and load it into the store in one transaction.
@@ -43,8 +44,13 @@ def load_demo(
     ``replace_imported``. Derived tables (score snapshots, alerts) are cleared;
     actions, the audit log and settings are kept.
 
-    Returns ``{"skipped", "params", "rows": {table: n}, "seconds": {...}}``.
+    Returns ``{"skipped", "params", "rows": {table: n}, "seconds": {...}}``. Raises
+    :class:`~greendoor.access.AccessDenied` when ``actor`` is a principal who is not
+    an admin.
     """
+    if isinstance(actor, Principal):
+        require(actor, "admin")
+        actor = actor.username
     params = (params or DemoParams()).resolved()
     wanted = demo_signature(params)
     report = progress or (lambda f, msg: None)

@@ -21,6 +21,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from greendoor import access
+from greendoor.access import Actor, Principal
 from greendoor.config import segment_from_arr
 from greendoor.ingest import validate as V
 from greendoor.ingest.adapters import ADAPTERS, COUNTRY_REGION, DERIVATIONS, Adapter, TableMap
@@ -300,7 +302,7 @@ def import_path(
     date_format: str | None = None,
     dry_run: bool = False,
     replace: bool = False,
-    actor: str | None = None,
+    actor: Actor | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> ImportReport:
     """Validate and import ``path`` (a file or a folder of one file per table).
@@ -310,12 +312,17 @@ def import_path(
     would be inserted and updated. ``replace`` empties the canonical tables first
     (needed to import into a store holding the demo portfolio). Raises
     :class:`ImportRefused` for a demo store without ``replace``, ``KeyError`` for
-    an unknown format and ``FileNotFoundError`` for a missing path. Validation
+    an unknown format, ``FileNotFoundError`` for a missing path and
+    :class:`~greendoor.access.AccessDenied` when ``actor`` is a principal who is not
+    an admin (checked before anything is read). Validation
     problems do not raise: they are in ``report.issues`` and nothing is written.
     """
     t0 = time.perf_counter()
     adapter = ADAPTERS[fmt]
     path = Path(path)
+    if isinstance(actor, Principal):
+        access.require(actor, "admin")
+        actor = actor.username
     actor = actor or _user()
     report = ImportReport(source=str(path), format=fmt)
     issues = V.Collector()

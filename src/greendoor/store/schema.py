@@ -289,6 +289,26 @@ audit_log = sa.Table(
     sa.Column("after_json", sa.Text),
 )
 
+users = sa.Table(
+    "users",
+    metadata,
+    # Local users and their roles (greendoor.users; `greendoor users add/remove/set-role`).
+    # ``username`` is lower-case; for single sign-on it is the e-mail address the
+    # identity provider returns. ``book`` is the ``accounts.csm_owner`` value whose
+    # accounts a csm may read and act on. ``password_hash`` is an argon2id hash (NULL
+    # for single-sign-on-only users).
+    _id("username"),
+    sa.Column("role", Str, nullable=False),
+    sa.Column("book", Str),
+    sa.Column("display_name", Str),
+    sa.Column("password_hash", Str),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.DateTime),
+    sa.Column("last_login_at", sa.DateTime),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime),
+)
+
 settings_versions = sa.Table(
     "settings_versions",
     metadata,

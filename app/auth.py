@@ -1,0 +1,111 @@
+"""Sign-in: who is using the app (``GREENDOOR_AUTH`` = none | password | oidc).
+
+* ``none`` — the single local user, an admin (the default for the embedded demo).
+* ``password`` — the login form below against the ``users`` table
+  (:func:`greendoor.users.authenticate`: argon2id hashes, lockout, audited).
+* ``oidc`` — company single sign-on through Streamlit's ``st.login`` (provider set in
+  ``.streamlit/secrets.toml`` ``[auth]``); the e-mail the provider returns must be a
+  user added with ``greendoor users add EMAIL --role ROLE --no-password``.
+
+The signed-in :class:`~greendoor.access.Principal` is kept in
+``st.session_state["principal"]`` and passed to every library read and write that
+checks access.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import data
+from greendoor import users as U
+from greendoor.access import LOCAL_ADMIN, Principal
+
+KEY = "principal"
+
+
+def principal() -> Principal:
+    """The signed-in user. Outside mode ``none``, renders the sign-in screen and stops
+    the script until someone has signed in."""
+    mode = U.auth_mode()
+    if mode == "none":
+        return LOCAL_ADMIN
+    p = st.session_state.get(KEY)
+    if isinstance(p, Principal):
+        return p
+    if mode == "password":
+        _password_form()
+    else:
+        _oidc()
+    st.stop()
+
+
+def current() -> Principal:
+    """The signed-in user without rendering anything (pages run after :func:`principal`)."""
+    p = st.session_state.get(KEY)
+    return p if isinstance(p, Principal) else principal()
+
+
+def _no_users_note() -> bool:
+    with data.engine().connect() as conn:
+        n = U.user_count(conn)
+    if n == 0:
+        st.warning("No users yet. On the server, create the first admin:\n\n"
+                   "`greendoor users add NAME --role admin`", icon=":material/person_add:")
+    return n == 0
+
+
+def _password_form() -> None:
+    st.title("Sign in to Greendoor")
+    if _no_users_note():
+        return
+    with st.form("login", width=420):
+        username = st.text_input("User name", max_chars=200, key="login_user")
+        password = st.text_input("Password", type="password", max_chars=500, key="login_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        try:
+            p = U.authenticate(data.engine(), username, password)
+        except U.LoginFailed as exc:
+            st.error(str(exc), icon=":material/lock:")
+            return
+        st.session_state[KEY] = p
+        st.rerun()
+
+
+def _oidc() -> None:
+    st.title("Sign in to Greendoor")
+    try:
+        configured = "auth" in st.secrets
+    except FileNotFoundError:
+        configured = False
+    if not configured:
+        st.error("Single sign-on is selected (`GREENDOOR_AUTH=oidc`) but no identity "
+                 "provider is configured: add an `[auth]` section to "
+                 "`.streamlit/secrets.toml` (README, \"Sign-in and roles\").",
+                 icon=":material/key_off:")
+        return
+    if not st.user.is_logged_in:
+        st.button("Sign in with your company account", type="primary", on_click=st.login)
+        return
+    try:
+        st.session_state[KEY] = U.sso_principal(data.engine(), st.user.get("email"))
+    except U.LoginFailed as exc:
+        st.error(str(exc), icon=":material/lock:")
+        st.button("Sign out", on_click=st.logout)
+        return
+    st.rerun()
+
+
+def sidebar(p: Principal) -> None:
+    """Who is signed in, and a sign-out button (modes password and oidc)."""
+    mode = U.auth_mode()
+    if mode == "none":
+        return
+    with st.sidebar:
+        st.caption(f"Signed in as **{p.display_name or p.username}** · {p.role}"
+                   + (f" · book: {p.book}" if p.book else ""))
+        if st.button("Sign out", key="sign_out"):
+            st.session_state.pop(KEY, None)
+            if mode == "oidc":
+                st.logout()
+            st.rerun()

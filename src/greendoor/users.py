@@ -1,0 +1,275 @@
+"""Local users, password sign-in with lockout, and single-sign-on mapping.
+
+Passwords are hashed with **argon2id** through ``argon2-cffi``
+(:class:`argon2.PasswordHasher`, its default parameters: RFC 9106 "low memory"
+profile); only the hash is stored (table ``users``). After
+:data:`MAX_FAILED_LOGINS` wrong passwords in a row an account is locked for
+:data:`LOCKOUT_MINUTES`; a correct password while locked is refused too.
+
+Every change is written with an audit-log row in the same transaction:
+``user.add``, ``user.remove``, ``user.set_role``, ``user.set_password``,
+``login``, ``login.failed`` and ``login.locked`` (SPEC.md "Actions" / issue
+"Access control": logins and failed logins are audited). Only admins (or the local
+operator: a plain string actor) manage users.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+
+import pandas as pd
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import Connection, Engine
+
+from greendoor import access
+from greendoor.access import ROLES, Actor, Principal
+from greendoor.store import schema
+from greendoor.store.engine import new_id
+
+#: Authentication modes (environment variable ``GREENDOOR_AUTH``).
+AUTH_ENV = "GREENDOOR_AUTH"
+AUTH_MODES = ("none", "password", "oidc")
+MAX_FAILED_LOGINS = 5
+LOCKOUT_MINUTES = 15
+MIN_PASSWORD_LENGTH = 10
+MAX_FIELD = 200
+
+_HASHER = PasswordHasher()
+# Verified against when the user does not exist, so an unknown name takes as long
+# as a wrong password (no user enumeration by timing).
+_DUMMY_HASH = _HASHER.hash("greendoor-no-such-user")
+
+
+class UserError(ValueError):
+    """Invalid user input (unknown role, short password, duplicate user...); nothing written."""
+
+
+class LoginFailed(PermissionError):
+    """Wrong user name or password, or the account is locked. The message never says
+    which of name or password was wrong."""
+
+
+def auth_mode() -> str:
+    """The configured authentication mode: ``none`` (default), ``password`` or ``oidc``.
+    Raises ``ValueError`` naming the variable for any other value."""
+    mode = os.environ.get(AUTH_ENV, "none").strip().lower() or "none"
+    if mode not in AUTH_MODES:
+        raise ValueError(f"{AUTH_ENV}={mode!r} is not one of {', '.join(AUTH_MODES)}")
+    return mode
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def normalize(username: str) -> str:
+    """User names are case-insensitive and trimmed; at most 200 characters."""
+    name = str(username or "").strip().lower()
+    if not name:
+        raise UserError("user name is required")
+    if len(name) > MAX_FIELD:
+        raise UserError(f"user name is longer than {MAX_FIELD} characters")
+    return name
+
+
+def _check_role(role: str, book: str | None) -> None:
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}, not {str(role)[:40]!r}")
+    if role == "csm" and not (book and str(book).strip()):
+        raise UserError("a csm needs a book: the CSM owner name of their accounts (--book)")
+
+
+def _check_password(password: str | None) -> None:
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def _audit(conn: Connection, actor: str, action: str, username: str, before=None, after=None):
+    conn.execute(schema.audit_log.insert().values(
+        audit_id=new_id(), occurred_at=_now(), actor=actor, action=action, entity="users",
+        entity_id=username,
+        before_json=json.dumps(before, default=str) if before is not None else None,
+        after_json=json.dumps(after, default=str) if after is not None else None))
+
+
+def _public(row) -> dict:
+    return {"role": row["role"], "book": row["book"], "display_name": row["display_name"]}
+
+
+def _get(conn: Connection, username: str):
+    u = schema.users
+    return conn.execute(sa.select(u).where(u.c.username == username)).mappings().first()
+
+
+def add_user(engine: Engine, username: str, role: str, password: str | None = None,
+             book: str | None = None, display_name: str | None = None,
+             actor: Actor = "cli") -> str:
+    """Create a user. ``password`` may be ``None`` for a single-sign-on-only user
+    (``username`` is then their e-mail). Returns the normalized user name.
+    Raises :class:`UserError` (bad input, existing user) or
+    :class:`~greendoor.access.AccessDenied` (actor is not an admin)."""
+    name = normalize(username)
+    _check_role(role, book)
+    _check_password(password)
+    book = str(book).strip()[:MAX_FIELD] if book else None
+    display_name = str(display_name).strip()[:MAX_FIELD] if display_name else None
+    with engine.begin() as conn:
+        who = access.authorize(conn, actor, "admin")
+        if _get(conn, name) is not None:
+            raise UserError(f"user {name!r} already exists")
+        conn.execute(schema.users.insert().values(
+            username=name, role=role, book=book if role == "csm" else None,
+            display_name=display_name,
+            password_hash=_HASHER.hash(password) if password is not None else None,
+            failed_logins=0, created_at=_now()))
+        _audit(conn, who, "user.add", name,
+               after={"role": role, "book": book if role == "csm" else None,
+                      "display_name": display_name, "password": password is not None})
+    return name
+
+
+def remove_user(engine: Engine, username: str, actor: Actor = "cli") -> None:
+    """Delete a user (their audit rows stay). Raises :class:`UserError` if unknown."""
+    name = normalize(username)
+    with engine.begin() as conn:
+        who = access.authorize(conn, actor, "admin")
+        row = _get(conn, name)
+        if row is None:
+            raise UserError(f"no user {name!r}")
+        if isinstance(actor, Principal) and actor.username == name:
+            raise UserError("you cannot remove yourself")
+        conn.execute(schema.users.delete().where(schema.users.c.username == name))
+        _audit(conn, who, "user.remove", name, before=_public(row))
+
+
+def set_role(engine: Engine, username: str, role: str, book: str | None = None,
+             actor: Actor = "cli") -> None:
+    """Change a user's role (and a csm's book; ``book=None`` keeps the current one)."""
+    name = normalize(username)
+    with engine.begin() as conn:
+        who = access.authorize(conn, actor, "admin")
+        row = _get(conn, name)
+        if row is None:
+            raise UserError(f"no user {name!r}")
+        book = book if book is not None else row["book"]
+        _check_role(role, book)
+        after = {"role": role, "book": str(book).strip()[:MAX_FIELD] if role == "csm" else None,
+                 "display_name": row["display_name"]}
+        conn.execute(schema.users.update().where(schema.users.c.username == name).values(
+            role=role, book=after["book"], updated_at=_now()))
+        _audit(conn, who, "user.set_role", name, before=_public(row), after=after)
+
+
+def set_password(engine: Engine, username: str, password: str, actor: Actor = "cli") -> None:
+    """Set a new password and clear any lockout."""
+    name = normalize(username)
+    _check_password(password)
+    if password is None:
+        raise UserError("password is required")
+    with engine.begin() as conn:
+        who = access.authorize(conn, actor, "admin")
+        if _get(conn, name) is None:
+            raise UserError(f"no user {name!r}")
+        conn.execute(schema.users.update().where(schema.users.c.username == name).values(
+            password_hash=_HASHER.hash(password), failed_logins=0, locked_until=None,
+            updated_at=_now()))
+        _audit(conn, who, "user.set_password", name)
+
+
+def list_users(conn: Connection, principal: Principal | None = None) -> pd.DataFrame:
+    """``username, role, book, display_name, has_password, failed_logins, locked_until,
+    last_login_at, created_at`` — never the hashes. Admins only (a non-admin
+    ``principal`` gets :class:`~greendoor.access.AccessDenied`)."""
+    if principal is not None:
+        access.require(principal, "admin")
+    u = schema.users
+    df = pd.read_sql(sa.select(u.c.username, u.c.role, u.c.book, u.c.display_name,
+                               u.c.password_hash.is_not(None).label("has_password"),
+                               u.c.failed_logins, u.c.locked_until, u.c.last_login_at,
+                               u.c.created_at).order_by(u.c.username), conn)
+    return df
+
+
+def user_count(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(schema.users)).scalar())
+
+
+def _principal(row) -> Principal:
+    return Principal(row["username"], row["role"], row["book"], row["display_name"])
+
+
+def authenticate(engine: Engine, username: str, password: str,
+                 now: dt.datetime | None = None) -> Principal:
+    """Check a password; return the :class:`~greendoor.access.Principal` or raise
+    :class:`LoginFailed`. Audits ``login`` or ``login.failed`` (with the attempt
+    count) and locks the user for :data:`LOCKOUT_MINUTES` at the
+    :data:`MAX_FAILED_LOGINS`-th failure in a row (``login.locked``)."""
+    now = now or _now()
+    try:
+        name = normalize(username)
+    except UserError:
+        raise LoginFailed("wrong user name or password") from None
+    password = str(password or "")
+    with engine.begin() as conn:
+        row = _get(conn, name)
+        u = schema.users
+        if row is None or row["password_hash"] is None:
+            try:  # same work as a real check
+                _HASHER.verify(_DUMMY_HASH, password + "x")
+            except VerificationError:
+                pass
+            _audit(conn, name, "login.failed", name, after={"reason": "unknown user"
+                                                            if row is None else "no password"})
+            raise LoginFailed("wrong user name or password")
+        if row["locked_until"] is not None and row["locked_until"] > now:
+            _audit(conn, name, "login.failed", name,
+                   after={"reason": "locked", "locked_until": row["locked_until"]})
+            raise LoginFailed(f"too many failed sign-ins: locked until "
+                              f"{row['locked_until']:%H:%M} UTC")
+        try:
+            ok = _HASHER.verify(row["password_hash"], password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok:
+            failures = int(row["failed_logins"] or 0) + 1
+            values = {"failed_logins": failures}
+            _audit(conn, name, "login.failed", name, after={"reason": "wrong password",
+                                                            "failed_logins": failures})
+            if failures >= MAX_FAILED_LOGINS:
+                values["locked_until"] = now + dt.timedelta(minutes=LOCKOUT_MINUTES)
+                _audit(conn, name, "login.locked", name,
+                       after={"locked_until": values["locked_until"]})
+            conn.execute(u.update().where(u.c.username == name).values(**values))
+            raise LoginFailed("wrong user name or password")
+        values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+        if _HASHER.check_needs_rehash(row["password_hash"]):
+            values["password_hash"] = _HASHER.hash(password)
+        conn.execute(u.update().where(u.c.username == name).values(**values))
+        _audit(conn, name, "login", name, after={"method": "password", "role": row["role"]})
+    return _principal(row)
+
+
+def sso_principal(engine: Engine, email: str | None) -> Principal:
+    """The principal of a user signed in through single sign-on (``st.login``): the
+    user whose name is the e-mail the identity provider returned. Raises
+    :class:`LoginFailed` (and audits ``login.failed``) for an unknown e-mail: an
+    admin must add people first (least privilege, no self-registration)."""
+    try:
+        name = normalize(email or "")
+    except UserError:
+        raise LoginFailed("the identity provider returned no e-mail address") from None
+    with engine.begin() as conn:
+        row = _get(conn, name)
+        if row is None:
+            _audit(conn, name, "login.failed", name, after={"method": "oidc",
+                                                            "reason": "unknown user"})
+            raise LoginFailed(f"{name} is not a Greendoor user yet: ask an admin to run "
+                              f"`greendoor users add {name} --role viewer`")
+        conn.execute(schema.users.update().where(schema.users.c.username == name)
+                     .values(last_login_at=_now()))
+        _audit(conn, name, "login", name, after={"method": "oidc", "role": row["role"]})
+    return _principal(row)
