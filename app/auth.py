@@ -23,26 +23,35 @@ from greendoor.access import LOCAL_ADMIN, Principal
 KEY = "principal"
 
 
-def principal() -> Principal:
-    """The signed-in user. Outside mode ``none``, renders the sign-in screen and stops
-    the script until someone has signed in."""
-    mode = U.auth_mode()
-    if mode == "none":
+def signed_in() -> Principal | None:
+    """The signed-in user, or ``None`` (never ``None`` in mode ``none``)."""
+    if U.auth_mode() == "none":
         return LOCAL_ADMIN
     p = st.session_state.get(KEY)
-    if isinstance(p, Principal):
-        return p
-    if mode == "password":
+    return p if isinstance(p, Principal) else None
+
+
+def sign_in_screen() -> None:
+    """The sign-in form (password) or single-sign-on button (oidc). Signing in reruns
+    the script on the same URL, so a deep link opens after sign-in."""
+    if U.auth_mode() == "password":
         _password_form()
     else:
         _oidc()
-    st.stop()
+
+
+def principal() -> Principal:
+    """The signed-in user; otherwise renders the sign-in screen and stops the script."""
+    p = signed_in()
+    if p is None:
+        sign_in_screen()
+        st.stop()
+    return p
 
 
 def current() -> Principal:
-    """The signed-in user without rendering anything (pages run after :func:`principal`)."""
-    p = st.session_state.get(KEY)
-    return p if isinstance(p, Principal) else principal()
+    """The signed-in user (pages run after the entrypoint's sign-in check)."""
+    return principal()
 
 
 def _no_users_note() -> bool:
@@ -59,8 +68,10 @@ def _password_form() -> None:
     if _no_users_note():
         return
     with st.form("login", width=420):
-        username = st.text_input("User name", max_chars=200, key="login_user")
-        password = st.text_input("Password", type="password", max_chars=500, key="login_password")
+        username = st.text_input("User name", max_chars=200, key="login_user",
+                                 autocomplete="username")
+        password = st.text_input("Password", type="password", max_chars=500, key="login_password",
+                                 autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
@@ -84,7 +95,7 @@ def _oidc() -> None:
                  "`.streamlit/secrets.toml` (README, \"Sign-in and roles\").",
                  icon=":material/key_off:")
         return
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in"):  # (a mapping; AppTest has no key at all)
         st.button("Sign in with your company account", type="primary", on_click=st.login)
         return
     try:

@@ -55,14 +55,21 @@ from greendoor.access import AccessDenied  # noqa: E402
 from greendoor.store.engine import StoreBusy  # noqa: E402
 
 try:
-    user = auth.principal()  # the sign-in screen until someone signs in (modes password, oidc)
+    user = auth.signed_in()  # None until someone signs in (modes password and oidc)
+    # Import, settings, users and the audit log are for admins; the library refuses
+    # them to anyone else too, this only keeps the menu honest.
+    pages = PAGES if user and user.can("admin") else {
+        k: v for k, v in PAGES.items() if k != "Settings"}
+    # Navigation is declared before the sign-in screen so that a deep link
+    # (/account?account=...) still opens its page once signed in.
+    nav = st.navigation(pages, position="sidebar" if user else "hidden")
+    if user is None:
+        auth.sign_in_screen()
+        st.stop()
     auth.sidebar(user)
     shell.sidebar_filters()
     shell.presentation_toggle()
-    # Import, settings, users and the audit log are for admins; the library refuses
-    # them to anyone else too, this only keeps the menu honest.
-    pages = PAGES if user.can("admin") else {k: v for k, v in PAGES.items() if k != "Settings"}
-    st.navigation(pages).run()
+    nav.run()
 except AccessDenied as exc:  # e.g. a csm editing ?account= or ?owner= in the URL
     st.error(f"Not allowed: {exc}.", icon=":material/block:")
 except StoreBusy as exc:  # another process held the embedded store for the whole timeout

@@ -202,6 +202,45 @@ def _principal(row) -> Principal:
     return Principal(row["username"], row["role"], row["book"], row["display_name"])
 
 
+def _check_login(conn: Connection, name: str, password: str, now: dt.datetime) -> str | None:
+    """Check one sign-in and write its audit row and counters; the error message or
+    ``None`` on success."""
+    row = _get(conn, name)
+    u = schema.users
+    if row is None or row["password_hash"] is None:
+        try:  # same work as a real check
+            _HASHER.verify(_DUMMY_HASH, password + "x")
+        except VerificationError:
+            pass
+        _audit(conn, name, "login.failed", name,
+               after={"reason": "unknown user" if row is None else "no password"})
+        return "wrong user name or password"
+    if row["locked_until"] is not None and row["locked_until"] > now:
+        _audit(conn, name, "login.failed", name,
+               after={"reason": "locked", "locked_until": row["locked_until"]})
+        return f"too many failed sign-ins: locked until {row['locked_until']:%H:%M} UTC"
+    try:
+        ok = _HASHER.verify(row["password_hash"], password)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        failures = int(row["failed_logins"] or 0) + 1
+        values = {"failed_logins": failures}
+        _audit(conn, name, "login.failed", name,
+               after={"reason": "wrong password", "failed_logins": failures})
+        if failures >= MAX_FAILED_LOGINS:
+            values["locked_until"] = now + dt.timedelta(minutes=LOCKOUT_MINUTES)
+            _audit(conn, name, "login.locked", name, after={"locked_until": values["locked_until"]})
+        conn.execute(u.update().where(u.c.username == name).values(**values))
+        return "wrong user name or password"
+    values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+    if _HASHER.check_needs_rehash(row["password_hash"]):
+        values["password_hash"] = _HASHER.hash(password)
+    conn.execute(u.update().where(u.c.username == name).values(**values))
+    _audit(conn, name, "login", name, after={"method": "password", "role": row["role"]})
+    return None
+
+
 def authenticate(engine: Engine, username: str, password: str,
                  now: dt.datetime | None = None) -> Principal:
     """Check a password; return the :class:`~greendoor.access.Principal` or raise
@@ -214,42 +253,13 @@ def authenticate(engine: Engine, username: str, password: str,
     except UserError:
         raise LoginFailed("wrong user name or password") from None
     password = str(password or "")
+    # The failure's audit row and counter must commit, so the error is raised after
+    # the transaction rather than inside it (which would roll them back).
     with engine.begin() as conn:
+        error = _check_login(conn, name, password, now)
         row = _get(conn, name)
-        u = schema.users
-        if row is None or row["password_hash"] is None:
-            try:  # same work as a real check
-                _HASHER.verify(_DUMMY_HASH, password + "x")
-            except VerificationError:
-                pass
-            _audit(conn, name, "login.failed", name, after={"reason": "unknown user"
-                                                            if row is None else "no password"})
-            raise LoginFailed("wrong user name or password")
-        if row["locked_until"] is not None and row["locked_until"] > now:
-            _audit(conn, name, "login.failed", name,
-                   after={"reason": "locked", "locked_until": row["locked_until"]})
-            raise LoginFailed(f"too many failed sign-ins: locked until "
-                              f"{row['locked_until']:%H:%M} UTC")
-        try:
-            ok = _HASHER.verify(row["password_hash"], password)
-        except (VerificationError, InvalidHashError):
-            ok = False
-        if not ok:
-            failures = int(row["failed_logins"] or 0) + 1
-            values = {"failed_logins": failures}
-            _audit(conn, name, "login.failed", name, after={"reason": "wrong password",
-                                                            "failed_logins": failures})
-            if failures >= MAX_FAILED_LOGINS:
-                values["locked_until"] = now + dt.timedelta(minutes=LOCKOUT_MINUTES)
-                _audit(conn, name, "login.locked", name,
-                       after={"locked_until": values["locked_until"]})
-            conn.execute(u.update().where(u.c.username == name).values(**values))
-            raise LoginFailed("wrong user name or password")
-        values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
-        if _HASHER.check_needs_rehash(row["password_hash"]):
-            values["password_hash"] = _HASHER.hash(password)
-        conn.execute(u.update().where(u.c.username == name).values(**values))
-        _audit(conn, name, "login", name, after={"method": "password", "role": row["role"]})
+    if error:
+        raise LoginFailed(error)
     return _principal(row)
 
 
@@ -264,12 +274,14 @@ def sso_principal(engine: Engine, email: str | None) -> Principal:
         raise LoginFailed("the identity provider returned no e-mail address") from None
     with engine.begin() as conn:
         row = _get(conn, name)
-        if row is None:
+        if row is None:  # audited, and committed before the error below
             _audit(conn, name, "login.failed", name, after={"method": "oidc",
                                                             "reason": "unknown user"})
-            raise LoginFailed(f"{name} is not a Greendoor user yet: ask an admin to run "
-                              f"`greendoor users add {name} --role viewer`")
-        conn.execute(schema.users.update().where(schema.users.c.username == name)
-                     .values(last_login_at=_now()))
-        _audit(conn, name, "login", name, after={"method": "oidc", "role": row["role"]})
+        else:
+            conn.execute(schema.users.update().where(schema.users.c.username == name)
+                         .values(last_login_at=_now()))
+            _audit(conn, name, "login", name, after={"method": "oidc", "role": row["role"]})
+    if row is None:
+        raise LoginFailed(f"{name} is not a Greendoor user yet: ask an admin to run "
+                          f"`greendoor users add {name} --role viewer --no-password`")
     return _principal(row)

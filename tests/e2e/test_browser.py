@@ -45,20 +45,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A fresh scored demo store and `streamlit run` serving it: (base URL, store URL)."""
-    if not Path(CHROMIUM).exists():
-        missing(f"no Chromium at {CHROMIUM} (Debian package chromium)")
-    pytest.importorskip("playwright")
-    url = f"duckdb:///{tmp_path_factory.mktemp('e2e') / 'e2e.duckdb'}"
-    eng = make_engine(url)
-    init_store(eng)
-    load_demo(eng, DemoParams(n_accounts=150, months=14, seed=7, as_of=AS_OF))
-    score(eng, backfill_weeks=4, evaluate_models=False)
-    eng.dispose()
+def _serve(url: str, **env_extra: str):
+    """`streamlit run` serving the store at ``url``; yields the base URL."""
     port = _free_port()
-    env = {**os.environ, "GREENDOOR_DB_URL": url}
+    env = {**os.environ, "GREENDOOR_DB_URL": url, **env_extra}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
          "--server.port", str(port), "--server.headless", "true",
@@ -75,9 +65,25 @@ def server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail("streamlit did not start: " + (proc.stdout.read() if proc.stdout else ""))
-    yield base, url
+    yield base
     proc.terminate()
     proc.wait(20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A fresh scored demo store and `streamlit run` serving it: (base URL, store URL)."""
+    if not Path(CHROMIUM).exists():
+        missing(f"no Chromium at {CHROMIUM} (Debian package chromium)")
+    pytest.importorskip("playwright")
+    url = f"duckdb:///{tmp_path_factory.mktemp('e2e') / 'e2e.duckdb'}"
+    eng = make_engine(url)
+    init_store(eng)
+    load_demo(eng, DemoParams(n_accounts=150, months=14, seed=7, as_of=AS_OF))
+    score(eng, backfill_weeks=4, evaluate_models=False)
+    eng.dispose()
+    for base in _serve(url):
+        yield base, url
 
 
 @pytest.fixture(scope="module")
@@ -266,3 +272,77 @@ def test_scoring_while_the_app_serves_loses_nothing(server, page):
     eng.dispose()
     assert stored == set(titles)
     print(f"\n{renders} page renders and {len(titles)} tasks while scoring ran")
+
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def password_server(server, tmp_path_factory):
+    """A copy of the e2e store served with GREENDOOR_AUTH=password and a csm:
+    (base URL, engine, the csm's book, another owner)."""
+    import shutil
+
+    from greendoor import users as U
+
+    path = tmp_path_factory.mktemp("e2e_auth") / "auth.duckdb"
+    shutil.copy(sa.make_url(server[1]).database, path)
+    url = f"duckdb:///{path}"
+    eng = make_engine(url)
+    a = schema.accounts
+    with eng.connect() as conn:
+        owners = [r[0] for r in conn.execute(
+            sa.select(a.c.csm_owner).group_by(a.c.csm_owner)
+            .order_by(sa.func.count().desc(), a.c.csm_owner).limit(2))]
+    U.add_user(eng, "carl", "csm", PASSWORD, book=owners[0], display_name="Carl")
+    for base in _serve(url, GREENDOOR_AUTH="password"):
+        yield base, eng, owners[0], owners[1]
+    eng.dispose()
+
+
+def _sign_in(page, username: str, password: str) -> None:
+    page.get_by_role("textbox", name="User name").fill(username)
+    page.get_by_role("textbox", name="Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    settle(page)
+
+
+def test_sign_in_and_a_csm_editing_the_url_is_refused(password_server, page):
+    base, eng, book, other = password_server
+    a = schema.accounts
+    with eng.connect() as conn:
+        theirs = conn.execute(sa.select(a.c.account_id, a.c.name)
+                              .where(a.c.csm_owner == other).order_by(a.c.account_id)).first()
+        own = conn.execute(sa.select(a.c.account_id, a.c.name)
+                           .where(a.c.csm_owner == book).order_by(a.c.account_id)).first()
+    # a csm opens a link to another owner's account: first the sign-in screen, nothing else
+    page.goto(f"{base}/account?account={theirs[0]}")
+    settle(page)
+    main = page.locator('[data-testid="stMain"]')
+    assert "Sign in to Greendoor" in main.inner_text()
+    assert theirs[1] not in page.inner_text("body")
+    page.screenshot(path=str(ARTIFACTS / "sign-in.png"))
+    _sign_in(page, "carl", "not the password")
+    assert "wrong user name or password" in main.inner_text()
+    _sign_in(page, "carl", PASSWORD)
+    no_exception(page)
+    body = page.inner_text("body")
+    assert "Not allowed" in body and "is not in the book of Carl (csm)" in body
+    assert theirs[1] not in body
+    page.screenshot(path=str(ARTIFACTS / "csm-refused.png"))
+    # in-app navigation keeps the session: their own book, no admin pages in the menu
+    page.get_by_role("link", name="Portfolio health").click()
+    settle(page)
+    no_exception(page)
+    body = page.inner_text("body")
+    assert "Signed in as Carl · csm" in body and f"Book of business: {book}" in body
+    assert page.get_by_role("link", name="Audit log").count() == 0
+    assert page.get_by_role("link", name="Data & settings").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "csm-portfolio.png"), full_page=True)
+    a_log = schema.audit_log
+    with eng.connect() as conn:
+        logins = [r[0] for r in conn.execute(sa.select(a_log.c.action).where(
+            a_log.c.entity_id == "carl", a_log.c.action.like("login%"))
+            .order_by(a_log.c.occurred_at))]
+    assert logins == ["login.failed", "login"]
+    assert own[1]  # (the csm's own accounts exist)
