@@ -135,7 +135,7 @@ def editor() -> None:
         bar = st.progress(0.0, text="Starting")
         try:
             rep = score(data.engine(), backfill_weeks=52 if history else 0,
-                        progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+                        actor=actions_ui.current_user(), progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
         except ValueError as exc:
             bar.empty()
             st.error(str(exc))

@@ -48,6 +48,10 @@ def texts(at) -> str:
     parts = [e.value for e in (*at.title, *at.markdown, *at.caption, *at.subheader)]
     for df in at.dataframe:
         parts.append(df.value.to_csv())
+    for chart in at.get("plotly_chart"):  # hover texts and labels travel in the figure
+        parts.append(chart.proto.spec)
+    for box in at.selectbox:
+        parts.extend(str(o) for o in box.options)
     return "\n".join(str(p) for p in parts)
 
 
@@ -141,6 +145,12 @@ def test_viewer_sees_pseudonyms_and_cannot_act(signed_store):
     shown = texts(at)
     assert "Account 0001" in shown or "Account 00" in shown
     assert not any(n in shown for n in names.values())
+    for page in ("this_week", "churn_risk", "actions", "expansion", "renewals", "advocacy",
+                 "segmentation", "behavior", "model_quality", "account_360"):
+        at.switch_page(f"../pages/{page}.py").run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        leaked = [n for n in names.values() if n in texts(at)]
+        assert not leaked, (page, leaked[:3])
     aid = next(iter(names))
     at.switch_page("../pages/account_360.py")
     at.query_params["account"] = aid

@@ -262,3 +262,18 @@ def test_manager_acts_everywhere_but_does_not_administer(store, tmp_path):
         assert len(audit.entries(conn, principal=ada)) > 0
     U.set_role(eng, "carl", "viewer", actor=ada)
     assert who(eng, "carl").role == "viewer"
+
+
+def test_rescoring_is_for_admins_and_audited(store):
+    from greendoor.scoring.run import score
+
+    eng, *_ = store
+    mona = who(eng, "mona")  # (signing in writes an audit row)
+    before = table_counts(eng)
+    with pytest.raises(AccessDenied):
+        score(eng, backfill_weeks=0, evaluate_models=False, actor=mona)
+    assert table_counts(eng) == before
+    rep = score(eng, backfill_weeks=0, evaluate_models=False, actor=who(eng, "ada"))
+    row = audit_rows(eng, "score.run")[-1]
+    assert row["actor"] == "ada" and row["entity_id"] == str(rep.as_of)
+    assert json.loads(row["after_json"])["accounts"] == rep.accounts

@@ -222,3 +222,39 @@ def test_churn_label_from_arr_reaching_zero(store):
     with store.connect() as conn:
         assert churn_labels(conn, D, 90).to_dict() == {"A": 0, "B": 1}
         assert churn_labels(conn, D, 30).to_dict() == {"A": 0, "B": 0}
+
+
+def test_usage_rollup_gives_the_same_features_and_is_never_used_stale(scored_store_copy):
+    """The daily per-user rollup (kept by the demo load) gives exactly the raw-row
+    features; a usage write that bypasses it makes readers fall back to raw rows."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from greendoor.scoring.features import features_as_of
+    from greendoor.store import rollups, schema
+    from tests.conftest import DEMO_AS_OF
+
+    _, eng = scored_store_copy
+    with eng.connect() as conn:
+        assert rollups.usage_user_days_fresh(conn)
+        n_raw = conn.execute(sa.select(sa.func.count()).select_from(schema.usage)).scalar()
+        n_days = conn.execute(sa.select(sa.func.count()).select_from(schema.usage_user_days)).scalar()
+        assert 0 < n_days < n_raw
+        for d in (DEMO_AS_OF, DEMO_AS_OF - dt.timedelta(days=95)):
+            pd.testing.assert_frame_equal(features_as_of(conn, d, rollup=True),
+                                          features_as_of(conn, d, rollup=False))
+        acc = conn.execute(sa.select(schema.usage.c.account_id).limit(1)).scalar()
+    with eng.begin() as conn:  # a write that does not refresh the rollup
+        conn.execute(schema.usage.insert().values(account_id=acc, user_id="u-new",
+                                                  date=DEMO_AS_OF - dt.timedelta(days=1),
+                                                  feature="reports", events=5))
+    with eng.connect() as conn:
+        assert not rollups.usage_user_days_fresh(conn)
+        fresh = features_as_of(conn, DEMO_AS_OF)  # falls back to the raw rows
+        stale = features_as_of(conn, DEMO_AS_OF, rollup=True)
+    assert fresh.loc[acc, "events_30d"] == stale.loc[acc, "events_30d"] + 5
+    with eng.begin() as conn:
+        rollups.refresh_usage_user_days(conn)
+    with eng.connect() as conn:
+        assert rollups.usage_user_days_fresh(conn)
+        assert features_as_of(conn, DEMO_AS_OF).loc[acc, "events_30d"] == fresh.loc[acc, "events_30d"]

@@ -16,6 +16,7 @@ from greendoor.demo.simulator import DATAFLOW, TECHCORP, DemoParams, generate
 from greendoor.store import meta, schema
 from greendoor.store.bulk import bulk_insert, delete_all
 from greendoor.store.engine import new_id
+from greendoor.store.rollups import refresh_usage_user_days
 
 __all__ = ["DATAFLOW", "TECHCORP", "DemoParams", "DemoRefused", "generate", "load_demo"]
 
@@ -78,6 +79,8 @@ def load_demo(
         for i, table in enumerate(schema.CANONICAL_TABLES):
             report(0.5 + 0.45 * i / len(schema.CANONICAL_TABLES), f"Loading {table.name}")
             rows[table.name] = bulk_insert(conn, table, frames[table.name])
+        report(0.96, "Summing usage per user and day")
+        refresh_usage_user_days(conn)
         meta.set_many(conn, {"dataset": "demo", "demo_params": wanted,
                              "as_of": params.as_of.isoformat()})
         t_load = time.perf_counter() - t1

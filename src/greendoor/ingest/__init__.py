@@ -32,6 +32,7 @@ from greendoor.ingest.read import SUFFIXES, RawTable, ReadError, read_file, tabl
 from greendoor.store import meta, schema
 from greendoor.store.bulk import delete_all
 from greendoor.store.engine import new_id
+from greendoor.store.rollups import refresh_usage_user_days
 
 __all__ = ["ImportRefused", "ImportReport", "TableResult", "import_path"]
 
@@ -373,6 +374,8 @@ def import_path(
             audit_id=new_id(), occurred_at=started, actor=actor, action="import",
             entity="import_log", entity_id=report.import_id, after_json=json.dumps(detail)))
         meta.set_many(conn, {"dataset": fmt})
+        if "usage" in report.tables or replace:
+            refresh_usage_user_days(conn)
         tx.commit()
         report.status = "ok"
     except Exception:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from greendoor.metrics.sql import arr_as_of_query
 from greendoor.store import schema
+from greendoor.store.rollups import usage_user_days_fresh
 
 #: Categorical features (strings); every other feature is numeric (NaN = unknown).
 CATEGORICAL = ("segment", "plan", "industry", "region")
@@ -103,21 +104,29 @@ def _days(n: int) -> dt.timedelta:
     return dt.timedelta(days=n)
 
 
-def _usage(conn: Connection, d: dt.date) -> pd.DataFrame:
+def _usage(conn: Connection, d: dt.date, rollup: bool = False) -> pd.DataFrame:
     """Usage aggregates without DISTINCT: user-days first (one row per account, user
     and day of the last 120 days), then users by their last active day and days by
-    account, each a plain GROUP BY."""
+    account, each a plain GROUP BY. With ``rollup`` the user-days are read from
+    ``usage_user_days`` (:mod:`greendoor.store.rollups`) instead of summed from the
+    raw rows; the result is the same."""
     u = schema.usage
     c7, c30, c60, c90, c120 = (d - _days(n) for n in (7, 30, 60, 90, 120))
-    ud = (
-        sa.select(u.c.account_id, u.c.user_id, u.c.date,
-                  sa.func.sum(u.c.events).label("events"),
-                  sa.func.sum(u.c.errors).label("errors"),
-                  sa.func.sum(u.c.duration_seconds).label("seconds"))
-        .where(u.c.date >= c120, u.c.date < d, u.c.events > 0)
-        .group_by(u.c.account_id, u.c.user_id, u.c.date)
-        .cte("ud").prefix_with("MATERIALIZED")
-    )
+    if rollup:
+        r = schema.usage_user_days
+        ud = (sa.select(r.c.account_id, r.c.user_id, r.c.date, r.c.events, r.c.errors,
+                        r.c.seconds)
+              .where(r.c.date >= c120, r.c.date < d).cte("ud").prefix_with("MATERIALIZED"))
+    else:
+        ud = (
+            sa.select(u.c.account_id, u.c.user_id, u.c.date,
+                      sa.func.sum(u.c.events).label("events"),
+                      sa.func.sum(u.c.errors).label("errors"),
+                      sa.func.sum(u.c.duration_seconds).label("seconds"))
+            .where(u.c.date >= c120, u.c.date < d, u.c.events > 0)
+            .group_by(u.c.account_id, u.c.user_id, u.c.date)
+            .cte("ud").prefix_with("MATERIALIZED")
+        )
 
     def n_if(cond):
         return sa.func.sum(sa.case((cond, 1), else_=0))
@@ -306,18 +315,22 @@ def _commercial(conn: Connection, d: dt.date) -> pd.DataFrame:
 
 
 def features_as_of(conn: Connection, as_of: dt.date,
-                   has_rows: set[str] | None = None) -> pd.DataFrame:
+                   has_rows: set[str] | None = None, rollup: bool | None = None) -> pd.DataFrame:
     """Features of every account with ARR as of ``as_of`` (see :data:`FEATURES`).
 
     Returns a frame indexed by ``account_id`` with the columns of
     :data:`FEATURES` in order, plus ``as_of``. Numeric columns are floats with
     NaN where the data says nothing (e.g. no survey answer); counts are 0 when
     the table has rows for other accounts but none for this one. ``has_rows``
-    (from :func:`tables_with_rows`) saves its queries when scoring many dates.
+    (from :func:`tables_with_rows`) saves its queries when scoring many dates;
+    ``rollup`` (from :func:`greendoor.store.rollups.usage_user_days_fresh`, checked
+    here when ``None``) reads the daily per-user usage rollup.
     """
+    if rollup is None:
+        rollup = usage_user_days_fresh(conn)
     base = _commercial(conn, as_of)
     df = base.set_index("account_id")
-    for part in (_usage(conn, as_of), _tickets(conn, as_of), _surveys(conn, as_of),
+    for part in (_usage(conn, as_of, rollup), _tickets(conn, as_of), _surveys(conn, as_of),
                  _relationship(conn, as_of)):
         df = df.join(part.set_index("account_id"), how="left")
     return derive(df, as_of, has_rows=tables_with_rows(conn) if has_rows is None else has_rows)

@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from greendoor import portfolio
+from greendoor.access import Actor, Principal, require
 from greendoor.scoring import alerts as A
 from greendoor.scoring import evaluate as E
 from greendoor.scoring.churn import ChurnModel, NotEnoughData, risk_index
@@ -51,6 +52,7 @@ from greendoor.settings import current as current_settings
 from greendoor.store import schema
 from greendoor.store.bulk import bulk_insert
 from greendoor.store.engine import new_id
+from greendoor.store.rollups import usage_user_days_fresh
 
 HORIZON = 90
 TRAIN_STEP_DAYS = 28
@@ -144,6 +146,7 @@ class FeatureCache:
         self.labels: dict[tuple, pd.Series] = {}
         with self.connect() as conn:
             self.has_rows = tables_with_rows(conn)
+            self.rollup = usage_user_days_fresh(conn)
         self.progress = progress or (lambda f, m: None)
 
     def connect(self):
@@ -154,7 +157,7 @@ class FeatureCache:
         for i, d in enumerate(todo):
             self.progress(lo + (hi - lo) * i / max(len(todo), 1), f"Features as of {d}")
             with self.connect() as conn:
-                f = features_as_of(conn, d, self.has_rows)
+                f = features_as_of(conn, d, self.has_rows, self.rollup)
             self.features[d] = f
             self.health[d], self.why[d] = score_health(f, self.settings)
 
@@ -376,12 +379,18 @@ def _advocacy(f: pd.DataFrame, band: pd.Series) -> tuple[pd.Series, pd.DataFrame
 # --------------------------------------------------------------------------- #
 def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | None = None,
           retrain: bool = False, progress: Callable[[float, str], None] | None = None,
-          evaluate_models: bool = True) -> ScoreReport:
+          evaluate_models: bool = True, actor: Actor = "system") -> ScoreReport:
     """Score every account as of ``as_of`` (and ``backfill_weeks`` earlier weeks) and
-    write snapshots, alerts and model runs in one transaction.
+    write snapshots, alerts, model runs and an audit row (``score.run``) in one
+    transaction.
 
-    Raises ``ValueError`` for an empty store.
+    Raises ``ValueError`` for an empty store, and
+    :class:`~greendoor.access.AccessDenied` when ``actor`` is a principal who is not an
+    admin (rescoring applies the settings).
     """
+    if isinstance(actor, Principal):
+        require(actor, "admin")
+        actor = actor.username
     step = progress or (lambda f, m: None)
     t0 = time.perf_counter()
     secs: dict[str, float] = {}
@@ -526,6 +535,11 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
                 artifact=_dumps(models[kind]) if models.get(kind) is not None else None))
         if evaluation is not None:
             _store_evaluation(conn, evaluation, as_of, version)
+        conn.execute(schema.audit_log.insert().values(
+            audit_id=new_id(), occurred_at=scored_at, actor=str(actor), action="score.run",
+            entity="score_snapshots", entity_id=str(as_of),
+            after_json=json.dumps({"as_of": str(as_of), "dates": len(dates), "accounts": len(out),
+                                   "alerts": len(al), "settings_version": version})))
     secs["write"] = time.perf_counter() - t4
     secs["total"] = time.perf_counter() - t0
     step(1.0, "Scored")

@@ -289,6 +289,20 @@ audit_log = sa.Table(
     sa.Column("after_json", sa.Text),
 )
 
+usage_user_days = sa.Table(
+    "usage_user_days",
+    metadata,
+    # Derived: usage summed per account, user and day (rows with events > 0), kept by
+    # greendoor.store.rollups after every import and demo load. Features read it
+    # instead of the raw rows when it is fresh (docs/benchmarks.md).
+    _ref(),
+    sa.Column("user_id", Str),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("events", sa.BigInteger, nullable=False),
+    sa.Column("errors", sa.BigInteger),
+    sa.Column("seconds", sa.Double),
+)
+
 users = sa.Table(
     "users",
     metadata,

@@ -1,0 +1,33 @@
+"""usage_user_days (daily per-user usage rollup)
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-22
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "usage_user_days",
+        sa.Column("account_id", sa.String(), nullable=False),
+        sa.Column("user_id", sa.String(), nullable=True),
+        sa.Column("date", sa.Date(), nullable=False),
+        sa.Column("events", sa.BigInteger(), nullable=False),
+        sa.Column("errors", sa.BigInteger(), nullable=True),
+        sa.Column("seconds", sa.Double(), nullable=True),
+    )
+    # Fill it for a store that already holds usage, so features use it at once.
+    from greendoor.store.rollups import refresh_usage_user_days
+
+    refresh_usage_user_days(op.get_bind())
+
+
+def downgrade() -> None:
+    op.drop_table("usage_user_days")
