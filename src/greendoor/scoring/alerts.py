@@ -36,6 +36,12 @@ def _num(v) -> float:
     return v
 
 
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Arrow-backed text columns as Python objects (they iterate slowly in to_dict)."""
+    return df.astype({c: object for c in df.columns
+                      if pd.api.types.is_string_dtype(df[c]) and df[c].dtype != object})
+
+
 def account_alerts(features: pd.DataFrame, scores: pd.DataFrame, settings: dict,
                    as_of: dt.date, drivers: dict[str, list[dict]] | None = None) -> pd.DataFrame:
     """Alerts for each account at ``as_of``.
@@ -50,8 +56,8 @@ def account_alerts(features: pd.DataFrame, scores: pd.DataFrame, settings: dict,
     out = []
     drivers = drivers or {}
     has_contacts = features["champion_active"].notna().any()
-    score_rows = scores.to_dict("index")
-    for acc, f in features.to_dict("index").items():
+    score_rows = _plain(scores).to_dict("index")
+    for acc, f in _plain(features).to_dict("index").items():
         s = score_rows[acc]
         band = s.get("band")
         arr = _num(f["arr"])

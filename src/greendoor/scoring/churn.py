@@ -217,15 +217,28 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     def _occlusion(self, X: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
         """Log-odds change when each of ``cols`` moves from its typical (reference)
         value to the row's value: rows x cols. Every single-feature perturbation is
-        stacked into one frame: one predict call."""
+        stacked into one frame: one predict call. A row whose value already is the
+        reference is not perturbed: its change is exactly 0."""
         base = self.decision_function(X)
-        n = len(X)
-        stacked = pd.concat([X] * len(cols), ignore_index=True)
+        out = np.zeros((len(X), len(cols)))
+        parts, where = [], []
         for k, c in enumerate(cols):
-            col = stacked.columns.get_loc(c)
-            stacked.iloc[k * n:(k + 1) * n, col] = self.reference_[c]
-        moved = self.decision_function(stacked).reshape(len(cols), n)
-        return pd.DataFrame((base[None, :] - moved).T, index=X.index, columns=cols)
+            ref = self.reference_[c]
+            v = X[c]
+            same = (v == ref) | (v.isna() & pd.isna(ref)) if not isinstance(ref, str) else v == ref
+            rows = np.flatnonzero(~same.fillna(False).to_numpy(dtype=bool))
+            if len(rows):
+                part = X.iloc[rows].copy()
+                part[c] = ref
+                parts.append(part)
+                where.append((k, rows))
+        if parts:
+            moved = self.decision_function(pd.concat(parts, ignore_index=True))
+            at = 0
+            for k, rows in where:
+                out[rows, k] = base[rows] - moved[at:at + len(rows)]
+                at += len(rows)
+        return pd.DataFrame(out, index=X.index, columns=cols)
 
     def drivers(self, X, top: int = 3) -> pd.DataFrame:
         """Each row's ``top`` risk-raising features, among the model's
@@ -239,18 +252,20 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         X = self._aligned(X)
         cols = getattr(self, "driver_features_", None) or list(X.columns)
         C = self._occlusion(X, cols)
-        rows = []
         vals = C.to_numpy()
-        order = np.argsort(-vals, axis=1)[:, :top]
-        for i, idx in enumerate(X.index):
-            for r, j in enumerate(order[i]):
-                if vals[i, j] <= 0:
-                    break
-                f = C.columns[j]
-                rows.append({"row": idx, "rank": r + 1, "feature": f, "value": X.iat[i, X.columns.get_loc(f)],
-                             "reference": self.reference_[f], "contribution": float(vals[i, j])})
-        return pd.DataFrame(rows, columns=["row", "rank", "feature", "value", "reference",
-                                           "contribution"])
+        top = min(top, len(cols))
+        order = np.argsort(-vals, axis=1, kind="stable")[:, :top]
+        i = np.repeat(np.arange(len(X)), top)
+        j = order.ravel()
+        contribution = vals[i, j]
+        keep = contribution > 0  # sorted: once one is not positive, the rest are not
+        i, j = i[keep], j[keep]
+        names = np.asarray(cols, dtype=object)[j]
+        return pd.DataFrame({
+            "row": X.index.to_numpy()[i], "rank": np.tile(np.arange(1, top + 1), len(X))[keep],
+            "feature": names, "value": X[cols].to_numpy(dtype=object)[i, j],
+            "reference": [self.reference_[f] for f in names],
+            "contribution": contribution[keep].astype(float)})
 
 
 def risk_index(decision: np.ndarray) -> np.ndarray:

@@ -153,16 +153,14 @@ def score_health(features: pd.DataFrame, settings: dict) -> tuple[pd.DataFrame, 
     m_present = long.groupby(["account_id", "component"])["m_present_w"].sum()
     share = (m_present / m_total).unstack("component").reindex(index=features.index,
                                                                columns=list(COMPONENTS))
-    conf = []
-    for acc, seg in segments.items():
-        w = _weights_for(settings, seg)
-        wv = np.array([w[c] for c in COMPONENTS])
-        conf.append(float((share.loc[acc].to_numpy() * wv).sum() / wv.sum()))
-    out["confidence"] = conf
+    # each account's component weights (its segment's, else the default): accounts x COMPONENTS
+    keys = [s if isinstance(s, str) and s else "" for s in segments]
+    by_key = {k: _weights_for(settings, k or None) for k in set(keys)}
+    wv = np.array([[by_key[k][c] for c in COMPONENTS] for k in keys], dtype=float)
+    out["confidence"] = (share.to_numpy() * wv).sum(axis=1) / wv.sum(axis=1)
     # effective weights for the why panel
-    seg_of = long["account_id"].map(segments)
-    comp_weight = np.array([_weights_for(settings, s)[c] for s, c in zip(seg_of, long["component"],
-                                                                         strict=True)])
+    comp_weight = wv[features.index.get_indexer(long["account_id"]),
+                     long["component"].map({c: i for i, c in enumerate(COMPONENTS)}).to_numpy()]
     comp_present = long.groupby(["account_id", "component"])["m_present_w"].transform("sum") > 0
     long["c_w"] = np.where(comp_present, comp_weight, 0.0)
     total_c = long.drop_duplicates(["account_id", "component"]).groupby("account_id")["c_w"].sum()

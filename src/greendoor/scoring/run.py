@@ -490,7 +490,11 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     exp_drivers = _drivers(models.get("expansion"), X[likely.to_numpy()])
     best = best_improvement(why)
     why_by: dict[str, list[dict]] = {}
-    for rec in why.round(4).to_dict("records"):
+    why = why.round(4)
+    # Arrow-backed text columns iterate element by element in to_dict: make them plain
+    why = why.astype({c: object for c in why.columns
+                      if pd.api.types.is_string_dtype(why[c]) and why[c].dtype != object})
+    for rec in why.to_dict("records"):
         why_by.setdefault(rec.pop("account_id"), []).append(rec)
     days = f["days_to_renewal"].to_dict()
     adv = adv_cond.astype(bool).to_dict("index")
