@@ -113,7 +113,9 @@ def main() -> None:
 
         eng = make_engine(url)
         init_store(eng)
-        load_demo(eng, DemoParams(n_accounts=int(arg), months=24, seed=42, as_of=AS_OF))
+        n, months, mix = (arg.split(":") + ["24", ""])[:3]  # "accounts[:months[:e,m,s]]"
+        load_demo(eng, DemoParams(n_accounts=int(n), months=int(months), seed=42, as_of=AS_OF,
+                                  segment_mix=tuple(map(float, mix.split(","))) if mix else None))
     elif step in ("score_backfill", "score_one"):
         from greendoor.scoring.run import score
 

@@ -221,3 +221,29 @@ def test_demo_store_retention_is_plausible(demo_store):
         r = msql.retention(conn, AS_OF - dt.timedelta(days=180), AS_OF)
     assert 0.75 < r["grr"] <= 1.0
     assert 0.85 < r["nrr"] < 1.3
+
+
+def test_streamed_usage_equals_the_in_memory_table_and_segment_mix_is_honoured():
+    """The bounded-memory path (usage handed over chunk by chunk, as `load_demo`
+    does) yields exactly the rows of the in-memory table; a segment mix shifts the
+    portfolio and a bad one is refused."""
+    import datetime as dt
+
+    import pandas as pd
+    import pytest
+
+    from greendoor.demo.simulator import CHUNK_ACCOUNTS, DemoParams, generate
+
+    p = DemoParams(n_accounts=CHUNK_ACCOUNTS + 60, months=6, seed=5, as_of=dt.date(2026, 6, 30))
+    whole = generate(p)
+    chunks: list[pd.DataFrame] = []
+    streamed = generate(p, usage_sink=chunks.append)
+    assert len(chunks) == 2 and streamed["usage"].empty
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole["usage"])
+    assert all(whole[k].equals(streamed[k]) for k in whole if k != "usage")
+    smb = generate(DemoParams(n_accounts=400, months=3, seed=5, as_of=dt.date(2026, 6, 30),
+                              segment_mix=(0.0, 0.1, 0.9)))["accounts"]["segment"]
+    assert (smb == "enterprise").sum() == 1  # only the planted archetype
+    assert 0.85 < (smb == "smb").mean() < 0.95
+    with pytest.raises(ValueError, match="segment_mix"):
+        DemoParams(segment_mix=(0.5, 0.6, 0.1)).resolved()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -67,9 +69,23 @@ def load_demo(
             f"{dataset or 'unknown'}); loading the demo would replace it. Point "
             "GREENDOOR_DB_URL at another store, or pass --replace-imported."
         )
+    with tempfile.TemporaryDirectory(prefix="greendoor-demo-") as spill:
+        return _generate_and_load(engine, params, wanted, actor, report, Path(spill))
+
+
+def _generate_and_load(engine: Engine, params: DemoParams, wanted: str, actor: str, report,
+                       spill: Path) -> dict:
+    """Simulate (usage spilled to Parquet files in ``spill`` chunk by chunk, so memory
+    does not grow with it), then load everything in one transaction."""
     t0 = time.perf_counter()
     report(0.05, "Simulating accounts, contracts and usage")
-    frames = generate(params)
+    parts: list[Path] = []
+
+    def spill_usage(chunk: pd.DataFrame) -> None:
+        parts.append(spill / f"usage-{len(parts):05d}.parquet")
+        chunk.to_parquet(parts[-1], index=False)
+
+    frames = generate(params, usage_sink=spill_usage)
     t_gen = time.perf_counter() - t0
     rows: dict[str, int] = {}
     t1 = time.perf_counter()
@@ -78,7 +94,10 @@ def load_demo(
         delete_all(conn, schema.CANONICAL_TABLES + DERIVED_TABLES)
         for i, table in enumerate(schema.CANONICAL_TABLES):
             report(0.5 + 0.45 * i / len(schema.CANONICAL_TABLES), f"Loading {table.name}")
-            rows[table.name] = bulk_insert(conn, table, frames[table.name])
+            if table is schema.usage:
+                rows["usage"] = sum(bulk_insert(conn, table, pd.read_parquet(p)) for p in parts)
+            else:
+                rows[table.name] = bulk_insert(conn, table, frames[table.name])
         report(0.96, "Summing usage per user and day")
         refresh_usage_user_days(conn)
         meta.set_many(conn, {"dataset": "demo", "demo_params": wanted,
@@ -103,8 +122,11 @@ def load_demo(
 
 def demo_signature(params: DemoParams) -> str:
     p = params.resolved()
-    return json.dumps({"n_accounts": p.n_accounts, "months": p.months, "seed": p.seed,
-                       "as_of": p.as_of.isoformat()}, sort_keys=True)
+    sig = {"n_accounts": p.n_accounts, "months": p.months, "seed": p.seed,
+           "as_of": p.as_of.isoformat()}
+    if p.segment_mix is not None:
+        sig["segment_mix"] = list(p.segment_mix)
+    return json.dumps(sig, sort_keys=True)
 
 
 def frames_equal(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> bool:

@@ -66,12 +66,19 @@ class DemoParams:
     months: int = 24
     seed: int = 42
     as_of: dt.date | None = None
+    #: Shares of enterprise, mid-market and SMB accounts. ``None``: 13 %, 32 %, 55 %.
+    #: A 100,000-account book is mostly SMB (bench tier L uses 1 %, 9 %, 90 %).
+    segment_mix: tuple[float, float, float] | None = None
 
     def resolved(self) -> DemoParams:
         if self.n_accounts < 2:
             raise ValueError("n_accounts must be at least 2 (the two archetype accounts)")
         if self.months < 3:
             raise ValueError("months must be at least 3")
+        if self.segment_mix is not None:
+            mix = tuple(float(x) for x in self.segment_mix)
+            if len(mix) != 3 or min(mix) < 0 or abs(sum(mix) - 1) > 1e-9:
+                raise ValueError("segment_mix must be 3 non-negative shares summing to 1")
         return dataclasses.replace(self, as_of=self.as_of or dt.date.today())
 
 
@@ -105,12 +112,12 @@ class _Simulation:
         self.A = self.p.n_accounts
 
     # ------------------------------------------------------------------ #
-    def run(self) -> dict[str, pd.DataFrame]:
+    def run(self, usage_sink=None) -> dict[str, pd.DataFrame]:
         self._accounts()
         self._latent()
         self._contracts()
         self._contacts()
-        facts = self._daily_facts()
+        facts = self._daily_facts(usage_sink)
         out = {
             "accounts": self.accounts_df,
             "subscriptions": self._subscriptions_df(),
@@ -132,7 +139,7 @@ class _Simulation:
     # ------------------------------------------------------------------ #
     def _accounts(self) -> None:
         rng, A = self.rng, self.A
-        seg = rng.choice(3, size=A, p=[0.13, 0.32, 0.55])
+        seg = rng.choice(3, size=A, p=list(self.p.segment_mix or (0.13, 0.32, 0.55)))
         seg[0], seg[1] = 0, 1  # TechCorp enterprise, DataFlow mid-market
         self.seg = seg
         ids = np.array([f"ACC-{i + 1:05d}" for i in range(A)])
@@ -677,7 +684,10 @@ class _Simulation:
         self.region_index = {r: i for i, r in enumerate(regions)}
         return out
 
-    def _daily_facts(self) -> dict[str, pd.DataFrame]:
+    def _daily_facts(self, usage_sink=None) -> dict[str, pd.DataFrame]:
+        """Usage and tickets, simulated :data:`CHUNK_ACCOUNTS` accounts at a time. With
+        ``usage_sink`` each chunk's usage rows go to it (and ``usage`` is returned
+        empty), so memory stays bounded by one chunk."""
         season = self._season()
         reg_idx = np.array([self.region_index[r] for r in self.region])
         usage_parts, ticket_parts = [], []
@@ -688,15 +698,27 @@ class _Simulation:
             sl = slice(lo, min(lo + CHUNK_ACCOUNTS, self.A))
             rng = np.random.default_rng(np.random.SeedSequence([self.p.seed, 101, ci]))
             u, t = self._chunk_facts(sl, rng, season[reg_idx[sl]], feat_names, feat_pop, feat_err)
-            usage_parts.append(u)
             ticket_parts.append(t)
-        usage = pd.concat(usage_parts, ignore_index=True)
-        usage["account_id"] = pd.Categorical.from_codes(usage.pop("acc").to_numpy(), self.ids)
-        usage["feature"] = pd.Categorical.from_codes(usage["feature"].to_numpy(), feat_names)
+            if usage_sink is None:
+                usage_parts.append(u)
+            else:
+                usage_sink(self._usage_frame(u, feat_names))
+        usage = self._usage_frame(pd.concat(usage_parts, ignore_index=True) if usage_parts
+                                  else self._usage_frame_empty(), feat_names)
         tickets = pd.concat(ticket_parts, ignore_index=True)
         tickets.insert(0, "ticket_id", [f"TCK-{i + 1:07d}" for i in range(len(tickets))])
         tickets.insert(1, "account_id", self.ids[tickets.pop("acc").to_numpy()])
         return {"usage": usage, "tickets": tickets}
+
+    def _usage_frame(self, usage: pd.DataFrame, feat_names) -> pd.DataFrame:
+        """Account and feature codes of simulated usage rows as their names."""
+        usage["account_id"] = pd.Categorical.from_codes(usage.pop("acc").to_numpy(), self.ids)
+        usage["feature"] = pd.Categorical.from_codes(usage["feature"].to_numpy(), feat_names)
+        return usage
+
+    def _usage_frame_empty(self) -> pd.DataFrame:
+        return pd.DataFrame({"acc": np.array([], dtype=np.int64),
+                             "feature": np.array([], dtype=np.int64)})
 
     def _chunk_facts(self, sl, rng, season, feat_names, feat_pop, feat_err):
         D = self.D
@@ -1158,10 +1180,14 @@ class _Simulation:
                 op.loc[exp, "amount"] = 250_000.0
 
 
-def generate(params: DemoParams | None = None) -> dict[str, pd.DataFrame]:
+def generate(params: DemoParams | None = None, usage_sink=None) -> dict[str, pd.DataFrame]:
     """Generate a demo portfolio: ``{table name: DataFrame}`` for every canonical table.
 
-    Deterministic for ``(seed, n_accounts, months, as_of)``. Raises ``ValueError``
-    for fewer than 2 accounts or 3 months.
+    Deterministic for ``(seed, n_accounts, months, as_of, segment_mix)``. With
+    ``usage_sink`` (a callable taking a DataFrame) the usage rows are handed over in
+    chunks of :data:`CHUNK_ACCOUNTS` accounts as they are simulated and
+    ``result["usage"]`` is empty: the rows are the same, in the same order, and peak
+    memory no longer grows with the usage table. Raises ``ValueError`` for fewer than
+    2 accounts, 3 months or an invalid ``segment_mix``.
     """
-    return _Simulation(params or DemoParams()).run()
+    return _Simulation(params or DemoParams()).run(usage_sink)
