@@ -117,6 +117,8 @@ def table(r: dict) -> str:
     else:
         lines.append(f"naive / in-database: time x{nf['seconds'] / idb['seconds']:.1f}, "
                      f"memory x{nf['peak_rss_mb'] / idb['peak_rss_mb']:.1f}")
+    if "error" in r.get("import_canonical", {}):
+        lines.append(f"canonical import failed: {r['import_canonical']['error']}")
     lines.append(f"{'page':18} {'cold s':>8} {'warm s':>8}")
     lines += [f"{p:18} {v['cold']:8.2f} {v['warm']:8.2f}" for p, v in pages.items()]
     return "\n".join(lines)

@@ -134,8 +134,15 @@ def main() -> None:
         eng = make_engine(url)
         init_store(eng)
         fmt, path = arg.split(":", 1)
-        rep = import_path(eng, path, fmt)
-        extra = {"rows": rep.rows_read, "ok": rep.ok}
+        # the importer validates whole tables in memory: cap it like the naive step so
+        # a table too big for the machine fails cleanly instead of swapping
+        cap = int(float(os.environ.get("GREENDOOR_BENCH_MEM_LIMIT_GB", "12")) * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        try:
+            rep = import_path(eng, path, fmt)
+            extra = {"rows": rep.rows_read, "ok": rep.ok}
+        except MemoryError:
+            extra = {"error": f"MemoryError: the import does not fit in {cap / 2**30:g} GB"}
     elif step == "export":
         from greendoor.store import schema
 
