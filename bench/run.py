@@ -94,7 +94,12 @@ def run_tier(tier: str, work: Path, repeat: int, export_import: bool) -> dict:
         r["export"] = step("export", url, str(export_dir))
         target = work / f"import-{tier}.duckdb"
         target.unlink(missing_ok=True)
-        r["import_canonical"] = step("import", f"duckdb:///{target}", f"canonical:{export_dir}")
+        try:
+            r["import_canonical"] = step("import", f"duckdb:///{target}",
+                                         f"canonical:{export_dir}")
+        except RuntimeError as exc:  # e.g. killed for memory: report it, keep the tier
+            r["import_canonical"] = {"error": str(exc).splitlines()[-1][:300],
+                                     "seconds": float("nan"), "peak_rss_mb": float("nan")}
     return r
 
 

@@ -277,3 +277,18 @@ def test_rescoring_is_for_admins_and_audited(store):
     row = audit_rows(eng, "score.run")[-1]
     assert row["actor"] == "ada" and row["entity_id"] == str(rep.as_of)
     assert json.loads(row["after_json"])["accounts"] == rep.accounts
+
+
+@pytest.mark.parametrize("value", ["carl' --", "' OR '1'='1", "x" * 10_000, "Ünïcødé 👩‍💼",
+                                   "carl\x00", ""])
+def test_hostile_sign_in_values_are_refused_and_audited_safely(store, value):
+    eng, *_ = store
+    before = table_counts(eng)
+    with pytest.raises(U.LoginFailed, match="wrong user name or password"):
+        U.authenticate(eng, value, value or PASSWORD)
+    after = table_counts(eng)
+    assert after["users"] == before["users"]
+    assert after["audit_log"] - before["audit_log"] in (0, 1)  # a name too long is not audited
+    with eng.connect() as conn:
+        assert conn.execute(sa.select(schema.users.c.failed_logins)
+                            .where(schema.users.c.username == "carl")).scalar() == 0
