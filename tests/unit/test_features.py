@@ -258,3 +258,14 @@ def test_usage_rollup_gives_the_same_features_and_is_never_used_stale(scored_sto
     with eng.connect() as conn:
         assert rollups.usage_user_days_fresh(conn)
         assert features_as_of(conn, DEMO_AS_OF).loc[acc, "events_30d"] == fresh.loc[acc, "events_30d"]
+
+
+def test_an_import_leaves_the_usage_rollup_fresh(ravenstack_store):
+    import sqlalchemy as sa
+
+    from greendoor.store import rollups, schema
+
+    _, eng = ravenstack_store
+    with eng.connect() as conn:
+        assert rollups.usage_user_days_fresh(conn)
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.usage_user_days)).scalar() > 0

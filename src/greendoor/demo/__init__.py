@@ -98,8 +98,6 @@ def _generate_and_load(engine: Engine, params: DemoParams, wanted: str, actor: s
                 rows["usage"] = sum(bulk_insert(conn, table, pd.read_parquet(p)) for p in parts)
             else:
                 rows[table.name] = bulk_insert(conn, table, frames[table.name])
-        report(0.96, "Summing usage per user and day")
-        refresh_usage_user_days(conn)
         meta.set_many(conn, {"dataset": "demo", "demo_params": wanted,
                              "as_of": params.as_of.isoformat()})
         t_load = time.perf_counter() - t1
@@ -114,6 +112,11 @@ def _generate_and_load(engine: Engine, params: DemoParams, wanted: str, actor: s
             audit_id=new_id(), occurred_at=now, actor=actor, action="demo.load",
             entity="store", entity_id=None, after_json=wanted,
         ))
+    # The rollup in its own transaction: the load's transaction does not also hold the
+    # aggregation, and until this commits, features read the raw rows (rollups.py).
+    report(0.97, "Summing usage per user and day")
+    with engine.begin() as conn:
+        refresh_usage_user_days(conn)
     report(1.0, "Demo portfolio loaded")
     return {"skipped": False, "params": json.loads(wanted), "rows": rows,
             "seconds": {"generate": round(t_gen, 2), "load": round(t_load, 2),

@@ -374,8 +374,6 @@ def import_path(
             audit_id=new_id(), occurred_at=started, actor=actor, action="import",
             entity="import_log", entity_id=report.import_id, after_json=json.dumps(detail)))
         meta.set_many(conn, {"dataset": fmt})
-        if "usage" in report.tables or replace:
-            refresh_usage_user_days(conn)
         tx.commit()
         report.status = "ok"
     except Exception:
@@ -383,6 +381,12 @@ def import_path(
         raise
     finally:
         conn.close()
+    if "usage" in report.tables or replace:
+        # The rollup in its own transaction, after the import committed: until it
+        # commits (or if it fails) features read the raw rows (greendoor.store.rollups).
+        step(0.95, "Summing usage per user and day")
+        with engine.begin() as conn:
+            refresh_usage_user_days(conn)
     step(1.0, "Import finished")
     report.seconds = time.perf_counter() - t0
     return report
