@@ -79,8 +79,13 @@ class Principal:
         return self.role == "viewer"
 
     @property
+    def display(self) -> str:
+        """The display name, else the user name."""
+        return self.display_name or self.username
+
+    @property
     def label(self) -> str:
-        return f"{self.display_name or self.username} ({self.role})"
+        return f"{self.display} ({self.role})"
 
 
 #: The single local user of authentication mode ``none`` (and of the command line).
@@ -95,14 +100,28 @@ def require(principal: Principal, permission: str) -> None:
         raise AccessDenied(f"{principal.label} may not {WHAT.get(permission, permission)}")
 
 
+def _book(principal: Principal):
+    """The WHERE condition on ``accounts`` of the principal's scope, or ``None`` when
+    they see every account. A csm without a book is refused rather than matched to
+    the accounts without an owner."""
+    require(principal, "read")
+    if principal.can("all_accounts"):
+        return None
+    if not principal.book:
+        raise AccessDenied(f"{principal.label} has no book of business assigned; an admin "
+                           "sets it with `greendoor users set-role USER csm --book NAME`")
+    return schema.accounts.c.csm_owner == principal.book
+
+
 def in_scope(conn: Connection, principal: Principal, account_id: str) -> bool:
     """Whether the account is in the principal's scope (a csm's own book).
     An unknown account is out of a csm's scope."""
-    if principal.can("all_accounts"):
+    cond = _book(principal)
+    if cond is None:
         return True
     a = schema.accounts
-    owner = conn.execute(sa.select(a.c.csm_owner).where(a.c.account_id == str(account_id))).first()
-    return owner is not None and principal.book is not None and owner[0] == principal.book
+    return conn.execute(sa.select(a.c.account_id).where(
+        a.c.account_id == str(account_id), cond)).first() is not None
 
 
 def check_account(conn: Connection, principal: Principal, account_id: str,
@@ -115,29 +134,30 @@ def check_account(conn: Connection, principal: Principal, account_id: str,
                            f"{principal.label}")
 
 
-def authorize(conn: Connection, actor: Actor, permission: str,
-              account_id: str | None = None) -> str:
-    """The audit name of ``actor`` after checking it may do ``permission`` (on
-    ``account_id`` when given). Strings are the trusted local operator."""
+def actor_name(actor: Actor, permission: str) -> str:
+    """The audit name of ``actor`` after checking it has ``permission`` (for writes
+    not tied to one account: import, settings, users, rescoring). Strings are the
+    trusted local operator."""
     if isinstance(actor, Principal):
-        if account_id is None:
-            require(actor, permission)
-        else:
-            check_account(conn, actor, account_id, permission)
+        require(actor, permission)
         return actor.username
     return str(actor)
+
+
+def authorize(conn: Connection, actor: Actor, permission: str, account_id: str) -> str:
+    """The audit name of ``actor`` after checking it may do ``permission`` on
+    ``account_id``. Strings are the trusted local operator."""
+    if isinstance(actor, Principal):
+        check_account(conn, actor, account_id, permission)
+    return actor_name(actor, permission)
 
 
 def scope(principal: Principal, filters):
     """The :class:`~greendoor.portfolio.Filters` this principal may see: a csm is
     pinned to their own book (``owner``); asking for another owner's book raises
     :class:`AccessDenied`. Other roles get ``filters`` unchanged."""
-    require(principal, "read")
-    if principal.can("all_accounts"):
+    if _book(principal) is None:
         return filters
-    if not principal.book:
-        raise AccessDenied(f"{principal.label} has no book of business assigned; an admin "
-                           "sets it with `greendoor users set-role USER csm --book NAME`")
     if filters.owner not in (None, principal.book):
         raise AccessDenied(f"{principal.label} may only see the book of {principal.book!r}, "
                            f"not {str(filters.owner)[:80]!r}")
@@ -147,37 +167,38 @@ def scope(principal: Principal, filters):
 def account_clause(principal: Principal | None, account_col):
     """A WHERE condition limiting ``account_col`` to the principal's scope, or ``None``
     when the principal sees every account (or is ``None``: the local operator)."""
-    if principal is None:
+    cond = None if principal is None else _book(principal)
+    if cond is None:
         return None
-    require(principal, "read")
-    if principal.can("all_accounts"):
-        return None
-    a = schema.accounts
-    return account_col.in_(sa.select(a.c.account_id).where(a.c.csm_owner == principal.book))
+    return account_col.in_(sa.select(schema.accounts.c.account_id).where(cond))
 
 
 def visible_accounts(conn: Connection, principal: Principal) -> dict[str, str]:
     """Account id -> name of the accounts in the principal's scope, by name."""
-    require(principal, "read")
     a = schema.accounts
     q = sa.select(a.c.account_id, a.c.name).order_by(a.c.name)
-    if not principal.can("all_accounts"):
-        q = q.where(a.c.csm_owner == principal.book)
+    if (cond := _book(principal)) is not None:
+        q = q.where(cond)
     return dict(conn.execute(q).all())
 
 
+def pseudonym_label(rank: int) -> str:
+    """"Account 0042" for the 42nd account id in sort order: the pseudonym rule of
+    the viewer role and of presentation mode."""
+    return f"Account {rank:04d}"
+
+
 def pseudonym(conn: Connection, account_id: str) -> str:
-    """The stable pseudonym of an account: "Account 0042" for the 42nd account id in
-    sort order (the same rule as the app's presentation mode)."""
+    """The stable pseudonym of one account (:func:`pseudonym_label` of its rank)."""
     a = schema.accounts
     rank = conn.execute(sa.select(sa.func.count()).where(a.c.account_id < str(account_id))).scalar()
-    return f"Account {int(rank) + 1:04d}"
+    return pseudonym_label(int(rank) + 1)
 
 
-def mask_contacts(df, principal: Principal):
-    """A copy of a contacts-like frame with ``name``/``email``/``phone`` masked for a
-    principal that masks PII; the frame itself otherwise."""
-    if not principal.masks_pii or df is None or len(df) == 0:
+def mask_contacts(df):
+    """A copy of a contacts-like frame with ``name`` ("Contact 1", ...), ``email`` and
+    ``phone`` masked (for a viewer, and in presentation mode)."""
+    if df is None or len(df) == 0:
         return df
     out = df.copy()
     if "name" in out:

@@ -113,7 +113,7 @@ def load(conn: Connection, account_id: str, as_of: dt.date,
     acc = dict(acc)
     if principal is not None and principal.masks_pii:
         acc["name"] = access.pseudonym(conn, aid)
-        contacts = access.mask_contacts(contacts, principal)
+        contacts = access.mask_contacts(contacts)
     return Account360(account=acc, arr=float(arr["arr"].sum()) if len(arr) else 0.0,
                       snapshot=dict(snap) if snap else None, details=details, history=hist,
                       usage_weekly=usage, timeline=timeline, contacts=contacts,

@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from greendoor.access import Actor, authorize
+from greendoor.access import Actor, actor_name
 from greendoor.store import schema
 from greendoor.store.engine import new_id
 
@@ -46,7 +46,7 @@ def export_subject(engine: Engine, contact_id: str, actor: Actor = "cli") -> dic
     r, v, t, a = (schema.survey_responses, schema.advocacy_activities, schema.actions,
                   schema.audit_log)
     with engine.connect() as conn:
-        authorize(conn, actor, "admin")
+        actor_name(actor, "admin")
         c = _contact(conn, contact_id)
 
         def rows(q) -> list[dict]:
@@ -71,7 +71,7 @@ def erase_subject(engine: Engine, contact_id: str, actor: Actor = "cli") -> dict
     or :class:`~greendoor.access.AccessDenied` for a principal who is not an admin."""
     c_, r, v = schema.contacts, schema.survey_responses, schema.advocacy_activities
     with engine.begin() as conn:
-        actor = authorize(conn, actor, "admin")
+        actor = actor_name(actor, "admin")
         c = _contact(conn, contact_id)
         cid = c["contact_id"]
         counts = {

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from greendoor import config
-from greendoor.access import Actor, authorize
+from greendoor.access import Actor, actor_name
 from greendoor.store import schema
 from greendoor.store.engine import new_id
 
@@ -129,7 +129,7 @@ def save(engine: Engine, settings: dict[str, Any], actor: Actor, note: str | Non
     merged = config.merge_settings(settings)
     validate(merged)
     with engine.begin() as conn:
-        actor = authorize(conn, actor, "admin")
+        actor = actor_name(actor, "admin")
         version, old = current(conn)
         changes = diff(old, merged)
         if not changes:

@@ -105,6 +105,14 @@ def _get(conn: Connection, username: str):
     return conn.execute(sa.select(u).where(u.c.username == username)).mappings().first()
 
 
+def _existing(conn: Connection, username: str):
+    """The user's row; :class:`UserError` when there is none."""
+    row = _get(conn, username)
+    if row is None:
+        raise UserError(f"no user {username!r}")
+    return row
+
+
 def add_user(engine: Engine, username: str, role: str, password: str | None = None,
              book: str | None = None, display_name: str | None = None,
              actor: Actor = "cli") -> str:
@@ -118,7 +126,7 @@ def add_user(engine: Engine, username: str, role: str, password: str | None = No
     book = str(book).strip()[:MAX_FIELD] if book else None
     display_name = str(display_name).strip()[:MAX_FIELD] if display_name else None
     with engine.begin() as conn:
-        who = access.authorize(conn, actor, "admin")
+        who = access.actor_name(actor, "admin")
         if _get(conn, name) is not None:
             raise UserError(f"user {name!r} already exists")
         conn.execute(schema.users.insert().values(
@@ -136,10 +144,8 @@ def remove_user(engine: Engine, username: str, actor: Actor = "cli") -> None:
     """Delete a user (their audit rows stay). Raises :class:`UserError` if unknown."""
     name = normalize(username)
     with engine.begin() as conn:
-        who = access.authorize(conn, actor, "admin")
-        row = _get(conn, name)
-        if row is None:
-            raise UserError(f"no user {name!r}")
+        who = access.actor_name(actor, "admin")
+        row = _existing(conn, name)
         if isinstance(actor, Principal) and actor.username == name:
             raise UserError("you cannot remove yourself")
         conn.execute(schema.users.delete().where(schema.users.c.username == name))
@@ -151,10 +157,8 @@ def set_role(engine: Engine, username: str, role: str, book: str | None = None,
     """Change a user's role (and a csm's book; ``book=None`` keeps the current one)."""
     name = normalize(username)
     with engine.begin() as conn:
-        who = access.authorize(conn, actor, "admin")
-        row = _get(conn, name)
-        if row is None:
-            raise UserError(f"no user {name!r}")
+        who = access.actor_name(actor, "admin")
+        row = _existing(conn, name)
         book = book if book is not None else row["book"]
         _check_role(role, book)
         after = {"role": role, "book": str(book).strip()[:MAX_FIELD] if role == "csm" else None,
@@ -171,9 +175,8 @@ def set_password(engine: Engine, username: str, password: str, actor: Actor = "c
     if password is None:
         raise UserError("password is required")
     with engine.begin() as conn:
-        who = access.authorize(conn, actor, "admin")
-        if _get(conn, name) is None:
-            raise UserError(f"no user {name!r}")
+        who = access.actor_name(actor, "admin")
+        _existing(conn, name)
         conn.execute(schema.users.update().where(schema.users.c.username == name).values(
             password_hash=_HASHER.hash(password), failed_logins=0, locked_until=None,
             updated_at=_now()))
@@ -202,10 +205,10 @@ def _principal(row) -> Principal:
     return Principal(row["username"], row["role"], row["book"], row["display_name"])
 
 
-def _check_login(conn: Connection, name: str, password: str, now: dt.datetime) -> str | None:
-    """Check one sign-in and write its audit row and counters; the error message or
-    ``None`` on success."""
-    row = _get(conn, name)
+def _check_login(conn: Connection, row, name: str, password: str,
+                 now: dt.datetime) -> str | None:
+    """Check one sign-in against the user's ``row`` (``None``: no such user) and write
+    its audit row and counters; the error message or ``None`` on success."""
     u = schema.users
     if row is None or row["password_hash"] is None:
         try:  # same work as a real check
@@ -256,8 +259,8 @@ def authenticate(engine: Engine, username: str, password: str,
     # The failure's audit row and counter must commit, so the error is raised after
     # the transaction rather than inside it (which would roll them back).
     with engine.begin() as conn:
-        error = _check_login(conn, name, password, now)
         row = _get(conn, name)
+        error = _check_login(conn, row, name, password, now)
     if error:
         raise LoginFailed(error)
     return _principal(row)

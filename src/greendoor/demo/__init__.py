@@ -13,7 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from greendoor.access import Actor, Principal, require
+from greendoor.access import Actor, actor_name
 from greendoor.demo.simulator import DATAFLOW, TECHCORP, DemoParams, generate
 from greendoor.store import meta, schema
 from greendoor.store.bulk import bulk_insert, delete_all
@@ -51,9 +51,7 @@ def load_demo(
     :class:`~greendoor.access.AccessDenied` when ``actor`` is a principal who is not
     an admin.
     """
-    if isinstance(actor, Principal):
-        require(actor, "admin")
-        actor = actor.username
+    actor = actor_name(actor, "admin")
     params = (params or DemoParams()).resolved()
     wanted = demo_signature(params)
     report = progress or (lambda f, msg: None)

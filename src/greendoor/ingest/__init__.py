@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from greendoor import access
-from greendoor.access import Actor, Principal
+from greendoor.access import Actor
 from greendoor.config import segment_from_arr
 from greendoor.ingest import validate as V
 from greendoor.ingest.adapters import ADAPTERS, COUNTRY_REGION, DERIVATIONS, Adapter, TableMap
@@ -321,10 +321,7 @@ def import_path(
     t0 = time.perf_counter()
     adapter = ADAPTERS[fmt]
     path = Path(path)
-    if isinstance(actor, Principal):
-        access.require(actor, "admin")
-        actor = actor.username
-    actor = actor or _user()
+    actor = access.actor_name(actor, "admin") if actor else _user()
     report = ImportReport(source=str(path), format=fmt)
     issues = V.Collector()
     step = progress or (lambda f, m: None)
