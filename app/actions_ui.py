@@ -14,7 +14,6 @@ import streamlit as st
 
 from app import auth, data
 from greendoor import actions as A
-from greendoor.access import Principal
 from greendoor.playbooks import PLAYBOOKS
 
 LABELS = ("Create task", "Start playbook", "Escalate", "Log interaction",
@@ -22,22 +21,12 @@ LABELS = ("Create task", "Start playbook", "Escalate", "Log interaction",
 FLAG = "action_dialog"
 
 
-def current_user() -> Principal:
-    """The signed-in principal: the library checks its rights on every write."""
-    return auth.current()
-
-
-def user_name() -> str:
-    p = current_user()
-    return p.display_name or p.username
-
-
 def action_buttons(account_id: str, key: str, alerts: list[dict] | None = None,
                    renewal_date: dt.date | None = None, owner: str | None = None) -> None:
     """One row of action buttons for ``account_id``; the dialog follows a click.
     A role that cannot act (viewer) gets a note instead."""
-    if not current_user().can("act"):
-        st.caption(f"Read-only: the {current_user().role} role cannot act on accounts.")
+    if not (user := auth.current()).can("act"):
+        st.caption(f"Read-only: the {user.role} role cannot act on accounts.")
         return
     cols = st.columns(len(LABELS))
     for col, label in zip(cols, LABELS, strict=True):
@@ -70,7 +59,7 @@ def _dialog() -> None:
     kind, aid = req["kind"], req["account_id"]
     eng = data.engine()
     today = dt.date.today()
-    owner_default = req.get("owner") or user_name()
+    owner_default = req.get("owner") or auth.current().display
     st.subheader(kind)
     try:
         if kind == "Create task":
@@ -80,7 +69,7 @@ def _dialog() -> None:
             due = st.date_input("Due", value=today + dt.timedelta(days=7), key="dlg_due")
             note = st.text_area("Note", key="dlg_note")
             if st.button("Confirm", type="primary", key="dlg_confirm"):
-                A.create_task(eng, aid, title, owner, due, task_type, note, actor=current_user())
+                A.create_task(eng, aid, title, owner, due, task_type, note, actor=auth.current())
                 _done(f"Task created: {title}")
         elif kind == "Start playbook":
             pb = st.selectbox("Playbook", list(PLAYBOOKS), key="dlg_playbook",
@@ -95,14 +84,14 @@ def _dialog() -> None:
                                         key="dlg_renewal")
             if st.button("Confirm", type="primary", key="dlg_confirm"):
                 A.start_playbook(eng, aid, pb, owner, start=today, renewal_date=renewal,
-                                 actor=current_user())
+                                 actor=auth.current())
                 _done(f"Playbook started: {PLAYBOOKS[pb].name}")
         elif kind == "Escalate":
             owner = st.text_input("Escalate to", value="CS director", key="dlg_owner")
             due = st.date_input("Respond by", value=today + dt.timedelta(days=3), key="dlg_due")
             reason = st.text_area("Reason", key="dlg_note")
             if st.button("Confirm", type="primary", key="dlg_confirm"):
-                A.escalate(eng, aid, owner, due, reason, actor=current_user())
+                A.escalate(eng, aid, owner, due, reason, actor=auth.current())
                 _done("Escalated")
         elif kind == "Log interaction":
             itype = st.selectbox("Type", A.INTERACTION_TYPES, key="dlg_itype")
@@ -110,8 +99,8 @@ def _dialog() -> None:
             attended = st.checkbox("The customer attended", value=True, key="dlg_attended")
             note = st.text_area("Note", key="dlg_note")
             if st.button("Confirm", type="primary", key="dlg_confirm"):
-                A.log_interaction(eng, aid, itype, when, attended, note, owner=user_name(),
-                                  actor=current_user())
+                A.log_interaction(eng, aid, itype, when, attended, note, owner=auth.current().display,
+                                  actor=auth.current())
                 _done(f"Logged {itype}")
         elif kind == "Create expansion opportunity":
             amount = st.number_input("Amount (ARR, USD)", min_value=0.0, value=10_000.0,
@@ -121,14 +110,14 @@ def _dialog() -> None:
             note = st.text_area("Note", key="dlg_note")
             if st.button("Confirm", type="primary", key="dlg_confirm"):
                 A.create_expansion_opportunity(eng, aid, amount, close, stage, note,
-                                               actor=current_user())
+                                               actor=auth.current())
                 _done(f"Expansion opportunity created: ${amount:,.0f}")
         elif kind == "Invite to advocacy":
             atype = st.selectbox("Ask", A.ADVOCACY_TYPES, key="dlg_atype",
                                  format_func=lambda k: k.replace("_", " "))
             note = st.text_area("Note", key="dlg_note")
             if st.button("Confirm", type="primary", key="dlg_confirm"):
-                A.invite_to_advocacy(eng, aid, atype, note=note, actor=current_user())
+                A.invite_to_advocacy(eng, aid, atype, note=note, actor=auth.current())
                 _done("Advocacy ask recorded")
         elif kind == "Snooze alert":
             options = {a["alert_id"]: a["title"] for a in req.get("alerts", [])}
@@ -139,7 +128,7 @@ def _dialog() -> None:
                                   disabled=dismiss)
             reason = st.text_area("Reason", key="dlg_note")
             if st.button("Confirm", type="primary", key="dlg_confirm"):
-                A.snooze_alert(eng, alert_id, until, reason, dismiss=dismiss, actor=current_user())
+                A.snooze_alert(eng, alert_id, until, reason, dismiss=dismiss, actor=auth.current())
                 _done("Alert dismissed" if dismiss else f"Alert snoozed until {until:%d %b}")
     except A.ActionError as exc:
         st.error(str(exc))

@@ -40,18 +40,14 @@ def sign_in_screen() -> None:
         _oidc()
 
 
-def principal() -> Principal:
-    """The signed-in user; otherwise renders the sign-in screen and stops the script."""
+def current() -> Principal:
+    """The signed-in user; otherwise (a page run on its own) renders the sign-in
+    screen and stops the script."""
     p = signed_in()
     if p is None:
         sign_in_screen()
         st.stop()
     return p
-
-
-def current() -> Principal:
-    """The signed-in user (pages run after the entrypoint's sign-in check)."""
-    return principal()
 
 
 def _no_users_note() -> bool:
@@ -113,7 +109,7 @@ def sidebar(p: Principal) -> None:
     if mode == "none":
         return
     with st.sidebar:
-        st.caption(f"Signed in as **{p.display_name or p.username}** · {p.role}"
+        st.caption(f"Signed in as **{p.display}** · {p.role}"
                    + (f" · book: {p.book}" if p.book else ""))
         if st.button("Sign out", key="sign_out"):
             st.session_state.pop(KEY, None)

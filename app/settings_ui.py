@@ -8,7 +8,7 @@ import copy
 import pandas as pd
 import streamlit as st
 
-from app import actions_ui, data
+from app import auth, data
 from greendoor import config
 from greendoor import settings as S
 
@@ -107,7 +107,7 @@ def editor() -> None:
         try:
             new = settings_from_form(cur, wf, {"green": green, "yellow": yellow},
                                      {"window": window, "threshold": threshold}, rf, windows)
-            v = S.save(data.engine(), new, actor=actions_ui.current_user(), note=note)
+            v = S.save(data.engine(), new, actor=auth.current(), note=note)
         except S.SettingsError as exc:
             st.error(str(exc))
         except ValueError as exc:
@@ -135,7 +135,7 @@ def editor() -> None:
         bar = st.progress(0.0, text="Starting")
         try:
             rep = score(data.engine(), backfill_weeks=52 if history else 0,
-                        actor=actions_ui.current_user(), progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+                        actor=auth.current(), progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
         except ValueError as exc:
             bar.empty()
             st.error(str(exc))

@@ -213,12 +213,12 @@ def presenting() -> bool:
 def pseudonyms(names: dict[str, str] | None = None) -> dict[str, str]:
     """Account id -> stable pseudonym ("Account 0421", by the rank of the id)."""
     names = names if names is not None else data.account_names(data.data_token())
-    return {a: f"Account {i + 1:04d}" for i, a in enumerate(sorted(names))}
+    return {a: access.pseudonym_label(i + 1) for i, a in enumerate(sorted(names))}
 
 
 def masked_label(account_id: str) -> str:
     """The pseudonym of one account (see :func:`pseudonyms`)."""
-    return pseudonyms().get(account_id, "Account 0000")
+    return pseudonyms().get(account_id, access.pseudonym_label(0))
 
 
 def account_label(account_id: str, name: str | None) -> str:
@@ -234,7 +234,7 @@ def present(df, id_col: str = "account_id"):
     out = df.copy()
     names = data.account_names(data.data_token())
     if id_col in out:
-        labels = out[id_col].map(pseudonyms(names)).fillna("Account 0000")
+        labels = out[id_col].map(pseudonyms(names)).fillna(access.pseudonym_label(0))
         real = out[id_col].map(names)
         # every text column: hidden columns are sent to the browser too
         for col in out.columns:
@@ -246,10 +246,10 @@ def present(df, id_col: str = "account_id"):
         for col in ("name", "account_name"):
             if col in out:
                 out[col] = labels
-    if "email" in out:
+    if "contact_id" in out:  # a contacts frame: names, e-mails and phones
+        out = access.mask_contacts(out)
+    elif "email" in out:
         out["email"] = "hidden"
-    if "contact_id" in out and "name" in out:
-        out["name"] = ["Contact " + str(i + 1) for i in range(len(out))]
     return out
 
 

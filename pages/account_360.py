@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import actions_ui, data, shell
+from app import actions_ui, auth, data, shell
 from greendoor.charts.portfolio import FONT
 from greendoor.scoring.features import describe
 
@@ -14,7 +14,7 @@ shell.require_data()
 actions_ui.show_toast()
 f = shell.current_filters()
 token = data.data_token()
-user = actions_ui.current_user()
+user = auth.current()
 names = data.visible_accounts(token, user)  # a csm: their own book
 account_id = st.query_params.get("account")
 # The library checks the account against the user's scope: another owner's account

@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from app import PAGES_DIR, actions_ui, data, shell
+from app import PAGES_DIR, actions_ui, auth, data, shell
 from greendoor import actions as A
 from greendoor.playbooks import PLAYBOOKS
 
@@ -26,7 +26,7 @@ owner = f.owner if scope == "Mine" else None
 if scope == "Mine" and not owner:
     st.info("Choose yourself in the sidebar's CSM owner filter to see your own inbox.")
 acts = data.actions_list(token, owner, None if status in (None, "all") else status,
-                         actions_ui.current_user())
+                         auth.current())
 acts = acts[acts["type"] != "playbook_run"]
 d = pd.to_datetime(acts["due_date"])
 if due == "overdue":
@@ -56,8 +56,8 @@ else:
         sel = view.iloc[rows[0]]
         b1, b2, b3 = st.columns([1, 1, 4])
         if b1.button("Mark done", key="inbox_done", type="primary",
-                     disabled=sel["status"] == "done" or not actions_ui.current_user().can("act")):
-            A.set_status(data.engine(), sel["action_id"], "done", actor=actions_ui.current_user())
+                     disabled=sel["status"] == "done" or not auth.current().can("act")):
+            A.set_status(data.engine(), sel["action_id"], "done", actor=auth.current())
             st.cache_data.clear()
             st.session_state["action_toast"] = f"Done: {sel['title']}"
             st.rerun()
@@ -65,7 +65,7 @@ else:
             st.switch_page(PAGES_DIR / "account_360.py", query_params={"account": sel["account_id"]})
 
 st.subheader("Playbook runs")
-runs = data.playbook_runs(token, actions_ui.current_user())
+runs = data.playbook_runs(token, auth.current())
 if runs.empty:
     st.caption("No playbook started yet. Start one from an account (Start playbook).")
 else:
