@@ -36,7 +36,7 @@ def _num(v) -> float:
     return v
 
 
-def _plain(df: pd.DataFrame) -> pd.DataFrame:
+def plain_text(df: pd.DataFrame) -> pd.DataFrame:
     """Arrow-backed text columns as Python objects (they iterate slowly in to_dict)."""
     return df.astype({c: object for c in df.columns
                       if pd.api.types.is_string_dtype(df[c]) and df[c].dtype != object})
@@ -56,8 +56,8 @@ def account_alerts(features: pd.DataFrame, scores: pd.DataFrame, settings: dict,
     out = []
     drivers = drivers or {}
     has_contacts = features["champion_active"].notna().any()
-    score_rows = _plain(scores).to_dict("index")
-    for acc, f in _plain(features).to_dict("index").items():
+    score_rows = plain_text(scores).to_dict("index")
+    for acc, f in plain_text(features).to_dict("index").items():
         s = score_rows[acc]
         band = s.get("band")
         arr = _num(f["arr"])

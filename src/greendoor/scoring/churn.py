@@ -225,7 +225,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         for k, c in enumerate(cols):
             ref = self.reference_[c]
             v = X[c]
-            same = (v == ref) | (v.isna() & pd.isna(ref)) if not isinstance(ref, str) else v == ref
+            same = (v == ref) | (v.isna() & pd.isna(ref))
             rows = np.flatnonzero(~same.fillna(False).to_numpy(dtype=bool))
             if len(rows):
                 part = X.iloc[rows].copy()

@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from greendoor import portfolio
-from greendoor.access import Actor, Principal, require
+from greendoor.access import Actor, actor_name
 from greendoor.scoring import alerts as A
 from greendoor.scoring import evaluate as E
 from greendoor.scoring.churn import ChurnModel, NotEnoughData, risk_index
@@ -388,9 +388,7 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     :class:`~greendoor.access.AccessDenied` when ``actor`` is a principal who is not an
     admin (rescoring applies the settings).
     """
-    if isinstance(actor, Principal):
-        require(actor, "admin")
-        actor = actor.username
+    actor = actor_name(actor, "admin")
     step = progress or (lambda f, m: None)
     t0 = time.perf_counter()
     secs: dict[str, float] = {}
@@ -490,11 +488,7 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     exp_drivers = _drivers(models.get("expansion"), X[likely.to_numpy()])
     best = best_improvement(why)
     why_by: dict[str, list[dict]] = {}
-    why = why.round(4)
-    # Arrow-backed text columns iterate element by element in to_dict: make them plain
-    why = why.astype({c: object for c in why.columns
-                      if pd.api.types.is_string_dtype(why[c]) and why[c].dtype != object})
-    for rec in why.to_dict("records"):
+    for rec in A.plain_text(why.round(4)).to_dict("records"):
         why_by.setdefault(rec.pop("account_id"), []).append(rec)
     days = f["days_to_renewal"].to_dict()
     adv = adv_cond.astype(bool).to_dict("index")
