@@ -101,6 +101,15 @@ def pages(url: str) -> dict:
     return {"pages": out}
 
 
+def cap_memory() -> int:
+    """Cap this process's address space (``GREENDOOR_BENCH_MEM_LIMIT_GB``, default 12)
+    so a step too big for the machine fails with MemoryError instead of swapping.
+    Returns the cap in bytes."""
+    cap = int(float(os.environ.get("GREENDOOR_BENCH_MEM_LIMIT_GB", "12")) * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    return cap
+
+
 def main() -> None:
     step, url = sys.argv[1], sys.argv[2]
     arg = sys.argv[3] if len(sys.argv) > 3 else None
@@ -134,10 +143,8 @@ def main() -> None:
         eng = make_engine(url)
         init_store(eng)
         fmt, path = arg.split(":", 1)
-        # the importer validates whole tables in memory: cap it like the naive step so
-        # a table too big for the machine fails cleanly instead of swapping
-        cap = int(float(os.environ.get("GREENDOOR_BENCH_MEM_LIMIT_GB", "12")) * 2**30)
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        # the importer validates whole tables in memory: cap it like the naive step
+        cap = cap_memory()
         try:
             rep = import_path(eng, path, fmt)
             extra = {"rows": rep.rows_read, "ok": rep.ok}
@@ -156,9 +163,7 @@ def main() -> None:
     elif step == "pages":
         extra = pages(url)
     elif step == "naive_features":
-        # cap the address space so a naive load too big for the machine fails cleanly
-        cap = int(float(os.environ.get("GREENDOOR_BENCH_MEM_LIMIT_GB", "12")) * 2**30)
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        cap = cap_memory()
         try:
             extra = naive_features(url)
         except MemoryError:

@@ -135,3 +135,20 @@ def scored_store_copy(scored_demo_store, tmp_path):
     eng = make_engine(url)
     yield url, eng
     eng.dispose()
+
+
+def two_largest_books(eng) -> tuple[dict[str, str], str, str]:
+    """(account id -> CSM owner, the owner of the largest book, the owner of the
+    second largest): the csm and "someone else" of the access tests."""
+    import collections
+
+    import sqlalchemy as sa
+
+    from greendoor.store import schema
+
+    a = schema.accounts
+    with eng.connect() as conn:
+        owner_of = dict(conn.execute(sa.select(a.c.account_id, a.c.csm_owner)
+                                     .order_by(a.c.account_id)).all())
+    (mine, _), (other, _) = collections.Counter(owner_of.values()).most_common(2)
+    return owner_of, mine, other

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from greendoor import config
 from greendoor import users as U
 from greendoor.store import schema
+from tests.conftest import two_largest_books
 
 APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
 PAGES = Path(__file__).resolve().parents[2] / "pages"
@@ -24,18 +25,14 @@ def signed_store(scored_store_copy, monkeypatch):
     url, eng = scored_store_copy
     monkeypatch.setenv(config.DB_URL_ENV, url)
     monkeypatch.setenv(U.AUTH_ENV, "password")
-    a = schema.accounts
-    with eng.connect() as conn:
-        rows = conn.execute(sa.select(a.c.account_id, a.c.name, a.c.csm_owner)).all()
-    counts: dict[str, int] = {}
-    for _, _, owner in rows:
-        counts[owner] = counts.get(owner, 0) + 1
-    mine, other = sorted(counts, key=lambda o: -counts[o])[:2]
+    books, mine, other = two_largest_books(eng)
     U.add_user(eng, "carl", "csm", PASSWORD, book=mine)
     U.add_user(eng, "vera", "viewer", PASSWORD)
     U.add_user(eng, "ada", "admin", PASSWORD)
-    books = {aid: owner for aid, _, owner in rows}
-    return eng, mine, other, {aid: name for aid, name, _ in rows}, books
+    a = schema.accounts
+    with eng.connect() as conn:
+        names = dict(conn.execute(sa.select(a.c.account_id, a.c.name)).all())
+    return eng, mine, other, names, books
 
 
 def signed_in(eng, username: str) -> AppTest:

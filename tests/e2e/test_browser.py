@@ -23,7 +23,7 @@ from greendoor.demo import DemoParams, load_demo
 from greendoor.scoring.run import score
 from greendoor.store import schema
 from greendoor.store.engine import init_store, make_engine
-from tests.conftest import missing
+from tests.conftest import missing, two_largest_books
 
 pytestmark = pytest.mark.browser
 
@@ -289,14 +289,10 @@ def password_server(server, tmp_path_factory):
     shutil.copy(sa.make_url(server[1]).database, path)
     url = f"duckdb:///{path}"
     eng = make_engine(url)
-    a = schema.accounts
-    with eng.connect() as conn:
-        owners = [r[0] for r in conn.execute(
-            sa.select(a.c.csm_owner).group_by(a.c.csm_owner)
-            .order_by(sa.func.count().desc(), a.c.csm_owner).limit(2))]
-    U.add_user(eng, "carl", "csm", PASSWORD, book=owners[0], display_name="Carl")
+    _, book, other = two_largest_books(eng)
+    U.add_user(eng, "carl", "csm", PASSWORD, book=book, display_name="Carl")
     for base in _serve(url, GREENDOOR_AUTH="password"):
-        yield base, eng, owners[0], owners[1]
+        yield base, eng, book, other
     eng.dispose()
 
 

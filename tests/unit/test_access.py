@@ -21,7 +21,7 @@ from greendoor.analytics import expansion, renewals
 from greendoor.cli import main
 from greendoor.ingest import import_path
 from greendoor.store import schema
-from tests.conftest import DEMO_AS_OF
+from tests.conftest import DEMO_AS_OF, two_largest_books
 
 PASSWORD = "correct horse battery"
 
@@ -45,13 +45,10 @@ def store(scored_store_copy):
     """(engine, books): a scored store copy with one user per role; ``books`` maps
     each CSM owner to their account ids."""
     _, eng = scored_store_copy
-    a = schema.accounts
-    with eng.connect() as conn:
-        rows = conn.execute(sa.select(a.c.account_id, a.c.csm_owner)).all()
+    owner_of, mine, other = two_largest_books(eng)
     books: dict[str, set[str]] = {}
-    for aid, owner in rows:
+    for aid, owner in owner_of.items():
         books.setdefault(owner, set()).add(aid)
-    mine, other = sorted(books, key=lambda o: -len(books[o]))[:2]
     U.add_user(eng, "Vera", "viewer", PASSWORD)
     U.add_user(eng, "Carl", "csm", PASSWORD, book=mine)
     U.add_user(eng, "Mona", "manager", PASSWORD)
