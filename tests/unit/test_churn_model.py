@@ -53,6 +53,29 @@ def test_planted_signal_is_found_calibrated_and_explained():
     assert row["reference"] == pytest.approx(model.reference_[row["feature"]])
 
 
+def test_tree_occlusion_gives_the_generic_occlusion_numbers():
+    """The gradient-boosting shortcut (only the trees splitting on a feature are asked
+    again) gives the same log-odds changes as perturbing every row and predicting,
+    with a categorical feature, missing values, unknown categories and rows at the
+    reference."""
+    X, y, dates = planted(n=3000)
+    model = ChurnModel(estimator="gradient_boosting").fit(X, y, as_of=dates)
+    Xt, _, _ = planted(n=400, seed=2)
+    Xt.loc[Xt.index[:5], "segment"] = "never_seen"
+    Xt.loc[Xt.index[5:10], "signal"] = model.reference_["signal"]
+    Xa = model._aligned(Xt)
+    cols = list(Xa.columns)
+    fast = model._tree_occlusion(Xa, cols)
+    assert fast is not None  # the shortcut ran (scikit-learn's trees are where we read them)
+    model_generic = clone(model)
+    model_generic.__dict__.update(model.__dict__)
+    model_generic._tree_occlusion = lambda X, cols: None
+    slow = model_generic._occlusion(Xa, cols)
+    assert slow.abs().to_numpy().max() > 0.1  # there is something to compare
+    pd.testing.assert_frame_equal(fast, slow, atol=1e-9, rtol=0)
+    assert (fast.loc[Xt.index[5:10], "signal"] == 0).all()
+
+
 def test_sklearn_conventions():
     m = ChurnModel(estimator="logistic", calibration="isotonic")
     assert m.get_params()["calibration"] == "isotonic"

@@ -236,7 +236,7 @@ def test_usage_rollup_gives_the_same_features_and_is_never_used_stale(scored_sto
 
     _, eng = scored_store_copy
     with eng.connect() as conn:
-        assert rollups.usage_user_days_fresh(conn)
+        assert rollups.usage_rollups_fresh(conn)
         n_raw = conn.execute(sa.select(sa.func.count()).select_from(schema.usage)).scalar()
         n_days = conn.execute(sa.select(sa.func.count()).select_from(schema.usage_user_days)).scalar()
         assert 0 < n_days < n_raw
@@ -249,14 +249,14 @@ def test_usage_rollup_gives_the_same_features_and_is_never_used_stale(scored_sto
                                                   date=DEMO_AS_OF - dt.timedelta(days=1),
                                                   feature="reports", events=5))
     with eng.connect() as conn:
-        assert not rollups.usage_user_days_fresh(conn)
+        assert not rollups.usage_rollups_fresh(conn)
         fresh = features_as_of(conn, DEMO_AS_OF)  # falls back to the raw rows
         stale = features_as_of(conn, DEMO_AS_OF, rollup=True)
     assert fresh.loc[acc, "events_30d"] == stale.loc[acc, "events_30d"] + 5
     with eng.begin() as conn:
-        rollups.refresh_usage_user_days(conn)
+        rollups.refresh_usage_rollups(conn)
     with eng.connect() as conn:
-        assert rollups.usage_user_days_fresh(conn)
+        assert rollups.usage_rollups_fresh(conn)
         assert features_as_of(conn, DEMO_AS_OF).loc[acc, "events_30d"] == fresh.loc[acc, "events_30d"]
 
 
@@ -267,5 +267,5 @@ def test_an_import_leaves_the_usage_rollup_fresh(ravenstack_store):
 
     _, eng = ravenstack_store
     with eng.connect() as conn:
-        assert rollups.usage_user_days_fresh(conn)
+        assert rollups.usage_rollups_fresh(conn)
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.usage_user_days)).scalar() > 0

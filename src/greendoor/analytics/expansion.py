@@ -146,8 +146,8 @@ def signals(conn: Connection, f: Filters, settings: dict) -> pd.DataFrame:
                      .where(al.c.rule == "expansion_signal", al.c.as_of == snap), conn)
     ev = ev[ev["account_id"].isin(sc["account_id"])]
     parsed = ev["evidence_json"].map(lambda s: json.loads(s) if s else {})
-    ev["seat_utilization"] = parsed.map(lambda e: e.get("seat_utilization"))
-    ev["usage_growth_90d"] = parsed.map(lambda e: e.get("usage_growth_90d"))
+    for k in ("seat_utilization", "usage_growth_90d"):  # null (unknown) -> NaN
+        ev[k] = pd.to_numeric(parsed.map(lambda e, k=k: e.get(k)), errors="coerce")
     nf = new_features(conn, snap)
     nf = nf[nf["new_features"] >= 2]
     df = sc.merge(ev.drop(columns="evidence_json"), on="account_id", how="left")

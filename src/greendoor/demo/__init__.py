@@ -18,7 +18,7 @@ from greendoor.demo.simulator import DATAFLOW, TECHCORP, DemoParams, generate
 from greendoor.store import meta, schema
 from greendoor.store.bulk import bulk_insert, delete_all
 from greendoor.store.engine import new_id
-from greendoor.store.rollups import refresh_usage_user_days
+from greendoor.store.rollups import refresh_usage_rollups
 
 __all__ = ["DATAFLOW", "TECHCORP", "DemoParams", "DemoRefused", "generate", "load_demo"]
 
@@ -114,7 +114,7 @@ def _generate_and_load(engine: Engine, params: DemoParams, wanted: str, actor: s
     # aggregation, and until this commits, features read the raw rows (rollups.py).
     report(0.97, "Summing usage per user and day")
     with engine.begin() as conn:
-        refresh_usage_user_days(conn)
+        refresh_usage_rollups(conn)
     report(1.0, "Demo portfolio loaded")
     return {"skipped": False, "params": json.loads(wanted), "rows": rows,
             "seconds": {"generate": round(t_gen, 2), "load": round(t_load, 2),

@@ -32,7 +32,7 @@ from greendoor.ingest.read import SUFFIXES, RawTable, ReadError, read_file, tabl
 from greendoor.store import meta, schema
 from greendoor.store.bulk import delete_all
 from greendoor.store.engine import new_id
-from greendoor.store.rollups import refresh_usage_user_days
+from greendoor.store.rollups import refresh_usage_rollups
 
 __all__ = ["ImportRefused", "ImportReport", "TableResult", "import_path"]
 
@@ -383,7 +383,7 @@ def import_path(
         # commits (or if it fails) features read the raw rows (greendoor.store.rollups).
         step(0.95, "Summing usage per user and day")
         with engine.begin() as conn:
-            refresh_usage_user_days(conn)
+            refresh_usage_rollups(conn)
     step(1.0, "Import finished")
     report.seconds = time.perf_counter() - t0
     return report

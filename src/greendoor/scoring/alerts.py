@@ -56,8 +56,11 @@ def account_alerts(features: pd.DataFrame, scores: pd.DataFrame, settings: dict,
     out = []
     drivers = drivers or {}
     has_contacts = features["champion_active"].notna().any()
-    score_rows = plain_text(scores).to_dict("index")
-    for acc, f in plain_text(features).to_dict("index").items():
+    score_rows = plain_text(scores[["band", "health_score", "health_change"]]).to_dict("index")
+    used = ["arr", "usage_change_mom", "arr_change_90d", "days_to_renewal", "days_since_touch",
+            "logins_change_mom", "tickets_30d", "tickets_prior_30d", "champion_left_90d",
+            "champion_active", "seat_utilization", "usage_growth_90d"]
+    for acc, f in plain_text(features[used]).to_dict("index").items():
         s = score_rows[acc]
         band = s.get("band")
         arr = _num(f["arr"])

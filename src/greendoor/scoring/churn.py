@@ -42,6 +42,19 @@ MIN_POSITIVES = 10
 DRIVER_FEATURES = 15
 
 
+#: Rows per prediction call. A tree ensemble walks every row once per tree; blocks that
+#: stay in the CPU cache across the trees predict about twice as fast as one call on
+#: 85,000 rows (bench tier L).
+BLOCK_ROWS = 16_384
+
+
+def _in_blocks(predict, X: pd.DataFrame) -> np.ndarray:
+    """``predict(X)`` in blocks of :data:`BLOCK_ROWS` rows, stacked."""
+    if len(X) <= BLOCK_ROWS:
+        return predict(X)
+    return np.concatenate([predict(X.iloc[i:i + BLOCK_ROWS]) for i in range(0, len(X), BLOCK_ROWS)])
+
+
 class NotEnoughData(ValueError):
     """Too few observations or positives to train and calibrate honestly."""
 
@@ -204,21 +217,31 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ #
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2): [P(negative), P(positive)]."""
-        return self.calibrated_.predict_proba(self._aligned(X))
+        X = self._aligned(X)
+        return _in_blocks(self.calibrated_.predict_proba, X)
 
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def decision_function(self, X) -> np.ndarray:
         """Log-odds of the uncalibrated base model (monotone in the probability)."""
-        p = np.clip(self.base_.predict_proba(self._aligned(X))[:, 1], 1e-9, 1 - 1e-9)
+        p = np.clip(_in_blocks(self.base_.predict_proba, self._aligned(X))[:, 1], 1e-9, 1 - 1e-9)
         return np.log(p / (1 - p))
 
     def _occlusion(self, X: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
         """Log-odds change when each of ``cols`` moves from its typical (reference)
-        value to the row's value: rows x cols. Every single-feature perturbation is
-        stacked into one frame: one predict call. A row whose value already is the
-        reference is not perturbed: its change is exactly 0."""
+        value to the row's value: rows x cols. A row whose value already is the
+        reference is not perturbed: its change is exactly 0.
+
+        For gradient boosting the trees are asked directly (:meth:`_tree_occlusion`):
+        moving one feature only changes the trees that split on it. Otherwise every
+        single-feature perturbation is stacked into one frame: one predict call."""
+        if len(X) > BLOCK_ROWS:
+            return pd.concat([self._occlusion(X.iloc[i:i + BLOCK_ROWS], cols)
+                              for i in range(0, len(X), BLOCK_ROWS)])
+        fast = self._tree_occlusion(X, cols)
+        if fast is not None:
+            return fast
         base = self.decision_function(X)
         out = np.zeros((len(X), len(cols)))
         parts, where = [], []
@@ -238,6 +261,70 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             for k, rows in where:
                 out[rows, k] = base[rows] - moved[at:at + len(rows)]
                 at += len(rows)
+        return pd.DataFrame(out, index=X.index, columns=cols)
+
+    def _tree_occlusion(self, X: pd.DataFrame, cols: list[str]) -> pd.DataFrame | None:
+        """The same log-odds changes as the generic occlusion, for the gradient-boosting
+        base model, computed tree by tree: a tree that never splits on a feature gives
+        the same value whatever that feature's value, so only the trees splitting on it
+        are asked again (about a third of them at bench tier L).
+
+        Uses scikit-learn's fitted trees (``_predictors``, ``TreePredictor.predict``),
+        which are not public API: ``None`` (the generic path) if they are not there.
+        ``tests/unit/test_churn_model.py`` checks both paths give the same numbers."""
+        model = self.base_.steps[-1][1]
+        prep = self.base_[:-1]
+        if not isinstance(model, HistGradientBoostingClassifier) or len(X) == 0:
+            return None
+        try:
+            from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+            n_threads = _openmp_effective_n_threads()
+            trees = [it[0] for it in model._predictors]
+            bitsets, f_idx_map = model._bin_mapper.make_known_categories_bitsets()
+            names = list(prep.get_feature_names_out())
+            A = model._preprocess_X(prep.transform(X), reset=False)
+            ref_frame = pd.DataFrame([self.reference_])[list(X.columns)]
+            ref = model._preprocess_X(prep.transform(self._frame(ref_frame)), reset=False)[0]
+            # HGB's own encoder may reorder the columns (categorical ones first)
+            order = np.arange(len(names))
+            if model._preprocessor is not None:
+                out_idx = model._preprocessor.output_indices_
+                order[out_idx["encoder"]] = np.flatnonzero(model.is_categorical_)
+                order[out_idx["numerical"]] = np.flatnonzero(~model.is_categorical_)
+            position = {int(inp): k for k, inp in enumerate(order)}
+            j_of = {c: position[names.index(c)] for c in cols}
+        except (AttributeError, ValueError, TypeError, KeyError, ImportError):
+            return None
+
+        def tree_values(t, M):
+            return t.predict(M, known_cat_bitsets=bitsets, f_idx_map=f_idx_map,
+                             n_threads=n_threads)
+
+        split_on = [set(t.nodes["feature_idx"][t.nodes["is_leaf"] == 0].tolist()) for t in trees]
+        per_tree = np.column_stack([tree_values(t, A) for t in trees])  # rows x trees
+        raw = model._baseline_prediction.ravel()[0] + per_tree.sum(axis=1)
+
+        def log_odds(r):  # as decision_function: probability clipped to [1e-9, 1 - 1e-9]
+            p = np.clip(1.0 / (1.0 + np.exp(-r)), 1e-9, 1 - 1e-9)
+            return np.log(p / (1 - p))
+
+        base = log_odds(raw)
+        out = np.zeros((len(X), len(cols)))
+        for k, c in enumerate(cols):
+            j = j_of[c]
+            v = A[:, j]
+            same = (v == ref[j]) | (np.isnan(v) & np.isnan(ref[j]))
+            rows = np.flatnonzero(~same)
+            used = [i for i, s in enumerate(split_on) if j in s]
+            if not len(rows) or not used:
+                continue
+            M = A[rows].copy()
+            M[:, j] = ref[j]
+            moved = raw[rows] - per_tree[np.ix_(rows, used)].sum(axis=1)
+            for i in used:
+                moved += tree_values(trees[i], M)
+            out[rows, k] = base[rows] - log_odds(moved)
         return pd.DataFrame(out, index=X.index, columns=cols)
 
     def drivers(self, X, top: int = 3) -> pd.DataFrame:

@@ -25,7 +25,8 @@ from sqlalchemy.engine import Connection
 
 from greendoor.metrics.sql import arr_as_of_query
 from greendoor.store import schema
-from greendoor.store.rollups import usage_user_days_fresh
+from greendoor.store.bulk import read_frame
+from greendoor.store.rollups import usage_rollups_fresh
 
 #: Categorical features (strings); every other feature is numeric (NaN = unknown).
 CATEGORICAL = ("segment", "plan", "industry", "region")
@@ -106,17 +107,19 @@ def _days(n: int) -> dt.timedelta:
 
 def _usage(conn: Connection, d: dt.date, rollup: bool = False) -> pd.DataFrame:
     """Usage aggregates without DISTINCT: user-days first (one row per account, user
-    and day of the last 120 days), then users by their last active day and days by
-    account, each a plain GROUP BY. With ``rollup`` the user-days are read from
-    ``usage_user_days`` (:mod:`greendoor.store.rollups`) instead of summed from the
-    raw rows; the result is the same."""
+    and day of the last 120 days), then account-days, users by their last active day
+    and days by account, each a plain GROUP BY. With ``rollup`` the user-days and the
+    account-days are read from ``usage_user_days`` and ``usage_account_days``
+    (:mod:`greendoor.store.rollups`) instead of summed from the raw rows; the result
+    is the same."""
     u = schema.usage
     c7, c30, c60, c90, c120 = (d - _days(n) for n in (7, 30, 60, 90, 120))
     if rollup:
-        r = schema.usage_user_days
-        ud = (sa.select(r.c.account_id, r.c.user_id, r.c.date, r.c.events, r.c.errors,
-                        r.c.seconds)
-              .where(r.c.date >= c120, r.c.date < d).cte("ud").prefix_with("MATERIALIZED"))
+        r, a = schema.usage_user_days, schema.usage_account_days
+        ud = (sa.select(r.c.account_id, r.c.user_id, r.c.date)
+              .where(r.c.date >= c120, r.c.date < d).subquery("ud"))
+        ad = (sa.select(a.c.account_id, a.c.date, a.c.users, a.c.events, a.c.errors, a.c.seconds)
+              .where(a.c.date >= c120, a.c.date < d).subquery("ad"))
     else:
         ud = (
             sa.select(u.c.account_id, u.c.user_id, u.c.date,
@@ -127,6 +130,11 @@ def _usage(conn: Connection, d: dt.date, rollup: bool = False) -> pd.DataFrame:
             .group_by(u.c.account_id, u.c.user_id, u.c.date)
             .cte("ud").prefix_with("MATERIALIZED")
         )
+        ad = (sa.select(ud.c.account_id, ud.c.date, sa.func.count().label("users"),
+                        sa.func.sum(ud.c.events).label("events"),
+                        sa.func.sum(ud.c.errors).label("errors"),
+                        sa.func.sum(ud.c.seconds).label("seconds"))
+              .group_by(ud.c.account_id, ud.c.date).subquery("ad"))
 
     def n_if(cond):
         return sa.func.sum(sa.case((cond, 1), else_=0))
@@ -134,28 +142,31 @@ def _usage(conn: Connection, d: dt.date, rollup: bool = False) -> pd.DataFrame:
     def sum_if(cond, value):
         return sa.func.sum(sa.case((cond, value), else_=0))
 
-    in30 = ud.c.date >= c30
-    prior60 = (ud.c.date < c30) & (ud.c.date >= c90)
-    prior30 = (ud.c.date < c30) & (ud.c.date >= c60)
-    ago = ud.c.date < c90
+    in30 = ad.c.date >= c30
+    prior60 = (ad.c.date < c30) & (ad.c.date >= c90)
+    prior30 = (ad.c.date < c30) & (ad.c.date >= c60)
+    ago = ad.c.date < c90
     sums = (
         sa.select(
-            ud.c.account_id,
-            sum_if(in30, ud.c.events).label("events_30d"),
-            sum_if(prior60, ud.c.events).label("events_prior_60d"),
-            sum_if(prior30, ud.c.events).label("events_prior_30d"),
-            sum_if(ago, ud.c.events).label("events_30d_90ago"),
-            n_if(in30).label("user_days_30d"),
-            n_if(prior30).label("user_days_prior_30d"),
-            n_if(prior60).label("user_days_prior_60d"),
-            sum_if(in30, ud.c.seconds).label("seconds_30d"),
-            sum_if(prior60, ud.c.seconds).label("seconds_prior_60d"),
-            sum_if(in30, ud.c.errors).label("errors_30d"),
-        ).group_by(ud.c.account_id).subquery("sums")
+            ad.c.account_id,
+            sum_if(in30, ad.c.events).label("events_30d"),
+            sum_if(prior60, ad.c.events).label("events_prior_60d"),
+            sum_if(prior30, ad.c.events).label("events_prior_30d"),
+            sum_if(ago, ad.c.events).label("events_30d_90ago"),
+            sum_if(in30, ad.c.users).label("user_days_30d"),
+            sum_if(prior30, ad.c.users).label("user_days_prior_30d"),
+            sum_if(prior60, ad.c.users).label("user_days_prior_60d"),
+            sum_if(in30, ad.c.seconds).label("seconds_30d"),
+            sum_if(prior60, ad.c.seconds).label("seconds_prior_60d"),
+            sum_if(in30, ad.c.errors).label("errors_30d"),
+            n_if(ad.c.date >= c7).label("active_days_7d"),
+            n_if(in30).label("active_days_30d"),
+            n_if(ad.c.date >= c90).label("active_days_90d"),
+        ).group_by(ad.c.account_id).subquery("sums")
     )
     per_user = (
         sa.select(ud.c.account_id, sa.func.max(ud.c.date).label("last_day"),
-                  sa.func.max(sa.case((ago, 1), else_=0)).label("active_90d_ago"))
+                  sa.func.min(ud.c.date).label("first_day"))
         .group_by(ud.c.account_id, ud.c.user_id).subquery("per_user")
     )
     users = (
@@ -164,29 +175,19 @@ def _usage(conn: Connection, d: dt.date, rollup: bool = False) -> pd.DataFrame:
             n_if(per_user.c.last_day >= c7).label("active_users_7d"),
             n_if(per_user.c.last_day >= c30).label("active_users_30d"),
             n_if(per_user.c.last_day >= c90).label("active_users_90d"),
-            sa.func.sum(per_user.c.active_90d_ago).label("active_users_30d_90ago"),
+            n_if(per_user.c.first_day < c90).label("active_users_30d_90ago"),
         ).group_by(per_user.c.account_id).subquery("users")
     )
-    per_day = sa.select(ud.c.account_id, ud.c.date).group_by(ud.c.account_id, ud.c.date) \
-        .subquery("per_day")
-    days = (
-        sa.select(
-            per_day.c.account_id,
-            n_if(per_day.c.date >= c7).label("active_days_7d"),
-            n_if(per_day.c.date >= c30).label("active_days_30d"),
-            n_if(per_day.c.date >= c90).label("active_days_90d"),
-        ).group_by(per_day.c.account_id).subquery("days")
-    )
-    q = sa.select(sums, *[c for c in users.c if c.name != "account_id"],
-                  *[c for c in days.c if c.name != "account_id"]).select_from(
-        sums.join(users, users.c.account_id == sums.c.account_id)
-        .join(days, days.c.account_id == sums.c.account_id))
+    cols = [c for c in sums.c if not c.name.startswith("active_days")]
+    q = sa.select(*cols, *[c for c in users.c if c.name != "account_id"],
+                  sums.c.active_days_7d, sums.c.active_days_30d, sums.c.active_days_90d
+                  ).select_from(sums.join(users, users.c.account_id == sums.c.account_id))
     breadth = (
         sa.select(u.c.account_id, sa.func.count(sa.distinct(u.c.feature)).label("feature_breadth_30d"))
         .where(u.c.date >= c30, u.c.date < d, u.c.events > 0)
         .group_by(u.c.account_id)
     )
-    return pd.read_sql(q, conn).merge(pd.read_sql(breadth, conn), on="account_id", how="left")
+    return read_frame(q, conn).merge(read_frame(breadth, conn), on="account_id", how="left")
 
 
 def _tickets(conn: Connection, d: dt.date) -> pd.DataFrame:
@@ -218,7 +219,7 @@ def _tickets(conn: Connection, d: dt.date) -> pd.DataFrame:
                                           t.c.opened_at >= t90))
         .group_by(t.c.account_id)
     )
-    return pd.read_sql(q, conn)
+    return read_frame(q, conn)
 
 
 def _surveys(conn: Connection, d: dt.date) -> pd.DataFrame:
@@ -230,10 +231,10 @@ def _surveys(conn: Connection, d: dt.date) -> pd.DataFrame:
         .where(r.c.survey == "nps", r.c.responded_at < ts)
         .subquery("ranked")
     )
-    nps = pd.read_sql(sa.select(ranked.c.account_id, ranked.c.score.label("latest_nps"),
+    nps = read_frame(sa.select(ranked.c.account_id, ranked.c.score.label("latest_nps"),
                                 ranked.c.responded_at.label("nps_at")).where(ranked.c.rn == 1),
                       conn)
-    csat = pd.read_sql(
+    csat = read_frame(
         sa.select(r.c.account_id, sa.func.avg(r.c.score).label("survey_csat_90d"),
                   sa.func.count().label("survey_csat_n"))
         .where(r.c.survey == "csat", r.c.responded_at < ts, r.c.responded_at >= _ts(d - _days(90)))
@@ -245,7 +246,7 @@ def _relationship(conn: Connection, d: dt.date) -> pd.DataFrame:
     i, c, adv = schema.interactions, schema.contacts, schema.advocacy_activities
     ts, t90 = _ts(d), _ts(d - _days(90))
     meeting = i.c.type != "email"
-    touch = pd.read_sql(
+    touch = read_frame(
         sa.select(
             i.c.account_id,
             sa.func.max(i.c.occurred_at).label("last_touch"),
@@ -259,7 +260,7 @@ def _relationship(conn: Connection, d: dt.date) -> pd.DataFrame:
         (has_dates, sa.and_(sa.or_(c.c.started_at.is_(None), c.c.started_at < d),
                             sa.or_(c.c.ended_at.is_(None), c.c.ended_at >= d))),
         else_=sa.func.coalesce(c.c.active, True))
-    roles = pd.read_sql(
+    roles = read_frame(
         sa.select(
             c.c.account_id,
             sa.func.max(sa.case(((c.c.role == "champion") & in_role, 1), else_=0)).label("champion_active"),
@@ -267,7 +268,7 @@ def _relationship(conn: Connection, d: dt.date) -> pd.DataFrame:
             sa.func.max(sa.case(((c.c.role == "champion") & (c.c.ended_at < d)
                                  & (c.c.ended_at >= d - _days(90)), 1), else_=0)).label("champion_left_90d"),
         ).group_by(c.c.account_id), conn)
-    asks = pd.read_sql(
+    asks = read_frame(
         sa.select(adv.c.account_id, sa.func.count().label("advocacy_asks_90d"))
         .where(adv.c.occurred_at < d, adv.c.occurred_at >= d - _days(90))
         .group_by(adv.c.account_id), conn)
@@ -285,7 +286,7 @@ def _commercial(conn: Connection, d: dt.date) -> pd.DataFrame:
                   sa.func.max(sa.case((s.c.auto_renew.is_(True), 1), else_=0)).label("auto_renew"))
         .where(in_force).group_by(s.c.account_id).subquery("renew")
     )
-    base = pd.read_sql(
+    base = read_frame(
         sa.select(now.c.account_id, now.c.arr, now.c.seats, before.c.arr.label("arr_90d_ago"),
                   a.c.signup_date, a.c.segment, a.c.plan, a.c.industry, a.c.region,
                   renew.c.next_renewal, renew.c.auto_renew)
@@ -294,7 +295,7 @@ def _commercial(conn: Connection, d: dt.date) -> pd.DataFrame:
                      .outerjoin(renew, renew.c.account_id == now.c.account_id)),
         conn)
     paid = sa.func.coalesce(inv.c.paid_at, d)
-    late = pd.read_sql(
+    late = read_frame(
         sa.select(
             inv.c.account_id,
             sa.func.sum(sa.case(((inv.c.due_at < d) & sa.or_(inv.c.paid_at.is_(None), inv.c.paid_at >= d), 1),
@@ -304,7 +305,7 @@ def _commercial(conn: Connection, d: dt.date) -> pd.DataFrame:
         ).where(inv.c.due_at < d, inv.c.issued_at < d).group_by(inv.c.account_id), conn)
     open_o = sa.and_(sa.or_(o.c.created_at.is_(None), o.c.created_at < d),
                      sa.or_(o.c.status == "open", o.c.close_date >= d))
-    opps = pd.read_sql(
+    opps = read_frame(
         sa.select(
             o.c.account_id,
             sa.func.count().label("open_opportunities"),
@@ -323,16 +324,17 @@ def features_as_of(conn: Connection, as_of: dt.date,
     NaN where the data says nothing (e.g. no survey answer); counts are 0 when
     the table has rows for other accounts but none for this one. ``has_rows``
     (from :func:`tables_with_rows`) saves its queries when scoring many dates;
-    ``rollup`` (from :func:`greendoor.store.rollups.usage_user_days_fresh`, checked
+    ``rollup`` (from :func:`greendoor.store.rollups.usage_rollups_fresh`, checked
     here when ``None``) reads the daily per-user usage rollup.
     """
     if rollup is None:
-        rollup = usage_user_days_fresh(conn)
+        rollup = usage_rollups_fresh(conn)
     base = _commercial(conn, as_of)
     df = base.set_index("account_id")
     for part in (_usage(conn, as_of, rollup), _tickets(conn, as_of), _surveys(conn, as_of),
                  _relationship(conn, as_of)):
         df = df.join(part.set_index("account_id"), how="left")
+    df = df.sort_index()  # one order whatever order the database returned (parallel scans)
     return derive(df, as_of, has_rows=tables_with_rows(conn) if has_rows is None else has_rows)
 
 

@@ -98,3 +98,19 @@ def delete_all(conn: Connection, tables) -> None:
     """Delete every row of ``tables`` (in reverse order), in the caller's transaction."""
     for table in reversed(list(tables)):
         conn.execute(table.delete())
+
+
+def read_frame(stmt: sa.sql.Select, conn: Connection) -> pd.DataFrame:
+    """``pd.read_sql(stmt, conn)``, with DuckDB's result read as a whole (its own
+    DataFrame conversion) instead of row by row through the DB-API: the feature queries
+    return 100,000 rows per table at bench tier L, where row fetching took about 3 s of
+    a one-date score. Same connection, so the same transaction. Other dialects use
+    ``pd.read_sql``."""
+    if conn.dialect.name != "duckdb":
+        return pd.read_sql(stmt, conn)
+    res = conn.execute(stmt)  # SQLAlchemy compiles and binds; no row is fetched yet
+    try:
+        # duckdb-engine's cursor forwards to the DuckDB connection holding the result
+        return res.cursor.df()
+    finally:
+        res.close()

@@ -1,12 +1,18 @@
 """Derived tables kept next to the raw facts, so reads scan less.
 
-``usage_user_days`` holds usage summed per account, user and day (rows with
-``events > 0``): the first step of every usage feature (:mod:`greendoor.scoring.features`).
-At bench tier M it has about a third of the raw rows.
+* ``usage_user_days``: usage summed per account, user and day (rows with
+  ``events > 0``). Serves the per-user usage features (active users).
+* ``usage_account_days``: the same summed per account and day, with ``users`` = the
+  number of user-days. Serves the per-account sums (events, user-days, seconds,
+  errors) and the active days.
 
-A rollup is only used when it is **fresh**: its stored fingerprint (row count, sum of
+Both are written in date order, so a read of one window (the last 120 days) skips the
+other dates' row groups. At bench tier L (100 M usage rows) a one-date usage read went
+from 9.9 s on the user-day rollup alone to about 4 s (docs/benchmarks.md).
+
+The rollups are only used when **fresh**: the stored fingerprint (row count, sum of
 events, first and last day of ``usage``) equals the raw table's. Anything that writes
-``usage`` without refreshing it (a test inserting rows, an SQL session) makes the
+``usage`` without refreshing them (a test inserting rows, an SQL session) makes the
 readers fall back to the raw rows, never to a stale answer.
 """
 
@@ -28,21 +34,34 @@ def usage_fingerprint(conn: Connection) -> str:
     return "|".join(str(v) for v in row)
 
 
-def refresh_usage_user_days(conn: Connection) -> int:
-    """Rebuild ``usage_user_days`` from ``usage`` inside the caller's transaction and
-    record the fingerprint. Returns its row count."""
-    u, r = schema.usage, schema.usage_user_days
+def user_days_select() -> sa.Select:
+    """``account_id, user_id, date, events, errors, seconds`` summed from ``usage``
+    (rows with events > 0), in date order."""
+    u = schema.usage
+    return (sa.select(u.c.account_id, u.c.user_id, u.c.date, sa.func.sum(u.c.events),
+                      sa.func.sum(u.c.errors), sa.func.sum(u.c.duration_seconds))
+            .where(u.c.events > 0).group_by(u.c.account_id, u.c.user_id, u.c.date)
+            .order_by(u.c.date))
+
+
+def refresh_usage_rollups(conn: Connection) -> int:
+    """Rebuild ``usage_user_days`` and ``usage_account_days`` from ``usage`` inside the
+    caller's transaction and record the fingerprint. Returns the user-day row count."""
+    r, a = schema.usage_user_days, schema.usage_account_days
     conn.execute(r.delete())
+    conn.execute(a.delete())
     conn.execute(r.insert().from_select(
-        ["account_id", "user_id", "date", "events", "errors", "seconds"],
-        sa.select(u.c.account_id, u.c.user_id, u.c.date, sa.func.sum(u.c.events),
-                  sa.func.sum(u.c.errors), sa.func.sum(u.c.duration_seconds))
-        .where(u.c.events > 0).group_by(u.c.account_id, u.c.user_id, u.c.date)))
+        ["account_id", "user_id", "date", "events", "errors", "seconds"], user_days_select()))
+    conn.execute(a.insert().from_select(
+        ["account_id", "date", "users", "events", "errors", "seconds"],
+        sa.select(r.c.account_id, r.c.date, sa.func.count(), sa.func.sum(r.c.events),
+                  sa.func.sum(r.c.errors), sa.func.sum(r.c.seconds))
+        .group_by(r.c.account_id, r.c.date).order_by(r.c.date)))
     meta.set_many(conn, {TOKEN_KEY: usage_fingerprint(conn)})
     return int(conn.execute(sa.select(sa.func.count()).select_from(r)).scalar())
 
 
-def usage_user_days_fresh(conn: Connection) -> bool:
-    """Whether ``usage_user_days`` matches the raw usage table right now."""
+def usage_rollups_fresh(conn: Connection) -> bool:
+    """Whether the usage rollups match the raw usage table right now."""
     stored = meta.get(conn, TOKEN_KEY)
     return stored is not None and stored == usage_fingerprint(conn)

@@ -303,6 +303,20 @@ usage_user_days = sa.Table(
     sa.Column("seconds", sa.Double),
 )
 
+usage_account_days = sa.Table(
+    "usage_account_days",
+    metadata,
+    # Derived: usage summed per account and day (rows with events > 0); ``users`` is
+    # the number of user-days (rows of usage_user_days) of that account and day. Kept
+    # with usage_user_days by greendoor.store.rollups.
+    _ref(),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("users", sa.BigInteger, nullable=False),
+    sa.Column("events", sa.BigInteger, nullable=False),
+    sa.Column("errors", sa.BigInteger),
+    sa.Column("seconds", sa.Double),
+)
+
 users = sa.Table(
     "users",
     metadata,

@@ -23,10 +23,8 @@ def upgrade() -> None:
         sa.Column("errors", sa.BigInteger(), nullable=True),
         sa.Column("seconds", sa.Double(), nullable=True),
     )
-    # Fill it for a store that already holds usage, so features use it at once.
-    from greendoor.store.rollups import refresh_usage_user_days
-
-    refresh_usage_user_days(op.get_bind())
+    # Filled (with the fingerprint that makes readers use it) by 0007, together with
+    # usage_account_days: greendoor.store.rollups.refresh_usage_rollups.
 
 
 def downgrade() -> None:
