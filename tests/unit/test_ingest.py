@@ -335,3 +335,82 @@ def test_any_malformed_cell_is_reported_at_its_line_and_column(engine, canonical
             and (want_line is None or e.line == want_line)]
     assert hits, (fname, column, bad_value, [str(e) for e in report.errors])
     assert count(engine, schema.accounts) == 0
+
+
+@pytest.fixture
+def demo_export(tmp_path):
+    """The demo's tables as canonical CSV files (60 accounts, 6 months)."""
+    frames = generate(DemoParams(n_accounts=60, months=6, seed=11,
+                                 as_of=pd.Timestamp("2026-03-31").date()))
+    d = tmp_path / "demo_export"
+    d.mkdir()
+    for name, df in frames.items():
+        df.to_csv(d / f"{name}.csv", index=False)
+    return d, frames
+
+
+def _usage_rows(eng) -> pd.DataFrame:
+    with eng.connect() as conn:
+        u = pd.read_sql(sa.select(schema.usage), conn)
+    return u.sort_values("source_key", ignore_index=True)
+
+
+def test_a_large_usage_file_is_imported_in_slices_with_the_same_rows_and_keys(
+        tmp_path, demo_export, monkeypatch):
+    """Sliced import (every usage file counts as large; 5,000-row slices) gives the same
+    usage rows and keys as the whole-file import, including a row repeated in another
+    slice (the same identity counted across slices), and is idempotent."""
+    from greendoor.ingest import chunked
+
+    d, frames = demo_export
+    usage = pd.read_csv(d / "usage.csv", dtype=str, keep_default_na=False)
+    assert len(usage) > 20_000  # several slices
+    # the first three rows again at the end: same identity, in the last slice
+    pd.concat([usage, usage.head(3)]).to_csv(d / "usage.csv", index=False)
+    whole = make_engine(f"duckdb:///{tmp_path / 'whole.duckdb'}")
+    init_store(whole)
+    assert import_path(whole, d, "canonical").ok
+    monkeypatch.setattr(chunked, "LARGE_FILE_BYTES", 0)
+    monkeypatch.setattr(chunked, "CHUNK_ROWS", 5_000)
+    folders = []
+    mkdtemp = chunked.tempfile.mkdtemp
+    monkeypatch.setattr(chunked.tempfile, "mkdtemp",
+                        lambda **kw: folders.append(mkdtemp(**kw)) or folders[-1])
+    sliced = make_engine(f"duckdb:///{tmp_path / 'sliced.duckdb'}")
+    init_store(sliced)
+    report = import_path(sliced, d, "canonical")
+    assert report.ok, report.summary()
+    assert report.tables["usage"].rows_read == len(usage) + 3
+    assert report.tables["usage"].inserted == len(usage) + 3
+    a, b = _usage_rows(whole), _usage_rows(sliced)
+    assert len(b) == len(usage) + 3 and b["source_key"].is_unique
+    pd.testing.assert_frame_equal(a, b)
+    again = import_path(sliced, d, "canonical")  # the upsert path: nothing changes
+    assert (again.tables["usage"].inserted, again.tables["usage"].updated) == (0, 0)
+    assert again.tables["usage"].unchanged == len(usage) + 3
+    assert count(sliced, schema.usage) == len(usage) + 3
+    assert len(folders) == 2 and not any(Path(f).exists() for f in folders)  # spills removed
+
+
+def test_a_bad_cell_in_a_later_slice_names_its_line_and_nothing_is_written(
+        tmp_path, demo_export, monkeypatch):
+    from greendoor.ingest import chunked
+
+    d, _ = demo_export
+    monkeypatch.setattr(chunked, "LARGE_FILE_BYTES", 0)
+    monkeypatch.setattr(chunked, "CHUNK_ROWS", 5_000)
+    eng = make_engine(f"duckdb:///{tmp_path / 'x.duckdb'}")
+    init_store(eng)
+    path = d / "usage.csv"
+    rows = list(csv.reader(path.open()))
+    rows[12_345][rows[0].index("events")] = "-3"  # line 12,346, in the third slice
+    rows[17_000][rows[0].index("account_id")] = "ACC-NOPE"
+    with path.open("w", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    before = file_digest(eng)
+    report = import_path(eng, d, "canonical")
+    assert report.status == "failed"
+    got = {(e.file, e.line, e.column, e.value) for e in report.errors}
+    assert got == {("usage.csv", 12_346, "events", "-3"),
+                   ("usage.csv", 17_001, "account_id", "ACC-NOPE")}
+    assert file_digest(eng) == before

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -24,6 +25,7 @@ from sqlalchemy.engine import Engine
 from greendoor import access
 from greendoor.access import Actor
 from greendoor.config import segment_from_arr
+from greendoor.ingest import chunked
 from greendoor.ingest import validate as V
 from greendoor.ingest.adapters import ADAPTERS, COUNTRY_REGION, DERIVATIONS, Adapter, TableMap
 from greendoor.ingest.contract import CONTRACT, DERIVED_WHEN_ABSENT, TABLES
@@ -166,20 +168,69 @@ def _text_frame(raw: RawTable, tmap: TableMap, issues: V.Collector) -> tuple[pd.
     return frame, cols
 
 
-def _usage_source_key(df: pd.DataFrame) -> pd.Series:
-    """128-bit key of each usage row: its source id (else its daily grain) plus the
-    occurrence number among rows sharing that id, so collisions never merge."""
+def _usage_identity(df: pd.DataFrame) -> pd.DataFrame:
+    """What identifies a usage row: its source id, else its daily grain (the key
+    without the occurrence number)."""
     grain = ["account_id", "subscription_id", "date", "user_id", "feature"]
     kf = pd.DataFrame({c: (df[c].astype(str) if c in df else "") for c in grain})
     uid = df["usage_id"] if "usage_id" in df else pd.Series(None, index=df.index, dtype=object)
     has_id = uid.notna().to_numpy()
     kf.loc[has_id, grain] = ""
     kf["usage_id"] = uid.fillna("").astype(str)
-    kf["occurrence"] = kf.groupby(list(kf.columns), sort=False).cumcount()
+    return kf
+
+
+def _source_key(kf: pd.DataFrame, occurrence) -> pd.Series:
+    """128-bit key of each row of an identity frame and its occurrence number."""
+    kf = kf.assign(occurrence=np.asarray(occurrence, dtype="int64"))
     h1 = pd.util.hash_pandas_object(kf, index=False, hash_key="greendoor-usage1")
     h2 = pd.util.hash_pandas_object(kf, index=False, hash_key="greendoor-usage2")
     return pd.Series([f"{a:016x}{b:016x}" for a, b in zip(h1.to_numpy(), h2.to_numpy(), strict=True)],
-                     index=df.index)
+                     index=kf.index)
+
+
+def _usage_source_key(df: pd.DataFrame) -> pd.Series:
+    """128-bit key of each usage row: its source id (else its daily grain) plus the
+    occurrence number among rows sharing that id, so collisions never merge."""
+    kf = _usage_identity(df)
+    return _source_key(kf, kf.groupby(list(kf.columns), sort=False).cumcount())
+
+
+def _map_usage_accounts(usage: pd.DataFrame, sub_to_acct: dict, raw: RawTable, cols: dict,
+                        issues: V.Collector) -> None:
+    """Fill usage ``account_id`` from ``subscription_id`` (this import's or the store's
+    subscriptions); an unknown subscription is an error naming the line."""
+    if "subscription_id" in usage:
+        mapped = usage["subscription_id"].map(sub_to_acct)
+        usage["account_id"] = usage["account_id"].fillna(mapped) if "account_id" in usage \
+            else mapped
+        unknown = usage["account_id"].isna() & usage["subscription_id"].notna()
+        if unknown.any():
+            issues.add(raw, V.positions(unknown), cols.get("subscription_id"),
+                       usage["subscription_id"][unknown],
+                       "unknown subscription (not in this import nor in the store)")
+    elif "account_id" not in usage:
+        issues.note(raw.name, "required column account_id (or subscription_id) "
+                    "is missing", column="account_id")
+
+
+def _check_table(table: str, raw: RawTable, df: pd.DataFrame, cols: dict, known_accounts: set,
+                 issues: V.Collector) -> pd.DataFrame:
+    """The constraint, scale, order, reference and duplicate-key checks of one table."""
+    spec = CONTRACT[table]
+    original = raw.frame.rename(columns={v: k for k, v in cols.items()})
+    original = original.reindex(columns=df.columns, fill_value="")
+    V.check_constraints(raw, df, original, spec, cols, issues)
+    if table == "survey_responses":
+        V.check_survey_scales(raw, df, cols, issues)
+    for first, second in (("start_date", "end_date"), ("opened_at", "closed_at"),
+                          ("issued_at", "due_at")):
+        V.check_order(raw, df, first, second, cols, issues)
+    if table != "accounts":
+        V.check_references(raw, df, "account_id", known_accounts, "account", cols, issues)
+    if not spec.fact:
+        df = V.check_duplicate_keys(raw, df, list(spec.key), cols, issues)
+    return df
 
 
 def _store_keys(engine: Engine) -> tuple[set[str], dict[str, str], str | None, int]:
@@ -198,6 +249,8 @@ def prepare(engine: Engine, path: Path, adapter: Adapter, date_format: str | Non
     raws: dict[str, RawTable] = {}
     typed: dict[str, pd.DataFrame] = {}
     srcs: dict[str, dict[str, str]] = {}
+    large_usage = files.pop("usage") if "usage" in files and chunked.is_large(files["usage"]) \
+        else None
     for table, f in files.items():
         try:
             raw = read_file(f)
@@ -241,23 +294,12 @@ def prepare(engine: Engine, path: Path, adapter: Adapter, date_format: str | Non
                 issues.note(raws["accounts"].name, f"segment derived from current ARR for {n} "
                             "accounts (> $50K enterprise, $10K-$50K mid_market, < $10K smb)",
                             severity="warning")
+    sub_to_acct = dict(store_subs)
+    if subs is not None and "subscription_id" in subs:
+        sub_to_acct.update(dict(zip(subs["subscription_id"], subs["account_id"], strict=True)))
     usage = typed.get("usage")
     if usage is not None:
-        sub_to_acct = dict(store_subs)
-        if subs is not None and "subscription_id" in subs:
-            sub_to_acct.update(dict(zip(subs["subscription_id"], subs["account_id"], strict=True)))
-        if "subscription_id" in usage:
-            mapped = usage["subscription_id"].map(sub_to_acct)
-            usage["account_id"] = usage["account_id"].fillna(mapped) if "account_id" in usage \
-                else mapped
-            unknown = usage["account_id"].isna() & usage["subscription_id"].notna()
-            if unknown.any():
-                issues.add(raws["usage"], V.positions(unknown), srcs["usage"].get("subscription_id"),
-                           usage["subscription_id"][unknown],
-                           "unknown subscription (not in this import nor in the store)")
-        elif "account_id" not in usage:
-            issues.note(raws["usage"].name, "required column account_id (or subscription_id) "
-                        "is missing", column="account_id")
+        _map_usage_accounts(usage, sub_to_acct, raws["usage"], srcs["usage"], issues)
     churn = typed.get("churn_events")
     if churn is not None and "account_id" in churn and "churn_date" in churn:
         gen = churn["account_id"].astype(str) + "|" + churn["churn_date"].dt.strftime("%Y-%m-%d")
@@ -269,20 +311,8 @@ def prepare(engine: Engine, path: Path, adapter: Adapter, date_format: str | Non
     known_accounts = set(store_accounts)
     if accounts is not None and "account_id" in accounts:
         known_accounts |= set(accounts["account_id"].dropna())
-    for table, df in typed.items():
-        raw, cols, spec = raws[table], srcs[table], CONTRACT[table]
-        original = raw.frame.rename(columns={v: k for k, v in cols.items()})
-        original = original.reindex(columns=df.columns, fill_value="")
-        V.check_constraints(raw, df, original, spec, cols, issues)
-        if table == "survey_responses":
-            V.check_survey_scales(raw, df, cols, issues)
-        for first, second in (("start_date", "end_date"), ("opened_at", "closed_at"),
-                              ("issued_at", "due_at")):
-            V.check_order(raw, df, first, second, cols, issues)
-        if table != "accounts":
-            V.check_references(raw, df, "account_id", known_accounts, "account", cols, issues)
-        if not spec.fact:
-            typed[table] = V.check_duplicate_keys(raw, df, list(spec.key), cols, issues)
+    for table, df in list(typed.items()):
+        typed[table] = _check_table(table, raws[table], df, srcs[table], known_accounts, issues)
     if subs is not None and "end_date" in subs:
         multi = subs[subs["end_date"].isna()].groupby("account_id").size()
         n_multi = int((multi > 1).sum())
@@ -292,6 +322,16 @@ def prepare(engine: Engine, path: Path, adapter: Adapter, date_format: str | Non
                         severity="warning")
     if usage is not None and not issues.errors:
         usage["source_key"] = _usage_source_key(usage)
+    if large_usage is not None:
+        tmap = next(t for t in adapter.tables if t.table == "usage")
+        spilled = chunked.prepare_usage(large_usage, tmap, sub_to_acct, known_accounts,
+                                        date_format, issues)
+        report.tables["usage"] = TableResult(table="usage", file=large_usage.name,
+                                             rows_read=spilled.rows)
+        if issues.errors:
+            spilled.cleanup()
+        else:
+            typed["usage"] = spilled
     return typed
 
 
@@ -348,8 +388,11 @@ def import_path(
         for i, table in enumerate(order):
             step(0.3 + 0.6 * i / max(len(order), 1), f"Loading {table}")
             frame = typed[table]
-            frame = frame[[c for c in frame.columns if c in TABLES[table].c]]
-            res = upsert(conn, TABLES[table], frame, list(CONTRACT[table].key))
+            if isinstance(frame, chunked.SpilledUsage):
+                res = chunked.load_usage(conn, frame, replace)
+            else:
+                frame = frame[[c for c in frame.columns if c in TABLES[table].c]]
+                res = upsert(conn, TABLES[table], frame, list(CONTRACT[table].key))
             r = report.tables[table]
             r.inserted, r.updated, r.unchanged = res["inserted"], res["updated"], res["unchanged"]
         report.seconds = time.perf_counter() - t0
@@ -378,6 +421,8 @@ def import_path(
         raise
     finally:
         conn.close()
+        if isinstance(typed.get("usage"), chunked.SpilledUsage):
+            typed["usage"].cleanup()
     if "usage" in report.tables or replace:
         # The rollup in its own transaction, after the import committed: until it
         # commits (or if it fails) features read the raw rows (greendoor.store.rollups).
