@@ -140,11 +140,12 @@ def main() -> None:
     elif step == "import":
         from greendoor.ingest import import_path
 
+        # capped like the naive step; DuckDB's buffers kept to a third of the cap
+        cap = cap_memory()
+        os.environ.setdefault("GREENDOOR_DUCKDB_MEMORY_LIMIT", f"{cap // 3 // 2**20}MB")
         eng = make_engine(url)
         init_store(eng)
         fmt, path = arg.split(":", 1)
-        # the importer validates whole tables in memory: cap it like the naive step
-        cap = cap_memory()
         try:
             rep = import_path(eng, path, fmt)
             extra = {"rows": rep.rows_read, "ok": rep.ok}

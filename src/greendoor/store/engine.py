@@ -35,6 +35,8 @@ class AlembicDuckDBImpl(DefaultImpl):
 
 #: Environment variable: how long (seconds) to wait for the embedded store's file lock.
 LOCK_TIMEOUT_ENV = "GREENDOOR_LOCK_TIMEOUT"
+#: DuckDB memory limit for the embedded store (e.g. "8GB"); DuckDB's default is 80 % of RAM.
+MEMORY_LIMIT_ENV = "GREENDOOR_DUCKDB_MEMORY_LIMIT"
 DEFAULT_LOCK_TIMEOUT = 120.0
 
 
@@ -63,12 +65,15 @@ def make_engine(url: str | None = None, lock_timeout: float | None = None) -> En
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "duckdb":
         return sa.create_engine(url, pool_pre_ping=True)
+    # DuckDB takes up to 80 % of the machine's memory for its buffers unless told less
+    limit = os.environ.get(MEMORY_LIMIT_ENV)
+    cargs = {"config": {"memory_limit": limit}} if limit else {}
     if parsed.database in (None, "", ":memory:"):
-        return sa.create_engine(url)
+        return sa.create_engine(url, connect_args=cargs)
     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     timeout = float(lock_timeout if lock_timeout is not None
                     else os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
-    engine = sa.create_engine(url, poolclass=NullPool)
+    engine = sa.create_engine(url, poolclass=NullPool, connect_args=cargs)
 
     @event.listens_for(engine, "do_connect")
     def _connect_with_retry(dialect, conn_rec, cargs, cparams):
