@@ -92,8 +92,9 @@ with right:
         for d in drivers:
             st.markdown(f"- {d['evidence']}")
     elif det.get("drivers_computed") is False:
-        st.caption("Low risk: in the safest half of the portfolio, where drivers are not "
-                   "computed (they are for the riskier half, to keep scoring fast).")
+        st.caption("Low churn risk: below the portfolio median on both churn probability and "
+                   "risk index, and not at risk; drivers are computed for the riskier half and "
+                   "every account at risk, to keep scoring fast.")
     else:
         st.caption("No driver raises this account's risk above typical.")
     st.subheader("Open alerts")

@@ -92,9 +92,12 @@ FEATURES: dict[str, tuple[str, str]] = {
 DERIVED_INPUTS = {"log_arr": ("commercial", "ARR (size, log scale)")}
 
 
+_DESCRIPTIONS = {k: v[1] for k, v in {**FEATURES, **DERIVED_INPUTS}.items()}
+
+
 def describe(name: str) -> str:
     """Plain-language description of a feature or model input."""
-    return {**FEATURES, **DERIVED_INPUTS}.get(name, ("", name))[1]
+    return _DESCRIPTIONS.get(name, name)
 
 
 def _ts(d: dt.date) -> dt.datetime:
@@ -110,14 +113,13 @@ def _usage(conn: Connection, d: dt.date, rollup: bool = False) -> pd.DataFrame:
     and day of the last 120 days), then account-days, users by their last active day
     and days by account, each a plain GROUP BY. With ``rollup`` the user-days and the
     account-days are read from ``usage_user_days`` and ``usage_account_days``
-    (:mod:`greendoor.store.rollups`) instead of summed from the raw rows; the result
-    is the same."""
+    (:mod:`greendoor.store.rollups`) instead of summed from the raw rows, and active
+    users are counted from ``usage_user_days.prev_date`` without grouping by user; the
+    result is the same."""
     u = schema.usage
     c7, c30, c60, c90, c120 = (d - _days(n) for n in (7, 30, 60, 90, 120))
     if rollup:
         r, a = schema.usage_user_days, schema.usage_account_days
-        ud = (sa.select(r.c.account_id, r.c.user_id, r.c.date)
-              .where(r.c.date >= c120, r.c.date < d).subquery("ud"))
         ad = (sa.select(a.c.account_id, a.c.date, a.c.users, a.c.events, a.c.errors, a.c.seconds)
               .where(a.c.date >= c120, a.c.date < d).subquery("ad"))
     else:
@@ -164,20 +166,38 @@ def _usage(conn: Connection, d: dt.date, rollup: bool = False) -> pd.DataFrame:
             n_if(ad.c.date >= c90).label("active_days_90d"),
         ).group_by(ad.c.account_id).subquery("sums")
     )
-    per_user = (
-        sa.select(ud.c.account_id, sa.func.max(ud.c.date).label("last_day"),
-                  sa.func.min(ud.c.date).label("first_day"))
-        .group_by(ud.c.account_id, ud.c.user_id).subquery("per_user")
-    )
-    users = (
-        sa.select(
-            per_user.c.account_id,
-            n_if(per_user.c.last_day >= c7).label("active_users_7d"),
-            n_if(per_user.c.last_day >= c30).label("active_users_30d"),
-            n_if(per_user.c.last_day >= c90).label("active_users_90d"),
-            n_if(per_user.c.first_day < c90).label("active_users_30d_90ago"),
-        ).group_by(per_user.c.account_id).subquery("users")
-    )
+    if rollup:
+        # a user is active in [c, d) iff one of their rows there has prev_date < c
+        # (usage_user_days.prev_date): a filtered count per account
+        def first_since(c):
+            return (r.c.date >= c) & (r.c.prev_date.is_(None) | (r.c.prev_date < c))
+
+        users = (
+            sa.select(
+                r.c.account_id,
+                n_if(first_since(c7)).label("active_users_7d"),
+                n_if(first_since(c30)).label("active_users_30d"),
+                n_if(first_since(c90)).label("active_users_90d"),
+                n_if((r.c.date < c90) & first_since(c120)).label("active_users_30d_90ago"),
+            ).where(r.c.date >= c120, r.c.date < d,
+                    sa.or_(first_since(c120), first_since(c90), first_since(c30), first_since(c7)))
+            .group_by(r.c.account_id).subquery("users")
+        )
+    else:
+        per_user = (
+            sa.select(ud.c.account_id, sa.func.max(ud.c.date).label("last_day"),
+                      sa.func.min(ud.c.date).label("first_day"))
+            .group_by(ud.c.account_id, ud.c.user_id).subquery("per_user")
+        )
+        users = (
+            sa.select(
+                per_user.c.account_id,
+                n_if(per_user.c.last_day >= c7).label("active_users_7d"),
+                n_if(per_user.c.last_day >= c30).label("active_users_30d"),
+                n_if(per_user.c.last_day >= c90).label("active_users_90d"),
+                n_if(per_user.c.first_day < c90).label("active_users_30d_90ago"),
+            ).group_by(per_user.c.account_id).subquery("users")
+        )
     cols = [c for c in sums.c if not c.name.startswith("active_days")]
     q = sa.select(*cols, *[c for c in users.c if c.name != "account_id"],
                   sums.c.active_days_7d, sums.c.active_days_30d, sums.c.active_days_90d

@@ -124,51 +124,53 @@ def score_health(features: pd.DataFrame, settings: dict) -> tuple[pd.DataFrame, 
       measure were perfect).
     """
     h = settings["health"]
-    measures = h["measures"]
-    parts = []
-    for comp in COMPONENTS:
-        for name, spec in measures[comp].items():
-            raw = features[name] if name in features else pd.Series(np.nan, index=features.index)
-            parts.append(pd.DataFrame({
-                "account_id": features.index, "component": comp, "measure": name,
-                "value": pd.to_numeric(raw, errors="coerce").astype(float).to_numpy(),
-                "scaled": scale(raw, spec["points"]), "m_weight": float(spec["weight"]),
-            }))
-    long = pd.concat(parts, ignore_index=True)
-    present = long["scaled"].notna()
-    long["m_present_w"] = long["m_weight"].where(present, 0.0)
-    comp_w = long.groupby(["account_id", "component"])["m_present_w"].transform("sum")
-    long["within"] = np.where(comp_w > 0, long["m_present_w"] / comp_w.where(comp_w > 0), 0.0)
-    comp_scores = (long.assign(x=long["scaled"].fillna(0) * long["within"])
-                   .groupby(["account_id", "component"])["x"].sum()
-                   .where(long.groupby(["account_id", "component"])["m_present_w"].sum() > 0)
-                   .unstack("component").reindex(index=features.index, columns=list(COMPONENTS)))
+    n = len(features)
+    # one column per (component, measure): accounts x measures, component-major
+    cols = [(comp, name, spec) for comp in COMPONENTS for name, spec in h["measures"][comp].items()]
+    comp_of = np.array([COMPONENTS.index(c) for c, _, _ in cols], dtype=int)
+    V = np.column_stack([pd.to_numeric(features[name], errors="coerce").astype(float).to_numpy()
+                         if name in features else np.full(n, np.nan) for _, name, _ in cols]) \
+        if cols else np.empty((n, 0))
+    S = np.column_stack([scale(V[:, k], spec["points"]) for k, (_, _, spec) in enumerate(cols)]) \
+        if cols else np.empty((n, 0))
+    m_w = np.array([float(spec["weight"]) for _, _, spec in cols], dtype=float)
+    present_w = np.where(np.isnan(S), 0.0, m_w)  # a missing measure's weight is 0
+    onehot = (comp_of[:, None] == np.arange(len(COMPONENTS))[None, :]).astype(float)  # M x C
+    comp_present_w = present_w @ onehot  # accounts x components
+    comp_total_w = np.broadcast_to(m_w @ onehot, comp_present_w.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        within = np.where(comp_present_w[:, comp_of] > 0, present_w / comp_present_w[:, comp_of], 0.0)
+        comp = np.where(comp_present_w > 0, (np.nan_to_num(S) * within) @ onehot, np.nan)
+        share = comp_present_w / comp_total_w
+    comp_scores = pd.DataFrame(comp, index=features.index, columns=list(COMPONENTS))
     segments = features["segment"] if "segment" in features else pd.Series(None, index=features.index)
     scores = []
     for seg, idx in segments.groupby(segments.fillna(""), dropna=False).groups.items():
         scores.append(compose(comp_scores.loc[idx], _weights_for(settings, seg or None), h["bands"]))
-    out = comp_scores.join(pd.concat(scores)[["health_score", "band"]])
-    # confidence: component weight x share of its measure weight present
-    m_total = long.groupby(["account_id", "component"])["m_weight"].sum()
-    m_present = long.groupby(["account_id", "component"])["m_present_w"].sum()
-    share = (m_present / m_total).unstack("component").reindex(index=features.index,
-                                                               columns=list(COMPONENTS))
+    out = comp_scores.join(pd.concat(scores)[["health_score", "band"]]) if scores else \
+        comp_scores.assign(health_score=np.nan, band=None)
     # each account's component weights (its segment's, else the default): accounts x COMPONENTS
     keys = [s if isinstance(s, str) and s else "" for s in segments]
     by_key = {k: _weights_for(settings, k or None) for k in set(keys)}
-    wv = np.array([[by_key[k][c] for c in COMPONENTS] for k in keys], dtype=float)
-    out["confidence"] = (share.to_numpy() * wv).sum(axis=1) / wv.sum(axis=1)
-    # effective weights for the why panel
-    comp_weight = wv[features.index.get_indexer(long["account_id"]),
-                     long["component"].map({c: i for i, c in enumerate(COMPONENTS)}).to_numpy()]
-    comp_present = long.groupby(["account_id", "component"])["m_present_w"].transform("sum") > 0
-    long["c_w"] = np.where(comp_present, comp_weight, 0.0)
-    total_c = long.drop_duplicates(["account_id", "component"]).groupby("account_id")["c_w"].sum()
-    long["weight"] = long["within"] * long["c_w"] / long["account_id"].map(total_c).replace(0, np.nan)
-    long["contribution"] = long["weight"] * long["scaled"]
-    long["gain"] = long["weight"] * (100 - long["scaled"])
-    why = long[["account_id", "component", "measure", "value", "scaled", "weight",
-                "contribution", "gain"]]
+    wv = np.array([[by_key[k][c] for c in COMPONENTS] for k in keys], dtype=float).reshape(n, -1)
+    # confidence: component weight x share of its measure weight present
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["confidence"] = (share * wv).sum(axis=1) / wv.sum(axis=1)
+    # effective weights for the why panel: within-component weight x the component's
+    # share of the weight of the components present
+    c_w = np.where(comp_present_w > 0, wv, 0.0)
+    total_c = c_w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight = within * c_w[:, comp_of] / np.where(total_c > 0, total_c, np.nan)[:, None]
+    # long form, measure-major (every account for the first measure, then the next)
+    why = pd.DataFrame({
+        "account_id": np.tile(features.index.to_numpy(), len(cols)),
+        "component": np.repeat([c for c, _, _ in cols], n),
+        "measure": np.repeat([m for _, m, _ in cols], n),
+        "value": V.T.ravel(), "scaled": S.T.ravel(), "weight": weight.T.ravel(),
+    })
+    why["contribution"] = why["weight"] * why["scaled"]
+    why["gain"] = why["weight"] * (100 - why["scaled"])
     return out, why
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import io
 import json
 import math
@@ -307,17 +308,17 @@ def _dumps(model) -> bytes:
     return buf.getvalue()
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "unknown"
+    if isinstance(v, (int, float, np.floating)):
+        return f"{v:,.2f}".rstrip("0").rstrip(".") if abs(v) < 100 else f"{v:,.0f}"
+    return str(v)
+
+
 def _evidence(feature: str, value, reference) -> str:
-    desc = describe(feature)
-
-    def fmt(v):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return "unknown"
-        if isinstance(v, (int, float, np.floating)):
-            return f"{v:,.2f}".rstrip("0").rstrip(".") if abs(v) < 100 else f"{v:,.0f}"
-        return str(v)
-
-    return f"{desc}: {fmt(value)} (typical {fmt(reference)})"
+    return f"{describe(feature)}: {_fmt(value)} (typical {_fmt(reference)})"
 
 
 def at_renewal(X: pd.DataFrame) -> pd.DataFrame:
@@ -478,11 +479,12 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     f, out, why, X, renewal_cat, adv_cond = latest
     secs["predict"] = time.perf_counter() - t3
     t5 = time.perf_counter()
-    # churn drivers for the riskier half (the at-risk queue, alerts, Account 360);
-    # the safest half is marked so the page can say why it has none
+    # churn drivers for the riskier half by either risk measure, and for every account
+    # at risk (SPEC.md: red, or yellow and declining): the at-risk queue, alerts and
+    # Account 360. The rest is marked so the page can say why it has none.
     cp = out["churn_probability"]
-    riskier = ((out["band"] != "green") | (out["risk_index"].fillna(0) >= 50)
-               | (cp >= cp.median()) | cp.isna())
+    at_risk = (out["band"] == "red") | ((out["band"] == "yellow") & (out["trend"] == "declining"))
+    riskier = (at_risk | (out["risk_index"].fillna(0) >= 50) | (cp >= cp.median()) | cp.isna())
     drivers = _drivers(models.get("churn"), X[riskier.to_numpy()])
     # expansion drivers are read for the propensity ranking: the likeliest 10 % (>= 50)
     ep = out["expansion_probability"]
@@ -492,7 +494,7 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     secs["drivers"] = time.perf_counter() - t5
     t5 = time.perf_counter()
     best = best_improvement(why).to_dict()
-    why_by = columns_by(why.round(4), "account_id")
+    why_by = why_by_account(why.round(4), out.index)
     days = f["days_to_renewal"].to_dict()
     adv = adv_cond.astype(bool).to_dict("index")
     cats = renewal_cat.to_dict()
@@ -602,6 +604,27 @@ def columns_by(df: pd.DataFrame, key: str) -> dict[str, dict[str, list | np.ndar
     return {keys[a]: {c: v[a:b] for c, v in cols.items()} for a, b in zip(starts, ends, strict=True)}
 
 
+def why_by_account(why: pd.DataFrame, accounts: pd.Index) -> dict[str, dict]:
+    """:func:`columns_by` of the why panel per account. The panel of
+    :func:`~greendoor.scoring.health.score_health` is measure-major (every account for
+    the first measure, then the next): then each account's columns are one row of a
+    reshaped matrix, with no sort. Any other layout goes through :func:`columns_by`."""
+    n = len(accounts)
+    ids = why["account_id"].to_numpy()
+    m = len(why) // n if n else 0
+    if not n or m * n != len(why) or not (ids.reshape(m, n) == accounts.to_numpy()).all():
+        return columns_by(why, "account_id")
+    out_cols = [c for c in why.columns if c != "account_id"]
+    text = {c: why[c].to_numpy()[::n] for c in out_cols if not pd.api.types.is_numeric_dtype(why[c])}
+    if any(not (why[c].to_numpy().reshape(m, n) == v[:, None]).all() for c, v in text.items()):
+        return columns_by(why, "account_id")  # a text column varies within a measure's block
+    text = {c: v.tolist() for c, v in text.items()}
+    mats = {c: np.ascontiguousarray(why[c].to_numpy(dtype=float).reshape(m, n).T)
+            for c in out_cols if c not in text}
+    return {a: {c: (text[c] if c in text else mats[c][i]) for c in out_cols}
+            for i, a in enumerate(accounts)}
+
+
 def dumps(obj) -> str:
     """JSON text of ``obj`` (orjson): NaN and infinities become null, numpy scalars and
     dates are written natively, anything else through :func:`_clean`."""
@@ -618,16 +641,16 @@ def _write_alerts(conn: Connection, al: pd.DataFrame, as_of: dt.date) -> None:
                                                   sa.or_(t.c.snoozed_until.is_(None),
                                                          t.c.snoozed_until > as_of)))}
     conn.execute(t.delete().where(t.c.as_of == as_of, t.c.status == "open"))
+    if kept:
+        al = al[[(a, r) not in kept for a, r in zip(al["account_id"], al["rule"], strict=True)]]
     if al.empty:
         return
-    now = now_utc()
-    recs = [{"alert_id": new_id(), "account_id": r.account_id, "as_of": as_of, "rule": r.rule,
-             "severity": r.severity, "title": r.title,
-             "evidence_json": dumps(r.evidence), "status": "open",
-             "snoozed_until": None, "created_at": now}
-            for r in al.itertuples(index=False) if (r.account_id, r.rule) not in kept]
-    if recs:
-        bulk_insert(conn, t, pd.DataFrame(recs))
+    bulk_insert(conn, t, pd.DataFrame({
+        "alert_id": [new_id() for _ in range(len(al))],
+        "account_id": al["account_id"].to_numpy(), "as_of": as_of, "rule": al["rule"].to_numpy(),
+        "severity": al["severity"].to_numpy(), "title": al["title"].to_numpy(),
+        "evidence_json": [dumps(e) for e in al["evidence"]], "status": "open",
+        "snoozed_until": None, "created_at": now_utc()}))
 
 
 def _store_evaluation(conn: Connection, evaluation: dict, as_of: dt.date, version: int) -> None:

@@ -1,14 +1,15 @@
 """Derived tables kept next to the raw facts, so reads scan less.
 
 * ``usage_user_days``: usage summed per account, user and day (rows with
-  ``events > 0``). Serves the per-user usage features (active users).
+  ``events > 0``), with the user's previous active day. Serves the active-user
+  counts as filtered sums per account (no per-user grouping).
 * ``usage_account_days``: the same summed per account and day, with ``users`` = the
   number of user-days. Serves the per-account sums (events, user-days, seconds,
   errors) and the active days.
 
 Both are written in date order, so a read of one window (the last 120 days) skips the
 other dates' row groups. At bench tier L (100 M usage rows) a one-date usage read went
-from 9.9 s on the user-day rollup alone to about 4 s (docs/benchmarks.md).
+from 9.9 s on the user-day rollup alone to about 2 s (docs/benchmarks.md).
 
 The rollups are only used when **fresh**: the stored fingerprint (row count, sum of
 events, first and last day of ``usage``) equals the raw table's. Anything that writes
@@ -35,13 +36,19 @@ def usage_fingerprint(conn: Connection) -> str:
 
 
 def user_days_select() -> sa.Select:
-    """``account_id, user_id, date, events, errors, seconds`` summed from ``usage``
-    (rows with events > 0), in date order."""
+    """``account_id, user_id, date, events, errors, seconds, prev_date`` summed from
+    ``usage`` (rows with events > 0), in date order; ``prev_date`` is the user's
+    previous active day."""
     u = schema.usage
-    return (sa.select(u.c.account_id, u.c.user_id, u.c.date, sa.func.sum(u.c.events),
-                      sa.func.sum(u.c.errors), sa.func.sum(u.c.duration_seconds))
-            .where(u.c.events > 0).group_by(u.c.account_id, u.c.user_id, u.c.date)
-            .order_by(u.c.date))
+    g = (sa.select(u.c.account_id, u.c.user_id, u.c.date,
+                   sa.func.sum(u.c.events).label("events"), sa.func.sum(u.c.errors).label("errors"),
+                   sa.func.sum(u.c.duration_seconds).label("seconds"))
+         .where(u.c.events > 0).group_by(u.c.account_id, u.c.user_id, u.c.date).subquery("g"))
+    prev = sa.func.lag(g.c.date).over(partition_by=[g.c.account_id, g.c.user_id],
+                                      order_by=g.c.date)
+    return (sa.select(g.c.account_id, g.c.user_id, g.c.date, g.c.events, g.c.errors, g.c.seconds,
+                      prev.label("prev_date"))
+            .order_by(g.c.date))
 
 
 def refresh_usage_rollups(conn: Connection) -> int:
@@ -51,7 +58,8 @@ def refresh_usage_rollups(conn: Connection) -> int:
     conn.execute(r.delete())
     conn.execute(a.delete())
     conn.execute(r.insert().from_select(
-        ["account_id", "user_id", "date", "events", "errors", "seconds"], user_days_select()))
+        ["account_id", "user_id", "date", "events", "errors", "seconds", "prev_date"],
+        user_days_select()))
     conn.execute(a.insert().from_select(
         ["account_id", "date", "users", "events", "errors", "seconds"],
         sa.select(r.c.account_id, r.c.date, sa.func.count(), sa.func.sum(r.c.events),

@@ -301,6 +301,10 @@ usage_user_days = sa.Table(
     sa.Column("events", sa.BigInteger, nullable=False),
     sa.Column("errors", sa.BigInteger),
     sa.Column("seconds", sa.Double),
+    # the user's previous active day (NULL for the first): a user is active in a window
+    # [c, d) iff exactly one of their rows there has prev_date < c, so active users are
+    # a filtered count per account, not a count of distinct users
+    sa.Column("prev_date", sa.Date),
 )
 
 usage_account_days = sa.Table(

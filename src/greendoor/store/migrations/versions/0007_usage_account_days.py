@@ -1,4 +1,4 @@
-"""usage_account_days (daily per-account usage rollup)
+"""usage_account_days (daily per-account usage rollup); usage_user_days.prev_date
 
 Revision ID: 0007
 Revises: 0006
@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("errors", sa.BigInteger(), nullable=True),
         sa.Column("seconds", sa.Double(), nullable=True),
     )
+    op.add_column("usage_user_days", sa.Column("prev_date", sa.Date(), nullable=True))
     # Rebuild both usage rollups (in date order) for a store that already holds usage.
     from greendoor.store.rollups import refresh_usage_rollups
 
@@ -31,3 +32,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("usage_account_days")
+    op.drop_column("usage_user_days", "prev_date")
