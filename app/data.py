@@ -320,10 +320,14 @@ def migration(token: str, f: Filters, before, kind: str) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, ttl=3600)
 def behavior(token: str, f: Filters) -> dict:
     from greendoor.analytics import behavior as B
+    from greendoor.store.rollups import usage_rollups_fresh
 
     with engine().connect() as conn:
-        return {"active": B.active_users(conn, f), "features": B.feature_adoption(conn, f),
-                "cohorts": B.cohort_retention(conn, f), "anomalies": B.anomalies(conn, f),
+        fresh = usage_rollups_fresh(conn)  # checked once for the three readers
+        return {"active": B.active_users(conn, f, rollup=fresh),
+                "features": B.feature_adoption(conn, f),
+                "cohorts": B.cohort_retention(conn, f, rollup=fresh),
+                "anomalies": B.anomalies(conn, f, rollup=fresh),
                 "power_users": B.power_users(conn, f)}
 
 

@@ -13,6 +13,7 @@ from greendoor.analytics import advocacy, behavior, expansion, renewals, segment
 from greendoor.portfolio import Filters
 from greendoor.store import schema
 from greendoor.store.bulk import bulk_insert
+from greendoor.store.rollups import usage_rollups_fresh
 
 AS_OF = dt.date(2025, 6, 1)
 
@@ -26,13 +27,19 @@ def _accounts(engine, n=3, signup="2023-01-01"):
         bulk_insert(conn, schema.accounts, df)
 
 
-def _usage(engine, rows):
+def _usage(engine, rows, rollup: bool = False):
+    """Insert usage rows; with ``rollup`` also rebuild the usage rollups (fresh), else
+    they are stale and readers use the raw rows."""
+    from greendoor.store.rollups import refresh_usage_rollups
+
     df = pd.DataFrame(rows, columns=["account_id", "date", "user_id", "feature", "events",
                                      "duration_seconds", "errors"])
     df["usage_id"] = [f"u{i}" for i in range(len(df))]
     df["date"] = pd.to_datetime(df["date"])
     with engine.begin() as conn:
         bulk_insert(conn, schema.usage, df)
+        if rollup:
+            refresh_usage_rollups(conn)
 
 
 # --------------------------------------------------------------------------- behavior
@@ -63,7 +70,8 @@ def test_feature_adoption_share_and_gap(engine):
     assert not fa.loc["reports", "gap"]
 
 
-def test_anomalies_flag_a_drop_over_20_percent(engine):
+@pytest.mark.parametrize("rollup", [False, True], ids=["raw", "rollup"])
+def test_anomalies_flag_a_drop_over_20_percent(engine, rollup):
     _accounts(engine, 2)
     with engine.begin() as conn:
         bulk_insert(conn, schema.subscriptions, pd.DataFrame({
@@ -73,39 +81,58 @@ def test_anomalies_flag_a_drop_over_20_percent(engine):
     _usage(engine, [("A0", "2025-05-10", "u", "x", 100, 600.0, 0),
                     ("A0", "2025-05-25", "u", "x", 70, 600.0, 0),
                     ("A1", "2025-05-10", "u", "x", 100, 600.0, 0),
-                    ("A1", "2025-05-25", "u", "x", 90, 600.0, 0)])
+                    ("A1", "2025-05-25", "u", "x", 90, 600.0, 0)], rollup)
     with engine.connect() as conn:
-        an = behavior.anomalies(conn, Filters(AS_OF))
+        an = behavior.anomalies(conn, Filters(AS_OF))  # the rollup when fresh
     assert list(an["account_id"]) == ["A0"]
     assert an.loc[0, "events_change"] == pytest.approx(-0.3)
     assert an.loc[0, "anomaly"] == "events -30%"
 
 
-def test_active_users_dau_wau_mau(engine):
+@pytest.mark.parametrize("rollup", [False, True], ids=["raw", "rollup"])
+def test_active_users_dau_wau_mau(engine, rollup):
     """u1 active every day of the last week, u2 on one day, u3 only 20 days ago:
     DAU = (7 + 1) / 7, WAU = 2, MAU = 3."""
     _accounts(engine, 1)
     rows = [("A0", str(AS_OF - dt.timedelta(days=d)), "u1", "x", 1, 1.0, 0) for d in range(1, 8)]
     rows += [("A0", str(AS_OF - dt.timedelta(days=3)), "u2", "x", 1, 1.0, 0),
-             ("A0", str(AS_OF - dt.timedelta(days=20)), "u3", "x", 1, 1.0, 0)]
-    _usage(engine, rows)
+             ("A0", str(AS_OF - dt.timedelta(days=20)), "u3", "x", 1, 1.0, 0),
+             ("A0", str(AS_OF - dt.timedelta(days=60)), "u3", "x", 1, 1.0, 0)]  # before the window
+    _usage(engine, rows, rollup)
     with engine.connect() as conn:
+        assert usage_rollups_fresh(conn) is rollup
         au = behavior.active_users(conn, Filters(AS_OF), weeks=1)
     row = au.iloc[-1]
     assert row["dau"] == pytest.approx(8 / 7) and row["wau"] == 2 and row["mau"] == 3
     assert row["stickiness"] == pytest.approx(8 / 7 / 3)
 
 
-def test_cohort_retention(engine):
+@pytest.mark.parametrize("rollup", [False, True], ids=["raw", "rollup"])
+def test_cohort_retention(engine, rollup):
     """Two accounts signed up in Jan 2025; both use it in January, one in February."""
     _accounts(engine, 2, signup="2025-01-05")
     _usage(engine, [("A0", "2025-01-10", "u", "x", 1, 1.0, 0),
                     ("A1", "2025-01-11", "u", "x", 1, 1.0, 0),
-                    ("A0", "2025-02-10", "u", "x", 1, 1.0, 0)])
+                    ("A0", "2025-02-10", "u", "x", 1, 1.0, 0)], rollup)
     with engine.connect() as conn:
         c = behavior.cohort_retention(conn, Filters(AS_OF)).set_index("age")
     assert c.loc[0, "retention"] == 1.0 and c.loc[1, "retention"] == 0.5
     assert c.loc[0, "size"] == 2
+
+
+def test_behavior_reads_the_same_from_the_rollups_as_from_raw_rows(demo_store):
+    """On the demo portfolio (fresh rollups), active users, anomalies and cohorts from
+    the rollups equal the raw-row answers, for the whole book and one segment."""
+    from tests.conftest import DEMO_AS_OF
+
+    _, eng = demo_store
+    with eng.connect() as conn:
+        assert usage_rollups_fresh(conn)
+        for f in (Filters(DEMO_AS_OF), Filters(DEMO_AS_OF, segment="smb")):
+            for fn in (behavior.active_users, behavior.anomalies, behavior.cohort_retention):
+                fast, raw = fn(conn, f, rollup=True), fn(conn, f, rollup=False)
+                assert len(raw) > 0, fn.__name__
+                pd.testing.assert_frame_equal(fast, raw, check_dtype=False, obj=fn.__name__)
 
 
 # --------------------------------------------------------------------------- expansion

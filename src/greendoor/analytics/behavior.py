@@ -2,6 +2,9 @@
 
 An active user has at least one event that day; a user is (account_id, user_id).
 All aggregation runs in the store; results are per week, feature, cohort or account.
+Active users, anomalies and cohorts read the usage rollups
+(:mod:`greendoor.store.rollups`) when they are fresh, and the raw rows otherwise; the
+results are the same (tests/unit/test_analytics.py).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy.engine import Connection
 from greendoor.metrics import sql as msql
 from greendoor.portfolio import Filters
 from greendoor.store import schema
+from greendoor.store.rollups import usage_rollups_fresh
 
 #: SPEC.md: adoption gap = fewer than 20 % of active accounts using a feature 30 days
 #: after its first use in the portfolio ("release").
@@ -25,33 +29,52 @@ ANOMALY_DROP = 0.20
 
 
 def _conds(u, f: Filters, start: dt.date, end: dt.date) -> list:
-    conds = [u.c.date >= start, u.c.date < end, u.c.events > 0]
+    conds = [u.c.date >= start, u.c.date < end]
+    if "events" in u.c:
+        conds.append(u.c.events > 0)
     flt = msql.account_filter(u.c.account_id, f.segment, f.owner)
     if flt is not None:
         conds.append(flt)
     return conds
 
 
-def active_users(conn: Connection, f: Filters, weeks: int = 26) -> pd.DataFrame:
+def active_users(conn: Connection, f: Filters, weeks: int = 26,
+                 rollup: bool | None = None) -> pd.DataFrame:
     """Weekly DAU, WAU, MAU and stickiness over the last ``weeks`` weeks.
 
     For each week ending at ``d`` (the as-of date and every 7 days back): ``dau`` =
     mean distinct active users per day over the 7 days before ``d``; ``wau`` =
     distinct users in those 7 days; ``mau`` = distinct users in the 30 days before
     ``d``; ``stickiness`` = DAU / MAU. Columns ``week_end, dau, wau, mau, stickiness``.
+    ``rollup`` (default: whether the usage rollups are fresh) reads the user-days of
+    ``usage_user_days``, where a user is counted once in a window by the row whose
+    previous active day is before the window (no DISTINCT).
     """
-    u = schema.usage
     ends = [f.as_of - dt.timedelta(days=7 * k) for k in range(weeks - 1, -1, -1)]
     first = ends[0] - dt.timedelta(days=30)
-    key = u.c.account_id + sa.literal(":") + sa.func.coalesce(u.c.user_id, "")
-    ud = (sa.select(key.label("uk"), u.c.date).where(*_conds(u, f, first, f.as_of))
-          .group_by(key, u.c.date).subquery("ud"))
     dates = sa.values(sa.column("d", sa.Date), name="ends").data([(d,) for d in ends])
-    in7 = sa.and_(ud.c.date >= dates.c.d - sa.literal(7), ud.c.date < dates.c.d)
+    if rollup if rollup is not None else usage_rollups_fresh(conn):
+        r = schema.usage_user_days
+        ud = (sa.select(r.c.date, r.c.prev_date).where(*_conds(r, f, first, f.as_of))
+              .subquery("ud"))
+        in7 = sa.and_(ud.c.date >= dates.c.d - sa.literal(7), ud.c.date < dates.c.d)
+
+        def first_since(days):
+            return ud.c.prev_date.is_(None) | (ud.c.prev_date < dates.c.d - sa.literal(days))
+
+        wau = sa.func.count(sa.case((sa.and_(in7, first_since(7)), 1)))
+        mau = sa.func.count(sa.case((first_since(30), 1)))
+    else:
+        u = schema.usage
+        key = u.c.account_id + sa.literal(":") + sa.func.coalesce(u.c.user_id, "")
+        ud = (sa.select(key.label("uk"), u.c.date).where(*_conds(u, f, first, f.as_of))
+              .group_by(key, u.c.date).subquery("ud"))
+        in7 = sa.and_(ud.c.date >= dates.c.d - sa.literal(7), ud.c.date < dates.c.d)
+        wau = sa.func.count(sa.distinct(sa.case((in7, ud.c.uk))))
+        mau = sa.func.count(sa.distinct(ud.c.uk))
     q = (sa.select(dates.c.d.label("week_end"),
                    sa.func.count(sa.case((in7, 1))).label("user_days_7"),
-                   sa.func.count(sa.distinct(sa.case((in7, ud.c.uk)))).label("wau"),
-                   sa.func.count(sa.distinct(ud.c.uk)).label("mau"))
+                   wau.label("wau"), mau.label("mau"))
          .select_from(dates.join(ud, sa.and_(ud.c.date >= dates.c.d - sa.literal(30),
                                              ud.c.date < dates.c.d)))
          .group_by(dates.c.d).order_by(dates.c.d))
@@ -114,12 +137,16 @@ def feature_adoption(conn: Connection, f: Filters, days: int = 30) -> pd.DataFra
          "events", "errors", "error_rate", "error_rate_prior"]]
 
 
-def cohort_retention(conn: Connection, f: Filters, months: int = 24) -> pd.DataFrame:
+def cohort_retention(conn: Connection, f: Filters, months: int = 24,
+                     rollup: bool | None = None) -> pd.DataFrame:
     """Signup-cohort retention: share of each signup month's accounts with any usage
     in each month since signup. Long frame ``cohort`` (month start), ``age`` (months
     since signup, 0 = the signup month), ``active``, ``size``, ``retention``; cohorts
-    that signed up in the last ``months`` months before the as-of date."""
-    a, u = schema.accounts, schema.usage
+    that signed up in the last ``months`` months before the as-of date. ``rollup``
+    (default: whether the usage rollups are fresh) reads ``usage_account_days``."""
+    a = schema.accounts
+    u = (schema.usage_account_days if (rollup if rollup is not None else usage_rollups_fresh(conn))
+         else schema.usage)
     since = (f.as_of.replace(day=1) - pd.DateOffset(months=months - 1)).date()
     acc = sa.select(a.c.account_id, a.c.signup_date).where(
         a.c.signup_date >= since, a.c.signup_date < f.as_of)
@@ -135,7 +162,7 @@ def cohort_retention(conn: Connection, f: Filters, months: int = 24) -> pd.DataF
     act = pd.read_sql(sa.select(u.c.account_id, month.label("month"))
                       .select_from(u.join(acc_sq, acc_sq.c.account_id == u.c.account_id))
                       .where(u.c.date < f.as_of, u.c.events > 0)
-                      .group_by(u.c.account_id, month), conn)
+                      .group_by(u.c.account_id, month), conn)  # account-days: events > 0
     accounts["cohort"] = pd.to_datetime(accounts["signup_date"]).dt.to_period("M")
     size = accounts.groupby("cohort").size()
     act["month"] = pd.to_datetime(act["month"]).dt.to_period("M")
@@ -149,22 +176,29 @@ def cohort_retention(conn: Connection, f: Filters, months: int = 24) -> pd.DataF
     return g
 
 
-def anomalies(conn: Connection, f: Filters, days: int = 14) -> pd.DataFrame:
+def anomalies(conn: Connection, f: Filters, days: int = 14,
+              rollup: bool | None = None) -> pd.DataFrame:
     """Accounts whose events or session time over the last ``days`` days fell more
     than 20 % below the ``days`` before (SPEC.md), largest ARR first. Columns
     ``account_id, name, segment, csm_owner, arr, events_now, events_before,
     events_change, minutes_now, minutes_before, minutes_change, anomaly`` (words).
     Accounts with fewer than 20 events in the earlier window are left out (too
-    little to call a drop)."""
-    u, a = schema.usage, schema.accounts
+    little to call a drop). ``rollup`` (default: whether the usage rollups are fresh)
+    reads ``usage_account_days``."""
+    a = schema.accounts
+    if rollup if rollup is not None else usage_rollups_fresh(conn):
+        u = schema.usage_account_days
+        seconds = u.c.seconds
+    else:
+        u = schema.usage
+        seconds = u.c.duration_seconds
     start, prior = f.as_of - dt.timedelta(days=days), f.as_of - dt.timedelta(days=2 * days)
     now = u.c.date >= start
     q = (sa.select(u.c.account_id,
                    sa.func.sum(sa.case((now, u.c.events), else_=0)).label("events_now"),
                    sa.func.sum(sa.case((~now, u.c.events), else_=0)).label("events_before"),
-                   (sa.func.sum(sa.case((now, u.c.duration_seconds), else_=0.0)) / 60.0)
-                   .label("minutes_now"),
-                   (sa.func.sum(sa.case((~now, u.c.duration_seconds), else_=0.0)) / 60.0)
+                   (sa.func.sum(sa.case((now, seconds), else_=0.0)) / 60.0).label("minutes_now"),
+                   (sa.func.sum(sa.case((~now, seconds), else_=0.0)) / 60.0)
                    .label("minutes_before"))
          .where(*_conds(u, f, prior, f.as_of)).group_by(u.c.account_id)).subquery("w")
     arr = msql.arr_as_of_query(f.as_of, f.segment, f.owner).subquery("arr")

@@ -4,7 +4,9 @@
 
 Everything is validated before anything is written (:mod:`.validate`); a valid
 import is loaded in one transaction (:mod:`.load`) and logged in ``import_log``
-and the audit log. Any error leaves the store exactly as it was.
+and the audit log. Any error leaves the store exactly as it was. A usage CSV larger
+than 512 MB is read, validated and loaded in slices of a million rows
+(:mod:`.chunked`), with the same errors and the same keys.
 """
 
 from __future__ import annotations
