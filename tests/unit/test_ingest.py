@@ -390,6 +390,8 @@ def test_a_large_usage_file_is_imported_in_slices_with_the_same_rows_and_keys(
     assert again.tables["usage"].unchanged == len(usage) + 3
     assert count(sliced, schema.usage) == len(usage) + 3
     assert len(folders) == 2 and not any(Path(f).exists() for f in folders)  # spills removed
+    with sliced.connect() as conn:  # and the staging tables
+        assert not [t for t in sa.inspect(conn).get_table_names() if t.startswith("greendoor_stage")]
 
 
 def test_a_bad_cell_in_a_later_slice_names_its_line_and_nothing_is_written(

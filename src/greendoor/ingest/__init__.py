@@ -381,6 +381,16 @@ def import_path(
         report.seconds = time.perf_counter() - t0
         return report
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    stage = None
+    if isinstance(typed.get("usage"), chunked.SpilledUsage):
+        chunked.drop_stages(engine)  # a crashed import's leftover
+        step(0.25, "Staging usage")
+        try:
+            stage = chunked.stage_usage(engine, typed["usage"])
+        except Exception:
+            typed["usage"].cleanup()
+            chunked.drop_stages(engine)
+            raise
     conn = engine.connect()
     tx = conn.begin()
     try:
@@ -391,7 +401,7 @@ def import_path(
             step(0.3 + 0.6 * i / max(len(order), 1), f"Loading {table}")
             frame = typed[table]
             if isinstance(frame, chunked.SpilledUsage):
-                res = chunked.load_usage(conn, frame, replace)
+                res = chunked.load_staged(conn, stage, replace)
             else:
                 frame = frame[[c for c in frame.columns if c in TABLES[table].c]]
                 res = upsert(conn, TABLES[table], frame, list(CONTRACT[table].key))
@@ -425,6 +435,7 @@ def import_path(
         conn.close()
         if isinstance(typed.get("usage"), chunked.SpilledUsage):
             typed["usage"].cleanup()
+            chunked.drop_stages(engine)
     if "usage" in report.tables or replace:
         # The rollup in its own transaction, after the import committed: until it
         # commits (or if it fails) features read the raw rows (greendoor.store.rollups).

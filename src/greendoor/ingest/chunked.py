@@ -14,9 +14,13 @@ text and typed frames need several times that. A usage CSV larger than
    Step 1 keeps one 64-bit hash of each row's identity; identities whose hash occurs
    more than once are counted exactly across slices in step 3. Every other row is
    the first of its identity. The keys are the same as a whole-file import's.
-3. **Load** the slices one by one, inside the import's transaction: a plain insert
-   when the store holds no usage (a first import, or ``replace``), else the same
-   upsert as a whole file. A failure rolls everything back.
+3. **Stage** the keyed slices in a staging table, committed slice by slice before the
+   import's transaction (DuckDB keeps a transaction's own appended rows in memory,
+   about 180 MB per million usage rows; committed rows are on disk).
+4. **Load** in the import's single transaction, in one statement: a plain insert from
+   the staging table when the store holds no usage (a first import, or ``replace``),
+   else the same upsert as a whole file. A failure rolls everything back; the staging
+   table is dropped either way (and a crash's leftover at the next import).
 
 Peak memory is about one slice plus 8 bytes per usage row for the hashes.
 """
@@ -26,18 +30,19 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from greendoor.ingest import validate as V
 from greendoor.ingest.adapters import DERIVATIONS, TableMap
 from greendoor.ingest.contract import CONTRACT, TABLES
-from greendoor.ingest.load import upsert
+from greendoor.ingest.load import merge_stage
 from greendoor.ingest.read import RawTable
 from greendoor.store import schema
 from greendoor.store.bulk import bulk_insert
@@ -166,19 +171,48 @@ def prepare_usage(path: Path, tmap: TableMap, sub_to_acct: dict, known_accounts:
     return SpilledUsage(folder=folder, parts=parts, rows=rows, repeated=repeated)
 
 
-def load_usage(conn: Connection, spilled: SpilledUsage, replace: bool) -> dict:
-    """Load the slices in the caller's transaction; returns inserted/updated/unchanged
-    counts like :func:`greendoor.ingest.load.upsert`."""
-    table = TABLES["usage"]
+STAGE_PREFIX = "greendoor_stage_usage_"
+
+
+def stage_usage(engine: Engine, spilled: SpilledUsage) -> sa.Table | None:
+    """Append the slices, keyed, to a new staging table, committing slice by slice
+    (before the import's transaction): DuckDB holds a transaction's own appended rows
+    in memory, about 180 MB per million usage rows, while committed rows go to disk.
+    The staging table is not part of the store's data; :func:`drop_stages` removes it.
+    Returns ``None`` when there are no rows."""
+    table, stage = TABLES["usage"], None
+    for df in spilled.frames():
+        df = df[[c for c in df.columns if c in table.c]]
+        with engine.begin() as conn:
+            if stage is None:
+                stage = sa.Table(f"{STAGE_PREFIX}{uuid.uuid4().hex[:12]}", sa.MetaData(),
+                                 *[sa.Column(c, table.c[c].type) for c in df.columns])
+                stage.create(conn)
+            bulk_insert(conn, stage, df)
+    return stage
+
+
+def load_staged(conn: Connection, stage: sa.Table | None, replace: bool) -> dict:
+    """Load the staged usage in the caller's (the import's) transaction with one
+    statement: a plain insert when the store holds no usage (a first import, or
+    ``replace``), else the upsert of :func:`greendoor.ingest.load.merge_stage`.
+    Returns inserted/updated/unchanged counts."""
+    if stage is None:
+        return {"inserted": 0, "updated": 0, "unchanged": 0}
+    table, cols = TABLES["usage"], [c.name for c in stage.c]
+    n = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
     empty = replace or conn.execute(
         sa.select(sa.func.count()).select_from(sa.select(schema.usage.c.source_key)
                                                .limit(1).subquery())).scalar_one() == 0
-    total = {"inserted": 0, "updated": 0, "unchanged": 0}
-    for df in spilled.frames():
-        df = df[[c for c in df.columns if c in table.c]]
-        if empty:  # no stored key to match; the keys within the import are distinct
-            total["inserted"] += bulk_insert(conn, table, df)
-        else:
-            for k, v in upsert(conn, table, df, list(CONTRACT["usage"].key)).items():
-                total[k] += v
-    return total
+    if empty:  # no stored key to match; the keys within the import are distinct
+        conn.execute(table.insert().from_select(cols, sa.select(*stage.c)))
+        return {"inserted": int(n), "updated": 0, "unchanged": 0}
+    return merge_stage(conn, table, stage, cols, list(CONTRACT["usage"].key), int(n))
+
+
+def drop_stages(engine: Engine) -> None:
+    """Drop every usage staging table (this import's, or one left by a crash)."""
+    with engine.begin() as conn:
+        for name in sa.inspect(conn).get_table_names():
+            if name.startswith(STAGE_PREFIX):
+                conn.execute(sa.text(f"DROP TABLE {conn.dialect.identifier_preparer.quote(name)}"))

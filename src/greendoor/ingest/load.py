@@ -38,6 +38,16 @@ def upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, key: list[str
     )
     stage.create(conn)  # transactional: a failed import rolls it back too
     bulk_insert(conn, stage, frame)
+    res = merge_stage(conn, table, stage, cols, key, len(frame))
+    stage.drop(conn)
+    return res
+
+
+def merge_stage(conn: Connection, table: sa.Table, stage: sa.Table, cols: list[str],
+                key: list[str], n_rows: int) -> dict:
+    """Update changed and insert new rows of ``table`` from the ``n_rows`` rows of
+    ``stage`` (same column names, ``cols``), matched on ``key``. Returns the counts
+    like :func:`upsert`."""
     match = sa.and_(*[table.c[k] == stage.c[k] for k in key])
     non_key = [c for c in cols if c not in key]
     differs = (sa.or_(*[table.c[c].is_distinct_from(stage.c[c]) for c in non_key])
@@ -55,6 +65,5 @@ def upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, key: list[str
     if n_insert:
         conn.execute(table.insert().from_select(
             cols, sa.select(*[stage.c[c] for c in cols]).where(~exists)))
-    stage.drop(conn)
     return {"inserted": int(n_insert), "updated": int(n_update),
-            "unchanged": int(len(frame) - n_insert - n_update)}
+            "unchanged": int(n_rows - n_insert - n_update)}
