@@ -388,9 +388,10 @@ def import_path(
         try:
             stage = chunked.stage_usage(engine, typed["usage"])
         except Exception:
-            typed["usage"].cleanup()
             chunked.drop_stages(engine)
             raise
+        finally:
+            typed["usage"].cleanup()  # staged: the spilled slices are no longer needed
     conn = engine.connect()
     tx = conn.begin()
     try:
@@ -433,8 +434,7 @@ def import_path(
         raise
     finally:
         conn.close()
-        if isinstance(typed.get("usage"), chunked.SpilledUsage):
-            typed["usage"].cleanup()
+        if stage is not None:
             chunked.drop_stages(engine)
     if "usage" in report.tables or replace:
         # The rollup in its own transaction, after the import committed: until it

@@ -43,7 +43,7 @@ from greendoor.ingest import validate as V
 from greendoor.ingest.adapters import DERIVATIONS, TableMap
 from greendoor.ingest.contract import CONTRACT, TABLES
 from greendoor.ingest.load import merge_stage
-from greendoor.ingest.read import RawTable
+from greendoor.ingest.read import RawTable, csv_record_lines, stripped
 from greendoor.store import schema
 from greendoor.store.bulk import bulk_insert
 
@@ -53,6 +53,8 @@ LARGE_FILE_BYTES = 512 * 2**20
 CHUNK_ROWS = 1_000_000
 #: Errors after which reading stops (nothing is written once there is one).
 MAX_ERRORS = 100_000
+#: Column of a spilled slice holding each row's identity hash.
+IDENTITY_HASH = "_identity_hash"
 
 
 def is_large(path: Path) -> bool:
@@ -76,9 +78,9 @@ class SpilledUsage:
         seen: dict[tuple, int] = {}
         for part in self.parts:
             df = pd.read_parquet(part)
+            h = df.pop(IDENTITY_HASH).to_numpy()  # hashed once, when validated
             kf = _usage_identity(df)
             occurrence = np.zeros(len(df), dtype="int64")
-            h = pd.util.hash_pandas_object(kf, index=False).to_numpy()
             maybe = np.flatnonzero(np.isin(h, self.repeated))
             if len(maybe):
                 for i, key in zip(maybe, kf.iloc[maybe].itertuples(index=False, name=None),
@@ -104,20 +106,7 @@ def csv_line_numbers(path: Path) -> np.ndarray | None:
                 simple = False
                 break
             last = block[-2:]
-    if simple:
-        return None
-    import csv
-
-    starts = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        next(reader, None)
-        prev_end = reader.line_num
-        for record in reader:
-            if any(cell.strip() for cell in record):
-                starts.append(prev_end + 1)
-            prev_end = reader.line_num
-    return np.asarray(starts, dtype="int64")
+    return None if simple else csv_record_lines(path)
 
 
 def prepare_usage(path: Path, tmap: TableMap, sub_to_acct: dict, known_accounts: set,
@@ -135,10 +124,7 @@ def prepare_usage(path: Path, tmap: TableMap, sub_to_acct: dict, known_accounts:
                          encoding="utf-8", chunksize=CHUNK_ROWS)
     try:
         for i, chunk in enumerate(reader):
-            chunk.columns = [str(c).strip() for c in chunk.columns]
-            for c in chunk.columns:
-                chunk[c] = chunk[c].str.strip()
-            chunk = chunk.reset_index(drop=True)
+            chunk = stripped(chunk)
             at = (lines[rows:rows + len(chunk)] if lines is not None
                   else np.arange(rows + 2, rows + len(chunk) + 2))
             raw = RawTable(path=path, frame=chunk, lines=at)
@@ -158,10 +144,10 @@ def prepare_usage(path: Path, tmap: TableMap, sub_to_acct: dict, known_accounts:
                                 f"errors at line {int(at[-1]):,}")
                     break
                 continue  # keep validating; nothing will be loaded
-            hashes.append(pd.util.hash_pandas_object(_usage_identity(df), index=False)
-                          .to_numpy())
+            h = pd.util.hash_pandas_object(_usage_identity(df), index=False).to_numpy()
+            hashes.append(h)
             part = folder / f"usage-{i:05d}.parquet"
-            df.to_parquet(part, index=False)
+            df.assign(**{IDENTITY_HASH: h}).to_parquet(part, index=False)
             parts.append(part)
     except Exception:
         shutil.rmtree(folder, ignore_errors=True)

@@ -61,10 +61,15 @@ def read_file(path: Path) -> RawTable:
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError,
             ValueError) as exc:
         raise ReadError(f"{path.name}: cannot be read: {exc}") from exc
+    return RawTable(path=path, frame=stripped(frame), lines=lines)
+
+
+def stripped(frame: pd.DataFrame) -> pd.DataFrame:
+    """Column names and cells without surrounding spaces, on a 0-based index."""
     frame.columns = [str(c).strip() for c in frame.columns]
     for c in frame.columns:
         frame[c] = frame[c].str.strip()
-    return RawTable(path=path, frame=frame.reset_index(drop=True), lines=lines)
+    return frame.reset_index(drop=True)
 
 
 def _csv_lines(path: Path, n_rows: int) -> np.ndarray:
@@ -82,17 +87,22 @@ def _csv_lines(path: Path, n_rows: int) -> np.ndarray:
         blank_tail += 1
     if physical - blank_tail == n_rows + 1:
         return np.arange(2, n_rows + 2)
+    starts = csv_record_lines(path)
+    if len(starts) != n_rows:  # unusual dialect: fall back to row positions
+        return np.arange(2, n_rows + 2)
+    return starts
+
+
+def csv_record_lines(path: Path) -> np.ndarray:
+    """The line on which each non-blank record of a CSV starts (header = line 1), by
+    the csv module's own line count: exact with quoted newlines."""
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
         next(reader, None)
         starts = []
         prev_end = reader.line_num
         for record in reader:
-            if not any(cell.strip() for cell in record):
-                prev_end = reader.line_num
-                continue
-            starts.append(prev_end + 1)
+            if any(cell.strip() for cell in record):
+                starts.append(prev_end + 1)
             prev_end = reader.line_num
-    if len(starts) != n_rows:  # unusual dialect: fall back to row positions
-        return np.arange(2, n_rows + 2)
-    return np.asarray(starts)
+    return np.asarray(starts, dtype="int64")
