@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from greendoor.metrics import sql as msql
 from greendoor.portfolio import Filters
 from greendoor.store import schema
-from greendoor.store.rollups import usage_rollups_fresh
+from greendoor.store.rollups import use_rollups
 
 #: SPEC.md: adoption gap = fewer than 20 % of active accounts using a feature 30 days
 #: after its first use in the portfolio ("release").
@@ -29,9 +29,7 @@ ANOMALY_DROP = 0.20
 
 
 def _conds(u, f: Filters, start: dt.date, end: dt.date) -> list:
-    conds = [u.c.date >= start, u.c.date < end]
-    if "events" in u.c:
-        conds.append(u.c.events > 0)
+    conds = [u.c.date >= start, u.c.date < end, u.c.events > 0]
     flt = msql.account_filter(u.c.account_id, f.segment, f.owner)
     if flt is not None:
         conds.append(flt)
@@ -53,7 +51,7 @@ def active_users(conn: Connection, f: Filters, weeks: int = 26,
     ends = [f.as_of - dt.timedelta(days=7 * k) for k in range(weeks - 1, -1, -1)]
     first = ends[0] - dt.timedelta(days=30)
     dates = sa.values(sa.column("d", sa.Date), name="ends").data([(d,) for d in ends])
-    if rollup if rollup is not None else usage_rollups_fresh(conn):
+    if use_rollups(conn, rollup):
         r = schema.usage_user_days
         ud = (sa.select(r.c.date, r.c.prev_date).where(*_conds(r, f, first, f.as_of))
               .subquery("ud"))
@@ -145,8 +143,7 @@ def cohort_retention(conn: Connection, f: Filters, months: int = 24,
     that signed up in the last ``months`` months before the as-of date. ``rollup``
     (default: whether the usage rollups are fresh) reads ``usage_account_days``."""
     a = schema.accounts
-    u = (schema.usage_account_days if (rollup if rollup is not None else usage_rollups_fresh(conn))
-         else schema.usage)
+    u = schema.usage_account_days if use_rollups(conn, rollup) else schema.usage
     since = (f.as_of.replace(day=1) - pd.DateOffset(months=months - 1)).date()
     acc = sa.select(a.c.account_id, a.c.signup_date).where(
         a.c.signup_date >= since, a.c.signup_date < f.as_of)
@@ -186,7 +183,7 @@ def anomalies(conn: Connection, f: Filters, days: int = 14,
     little to call a drop). ``rollup`` (default: whether the usage rollups are fresh)
     reads ``usage_account_days``."""
     a = schema.accounts
-    if rollup if rollup is not None else usage_rollups_fresh(conn):
+    if use_rollups(conn, rollup):
         u = schema.usage_account_days
         seconds = u.c.seconds
     else:

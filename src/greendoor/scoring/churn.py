@@ -55,6 +55,12 @@ def _in_blocks(predict, X: pd.DataFrame) -> np.ndarray:
     return np.concatenate([predict(X.iloc[i:i + BLOCK_ROWS]) for i in range(0, len(X), BLOCK_ROWS)])
 
 
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)) of probabilities clipped to [1e-9, 1 - 1e-9]."""
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
+
+
 class NotEnoughData(ValueError):
     """Too few observations or positives to train and calibrate honestly."""
 
@@ -225,8 +231,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X) -> np.ndarray:
         """Log-odds of the uncalibrated base model (monotone in the probability)."""
-        p = np.clip(_in_blocks(self.base_.predict_proba, self._aligned(X))[:, 1], 1e-9, 1 - 1e-9)
-        return np.log(p / (1 - p))
+        return _log_odds(_in_blocks(self.base_.predict_proba, self._aligned(X))[:, 1])
 
     def _occlusion(self, X: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
         """Log-odds change when each of ``cols`` moves from its typical (reference)
@@ -305,9 +310,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         per_tree = np.column_stack([tree_values(t, A) for t in trees])  # rows x trees
         raw = model._baseline_prediction.ravel()[0] + per_tree.sum(axis=1)
 
-        def log_odds(r):  # as decision_function: probability clipped to [1e-9, 1 - 1e-9]
-            p = np.clip(1.0 / (1.0 + np.exp(-r)), 1e-9, 1 - 1e-9)
-            return np.log(p / (1 - p))
+        def log_odds(r):  # as decision_function, from the raw score
+            return _log_odds(1.0 / (1.0 + np.exp(-r)))
 
         base = log_odds(raw)
         out = np.zeros((len(X), len(cols)))

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from greendoor.metrics.sql import arr_as_of_query
 from greendoor.store import schema
 from greendoor.store.bulk import read_frame
-from greendoor.store.rollups import usage_rollups_fresh
+from greendoor.store.rollups import use_rollups
 
 #: Categorical features (strings); every other feature is numeric (NaN = unknown).
 CATEGORICAL = ("segment", "plan", "industry", "region")
@@ -198,10 +198,8 @@ def _usage(conn: Connection, d: dt.date, rollup: bool = False) -> pd.DataFrame:
                 n_if(per_user.c.first_day < c90).label("active_users_30d_90ago"),
             ).group_by(per_user.c.account_id).subquery("users")
         )
-    cols = [c for c in sums.c if not c.name.startswith("active_days")]
-    q = sa.select(*cols, *[c for c in users.c if c.name != "account_id"],
-                  sums.c.active_days_7d, sums.c.active_days_30d, sums.c.active_days_90d
-                  ).select_from(sums.join(users, users.c.account_id == sums.c.account_id))
+    q = sa.select(sums, *[c for c in users.c if c.name != "account_id"]).select_from(
+        sums.join(users, users.c.account_id == sums.c.account_id))
     breadth = (
         sa.select(u.c.account_id, sa.func.count(sa.distinct(u.c.feature)).label("feature_breadth_30d"))
         .where(u.c.date >= c30, u.c.date < d, u.c.events > 0)
@@ -347,8 +345,7 @@ def features_as_of(conn: Connection, as_of: dt.date,
     ``rollup`` (from :func:`greendoor.store.rollups.usage_rollups_fresh`, checked
     here when ``None``) reads the daily per-user usage rollup.
     """
-    if rollup is None:
-        rollup = usage_rollups_fresh(conn)
+    rollup = use_rollups(conn, rollup)
     base = _commercial(conn, as_of)
     df = base.set_index("account_id")
     for part in (_usage(conn, as_of, rollup), _tickets(conn, as_of), _surveys(conn, as_of),

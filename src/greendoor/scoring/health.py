@@ -121,7 +121,9 @@ def score_health(features: pd.DataFrame, settings: dict) -> tuple[pd.DataFrame, 
       measure, value, scaled`` (0-100), ``weight`` (effective share of the score,
       summing to 1 over present measures), ``contribution`` (points; they sum to
       the health score) and ``gain`` (points the score would rise if this
-      measure were perfect).
+      measure were perfect). Rows are measure-major: every account, in the
+      features' order, for the first measure, then the next
+      (:func:`greendoor.scoring.run.why_by_account` relies on it).
     """
     h = settings["health"]
     n = len(features)

@@ -588,37 +588,24 @@ def records_by(df: pd.DataFrame, key: str) -> dict[str, list[dict]]:
     return out
 
 
-def columns_by(df: pd.DataFrame, key: str) -> dict[str, dict[str, list | np.ndarray]]:
-    """The rows of ``df`` grouped by ``key``, each group as columns without ``key``:
-    ``{key value: {column: values}}`` (``pd.DataFrame`` of it gives the group back).
-    Numeric columns are array slices, which :func:`dumps` writes without a Python
-    object per value: the why panel has about 1 M rows at bench tier L."""
-    df = df.sort_values(key, kind="stable")
-    keys = df[key].to_numpy()
-    if not len(keys):
-        return {}
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    ends = np.r_[starts[1:], len(keys)]
-    cols = {c: (np.ascontiguousarray(df[c].to_numpy(dtype=float))
-                if pd.api.types.is_numeric_dtype(df[c]) else df[c].astype(object).tolist())
-            for c in df.columns if c != key}
-    return {keys[a]: {c: v[a:b] for c, v in cols.items()} for a, b in zip(starts, ends, strict=True)}
-
-
 def why_by_account(why: pd.DataFrame, accounts: pd.Index) -> dict[str, dict]:
-    """:func:`columns_by` of the why panel per account. The panel of
-    :func:`~greendoor.scoring.health.score_health` is measure-major (every account for
-    the first measure, then the next): then each account's columns are one row of a
-    reshaped matrix, with no sort. Any other layout goes through :func:`columns_by`."""
+    """The why panel of each account, column-wise: ``{account_id: {column: values}}``
+    (``pd.DataFrame`` of it gives the account's rows back). The panel of
+    :func:`~greendoor.scoring.health.score_health` is measure-major (every account of
+    ``accounts`` for the first measure, then the next), so each account's numbers are
+    one row of a reshaped matrix: no sort, and numeric columns stay arrays that
+    :func:`dumps` writes without a Python object per value (about 1 M panel rows at
+    bench tier L). Raises ``ValueError`` for any other layout."""
     n = len(accounts)
+    if not n:
+        return {}
     ids = why["account_id"].to_numpy()
-    m = len(why) // n if n else 0
-    if not n or m * n != len(why) or not (ids.reshape(m, n) == accounts.to_numpy()).all():
-        return columns_by(why, "account_id")
+    m = len(why) // n
     out_cols = [c for c in why.columns if c != "account_id"]
     text = {c: why[c].to_numpy()[::n] for c in out_cols if not pd.api.types.is_numeric_dtype(why[c])}
-    if any(not (why[c].to_numpy().reshape(m, n) == v[:, None]).all() for c, v in text.items()):
-        return columns_by(why, "account_id")  # a text column varies within a measure's block
+    if m * n != len(why) or not (ids.reshape(m, n) == accounts.to_numpy()).all() or any(
+            not (why[c].to_numpy().reshape(m, n) == v[:, None]).all() for c, v in text.items()):
+        raise ValueError("the why panel is not measure-major over the scored accounts")
     text = {c: v.tolist() for c, v in text.items()}
     mats = {c: np.ascontiguousarray(why[c].to_numpy(dtype=float).reshape(m, n).T)
             for c in out_cols if c not in text}

@@ -73,3 +73,9 @@ def usage_rollups_fresh(conn: Connection) -> bool:
     """Whether the usage rollups match the raw usage table right now."""
     stored = meta.get(conn, TOKEN_KEY)
     return stored is not None and stored == usage_fingerprint(conn)
+
+
+def use_rollups(conn: Connection, rollup: bool | None) -> bool:
+    """A reader's ``rollup`` argument: as given, or (``None``) whether the rollups are
+    fresh now."""
+    return usage_rollups_fresh(conn) if rollup is None else rollup
