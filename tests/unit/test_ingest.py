@@ -134,14 +134,20 @@ def test_one_bad_cell_refuses_the_import_and_leaves_the_store_byte_for_byte(engi
     assert file_digest(engine) == before
 
 
-def test_canonical_import_of_the_demo_round_trips(tmp_path):
-    """The demo's own tables satisfy the contract and load back identically."""
-    frames = generate(DemoParams(n_accounts=40, months=4, seed=5,
-                                 as_of=pd.Timestamp("2026-03-31").date()))
-    d = tmp_path / "demo_export"
+def export_demo(folder: Path, **params) -> tuple[Path, dict[str, pd.DataFrame]]:
+    """The demo's tables (``DemoParams(**params)``, as of 2026-03-31) as canonical CSV
+    files in ``folder/demo_export``: (that folder, the frames)."""
+    frames = generate(DemoParams(as_of=pd.Timestamp("2026-03-31").date(), **params))
+    d = folder / "demo_export"
     d.mkdir()
     for name, df in frames.items():
         df.to_csv(d / f"{name}.csv", index=False)
+    return d, frames
+
+
+def test_canonical_import_of_the_demo_round_trips(tmp_path):
+    """The demo's own tables satisfy the contract and load back identically."""
+    d, frames = export_demo(tmp_path, n_accounts=40, months=4, seed=5)
     eng = make_engine(f"duckdb:///{tmp_path / 'x.duckdb'}")
     init_store(eng)
     report = import_path(eng, d, "canonical")
@@ -340,13 +346,7 @@ def test_any_malformed_cell_is_reported_at_its_line_and_column(engine, canonical
 @pytest.fixture
 def demo_export(tmp_path):
     """The demo's tables as canonical CSV files (60 accounts, 6 months)."""
-    frames = generate(DemoParams(n_accounts=60, months=6, seed=11,
-                                 as_of=pd.Timestamp("2026-03-31").date()))
-    d = tmp_path / "demo_export"
-    d.mkdir()
-    for name, df in frames.items():
-        df.to_csv(d / f"{name}.csv", index=False)
-    return d, frames
+    return export_demo(tmp_path, n_accounts=60, months=6, seed=11)
 
 
 def _usage_rows(eng) -> pd.DataFrame:
