@@ -31,10 +31,9 @@ from greendoor.ingest import chunked
 from greendoor.ingest import validate as V
 from greendoor.ingest.adapters import ADAPTERS, COUNTRY_REGION, DERIVATIONS, Adapter, TableMap
 from greendoor.ingest.contract import CONTRACT, DERIVED_WHEN_ABSENT, TABLES
-from greendoor.ingest.load import upsert
 from greendoor.ingest.read import SUFFIXES, RawTable, ReadError, read_file, table_stem
 from greendoor.store import meta, schema
-from greendoor.store.bulk import delete_all
+from greendoor.store.bulk import delete_all, upsert
 from greendoor.store.engine import new_id
 from greendoor.store.rollups import refresh_usage_rollups
 

@@ -42,10 +42,9 @@ from sqlalchemy.engine import Connection, Engine
 from greendoor.ingest import validate as V
 from greendoor.ingest.adapters import DERIVATIONS, TableMap
 from greendoor.ingest.contract import CONTRACT, TABLES
-from greendoor.ingest.load import merge_stage
 from greendoor.ingest.read import RawTable, csv_record_lines, stripped
 from greendoor.store import schema
-from greendoor.store.bulk import bulk_insert
+from greendoor.store.bulk import bulk_insert, merge_stage
 
 #: CSV usage files above this size are imported in slices.
 LARGE_FILE_BYTES = 512 * 2**20
@@ -181,7 +180,7 @@ def stage_usage(engine: Engine, spilled: SpilledUsage) -> sa.Table | None:
 def load_staged(conn: Connection, stage: sa.Table | None, replace: bool) -> dict:
     """Load the staged usage in the caller's (the import's) transaction with one
     statement: a plain insert when the store holds no usage (a first import, or
-    ``replace``), else the upsert of :func:`greendoor.ingest.load.merge_stage`.
+    ``replace``), else the upsert of :func:`greendoor.store.bulk.merge_stage`.
     Returns inserted/updated/unchanged counts."""
     if stage is None:
         return {"inserted": 0, "updated": 0, "unchanged": 0}
