@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import actions_ui, auth, data, shell
+from greendoor import account360
 from greendoor.charts.portfolio import FONT
 from greendoor.scoring.features import describe
 
@@ -70,7 +71,7 @@ actions_ui.action_buttons(account_id, key="a360", alerts=alerts, renewal_date=re
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Why this health score")
-    why = pd.DataFrame(det.get("why", []))
+    why = account360.why_frame(det)
     if len(why):
         best = det.get("best_improvement")
         why["label"] = why["measure"].map(describe)
@@ -92,9 +93,10 @@ with right:
         for d in drivers:
             st.markdown(f"- {d['evidence']}")
     elif det.get("drivers_computed") is False:
-        st.caption("Low churn risk: below the portfolio median on both churn probability and "
-                   "risk index, and not at risk; drivers are computed for the riskier half and "
-                   "every account at risk, to keep scoring fast.")
+        st.caption("Lower churn risk: in the lower half of the book by combined risk (churn "
+                   "probability this quarter and risk index at the renewal), not at risk and "
+                   "not in the at-risk queue. Drivers are computed for the riskier half and "
+                   "every account the queue lists, to keep scoring fast.")
     else:
         st.caption("No driver raises this account's risk above typical.")
     st.subheader("Open alerts")

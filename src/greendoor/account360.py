@@ -35,6 +35,21 @@ class Account360:
     alerts: pd.DataFrame
 
 
+def why_frame(details: dict) -> pd.DataFrame:
+    """The health score's why panel from a snapshot's details: one row per measure,
+    ``component, measure, value, scaled`` (0-100), ``weight`` (share of the score),
+    ``contribution = weight x scaled`` (points; they sum to the health score) and
+    ``gain = weight x (100 - scaled)`` (SPEC.md "Health score"). Snapshots store the
+    panel column-wise without the two derived columns (older ones have them). Empty
+    when the details have no panel."""
+    why = pd.DataFrame(details.get("why") or [])
+    if len(why) and "contribution" not in why:
+        w, s = why["weight"].astype(float), why["scaled"].astype(float)
+        why["contribution"] = w * s
+        why["gain"] = w * (100 - s)
+    return why
+
+
 def load(conn: Connection, account_id: str, as_of: dt.date,
          principal: Principal | None = None) -> Account360 | None:
     """The account's data as of ``as_of``, or ``None`` for an unknown account id.

@@ -316,7 +316,12 @@ def movers(conn: Connection, f: Filters, days: int = 7) -> pd.DataFrame:
                                     "health_score", "before", "change", "band", "band_before"]]
 
 
-def at_risk_queue(conn: Connection, f: Filters, min_risk_index: float = 90.0) -> pd.DataFrame:
+#: The at-risk queue lists accounts at risk and those at or above this risk index.
+QUEUE_MIN_RISK_INDEX = 90.0
+
+
+def at_risk_queue(conn: Connection, f: Filters,
+                  min_risk_index: float = QUEUE_MIN_RISK_INDEX) -> pd.DataFrame:
     """Accounts at risk (SPEC.md: red, or yellow and declining) and any with a risk
     index of ``min_risk_index`` or more, riskiest first. Adds ``days_to_renewal``,
     ``drivers`` (the evidence of the top churn drivers, "; "-joined),

@@ -110,6 +110,33 @@ def test_snoozed_alert_is_not_raised_again_by_rescoring(store):
     assert len(rows(store, schema.alerts, rule="proactive_checkin")) == 1  # still only the snoozed one
 
 
+def test_rewriting_alerts_keeps_the_unchanged_and_replaces_the_changed(store):
+    day = dt.date(2026, 6, 8)
+
+    def alert(rule, title, **evidence):
+        return {"account_id": "A1", "rule": rule, "severity": "warning", "title": title,
+                "evidence": evidence}
+
+    with store.begin() as conn:
+        _write_alerts(conn, pd.DataFrame([alert("usage_decline", "Usage down 30%", change=-0.3),
+                                          alert("logins_drop", "Logins down 40%", change=-0.4)]), day)
+    first = rows(store, schema.alerts, as_of=day).set_index("rule")
+    with store.begin() as conn:
+        _write_alerts(conn, pd.DataFrame([alert("usage_decline", "Usage down 30%", change=-0.3),
+                                          alert("logins_drop", "Logins down 45%", change=-0.45),
+                                          alert("tickets_spike", "Tickets up", tickets_30d=4)]), day)
+    second = rows(store, schema.alerts, as_of=day).set_index("rule")
+    assert sorted(second.index) == ["logins_drop", "tickets_spike", "usage_decline"]
+    assert second.loc["usage_decline", "alert_id"] == first.loc["usage_decline", "alert_id"]
+    assert second.loc["logins_drop", "alert_id"] != first.loc["logins_drop", "alert_id"]
+    assert json.loads(second.loc["logins_drop", "evidence_json"]) == {"change": -0.45}
+    assert (second["status"] == "open").all() and second["alert_id"].str.len().eq(32).all()
+    with store.begin() as conn:
+        _write_alerts(conn, pd.DataFrame(columns=["account_id", "rule", "severity", "title",
+                                                  "evidence"]), day)
+    assert rows(store, schema.alerts, as_of=day, status="open").empty
+
+
 def test_status_changes_are_audited(store):
     aid = A.create_task(store, "A1", "Call", "ann", "2026-06-10")
     A.set_status(store, aid, "done", actor="ann")

@@ -76,6 +76,26 @@ def test_tree_occlusion_gives_the_generic_occlusion_numbers():
     assert (fast.loc[Xt.index[5:10], "signal"] == 0).all()
 
 
+@pytest.mark.parametrize("estimator, calibration", [
+    ("gradient_boosting", "sigmoid"), ("logistic", "sigmoid"), ("logistic", "isotonic")])
+def test_decision_and_proba_in_one_pass(estimator, calibration):
+    """One pass of the base model gives decision_function and predict_proba exactly, and
+    without the calibrator's internals the two calls still answer."""
+    X, y, dates = planted(n=3000)
+    model = ChurnModel(estimator=estimator, calibration=calibration).fit(X, y, as_of=dates)
+    Xt, _, _ = planted(n=500, seed=3)
+    decision, proba = model.decision_and_proba(Xt)
+    np.testing.assert_allclose(decision, model.decision_function(Xt), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(proba, model.predict_proba(Xt)[:, 1], rtol=0, atol=1e-12)
+    assert np.ptp(proba) > 0.5  # there is something to compare
+    fallback = clone(model)
+    fallback.__dict__.update(model.__dict__)
+    fallback.calibrated_ = type("Opaque", (), {"predict_proba": model.calibrated_.predict_proba})()
+    d2, p2 = fallback.decision_and_proba(Xt)
+    np.testing.assert_array_equal(p2, model.predict_proba(Xt)[:, 1])
+    np.testing.assert_array_equal(d2, model.decision_function(Xt))
+
+
 def test_sklearn_conventions():
     m = ChurnModel(estimator="logistic", calibration="isotonic")
     assert m.get_params()["calibration"] == "isotonic"

@@ -12,6 +12,7 @@ from greendoor.scoring.health import (
     best_improvement,
     classify_trend,
     compose,
+    health_panel,
     is_at_risk,
     scale,
     score_health,
@@ -145,3 +146,24 @@ def test_segment_weights_override():
     st["health"]["segment_weights"] = {"smb": {"engagement": 1.0, "sentiment": 0.0, "growth": 0.0}}
     scores, _ = score_health(_features(), st)
     assert scores.loc["A", "health_score"] == pytest.approx(75.0)
+
+
+def test_wide_why_panel_is_the_long_panel():
+    """health_panel (batch scoring) and score_health (long form) are the same numbers,
+    and the panel's best improvement is best_improvement's, including ties and an
+    account without any measure."""
+    f = pd.concat([_features(), _features(latest_nps=np.nan, csat_90d=np.nan).rename({"A": "B"}),
+                   _features(**{m: np.nan for m in _features().columns if m != "segment"})
+                   .rename({"A": "C"})])
+    scores, panel = health_panel(f, default_settings())
+    long = panel.long()
+    s2, why = score_health(f, default_settings())
+    pd.testing.assert_frame_equal(scores, s2)
+    pd.testing.assert_frame_equal(long, why)
+    assert list(long["account_id"][:3]) == ["A", "B", "C"]  # measure-major
+    best = panel.best_improvement()
+    assert best["A"] == best_improvement(why)["A"] == "active_days_30d"  # first of a tie
+    assert best["B"] == best_improvement(why)["B"]
+    assert best["C"] is None and "C" not in best_improvement(why)
+    g = panel.gain
+    assert np.nanmax(g[0]) == pytest.approx(5.0)  # 0.1 x (100 - 50)

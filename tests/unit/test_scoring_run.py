@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from greendoor.account360 import why_frame
 from greendoor.cli import main
 from greendoor.demo import DATAFLOW, TECHCORP, DemoParams, load_demo
 from greendoor.scoring.run import latest_evaluation, score
@@ -54,7 +55,8 @@ def test_details_explain_the_scores(scored):
     s = snapshots(eng).set_index(["account_id", "as_of"])
     row = s.loc[(DATAFLOW, AS_OF)]
     d = json.loads(row["details_json"])
-    why = pd.DataFrame(d["why"])  # the why panel, stored column-wise
+    why = why_frame(d)  # the why panel, stored column-wise
+    assert set(d["why"]) == {"component", "measure", "value", "scaled", "weight"}
     assert why["contribution"].fillna(0).sum() == pytest.approx(row["health_score"], abs=0.01)
     assert len(why) == why["measure"].nunique() >= 10
     assert d["best_improvement"] in set(why["measure"])
@@ -80,10 +82,38 @@ def test_archetypes_are_scored_as_the_seeds_describe(scored):
 
 def test_rescoring_reuses_the_model_and_replaces_snapshots(scored):
     _, eng, _ = scored
-    before = len(snapshots(eng))
+    ss, al = schema.score_snapshots, schema.alerts
+    before = snapshots(eng)
+    latest = before[pd.to_datetime(before["as_of"]).dt.date == AS_OF]
+    with eng.begin() as conn:
+        alerts_before = pd.read_sql(sa.select(al).where(al.c.as_of == AS_OF), conn)
+        # a stale snapshot (an account not scored on the date), a tampered one, and an
+        # open alert no rule raises
+        unscored = conn.execute(sa.select(schema.accounts.c.account_id).where(
+            schema.accounts.c.account_id.not_in(list(latest["account_id"]))).limit(1)).scalar_one()
+        conn.execute(ss.insert().values(account_id=unscored, as_of=AS_OF, settings_version=1,
+                                        scored_at=dt.datetime(2026, 1, 1), health_score=1.0))
+        conn.execute(ss.update().where(ss.c.account_id == DATAFLOW, ss.c.as_of == AS_OF)
+                     .values(health_score=-1.0, details_json=None))
+        conn.execute(al.insert().values(alert_id="stale", account_id=DATAFLOW, as_of=AS_OF,
+                                        rule="logins_drop", severity="warning", title="old",
+                                        status="open", created_at=dt.datetime(2026, 1, 1)))
     again = score(eng, evaluate_models=False)
     assert again.models["churn"]["source"] == "reused"
-    assert len(snapshots(eng)) == before  # the as-of date's rows are replaced, not added
+    after = snapshots(eng)
+    assert len(after) == len(before)  # the as-of date's rows are replaced, not added
+    row = after.set_index(["account_id", "as_of"]).loc[(DATAFLOW, AS_OF)]
+    assert row["health_score"] == latest.set_index("account_id").loc[DATAFLOW, "health_score"]
+    assert json.loads(row["details_json"])["why"]
+    assert unscored not in set(after["account_id"])
+    with eng.connect() as conn:
+        alerts_after = pd.read_sql(sa.select(al).where(al.c.as_of == AS_OF), conn)
+    # the same alerts, raised again: same ids (kept, not rewritten); the stale one is gone
+    assert "stale" not in set(alerts_after["alert_id"])
+    key = ["alert_id", "account_id", "rule", "title", "evidence_json", "created_at"]
+    pd.testing.assert_frame_equal(alerts_after.sort_values("alert_id")[key].reset_index(drop=True),
+                                  alerts_before.sort_values("alert_id")[key].reset_index(drop=True))
+    assert alerts_after["alert_id"].str.fullmatch(r"[0-9a-f]{32}").all()
 
 
 def test_backtest_is_stored_and_measures_real_skill(scored):

@@ -117,6 +117,7 @@ def past_quarters(source: Connection | Engine, as_of: dt.date, n_quarters: int =
         FeatureCache,
         _model_frame,
         _renewal_probability,
+        at_renewal,
         connect,
         data_start,
         training_dates,
@@ -157,7 +158,8 @@ def past_quarters(source: Connection | Engine, as_of: dt.date, n_quarters: int =
             continue
         check = qe + dt.timedelta(days=14)
         with connect(source) as conn:
-            p, _ = _renewal_probability(conn, model, due, _model_frame(due), qs)
+            churn = model.predict_proba(at_renewal(_model_frame(due)))[:, 1]
+            p, _ = _renewal_probability(conn, churn, due, qs)
             later = pd.read_sql(arr_as_of_query(check), conn).set_index("account_id")["arr"]
             churned = {r[0] for r in conn.execute(sa.select(ce.c.account_id).where(
                 ce.c.churn_date >= qs, ce.c.churn_date < check,

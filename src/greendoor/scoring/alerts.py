@@ -36,10 +36,10 @@ def _num(v) -> float:
     return v
 
 
-def plain_text(df: pd.DataFrame) -> pd.DataFrame:
-    """Arrow-backed text columns as Python objects (they iterate slowly in to_dict)."""
-    return df.astype({c: object for c in df.columns
-                      if pd.api.types.is_string_dtype(df[c]) and df[c].dtype != object})
+def _floats(col: pd.Series) -> list[float]:
+    """A column as Python floats, NaN for anything missing or not a number (as
+    :func:`_num`)."""
+    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan).tolist()
 
 
 def account_alerts(features: pd.DataFrame, scores: pd.DataFrame, settings: dict,
@@ -56,13 +56,17 @@ def account_alerts(features: pd.DataFrame, scores: pd.DataFrame, settings: dict,
     out = []
     drivers = drivers or {}
     has_contacts = features["champion_active"].notna().any()
-    score_rows = plain_text(scores[["band", "health_score", "health_change"]]).to_dict("index")
     used = ["arr", "usage_change_mom", "arr_change_90d", "days_to_renewal", "days_since_touch",
             "logins_change_mom", "tickets_30d", "tickets_prior_30d", "champion_left_90d",
             "champion_active", "seat_utilization", "usage_growth_90d"]
-    for acc, f in plain_text(features[used]).to_dict("index").items():
-        s = score_rows[acc]
-        band = s.get("band")
+    # column lists, not to_dict("index"): about 1 s less at bench tier L (85,000 accounts)
+    values = zip(*(_floats(features[c]) for c in used), strict=True)
+    score_rows = zip(scores["band"].astype(object).where(scores["band"].notna(), None).tolist(),
+                     _floats(scores["health_score"]), _floats(scores["health_change"]),
+                     strict=True)
+    for acc, row, (band, health_score, health_change) in zip(
+            features.index.tolist(), values, score_rows, strict=True):
+        f = dict(zip(used, row, strict=True))
         arr = _num(f["arr"])
 
         def add(rule, severity, title, _acc=acc, _arr=arr, **evidence):
@@ -73,7 +77,7 @@ def account_alerts(features: pd.DataFrame, scores: pd.DataFrame, settings: dict,
         downgrade = _num(f["arr_change_90d"]) < 0
         usage_collapse = usage_mom <= -r["escalation_usage_drop"]
         if band == "red" or usage_collapse or downgrade:
-            why = ([f"health is red ({s['health_score']:.0f})"] if band == "red" else []) + \
+            why = ([f"health is red ({health_score:.0f})"] if band == "red" else []) + \
                   ([f"usage down {-usage_mom:.0%} month over month"] if usage_collapse else []) + \
                   ([f"ARR down {-_num(f['arr_change_90d']):.0%} in 90 days"] if downgrade else [])
             renewal = _num(f["days_to_renewal"])
@@ -103,7 +107,7 @@ def account_alerts(features: pd.DataFrame, scores: pd.DataFrame, settings: dict,
                 f"Tickets up: {t_now:.0f} in 30 days vs {t_before:.0f} before",
                 tickets_30d=t_now, tickets_prior_30d=t_before,
                 threshold=r["warning_ticket_increase"])
-        drop = _num(s.get("health_change"))
+        drop = health_change
         if drop <= -r["warning_health_drop_points"]:
             add("health_drop", "warning", f"Health down {-drop:.0f} points in 30 days",
                 change_points=drop, threshold_points=-r["warning_health_drop_points"])

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -109,6 +110,64 @@ def _weights_for(settings: dict, segment: str | None) -> dict[str, float]:
     return {**h["weights"], **h.get("segment_weights", {}).get(segment or "", {})}
 
 
+@dataclasses.dataclass(frozen=True)
+class WhyPanel:
+    """The why panel in wide form: one row per account, one column per measure.
+
+    ``accounts`` (the features' index, n); ``components`` and ``measures`` (m names,
+    component-major, as in the settings); ``value`` (raw), ``scaled`` (0-100) and
+    ``weight`` (effective share of the score, summing to 1 over an account's present
+    measures): n x m float arrays, NaN where a measure is missing.
+    ``contribution = weight x scaled`` (points; they sum to the health score) and
+    ``gain = weight x (100 - scaled)`` (points the score would rise if the measure
+    were perfect), SPEC.md "Health score".
+    """
+
+    accounts: pd.Index
+    components: list[str]
+    measures: list[str]
+    value: np.ndarray
+    scaled: np.ndarray
+    weight: np.ndarray
+
+    @property
+    def contribution(self) -> np.ndarray:
+        return self.weight * self.scaled
+
+    @property
+    def gain(self) -> np.ndarray:
+        return self.weight * (100 - self.scaled)
+
+    def long(self) -> pd.DataFrame:
+        """Long form: ``account_id, component, measure, value, scaled, weight,
+        contribution, gain``, measure-major (every account for the first measure,
+        then the next)."""
+        n = len(self.accounts)
+        why = pd.DataFrame({
+            "account_id": np.tile(self.accounts.to_numpy(), len(self.measures)),
+            "component": np.repeat(self.components, n),
+            "measure": np.repeat(self.measures, n),
+            "value": self.value.T.ravel(), "scaled": self.scaled.T.ravel(),
+            "weight": self.weight.T.ravel(),
+        })
+        why["contribution"] = why["weight"] * why["scaled"]
+        why["gain"] = why["weight"] * (100 - why["scaled"])
+        return why
+
+    def best_improvement(self) -> pd.Series:
+        """Per account, the measure with the largest ``gain`` (the first one on a tie),
+        ``None`` when no measure is present; index ``accounts``. The same answer as
+        :func:`best_improvement` on :meth:`long`."""
+        g = self.gain
+        known = ~np.isnan(g)
+        if not g.size:
+            return pd.Series(None, index=self.accounts, dtype=object)
+        k = np.where(known, g, -np.inf).argmax(axis=1)
+        names = np.asarray(self.measures, dtype=object)[k]
+        return pd.Series(np.where(known.any(axis=1), names, None), index=self.accounts,
+                         dtype=object)
+
+
 def score_health(features: pd.DataFrame, settings: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Health of every row of ``features`` (one row per account).
 
@@ -121,10 +180,18 @@ def score_health(features: pd.DataFrame, settings: dict) -> tuple[pd.DataFrame, 
       measure, value, scaled`` (0-100), ``weight`` (effective share of the score,
       summing to 1 over present measures), ``contribution`` (points; they sum to
       the health score) and ``gain`` (points the score would rise if this
-      measure were perfect). Rows are measure-major: every account, in the
-      features' order, for the first measure, then the next
-      (:func:`greendoor.scoring.run.why_by_account` relies on it).
+      measure were perfect), measure-major (:meth:`WhyPanel.long`).
+
+    :func:`health_panel` gives the same with the why panel in wide form.
     """
+    scores, panel = health_panel(features, settings)
+    return scores, panel.long()
+
+
+def health_panel(features: pd.DataFrame, settings: dict) -> tuple[pd.DataFrame, WhyPanel]:
+    """:func:`score_health` with the why panel as a :class:`WhyPanel` (n x m arrays),
+    which batch scoring reads without building a long frame of accounts x measures
+    rows (about 1 M at bench tier L)."""
     h = settings["health"]
     n = len(features)
     # one column per (component, measure): accounts x measures, component-major
@@ -164,16 +231,8 @@ def score_health(features: pd.DataFrame, settings: dict) -> tuple[pd.DataFrame, 
     total_c = c_w.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         weight = within * c_w[:, comp_of] / np.where(total_c > 0, total_c, np.nan)[:, None]
-    # long form, measure-major (every account for the first measure, then the next)
-    why = pd.DataFrame({
-        "account_id": np.tile(features.index.to_numpy(), len(cols)),
-        "component": np.repeat([c for c, _, _ in cols], n),
-        "measure": np.repeat([m for _, m, _ in cols], n),
-        "value": V.T.ravel(), "scaled": S.T.ravel(), "weight": weight.T.ravel(),
-    })
-    why["contribution"] = why["weight"] * why["scaled"]
-    why["gain"] = why["weight"] * (100 - why["scaled"])
-    return out, why
+    return out, WhyPanel(accounts=features.index, components=[c for c, _, _ in cols],
+                         measures=[m for _, m, _ in cols], value=V, scaled=S, weight=weight)
 
 
 def best_improvement(why: pd.DataFrame) -> pd.Series:

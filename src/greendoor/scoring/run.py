@@ -48,11 +48,11 @@ from greendoor.scoring import alerts as A
 from greendoor.scoring import evaluate as E
 from greendoor.scoring.churn import ChurnModel, NotEnoughData, risk_index
 from greendoor.scoring.features import FEATURES, describe, features_as_of, tables_with_rows
-from greendoor.scoring.health import best_improvement, classify_trend, score_health
+from greendoor.scoring.health import WhyPanel, classify_trend, health_panel
 from greendoor.scoring.labels import churn_labels, expansion_labels
 from greendoor.settings import current as current_settings
 from greendoor.store import schema
-from greendoor.store.bulk import bulk_insert
+from greendoor.store.bulk import bulk_insert, upsert
 from greendoor.store.engine import new_id
 from greendoor.store.rollups import usage_rollups_fresh
 
@@ -144,7 +144,7 @@ class FeatureCache:
         self.source, self.settings = source, settings
         self.features: dict[dt.date, pd.DataFrame] = {}
         self.health: dict[dt.date, pd.DataFrame] = {}
-        self.why: dict[dt.date, pd.DataFrame] = {}
+        self.why: dict[dt.date, WhyPanel] = {}
         self.labels: dict[tuple, pd.Series] = {}
         with self.connect() as conn:
             self.has_rows = tables_with_rows(conn)
@@ -161,7 +161,7 @@ class FeatureCache:
             with self.connect() as conn:
                 f = features_as_of(conn, d, self.has_rows, self.rollup)
             self.features[d] = f
-            self.health[d], self.why[d] = score_health(f, self.settings)
+            self.health[d], self.why[d] = health_panel(f, self.settings)
 
     def labeled(self, dates, label_fn, renewal_only: bool = False
                 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.Series]:
@@ -330,21 +330,22 @@ def at_renewal(X: pd.DataFrame) -> pd.DataFrame:
     return Xr
 
 
-def _renewal_probability(conn: Connection, model: ChurnModel | None, f: pd.DataFrame,
-                         X: pd.DataFrame, as_of: dt.date) -> tuple[pd.Series, pd.Series]:
+def _renewal_probability(conn: Connection, churn_at_renewal: np.ndarray | None, f: pd.DataFrame,
+                         as_of: dt.date) -> tuple[pd.Series, pd.Series]:
     """P(renew) for accounts renewing within 365 days, and the forecast category used.
 
-    The renewal model (trained on observations whose renewal fell inside the
-    90-day horizon) is asked as if the renewal were 45 days away at most, so the
-    answer is the risk at the renewal itself; an open renewal opportunity's forecast category, when the store has
-    enough closed renewals of that category, is blended in at equal weight with
-    that category's historic renewal rate.
+    ``churn_at_renewal``: the renewal model's calibrated churn probability per row of
+    ``f``, asked as if the renewal were 45 days away at most (:func:`at_renewal`), so
+    the answer is the risk at the renewal itself; ``None`` without a renewal model.
+    P(renew) is one minus it. An open renewal opportunity's forecast category, when
+    the store has enough closed renewals of that category, is blended in at equal
+    weight with that category's historic renewal rate.
     """
     due = f["days_to_renewal"].between(0, 365)
     p = pd.Series(np.nan, index=f.index)
-    if model is None or not due.any():
+    if churn_at_renewal is None or not due.any():
         return p, pd.Series(None, index=f.index, dtype=object)
-    p.loc[due] = 1 - model.predict_proba(at_renewal(X.loc[due]))[:, 1]
+    p.loc[due] = 1 - np.asarray(churn_at_renewal)[due.to_numpy()]
     o = schema.opportunities
     hist = pd.read_sql(sa.select(o.c.forecast_category, o.c.status)
                        .where(o.c.type == "renewal", o.c.status.in_(["won", "lost"]),
@@ -463,12 +464,15 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
         out["trend"] = [classify_trend(x, settings["health"]["trend_threshold"]) for x in change]
         cm, em, rm = models.get("churn"), models.get("expansion"), models.get("renewal")
         out["churn_probability"] = cm.predict_proba(X)[:, 1] if cm is not None else np.nan
-        # timing aside: the risk at the next renewal, from the renewal model
-        out["risk_index"] = (risk_index(rm.decision_function(at_renewal(X)))
-                             if rm is not None else np.nan)
+        # timing aside: the risk at the next renewal, from the renewal model (its
+        # decision ranks the risk index; its probability gives P(renew))
+        renewal_decision, churn_at_renewal = (rm.decision_and_proba(at_renewal(X))
+                                              if rm is not None else (np.nan, None))
+        out["risk_index"] = risk_index(renewal_decision) if rm is not None else np.nan
         out["expansion_probability"] = em.predict_proba(X)[:, 1] if em is not None else np.nan
         with engine.connect() as conn:
-            out["renewal_probability"], renewal_cat = _renewal_probability(conn, rm, f, X, d)
+            out["renewal_probability"], renewal_cat = _renewal_probability(
+                conn, churn_at_renewal, f, d)
         out["advocacy_readiness"], adv_cond = _advocacy(f, h["band"])
         out["arr"] = f["arr"]
         out["as_of"] = d
@@ -479,12 +483,16 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     f, out, why, X, renewal_cat, adv_cond = latest
     secs["predict"] = time.perf_counter() - t3
     t5 = time.perf_counter()
-    # churn drivers for the riskier half by either risk measure, and for every account
-    # at risk (SPEC.md: red, or yellow and declining): the at-risk queue, alerts and
-    # Account 360. The rest is marked so the page can say why it has none.
-    cp = out["churn_probability"]
+    # churn drivers for the riskier half of the book, and for every account the at-risk
+    # queue lists (at risk: red, or yellow and declining, SPEC.md; or a risk index of 90+):
+    # the queue, the alerts and Account 360. "Riskier" ranks by the mean of the two risk
+    # percentiles (churn probability this quarter, risk at the renewal), so timing alone
+    # does not decide. The rest is marked, so the page can say why it has none.
+    cp, ri = out["churn_probability"], out["risk_index"]
     at_risk = (out["band"] == "red") | ((out["band"] == "yellow") & (out["trend"] == "declining"))
-    riskier = (at_risk | (out["risk_index"].fillna(0) >= 50) | (cp >= cp.median()) | cp.isna())
+    risk_rank = pd.concat([cp.rank(pct=True), ri / 100], axis=1).mean(axis=1)
+    riskier = (at_risk | (ri >= portfolio.QUEUE_MIN_RISK_INDEX)
+               | (risk_rank >= risk_rank.median()) | risk_rank.isna())
     drivers = _drivers(models.get("churn"), X[riskier.to_numpy()])
     # expansion drivers are read for the propensity ranking: the likeliest 10 % (>= 50)
     ep = out["expansion_probability"]
@@ -493,21 +501,22 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     exp_drivers = _drivers(models.get("expansion"), X[likely.to_numpy()])
     secs["drivers"] = time.perf_counter() - t5
     t5 = time.perf_counter()
-    best = best_improvement(why).to_dict()
-    why_by = why_by_account(why.round(4), out.index)
-    days = f["days_to_renewal"].to_dict()
-    adv = adv_cond.astype(bool).to_dict("index")
-    cats = renewal_cat.to_dict()
-    computed = riskier.to_dict()
+    best = why.best_improvement().tolist()
+    panels = why_panels(why, out.index)
+    days = f["days_to_renewal"].tolist()
+    adv = dict(zip(adv_cond.columns, (adv_cond[c].astype(bool).tolist() for c in adv_cond),
+                   strict=True))
+    cats = renewal_cat.tolist()
+    computed = riskier.tolist()
     out["details_json"] = [dumps({
-        "why": why_by.get(a, []),
-        "best_improvement": best.get(a),
+        "why": panels[i],
+        "best_improvement": best[i],
         "churn_drivers": drivers.get(a, []),
-        "drivers_computed": bool(computed.get(a, True)),
+        "drivers_computed": bool(computed[i]),
         "expansion_drivers": exp_drivers.get(a, []),
-        "renewal": {"days_to_renewal": days.get(a), "forecast_category": cats.get(a)},
-        "advocacy": adv.get(a, {}),
-    }) for a in out.index]
+        "renewal": {"days_to_renewal": days[i], "forecast_category": cats[i]},
+        "advocacy": {k: v[i] for k, v in adv.items()},
+    }) for i, a in enumerate(out.index)]
     secs["details"] = time.perf_counter() - t5
     t5 = time.perf_counter()
     al = A.account_alerts(f, out, settings, as_of, drivers)
@@ -524,8 +533,12 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     snaps = snaps[[c for c in snaps.columns if c in schema.score_snapshots.c]]
     with engine.begin() as conn:
         ss = schema.score_snapshots
-        conn.execute(ss.delete().where(ss.c.as_of.in_(sorted(dates))))
-        bulk_insert(conn, ss, snaps)
+        # rescoring a date updates its rows in place (a delete costs DuckDB about 1 s
+        # per 100,000 rows at commit, see greendoor.store.bulk); the run's scored_at then
+        # marks the accounts no longer scored on these dates, which are removed
+        upsert(conn, ss, snaps, ["account_id", "as_of"])
+        conn.execute(ss.delete().where(ss.c.as_of.in_(sorted(dates)),
+                                       ss.c.scored_at != scored_at))
         _write_alerts(conn, al, as_of)
         for kind in KINDS:
             info = infos.get(kind, {})
@@ -588,29 +601,18 @@ def records_by(df: pd.DataFrame, key: str) -> dict[str, list[dict]]:
     return out
 
 
-def why_by_account(why: pd.DataFrame, accounts: pd.Index) -> dict[str, dict]:
-    """The why panel of each account, column-wise: ``{account_id: {column: values}}``
-    (``pd.DataFrame`` of it gives the account's rows back). The panel of
-    :func:`~greendoor.scoring.health.score_health` is measure-major (every account of
-    ``accounts`` for the first measure, then the next), so each account's numbers are
-    one row of a reshaped matrix: no sort, and numeric columns stay arrays that
-    :func:`dumps` writes without a Python object per value (about 1 M panel rows at
-    bench tier L). Raises ``ValueError`` for any other layout."""
-    n = len(accounts)
-    if not n:
-        return {}
-    ids = why["account_id"].to_numpy()
-    m = len(why) // n
-    out_cols = [c for c in why.columns if c != "account_id"]
-    text = {c: why[c].to_numpy()[::n] for c in out_cols if not pd.api.types.is_numeric_dtype(why[c])}
-    if m * n != len(why) or not (ids.reshape(m, n) == accounts.to_numpy()).all() or any(
-            not (why[c].to_numpy().reshape(m, n) == v[:, None]).all() for c, v in text.items()):
-        raise ValueError("the why panel is not measure-major over the scored accounts")
-    text = {c: v.tolist() for c, v in text.items()}
-    mats = {c: np.ascontiguousarray(why[c].to_numpy(dtype=float).reshape(m, n).T)
-            for c in out_cols if c not in text}
-    return {a: {c: (text[c] if c in text else mats[c][i]) for c in out_cols}
-            for i, a in enumerate(accounts)}
+def why_panels(why: WhyPanel, accounts: pd.Index) -> list[dict]:
+    """Each account's why panel as stored in ``details_json``, column-wise
+    (``pd.DataFrame`` of it gives the panel's rows; :func:`greendoor.account360.why_frame`
+    adds ``contribution`` and ``gain``): ``component``, ``measure``, and ``value``,
+    ``scaled``, ``weight`` rounded to 4 decimals, in the order of ``accounts``. The
+    numbers stay numpy rows that :func:`dumps` writes without a Python object per value.
+    Raises ``ValueError`` when the panel is not over ``accounts``."""
+    if not why.accounts.equals(accounts):
+        raise ValueError("the why panel is not over the scored accounts")
+    value, scaled, weight = (np.round(m, 4) for m in (why.value, why.scaled, why.weight))
+    return [{"component": why.components, "measure": why.measures, "value": value[i],
+             "scaled": scaled[i], "weight": weight[i]} for i in range(len(accounts))]
 
 
 def dumps(obj) -> str:
@@ -621,24 +623,43 @@ def dumps(obj) -> str:
 
 
 def _write_alerts(conn: Connection, al: pd.DataFrame, as_of: dt.date) -> None:
-    """Replace the open alerts of ``as_of``; alerts a user snoozed or dismissed for
-    the same account and rule stay as they are and are not raised again."""
+    """Make ``al`` the open alerts of ``as_of``. An open alert raised again with the same
+    rule, severity, title and evidence is kept as it is (same id and creation time);
+    open alerts not raised again are removed; new ones are added. Alerts a user
+    snoozed or dismissed for the same account and rule stay as they are and are not
+    raised again."""
     t = schema.alerts
     kept = {(r[0], r[1]) for r in conn.execute(
         sa.select(t.c.account_id, t.c.rule).where(t.c.status.in_(["snoozed", "dismissed"]),
                                                   sa.or_(t.c.snoozed_until.is_(None),
                                                          t.c.snoozed_until > as_of)))}
-    conn.execute(t.delete().where(t.c.as_of == as_of, t.c.status == "open"))
     if kept:
         al = al[[(a, r) not in kept for a, r in zip(al["account_id"], al["rule"], strict=True)]]
-    if al.empty:
-        return
-    bulk_insert(conn, t, pd.DataFrame({
-        "alert_id": [new_id() for _ in range(len(al))],
-        "account_id": al["account_id"].to_numpy(), "as_of": as_of, "rule": al["rule"].to_numpy(),
-        "severity": al["severity"].to_numpy(), "title": al["title"].to_numpy(),
-        "evidence_json": [dumps(e) for e in al["evidence"]], "status": "open",
-        "snoozed_until": None, "created_at": now_utc()}))
+    same = ["account_id", "rule", "severity", "title", "evidence_json"]
+    stage = sa.Table(f"greendoor_stage_alerts_{new_id()}", sa.MetaData(),
+                     *[sa.Column(c, t.c[c].type) for c in same], prefixes=["TEMPORARY"])
+    stage.create(conn)
+    bulk_insert(conn, stage, pd.DataFrame({
+        "account_id": al["account_id"].to_numpy(dtype=object), "rule": al["rule"].to_numpy(dtype=object),
+        "severity": al["severity"].to_numpy(dtype=object), "title": al["title"].to_numpy(dtype=object),
+        "evidence_json": [dumps(e) for e in al["evidence"]]}))
+    match = sa.and_(*[t.c[c] == stage.c[c] for c in same])
+    open_now = (t.c.as_of == as_of) & (t.c.status == "open")
+    conn.execute(t.delete().where(open_now, ~sa.select(sa.literal(1)).select_from(stage)
+                                  .where(match).exists()))
+    conn.execute(t.insert().from_select(
+        ["alert_id", *same, "as_of", "status", "snoozed_until", "created_at"],
+        sa.select(_random_ids(), *[stage.c[c] for c in same],
+                  sa.literal(as_of, sa.Date), sa.literal("open"), sa.null(),
+                  sa.literal(now_utc(), sa.DateTime))
+        .where(~sa.select(sa.literal(1)).select_from(t).where(match, open_now).exists())))
+    stage.drop(conn)
+
+
+def _random_ids() -> sa.ColumnElement:
+    """A new random id per row in SQL (DuckDB and PostgreSQL 13+), in the format of
+    :func:`~greendoor.store.engine.new_id`: 32 hex characters."""
+    return sa.func.replace(sa.cast(sa.func.gen_random_uuid(), sa.String), "-", "")
 
 
 def _store_evaluation(conn: Connection, evaluation: dict, as_of: dt.date, version: int) -> None:
