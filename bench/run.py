@@ -4,6 +4,9 @@
     python bench/run.py --tiers S M     # and M (10,000 accounts)
     python bench/run.py --tiers L       # L (100,000 accounts), on demand
     python bench/run.py --tiers XS      # a 200-account smoke run (used by the tests)
+    python bench/run.py --tiers L --steps score_backfill score_one --out bench/results-L.json
+                                        # re-run some steps on the tier's existing store;
+                                        # the other figures are kept from --out
 
 Every step runs in its own process (bench/steps.py) so its peak RSS is its own. Prints a
 table per tier and writes bench/results.json (or --out). Medians of --repeat runs for
@@ -60,35 +63,55 @@ def median_of(name: str, url: str, repeat: int) -> dict:
     return out
 
 
-def run_tier(tier: str, work: Path, repeat: int, export_import: bool) -> dict:
+STEPS = ["demo", "score_backfill", "score_one", "forecast", "pages", "features", "import"]
+
+
+def run_tier(tier: str, work: Path, repeat: int, export_import: bool,
+             steps: list[str] | None = None, previous: dict | None = None) -> dict:
+    """Run the benchmark ``steps`` (default: all) of ``tier``. Without "demo" the tier's
+    store in ``work`` is reused and the figures of the other steps come from ``previous``
+    (an earlier result of the tier); ``rerun`` then records what was measured again."""
+    steps = steps or STEPS
     n, months, mix = TIERS[tier]
     path = work / f"bench-{tier}.duckdb"
-    for p in (path, Path(str(path) + ".wal")):
-        p.unlink(missing_ok=True)
     url = f"duckdb:///{path}"
-    r: dict = {"tier": tier, "accounts": n}
-    print(f"[{tier}] demo generation ({n:,} accounts x {months} months) ...", flush=True)
-    r["months"], r["segment_mix"] = months, mix
-    r["demo"] = step("demo", url, f"{n}:{months}:" + (",".join(map(str, mix)) if mix else ""))
+    r: dict = dict(previous or {})
+    r.update(tier=tier, accounts=n)
+    if steps != STEPS:
+        r["rerun"] = {"date": time.strftime("%Y-%m-%d"), "steps": steps}
+    if "demo" in steps:
+        for p in (path, Path(str(path) + ".wal")):
+            p.unlink(missing_ok=True)
+        print(f"[{tier}] demo generation ({n:,} accounts x {months} months) ...", flush=True)
+        r["months"], r["segment_mix"] = months, mix
+        r["demo"] = step("demo", url, f"{n}:{months}:" + (",".join(map(str, mix)) if mix else ""))
+    elif not path.exists():
+        raise SystemExit(f"{path} does not exist: run the tier with the demo step first")
     import duckdb
 
     con = duckdb.connect(str(path), read_only=True)
     r["usage_rows"] = con.execute("SELECT count(*) FROM usage").fetchone()[0]
     con.close()
-    print(f"[{tier}] {r['usage_rows']:,} usage rows; scoring with the weekly backfill ...", flush=True)
-    r["score_backfill"] = step("score_backfill", url)
-    print(f"[{tier}] scoring one date x{repeat} ...", flush=True)
-    r["score_one"] = median_of("score_one", url, repeat)
-    print(f"[{tier}] forecast ...", flush=True)
-    r["forecast"] = step("forecast", url)
-    print(f"[{tier}] pages ...", flush=True)
-    r["pages"] = step("pages", url)
-    print(f"[{tier}] naive pandas vs in-database features x{repeat} ...", flush=True)
-    r["naive_features"] = median_of("naive_features", url, repeat)
-    r["indb_features"] = median_of("indb_features", url, repeat)
-    if "error" not in r["naive_features"]:
-        assert r["naive_features"]["checksum"] == r["indb_features"]["checksum"], "results differ"
-    if export_import:
+    print(f"[{tier}] {r['usage_rows']:,} usage rows", flush=True)
+    if "score_backfill" in steps:
+        print(f"[{tier}] scoring with the weekly backfill ...", flush=True)
+        r["score_backfill"] = step("score_backfill", url)
+    if "score_one" in steps:
+        print(f"[{tier}] scoring one date x{repeat} ...", flush=True)
+        r["score_one"] = median_of("score_one", url, repeat)
+    if "forecast" in steps:
+        print(f"[{tier}] forecast ...", flush=True)
+        r["forecast"] = step("forecast", url)
+    if "pages" in steps:
+        print(f"[{tier}] pages ...", flush=True)
+        r["pages"] = step("pages", url)
+    if "features" in steps:
+        print(f"[{tier}] naive pandas vs in-database features x{repeat} ...", flush=True)
+        r["naive_features"] = median_of("naive_features", url, repeat)
+        r["indb_features"] = median_of("indb_features", url, repeat)
+        if "error" not in r["naive_features"]:
+            assert r["naive_features"]["checksum"] == r["indb_features"]["checksum"], "results differ"
+    if export_import and "import" in steps:
         export_dir = work / f"export-{tier}"
         print(f"[{tier}] canonical CSV export and import ...", flush=True)
         r["export"] = step("export", url, str(export_dir))
@@ -100,6 +123,11 @@ def run_tier(tier: str, work: Path, repeat: int, export_import: bool) -> dict:
         except RuntimeError as exc:  # e.g. killed for memory: report it, keep the tier
             r["import_canonical"] = {"error": str(exc).splitlines()[-1][:300],
                                      "seconds": float("nan"), "peak_rss_mb": float("nan")}
+    lacking = [k for k in ("demo", "score_backfill", "score_one", "forecast", "pages",
+                           "naive_features", "indb_features") if k not in r]
+    if lacking:
+        raise SystemExit(f"tier {tier}: no figures for {lacking}, neither measured now nor in "
+                         "--out: run those steps too")
     return r
 
 
@@ -160,12 +188,20 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     p.add_argument("--export-import", action="store_true",
                    help="also export each tier as canonical CSV and import it (default at L)")
+    p.add_argument("--steps", nargs="+", choices=STEPS, default=None,
+                   help="run only these steps on each tier's existing store (without demo) "
+                        "and keep the other figures from --out; default: all")
     a = p.parse_args(argv)
+    previous = {}
+    if a.steps and a.out.exists():
+        previous = {r["tier"]: r for r in json.loads(a.out.read_text()).get("tiers", [])}
     a.work_dir.mkdir(parents=True, exist_ok=True)
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
                "platform": platform.platform(), "date": time.strftime("%Y-%m-%d")}
     rs = None
-    if RAVENSTACK.is_dir():
+    if a.steps and previous:
+        rs = json.loads(a.out.read_text()).get("ravenstack_import")
+    if RAVENSTACK.is_dir() and (not a.steps or "import" in a.steps):
         rs_db = a.work_dir / "ravenstack.duckdb"
         rs_db.unlink(missing_ok=True)
         rs = step("import", f"duckdb:///{rs_db}", f"ravenstack:{RAVENSTACK}")
@@ -173,7 +209,8 @@ def main(argv=None) -> int:
               f"{rs['peak_rss_mb']:.0f} MB")
     results = []
     for tier in a.tiers:
-        r = run_tier(tier, a.work_dir, a.repeat, a.export_import or tier == "L")
+        r = run_tier(tier, a.work_dir, a.repeat, a.export_import or tier == "L", a.steps,
+                     previous.get(tier))
         print(table(r), flush=True)
         results.append(r)
     targets = check_targets(results, rs)
