@@ -102,3 +102,25 @@ def test_analytics_read_models_are_equal(both):
         b = b.sort_values(sort, ignore_index=True) if sort else b
         pd.testing.assert_frame_equal(a, b, check_dtype=False, check_exact=False, rtol=1e-9,
                                       atol=1e-9, obj=key)
+
+
+def test_rescoring_updates_in_place_on_both(both):
+    """Rescoring the as-of date updates its snapshots in place and keeps the alerts raised
+    again unchanged, on PostgreSQL as on DuckDB (the upsert and the alert diff)."""
+    al, ss = schema.alerts, schema.score_snapshots
+
+    def scored_at(eng):
+        with eng.connect() as conn:
+            return pd.read_sql(sa.select(ss.c.scored_at).where(ss.c.as_of == AS_OF), conn)["scored_at"]
+
+    def alert_ids(eng):
+        with eng.connect() as conn:
+            return set(pd.read_sql(sa.select(al.c.alert_id).where(al.c.as_of == AS_OF), conn)["alert_id"])
+
+    for name, eng in both.items():
+        before, first, ids = _snapshots(eng), scored_at(eng).max(), alert_ids(eng)
+        score(eng, backfill_weeks=0, evaluate_models=False)
+        after = _snapshots(eng)
+        assert after[["account_id", "as_of", "band"]].equals(before[["account_id", "as_of", "band"]])
+        assert (scored_at(eng) > first).all(), name
+        assert ids and alert_ids(eng) == ids, name

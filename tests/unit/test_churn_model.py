@@ -78,22 +78,31 @@ def test_tree_occlusion_gives_the_generic_occlusion_numbers():
 
 @pytest.mark.parametrize("estimator, calibration", [
     ("gradient_boosting", "sigmoid"), ("logistic", "sigmoid"), ("logistic", "isotonic")])
-def test_decision_and_proba_in_one_pass(estimator, calibration):
-    """One pass of the base model gives decision_function and predict_proba exactly, and
-    without the calibrator's internals the two calls still answer."""
+def test_predictions_equal_scikit_learns_own(estimator, calibration):
+    """The one-pass predictions (preprocessing once, calibrator applied to the base
+    model's decision, boosted trees walked on the training bins) equal scikit-learn's
+    public calls, with missing values and an unknown category; without the internals
+    the public calls answer."""
     X, y, dates = planted(n=3000)
     model = ChurnModel(estimator=estimator, calibration=calibration).fit(X, y, as_of=dates)
     Xt, _, _ = planted(n=500, seed=3)
+    Xt.loc[Xt.index[:5], "segment"] = "never_seen"
+    Xa = model._aligned(Xt)
+    public_p = model.calibrated_.predict_proba(Xa)[:, 1]
+    public_d = np.log(model.base_.predict_proba(Xa)[:, 1] / model.base_.predict_proba(Xa)[:, 0])
+    assert (model._trees() is not None) == (estimator == "gradient_boosting")
     decision, proba = model.decision_and_proba(Xt)
-    np.testing.assert_allclose(decision, model.decision_function(Xt), rtol=0, atol=1e-9)
-    np.testing.assert_allclose(proba, model.predict_proba(Xt)[:, 1], rtol=0, atol=1e-12)
     assert np.ptp(proba) > 0.5  # there is something to compare
+    np.testing.assert_allclose(proba, public_p, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(model.predict_proba(Xt)[:, 1], public_p, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(decision, public_d, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(model.decision_function(Xt), public_d, rtol=0, atol=1e-9)
     fallback = clone(model)
     fallback.__dict__.update(model.__dict__)
     fallback.calibrated_ = type("Opaque", (), {"predict_proba": model.calibrated_.predict_proba})()
     d2, p2 = fallback.decision_and_proba(Xt)
-    np.testing.assert_array_equal(p2, model.predict_proba(Xt)[:, 1])
-    np.testing.assert_array_equal(d2, model.decision_function(Xt))
+    np.testing.assert_array_equal(p2, public_p)
+    np.testing.assert_allclose(d2, public_d, rtol=0, atol=1e-9)
 
 
 def test_sklearn_conventions():

@@ -22,6 +22,8 @@ References: Platt (1999) for sigmoid calibration; scikit-learn's
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 from scipy.special import expit
@@ -224,25 +226,27 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ #
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2): [P(negative), P(positive)]."""
-        X = self._aligned(X)
-        return _in_blocks(self.calibrated_.predict_proba, X)
+        p = self.decision_and_proba(X)[1]
+        return np.column_stack([1 - p, p])
 
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def decision_function(self, X) -> np.ndarray:
         """Log-odds of the uncalibrated base model (monotone in the probability)."""
-        return _log_odds(_in_blocks(self.base_.predict_proba, self._aligned(X))[:, 1])
+        return self.decision_and_proba(X)[0]
 
     def decision_and_proba(self, X) -> tuple[np.ndarray, np.ndarray]:
         """``(decision_function(X), predict_proba(X)[:, 1])`` from one pass of the base
-        model: the calibration maps the base model's decision function, so it is
-        applied to the same numbers instead of asking the model again (half the
-        prediction time of the two calls).
+        model. The calibration maps the base model's decision function, so it is
+        applied to the same numbers; the preprocessing runs once, and gradient
+        boosting walks its trees on the training bins (:meth:`_trees`).
 
         Reads the fitted calibrator of scikit-learn's ``CalibratedClassifierCV``
-        (``calibrated_classifiers_[0].calibrators``, not public API); without it, the
-        two calls. ``tests/unit/test_churn_model.py`` checks both give the same."""
+        (``calibrated_classifiers_[0].calibrators``) and the fitted trees, which are
+        not public API; without them, the public calls (``calibrated_.predict_proba``,
+        ``base_.predict_proba``). ``tests/unit/test_churn_model.py`` checks both give the
+        same numbers."""
         Xa = self._aligned(X)
         try:
             (calibrated,) = self.calibrated_.calibrated_classifiers_
@@ -250,11 +254,63 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             if list(self.base_.classes_) != [0, 1]:
                 raise ValueError("not a 0/1 classifier")
         except (AttributeError, ValueError, TypeError):
-            return self.decision_function(Xa), self.predict_proba(Xa)[:, 1]
-        raw = _in_blocks(self.base_.decision_function, Xa)
+            decision = _log_odds(_in_blocks(self.base_.predict_proba, Xa)[:, 1])
+            return decision, _in_blocks(self.calibrated_.predict_proba, Xa)[:, 1]
+        raw = self._raw_decision(Xa)
         proba = np.clip(calibrator.predict(raw), 0.0, 1.0)
         # decision_function: the log-odds of the base model's probability, expit(raw)
         return _log_odds(expit(raw)), proba
+
+    def _raw_decision(self, Xa: pd.DataFrame) -> np.ndarray:
+        """The base model's ``decision_function`` on aligned rows: the preprocessing
+        once, then the final estimator in blocks of :data:`BLOCK_ROWS`; for gradient
+        boosting, its trees on the training bins."""
+        A = self.base_[:-1].transform(Xa)
+        trees = self._trees()
+        if trees is None:
+            est = self.base_[-1]
+            return np.concatenate([est.decision_function(A[i:i + BLOCK_ROWS])
+                                   for i in range(0, len(A), BLOCK_ROWS)] or [np.empty(0)])
+        B = trees.bins(A)
+        raw = np.full(len(B), trees.baseline)
+        for i in range(0, len(B), BLOCK_ROWS):
+            block = B[i:i + BLOCK_ROWS]
+            for t in trees.trees:
+                raw[i:i + BLOCK_ROWS] += trees.values(t, block)
+        return raw
+
+    def _trees(self) -> SimpleNamespace | None:
+        """The gradient-boosting base model's fitted trees, walked on the training bins
+        (uint8) as at fit time: the same leaves as the raw values (each split threshold
+        is a bin edge), about 1.6x faster, and two values in one bin are the same to
+        every tree. ``trees``; ``bins(A)`` of preprocessed rows; ``values(tree, B)``;
+        ``baseline``; ``model``. Reads scikit-learn's ``_predictors`` and
+        ``_bin_mapper`` (not public API): ``None`` when they are not there, or for
+        another estimator."""
+        model = self.base_.steps[-1][1]
+        if not isinstance(model, HistGradientBoostingClassifier):
+            return None
+        try:
+            from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+            n_threads = _openmp_effective_n_threads()
+            trees = [it[0] for it in model._predictors]
+            mapper = model._bin_mapper
+            missing_bin = mapper.missing_values_bin_idx_
+            baseline = float(np.ravel(model._baseline_prediction)[0])
+            if not all(hasattr(t, "predict_binned") for t in trees):
+                return None
+        except (AttributeError, ImportError, IndexError, TypeError):
+            return None
+
+        def bins(A):
+            return mapper.transform(model._preprocess_X(A, reset=False))
+
+        def values(t, B):
+            return t.predict_binned(B, missing_values_bin_idx=missing_bin, n_threads=n_threads)
+
+        return SimpleNamespace(trees=trees, bins=bins, values=values, baseline=baseline,
+                               model=model)
 
     def _occlusion(self, X: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
         """Log-odds change when each of ``cols`` moves from its typical (reference)
@@ -297,28 +353,18 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         the same value whatever that feature's value, so only the trees splitting on it
         are asked again (about a third of them at bench tier L).
 
-        Uses scikit-learn's fitted trees and bins (``_predictors``,
-        ``TreePredictor.predict_binned``, ``_bin_mapper``), which are not public API: ``None`` (the generic path) if they are not there.
+        Uses scikit-learn's fitted trees and bins (:meth:`_trees`, not public API):
+        ``None`` (the generic path) if they are not there.
         ``tests/unit/test_churn_model.py`` checks both paths give the same numbers."""
-        model = self.base_.steps[-1][1]
-        prep = self.base_[:-1]
-        if not isinstance(model, HistGradientBoostingClassifier) or len(X) == 0:
+        parts = self._trees()
+        if parts is None or len(X) == 0:
             return None
+        model, prep, trees = parts.model, self.base_[:-1], parts.trees
         try:
-            from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-
-            n_threads = _openmp_effective_n_threads()
-            trees = [it[0] for it in model._predictors]
             names = list(prep.get_feature_names_out())
-            raw_X = model._preprocess_X(prep.transform(X), reset=False)
+            A = parts.bins(prep.transform(X))
             ref_frame = pd.DataFrame([self.reference_])[list(X.columns)]
-            raw_ref = model._preprocess_X(prep.transform(self._frame(ref_frame)), reset=False)
-            # the trees are walked on the training bins (uint8), as at fit time: the same
-            # leaves as the raw values (each split threshold is a bin edge), about 1.6x
-            # faster, and two values in one bin are the same to every tree
-            A = model._bin_mapper.transform(raw_X)
-            ref = model._bin_mapper.transform(raw_ref)[0]
-            missing_bin = model._bin_mapper.missing_values_bin_idx_
+            ref = parts.bins(prep.transform(self._frame(ref_frame)))[0]
             # HGB's own encoder may reorder the columns (categorical ones first)
             order = np.arange(len(names))
             if model._preprocessor is not None:
@@ -327,15 +373,12 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                 order[out_idx["numerical"]] = np.flatnonzero(~model.is_categorical_)
             position = {int(inp): k for k, inp in enumerate(order)}
             j_of = {c: position[names.index(c)] for c in cols}
-        except (AttributeError, ValueError, TypeError, KeyError, ImportError):
+        except (AttributeError, ValueError, TypeError, KeyError):
             return None
-
-        def tree_values(t, M):
-            return t.predict_binned(M, missing_values_bin_idx=missing_bin, n_threads=n_threads)
-
+        tree_values = parts.values
         split_on = [set(t.nodes["feature_idx"][t.nodes["is_leaf"] == 0].tolist()) for t in trees]
         per_tree = np.column_stack([tree_values(t, A) for t in trees])  # rows x trees
-        raw = model._baseline_prediction.ravel()[0] + per_tree.sum(axis=1)
+        raw = parts.baseline + per_tree.sum(axis=1)
 
         def log_odds(r):  # as decision_function, from the raw score
             return _log_odds(expit(r))
