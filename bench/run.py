@@ -70,15 +70,17 @@ def run_tier(tier: str, work: Path, repeat: int, export_import: bool,
              steps: list[str] | None = None, previous: dict | None = None) -> dict:
     """Run the benchmark ``steps`` (default: all) of ``tier``. Without "demo" the tier's
     store in ``work`` is reused and the figures of the other steps come from ``previous``
-    (an earlier result of the tier); ``rerun`` then records what was measured again."""
+    (an earlier result of the tier); ``rerun`` then lists what was measured again."""
     steps = steps or STEPS
     n, months, mix = TIERS[tier]
     path = work / f"bench-{tier}.duckdb"
     url = f"duckdb:///{path}"
     r: dict = dict(previous or {})
     r.update(tier=tier, accounts=n)
-    if steps != STEPS:
-        r["rerun"] = {"date": time.strftime("%Y-%m-%d"), "steps": steps}
+    if steps != STEPS:  # a list of partial re-runs, oldest first
+        earlier = r.get("rerun") or []
+        r["rerun"] = ([earlier] if isinstance(earlier, dict) else earlier) + [
+            {"date": time.strftime("%Y-%m-%d"), "steps": steps}]
     if "demo" in steps:
         for p in (path, Path(str(path) + ".wal")):
             p.unlink(missing_ok=True)
