@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import gc
 import io
 import json
 import math
@@ -444,125 +445,142 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
         t2 = time.perf_counter()
         evaluation = backtest(cache, train)
         secs["backtest"] = time.perf_counter() - t2
-    step(0.88, "Scoring")
-    t3 = time.perf_counter()
-    rows, latest = [], None
-    scored_at = now_utc()
-    for d in sorted(dates):
-        f, h, why = cache.features[d], cache.health[d], cache.why[d]
-        X = _model_frame(f)
-        base_h = cache.health.get(bases[d], stored_base.get(bases[d]))
-        change = h["health_score"] - (base_h["health_score"].reindex(h.index)
-                                      if base_h is not None else np.nan)
-        out = pd.DataFrame(index=f.index)
-        out["health_score"] = h["health_score"]
-        out["band"] = h["band"]
-        out["confidence"] = h["confidence"]
-        for c in ("engagement", "sentiment", "growth"):
-            out[c] = h[c]
-        out["health_change"] = change
-        out["trend"] = [classify_trend(x, settings["health"]["trend_threshold"]) for x in change]
-        cm, em, rm = models.get("churn"), models.get("expansion"), models.get("renewal")
-        out["churn_probability"] = cm.predict_proba(X)[:, 1] if cm is not None else np.nan
-        # timing aside: the risk at the next renewal, from the renewal model (its
-        # decision ranks the risk index; its probability gives P(renew))
-        renewal_decision, churn_at_renewal = (rm.decision_and_proba(at_renewal(X))
-                                              if rm is not None else (np.nan, None))
-        out["risk_index"] = risk_index(renewal_decision) if rm is not None else np.nan
-        out["expansion_probability"] = em.predict_proba(X)[:, 1] if em is not None else np.nan
+    # the batch below builds about a million small acyclic dicts and lists (details,
+    # drivers, alerts); the cyclic garbage collector would walk them all again and
+    # again, about 40 % of these phases at bench tier L. Reference counting frees them
+    # as usual; the collector is back on after the write.
+    with _cyclic_gc_paused():
+        step(0.88, "Scoring")
+        t3 = time.perf_counter()
+        rows, latest = [], None
+        scored_at = now_utc()
+        for d in sorted(dates):
+            f, h, why = cache.features[d], cache.health[d], cache.why[d]
+            X = _model_frame(f)
+            base_h = cache.health.get(bases[d], stored_base.get(bases[d]))
+            change = h["health_score"] - (base_h["health_score"].reindex(h.index)
+                                          if base_h is not None else np.nan)
+            out = pd.DataFrame(index=f.index)
+            out["health_score"] = h["health_score"]
+            out["band"] = h["band"]
+            out["confidence"] = h["confidence"]
+            for c in ("engagement", "sentiment", "growth"):
+                out[c] = h[c]
+            out["health_change"] = change
+            out["trend"] = [classify_trend(x, settings["health"]["trend_threshold"]) for x in change]
+            cm, em, rm = models.get("churn"), models.get("expansion"), models.get("renewal")
+            out["churn_probability"] = cm.predict_proba(X)[:, 1] if cm is not None else np.nan
+            # timing aside: the risk at the next renewal, from the renewal model (its
+            # decision ranks the risk index; its probability gives P(renew))
+            renewal_decision, churn_at_renewal = (rm.decision_and_proba(at_renewal(X))
+                                                  if rm is not None else (np.nan, None))
+            out["risk_index"] = risk_index(renewal_decision) if rm is not None else np.nan
+            out["expansion_probability"] = em.predict_proba(X)[:, 1] if em is not None else np.nan
+            with engine.connect() as conn:
+                out["renewal_probability"], renewal_cat = _renewal_probability(
+                    conn, churn_at_renewal, f, d)
+            out["advocacy_readiness"], adv_cond = _advocacy(f, h["band"])
+            out["arr"] = f["arr"]
+            out["as_of"] = d
+            out["details_json"] = None
+            if d == as_of:
+                latest = (f, out, why, X, renewal_cat, adv_cond)
+            rows.append(out)
+        f, out, why, X, renewal_cat, adv_cond = latest
+        secs["predict"] = time.perf_counter() - t3
+        t5 = time.perf_counter()
+        # churn drivers for the riskier half of the book, and for every account the at-risk
+        # queue lists (at risk: red, or yellow and declining, SPEC.md; or a risk index of 90+):
+        # the queue, the alerts and Account 360. "Riskier" ranks by the mean of the two risk
+        # percentiles (churn probability this quarter, risk at the renewal), so timing alone
+        # does not decide. The rest is marked, so the page can say why it has none.
+        cp, ri = out["churn_probability"], out["risk_index"]
+        at_risk = (out["band"] == "red") | ((out["band"] == "yellow") & (out["trend"] == "declining"))
+        risk_rank = pd.concat([cp.rank(pct=True), ri / 100], axis=1).mean(axis=1)
+        riskier = (at_risk | (ri >= portfolio.QUEUE_MIN_RISK_INDEX)
+                   | (risk_rank >= risk_rank.median()) | risk_rank.isna())
+        drivers = _drivers(models.get("churn"), X[riskier.to_numpy()])
+        # expansion drivers are read for the propensity ranking: the likeliest 10 % (>= 50)
+        ep = out["expansion_probability"]
+        likely = ep.rank(ascending=False, method="first") <= max(50, len(ep) // 10) \
+            if ep.notna().any() else ep.notna()
+        exp_drivers = _drivers(models.get("expansion"), X[likely.to_numpy()])
+        secs["drivers"] = time.perf_counter() - t5
+        t5 = time.perf_counter()
+        best = why.best_improvement().tolist()
+        panels = why_panels(why, out.index)
+        days = f["days_to_renewal"].tolist()
+        adv = dict(zip(adv_cond.columns, (adv_cond[c].astype(bool).tolist() for c in adv_cond),
+                       strict=True))
+        cats = renewal_cat.tolist()
+        computed = riskier.tolist()
+        out["details_json"] = [dumps({
+            "why": panels[i],
+            "best_improvement": best[i],
+            "churn_drivers": drivers.get(a, []),
+            "drivers_computed": bool(computed[i]),
+            "expansion_drivers": exp_drivers.get(a, []),
+            "renewal": {"days_to_renewal": days[i], "forecast_category": cats[i]},
+            "advocacy": {k: v[i] for k, v in adv.items()},
+        }) for i, a in enumerate(out.index)]
+        secs["details"] = time.perf_counter() - t5
+        t5 = time.perf_counter()
+        al = A.account_alerts(f, out, settings, as_of, drivers)
         with engine.connect() as conn:
-            out["renewal_probability"], renewal_cat = _renewal_probability(
-                conn, churn_at_renewal, f, d)
-        out["advocacy_readiness"], adv_cond = _advocacy(f, h["band"])
-        out["arr"] = f["arr"]
-        out["as_of"] = d
-        out["details_json"] = None
-        if d == as_of:
-            latest = (f, out, why, X, renewal_cat, adv_cond)
-        rows.append(out)
-    f, out, why, X, renewal_cat, adv_cond = latest
-    secs["predict"] = time.perf_counter() - t3
-    t5 = time.perf_counter()
-    # churn drivers for the riskier half of the book, and for every account the at-risk
-    # queue lists (at risk: red, or yellow and declining, SPEC.md; or a risk index of 90+):
-    # the queue, the alerts and Account 360. "Riskier" ranks by the mean of the two risk
-    # percentiles (churn probability this quarter, risk at the renewal), so timing alone
-    # does not decide. The rest is marked, so the page can say why it has none.
-    cp, ri = out["churn_probability"], out["risk_index"]
-    at_risk = (out["band"] == "red") | ((out["band"] == "yellow") & (out["trend"] == "declining"))
-    risk_rank = pd.concat([cp.rank(pct=True), ri / 100], axis=1).mean(axis=1)
-    riskier = (at_risk | (ri >= portfolio.QUEUE_MIN_RISK_INDEX)
-               | (risk_rank >= risk_rank.median()) | risk_rank.isna())
-    drivers = _drivers(models.get("churn"), X[riskier.to_numpy()])
-    # expansion drivers are read for the propensity ranking: the likeliest 10 % (>= 50)
-    ep = out["expansion_probability"]
-    likely = ep.rank(ascending=False, method="first") <= max(50, len(ep) // 10) \
-        if ep.notna().any() else ep.notna()
-    exp_drivers = _drivers(models.get("expansion"), X[likely.to_numpy()])
-    secs["drivers"] = time.perf_counter() - t5
-    t5 = time.perf_counter()
-    best = why.best_improvement().tolist()
-    panels = why_panels(why, out.index)
-    days = f["days_to_renewal"].tolist()
-    adv = dict(zip(adv_cond.columns, (adv_cond[c].astype(bool).tolist() for c in adv_cond),
-                   strict=True))
-    cats = renewal_cat.tolist()
-    computed = riskier.tolist()
-    out["details_json"] = [dumps({
-        "why": panels[i],
-        "best_improvement": best[i],
-        "churn_drivers": drivers.get(a, []),
-        "drivers_computed": bool(computed[i]),
-        "expansion_drivers": exp_drivers.get(a, []),
-        "renewal": {"days_to_renewal": days[i], "forecast_category": cats[i]},
-        "advocacy": {k: v[i] for k, v in adv.items()},
-    }) for i, a in enumerate(out.index)]
-    secs["details"] = time.perf_counter() - t5
-    t5 = time.perf_counter()
-    al = A.account_alerts(f, out, settings, as_of, drivers)
-    with engine.connect() as conn:
-        gaps = A.gap_alerts(conn, as_of, settings, f["arr"])
-    al = pd.concat([al, gaps], ignore_index=True)
-    secs["alerts"] = time.perf_counter() - t5
-    secs["scoring"] = time.perf_counter() - t3
-    step(0.95, "Writing snapshots")
-    t4 = time.perf_counter()
-    snaps = pd.concat(rows).reset_index().rename(columns={"index": "account_id"})
-    snaps["settings_version"] = version
-    snaps["scored_at"] = scored_at
-    snaps = snaps[[c for c in snaps.columns if c in schema.score_snapshots.c]]
-    with engine.begin() as conn:
-        ss = schema.score_snapshots
-        # rescoring a date updates its rows in place (a delete costs DuckDB about 1 s
-        # per 100,000 rows at commit, see greendoor.store.bulk); the run's scored_at then
-        # marks the accounts no longer scored on these dates, which are removed
-        upsert(conn, ss, snaps, ["account_id", "as_of"])
-        conn.execute(ss.delete().where(ss.c.as_of.in_(sorted(dates)),
-                                       ss.c.scored_at != scored_at))
-        _write_alerts(conn, al, as_of)
-        for kind in KINDS:
-            info = infos.get(kind, {})
-            if info.get("source") == "reused":
-                continue
-            conn.execute(schema.model_runs.insert().values(
-                run_id=new_id(), kind=kind, created_at=scored_at, as_of=as_of,
-                trained_through=(dt.date.fromisoformat(info["trained_through"])
-                                 if info.get("trained_through") else None),
-                settings_version=version, status=info.get("status", "skipped"),
-                estimator=info.get("estimator"), metrics_json=json.dumps(info, default=_clean),
-                artifact=_dumps(models[kind]) if models.get(kind) is not None else None))
-        if evaluation is not None:
-            _store_evaluation(conn, evaluation, as_of, version)
-        conn.execute(schema.audit_log.insert().values(
-            audit_id=new_id(), occurred_at=scored_at, actor=str(actor), action="score.run",
-            entity="score_snapshots", entity_id=str(as_of),
-            after_json=json.dumps({"as_of": str(as_of), "dates": len(dates), "accounts": len(out),
-                                   "alerts": len(al), "settings_version": version})))
-    secs["write"] = time.perf_counter() - t4
+            gaps = A.gap_alerts(conn, as_of, settings, f["arr"])
+        al = pd.concat([al, gaps], ignore_index=True)
+        secs["alerts"] = time.perf_counter() - t5
+        secs["scoring"] = time.perf_counter() - t3
+        step(0.95, "Writing snapshots")
+        t4 = time.perf_counter()
+        snaps = pd.concat(rows).reset_index().rename(columns={"index": "account_id"})
+        snaps["settings_version"] = version
+        snaps["scored_at"] = scored_at
+        snaps = snaps[[c for c in snaps.columns if c in schema.score_snapshots.c]]
+        with engine.begin() as conn:
+            ss = schema.score_snapshots
+            # rescoring a date updates its rows in place (a delete costs DuckDB about 1 s
+            # per 100,000 rows at commit, see greendoor.store.bulk); the run's scored_at then
+            # marks the accounts no longer scored on these dates, which are removed
+            upsert(conn, ss, snaps, ["account_id", "as_of"])
+            conn.execute(ss.delete().where(ss.c.as_of.in_(sorted(dates)),
+                                           ss.c.scored_at != scored_at))
+            _write_alerts(conn, al, as_of)
+            for kind in KINDS:
+                info = infos.get(kind, {})
+                if info.get("source") == "reused":
+                    continue
+                conn.execute(schema.model_runs.insert().values(
+                    run_id=new_id(), kind=kind, created_at=scored_at, as_of=as_of,
+                    trained_through=(dt.date.fromisoformat(info["trained_through"])
+                                     if info.get("trained_through") else None),
+                    settings_version=version, status=info.get("status", "skipped"),
+                    estimator=info.get("estimator"), metrics_json=json.dumps(info, default=_clean),
+                    artifact=_dumps(models[kind]) if models.get(kind) is not None else None))
+            if evaluation is not None:
+                _store_evaluation(conn, evaluation, as_of, version)
+            conn.execute(schema.audit_log.insert().values(
+                audit_id=new_id(), occurred_at=scored_at, actor=str(actor), action="score.run",
+                entity="score_snapshots", entity_id=str(as_of),
+                after_json=json.dumps({"as_of": str(as_of), "dates": len(dates), "accounts": len(out),
+                                       "alerts": len(al), "settings_version": version})))
+        secs["write"] = time.perf_counter() - t4
     secs["total"] = time.perf_counter() - t0
     step(1.0, "Scored")
     return ScoreReport(as_of=as_of, dates=sorted(dates, reverse=True), accounts=len(out),
                        alerts=len(al), models=infos, evaluation=evaluation, seconds=secs)
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused():
+    """Python's cyclic garbage collector off inside the block (as it was after)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _clean(v):
