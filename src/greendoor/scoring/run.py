@@ -53,7 +53,7 @@ from greendoor.scoring.health import WhyPanel, classify_trend, health_panel
 from greendoor.scoring.labels import churn_labels, expansion_labels
 from greendoor.settings import current as current_settings
 from greendoor.store import schema
-from greendoor.store.bulk import bulk_insert, upsert
+from greendoor.store.bulk import staged, upsert
 from greendoor.store.engine import new_id
 from greendoor.store.rollups import usage_rollups_fresh
 
@@ -653,25 +653,21 @@ def _write_alerts(conn: Connection, al: pd.DataFrame, as_of: dt.date) -> None:
                                                          t.c.snoozed_until > as_of)))}
     if kept:
         al = al[[(a, r) not in kept for a, r in zip(al["account_id"], al["rule"], strict=True)]]
-    same = ["account_id", "rule", "severity", "title", "evidence_json"]
-    stage = sa.Table(f"greendoor_stage_alerts_{new_id()}", sa.MetaData(),
-                     *[sa.Column(c, t.c[c].type) for c in same], prefixes=["TEMPORARY"])
-    stage.create(conn)
-    bulk_insert(conn, stage, pd.DataFrame({
-        "account_id": al["account_id"].to_numpy(dtype=object), "rule": al["rule"].to_numpy(dtype=object),
-        "severity": al["severity"].to_numpy(dtype=object), "title": al["title"].to_numpy(dtype=object),
-        "evidence_json": [dumps(e) for e in al["evidence"]]}))
-    match = sa.and_(*[t.c[c] == stage.c[c] for c in same])
-    open_now = (t.c.as_of == as_of) & (t.c.status == "open")
-    conn.execute(t.delete().where(open_now, ~sa.select(sa.literal(1)).select_from(stage)
-                                  .where(match).exists()))
-    conn.execute(t.insert().from_select(
-        ["alert_id", *same, "as_of", "status", "snoozed_until", "created_at"],
-        sa.select(_random_ids(), *[stage.c[c] for c in same],
-                  sa.literal(as_of, sa.Date), sa.literal("open"), sa.null(),
-                  sa.literal(now_utc(), sa.DateTime))
-        .where(~sa.select(sa.literal(1)).select_from(t).where(match, open_now).exists())))
-    stage.drop(conn)
+    raised = pd.DataFrame({c: al[c].to_numpy(dtype=object)
+                           for c in ("account_id", "rule", "severity", "title")})
+    raised["evidence_json"] = [dumps(e) for e in al["evidence"]]
+    same = list(raised.columns)
+    with staged(conn, t, raised) as stage:
+        match = sa.and_(*[t.c[c] == stage.c[c] for c in same])
+        open_now = (t.c.as_of == as_of) & (t.c.status == "open")
+        conn.execute(t.delete().where(open_now, ~sa.select(sa.literal(1)).select_from(stage)
+                                      .where(match).exists()))
+        conn.execute(t.insert().from_select(
+            ["alert_id", *same, "as_of", "status", "snoozed_until", "created_at"],
+            sa.select(_random_ids(), *[stage.c[c] for c in same],
+                      sa.literal(as_of, sa.Date), sa.literal("open"), sa.null(),
+                      sa.literal(now_utc(), sa.DateTime))
+            .where(~sa.select(sa.literal(1)).select_from(t).where(match, open_now).exists())))
 
 
 def _random_ids() -> sa.ColumnElement:

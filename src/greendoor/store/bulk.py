@@ -17,8 +17,10 @@ where updating them in place costs almost nothing.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
+from collections.abc import Iterator
 
 import duckdb
 import pandas as pd
@@ -133,18 +135,22 @@ def upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, key: list[str
     """
     if frame.empty:
         return {"inserted": 0, "updated": 0, "unchanged": 0}
-    cols = list(frame.columns)
-    stage = sa.Table(
-        f"greendoor_stage_{table.name}_{next(_counter)}",
-        sa.MetaData(),
-        *[sa.Column(c, table.c[c].type) for c in cols],
-        prefixes=["TEMPORARY"],
-    )
-    stage.create(conn)  # transactional: a failed import rolls it back too
+    with staged(conn, table, frame) as stage:
+        return merge_stage(conn, table, stage, list(frame.columns), key, len(frame))
+
+
+@contextlib.contextmanager
+def staged(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> Iterator[sa.Table]:
+    """``frame`` in a temporary table with the columns (and types) of ``table`` that it
+    has, for set-wise SQL against ``table``; dropped after the block. Created in the
+    caller's transaction, so a failure rolls it back too."""
+    stage = sa.Table(f"greendoor_stage_{table.name}_{next(_counter)}", sa.MetaData(),
+                     *[sa.Column(c, table.c[c].type) for c in frame.columns],
+                     prefixes=["TEMPORARY"])
+    stage.create(conn)
     bulk_insert(conn, stage, frame)
-    res = merge_stage(conn, table, stage, cols, key, len(frame))
+    yield stage
     stage.drop(conn)
-    return res
 
 
 def merge_stage(conn: Connection, table: sa.Table, stage: sa.Table, cols: list[str],
