@@ -28,17 +28,8 @@ RECOMMENDED = {
 }
 
 
-def _num(v) -> float:
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return math.nan
-    return v
-
-
 def _floats(col: pd.Series) -> list[float]:
-    """A column as Python floats, NaN for anything missing or not a number (as
-    :func:`_num`)."""
+    """A column as Python floats, NaN for anything missing or not a number."""
     return pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan).tolist()
 
 
