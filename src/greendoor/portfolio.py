@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greendoor.metrics import sql as msql
+from greendoor.scoring.health import at_risk_rows
 from greendoor.store import meta, schema
 
 
@@ -333,8 +334,7 @@ def at_risk_queue(conn: Connection, f: Filters,
     sc = scores(conn, f)
     if sc.empty:
         return sc
-    risky = sc[(sc["band"] == "red") | ((sc["band"] == "yellow") & (sc["trend"] == "declining"))
-               | (sc["risk_index"] >= min_risk_index)].copy()
+    risky = sc[at_risk_rows(sc["band"], sc["trend"]) | (sc["risk_index"] >= min_risk_index)].copy()
     if risky.empty:
         return risky
     ss, t = schema.score_snapshots, schema.actions

@@ -8,6 +8,7 @@ import pytest
 
 from greendoor.config import default_settings
 from greendoor.scoring.health import (
+    at_risk_rows,
     band,
     best_improvement,
     classify_trend,
@@ -76,6 +77,11 @@ def test_classify_trend_threshold_and_missing():
 def test_at_risk():
     assert is_at_risk("red", "stable") and is_at_risk("yellow", "declining")
     assert not is_at_risk("yellow", "stable") and not is_at_risk("green", "declining")
+    cases = [("red", "stable"), ("yellow", "declining"), ("yellow", "stable"),
+             ("green", "declining"), (None, "declining"), ("yellow", None), ("red", None)]
+    rows = at_risk_rows(pd.Series([b for b, _ in cases]), pd.Series([t for _, t in cases]))
+    assert rows.tolist() == [is_at_risk(b, t) for b, t in cases] == [True, True, False, False,
+                                                                      False, False, True]
 
 
 def test_scale_interpolates_and_clamps():

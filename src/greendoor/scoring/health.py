@@ -61,6 +61,11 @@ def is_at_risk(band_: str | None, trend: str | None) -> bool:
     return band_ == "red" or (band_ == "yellow" and trend == "declining")
 
 
+def at_risk_rows(bands: pd.Series, trends: pd.Series) -> pd.Series:
+    """:func:`is_at_risk` of each row: a boolean Series on the same index."""
+    return (bands == "red") | ((bands == "yellow") & (trends == "declining"))
+
+
 def compose(components: pd.DataFrame, weights: dict[str, float] | None = None,
             bands: dict[str, float] | None = None) -> pd.DataFrame:
     """Combine component scores into the health score.

@@ -49,7 +49,7 @@ from greendoor.scoring import alerts as A
 from greendoor.scoring import evaluate as E
 from greendoor.scoring.churn import ChurnModel, NotEnoughData, risk_index
 from greendoor.scoring.features import FEATURES, describe, features_as_of, tables_with_rows
-from greendoor.scoring.health import WhyPanel, classify_trend, health_panel
+from greendoor.scoring.health import WhyPanel, at_risk_rows, classify_trend, health_panel
 from greendoor.scoring.labels import churn_labels, expansion_labels
 from greendoor.settings import current as current_settings
 from greendoor.store import schema
@@ -495,7 +495,7 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
         # percentiles (churn probability this quarter, risk at the renewal), so timing alone
         # does not decide. The rest is marked, so the page can say why it has none.
         cp, ri = out["churn_probability"], out["risk_index"]
-        at_risk = (out["band"] == "red") | ((out["band"] == "yellow") & (out["trend"] == "declining"))
+        at_risk = at_risk_rows(out["band"], out["trend"])
         risk_rank = pd.concat([cp.rank(pct=True), ri / 100], axis=1).mean(axis=1)
         riskier = (at_risk | (ri >= portfolio.QUEUE_MIN_RISK_INDEX)
                    | (risk_rank >= risk_rank.median()) | risk_rank.isna())
