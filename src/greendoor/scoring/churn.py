@@ -64,6 +64,12 @@ def _log_odds(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def _decision(raw: np.ndarray) -> np.ndarray:
+    """:meth:`ChurnModel.decision_function` from the base model's raw decision: the
+    log-odds of its probability, expit(raw), clipped as :func:`_log_odds`."""
+    return _log_odds(expit(raw))
+
+
 class NotEnoughData(ValueError):
     """Too few observations or positives to train and calibrate honestly."""
 
@@ -257,9 +263,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             decision = _log_odds(_in_blocks(self.base_.predict_proba, Xa)[:, 1])
             return decision, _in_blocks(self.calibrated_.predict_proba, Xa)[:, 1]
         raw = self._raw_decision(Xa)
-        proba = np.clip(calibrator.predict(raw), 0.0, 1.0)
-        # decision_function: the log-odds of the base model's probability, expit(raw)
-        return _log_odds(expit(raw)), proba
+        return _decision(raw), np.clip(calibrator.predict(raw), 0.0, 1.0)
 
     def _raw_decision(self, Xa: pd.DataFrame) -> np.ndarray:
         """The base model's ``decision_function`` on aligned rows: the preprocessing
@@ -375,15 +379,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             j_of = {c: position[names.index(c)] for c in cols}
         except (AttributeError, ValueError, TypeError, KeyError):
             return None
-        tree_values = parts.values
         split_on = [set(t.nodes["feature_idx"][t.nodes["is_leaf"] == 0].tolist()) for t in trees]
-        per_tree = np.column_stack([tree_values(t, A) for t in trees])  # rows x trees
+        per_tree = np.column_stack([parts.values(t, A) for t in trees])  # rows x trees
         raw = parts.baseline + per_tree.sum(axis=1)
-
-        def log_odds(r):  # as decision_function, from the raw score
-            return _log_odds(expit(r))
-
-        base = log_odds(raw)
+        base = _decision(raw)
         out = np.zeros((len(X), len(cols)))
         for k, c in enumerate(cols):
             j = j_of[c]
@@ -395,8 +394,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             M[:, j] = ref[j]
             moved = raw[rows] - per_tree[np.ix_(rows, used)].sum(axis=1)
             for i in used:
-                moved += tree_values(trees[i], M)
-            out[rows, k] = base[rows] - log_odds(moved)
+                moved += parts.values(trees[i], M)
+            out[rows, k] = base[rows] - _decision(moved)
         return pd.DataFrame(out, index=X.index, columns=cols)
 
     def drivers(self, X, top: int = 3) -> pd.DataFrame:
