@@ -95,18 +95,14 @@ def run_tier(tier: str, work: Path, repeat: int, export_import: bool,
     r["usage_rows"] = con.execute("SELECT count(*) FROM usage").fetchone()[0]
     con.close()
     print(f"[{tier}] {r['usage_rows']:,} usage rows", flush=True)
-    if "score_backfill" in steps:
-        print(f"[{tier}] scoring with the weekly backfill ...", flush=True)
-        r["score_backfill"] = step("score_backfill", url)
-    if "score_one" in steps:
-        print(f"[{tier}] scoring one date x{repeat} ...", flush=True)
-        r["score_one"] = median_of("score_one", url, repeat)
-    if "forecast" in steps:
-        print(f"[{tier}] forecast ...", flush=True)
-        r["forecast"] = step("forecast", url)
-    if "pages" in steps:
-        print(f"[{tier}] pages ...", flush=True)
-        r["pages"] = step("pages", url)
+    # step: (what it does, repeated for a median)
+    for name, (what, repeated) in {"score_backfill": ("scoring with the weekly backfill", False),
+                                   "score_one": (f"scoring one date x{repeat}", True),
+                                   "forecast": ("forecast", False),
+                                   "pages": ("pages", False)}.items():
+        if name in steps:
+            print(f"[{tier}] {what} ...", flush=True)
+            r[name] = median_of(name, url, repeat) if repeated else step(name, url)
     if "features" in steps:
         print(f"[{tier}] naive pandas vs in-database features x{repeat} ...", flush=True)
         r["naive_features"] = median_of("naive_features", url, repeat)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from greendoor.metrics import sql as msql
 from greendoor.portfolio import Filters
 from greendoor.store import schema
-from greendoor.store.rollups import use_rollups
+from greendoor.store.rollups import first_active_day, use_rollups
 
 #: SPEC.md: adoption gap = fewer than 20 % of active accounts using a feature 30 days
 #: after its first use in the portfolio ("release").
@@ -58,7 +58,7 @@ def active_users(conn: Connection, f: Filters, weeks: int = 26,
         in7 = sa.and_(ud.c.date >= dates.c.d - sa.literal(7), ud.c.date < dates.c.d)
 
         def first_since(days):
-            return ud.c.prev_date.is_(None) | (ud.c.prev_date < dates.c.d - sa.literal(days))
+            return first_active_day(ud.c.prev_date, dates.c.d - sa.literal(days))
 
         wau = sa.func.count(sa.case((sa.and_(in7, first_since(7)), 1)))
         mau = sa.func.count(sa.case((first_since(30), 1)))

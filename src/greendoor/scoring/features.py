@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from greendoor.metrics.sql import arr_as_of_query
 from greendoor.store import schema
 from greendoor.store.bulk import read_frame
-from greendoor.store.rollups import use_rollups
+from greendoor.store.rollups import first_active_day, use_rollups
 
 #: Categorical features (strings); every other feature is numeric (NaN = unknown).
 CATEGORICAL = ("segment", "plan", "industry", "region")
@@ -170,7 +170,7 @@ def _usage(conn: Connection, d: dt.date, rollup: bool = False) -> pd.DataFrame:
         # a user is active in [c, d) iff one of their rows there has prev_date < c
         # (usage_user_days.prev_date): a filtered count per account
         def first_since(c):
-            return (r.c.date >= c) & (r.c.prev_date.is_(None) | (r.c.prev_date < c))
+            return (r.c.date >= c) & first_active_day(r.c.prev_date, c)
 
         users = (
             sa.select(

@@ -51,6 +51,14 @@ def user_days_select() -> sa.Select:
             .order_by(g.c.date))
 
 
+def first_active_day(prev_date: sa.ColumnElement, start) -> sa.ColumnElement:
+    """Whether a ``usage_user_days`` row is its user's first active day on or after
+    ``start``: no earlier active day, or one before ``start``. Among rows dated in a
+    window ``[start, end)``, exactly one per active user passes, so counting them counts
+    the window's active users without grouping by user."""
+    return prev_date.is_(None) | (prev_date < start)
+
+
 def refresh_usage_rollups(conn: Connection) -> int:
     """Rebuild ``usage_user_days`` and ``usage_account_days`` from ``usage`` inside the
     caller's transaction and record the fingerprint. Returns the user-day row count."""
