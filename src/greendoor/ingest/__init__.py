@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -32,12 +31,12 @@ from greendoor.ingest import validate as V
 from greendoor.ingest.adapters import ADAPTERS, COUNTRY_REGION, DERIVATIONS, Adapter, TableMap
 from greendoor.ingest.contract import CONTRACT, DERIVED_WHEN_ABSENT, TABLES
 from greendoor.ingest.read import SUFFIXES, RawTable, ReadError, read_file, table_stem
-from greendoor.store import meta, schema
+from greendoor.store import meta, schema, usage_keys
 from greendoor.store.bulk import delete_all, upsert
 from greendoor.store.engine import new_id
 from greendoor.store.rollups import refresh_usage_rollups
 
-__all__ = ["ImportRefused", "ImportReport", "TableResult", "import_path"]
+__all__ = ["ImportCountMismatch", "ImportRefused", "ImportReport", "TableResult", "import_path"]
 
 #: Tables Greendoor derives from canonical data; stale after a replace.
 DERIVED_TABLES = (schema.score_snapshots, schema.alerts)
@@ -45,6 +44,15 @@ DERIVED_TABLES = (schema.score_snapshots, schema.alerts)
 
 class ImportRefused(RuntimeError):
     """The import would destroy data (e.g. mix into the demo portfolio)."""
+
+
+class ImportCountMismatch(RuntimeError):
+    """The rows a table gained differ from the import's count; the import is rolled
+    back (a defect of the key or the merge, never of the user's file)."""
+
+
+def _row_count(conn, table: sa.Table) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
 @dataclasses.dataclass
@@ -167,34 +175,6 @@ def _text_frame(raw: RawTable, tmap: TableMap, issues: V.Collector) -> tuple[pd.
         issues.note(raw.name, "columns not in the contract, ignored: " + ", ".join(ignored),
                     severity="warning")
     return frame, cols
-
-
-def _usage_identity(df: pd.DataFrame) -> pd.DataFrame:
-    """What identifies a usage row: its source id, else its daily grain (the key
-    without the occurrence number)."""
-    grain = ["account_id", "subscription_id", "date", "user_id", "feature"]
-    kf = pd.DataFrame({c: (df[c].astype(str) if c in df else "") for c in grain})
-    uid = df["usage_id"] if "usage_id" in df else pd.Series(None, index=df.index, dtype=object)
-    has_id = uid.notna().to_numpy()
-    kf.loc[has_id, grain] = ""
-    kf["usage_id"] = uid.fillna("").astype(str)
-    return kf
-
-
-def _source_key(kf: pd.DataFrame, occurrence) -> pd.Series:
-    """128-bit key of each row of an identity frame and its occurrence number."""
-    kf = kf.assign(occurrence=np.asarray(occurrence, dtype="int64"))
-    h1 = pd.util.hash_pandas_object(kf, index=False, hash_key="greendoor-usage1")
-    h2 = pd.util.hash_pandas_object(kf, index=False, hash_key="greendoor-usage2")
-    return pd.Series([f"{a:016x}{b:016x}" for a, b in zip(h1.to_numpy(), h2.to_numpy(), strict=True)],
-                     index=kf.index)
-
-
-def _usage_source_key(df: pd.DataFrame) -> pd.Series:
-    """128-bit key of each usage row: its source id (else its daily grain) plus the
-    occurrence number among rows sharing that id, so collisions never merge."""
-    kf = _usage_identity(df)
-    return _source_key(kf, kf.groupby(list(kf.columns), sort=False).cumcount())
 
 
 def _map_usage_accounts(usage: pd.DataFrame, sub_to_acct: dict, raw: RawTable, cols: dict,
@@ -321,8 +301,6 @@ def prepare(engine: Engine, path: Path, adapter: Adapter, date_format: str | Non
             issues.note(raws["subscriptions"].name, f"{n_multi} accounts have more than one "
                         "subscription without an end date; their ARR is the sum of them",
                         severity="warning")
-    if usage is not None and not issues.errors:
-        usage["source_key"] = _usage_source_key(usage)
     if large_usage is not None:
         tmap = next(t for t in adapter.tables if t.table == "usage")
         spilled = chunked.prepare_usage(large_usage, tmap, sub_to_acct, known_accounts,
@@ -400,13 +378,22 @@ def import_path(
         for i, table in enumerate(order):
             step(0.3 + 0.6 * i / max(len(order), 1), f"Loading {table}")
             frame = typed[table]
+            rows_before = _row_count(conn, TABLES[table])
             if isinstance(frame, chunked.SpilledUsage):
-                res = chunked.load_staged(conn, stage, replace)
+                res = usage_keys.load(conn, stage, replace) if stage is not None else \
+                    {"inserted": 0, "updated": 0, "unchanged": 0}
+            elif table == "usage":
+                res = usage_keys.load_frame(conn, frame, replace)
             else:
                 frame = frame[[c for c in frame.columns if c in TABLES[table].c]]
                 res = upsert(conn, TABLES[table], frame, list(CONTRACT[table].key))
             r = report.tables[table]
             r.inserted, r.updated, r.unchanged = res["inserted"], res["updated"], res["unchanged"]
+            gained = _row_count(conn, TABLES[table]) - rows_before
+            if gained != r.inserted:  # a report must never disagree with what was stored
+                raise ImportCountMismatch(
+                    f"{table}: the import counted {r.inserted:,} new rows but the store "
+                    f"gained {gained:,}; nothing was written")
         report.seconds = time.perf_counter() - t0
         if dry_run:
             tx.rollback()
