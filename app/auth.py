@@ -19,6 +19,7 @@ import streamlit as st
 from app import data
 from greendoor import users as U
 from greendoor.access import LOCAL_ADMIN, Principal
+from greendoor.text import md
 
 KEY = "principal"
 
@@ -73,7 +74,7 @@ def _password_form() -> None:
         try:
             p = U.authenticate(data.engine(), username, password)
         except U.LoginFailed as exc:
-            st.error(str(exc), icon=":material/lock:")
+            st.error(md(exc), icon=":material/lock:")
             return
         st.session_state[KEY] = p
         st.rerun()
@@ -109,8 +110,8 @@ def sidebar(p: Principal) -> None:
     if mode == "none":
         return
     with st.sidebar:
-        st.caption(f"Signed in as **{p.display}** · {p.role}"
-                   + (f" · book: {p.book}" if p.book else ""))
+        st.caption(f"Signed in as **{md(p.display)}** · {p.role}"
+                   + (f" · book: {md(p.book)}" if p.book else ""))
         if st.button("Sign out", key="sign_out"):
             st.session_state.pop(KEY, None)
             if mode == "oidc":

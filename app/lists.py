@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app import PAGES_DIR, actions_ui, shell
+from greendoor.text import md
 
 DEFAULT_LABELS = {"segment": "Segment", "csm_owner": "CSM", "band": "Band", "trend": "Trend",
                   "industry": "Industry"}
@@ -34,7 +35,7 @@ def account_list(df: pd.DataFrame, key: str, column_order: list[str], column_con
     if not rows or rows[0] >= len(view):
         return None
     sel = view.iloc[rows[0]]
-    st.markdown(f"**{shell.account_label(sel['account_id'], sel.get('name'))}**: act on it here, "
+    st.markdown(f"**{md(shell.account_label(sel['account_id'], sel.get('name')))}**: act on it here, "
                 "or open its Account 360.")
     actions_ui.action_buttons(sel["account_id"], key=key, owner=sel.get("csm_owner"))
     if st.button("Open Account 360", key=f"{key}_open", icon=":material/person_search:"):

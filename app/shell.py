@@ -12,6 +12,7 @@ from app import PAGES_DIR, auth, data
 from greendoor import access
 from greendoor.charts.portfolio import SEGMENT_LABELS
 from greendoor.portfolio import Filters
+from greendoor.text import md
 
 ALL = "all"
 
@@ -101,9 +102,9 @@ def sidebar_filters() -> Filters | None:
             )
         else:  # a csm sees their own book; another owner in the URL is refused below
             owner = st.query_params.get("owner", ALL)
-            st.caption(f"Book of business: **{user.book}**")
+            st.caption(f"Book of business: **{md(user.book)}**")
         ds = status["dataset"] or "imported data"
-        st.caption(f"Store: {ds}, {status['accounts']:,} accounts.")
+        st.caption(f"Store: {md(ds)}, {status['accounts']:,} accounts.")
     f = access.scope(user, Filters(as_of=as_of, segment=None if segment == ALL else segment,
                                    owner=None if owner == ALL else owner))
     st.session_state["filters"] = f

@@ -53,6 +53,7 @@ import sqlalchemy as sa  # noqa: E402
 from greendoor import config  # noqa: E402
 from greendoor.access import AccessDenied  # noqa: E402
 from greendoor.store.engine import StoreBusy  # noqa: E402
+from greendoor.text import md  # noqa: E402
 
 try:
     user = auth.signed_in()  # None until someone signs in (modes password and oidc)
@@ -71,15 +72,15 @@ try:
     shell.presentation_toggle()
     nav.run()
 except AccessDenied as exc:  # e.g. a csm editing ?account= or ?owner= in the URL
-    st.error(f"Not allowed: {exc}.", icon=":material/block:")
+    st.error(f"Not allowed: {md(exc)}.", icon=":material/block:")
 except StoreBusy as exc:  # another process held the embedded store for the whole timeout
-    st.warning(f"The store is busy: {exc}. Nothing was lost; reload the page in a moment.",
+    st.warning(f"The store is busy: {md(exc)}. Nothing was lost; reload the page in a moment.",
                icon=":material/hourglass_top:")
 except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # store unreachable
     shown = sa.make_url(config.db_url()).render_as_string(hide_password=True)
     st.error(f"Greendoor cannot reach its store at `{shown}`.", icon=":material/cloud_off:")
     st.markdown(
-        f"**Why:** {str(getattr(exc, 'orig', exc)).splitlines()[0][:300]}\n\n"
+        f"**Why:** {md(str(getattr(exc, 'orig', exc)).splitlines()[0], 300)}\n\n"
         "**What still works:** nothing on these pages needs anything but the store, and "
         "nothing was written. Every action you confirm is one transaction, so none is "
         "half-done.\n\n"

@@ -8,6 +8,7 @@ from app import actions_ui, auth, data, shell
 from greendoor import account360
 from greendoor.charts.portfolio import FONT
 from greendoor.scoring.features import describe
+from greendoor.text import md
 
 BAND_COLORS = {"green": "#1e8449", "yellow": "#d4ac0d", "red": "#c0392b"}
 
@@ -24,7 +25,7 @@ acc = data.account360(token, account_id, f.as_of, user) if account_id else None
 if acc is None:
     st.title("Account 360")
     if account_id:
-        st.warning(f"No account with id {account_id[:80]!r}.")
+        st.warning(f"No account with id {md(account_id, 80)}.")
     choice = st.selectbox("Account", list(names), index=None, key="a360_pick",
                           format_func=lambda k: shell.account_label(k, names[k]),
                           placeholder="Search by name")
@@ -34,10 +35,10 @@ if acc is None:
     st.stop()
 
 a, snap, det = acc.account, acc.snapshot or {}, acc.details
-st.title(shell.account_label(account_id, a["name"]))
+st.title(md(shell.account_label(account_id, a["name"])))
 renewal = det.get("renewal", {}).get("days_to_renewal")
 sub_info = [a.get("segment") or "no segment", a.get("industry") or "", f"CSM {a.get('csm_owner') or '—'}"]
-st.caption(" · ".join(x for x in sub_info if x) + f" · as of {f.as_of:%d %b %Y}")
+st.caption(" · ".join(md(x) for x in sub_info if x) + f" · as of {f.as_of:%d %b %Y}")
 
 band = snap.get("band")
 cols = st.columns(6, border=True)
@@ -91,7 +92,7 @@ with right:
     drivers = det.get("churn_drivers", [])
     if drivers:
         for d in drivers:
-            st.markdown(f"- {d['evidence']}")
+            st.markdown(f"- {md(d['evidence'])}")
     elif det.get("drivers_computed") is False:
         st.caption("Lower churn risk: in the lower half of the book by combined risk (churn "
                    "probability this quarter and risk index at the renewal), not at risk and "
@@ -102,7 +103,7 @@ with right:
     st.subheader("Open alerts")
     if alerts:
         for al in alerts:
-            st.markdown(f"- **{al['severity']}** · {al['title']}")
+            st.markdown(f"- **{md(al['severity'])}** · {md(al['title'])}")
     else:
         st.caption("None.")
 

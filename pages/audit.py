@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import auth, data, shell
 from greendoor import access
+from greendoor.text import safe_csv
 
 access.require(auth.current(), "admin")  # the library refuses too (audit.entries)
 shell.require_data()
@@ -35,7 +36,7 @@ st.dataframe(shell.present(log, id_col="entity_id"), key="audit_table", hide_ind
                             "entity_id": "Entity id",
                             "before_json": st.column_config.TextColumn("Before", width="medium"),
                             "after_json": st.column_config.TextColumn("After", width="large")})
-st.download_button("Export CSV", log.to_csv(index=False).encode("utf-8"),
+st.download_button("Export CSV", safe_csv(log),
                    file_name=f"greendoor-audit-{today.isoformat()}.csv", mime="text/csv",
                    key="audit_csv", icon=":material/download:",
                    disabled=shell.presenting(),

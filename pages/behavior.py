@@ -7,6 +7,7 @@ import streamlit as st
 from app import actions_ui, data, lists, shell
 from greendoor.analytics.behavior import ADOPTION_GAP
 from greendoor.charts.portfolio import FONT
+from greendoor.text import md
 
 status = shell.require_data()
 actions_ui.show_toast()
@@ -82,7 +83,7 @@ if len(feats):
     picked_feature = pts[-1][0] if pts else None
     if picked_feature:
         fa = data.feature_accounts(token, f, picked_feature)
-        st.info(f"{len(fa)} accounts used **{picked_feature}** in the last 30 days; highest error "
+        st.info(f"{len(fa)} accounts used **{md(picked_feature)}** in the last 30 days; highest error "
                 "rate first.")
         lists.account_list(fa, "feature_accounts",
                            ["name", "segment", "users", "events", "errors", "error_rate", "csm_owner"],

@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import actions_ui, data, lists, shell
 from greendoor.charts.portfolio import FONT
+from greendoor.text import md
 
 status = shell.require_data()
 actions_ui.show_toast()
@@ -63,11 +64,11 @@ if len(stages):
         cols = st.columns(len(stages))
         for col, s in zip(cols, stages.itertuples(), strict=True):
             with col:
-                st.markdown(f"**{s.stage.replace('_', ' ').capitalize()}**  \n"
+                st.markdown(f"**{md(s.stage.replace('_', ' ').capitalize())}**  \n"
                             f"{s.opportunities} deals · {shell.fmt_money(s.amount)}")
                 for d in pipe[pipe["stage"] == s.stage].head(6).itertuples():
                     with st.container(border=True):
-                        st.markdown(f"{shell.account_label(d.account_id, d.name)}  \n"
+                        st.markdown(f"{md(shell.account_label(d.account_id, d.name))}  \n"
                                     f"{shell.fmt_money(d.amount)} · {d.probability:.0%} · "
                                     f"{d.age_days:.0f} d old")
                 more = int(s.opportunities) - 6
@@ -76,7 +77,7 @@ if len(stages):
     with tab_list:
         deals = pipe if picked_stage is None else pipe[pipe["stage"] == picked_stage]
         if picked_stage:
-            st.info(f"Showing the {len(deals)} deals in stage **{picked_stage}** (your click).")
+            st.info(f"Showing the {len(deals)} deals in stage **{md(picked_stage)}** (your click).")
         lists.account_list(
             deals.round({"amount": 0, "weighted": 0}), "deals",
             ["name", "opportunity", "stage", "amount", "probability", "weighted", "age_days",

@@ -11,6 +11,7 @@ from app import actions_ui, data, lists, shell
 from greendoor.analytics.segments import flows
 from greendoor.charts.portfolio import FONT
 from greendoor.scoring.features import describe
+from greendoor.text import md
 
 DIMS = {"segment": "Tier (segment)", "industry": "Industry", "lifecycle": "Lifecycle"}
 
@@ -108,7 +109,7 @@ st.subheader("Accounts")
 view = acc.reset_index().rename(columns={"index": "account_id"})
 if picked:
     view = view[view[picked[0]] == picked[1]]
-    st.info(f"Showing the {len(view)} accounts in **{picked[1]}** (your click).")
+    st.info(f"Showing the {len(view)} accounts in **{md(picked[1])}** (your click).")
 sel = lists.account_list(
     view.sort_values("arr", ascending=False).round({"arr": 0}), "seg_accounts",
     ["name", "rule_segment", "persona", "arr", "health_score", "band", "seat_utilization",
@@ -124,7 +125,7 @@ if sel is not None:
 
     cmp = vs_segment(acc, sel["account_id"], by="rule_segment" if "rule_segment" in acc else "segment")
     cmp["measure"] = cmp["measure"].map(lambda m: "health score" if m == "health_score" else describe(m))
-    st.markdown(f"**Against its segment ({sel['rule_segment']})**: the account's value, the "
+    st.markdown(f"**Against its segment ({md(sel['rule_segment'])})**: the account's value, the "
                 "segment median, and where it ranks (share of the segment at or below it).")
     st.dataframe(cmp, hide_index=True, key="vs_segment",
                  column_config={"measure": st.column_config.TextColumn("Measure", width="large"),

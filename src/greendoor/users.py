@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 
 import pandas as pd
 import sqlalchemy as sa
@@ -205,64 +206,112 @@ def _principal(row) -> Principal:
     return Principal(row["username"], row["role"], row["book"], row["display_name"])
 
 
-def _check_login(conn: Connection, row, name: str, password: str,
-                 now: dt.datetime) -> str | None:
-    """Check one sign-in against the user's ``row`` (``None``: no such user) and write
-    its audit row and counters; the error message or ``None`` on success."""
-    u = schema.users
+def _verify(row, password: str, now: dt.datetime) -> str:
+    """The outcome of one password check against the user's ``row`` (``None``: no such
+    user), before anything is written: ``unknown``, ``no password``, ``locked``,
+    ``wrong password`` or ``ok``. Takes the same argon2 work in every case, so the
+    time it takes does not tell whether the user exists or is locked."""
     if row is None or row["password_hash"] is None:
         try:  # same work as a real check
             _HASHER.verify(_DUMMY_HASH, password + "x")
         except VerificationError:
             pass
-        _audit(conn, name, "login.failed", name,
-               after={"reason": "unknown user" if row is None else "no password"})
-        return "wrong user name or password"
-    if row["locked_until"] is not None and row["locked_until"] > now:
-        _audit(conn, name, "login.failed", name,
-               after={"reason": "locked", "locked_until": row["locked_until"]})
-        return f"too many failed sign-ins: locked until {row['locked_until']:%H:%M} UTC"
+        return "unknown user" if row is None else "no password"
     try:
         ok = _HASHER.verify(row["password_hash"], password)
     except (VerificationError, InvalidHashError):
         ok = False
-    if not ok:
-        failures = int(row["failed_logins"] or 0) + 1
-        values = {"failed_logins": failures}
+    if row["locked_until"] is not None and row["locked_until"] > now:
+        return "locked"
+    return "ok" if ok else "wrong password"
+
+
+def _record_login(conn: Connection, row, name: str, outcome: str, password: str,
+                  now: dt.datetime) -> bool:
+    """Write one sign-in's counters and audit rows; ``True`` when it succeeded.
+
+    The counter and the lock change in one ``UPDATE ... RETURNING`` that reads the
+    stored values (never a value read earlier in Python), so parallel wrong passwords
+    each count: the :data:`MAX_FAILED_LOGINS`-th locks the user, whatever the order.
+    A correct password is accepted only if the row is still unlocked at that moment."""
+    u = schema.users
+    if outcome in ("unknown user", "no password", "locked"):
+        after = {"reason": outcome}
+        if outcome == "locked":
+            after["locked_until"] = row["locked_until"]
+        _audit(conn, name, "login.failed", name, after=after)
+        return False
+    if outcome == "wrong password":
+        # a lock that has run out starts a new count
+        expired = sa.and_(u.c.locked_until.is_not(None), u.c.locked_until <= now)
+        failures = sa.case((expired, 1), else_=sa.func.coalesce(u.c.failed_logins, 0) + 1)
+        lock_at = sa.case((failures >= MAX_FAILED_LOGINS,
+                           sa.literal(now + dt.timedelta(minutes=LOCKOUT_MINUTES), sa.DateTime)),
+                          else_=sa.case((expired, None), else_=u.c.locked_until))
+        new = conn.execute(u.update().where(u.c.username == name)
+                           .values(failed_logins=failures, locked_until=lock_at)
+                           .returning(u.c.failed_logins, u.c.locked_until)).one()
         _audit(conn, name, "login.failed", name,
-               after={"reason": "wrong password", "failed_logins": failures})
-        if failures >= MAX_FAILED_LOGINS:
-            values["locked_until"] = now + dt.timedelta(minutes=LOCKOUT_MINUTES)
-            _audit(conn, name, "login.locked", name, after={"locked_until": values["locked_until"]})
-        conn.execute(u.update().where(u.c.username == name).values(**values))
-        return "wrong user name or password"
+               after={"reason": "wrong password", "failed_logins": new.failed_logins})
+        if new.failed_logins == MAX_FAILED_LOGINS:
+            _audit(conn, name, "login.locked", name, after={"locked_until": new.locked_until})
+        return False
     values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
     if _HASHER.check_needs_rehash(row["password_hash"]):
         values["password_hash"] = _HASHER.hash(password)
-    conn.execute(u.update().where(u.c.username == name).values(**values))
+    done = conn.execute(u.update().where(u.c.username == name).where(
+        sa.or_(u.c.locked_until.is_(None), u.c.locked_until <= now)).values(**values)).rowcount
+    if not done:  # locked by a parallel attempt after the row was read
+        _audit(conn, name, "login.failed", name, after={"reason": "locked"})
+        return False
     _audit(conn, name, "login", name, after={"method": "password", "role": row["role"]})
-    return None
+    return True
+
+
+#: Attempts at writing one sign-in when the embedded store reports a write conflict
+#: (DuckDB refuses concurrent updates of one row instead of waiting).
+LOGIN_WRITE_ATTEMPTS = 50
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "conflict" in text or "could not serialize" in text or "deadlock" in text
 
 
 def authenticate(engine: Engine, username: str, password: str,
                  now: dt.datetime | None = None) -> Principal:
     """Check a password; return the :class:`~greendoor.access.Principal` or raise
-    :class:`LoginFailed`. Audits ``login`` or ``login.failed`` (with the attempt
-    count) and locks the user for :data:`LOCKOUT_MINUTES` at the
-    :data:`MAX_FAILED_LOGINS`-th failure in a row (``login.locked``)."""
+    :class:`LoginFailed` with one message for every failure (unknown user, wrong
+    password, locked), so the answer never tells whether a name exists or is locked;
+    the audit log and the user list tell admins. Audits ``login`` or ``login.failed``
+    (with the attempt count and reason) and locks the user for :data:`LOCKOUT_MINUTES`
+    at the :data:`MAX_FAILED_LOGINS`-th failure in a row (``login.locked``), counting
+    parallel attempts exactly (:func:`_record_login`). A write conflict on the embedded
+    store is retried, never shown as an unreachable store."""
     now = now or _now()
     try:
         name = normalize(username)
     except UserError:
         raise LoginFailed("wrong user name or password") from None
     password = str(password or "")
-    # The failure's audit row and counter must commit, so the error is raised after
-    # the transaction rather than inside it (which would roll them back).
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         row = _get(conn, name)
-        error = _check_login(conn, row, name, password, now)
-    if error:
-        raise LoginFailed(error)
+    outcome = _verify(row, password, now)
+    delay = 0.005
+    for attempt in range(LOGIN_WRITE_ATTEMPTS):
+        try:
+            # The failure's audit row and counter must commit, so the error is raised
+            # after the transaction rather than inside it (which would roll them back).
+            with engine.begin() as conn:
+                ok = _record_login(conn, row, name, outcome, password, now)
+            break
+        except sa.exc.DBAPIError as exc:
+            if not _is_conflict(exc) or attempt == LOGIN_WRITE_ATTEMPTS - 1:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+    if not ok:
+        raise LoginFailed("wrong user name or password")
     return _principal(row)
 
 

@@ -88,8 +88,10 @@ def test_lockout_after_five_failures_even_for_the_right_password(store):
         with pytest.raises(U.LoginFailed):
             U.authenticate(eng, "mona", f"guess {i}", now=t0)
     assert len(audit_rows(eng, "login.locked")) == 1
-    with pytest.raises(U.LoginFailed, match="locked until"):
+    # locked: the right password is refused with the same words as a wrong one
+    with pytest.raises(U.LoginFailed, match="^wrong user name or password$"):
         U.authenticate(eng, "mona", PASSWORD, now=t0 + dt.timedelta(minutes=5))
+    assert json.loads(audit_rows(eng, "login.failed")[-1]["after_json"])["reason"] == "locked"
     # after the lockout the right password works and the counter is reset
     p = U.authenticate(eng, "mona", PASSWORD, now=t0 + dt.timedelta(minutes=U.LOCKOUT_MINUTES + 1))
     assert p.role == "manager"
