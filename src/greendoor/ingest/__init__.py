@@ -30,7 +30,14 @@ from greendoor.ingest import chunked
 from greendoor.ingest import validate as V
 from greendoor.ingest.adapters import ADAPTERS, COUNTRY_REGION, DERIVATIONS, Adapter, TableMap
 from greendoor.ingest.contract import CONTRACT, DERIVED_WHEN_ABSENT, TABLES
-from greendoor.ingest.read import SUFFIXES, RawTable, ReadError, read_file, table_stem
+from greendoor.ingest.read import (
+    SUFFIXES,
+    RawTable,
+    ReadError,
+    delimiter_name,
+    read_file,
+    table_stem,
+)
 from greendoor.store import meta, schema, usage_keys
 from greendoor.store.bulk import delete_all, upsert
 from greendoor.store.engine import new_id
@@ -230,14 +237,22 @@ def prepare(engine: Engine, path: Path, adapter: Adapter, date_format: str | Non
     raws: dict[str, RawTable] = {}
     typed: dict[str, pd.DataFrame] = {}
     srcs: dict[str, dict[str, str]] = {}
-    large_usage = files.pop("usage") if "usage" in files and chunked.is_large(files["usage"]) \
-        else None
+    large_usage = None
+    if "usage" in files:
+        try:
+            if chunked.is_large(files["usage"]):
+                large_usage = files.pop("usage")
+        except ReadError as exc:
+            issues.note(files.pop("usage").name, str(exc), line=exc.line)
     for table, f in files.items():
         try:
             raw = read_file(f)
         except ReadError as exc:
-            issues.note(f.name, str(exc))
+            issues.note(f.name, str(exc), line=exc.line)
             continue
+        if raw.delimiter != ",":
+            issues.note(f.name, f"read as {delimiter_name(raw.delimiter)}-separated (from its "
+                        "header line)", severity="warning")
         tmap = next(t for t in adapter.tables if t.table == table)
         text, cols = _text_frame(raw, tmap, issues)
         report.tables[table] = TableResult(table=table, file=f.name, rows_read=len(raw.frame))
@@ -303,8 +318,12 @@ def prepare(engine: Engine, path: Path, adapter: Adapter, date_format: str | Non
                         severity="warning")
     if large_usage is not None:
         tmap = next(t for t in adapter.tables if t.table == "usage")
-        spilled = chunked.prepare_usage(large_usage, tmap, sub_to_acct, known_accounts,
-                                        date_format, issues)
+        try:
+            spilled = chunked.prepare_usage(large_usage, tmap, sub_to_acct, known_accounts,
+                                            date_format, issues)
+        except ReadError as exc:
+            issues.note(large_usage.name, str(exc), line=exc.line)
+            return typed
         report.tables["usage"] = TableResult(table="usage", file=large_usage.name,
                                              rows_read=spilled.rows)
         if issues.errors:

@@ -1,4 +1,4 @@
-"""Import of a usage file too large to hold in memory, in slices.
+"""Import of a usage file too large to hold in memory, in slices (CSV or Parquet).
 
 A canonical usage CSV at bench tier L has 100 M rows (6 GB of text); read whole, its
 text and typed frames need several times that. A usage CSV larger than
@@ -40,7 +40,16 @@ from sqlalchemy.engine import Engine
 from greendoor.ingest import validate as V
 from greendoor.ingest.adapters import DERIVATIONS, TableMap
 from greendoor.ingest.contract import CONTRACT
-from greendoor.ingest.read import RawTable, csv_record_lines, stripped
+from greendoor.ingest.read import (
+    MAX_ROWS_ENV,
+    RawTable,
+    csv_record_lines,
+    encoding_error,
+    limits,
+    parquet_rows,
+    sniff_delimiter,
+    stripped,
+)
 from greendoor.store import usage_keys
 
 #: CSV usage files above this size are imported in slices.
@@ -52,8 +61,40 @@ MAX_ERRORS = 100_000
 
 
 def is_large(path: Path) -> bool:
-    """Whether ``path`` is a CSV file to import in slices."""
-    return path.suffix.lower() == ".csv" and path.stat().st_size > LARGE_FILE_BYTES
+    """Whether ``path`` is a usage file to import in slices: a CSV over
+    :data:`LARGE_FILE_BYTES`, or a Parquet file of more than :data:`CHUNK_ROWS` rows
+    (its footer says; a few kilobytes of Parquet can hold millions of rows)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return path.stat().st_size > LARGE_FILE_BYTES
+    if suffix in (".parquet", ".pq"):
+        return parquet_rows(path, whole=False) > CHUNK_ROWS
+    return False
+
+
+def _slices(path: Path) -> Iterator[tuple[pd.DataFrame, np.ndarray | None]]:
+    """The file's rows as text, :data:`CHUNK_ROWS` at a time, with each slice's line
+    numbers (``None``: simply counted from the first line)."""
+    if path.suffix.lower() != ".csv":
+        import pyarrow.parquet as pq
+
+        first = 1
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS):
+            frame = batch.to_pandas()
+            frame = frame.astype(object).where(frame.notna(), "").astype(str)
+            yield frame, np.arange(first, first + len(frame))
+            first += len(frame)
+        return
+    delimiter = sniff_delimiter(path)
+    lines = csv_line_numbers(path, delimiter)
+    reader = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[],
+                         encoding="utf-8-sig", chunksize=CHUNK_ROWS, sep=delimiter)
+    rows = 0
+    for chunk in reader:
+        at = (lines[rows:rows + len(chunk)] if lines is not None
+              else np.arange(rows + 2, rows + len(chunk) + 2))
+        rows += len(chunk)
+        yield chunk, at
 
 
 @dataclasses.dataclass
@@ -73,7 +114,7 @@ class SpilledUsage:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def csv_line_numbers(path: Path) -> np.ndarray | None:
+def csv_line_numbers(path: Path, delimiter: str = ",") -> np.ndarray | None:
     """Line number of each record of a CSV, or ``None`` when record ``i`` is simply on
     line ``i + 2`` (no quote character and no blank line, so no record spans lines):
     checked by reading the file in 64 MB blocks."""
@@ -85,7 +126,7 @@ def csv_line_numbers(path: Path) -> np.ndarray | None:
                 simple = False
                 break
             last = block[-2:]
-    return None if simple else csv_record_lines(path)
+    return None if simple else csv_record_lines(path, delimiter)
 
 
 def prepare_usage(path: Path, tmap: TableMap, sub_to_acct: dict, known_accounts: set,
@@ -95,18 +136,18 @@ def prepare_usage(path: Path, tmap: TableMap, sub_to_acct: dict, known_accounts:
     from greendoor.ingest import _check_table, _map_usage_accounts, _text_frame
 
     folder = Path(tempfile.mkdtemp(prefix="greendoor-usage-"))
-    lines = csv_line_numbers(path)
     spec = CONTRACT["usage"]
     parts, rows = [], 0
     fmt = date_format
-    reader = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[],
-                         encoding="utf-8", chunksize=CHUNK_ROWS)
+    _, max_rows = limits()
     try:
-        for i, chunk in enumerate(reader):
+        for i, (chunk, at) in enumerate(_slices(path)):
             chunk = stripped(chunk)
-            at = (lines[rows:rows + len(chunk)] if lines is not None
-                  else np.arange(rows + 2, rows + len(chunk) + 2))
             raw = RawTable(path=path, frame=chunk, lines=at)
+            if rows + len(chunk) > max_rows:
+                issues.note(path.name, f"more than the import's limit of {max_rows:,} rows "
+                            f"({MAX_ROWS_ENV}); stopped reading at line {int(at[0]):,}")
+                break
             # the file's column notes (missing, ignored) once, from the first slice
             text, cols = _text_frame(raw, tmap, issues if i == 0 else V.Collector())
             if fmt is None and "date" in text:
@@ -126,6 +167,9 @@ def prepare_usage(path: Path, tmap: TableMap, sub_to_acct: dict, known_accounts:
             part = folder / f"usage-{i:05d}.parquet"
             df.to_parquet(part, index=False)
             parts.append(part)
+    except UnicodeDecodeError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise encoding_error(path) from exc
     except Exception:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -65,24 +65,40 @@ ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("advocacy_activities", "status"): ("asked", "accepted", "completed", "declined"),
 }
 
+#: Allowed ranges. Every number has an upper bound too: an ARR of 1e308 or seats of
+#: 10^20 is a broken export, not a customer, and would overflow the store's types.
 RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
-    ("accounts", "employees"): (0, None),
-    ("subscriptions", "arr"): (0, None),
-    ("subscriptions", "mrr"): (0, None),
-    ("subscriptions", "seats"): (0, None),
-    ("usage", "events"): (0, None),
-    ("usage", "duration_seconds"): (0, None),
-    ("usage", "errors"): (0, None),
+    ("accounts", "employees"): (0, 10_000_000),
+    ("subscriptions", "arr"): (0, 1e10),
+    ("subscriptions", "mrr"): (0, 1e9),
+    ("subscriptions", "seats"): (0, 10_000_000),
+    ("subscriptions", "term_months"): (1, 120),
+    ("usage", "events"): (0, 1e9),
+    ("usage", "duration_seconds"): (0, 1e9),
+    ("usage", "errors"): (0, 1e9),
     ("tickets", "csat"): (1, 5),
-    ("tickets", "first_response_minutes"): (0, None),
-    ("tickets", "resolution_hours"): (0, None),
+    ("tickets", "first_response_minutes"): (0, 1e7),
+    ("tickets", "resolution_hours"): (0, 1e6),
     ("survey_responses", "score"): (0, 10),  # per survey type: see SURVEY_SCORE_RANGES
-    ("opportunities", "amount"): (0, None),
+    ("opportunities", "amount"): (0, 1e11),
     ("opportunities", "probability"): (0, 1),
-    ("churn_events", "arr_lost"): (0, None),
-    ("churn_events", "refund_amount"): (0, None),
-    ("advocacy_activities", "value"): (0, None),
+    ("churn_events", "arr_lost"): (0, 1e10),
+    ("churn_events", "refund_amount"): (0, 1e10),
+    ("advocacy_activities", "value"): (0, 1e11),
+    ("invoices", "amount"): (-1e11, 1e11),  # credit notes are negative
 }
+
+#: Longest text a cell may hold (characters): ids and short labels, and free text.
+MAX_TEXT = 1_000
+MAX_FREE_TEXT = 10_000
+FREE_TEXT = {("survey_responses", "comment"), ("churn_events", "feedback"),
+             ("tickets", "subject"), ("interactions", "note")}
+
+
+def max_text(table: str, column: str) -> int:
+    """The longest text ``column`` of ``table`` may hold (characters)."""
+    return MAX_FREE_TEXT if (table, column) in FREE_TEXT else MAX_TEXT
+
 
 #: NPS 0-10, CSAT 1-5, CES 1-7 (SPEC.md metric definitions; CES on the common 7-point scale).
 SURVEY_SCORE_RANGES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from greendoor.ingest.contract import SURVEY_SCORE_RANGES, TableSpec
+from greendoor.ingest.contract import SURVEY_SCORE_RANGES, TableSpec, max_text
 from greendoor.ingest.read import RawTable
 
 TRUE_WORDS = {"true", "t", "yes", "y", "1"}
@@ -71,8 +71,8 @@ class Collector:
                                      rule, severity))
 
     def note(self, file: str, rule: str, column: str | None = None,
-             severity: str = "error") -> None:
-        self.issues.append(Issue(file, None, column, None, rule, severity))
+             severity: str = "error", line: int | None = None) -> None:
+        self.issues.append(Issue(file, line, column, None, rule, severity))
 
     @property
     def errors(self) -> list[Issue]:
@@ -156,8 +156,9 @@ def parse_table(raw: RawTable, frame: pd.DataFrame, spec: TableSpec, source_cols
     for col in frame.columns:
         field = spec.field(col)
         text = frame[col].astype(str)
-        empty = text == ""
         src = source_cols.get(col, col)
+        text = _refuse_unsafe_text(raw, text, spec.name, col, src, issues)
+        empty = text == ""
         if field.kind == "str":
             values = text.where(~empty, None)
             if field.enum:
@@ -166,8 +167,19 @@ def parse_table(raw: RawTable, frame: pd.DataFrame, spec: TableSpec, source_cols
             out[col] = values
             continue
         if field.kind in ("int", "float"):
-            num = pd.to_numeric(text.where(~empty, None), errors="coerce")
+            num = pd.to_numeric(text.where(~empty, None), errors="coerce").astype("float64")
             bad = num.isna() & ~empty
+            infinite = num.notna() & ~np.isfinite(num)
+            if infinite.any():  # "inf", "-inf", "1e999": never a quantity
+                issues.add(raw, positions(infinite), src, text[infinite], "not a finite number")
+                num = num.where(~infinite)
+            huge = num.abs() > MAX_EXACT
+            if huge.any():  # beyond any range of the contract, and not exact as a number
+                lo, hi = field.min, field.max
+                rule = (f"must be between {lo:g} and {hi:g}" if lo is not None and hi is not None
+                        else f"must be at most {MAX_EXACT:,.0f} in size")
+                issues.add(raw, positions(huge), src, text[huge], rule)
+                num = num.where(~huge)
             if field.kind == "int":
                 frac = num.notna() & (num != np.floor(num))
                 bad |= frac
@@ -203,6 +215,29 @@ def parse_table(raw: RawTable, frame: pd.DataFrame, spec: TableSpec, source_cols
             issues.add(raw, positions(bad), src, text[bad], f"not a date in format {shown}")
         out[col] = parsed.dt.normalize() if field.kind == "date" else parsed
     return out
+
+
+#: Largest magnitude a number may have before the contract's ranges are checked (2^53:
+#: larger whole numbers are not exact in a float, and overflow the store's integers).
+MAX_EXACT = float(2**53)
+
+
+def _refuse_unsafe_text(raw: RawTable, text: pd.Series, table: str, col: str, src: str,
+                        issues: Collector) -> pd.Series:
+    """Report cells with a NUL byte (PostgreSQL cannot store one, and no real value
+    holds one) or longer than the contract allows; they are emptied so that parsing
+    reports nothing more about them. Returns the text to parse."""
+    nul = text.str.contains("\x00", regex=False)
+    if nul.any():
+        issues.add(raw, positions(nul), src, text[nul].str.replace("\x00", "\\0", regex=False)
+                   .str.slice(0, 80), "contains a NUL byte")
+    limit = max_text(table, col)
+    long = text.str.len() > limit
+    if long.any():
+        issues.add(raw, positions(long), src, text[long].str.slice(0, 40) + "…",
+                   f"longer than {limit:,} characters")
+    bad = nul | long
+    return text.where(~bad, "") if bad.any() else text
 
 
 # --------------------------------------------------------------------------- #
