@@ -22,14 +22,39 @@ from greendoor.access import LOCAL_ADMIN, Principal
 from greendoor.text import md
 
 KEY = "principal"
+#: Browser cookie holding the signed session token (greendoor.users.session_token).
+COOKIE = "greendoor_session"
 
 
 def signed_in() -> Principal | None:
-    """The signed-in user, or ``None`` (never ``None`` in mode ``none``)."""
-    if U.auth_mode() == "none":
+    """The signed-in user, or ``None`` (never ``None`` in mode ``none``). In mode
+    ``password`` a reload keeps the user signed in through the session cookie (signed,
+    expiring; :func:`greendoor.users.session_principal`)."""
+    mode = U.auth_mode()
+    if mode == "none":
         return LOCAL_ADMIN
     p = st.session_state.get(KEY)
-    return p if isinstance(p, Principal) else None
+    if isinstance(p, Principal):
+        return p
+    if mode == "password" and not st.session_state.get("signed_out"):
+        p = U.session_principal(data.engine(), st.context.cookies.get(COOKIE))
+        if p is not None:
+            st.session_state[KEY] = p
+            return p
+    return None
+
+
+def _set_cookie(value: str, max_age: int) -> None:
+    """Set (or, with ``max_age`` 0, remove) the session cookie in the browser. Streamlit
+    has no server-side cookie API; a zero-height component writes it (SameSite=Strict,
+    Secure over HTTPS)."""
+    import streamlit.components.v1 as components
+
+    components.html(
+        "<script>const d = window.parent.document; d.cookie = "
+        f"'{COOKIE}={value}; path=/; max-age={int(max_age)}; SameSite=Strict' + "
+        "(window.parent.location.protocol === 'https:' ? '; Secure' : '');</script>",
+        height=0)
 
 
 def sign_in_screen() -> None:
@@ -62,6 +87,8 @@ def _no_users_note() -> bool:
 
 def _password_form() -> None:
     st.title("Sign in to Greendoor")
+    if st.session_state.pop("clear_cookie", False):
+        _set_cookie("", 0)
     if _no_users_note():
         return
     with st.form("login", width=420):
@@ -77,6 +104,8 @@ def _password_form() -> None:
             st.error(md(exc), icon=":material/lock:")
             return
         st.session_state[KEY] = p
+        st.session_state.pop("signed_out", None)
+        st.session_state["set_cookie"] = U.session_token(data.engine(), p)
         st.rerun()
 
 
@@ -109,11 +138,16 @@ def sidebar(p: Principal) -> None:
     mode = U.auth_mode()
     if mode == "none":
         return
+    token = st.session_state.pop("set_cookie", None)
+    if token:
+        _set_cookie(token, U.SESSION_HOURS * 3600)
     with st.sidebar:
         st.caption(f"Signed in as **{md(p.display)}** · {p.role}"
                    + (f" · book: {md(p.book)}" if p.book else ""))
         if st.button("Sign out", key="sign_out"):
             st.session_state.pop(KEY, None)
+            st.session_state["signed_out"] = True  # the cookie is still sent this session
+            st.session_state["clear_cookie"] = True
             if mode == "oidc":
                 st.logout()
             st.rerun()

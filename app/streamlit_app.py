@@ -59,7 +59,9 @@ try:
     user = auth.signed_in()  # None until someone signs in (modes password and oidc)
     # Import, settings, users and the audit log are for admins; the library refuses
     # them to anyone else too, this only keeps the menu honest.
-    pages = PAGES if user and user.can("admin") else {
+    # Signed out, every page is declared (hidden) so that a deep link to any page,
+    # an admin page included, opens once signed in; the page itself checks the role.
+    pages = PAGES if user is None or user.can("admin") else {
         k: v for k, v in PAGES.items() if k != "Settings"}
     # Navigation is declared before the sign-in screen so that a deep link
     # (/account?account=...) still opens its page once signed in.

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--as-of", type=_date, default=None)
     fc.add_argument("--horizon", type=_positive, default=12, help="months ahead (default 12)")
     fc.add_argument("--jobs", type=_positive, default=2, help="parallel fits (default 2)")
+    fc.add_argument("--if-needed", action="store_true",
+                    help="only forecast when the store has no forecast (used by `make run`)")
     sub.add_parser("info", help="row counts and dataset of the store")
     bk = sub.add_parser("backup", help="verified snapshot of the embedded store (safe while "
                                        "the app runs)")
@@ -199,6 +201,9 @@ def _main(argv: list[str] | None = None) -> int:
         if _account_count(engine) == 0:
             print("error: the store is empty", file=sys.stderr)
             return 2
+        if args.if_needed and _has_rows(engine, "forecasts"):
+            print("store already has forecasts; nothing to do")
+            return 0
         report = run_forecasts(engine, as_of=args.as_of, horizon=args.horizon, n_jobs=args.jobs,
                                progress=_progress if sys.stdout.isatty() else None)
         print(report.summary())
@@ -293,6 +298,14 @@ def _users(engine, args) -> int:
     return 0
 
 
+def _has_rows(engine, table: str) -> bool:
+    from greendoor.store import schema
+
+    t = schema.metadata.tables[table]
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.literal(1)).select_from(t).limit(1)).first() is not None
+
+
 def _progress(f: float, msg: str) -> None:
     print(f"  [{f:4.0%}] {msg}", flush=True)
 
@@ -307,12 +320,9 @@ def _score(engine, args) -> int:
         print("error: the store is empty: run `greendoor demo` or `greendoor import`",
               file=sys.stderr)
         return 2
-    if args.if_needed:
-        with engine.connect() as conn:
-            n = conn.execute(sa.select(sa.func.count()).select_from(schema.score_snapshots)).scalar()
-        if n:
-            print("store already scored; nothing to do")
-            return 0
+    if args.if_needed and _has_rows(engine, schema.score_snapshots.name):
+        print("store already scored; nothing to do")
+        return 0
     report = score(engine, as_of=args.as_of, backfill_weeks=args.backfill_weeks,
                    retrain=args.retrain, progress=_progress if sys.stdout.isatty() else None)
     print(report.summary())

@@ -337,3 +337,77 @@ def sso_principal(engine: Engine, email: str | None) -> Principal:
         raise LoginFailed(f"{name} is not a Greendoor user yet: ask an admin to run "
                           f"`greendoor users add {name} --role viewer --no-password`")
     return _principal(row)
+
+
+# --------------------------------------------------------------------------- #
+# sessions that survive a reload
+# --------------------------------------------------------------------------- #
+#: How long a signed-in browser stays signed in without signing in again.
+SESSION_HOURS = 8
+_SECRET_KEY = "session_secret"
+
+
+def _session_secret(engine: Engine) -> bytes:
+    """The store's secret for signing sessions (made once, kept in ``store_meta``), so
+    every app server on the store accepts the same sessions, and a new store none."""
+    import secrets
+
+    from greendoor.store import meta
+
+    with engine.begin() as conn:
+        secret = meta.get(conn, _SECRET_KEY)
+        if secret is None:
+            secret = secrets.token_hex(32)
+            meta.set_many(conn, {_SECRET_KEY: secret})
+    return bytes.fromhex(secret)
+
+
+def _session_mac(secret: bytes, payload: str, password_hash: str | None) -> str:
+    import hashlib
+    import hmac
+
+    # the password hash is part of the message: a new password ends every session
+    msg = f"{payload}|{password_hash or ''}".encode()
+    return hmac.new(secret, msg, hashlib.sha256).hexdigest()
+
+
+def session_token(engine: Engine, principal: Principal, now: dt.datetime | None = None,
+                  hours: float = SESSION_HOURS) -> str:
+    """A signed token for a browser cookie: ``payload.mac`` where the payload holds the
+    user name and the expiry (UTC), and the MAC is HMAC-SHA256 with the store's secret
+    over the payload and the user's password hash (so a new password, or a user
+    removed, ends the session)."""
+    import base64
+
+    now = now or _now()
+    payload = base64.urlsafe_b64encode(json.dumps(
+        {"u": principal.username, "exp": (now + dt.timedelta(hours=hours)).isoformat()}
+    ).encode()).decode().rstrip("=")
+    with engine.connect() as conn:
+        row = _get(conn, principal.username)
+    return f"{payload}.{_session_mac(_session_secret(engine), payload, row and row['password_hash'])}"
+
+
+def session_principal(engine: Engine, token: str | None,
+                      now: dt.datetime | None = None) -> Principal | None:
+    """The principal of a valid, unexpired session token, or ``None`` (bad signature,
+    expired, unknown or changed user). Never raises for a malformed token."""
+    import base64
+    import hmac
+
+    if not token or len(token) > 1_000 or token.count(".") != 1:
+        return None
+    payload, mac = token.split(".")
+    try:
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        name, expires = str(data["u"]), dt.datetime.fromisoformat(data["exp"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    if expires <= (now or _now()):
+        return None
+    with engine.connect() as conn:
+        row = _get(conn, name)
+    if row is None:
+        return None
+    good = _session_mac(_session_secret(engine), payload, row["password_hash"])
+    return _principal(row) if hmac.compare_digest(good, mac) else None

@@ -342,3 +342,43 @@ def test_sign_in_and_a_csm_editing_the_url_is_refused(password_server, page):
             .order_by(a_log.c.occurred_at))]
     assert logins == ["login.failed", "login"]
     assert own[1]  # (the csm's own accounts exist)
+
+
+def test_a_reload_keeps_the_session_and_deep_links_survive_sign_in(password_server, browser):
+    """Issue 26: a reload signed the user out, and a deep link to an admin page was lost
+    at sign-in. Now a signed, expiring cookie keeps the session; sign-out ends it."""
+    from greendoor import users as U
+
+    base, eng, *_ = password_server
+    if "ada" not in set(U.list_users(eng.connect())["username"]):
+        U.add_user(eng, "ada", "admin", PASSWORD, display_name="Ada")
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1200})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{base}/audit")  # an admin page, before signing in
+        settle(page)
+        _sign_in(page, "ada", PASSWORD)
+        no_exception(page)
+        main = page.locator('[data-testid="stMain"]')
+        assert "Audit log" in main.inner_text()  # the deep link opened after sign-in
+        cookie = [c for c in ctx.cookies() if c["name"] == "greendoor_session"]
+        assert cookie and cookie[0]["sameSite"] == "Strict"
+        page.reload()
+        settle(page)
+        no_exception(page)
+        assert "Audit log" in main.inner_text() and "Sign in to Greendoor" not in main.inner_text()
+        assert "Signed in as Ada" in page.inner_text("body")
+        page.get_by_role("button", name="Sign out").click()
+        settle(page)
+        page.reload()
+        settle(page)
+        assert "Sign in to Greendoor" in main.inner_text()
+        assert not [c for c in ctx.cookies() if c["name"] == "greendoor_session" and c["value"]]
+        # a forged cookie is ignored
+        ctx.add_cookies([{"name": "greendoor_session", "value": "eyJ1IjoiYWRhIn0.bad",
+                          "url": base}])
+        page.reload()
+        settle(page)
+        assert "Sign in to Greendoor" in main.inner_text()
+    finally:
+        ctx.close()

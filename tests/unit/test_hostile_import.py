@@ -81,9 +81,20 @@ def test_text_longer_than_the_limit_and_nul_bytes_are_refused(loaded, tmp_path):
     accounts = ("account_id,name,signup_date\n"
                 f"A1,{long_name},2025-01-01\nA2,Bad\x00Name,2025-01-01\n")
     report = import_path(loaded, export(tmp_path, accounts=accounts), "canonical")
-    got = {(e.line, e.column, e.rule) for e in report.errors}
-    assert got == {(2, "name", "longer than 1,000 characters"),
-                   (3, "name", "contains a NUL byte")}
+    # the NUL byte is found in the file's bytes, before any CSV reader can cut the cell
+    assert [(e.file, e.line, e.rule) for e in report.errors] == \
+        [("accounts.csv", 3, "column name: contains a NUL byte")]
+    long_only = "account_id,name,signup_date\n" f"A1,{long_name},2025-01-01\n"
+    report = import_path(loaded, export(tmp_path, "y", accounts=long_only), "canonical")
+    assert [(e.line, e.column, e.rule) for e in report.errors] == \
+        [(2, "name", "longer than 1,000 characters")]
+    parquet = tmp_path / "z"
+    parquet.mkdir()
+    pd.DataFrame({"account_id": ["A1"], "name": ["Bad\x00Name"], "signup_date": ["2025-01-01"]}
+                 ).to_parquet(parquet / "accounts.parquet")
+    report = import_path(loaded, parquet, "canonical")
+    assert [(e.file, e.line, e.column, e.rule) for e in report.errors] == \
+        [("accounts.parquet", 1, "name", "contains a NUL byte")]
     assert state(loaded) == before
 
 

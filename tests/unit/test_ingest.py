@@ -130,7 +130,7 @@ def test_one_bad_cell_refuses_the_import_and_leaves_the_store_byte_for_byte(engi
     [err] = report.errors
     assert (err.file, err.line, err.column, err.value) == (
         "ravenstack_subscriptions.csv", 42, "arr_amount", "-12")
-    assert ">= 0" in err.rule
+    assert "between 0 and" in err.rule
     assert file_digest(engine) == before
 
 

@@ -72,3 +72,24 @@ def test_a_locked_user_answers_like_an_unknown_one(engine):
     assert locked == unknown == "wrong user name or password"
     reasons = [f["reason"] for f in _audit(engine, "login.failed")]
     assert reasons[-2:] == ["locked", "unknown user"]
+
+
+def test_session_tokens_expire_and_end_with_a_new_password(engine):
+    import datetime as dt
+
+    U.add_user(engine, "rita", "manager", PASSWORD)
+    p = U.authenticate(engine, "rita", PASSWORD)
+    t0 = dt.datetime(2026, 11, 30, 9, 0)
+    token = U.session_token(engine, p, now=t0)
+    assert U.session_principal(engine, token, now=t0 + dt.timedelta(hours=1)) == p
+    # expired after SESSION_HOURS
+    assert U.session_principal(engine, token, now=t0 + dt.timedelta(hours=U.SESSION_HOURS)) is None
+    # tampered payload, bad MAC, garbage
+    payload, mac = token.split(".")
+    assert U.session_principal(engine, payload + "." + "0" * len(mac), now=t0) is None
+    assert U.session_principal(engine, "x" + token, now=t0) is None
+    for junk in (None, "", ".", "a.b.c", "%%%.%%%", "x" * 5_000):
+        assert U.session_principal(engine, junk, now=t0) is None
+    # a new password ends every session
+    U.set_password(engine, "rita", PASSWORD + "!")
+    assert U.session_principal(engine, token, now=t0 + dt.timedelta(hours=1)) is None

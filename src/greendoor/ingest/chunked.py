@@ -47,6 +47,7 @@ from greendoor.ingest.read import (
     encoding_error,
     limits,
     parquet_rows,
+    refuse_nul,
     sniff_delimiter,
     stripped,
 )
@@ -86,6 +87,7 @@ def _slices(path: Path) -> Iterator[tuple[pd.DataFrame, np.ndarray | None]]:
             first += len(frame)
         return
     delimiter = sniff_delimiter(path)
+    refuse_nul(path, delimiter)
     lines = csv_line_numbers(path, delimiter)
     reader = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[],
                          encoding="utf-8-sig", chunksize=CHUNK_ROWS, sep=delimiter)

@@ -111,6 +111,33 @@ def first_bad_utf8(path: Path) -> tuple[int, int, int] | None:
     return None
 
 
+def refuse_nul(path: Path, delimiter: str) -> None:
+    """Raise :class:`ReadError` at the first NUL byte of a CSV, naming its line and
+    column: no real value holds one, PostgreSQL cannot store one, and some CSV readers
+    silently cut the cell at it."""
+    offset, block_start = -1, 0
+    with open(path, "rb") as fh:
+        while block := fh.read(64 * 2**20):
+            i = block.find(b"\x00")
+            if i >= 0:
+                offset = block_start + i
+                break
+            block_start += len(block)
+    if offset < 0:
+        return
+    with open(path, "rb") as fh:
+        head = fh.read(offset)
+        rest = fh.readline()
+    line = head.count(b"\n") + 1
+    text = (head[head.rfind(b"\n") + 1:] + rest).decode("utf-8", errors="replace")
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        header = next(csv.reader(fh, delimiter=delimiter), [])
+    cells = next(csv.reader([text.replace("\x00", "\ufffd")], delimiter=delimiter), [])
+    at = next((i for i, c in enumerate(cells) if "\ufffd" in c), None)
+    column = header[at] if at is not None and at < len(header) else None
+    raise ReadError((f"column {column}: " if column else "") + "contains a NUL byte", line=line)
+
+
 def sniff_delimiter(path: Path) -> str:
     """The field separator of a CSV, from its header line: the one of
     :data:`DELIMITERS` it holds most of (a comma when it holds none)."""
@@ -139,6 +166,7 @@ def read_file(path: Path) -> RawTable:
         check_size(path)
         if suffix == ".csv":
             delimiter = sniff_delimiter(path)
+            refuse_nul(path, delimiter)
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[],
                                 skipinitialspace=False, encoding="utf-8-sig", sep=delimiter)
             lines = _csv_lines(path, len(frame), delimiter)
