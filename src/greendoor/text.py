@@ -3,10 +3,14 @@
 Three places turn text into something active, and each gets one function here:
 
 * **Markdown** (Streamlit titles, captions, warnings, info boxes, metric labels):
-  ``[x](https://…)`` becomes a link, a bare ``https://…`` or ``www.…`` an automatic
-  link, ``:red[x]`` a colour and ``$x$`` formula. :func:`md` backslash-escapes every
-  ASCII punctuation character (CommonMark allows escaping any of them, and shows the
-  character itself) and folds line breaks, so the text is shown as written.
+  ``[x](https://…)`` becomes a link, a bare ``https://…``, ``www.…``, ``name@host`` or
+  ``host.com`` an automatic link, ``:red[x]`` a colour and ``$x$`` formula. :func:`md`
+  backslash-escapes every ASCII punctuation character (CommonMark allows escaping any
+  of them, and shows the character itself), folds line breaks, and puts an invisible
+  WORD JOINER (U+2060) after every ``:`` and before every ``.`` and ``@``: Streamlit's
+  link detection runs on the rendered text, where escapes and entities no longer
+  count, so only a character between the parts stops it (checked in a browser,
+  ``tests/e2e``). The text is shown as written.
 * **Plotly labels** (hover text, tick labels, annotations) understand a few HTML tags,
   ``<a href>`` among them: :func:`plot_text` escapes ``<``, ``>`` and ``&``.
 * **CSV cells** opened in a spreadsheet: a cell starting with ``=``, ``+``, ``-``,
@@ -25,6 +29,8 @@ import pandas as pd
 
 _MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Invisible, zero-width, and not part of any link: breaks automatic link detection.
+JOINER = "\u2060"
 
 
 def md(value: object, limit: int | None = None) -> str:
@@ -35,7 +41,9 @@ def md(value: object, limit: int | None = None) -> str:
     text = " ".join(str(value).split())
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("\\:", "\\:" + JOINER).replace("\\.", JOINER + "\\.") \
+        .replace("\\@", JOINER + "\\@")
 
 
 def plot_text(value: object) -> str:

@@ -382,3 +382,53 @@ def test_a_reload_keeps_the_session_and_deep_links_survive_sign_in(password_serv
         assert "Sign in to Greendoor" in main.inner_text()
     finally:
         ctx.close()
+
+
+#: Account names and URL values that try to become links, scripts or colours.
+HOSTILE_NAMES = ["[phish](https://evil.example/)", "<a href='https://evil.example/x'>Click</a>",
+                 "https://evil.example/login", ":red[URGENT] **pay now**"]
+
+
+@pytest.fixture(scope="module")
+def hostile_server(server, tmp_path_factory):
+    """A copy of the e2e store whose four largest accounts carry hostile names."""
+    import shutil
+
+    path = tmp_path_factory.mktemp("e2e_hostile") / "hostile.duckdb"
+    shutil.copy(sa.make_url(server[1]).database, path)
+    url = f"duckdb:///{path}"
+    eng = make_engine(url)
+    a = schema.accounts
+    with eng.begin() as conn:
+        ids = [r[0] for r in conn.execute(sa.select(a.c.account_id).order_by(a.c.account_id)
+                                          .limit(len(HOSTILE_NAMES)))]
+        for aid, name in zip(ids, HOSTILE_NAMES, strict=True):
+            conn.execute(a.update().where(a.c.account_id == aid).values(name=name))
+    eng.dispose()
+    for base in _serve(url):
+        yield base, ids
+
+
+def _evil_links(page) -> int:
+    return page.locator("a[href*='evil.example']").count()
+
+
+def test_hostile_names_and_url_values_show_as_literal_text(hostile_server, page):
+    base, ids = hostile_server
+    for aid, name in zip(ids, HOSTILE_NAMES, strict=True):
+        page.goto(f"{base}/account?account={aid}")
+        settle(page)
+        no_exception(page)
+        title = page.locator("h1").first.inner_text().replace("\u2060", "")
+        assert title.strip() == name  # shown as written (the word joiners are invisible)
+        assert _evil_links(page) == 0
+    page.goto(f"{base}/account?account=[click here](https://evil.example/login)")
+    settle(page)
+    assert "No account with id [click here](https://evil.example/login)" in \
+        page.inner_text("body").replace("\u2060", "")
+    assert _evil_links(page) == 0
+    page.goto(f"{base}/?owner=[x](https://evil.example/)&segment=:red[boo]")
+    settle(page)
+    no_exception(page)
+    assert _evil_links(page) == 0
+    page.screenshot(path=str(ARTIFACTS / "hostile-names.png"))
