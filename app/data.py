@@ -185,6 +185,16 @@ def at_risk_queue(token: str, f: Filters) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, ttl=600)
+def gates(token: str):
+    """What the latest backtest lets drive the numbers (:class:`skill.Gates`)."""
+    from greendoor.scoring import skill
+    from greendoor.scoring.run import latest_evaluation
+
+    with engine().connect() as conn:
+        return skill.Gates(latest_evaluation(conn))
+
+
+@st.cache_data(show_spinner=False, ttl=600)
 def model_quality(token: str) -> dict:
     from greendoor import quality as Q
 

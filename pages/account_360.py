@@ -5,8 +5,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import actions_ui, auth, data, shell
-from greendoor import account360
+from greendoor import account360, portfolio
 from greendoor.charts.portfolio import FONT
+from greendoor.scoring import skill
 from greendoor.scoring.features import describe
 from greendoor.text import md
 
@@ -52,15 +53,39 @@ cols[1].metric(f"Health ({band})" if band else "Health", "—" if hs is None els
                delta=None if change is None else f"{change:+.0f} pts, {snap.get('trend')}",
                help="0-100, green 80+, yellow 50-79, red below 50; change over 4 weeks "
                     "(±5 points or more = improving / declining).")
-cols[2].metric("Churn risk index", "—" if snap.get("risk_index") is None else f"{snap['risk_index']:.0f}",
-               help="Percentile of the risk at the next renewal among all accounts (100 = riskiest).")
-cols[3].metric("P(churn, 90 days)", shell.fmt_pct(snap.get("churn_probability") or float("nan")),
-               help="Calibrated probability of churning within 90 days.")
+g = data.gates(token)
+renewal = snap.get("days_to_renewal", renewal) if snap else renewal
+renewal = None if renewal is None or pd.isna(renewal) else renewal
+
+
+def _gated(label: str, kind: str, value, rule_value=None) -> None:
+    """A model's figure only when the model has measured skill; else the words, and the
+    rule's figure where there is one."""
+    col = cols[{"renewal": 2, "churn": 3, "expansion": 5}[kind]]
+    if g.uses(kind):
+        col.metric(label, value, help=skill.DEFINITIONS.get(
+            {"renewal": "risk_index", "churn": "churn_probability"}.get(kind, ""), "")
+            + " " + skill.status_sentence(g, kind))
+    else:
+        col.metric(label, "no measurable skill", delta=rule_value, delta_color="off",
+                   delta_arrow="off", help=skill.status_sentence(g, kind))
+
+
+_gated("Churn risk index", "renewal",
+       "—" if snap.get("risk_index") is None else f"{snap['risk_index']:.0f}")
+rule = snap.get("rule_churn_probability")
+_gated("P(churn, 90 days)", "churn", shell.fmt_pct(snap.get("churn_probability") or float("nan")),
+       None if rule is None else f"{g.rule} rule: {rule:.0%}")
+p_renew = snap.get("renewal_probability")
 cols[4].metric("Renewal in (days)", "—" if renewal is None else f"{renewal:.0f}",
-               delta=None if snap.get("renewal_probability") is None
-               else f"P(renew) {snap['renewal_probability']:.0%}", delta_color="off",
-               delta_arrow="off")
-cols[5].metric("P(expansion, 90 days)", shell.fmt_pct(snap.get("expansion_probability") or float("nan")))
+               delta=None if p_renew is None or pd.isna(p_renew) else
+               f"P(renew) {p_renew:.0%}" + ("" if g.uses("renewal") else f" ({g.rule} rule)"),
+               delta_color="off", delta_arrow="off", help=skill.DEFINITIONS["renewal_probability"])
+_gated("P(expansion, 90 days)", "expansion",
+       shell.fmt_pct(snap.get("expansion_probability") or float("nan")))
+story = portfolio.risk_reading(pd.DataFrame([snap])).iloc[0] if snap else ""
+if story:
+    st.caption(f"Reading the risk figures: {md(story)}.")
 if not snap:
     st.info("This account has no score yet: run `greendoor score` (or rescore on the Data page).")
 

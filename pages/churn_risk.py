@@ -7,6 +7,7 @@ import streamlit as st
 from app import actions_ui, data, lists, shell
 from greendoor import portfolio
 from greendoor.charts.portfolio import FONT
+from greendoor.scoring import skill
 
 #: Intervention strategies and their assumed save rates (share of the expected loss an
 #: intervention prevents). Assumptions, shown as such and adjustable on the page.
@@ -23,9 +24,14 @@ q = data.at_risk_queue(token, f)
 if q.empty:
     st.info("No account is at risk, or the store is not scored yet (`greendoor score`).")
     st.stop()
-st.caption("At risk = red, or yellow and declining (SPEC.md), plus any account with a risk "
-           "index of 90 or more. Risk index = percentile of the risk at the next renewal "
-           "(100 = riskiest); P(churn 90 days) is calibrated. Select a row to act on it.")
+g = data.gates(token)
+st.caption("At risk = red, or yellow and declining, plus any account with a risk index of "
+           "90 or more; ranked by expected ARR loss at the next renewal. "
+           + " ".join(skill.DEFINITIONS[k] for k in ("risk_index", "churn_probability",
+                                                      "expected_loss"))
+           + " Select a row to act on it.")
+for kind in ("churn", "renewal"):
+    (st.caption if g.uses(kind) else st.warning)(skill.status_sentence(g, kind))
 
 drv = portfolio.risk_drivers(q)
 left, right = st.columns([2, 3])
@@ -61,16 +67,28 @@ if picked_driver:
     st.info(f"Showing the {len(q)} accounts whose top drivers include "
             f"**{drv.set_index('feature').loc[picked_driver[-1], 'description']}**.")
 st.subheader(f"At-risk queue ({len(q):,} accounts, {shell.fmt_money(q['arr'].sum())} ARR)")
-view = q.round({"arr": 0})
+view = q.round({"arr": 0, "expected_loss": 0})
+# a probability without measured skill is not shown: the rule's figures are, labelled
+columns = ["name", "arr", "health_score", "band", "trend"]
+columns += ["risk_index"] if g.uses("renewal") else []
+columns += ["churn_probability"] if g.uses("churn") else ["rule_churn_probability"]
+columns += ["loss_probability", "expected_loss", "days_to_renewal", "reading", "drivers",
+            "csm_owner", "open_playbook"]
 lists.account_list(
-    view, "risk_queue",
-    ["name", "arr", "health_score", "band", "trend", "risk_index", "churn_probability",
-     "days_to_renewal", "drivers", "csm_owner", "open_playbook"],
+    view, "risk_queue", columns,
     {"name": st.column_config.TextColumn("Account", width="medium"),
      "arr": st.column_config.NumberColumn("ARR ($)", format="localized"),
      "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
      "risk_index": st.column_config.ProgressColumn("Risk index", min_value=0, max_value=100, format="%.0f"),
      "churn_probability": st.column_config.NumberColumn("P(churn 90d)", format="percent"),
+     "rule_churn_probability": st.column_config.NumberColumn(
+         f"P(churn 90d), {g.rule} rule", format="percent",
+         help="The measured 90-day churn rate of accounts like this one "
+              f"({g.rule}); no model has measured skill here."),
+     "loss_probability": st.column_config.NumberColumn(
+         "P(loss)", format="percent", help=skill.DEFINITIONS["expected_loss"]),
+     "expected_loss": st.column_config.NumberColumn("Expected loss ($)", format="localized"),
      "days_to_renewal": st.column_config.NumberColumn("Days to renewal", format="%d"),
+     "reading": st.column_config.TextColumn("Why listed", width="medium"),
      "drivers": st.column_config.TextColumn("Top drivers (evidence)", width="large"),
      "csm_owner": "CSM", "open_playbook": "Open playbook"}, height=560)

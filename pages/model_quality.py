@@ -6,7 +6,8 @@ import streamlit as st
 
 from app import data, shell
 from greendoor.charts.portfolio import BAND_COLORS, FONT
-from greendoor.quality import skill
+from greendoor.scoring import skill as Sk
+from greendoor.scoring.features import describe
 
 shell.require_data()
 token = data.data_token()
@@ -33,29 +34,67 @@ st.dataframe(mq["success"], hide_index=True, key="success", column_config={
     "met": st.column_config.CheckboxColumn("Met", width="small"),
     "source": st.column_config.TextColumn("Source", width="medium")})
 
-st.subheader("Predictive models")
+st.subheader("Predictive models against their baselines")
+st.caption("Each model is tested on the same later dates as the simplest rules that could "
+           "match it: the calendar alone (days to renewal, term, auto-renew), the health score "
+           "alone, seat utilization alone. A model drives numbers on the other pages only when "
+           "its ROC AUC lift over the best of them has a 90 % interval above 0 (accounts "
+           "resampled); otherwise the rules do, and the pages say so. Its probabilities are "
+           f"called calibrated only when the expected calibration error is below "
+           f"{Sk.ECE_CALIBRATED:.2f}.")
+g = data.gates(token)
 cols = st.columns(3, border=True)
-for col, kind, title in zip(cols, ("churn", "expansion", "renewal"),
-                            ("Churn in 90 days", "Expansion in 90 days",
-                             "Churn at the next renewal"), strict=True):
+for col, kind, title in zip(cols, ("churn", "renewal", "expansion"),
+                            ("Churn in 90 days", "Churn at the next renewal",
+                             "Expansion in 90 days"), strict=True):
     m = ev.get(kind) or {}
     with col:
         st.markdown(f"**{title}**")
-        if m.get("status") != "ok":
-            st.warning(f"Not available: {m.get('reason')}")
+        if "test" not in m:
+            st.warning(f"Not measured: {m.get('reason')}")
             continue
-        t = m["test"]
-        col.metric("ROC AUC", f"{t['auc']:.3f}", delta=skill(t["auc"]), delta_arrow="off",
-                   delta_color="normal" if t["auc"] >= 0.7 else "inverse",
-                   help="Chance a random positive outranks a random negative (0.5 = coin toss).")
-        st.markdown(f"PR AUC {t['pr_auc']:.3f} · Brier {t['brier']:.4f} · top-decile lift "
-                    f"{t['top_decile_lift']:.2f}")
+        t, lift = m["test"], m["lift"]
+        best = m["baselines"][m["best_baseline"]]
+        if kind == "churn" and (m.get("beyond_timing") or {}).get("auc") == \
+                (m.get("beyond_timing") or {}).get("auc"):
+            bt = m["beyond_timing"]
+            col.metric("Skill beyond timing (ROC AUC)", f"{bt['auc']:.3f}",
+                       delta=f"timing alone {bt.get('timing_auc', float('nan')):.3f}",
+                       delta_color="off", delta_arrow="off",
+                       help="ROC AUC among the test rows whose renewal falls inside the "
+                            "horizon, where the calendar cannot tell churners apart.")
+        col.metric("ROC AUC vs best baseline", f"{t['auc']:.3f} vs {best['auc']:.3f}",
+                   delta=f"lift {lift['lift']:+.3f} (90 %: {lift['lo']:+.3f} to {lift['hi']:+.3f})",
+                   delta_color="normal" if m["status"] == "skill" else "inverse",
+                   delta_arrow="off",
+                   help=f"Best baseline: {best['description']}. 0.5 = a coin toss.")
+        (st.success if m["status"] == "skill" else st.error)(Sk.status_sentence(g, kind))
+        st.markdown(f"PR AUC {t['pr_auc']:.3f} (baseline {best['pr_auc']:.3f}) · Brier "
+                    f"{t['brier']:.4f} ({best['brier']:.4f}) · ECE {m['ece']:.3f}, "
+                    f"{'calibrated' if m['calibrated'] else 'not calibrated'} · top-decile "
+                    f"lift {t['top_decile_lift']:.2f}")
+        imp = ", ".join(describe(f) for f in m.get("important_features", []))
         st.caption(f"{m['estimator'].replace('_', ' ')}; test n = {t['n']:,} with "
                    f"{t['positives']:,} positives (base rate {t['base_rate']:.1%}); trained on "
-                   f"{m['n_train']:,}.")
-        if t["auc"] < 0.6:
-            st.error("No measurable skill on this data: treat these scores as base rates, "
-                     "and lean on the rules and the health score's evidence instead.")
+                   f"{m['n_train']:,}. Features with measured importance (the only possible "
+                   f"drivers): {imp or 'none'}.")
+rows = []
+for kind in ("churn", "renewal", "expansion"):
+    m = ev.get(kind) or {}
+    if "test" not in m:
+        continue
+    rows.append({"model": kind, "what": "model", **{k: m["test"][k] for k in
+                                                    ("auc", "pr_auc", "brier", "ece",
+                                                     "top_decile_lift")}})
+    for b in m["baselines"].values():
+        rows.append({"model": kind, "what": f"baseline: {b['description']}",
+                     **{k: b[k] for k in ("auc", "pr_auc", "brier", "ece", "top_decile_lift")}})
+with st.expander("Every model beside every baseline (same test rows)"):
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="baselines", column_config={
+        "what": st.column_config.TextColumn("Scored by", width="large"),
+        **{k: st.column_config.NumberColumn(label, format="%.3f") for k, label in
+           (("auc", "ROC AUC"), ("pr_auc", "PR AUC"), ("brier", "Brier"), ("ece", "ECE"),
+            ("top_decile_lift", "Top-decile lift"))}})
 
 left, right = st.columns(2)
 with left:
@@ -84,8 +123,10 @@ with right:
                            marker_color=[BAND_COLORS[g] for g in rates["group"]],
                            text=[f"{r:.1%} (n={n:,})" for r, n in zip(rates["rate"], rates["n"], strict=True)],
                            textposition="outside"))
+    lo, hi = h.get("auc_interval", [float("nan")] * 2)
     fig.update_layout(title=f"Health bands: churn within {ev['horizon_days']} days "
-                            f"(AUC of low health {h['auc_low_health']:.3f})",
+                            f"(AUC of low health {h['auc_low_health']:.3f}, 90 %: "
+                            f"{lo:.3f}-{hi:.3f})",
                       height=420, font=FONT, margin=dict(l=10, r=10, t=50, b=10),
                       yaxis=dict(tickformat=".0%"))
     st.plotly_chart(fig, key="band_rates")
@@ -97,18 +138,31 @@ if fb.empty:
 else:
     st.dataframe(fb, hide_index=True, key="forecast_bt",
                  column_order=["series", "freq", "model", "chosen", "mape", "smape", "mase",
-                               "coverage", "cutoffs", "status", "reason"],
+                               "coverage", "coverage_calibrated", "cutoffs", "status", "reason"],
                  column_config={"mape": st.column_config.NumberColumn("MAPE", format="percent"),
                                 "smape": st.column_config.NumberColumn("sMAPE", format="percent"),
                                 "mase": st.column_config.NumberColumn("MASE", format="%.3f"),
-                                "coverage": st.column_config.NumberColumn("80 % interval coverage", format="percent"),
+                                "coverage": st.column_config.NumberColumn(
+                                    "Own 80 % interval: coverage", format="percent"),
+                                "coverage_calibrated": st.column_config.NumberColumn(
+                                    "Calibrated 80 % interval: coverage", format="percent"),
                                 "chosen": st.column_config.CheckboxColumn("Used")})
     st.caption("MASE < 1 beats the seasonal-naive error; the model used for each series is the "
-               "one with the lowest backtest MASE.")
+               "one with the lowest backtest MASE at the forecast's horizon. The intervals shown "
+               "on the Renewal forecast page are calibrated on each model's backtest errors; "
+               "their coverage here is measured with only the errors known at each cutoff.")
 ren = mq["renewal"]
 if len(ren):
     st.subheader("Renewal forecast vs what renewed (forecast at each quarter's start)")
-    st.dataframe(ren, hide_index=True, key="renewal_acc", column_config={
+    st.caption("Beside two constant baselines under the same point-in-time rules: the trailing "
+               "four quarters' renewal rate, and the last quarter's, each times the ARR due.")
+    st.dataframe(ren, hide_index=True, key="renewal_acc", column_order=[
+        "period_start", "renewals", "arr_due", "expected", "p10", "p90", "actual", "accuracy",
+        "constant_accuracy", "last_quarter_accuracy", "inside", "reason"], column_config={
+        "constant_accuracy": st.column_config.NumberColumn("Constant rate: accuracy",
+                                                           format="percent"),
+        "last_quarter_accuracy": st.column_config.NumberColumn("Last quarter's rate: accuracy",
+                                                               format="percent"),
         "period_start": st.column_config.DateColumn("Quarter", format="MMM YYYY"),
         "expected": st.column_config.NumberColumn("Forecast ($)", format="localized"),
         "actual": st.column_config.NumberColumn("Renewed ($)", format="localized"),

@@ -12,6 +12,7 @@ from app import PAGES_DIR, actions_ui, data, shell
 from greendoor.charts import portfolio as charts
 from greendoor.charts.portfolio import SEGMENT_LABELS
 from greendoor.portfolio import Filters
+from greendoor.scoring import skill
 
 COMPARE_DAYS = 90
 
@@ -76,10 +77,15 @@ else:
                     delta=shell.delta_pts(now, prev[f"share_{band}"]) if prev else None,
                     delta_color="normal" if band == "green" else "inverse",
                     help=f"Share of ARR in {band} accounts (green 80+, yellow 50-79, red < 50).")
-    c[4].metric("ARR at risk (90 days)", shell.fmt_money(hk["arr_at_risk"]),
+    basis = hk.get("arr_at_risk_basis")
+    c[4].metric("ARR at risk (90 days)" if basis == "model" else
+                f"ARR at risk (90 days, {basis} rule)", shell.fmt_money(hk["arr_at_risk"]),
                 delta=shell.fmt_money(hk["arr_at_risk"] - prev["arr_at_risk"]) if prev else None,
                 delta_color="inverse",
-                help="Σ ARR × calibrated probability of churn within 90 days (SPEC.md).")
+                help="Σ ARR × probability of churn within 90 days (SPEC.md): the churn "
+                     "model's when it beats its baselines in the backtest, else the "
+                     "measured 90-day churn rate of each account's health band (or of all "
+                     "accounts). " + skill.status_sentence(data.gates(token), "churn"))
 
 sc = data.scores(token, f)
 events = {}
@@ -95,21 +101,27 @@ if len(sc):
                                              config={"displaylogo": False})
 
     st.subheader("Attention list")
-    st.caption("Ranked by expected ARR loss: ARR × the probability of losing the account at "
-               "its next renewal (within a year), else ARR × P(churn in 90 days). Click a row "
-               "to open the account.")
+    g = data.gates(token)
+    st.caption(skill.DEFINITIONS["expected_loss"] + " From the renewal and churn models when "
+               "they beat their baselines in the backtest, else from the health-band rule"
+               + ("" if g.uses("renewal") else f" (now: the {g.rule} rule)")
+               + ". Click a row to open the account.")
     att = sc.sort_values("expected_loss", ascending=False).head(20).round(
         {"arr": 0, "expected_loss": 0})
     picked_att = st.dataframe(
         shell.present(att), key="attention", hide_index=True, on_select="rerun", selection_mode="single-row",
         column_order=["name", "segment", "csm_owner", "arr", "health_score", "band", "trend",
-                      "risk_index", "renewal_probability", "expected_loss"],
+                      *(["risk_index"] if g.uses("renewal") else []), "renewal_probability",
+                      "days_to_renewal", "expected_loss"],
         column_config={
             "name": st.column_config.TextColumn("Account", width="large"),
             "csm_owner": "CSM", "arr": st.column_config.NumberColumn("ARR ($)", format="localized"),
             "health_score": st.column_config.ProgressColumn("Health", min_value=0, max_value=100, format="%.0f"),
             "risk_index": st.column_config.NumberColumn("Risk index", format="%.0f"),
-            "renewal_probability": st.column_config.NumberColumn("P(renew)", format="percent"),
+            "renewal_probability": st.column_config.NumberColumn(
+                "P(renew)" if g.uses("renewal") else f"P(renew), {g.rule} rule",
+                format="percent", help=skill.DEFINITIONS["renewal_probability"]),
+            "days_to_renewal": st.column_config.NumberColumn("Days to renewal", format="%d"),
             "expected_loss": st.column_config.NumberColumn("Expected loss ($)", format="localized")})
     rows = ((picked_att or {}).get("selection") or {}).get("rows", [])
     if rows:

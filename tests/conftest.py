@@ -107,6 +107,31 @@ def ravenstack_store(tmp_path_factory):
     eng.dispose()
 
 
+def assume_skill(eng) -> None:
+    """Store a backtest in which every model beat its baselines, as the default demo's
+    churn and expansion models do (about 1,500 accounts and two years are needed for
+    the intervals to exclude 0; the small test stores are too small). Scoring without
+    ``evaluate_models`` then lets the models drive the numbers, so page and read-model
+    tests see the model path. The backtest itself (and the rules path when a model has
+    no skill) is tested on real backtests: test_scoring_run.py, test_skill_gates.py."""
+    import json
+
+    from greendoor.scoring.run import MODEL_FEATURES, _store_evaluation
+
+    model = {"status": "skill", "calibrated": True, "important_features": list(MODEL_FEATURES),
+             "direction": {}, "lift": {"lift": 0.1, "lo": 0.05, "hi": 0.15},
+             "test": {"auc": 0.9}, "baselines": {"timing": {"auc": 0.8}},
+             "best_baseline": "timing"}
+    ev = {"status": "ok", "assumed": True, "churn": model, "renewal": model, "expansion": model,
+          "health": {"status": "skill", "base_rate": 0.05, "renewal_base_rate": 0.15,
+                     "churn_rate_by_band": [{"group": g, "rate": r, "n": 100} for g, r in
+                                            (("green", 0.01), ("yellow", 0.06), ("red", 0.3))],
+                     "renewal_loss_by_band": [{"group": g, "rate": r, "n": 100} for g, r in
+                                              (("green", 0.05), ("yellow", 0.2), ("red", 0.6))]}}
+    with eng.begin() as conn:
+        _store_evaluation(conn, json.loads(json.dumps(ev)), DEMO_AS_OF, 1)
+
+
 @pytest.fixture(scope="session")
 def scored_demo_store(tmp_path_factory):
     """(url, engine) of a small demo store that has been scored (writable by tests)."""
@@ -116,6 +141,7 @@ def scored_demo_store(tmp_path_factory):
     eng = make_engine(url)
     init_store(eng)
     load_demo(eng, DemoParams(n_accounts=150, months=14, seed=7, as_of=DEMO_AS_OF))
+    assume_skill(eng)
     score(eng, backfill_weeks=4, evaluate_models=False)
     yield url, eng
     eng.dispose()

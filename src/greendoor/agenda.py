@@ -12,6 +12,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor import state
+from greendoor.metrics import sql as msql
 from greendoor.portfolio import Filters, scores, snapshot_date
 from greendoor.store import schema
 
@@ -45,21 +47,19 @@ def agenda(conn: Connection, f: Filters, since: dt.date, drop_points: float = 10
             rows.append(("New expansion signals", aid, r["name"], r["arr"],
                          f"P(expansion) {r['expansion_probability_before']:.0%} → "
                          f"{r['expansion_probability']:.0%}"))
-    s, a = schema.subscriptions, schema.accounts
-    ren = pd.read_sql(
-        sa.select(s.c.account_id, a.c.name, sa.func.min(s.c.renewal_date).label("renewal_date"),
-                  sa.func.sum(s.c.arr).label("arr"))
-        .select_from(s.join(a, a.c.account_id == s.c.account_id))
-        .where(s.c.start_date < f.as_of, sa.or_(s.c.end_date.is_(None), s.c.end_date >= f.as_of),
-               s.c.renewal_date >= f.as_of, *_scope(a, f))
-        .group_by(s.c.account_id, a.c.name), conn)
+    a = schema.accounts
+    ren = state.next_renewals(conn, f.as_of).dropna(subset=["next_renewal"])
+    scope = pd.read_sql(sa.select(a.c.account_id, a.c.name).where(*_scope(a, f)), conn)
+    ren = (ren.merge(scope, on="account_id")
+           .merge(pd.read_sql(msql.arr_as_of_query(f.as_of), conn), on="account_id"))
     for r in ren.itertuples():
-        left_now = (r.renewal_date - f.as_of).days
-        left_then = (r.renewal_date - since).days
+        renews = r.next_renewal.date()
+        left_now = (renews - f.as_of).days
+        left_then = (renews - since).days
         entered = [w for w in sorted(windows) if left_now <= w < left_then]
         if entered:
             rows.append(("Renewals entering a window", r.account_id, r.name, float(r.arr),
-                         f"{entered[0]}-day window: renews {r.renewal_date:%d %b %Y} "
+                         f"{entered[0]}-day window: renews {renews:%d %b %Y} "
                          f"({left_now} days)"))
     sr = schema.survey_responses
     nps = pd.read_sql(

@@ -347,7 +347,8 @@ def _evaluate(engine, args) -> int:
 
 
 def _format_evaluation(ev: dict) -> str:
-    """Backtest figures as text (see greendoor.scoring.run.backtest)."""
+    """Backtest figures as text (see greendoor.scoring.backtest): each model beside its
+    best baseline, the lift with its interval, and the status that gates it."""
     if ev.get("status") != "ok":
         return f"backtest: not run: {ev.get('reason')}"
     lines = [f"backtest (time-ordered, {ev['horizon_days']}-day horizon): train on "
@@ -358,22 +359,34 @@ def _format_evaluation(ev: dict) -> str:
                       for r in sorted(h["churn_rate_by_band"],
                                       key=lambda r: ["red", "yellow", "green"].index(r["group"])
                                       if r["group"] in ("red", "yellow", "green") else 9))
-    lines.append(f"  health score: AUC of low health for churn {h['auc_low_health']:.3f}; "
-                 f"churn rate by band: {rates}")
-    for kind in ("churn", "expansion", "renewal"):
+    lo, hi = h.get("auc_interval", [float("nan")] * 2)
+    lines.append(f"  health score: AUC of low health for churn {h['auc_low_health']:.3f} "
+                 f"[90 % {lo:.3f}-{hi:.3f}], {h.get('status', 'not measured')}; 90-day churn "
+                 f"rate by band: {rates}")
+    for kind in ("churn", "renewal", "expansion"):
         m = ev.get(kind, {})
-        if m.get("status") != "ok":
-            lines.append(f"  {kind} model: not available: {m.get('reason')}")
+        if "test" not in m:
+            lines.append(f"  {kind} model: not measured: {m.get('reason')}")
             continue
-        t = m["test"]
+        t, lift = m["test"], m["lift"]
+        b = m["baselines"].get(m.get("best_baseline") or "", {})
         lines.append(
-            f"  {kind} model ({m['estimator']}): AUC {t['auc']:.3f}, PR-AUC {t['pr_auc']:.3f}, "
-            f"Brier {t['brier']:.4f}, top-decile lift {t['top_decile_lift']:.2f}; test n={t['n']:,} "
-            f"with {t['positives']:,} positives (base rate {t['base_rate']:.1%}); "
-            f"trained on n={m['n_train']:,} with {m['positives_train']:,} positives")
-        if kind == "churn" and m.get("health_auc_same_test") is not None:
-            lines.append(f"    health score on the same test set: AUC "
-                         f"{m['health_auc_same_test']:.3f}")
+            f"  {kind} model ({m['estimator']}): {m['status'].upper()}. AUC {t['auc']:.3f} vs "
+            f"{b.get('auc', float('nan')):.3f} for the best baseline ({b.get('description', '—')});"
+            f" lift {lift['lift']:+.3f} [90 % {lift['lo']:+.3f} to {lift['hi']:+.3f}]")
+        lines.append(
+            f"    PR-AUC {t['pr_auc']:.3f} (baseline {b.get('pr_auc', float('nan')):.3f}), Brier "
+            f"{t['brier']:.4f} ({b.get('brier', float('nan')):.4f}), ECE {m['ece']:.3f} "
+            f"({'calibrated' if m['calibrated'] else 'not calibrated'}), top-decile lift "
+            f"{t['top_decile_lift']:.2f}; test n={t['n']:,} with {t['positives']:,} positives")
+        bt = m.get("beyond_timing", {})
+        if bt.get("auc") == bt.get("auc"):  # not NaN
+            lines.append(f"    skill beyond timing: AUC {bt['auc']:.3f} among the {bt['n']:,} "
+                         f"test rows renewing inside the horizon"
+                         + (f" (timing alone {bt['timing_auc']:.3f})" if bt.get("timing_auc")
+                            is not None else ""))
+        lines.append("    drivers may use: " + (", ".join(m.get("important_features", []))
+                                                or "no feature with measured importance"))
     return "\n".join(lines)
 
 

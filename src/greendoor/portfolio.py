@@ -7,47 +7,17 @@ sidebar's: ``segment`` and ``owner`` (CSM), both optional.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor import state
 from greendoor.metrics import sql as msql
-from greendoor.scoring.health import at_risk_rows
-from greendoor.store import meta, schema
-
-
-@dataclasses.dataclass(frozen=True)
-class Filters:
-    """Global filters of the app (hashable, so it can key caches)."""
-
-    as_of: dt.date
-    segment: str | None = None
-    owner: str | None = None
-
-
-def default_as_of(conn: Connection) -> dt.date | None:
-    """The as-of date a new session starts at.
-
-    The demo's own as-of date when the store holds the demo; otherwise the day
-    after the latest usage, ticket or subscription start in the store (so an
-    import of last year's data is not shown as if everyone had churned since),
-    capped at today. ``None`` for an empty store.
-    """
-    stored = meta.get(conn, "as_of")
-    if stored and meta.get(conn, "dataset") == "demo":
-        return dt.date.fromisoformat(stored)
-    latest = []
-    for col in (schema.usage.c.date, schema.subscriptions.c.start_date,
-                schema.tickets.c.opened_at):
-        v = conn.execute(sa.select(sa.func.max(col))).scalar()
-        if v is not None:
-            latest.append(v.date() if isinstance(v, dt.datetime) else v)
-    if not latest:
-        return None
-    return min(max(latest) + dt.timedelta(days=1), dt.date.today())
+from greendoor.periods import Filters, default_as_of  # noqa: F401 (re-exported)
+from greendoor.scoring.health import QUEUE_MIN_RISK_INDEX, at_risk_rows
+from greendoor.store import schema
 
 
 def filter_options(conn: Connection) -> dict[str, list[str]]:
@@ -164,14 +134,8 @@ def account_table(conn: Connection, f: Filters) -> pd.DataFrame:
     arr = msql.arr_as_of(conn, f.as_of, f.segment, f.owner)[["account_id", "arr"]]
     info = pd.read_sql(
         sa.select(a.c.account_id, a.c.name, a.c.segment, a.c.industry, a.c.csm_owner), conn)
-    s = schema.subscriptions
-    nxt = pd.read_sql(
-        sa.select(s.c.account_id, sa.func.min(s.c.renewal_date).label("renewal_date"))
-        .where(s.c.renewal_date >= f.as_of, s.c.start_date < f.as_of,
-               sa.or_(s.c.end_date.is_(None), s.c.end_date >= f.as_of))
-        .group_by(s.c.account_id),
-        conn,
-    )
+    nxt = state.next_renewals(conn, f.as_of)[["account_id", "next_renewal"]].rename(
+        columns={"next_renewal": "renewal_date"})
     r = schema.survey_responses
     ts = dt.datetime.combine(f.as_of, dt.time())
     ranked = (
@@ -260,8 +224,10 @@ def snapshot_date(conn: Connection, as_of: dt.date) -> dt.date | None:
 def scores(conn: Connection, f: Filters, snapshot: dt.date | None = None) -> pd.DataFrame:
     """Latest score snapshot per account (on or before ``f.as_of``), with the account's
     name, segment and owner, filtered like every other figure. Adds
-    ``expected_loss`` (USD): ARR x (1 - P(renew)) for renewals within a year, else
-    ARR x P(churn within 90 days); the attention list is ranked by it."""
+    ``expected_loss`` (USD): ARR x ``loss_probability``, the probability of losing the
+    account at its next renewal (within a year) or else within 90 days, from a model with
+    measured skill or, without one, from the rules (``risk_basis``:
+    :mod:`greendoor.scoring.skill`); the attention list is ranked by it."""
     snap = snapshot or snapshot_date(conn, f.as_of)
     ss, a = schema.score_snapshots, schema.accounts
     if snap is None:
@@ -269,7 +235,8 @@ def scores(conn: Connection, f: Filters, snapshot: dt.date | None = None) -> pd.
     q = (sa.select(ss.c.account_id, a.c.name, a.c.segment, a.c.csm_owner, ss.c.as_of, ss.c.arr,
                    ss.c.health_score, ss.c.band, ss.c.trend, ss.c.confidence,
                    ss.c.churn_probability, ss.c.risk_index, ss.c.renewal_probability,
-                   ss.c.expansion_probability, ss.c.advocacy_readiness)
+                   ss.c.expansion_probability, ss.c.advocacy_readiness, ss.c.days_to_renewal,
+                   ss.c.rule_churn_probability, ss.c.loss_probability, ss.c.risk_basis)
          .select_from(ss.join(a, a.c.account_id == ss.c.account_id))
          .where(ss.c.as_of == snap))
     if f.segment:
@@ -277,26 +244,30 @@ def scores(conn: Connection, f: Filters, snapshot: dt.date | None = None) -> pd.
     if f.owner:
         q = q.where(a.c.csm_owner == f.owner)
     df = pd.read_sql(q, conn)
-    p_loss = (1 - df["renewal_probability"]).where(df["renewal_probability"].notna(),
-                                                  df["churn_probability"])
-    df["expected_loss"] = df["arr"] * p_loss
+    df["expected_loss"] = df["arr"] * df["loss_probability"]
     return df
 
 
 def health_kpis(conn: Connection, f: Filters) -> dict:
     """Average health, share of ARR per band (0-1), and ARR at risk = Σ ARR x P(churn
-    within 90 days) (SPEC.md) from the latest snapshot on or before ``f.as_of``."""
+    within 90 days) (SPEC.md) from the latest snapshot on or before ``f.as_of``: the
+    churn model's probability when it has measured skill, else the rule's (the measured
+    churn rate of the account's health band, or the base rate), named in
+    ``arr_at_risk_basis``."""
     df = scores(conn, f)
     if df.empty:
         return {"snapshot": None}
     arr = df["arr"].sum()
     share = df.groupby("band")["arr"].sum() / arr if arr else pd.Series(dtype=float)
+    model = df["churn_probability"].notna().any()
+    p90 = df["churn_probability"] if model else df["rule_churn_probability"]
     return {"snapshot": df["as_of"].iloc[0], "avg_health": float(df["health_score"].mean()),
             "share_green": float(share.get("green", 0.0)),
             "share_yellow": float(share.get("yellow", 0.0)),
             "share_red": float(share.get("red", 0.0)),
-            "arr_at_risk": float((df["arr"] * df["churn_probability"]).sum())
-            if df["churn_probability"].notna().any() else float("nan"),
+            "arr_at_risk": float((df["arr"] * p90).sum()) if p90.notna().any() else float("nan"),
+            "arr_at_risk_basis": "model" if model else (
+                df["risk_basis"].mode().iloc[0] if df["risk_basis"].notna().any() else None),
             "accounts": int(len(df))}
 
 
@@ -317,16 +288,14 @@ def movers(conn: Connection, f: Filters, days: int = 7) -> pd.DataFrame:
                                     "health_score", "before", "change", "band", "band_before"]]
 
 
-#: The at-risk queue lists accounts at risk and those at or above this risk index.
-QUEUE_MIN_RISK_INDEX = 90.0
-
-
 def at_risk_queue(conn: Connection, f: Filters,
                   min_risk_index: float = QUEUE_MIN_RISK_INDEX) -> pd.DataFrame:
     """Accounts at risk (SPEC.md: red, or yellow and declining) and any with a risk
-    index of ``min_risk_index`` or more, riskiest first. Adds ``days_to_renewal``,
-    ``drivers`` (the evidence of the top churn drivers, "; "-joined),
-    ``driver_features`` (list) and ``open_playbook`` (name of an open run)."""
+    index of ``min_risk_index`` or more (when the renewal model has measured skill),
+    ranked by expected ARR loss at the next renewal. Adds ``drivers`` (the evidence of
+    the top churn drivers, "; "-joined), ``driver_features`` (list), ``open_playbook``
+    (name of an open run) and ``reading`` (:func:`risk_reading`: why the account is
+    listed when its figures seem to disagree)."""
     import json
 
     from greendoor.playbooks import PLAYBOOKS
@@ -334,7 +303,8 @@ def at_risk_queue(conn: Connection, f: Filters,
     sc = scores(conn, f)
     if sc.empty:
         return sc
-    risky = sc[at_risk_rows(sc["band"], sc["trend"]) | (sc["risk_index"] >= min_risk_index)].copy()
+    risky = sc[at_risk_rows(sc["band"], sc["trend"])
+               | (sc["risk_index"].fillna(0) >= min_risk_index)].copy()
     if risky.empty:
         return risky
     ss, t = schema.score_snapshots, schema.actions
@@ -342,8 +312,6 @@ def at_risk_queue(conn: Connection, f: Filters,
         ss.c.as_of == risky["as_of"].iloc[0], ss.c.account_id.in_(list(risky["account_id"]))), conn)
     det["d"] = det["details_json"].map(lambda s: json.loads(s) if s else {})
     det = det.set_index("account_id")["d"]
-    risky["days_to_renewal"] = risky["account_id"].map(
-        lambda a: (det.get(a) or {}).get("renewal", {}).get("days_to_renewal"))
     drivers = risky["account_id"].map(lambda a: (det.get(a) or {}).get("churn_drivers", []))
     risky["drivers"] = drivers.map(lambda ds: "; ".join(d["evidence"] for d in ds))
     risky["driver_features"] = drivers.map(lambda ds: [d["feature"] for d in ds])
@@ -351,7 +319,38 @@ def at_risk_queue(conn: Connection, f: Filters,
         t.c.type == "playbook_run", t.c.status == "open"), conn).drop_duplicates("account_id")
     risky["open_playbook"] = risky["account_id"].map(
         runs.set_index("account_id")["playbook"].map(lambda k: PLAYBOOKS[k].name if k in PLAYBOOKS else k))
-    return risky.sort_values("risk_index", ascending=False, ignore_index=True)
+    risky["reading"] = risk_reading(risky)
+    return risky.sort_values(["expected_loss", "arr"], ascending=False, ignore_index=True)
+
+
+def risk_reading(df: pd.DataFrame, horizon_days: int = 90) -> pd.Series:
+    """One sentence per account where its risk figures seem to disagree, or its place
+    in a risk list needs a reason ("" otherwise). Reads ``band``, ``trend``,
+    ``risk_index``, ``churn_probability``, ``days_to_renewal`` and ``risk_basis``:
+
+    * risk at renewal high but churn this quarter unlikely: the renewal is far away;
+    * a green account in the queue: its risk index is what lists it;
+    * a yellow one: health falling;
+    * no model with measured skill: the rule that ranks it."""
+    out = []
+    for r in df.itertuples():
+        days, ri, cp = r.days_to_renewal, r.risk_index, r.churn_probability
+        parts = []
+        if r.band == "green":
+            parts.append(f"green health, listed for its risk at renewal (index {ri:.0f})"
+                         if pd.notna(ri) else "green health")
+        elif r.band == "yellow" and r.trend == "declining":
+            parts.append("yellow and declining")
+        if pd.notna(ri) and ri >= 80 and pd.notna(cp) and cp < 0.05 and pd.notna(days) \
+                and days >= horizon_days:
+            parts.append(f"renewal in {days:.0f} days: risk at renewal high, churn in the next "
+                         f"{horizon_days} days unlikely")
+        elif pd.notna(days) and days < horizon_days and pd.notna(cp) and cp >= 0.2:
+            parts.append(f"renews in {days:.0f} days")
+        if getattr(r, "risk_basis", "model") not in ("model", None):
+            parts.append(f"no model with measured skill: ranked by the {r.risk_basis} rule")
+        out.append("; ".join(parts))
+    return pd.Series(out, index=df.index, dtype=object)
 
 
 def risk_drivers(queue: pd.DataFrame) -> pd.DataFrame:
@@ -371,14 +370,12 @@ def risk_drivers(queue: pd.DataFrame) -> pd.DataFrame:
 
 
 def retention_what_if(queue: pd.DataFrame, save_rate: float, top_n: int) -> dict:
-    """Expected ARR saved by an intervention on the ``top_n`` riskiest queued accounts:
-    Σ ARR x P(loss) x ``save_rate`` (an assumption the user sets, 0-1), where
-    P(loss) = 1 - P(renew) for renewals within a year, else P(churn in 90 days)."""
+    """Expected ARR saved by an intervention on the ``top_n`` first queued accounts:
+    Σ ARR x P(loss) x ``save_rate`` (an assumption the user sets, 0-1), where P(loss) is
+    each account's ``loss_probability`` (model with measured skill, or rule)."""
     if not 0 <= save_rate <= 1:
         raise ValueError("save_rate must be between 0 and 1")
     q = queue.head(top_n)
-    p_loss = (1 - q["renewal_probability"]).where(q["renewal_probability"].notna(),
-                                                  q["churn_probability"])
-    at_stake = float((q["arr"] * p_loss).sum())
+    at_stake = float((q["arr"] * q["loss_probability"]).sum())
     return {"accounts": int(len(q)), "arr": float(q["arr"].sum()), "expected_loss": at_stake,
             "expected_saved": at_stake * save_rate}

@@ -154,7 +154,7 @@ def test_churn_risk_queue_drill_and_act(scored_demo_store, monkeypatch):
     at.switch_page("../pages/churn_risk.py").run()
     assert not at.exception, [e.value for e in at.exception]
     queue = next(d.value for d in at.dataframe if "drivers" in d.value.columns)
-    assert len(queue) > 0 and queue["risk_index"].is_monotonic_decreasing
+    assert len(queue) > 0 and queue["expected_loss"].is_monotonic_decreasing
     assert {"Expected loss", "Expected ARR saved"} <= {m.label for m in at.metric}
     # a click on a driver bar filters the queue to the accounts with that driver
     feature = queue.iloc[0]["driver_features"][0]
@@ -246,19 +246,28 @@ def test_every_action_round_trips(app, scored_demo_store, label, texts, kind):
     assert not at.exception
 
 
-def test_model_quality_reports_the_backtest(scored_demo_store, monkeypatch):
-    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
+def test_model_quality_reports_the_backtest(scored_store_copy, monkeypatch):
+    url, eng = scored_store_copy  # a private copy: the backtest below replaces the stored one
+    monkeypatch.setenv(config.DB_URL_ENV, url)
     from greendoor.scoring.run import evaluate
 
-    evaluate(scored_demo_store[1])  # the fixture scored without a backtest
+    ev = evaluate(eng)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at.switch_page("../pages/model_quality.py").run()
     assert not at.exception, [e.value for e in at.exception]
     success = next(d.value for d in at.dataframe if "target" in d.value.columns)
-    assert "Renewal forecast accuracy (past quarters, mean)" in set(success["metric"])
-    aucs = [m for m in at.metric if m.label == "ROC AUC"]
-    assert aucs or at.warning  # measured, or "not available" with the reason
+    assert ("Renewal forecast accuracy (past quarters, mean), beating its best baseline"
+            in set(success["metric"]))
+    measured = [k for k in ("churn", "renewal", "expansion") if "test" in ev[k]]
+    vs = [m for m in at.metric if m.label == "ROC AUC vs best baseline"]
+    assert len(vs) == len(measured)  # each measured model beside its best baseline
+    words = " ".join(x.value for x in [*at.error, *at.success])
+    for kind in measured:
+        assert (f"The {kind} model beats" in words) or (f"The {kind} model has no measurable "
+                                                        "skill" in words)
+    assert any(d.value["what"].str.startswith("baseline: ").any() for d in at.dataframe
+               if "what" in d.value.columns)
 
 
 def test_model_quality_on_an_unscored_store_says_what_to_run(ravenstack_store, monkeypatch):

@@ -23,7 +23,7 @@ from greendoor.demo import DemoParams, load_demo
 from greendoor.scoring.run import score
 from greendoor.store import schema
 from greendoor.store.engine import init_store, make_engine
-from tests.conftest import missing, two_largest_books
+from tests.conftest import assume_skill, missing, two_largest_books
 
 pytestmark = pytest.mark.browser
 
@@ -80,6 +80,7 @@ def server(tmp_path_factory):
     eng = make_engine(url)
     init_store(eng)
     load_demo(eng, DemoParams(n_accounts=150, months=14, seed=7, as_of=AS_OF))
+    assume_skill(eng)
     score(eng, backfill_weeks=4, evaluate_models=False)
     eng.dispose()
     for base in _serve(url):

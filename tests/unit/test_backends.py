@@ -15,7 +15,7 @@ from greendoor.metrics import sql as msql
 from greendoor.scoring.run import score
 from greendoor.store import schema
 from greendoor.store.engine import init_store, make_engine
-from tests.conftest import pg_database
+from tests.conftest import assume_skill, pg_database
 
 AS_OF = dt.date(2026, 6, 30)
 PARAMS = DemoParams(n_accounts=120, months=12, seed=11, as_of=AS_OF)
@@ -30,6 +30,7 @@ def both(tmp_path_factory):
             eng = make_engine(url)
             init_store(eng)
             load_demo(eng, PARAMS)
+            assume_skill(eng)  # the models drive the numbers compared below
             score(eng, backfill_weeks=3, evaluate_models=False)
             engines[name] = eng
         yield engines

@@ -16,8 +16,9 @@ from greendoor.demo import (
     generate,
     load_demo,
 )
-from greendoor.demo.simulator import _Simulation, add_months
+from greendoor.demo.simulator import _Simulation
 from greendoor.metrics import sql as msql
+from greendoor.state import add_months
 from greendoor.store import meta, schema
 
 AS_OF = dt.date(2026, 6, 30)

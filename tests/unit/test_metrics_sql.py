@@ -164,10 +164,11 @@ def test_portfolio_read_models(small):
 
 
 def test_retention_what_if_hand_computed():
-    q = pd.DataFrame({"arr": [100.0, 200.0, 50.0], "renewal_probability": [0.5, None, 0.9],
-                      "churn_probability": [0.2, 0.1, 0.05]})
+    # loss_probability: 1 - P(renew) for a renewal within a year (0.5), else the 90-day
+    # churn probability (0.1), as scoring stores it
+    q = pd.DataFrame({"arr": [100.0, 200.0, 50.0], "loss_probability": [0.5, 0.1, 0.1]})
     r = portfolio.retention_what_if(q, save_rate=0.3, top_n=2)
-    # 100 x (1 - 0.5) + 200 x 0.1 (no renewal within a year) = 70; x 0.3 = 21
+    # 100 x 0.5 + 200 x 0.1 = 70; x 0.3 = 21
     assert r["expected_loss"] == pytest.approx(70.0) and r["expected_saved"] == pytest.approx(21.0)
     assert r["accounts"] == 2 and r["arr"] == 300.0
     with pytest.raises(ValueError):
@@ -182,16 +183,26 @@ def test_risk_drivers_counts_accounts_and_arr():
     assert d.index[0] == "usage_trend" and "csat_90d" in d.index
 
 
-def test_success_metrics_say_what_is_met_and_what_is_not():
-    from greendoor.quality import skill, success_metrics
+def test_success_metrics_are_met_only_when_the_model_beats_its_best_baseline():
+    from greendoor.quality import success_metrics
 
-    ev = {"churn": {"status": "ok", "test": {"auc": 0.49, "top_decile_lift": 0.67}},
-          "health": {"auc_low_health": 0.5, "churn_rate_by_band": [
-              {"group": "red", "rate": 0.19, "n": 10}, {"group": "yellow", "rate": 0.20, "n": 10}]}}
-    renewal = pd.DataFrame({"accuracy": [0.9, 0.8]})
-    m = success_metrics(ev, renewal).set_index("metric")["met"]
-    assert m["Renewal forecast accuracy (past quarters, mean)"] is True  # mean 0.85
-    assert m["Churn model validated against outcomes (backtest ROC AUC)"] is False
+    def evaluation(status):
+        return {"churn": {"status": status, "test": {"auc": 0.85, "top_decile_lift": 4.0}},
+                "health": {"auc_low_health": 0.5, "churn_rate_by_band": [
+                    {"group": "red", "rate": 0.19, "n": 10},
+                    {"group": "yellow", "rate": 0.20, "n": 10}]}}
+
+    # mean accuracy 0.85 meets the 85 % target, but the constant rate did better (0.90)
+    renewal = pd.DataFrame({"accuracy": [0.9, 0.8], "constant_accuracy": [0.92, 0.88],
+                            "last_quarter_accuracy": [0.7, 0.8]})
+    m = success_metrics(evaluation("no skill"), renewal).set_index("metric")["met"]
+    assert m["Renewal forecast accuracy (past quarters, mean), beating its best baseline"] is False
+    churn = "Churn model validated against outcomes (backtest ROC AUC), beating its best baseline"
+    assert m[churn] is False  # AUC 0.85 >= 0.80, but no skill over its baseline
+    assert m["Churn model top-decile lift (with measured skill)"] is False
     assert m["Churn rate falls from red to yellow to green"] is False
     assert m["Churn reduction through intervention"] is None
-    assert skill(0.49) == "no measurable skill" and skill(0.81) == "strong"
+    renewal["constant_accuracy"] = [0.8, 0.8]  # now the model (0.85) beats 0.80 and 0.75
+    m = success_metrics(evaluation("skill"), renewal).set_index("metric")["met"]
+    assert m["Renewal forecast accuracy (past quarters, mean), beating its best baseline"] is True
+    assert m[churn] is True and m["Churn model top-decile lift (with measured skill)"] is True

@@ -13,6 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from greendoor import state
 from greendoor.access import Actor, actor_name
 from greendoor.demo.simulator import DATAFLOW, TECHCORP, DemoParams, generate
 from greendoor.store import meta, schema
@@ -94,10 +95,15 @@ def _generate_and_load(engine: Engine, params: DemoParams, wanted: str, actor: s
             report(0.5 + 0.45 * i / len(schema.CANONICAL_TABLES), f"Loading {table.name}")
             if table is schema.usage:
                 rows["usage"] = sum(bulk_insert(conn, table, pd.read_parquet(p)) for p in parts)
+            elif table is schema.accounts:  # the simulator's segments are the source's
+                rows[table.name] = bulk_insert(conn, table, frames[table.name].assign(
+                    segment_source="source"))
             else:
                 rows[table.name] = bulk_insert(conn, table, frames[table.name])
         meta.set_many(conn, {"dataset": "demo", "demo_params": wanted,
                              "as_of": params.as_of.isoformat()})
+        # what the export says of each opportunity is known from the export's date on
+        state.record_history(conn, frames["opportunities"], params.resolved().as_of, "demo")
         t_load = time.perf_counter() - t1
         conn.execute(schema.import_log.insert().values(
             import_id=new_id(), started_at=now, finished_at=now + dt.timedelta(

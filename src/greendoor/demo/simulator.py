@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from greendoor.demo import names as N
+from greendoor.state import add_months
 
 TECHCORP = "ACC-00001"
 DATAFLOW = "ACC-00002"
@@ -85,18 +86,6 @@ class DemoParams:
 # --------------------------------------------------------------------------- #
 # date helpers (numpy datetime64[D])
 # --------------------------------------------------------------------------- #
-def add_months(dates: np.ndarray, months) -> np.ndarray:
-    """Add calendar months to datetime64[D] dates, clamping the day of month."""
-    dates = np.asarray(dates, dtype="datetime64[D]")
-    month = dates.astype("datetime64[M]")
-    dom = (dates - month.astype("datetime64[D]")).astype(np.int64)
-    target = month + np.asarray(months, dtype=np.int64)
-    last_dom = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(
-        np.int64
-    ) - 1
-    return target.astype("datetime64[D]") + np.minimum(dom, last_dom)
-
-
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -1083,12 +1072,14 @@ class _Simulation:
         df["mrr"] = (df["arr"] / 12.0).round(2)
         df["arr"] = df["arr"].round(2)
         df["billing_frequency"] = self.billing[a].astype(str)
+        df["term_months"] = self.term[a].astype(int)
         df["auto_renew"] = self.auto_renew[a]
         for c in ("start_date", "end_date", "renewal_date"):
             df[c] = pd.to_datetime(df[c])
         return df.drop(columns=["acc", "kind"])[
-            ["subscription_id", "account_id", "start_date", "end_date", "renewal_date", "plan",
-             "seats", "arr", "mrr", "billing_frequency", "auto_renew", "status"]]
+            ["subscription_id", "account_id", "start_date", "end_date", "renewal_date",
+             "term_months", "plan", "seats", "arr", "mrr", "billing_frequency", "auto_renew",
+             "status"]]
 
     def _opportunities_df(self) -> pd.DataFrame:
         rng = self.rng

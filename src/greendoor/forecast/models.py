@@ -66,7 +66,8 @@ def ets(history: pd.DataFrame, horizon: int, freq: str, season: int) -> pd.DataF
     n = len(y)
     if n < 8:
         raise CannotFit(f"exponential smoothing needs at least 8 observations; this series has {n}")
-    seasonal = "add" if n >= 2 * season + 2 else None
+    # a season needs at least 2 periods (yearly data has none) and two full seasons
+    seasonal = "add" if season > 1 and n >= 2 * season + 2 else None
     model = ETSModel(pd.Series(y), error="add", trend="add", damped_trend=True,
                      seasonal=seasonal, seasonal_periods=season if seasonal else None)
     with warnings.catch_warnings():

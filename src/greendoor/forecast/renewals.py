@@ -20,6 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from greendoor import state
 from greendoor.metrics.sql import arr_as_of_query
 from greendoor.store import schema
 
@@ -36,31 +37,63 @@ def add_quarters(d: dt.date, n: int) -> dt.date:
     return dt.date(d.year + m // 12, m % 12 + 1, 1)
 
 
+def due_in(conn: Connection, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Accounts whose next renewal in force at ``start`` falls in ``[start, end)``
+    (:func:`greendoor.state.next_renewals`: from the contract, never from a renewal date
+    a later export overwrote): ``account_id, renewal_date, renewal_basis, arr`` (ARR as
+    of ``start``)."""
+    nxt = state.next_renewals(conn, start)
+    nxt = nxt[(nxt["next_renewal"] >= pd.Timestamp(start)) & (nxt["next_renewal"]
+                                                               < pd.Timestamp(end))]
+    arr = pd.read_sql(arr_as_of_query(start), conn)[["account_id", "arr"]]
+    out = nxt.rename(columns={"next_renewal": "renewal_date", "basis": "renewal_basis"})
+    return out[["account_id", "renewal_date", "renewal_basis"]].merge(arr, on="account_id")
+
+
+def renewed(conn: Connection, accounts, start: dt.date, check: dt.date) -> pd.Series:
+    """Whether each of ``accounts`` still has ARR at ``check`` and no churn event (not a
+    reactivation) in ``[start, check)``: a Series of bool indexed by account."""
+    ce = schema.churn_events
+    later = pd.read_sql(arr_as_of_query(check), conn).set_index("account_id")["arr"]
+    churned = {r[0] for r in conn.execute(sa.select(ce.c.account_id).where(
+        ce.c.churn_date >= start, ce.c.churn_date < check,
+        sa.func.coalesce(ce.c.is_reactivation, False).is_(False)))}
+    idx = pd.Index(accounts)
+    return pd.Series((later.reindex(idx).fillna(0) > 0).to_numpy() & ~idx.isin(churned),
+                     index=idx)
+
+
+def renewal_rate(conn: Connection, start: dt.date, end: dt.date, check: dt.date
+                 ) -> tuple[float, float]:
+    """(ARR due, ARR renewed) of the renewals due in ``[start, end)`` as known at
+    ``check``: the same point-in-time rules as the forecast."""
+    due = due_in(conn, start, end)
+    if due.empty:
+        return 0.0, 0.0
+    ok = renewed(conn, due["account_id"], start, check)
+    return float(due["arr"].sum()), float(due["arr"][ok.to_numpy()].sum())
+
+
 def upcoming(conn: Connection, as_of: dt.date, days: int = 365) -> pd.DataFrame:
     """Renewals due in ``[as_of, as_of + days)``: one row per account with
-    ``account_id, name, segment, csm_owner, renewal_date, arr, renewal_probability,
-    forecast_category`` (NaN probability when the account has no score)."""
-    s, a, o, ss = schema.subscriptions, schema.accounts, schema.opportunities, schema.score_snapshots
-    end = as_of + dt.timedelta(days=days)
-    nxt = (sa.select(s.c.account_id, sa.func.min(s.c.renewal_date).label("renewal_date"))
-           .where(s.c.start_date < as_of, sa.or_(s.c.end_date.is_(None), s.c.end_date >= as_of),
-                  s.c.renewal_date >= as_of, s.c.renewal_date < end)
-           .group_by(s.c.account_id).subquery("nxt"))
-    arr = arr_as_of_query(as_of).subquery("arr")
+    ``account_id, name, segment, csm_owner, renewal_date, renewal_basis, arr,
+    renewal_probability, risk_basis, forecast_category`` (the open renewal
+    opportunity's category as known at ``as_of``; NaN probability when the account has
+    no score)."""
+    a, ss = schema.accounts, schema.score_snapshots
+    df = due_in(conn, as_of, as_of + dt.timedelta(days=days))
+    info = pd.read_sql(sa.select(a.c.account_id, a.c.name, a.c.segment, a.c.csm_owner), conn)
     latest = sa.select(sa.func.max(ss.c.as_of)).where(ss.c.as_of <= as_of).scalar_subquery()
-    q = (sa.select(nxt.c.account_id, a.c.name, a.c.segment, a.c.csm_owner, nxt.c.renewal_date,
-                   arr.c.arr, ss.c.renewal_probability)
-         .select_from(nxt.join(arr, arr.c.account_id == nxt.c.account_id)
-                      .join(a, a.c.account_id == nxt.c.account_id)
-                      .outerjoin(ss, sa.and_(ss.c.account_id == nxt.c.account_id,
-                                             ss.c.as_of == latest))))
-    df = pd.read_sql(q, conn)
-    cats = pd.read_sql(sa.select(o.c.account_id, o.c.forecast_category)
-                       .where(o.c.type == "renewal", o.c.status == "open",
-                              sa.or_(o.c.created_at.is_(None), o.c.created_at < as_of)), conn)
-    df = df.merge(cats.drop_duplicates("account_id"), on="account_id", how="left")
+    probs = pd.read_sql(sa.select(ss.c.account_id, ss.c.renewal_probability, ss.c.risk_basis)
+                        .where(ss.c.as_of == latest), conn)
+    opps = state.opportunities_as_of(conn, as_of, types=("renewal",), open_only=True)
+    cats = opps.drop_duplicates("account_id")[["account_id", "forecast_category"]]
+    df = (df.merge(info, on="account_id", how="left").merge(probs, on="account_id", how="left")
+          .merge(cats, on="account_id", how="left"))
     df["renewal_date"] = pd.to_datetime(df["renewal_date"])
-    return df.sort_values("renewal_date", ignore_index=True)
+    cols = ["account_id", "name", "segment", "csm_owner", "renewal_date", "renewal_basis", "arr",
+            "renewal_probability", "risk_basis", "forecast_category"]
+    return df.reindex(columns=cols).sort_values("renewal_date", ignore_index=True)
 
 
 def simulate(renewals: pd.DataFrame, period: str = "quarter", n: int = N_SIMULATIONS,
@@ -103,14 +136,43 @@ def categories(renewals: pd.DataFrame, period: str = "quarter") -> pd.DataFrame:
     return t.reindex(columns=[*CATEGORIES, "no_opportunity"], fill_value=0.0).reset_index()
 
 
+#: The constant baselines of the past-quarter accuracy: name -> (description, quarters).
+BASELINES = {"constant": ("the trailing four quarters' renewal rate × ARR due", 4),
+             "last_quarter": ("the last quarter's renewal rate × ARR due", 1)}
+
+
+def _accuracy(forecast: float, actual: float) -> float:
+    return 1 - abs(forecast - actual) / actual if actual else float("nan")
+
+
+def _baselines(conn: Connection, qs: dt.date, arr_due: float, actual: float) -> dict:
+    """Each baseline's forecast of a quarter starting ``qs`` and its accuracy: a renewal
+    rate measured on earlier quarters with outcomes known by ``qs``, times the ARR due."""
+    out = {}
+    rates = {}
+    for k in range(1, 5):
+        ps = add_quarters(qs, -k)
+        pe = add_quarters(ps, 1)
+        rates[k] = renewal_rate(conn, ps, pe, min(pe + dt.timedelta(days=14), qs))
+    for name, (_, n) in BASELINES.items():
+        due = sum(rates[k][0] for k in range(1, n + 1))
+        rate = sum(rates[k][1] for k in range(1, n + 1)) / due if due else float("nan")
+        forecast = rate * arr_due
+        out[name] = {"rate": rate, "forecast": forecast, "accuracy": _accuracy(forecast, actual)}
+    return out
+
+
 def past_quarters(source: Connection | Engine, as_of: dt.date, n_quarters: int = 4
                   ) -> pd.DataFrame:
     """Forecast vs actual renewed ARR for the last complete quarters (see the module
-    docstring). ``source``: a connection, or an engine (short connections per query
-    batch; model training runs without one). Columns ``quarter_start, renewals,
-    arr_due, forecast, p10, p90, actual, accuracy`` (1 - |forecast - actual| / actual),
-    ``inside`` (actual within P10-P90), ``model`` and ``reason`` when a quarter could
-    not be forecast."""
+    docstring), beside two constant baselines (:data:`BASELINES`), each with its own
+    accuracy under the same point-in-time rules. ``source``: a connection, or an engine
+    (short connections per query batch; model training runs without one). Columns
+    ``quarter_start, renewals, arr_due, forecast, p10, p90, actual, accuracy``
+    (1 - |forecast - actual| / actual), ``inside`` (actual within P10-P90),
+    ``constant_forecast, constant_accuracy, last_quarter_forecast,
+    last_quarter_accuracy``, ``model`` and ``reason`` when a quarter could not be
+    forecast."""
     from greendoor.scoring.churn import ChurnModel, NotEnoughData
     from greendoor.scoring.labels import churn_labels
     from greendoor.scoring.run import (
@@ -130,49 +192,56 @@ def past_quarters(source: Connection | Engine, as_of: dt.date, n_quarters: int =
     cache = FeatureCache(source, settings)
     last_complete = add_quarters(quarter_start(as_of - dt.timedelta(days=14)), -1)
     rows = []
-    ce = schema.churn_events
     for k in range(n_quarters - 1, -1, -1):
         qs = add_quarters(last_complete, -k)
         qe = add_quarters(qs, 1)
         row = {"quarter_start": pd.Timestamp(qs), "renewals": 0, "arr_due": 0.0,
                "forecast": np.nan, "p10": np.nan, "p90": np.nan, "actual": np.nan,
-               "accuracy": np.nan, "inside": None, "model": None, "reason": None}
+               "accuracy": np.nan, "inside": None, "model": None, "reason": None,
+               **{f"{b}_{c}": np.nan for b in BASELINES for c in ("forecast", "accuracy")}}
+        rows.append(row)
         if start is None or qs < start:
             row["reason"] = "before the data starts"
-            rows.append(row)
             continue
-        train = training_dates(qs, start, anchor=as_of)  # one grid: shared features
+        with connect(source) as conn:
+            due = due_in(conn, qs, qe).set_index("account_id")
+            if due.empty:
+                row["reason"] = "no renewal due in the quarter"
+                continue
+            ok = renewed(conn, due.index, qs, qe + dt.timedelta(days=14))
+            actual = float(due["arr"][ok.to_numpy()].sum())
+            base = _baselines(conn, qs, float(due["arr"].sum()), actual)
+        row.update(renewals=len(due), arr_due=float(due["arr"].sum()), actual=actual,
+                   **{f"{b}_{c}": v[c] for b, v in base.items() for c in ("forecast", "accuracy")})
+        train = training_dates(qs, start, anchor=as_of, horizon=cache.horizon)
         cache.ensure([*train, qs])
         try:
             X, y, d, _ = cache.labeled(train, churn_labels, renewal_only=True)
             model = ChurnModel().fit(X, y, as_of=d)
         except (NotEnoughData, ValueError) as exc:
             row["reason"] = f"no model could be trained on data before {qs}: {exc}"
-            rows.append(row)
             continue
-        f = cache.features[qs]
-        due = f[(f["days_to_renewal"] >= 0) & (f["days_to_renewal"] < (qe - qs).days)]
-        if due.empty:
-            row["reason"] = "no renewal due in the quarter"
-            rows.append(row)
-            continue
-        check = qe + dt.timedelta(days=14)
+        f = cache.features[qs].reindex(due.index)
         with connect(source) as conn:
-            churn = model.predict_proba(at_renewal(_model_frame(due)))[:, 1]
-            p, _ = _renewal_probability(conn, churn, due, qs)
-            later = pd.read_sql(arr_as_of_query(check), conn).set_index("account_id")["arr"]
-            churned = {r[0] for r in conn.execute(sa.select(ce.c.account_id).where(
-                ce.c.churn_date >= qs, ce.c.churn_date < check,
-                sa.func.coalesce(ce.c.is_reactivation, False).is_(False)))}
-        renewed = (later.reindex(due.index).fillna(0) > 0) & ~due.index.isin(churned)
+            churn = model.predict_proba(at_renewal(_model_frame(f)))[:, 1]
+            p, _ = _renewal_probability(conn, churn, f.assign(days_to_renewal=0), qs)
         sim = simulate(pd.DataFrame({"renewal_date": pd.Timestamp(qs), "arr": due["arr"],
                                      "renewal_probability": p}), "quarter")
-        actual = float(due["arr"][renewed].sum())
         forecast = float((due["arr"] * p).sum())
-        row.update(renewals=len(due), arr_due=float(due["arr"].sum()), forecast=forecast,
-                   p10=float(sim["p10"].iloc[0]), p90=float(sim["p90"].iloc[0]), actual=actual,
-                   accuracy=1 - abs(forecast - actual) / actual if actual else np.nan,
+        row.update(forecast=forecast, p10=float(sim["p10"].iloc[0]), p90=float(sim["p90"].iloc[0]),
+                   accuracy=_accuracy(forecast, actual),
                    inside=bool(sim["p10"].iloc[0] <= actual <= sim["p90"].iloc[0]),
                    model=model.estimator_)
-        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def beats_baselines(past: pd.DataFrame) -> dict:
+    """Mean accuracy over the forecast quarters of the model and of each baseline, the
+    best baseline, and whether the model beats it (a target counts as met only then):
+    ``{"model", "baselines": {name: mean}, "best", "beats"}``."""
+    done = past.dropna(subset=["accuracy"])
+    means = {b: float(done[f"{b}_accuracy"].mean()) for b in BASELINES} if len(done) else {}
+    best = max(means, key=lambda b: means[b] if means[b] == means[b] else -1) if means else None
+    model = float(done["accuracy"].mean()) if len(done) else float("nan")
+    return {"model": model, "baselines": means, "best": best, "quarters": int(len(done)),
+            "beats": bool(best is not None and model > means[best])}

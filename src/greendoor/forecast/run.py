@@ -50,12 +50,14 @@ class ForecastReport:
                  f"{self.series} series forecast"]
         bt = self.portfolio_arr_backtest
         if bt is not None:
-            lines.append("  portfolio monthly ARR, backtest (quarter ahead, rolling origin):")
+            lines.append("  portfolio monthly ARR, backtest (up to the forecast horizon, rolling "
+                         "origin; coverage of the 80 % interval: model's own / calibrated):")
             for r in bt.itertuples():
                 if r.status == "ok":
                     lines.append(f"    {r.model:<15} MAPE {r.mape:7.2%}  sMAPE {r.smape:7.2%}  "
-                                 f"MASE {r.mase:6.3f}  coverage {r.coverage:5.0%}  "
-                                 f"cutoffs {r.cutoffs}{'  <- chosen' if r.chosen else ''}")
+                                 f"MASE {r.mase:6.3f}  coverage {r.coverage:5.0%} / "
+                                 f"{r.coverage_calibrated:5.0%}  cutoffs {r.cutoffs}"
+                                 f"{'  <- chosen' if r.chosen else ''}")
                 else:
                     lines.append(f"    {r.model:<15} skipped: {r.reason}")
         for key, why in self.chosen.items():
@@ -74,8 +76,16 @@ class ForecastReport:
                     lines.append(f"    {r.quarter_start:%Y-%m}: {r.reason}")
                 else:
                     lines.append(f"    {r.quarter_start:%Y-%m}: forecast ${r.forecast:,.0f}, actual "
-                                 f"${r.actual:,.0f}, accuracy {r.accuracy:.1%}, "
+                                 f"${r.actual:,.0f}, accuracy {r.accuracy:.1%} (constant "
+                                 f"rate {r.constant_accuracy:.1%}, last quarter's rate "
+                                 f"{r.last_quarter_accuracy:.1%}), "
                                  f"{'inside' if r.inside else 'outside'} P10-P90")
+            b = R.beats_baselines(self.past)
+            if b["quarters"]:
+                lines.append(f"    mean accuracy {b['model']:.1%} vs {b['baselines'][b['best']]:.1%} "
+                             f"for the best baseline ({R.BASELINES[b['best']][0]}): "
+                             + ("the model beats it" if b["beats"] else
+                                "the model does NOT beat it"))
         for s in self.skipped:
             lines.append(f"  not forecast: {s}")
         lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in self.seconds.items()))
@@ -84,7 +94,7 @@ class ForecastReport:
 
 def _fit_one(name: str, segment: str, freq: str, frame: pd.DataFrame, horizon: int) -> dict:
     out = {"series": name, "segment": segment, "freq": freq, "rows": [], "backtest": None,
-           "model": None, "reason": None}
+           "model": None, "reason": None, "horizon": horizon, "interval": None}
     s = frame.rename(columns={name: "y"})[["ds", "y"]].dropna()
     for r in s.itertuples():
         out["rows"].append({"ds": r.ds.date(), "kind": "actual", "y": float(r.y)})
@@ -101,7 +111,8 @@ def _fit_one(name: str, segment: str, freq: str, frame: pd.DataFrame, horizon: i
         out["reason"] = str(exc)
         return out
     out["model"] = f["model"].iloc[0]
-    out["why"] = f.attrs["reason"]
+    out["why"] = f.attrs["reason"] + "; interval: " + f.attrs["interval"]
+    out["interval"] = f.attrs["interval"]
     out["backtest"] = f.attrs["backtest"]
     for r in f.itertuples():
         out["rows"].append({"ds": r.ds.date(), "kind": "forecast", "yhat": float(r.yhat),
@@ -165,7 +176,7 @@ def run_forecasts(engine: Engine, as_of: dt.date | None = None, horizon: int = 1
                 report.portfolio_arr_backtest = bt
             for row in bt.to_dict("records"):
                 b_rows.append({"run_id": run_id, "series": r["series"], "segment": r["segment"],
-                               "freq": r["freq"], "horizon": 3 if r["freq"] == "MS" else 13,
+                               "freq": r["freq"], "horizon": r["horizon"],
                                **{k: (None if isinstance(v, float) and np.isnan(v) else v)
                                   for k, v in row.items()}})
     rf = []
@@ -183,8 +194,10 @@ def run_forecasts(engine: Engine, as_of: dt.date | None = None, horizon: int = 1
                    "arr_due": row["arr_due"], "expected": row["forecast"], "p10": row["p10"],
                    "p50": None, "p90": row["p90"], "actual": row["actual"],
                    "accuracy": row["accuracy"],
-                   "detail_json": json.dumps({"model": row["model"], "reason": row["reason"],
-                                              "inside": row["inside"]})})
+                   "detail_json": json.dumps({
+                       "model": row["model"], "reason": row["reason"], "inside": row["inside"],
+                       **{k: (None if v != v else v) for k, v in row.items()
+                          if k.startswith(tuple(R.BASELINES))}})})
     report.upcoming = pd.DataFrame([r for r in rf if r["kind"] == "upcoming"])
     if len(report.upcoming):
         report.upcoming["period_start"] = pd.to_datetime(report.upcoming["period_start"])

@@ -7,8 +7,8 @@ Monthly, on month starts up to the as-of date; flows cover whole months only:
   reduced during the month among the accounts active at its start (SPEC.md GRR/NRR
   terms).
 * ``renewed_arr``: start-of-month ARR of the accounts whose contract came up for
-  renewal in the month (a subscription in force at the month start with its
-  renewal date inside the month) and that still have ARR at the month's end;
+  renewal in the month (the next renewal of the contract in force at the month start,
+  :func:`greendoor.state.next_renewals`) and that still have ARR at the month's end;
   ``due_arr`` is the same for all of those accounts, ``renewal_rate`` = renewed / due.
 * ``grr``, ``nrr``: trailing-12-month GRR and NRR at each month start.
 
@@ -23,6 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor.forecast.renewals import due_in, renewed
 from greendoor.metrics import sql as msql
 from greendoor.store import schema
 
@@ -56,19 +57,18 @@ def _arr_at(conn: Connection, dates: list[dt.date], segment: str | None) -> pd.S
 
 
 def _renewals(conn: Connection, start: dt.date, end: dt.date, segment: str | None) -> tuple[float, float]:
-    s = schema.subscriptions
-    due = (sa.select(s.c.account_id).where(s.c.renewal_date >= start, s.c.renewal_date < end,
-                                           s.c.start_date < start,
-                                           sa.or_(s.c.end_date.is_(None), s.c.end_date >= start))
-           .distinct().subquery("due"))
-    a0 = msql.arr_as_of_query(start, segment).subquery("a0")
-    a1 = msql.arr_as_of_query(end).subquery("a1")
-    q = (sa.select(sa.func.sum(a0.c.arr).label("due"),
-                   sa.func.sum(sa.case((a1.c.arr > 0, a0.c.arr), else_=0.0)).label("renewed"))
-         .select_from(due.join(a0, a0.c.account_id == due.c.account_id)
-                      .outerjoin(a1, a1.c.account_id == due.c.account_id)))
-    row = conn.execute(q).one()
-    return float(row[0] or 0.0), float(row[1] or 0.0)
+    """(ARR due, ARR renewed) in ``[start, end)``: the accounts whose next renewal in force
+    at ``start`` falls in the month (point in time, :func:`greendoor.state.next_renewals`)
+    and that still have ARR at ``end``."""
+    due = due_in(conn, start, end)
+    if segment:
+        a = schema.accounts
+        keep = {r[0] for r in conn.execute(sa.select(a.c.account_id).where(a.c.segment == segment))}
+        due = due[due["account_id"].isin(keep)]
+    if due.empty:
+        return 0.0, 0.0
+    ok = renewed(conn, due["account_id"], start, end).to_numpy()
+    return float(due["arr"].sum()), float(due["arr"][ok].sum())
 
 
 def first_date(conn: Connection) -> dt.date | None:

@@ -19,11 +19,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from greendoor import access
+from greendoor import access, state
 from greendoor.access import Actor
 from greendoor.config import segment_from_arr
 from greendoor.ingest import chunked
@@ -221,6 +222,32 @@ def _check_table(table: str, raw: RawTable, df: pd.DataFrame, cols: dict, known_
     return df
 
 
+def _derive_segments(accounts: pd.DataFrame, subs: pd.DataFrame | None, file: str,
+                     issues: V.Collector) -> None:
+    """Segments the file does not give are derived from each account's latest ARR in
+    force (its last contract, so a churned account keeps the segment it had), marked
+    ``segment_source = 'derived'``: features then take the segment of the ARR in force
+    at each as-of date (:func:`greendoor.state.segment_as_of`), never today's."""
+    given = accounts["segment"].notna() if "segment" in accounts else \
+        pd.Series(False, index=accounts.index)
+    accounts["segment_source"] = np.where(given, "source", None)
+    if given.all() or subs is None or "arr" not in subs:
+        return
+    last = subs.sort_values("start_date").drop_duplicates("account_id", keep="last")
+    arr = last.set_index("account_id")["arr"]
+    seg = accounts["account_id"].map(arr).map(
+        lambda v: segment_from_arr(v) if pd.notna(v) and v > 0 else None)
+    fill = ~given & seg.notna()
+    accounts["segment"] = (accounts["segment"] if "segment" in accounts
+                           else pd.Series(None, index=accounts.index, dtype=object))
+    accounts.loc[fill, "segment"] = seg[fill]
+    accounts.loc[fill, "segment_source"] = "derived"
+    if fill.any():
+        issues.note(file, f"segment derived from ARR for {int(fill.sum())} accounts (> $50K "
+                    "enterprise, $10K-$50K mid_market, < $10K smb); scores use the ARR in "
+                    "force at each date", severity="warning")
+
+
 def _store_keys(engine: Engine) -> tuple[set[str], dict[str, str], str | None, int]:
     with engine.connect() as conn:
         accts = {r[0] for r in conn.execute(sa.select(schema.accounts.c.account_id))}
@@ -275,21 +302,7 @@ def prepare(engine: Engine, path: Path, adapter: Adapter, date_format: str | Non
     if accounts is not None:
         if "region" not in accounts and "country" in accounts:
             accounts["region"] = accounts["country"].map(COUNTRY_REGION)
-        if ("segment" not in accounts or accounts["segment"].isna().any()) and subs is not None \
-                and "arr" in subs:
-            active = subs[subs["end_date"].isna()] if "end_date" in subs else subs
-            arr = active.groupby("account_id")["arr"].sum()
-            seg = accounts["account_id"].map(arr).map(
-                lambda v: segment_from_arr(v) if pd.notna(v) and v > 0 else None)
-            if "segment" in accounts:
-                seg = accounts["segment"].fillna(seg)
-            n = int(seg.notna().sum() - (accounts["segment"].notna().sum()
-                                          if "segment" in accounts else 0))
-            accounts["segment"] = seg
-            if n:
-                issues.note(raws["accounts"].name, f"segment derived from current ARR for {n} "
-                            "accounts (> $50K enterprise, $10K-$50K mid_market, < $10K smb)",
-                            severity="warning")
+        _derive_segments(accounts, subs, raws["accounts"].name, issues)
     sub_to_acct = dict(store_subs)
     if subs is not None and "subscription_id" in subs:
         sub_to_acct.update(dict(zip(subs["subscription_id"], subs["account_id"], strict=True)))
@@ -413,6 +426,9 @@ def import_path(
                 raise ImportCountMismatch(
                     f"{table}: the import counted {r.inserted:,} new rows but the store "
                     f"gained {gained:,}; nothing was written")
+        if "opportunities" in typed:
+            state.record_history(conn, typed["opportunities"], state.export_date(conn)
+                                 or dt.date.today(), "import")
         report.seconds = time.perf_counter() - t0
         if dry_run:
             tx.rollback()

@@ -111,7 +111,7 @@ DERIVED_WHEN_ABSENT = {
 }
 
 #: Columns of the store that imports never set.
-INTERNAL_COLUMNS = {("usage", "source_key")}
+INTERNAL_COLUMNS = {("usage", "source_key"), ("accounts", "segment_source")}
 
 
 def _kind(col: sa.Column) -> str:

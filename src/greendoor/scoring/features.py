@@ -23,6 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor import state
 from greendoor.metrics.sql import arr_as_of_query
 from greendoor.store import schema
 from greendoor.store.bulk import read_frame
@@ -76,6 +77,7 @@ FEATURES: dict[str, tuple[str, str]] = {
     "seats": ("commercial", "seats in force"),
     "tenure_days": ("commercial", "days since signup"),
     "days_to_renewal": ("commercial", "days to the next renewal date"),
+    "term_months": ("commercial", "contract term in months (1 = month-to-month)"),
     "auto_renew": ("commercial", "1 if a subscription in force renews automatically"),
     "overdue_invoices": ("commercial", "invoices past due and unpaid at the date"),
     "max_days_late_180d": ("commercial", "most days late of invoices due in the last 180 days"),
@@ -294,24 +296,22 @@ def _relationship(conn: Connection, d: dt.date) -> pd.DataFrame:
 
 
 def _commercial(conn: Connection, d: dt.date) -> pd.DataFrame:
-    a, s, inv, o = schema.accounts, schema.subscriptions, schema.invoices, schema.opportunities
+    """ARR, seats, segment, plan, renewal timing, invoices and open opportunities as of
+    ``d``; the changing attributes as they were then (:mod:`greendoor.state`)."""
+    a, inv = schema.accounts, schema.invoices
     now = arr_as_of_query(d).subquery("now")
     before = arr_as_of_query(d - _days(90)).subquery("before")
-    in_force = sa.and_(s.c.start_date < d, sa.or_(s.c.end_date.is_(None), s.c.end_date >= d))
-    renew = (
-        sa.select(s.c.account_id,
-                  sa.func.min(sa.case((s.c.renewal_date >= d, s.c.renewal_date))).label("next_renewal"),
-                  sa.func.max(sa.case((s.c.auto_renew.is_(True), 1), else_=0)).label("auto_renew"))
-        .where(in_force).group_by(s.c.account_id).subquery("renew")
-    )
     base = read_frame(
         sa.select(now.c.account_id, now.c.arr, now.c.seats, before.c.arr.label("arr_90d_ago"),
-                  a.c.signup_date, a.c.segment, a.c.plan, a.c.industry, a.c.region,
-                  renew.c.next_renewal, renew.c.auto_renew)
+                  a.c.signup_date, state.segment_as_of(a, now.c.arr).label("segment"),
+                  a.c.industry, a.c.region)
         .select_from(now.join(a, a.c.account_id == now.c.account_id)
-                     .outerjoin(before, before.c.account_id == now.c.account_id)
-                     .outerjoin(renew, renew.c.account_id == now.c.account_id)),
+                     .outerjoin(before, before.c.account_id == now.c.account_id)),
         conn)
+    renew = state.next_renewals(conn, d)[["account_id", "next_renewal", "auto_renew",
+                                           "term_months"]]
+    base = (base.merge(renew, on="account_id", how="left")
+            .merge(state.plan_as_of(conn, d), on="account_id", how="left"))
     paid = sa.func.coalesce(inv.c.paid_at, d)
     late = read_frame(
         sa.select(
@@ -321,15 +321,11 @@ def _commercial(conn: Connection, d: dt.date) -> pd.DataFrame:
             sa.func.max(sa.case((inv.c.due_at >= d - _days(180),
                                  sa.case((paid < d, paid), else_=d) - inv.c.due_at))).label("max_late"),
         ).where(inv.c.due_at < d, inv.c.issued_at < d).group_by(inv.c.account_id), conn)
-    open_o = sa.and_(sa.or_(o.c.created_at.is_(None), o.c.created_at < d),
-                     sa.or_(o.c.status == "open", o.c.close_date >= d))
-    opps = read_frame(
-        sa.select(
-            o.c.account_id,
-            sa.func.count().label("open_opportunities"),
-            sa.func.sum(sa.case((o.c.type == "expansion", o.c.amount), else_=0.0))
-            .label("open_expansion_pipeline"),
-        ).where(open_o).group_by(o.c.account_id), conn)
+    opps = state.opportunities_as_of(conn, d, open_only=True)
+    opps = opps.assign(expansion=opps["amount"].where(opps["type"] == "expansion", 0.0))
+    opps = (opps.groupby("account_id").agg(open_opportunities=("opportunity_id", "size"),
+                                           open_expansion_pipeline=("expansion", "sum"))
+            .reset_index())
     return base.merge(late, on="account_id", how="left").merge(opps, on="account_id", how="left")
 
 
@@ -355,18 +351,24 @@ def features_as_of(conn: Connection, as_of: dt.date,
     return derive(df, as_of, has_rows=tables_with_rows(conn) if has_rows is None else has_rows)
 
 
+#: Tables a store may lack entirely; their features are then unknown, not zero.
+OPTIONAL_TABLES = (schema.usage, schema.tickets, schema.survey_responses, schema.interactions,
+                   schema.contacts, schema.invoices, schema.opportunities,
+                   schema.advocacy_activities)
+
+
 def tables_with_rows(conn: Connection) -> set[str]:
     """Names of the optional tables that hold at least one row (a table without
     rows leaves its features unknown rather than zero)."""
     out = set()
-    for t in (schema.usage, schema.tickets, schema.survey_responses, schema.interactions,
-              schema.contacts, schema.invoices, schema.opportunities, schema.advocacy_activities):
+    for t in OPTIONAL_TABLES:
         if conn.execute(sa.select(sa.literal(1)).select_from(t).limit(1)).first():
             out.add(t.name)
     return out
 
 
-def _ratio(num, den):
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    """num / den where den > 0, else NaN (both Series on the same index)."""
     num = pd.to_numeric(num, errors="coerce").astype(float)
     den = pd.to_numeric(den, errors="coerce").astype(float)
     return num / den.where(den > 0)
@@ -393,8 +395,9 @@ def derive(df: pd.DataFrame, as_of: dt.date, has_rows: set[str]) -> pd.DataFrame
             "events_prior_60d", "errors_30d"], "usage")
     seats = col("seats")
     out["seat_utilization"] = _ratio(out["active_users_30d"], seats)
+    before = col("active_users_30d_90ago")
     out["seat_utilization_change"] = out["seat_utilization"] - _ratio(
-        col("active_users_30d_90ago").fillna(0) if "usage" in has_rows else np.nan, seats)
+        before.fillna(0) if "usage" in has_rows else before, seats)
     out["usage_trend"] = _ratio(out["events_30d"] / 30.0, out["events_prior_60d"] / 60.0)
     out["usage_change_mom"] = _ratio(out["events_30d"], col("events_prior_30d").fillna(0)) - 1
     out["usage_growth_90d"] = _ratio(out["events_30d"], col("events_30d_90ago").fillna(0)) - 1
@@ -432,7 +435,9 @@ def derive(df: pd.DataFrame, as_of: dt.date, has_rows: set[str]) -> pd.DataFrame
     out["arr_change_90d"] = _ratio(out["arr"], col("arr_90d_ago")) - 1
     out["seats"] = seats
     out["tenure_days"] = (d - pd.to_datetime(df["signup_date"])).dt.days.astype(float)
-    out["days_to_renewal"] = (pd.to_datetime(df["next_renewal"]) - d).dt.days.astype(float)
+    out["days_to_renewal"] = (pd.to_datetime(df["next_renewal"]) - d).dt.days.astype(float) \
+        if "next_renewal" in df else np.nan
+    out["term_months"] = col("term_months")
     out["auto_renew"] = col("auto_renew")
     counts(["overdue_invoices"], "invoices")
     max_late = df["max_late"] if "max_late" in df else pd.Series(np.nan, index=df.index)

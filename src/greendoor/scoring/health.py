@@ -28,6 +28,9 @@ DEFAULT_WEIGHTS = DEFAULT_SETTINGS["health"]["weights"]
 DEFAULT_BANDS = DEFAULT_SETTINGS["health"]["bands"]
 
 
+#: The at-risk queue lists accounts at risk and those at or above this risk index.
+QUEUE_MIN_RISK_INDEX = 90.0
+
 def band(score: float, bands: dict[str, float] | None = None) -> str | None:
     """Band of a 0-100 score: "green" (>= 80), "yellow" (>= 50), else "red".
 

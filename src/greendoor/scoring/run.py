@@ -43,13 +43,27 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from greendoor import portfolio
+from greendoor import state
 from greendoor.access import Actor, actor_name
+from greendoor.periods import default_as_of
 from greendoor.scoring import alerts as A
-from greendoor.scoring import evaluate as E
+from greendoor.scoring import backtest as B
+from greendoor.scoring import skill
 from greendoor.scoring.churn import ChurnModel, NotEnoughData, risk_index
-from greendoor.scoring.features import FEATURES, describe, features_as_of, tables_with_rows
-from greendoor.scoring.health import WhyPanel, at_risk_rows, classify_trend, health_panel
+from greendoor.scoring.features import (
+    FEATURES,
+    OPTIONAL_TABLES,
+    describe,
+    features_as_of,
+    tables_with_rows,
+)
+from greendoor.scoring.health import (
+    QUEUE_MIN_RISK_INDEX,
+    WhyPanel,
+    at_risk_rows,
+    classify_trend,
+    health_panel,
+)
 from greendoor.scoring.labels import churn_labels, expansion_labels
 from greendoor.settings import current as current_settings
 from greendoor.store import schema
@@ -57,6 +71,7 @@ from greendoor.store.bulk import staged, upsert
 from greendoor.store.engine import new_id
 from greendoor.store.rollups import usage_rollups_fresh
 
+#: Default churn horizon (days); the setting ``churn_horizon_days`` decides.
 HORIZON = 90
 TRAIN_STEP_DAYS = 28
 FEATURE_WARMUP_DAYS = 120  # windows reach 120 days back
@@ -108,14 +123,21 @@ class ScoreReport:
     models: dict = dataclasses.field(default_factory=dict)
     evaluation: dict | None = None
     seconds: dict = dataclasses.field(default_factory=dict)
+    missing_tables: list = dataclasses.field(default_factory=list)
 
     def summary(self) -> str:
         lines = [f"scored {self.accounts:,} accounts as of {self.as_of} "
                  f"({len(self.dates)} snapshot date(s): {self.dates[-1]} .. {self.dates[0]})"]
+        if self.missing_tables:
+            lines.append("  no rows in " + ", ".join(self.missing_tables) + ": their features "
+                         "are unknown (not zero), and no model or health measure uses them")
         for kind, m in self.models.items():
+            gate = m.get("skill", "not measured")
+            use = ("drives its numbers" if gate == "skill" else
+                   f"{gate}: the rules drive its numbers")
             if m.get("status") == "ok":
                 lines.append(f"  {kind} model: {m['estimator']} ({m['source']}), trained through "
-                             f"{m['trained_through']}, selection AUC {m.get('selection')}")
+                             f"{m['trained_through']}; backtest: {use}")
             else:
                 lines.append(f"  {kind} model: not available: {m.get('reason')}")
         lines.append(f"  alerts: {self.alerts:,}")
@@ -143,6 +165,7 @@ class FeatureCache:
         query batch (so an embedded store is held only in short slices while a long
         run computes, see :func:`greendoor.store.engine.make_engine`)."""
         self.source, self.settings = source, settings
+        self.horizon = int(settings.get("churn_horizon_days", HORIZON))
         self.features: dict[dt.date, pd.DataFrame] = {}
         self.health: dict[dt.date, pd.DataFrame] = {}
         self.why: dict[dt.date, WhyPanel] = {}
@@ -172,11 +195,11 @@ class FeatureCache:
         for d in dates:
             f = self.features[d]
             if renewal_only:
-                f = f[f["days_to_renewal"].between(0, HORIZON - 1)]
+                f = f[f["days_to_renewal"].between(0, self.horizon - 1)]
             key = (label_fn.__name__, d)
             if key not in self.labels:
                 with self.connect() as conn:
-                    self.labels[key] = label_fn(conn, d, HORIZON)
+                    self.labels[key] = label_fn(conn, d, self.horizon)
             y = self.labels[key].reindex(f.index).fillna(0).astype(int)
             Xs.append(_model_frame(f))
             ys.append(y.to_numpy())
@@ -186,16 +209,16 @@ class FeatureCache:
 
 
 def training_dates(as_of: dt.date, start: dt.date | None,
-                   anchor: dt.date | None = None) -> list[dt.date]:
-    """As-of dates of labelled observations: every 4 weeks, the latest at least 91
-    days before ``as_of`` (its 90-day outcome is known), the earliest 120 days after
-    the data starts. ``anchor`` puts the 4-week grid on ``anchor - 91 days - 4k``,
-    so that several training sets share their dates (and their features)."""
+                   anchor: dt.date | None = None, horizon: int = HORIZON) -> list[dt.date]:
+    """As-of dates of labelled observations: every 4 weeks, the latest at least
+    ``horizon + 1`` days before ``as_of`` (its outcome is known), the earliest 120 days
+    after the data starts. ``anchor`` puts the 4-week grid on ``anchor - horizon - 1 -
+    4k days``, so that several training sets share their dates (and their features)."""
     if start is None:
         return []
     first = start + dt.timedelta(days=FEATURE_WARMUP_DAYS)
-    last = as_of - dt.timedelta(days=HORIZON + 1)
-    d = (anchor or as_of) - dt.timedelta(days=HORIZON + 1)
+    last = as_of - dt.timedelta(days=horizon + 1)
+    d = (anchor or as_of) - dt.timedelta(days=horizon + 1)
     while d > last:
         d -= dt.timedelta(days=TRAIN_STEP_DAYS)
     out = []
@@ -206,57 +229,9 @@ def training_dates(as_of: dt.date, start: dt.date | None,
 
 
 def backtest(cache: FeatureCache, dates: list[dt.date], test_share: float = 0.3) -> dict:
-    """Purged time-ordered backtest of the churn and expansion models and of the
-    health score (see the module docstring). Returns a JSON-ready dict."""
-    out: dict = {"horizon_days": HORIZON, "dates": [str(d) for d in dates]}
-    if len(dates) < 4:
-        out["status"] = "skipped"
-        out["reason"] = (f"only {len(dates)} labelled as-of dates (at least 4 are needed: the "
-                         "data must span about 11 months)")
-        return out
-    k = max(1, int(round(len(dates) * test_share)))
-    test = dates[-k:]
-    cutoff = test[0] - dt.timedelta(days=HORIZON)
-    train = [d for d in dates if d <= cutoff]
-    out.update(train_dates=[str(d) for d in train], test_dates=[str(d) for d in test])
-    Xall, yall, _, hall = cache.labeled(dates, churn_labels)
-    bands = pd.concat([cache.health[d]["band"] for d in dates])
-    rates = E.rate_by_group(yall, bands.fillna("unknown").to_numpy())
-    h_ok = hall.notna().to_numpy()
-    out["health"] = {
-        "auc_low_health": E.classification_report(yall[h_ok], 1 - hall[h_ok] / 100)["auc"],
-        "churn_rate_by_band": rates.to_dict("records"),
-        "n": int(len(yall)), "positives": int(yall.sum()),
-    }
-    for kind, (label_fn, renewal_only) in KINDS.items():
-        res: dict = {}
-        if len(train) < 2:
-            res.update(status="skipped", reason="too few as-of dates before the test period")
-            out[kind] = res
-            continue
-        Xtr, ytr, dtr, _ = cache.labeled(train, label_fn, renewal_only)
-        Xte, yte, _, hte = cache.labeled(test, label_fn, renewal_only)
-        if renewal_only:
-            Xte = at_renewal(Xte)  # asked as scoring asks it
-        try:
-            model = ChurnModel().fit(Xtr, ytr, as_of=dtr)
-        except NotEnoughData as exc:
-            res.update(status="skipped", reason=str(exc), n_train=int(len(ytr)),
-                       positives_train=int(ytr.sum()))
-            out[kind] = res
-            continue
-        p = model.predict_proba(Xte)[:, 1]
-        res.update(status="ok", estimator=model.estimator_, selection=model.selection_,
-                   n_train=int(len(ytr)), positives_train=int(ytr.sum()),
-                   test=E.classification_report(yte, p),
-                   calibration=E.calibration_table(yte, p).to_dict("records"))
-        if kind == "churn":
-            ok = hte.notna().to_numpy()
-            res["health_auc_same_test"] = E.classification_report(
-                yte[ok], 1 - hte[ok].to_numpy() / 100)["auc"]
-        out[kind] = res
-    out["status"] = "ok"
-    return out
+    """Purged time-ordered backtest of every model and of the health score, each
+    beside its baselines (:func:`greendoor.scoring.backtest.backtest`)."""
+    return B.backtest(cache, dates, KINDS, test_share, ask={"renewal": at_renewal})
 
 
 def _train(cache: FeatureCache, dates: list[dt.date], label_fn,
@@ -318,8 +293,9 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _evidence(feature: str, value, reference) -> str:
-    return f"{describe(feature)}: {_fmt(value)} (typical {_fmt(reference)})"
+def _evidence(feature: str, value, reference, effect: str = "raises risk") -> str:
+    """``"<feature in words>: <value>, typical <reference>: <effect>"``."""
+    return f"{describe(feature)}: {_fmt(value)}, typical {_fmt(reference)}: {effect}"
 
 
 def at_renewal(X: pd.DataFrame) -> pd.DataFrame:
@@ -332,34 +308,32 @@ def at_renewal(X: pd.DataFrame) -> pd.DataFrame:
 
 
 def _renewal_probability(conn: Connection, churn_at_renewal: np.ndarray | None, f: pd.DataFrame,
-                         as_of: dt.date) -> tuple[pd.Series, pd.Series]:
-    """P(renew) for accounts renewing within 365 days, and the forecast category used.
+                         as_of: dt.date, horizon_days: int = 365) -> tuple[pd.Series, pd.Series]:
+    """P(renew) for accounts renewing within ``horizon_days``, and the forecast
+    category used (as known at ``as_of``: :func:`greendoor.state.opportunities_as_of`).
 
     ``churn_at_renewal``: the renewal model's calibrated churn probability per row of
     ``f``, asked as if the renewal were 45 days away at most (:func:`at_renewal`), so
     the answer is the risk at the renewal itself; ``None`` without a renewal model.
-    P(renew) is one minus it. An open renewal opportunity's forecast category, when
-    the store has enough closed renewals of that category, is blended in at equal
-    weight with that category's historic renewal rate.
+    P(renew) is one minus it. An open renewal opportunity's forecast category known at
+    ``as_of``, when the store has enough renewals of that category closed before
+    ``as_of``, is blended in at equal weight with that category's historic renewal rate.
     """
-    due = f["days_to_renewal"].between(0, 365)
+    due = f["days_to_renewal"].between(0, horizon_days)
     p = pd.Series(np.nan, index=f.index)
     if churn_at_renewal is None or not due.any():
         return p, pd.Series(None, index=f.index, dtype=object)
     p.loc[due] = 1 - np.asarray(churn_at_renewal)[due.to_numpy()]
-    o = schema.opportunities
-    hist = pd.read_sql(sa.select(o.c.forecast_category, o.c.status)
-                       .where(o.c.type == "renewal", o.c.status.in_(["won", "lost"]),
-                              o.c.close_date < as_of), conn)
-    rates = hist.groupby("forecast_category")["status"].agg(
+    opps = state.opportunities_as_of(conn, as_of, types=("renewal",))
+    closed = opps[opps["status"].isin(["won", "lost"]) & opps["forecast_category"].notna()]
+    rates = closed.groupby("forecast_category")["status"].agg(
         n="size", rate=lambda s: (s == "won").mean())
     rates = rates[rates["n"] >= MIN_CATEGORY_HISTORY]["rate"]
-    open_ren = pd.read_sql(
-        sa.select(o.c.account_id, o.c.forecast_category)
-        .where(o.c.type == "renewal", o.c.close_date >= as_of,
-               sa.or_(o.c.created_at.is_(None), o.c.created_at < as_of)), conn
-    ).drop_duplicates("account_id").set_index("account_id")["forecast_category"]
-    cat = open_ren.reindex(f.index)
+    open_ren = opps[(opps["status"] == "open") & (pd.to_datetime(opps["close_date"])
+                                                  >= pd.Timestamp(as_of))]
+    cat = (open_ren.drop_duplicates("account_id").set_index("account_id")["forecast_category"]
+           .reindex(f.index).astype(object))
+    cat = cat.where(cat.notna(), None)  # unknown: no open renewal, or its category not known
     blend = cat.map(rates)
     has = blend.notna() & p.notna()
     p.loc[has] = (p[has] + blend[has]) / 2
@@ -381,29 +355,33 @@ def _advocacy(f: pd.DataFrame, band: pd.Series) -> tuple[pd.Series, pd.DataFrame
 
 
 # --------------------------------------------------------------------------- #
-def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | None = None,
-          retrain: bool = False, progress: Callable[[float, str], None] | None = None,
-          evaluate_models: bool = True, actor: Actor = "system") -> ScoreReport:
-    """Score every account as of ``as_of`` (and ``backfill_weeks`` earlier weeks) and
-    write snapshots, alerts, model runs and an audit row (``score.run``) in one
-    transaction.
+@dataclasses.dataclass
+class _Plan:
+    """What one scoring run does: dates, settings, and the models it can reuse."""
 
-    Raises ``ValueError`` for an empty store, and
-    :class:`~greendoor.access.AccessDenied` when ``actor`` is a principal who is not an
-    admin (rescoring applies the settings).
-    """
-    actor = actor_name(actor, "admin")
-    step = progress or (lambda f, m: None)
-    t0 = time.perf_counter()
-    secs: dict[str, float] = {}
-    with engine.connect() as conn:  # short connections only: see FeatureCache
-        as_of = as_of or portfolio.default_as_of(conn)
+    as_of: dt.date
+    version: int
+    settings: dict
+    start: dt.date | None
+    dates: list[dt.date]
+    bases: dict[dt.date, dt.date]
+    models: dict
+    infos: dict
+    stored_base: dict
+    stored_evaluation: dict | None
+
+
+def _plan(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None,
+          retrain: bool) -> _Plan:
+    """Read what the run needs from the store (short connection)."""
+    with engine.connect() as conn:
+        as_of = as_of or default_as_of(conn)
         if as_of is None:
             raise ValueError("the store has no data to score: load the demo or import data")
         version, settings = current_settings(conn)
         start = data_start(conn)
-        has_snapshots = conn.execute(sa.select(sa.func.count()).select_from(
-            schema.score_snapshots)).scalar() > 0
+        ss = schema.score_snapshots
+        has_snapshots = conn.execute(sa.select(sa.func.count()).select_from(ss)).scalar() > 0
         if backfill_weeks is None:
             backfill_weeks = 0 if has_snapshots else 52
         earliest = (start + dt.timedelta(days=30)) if start else as_of
@@ -416,19 +394,146 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
             if not retrain:
                 models[kind], infos[kind] = _load_model(conn, kind, as_of)
         # trend bases already scored with these settings are read, not recomputed
-        ss = schema.score_snapshots
         stored_base = {}
         for b in set(bases.values()) - set(dates):
             prev = pd.read_sql(sa.select(ss.c.account_id, ss.c.health_score).where(
                 ss.c.as_of == b, ss.c.settings_version == version), conn)
             if len(prev):
                 stored_base[b] = prev.set_index("account_id")
+        stored = latest_evaluation(conn)
+    return _Plan(as_of, version, settings, start, dates, bases, models, infos, stored_base,
+                 stored)
+
+
+def _score_date(cache: FeatureCache, d: dt.date, base_h, models: dict, gates: skill.Gates,
+                engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.DataFrame]:
+    """One date's snapshot rows (index: account) and, for the details, the model frame,
+    the forecast categories used and the advocacy conditions.
+
+    The model outputs a page shows come from a model with measured skill only
+    (:class:`greendoor.scoring.skill.Gates`); otherwise they are NaN and the risk the
+    app acts on (``loss_probability``, ``risk_basis``) comes from the rules."""
+    settings = cache.settings
+    f, h = cache.features[d], cache.health[d]
+    X = _model_frame(f)
+    change = h["health_score"] - (base_h["health_score"].reindex(h.index)
+                                  if base_h is not None else np.nan)
+    out = pd.DataFrame(index=f.index)
+    for c in ("health_score", "band", "confidence", "engagement", "sentiment", "growth"):
+        out[c] = h[c]
+    out["health_change"] = change
+    out["trend"] = [classify_trend(x, settings["health"]["trend_threshold"]) for x in change]
+    cm, em, rm = (models.get(k) if gates.uses(k) else None
+                  for k in ("churn", "expansion", "renewal"))
+    out["churn_probability"] = cm.predict_proba(X)[:, 1] if cm is not None else np.nan
+    # timing aside: the risk at the next renewal, from the renewal model (its decision
+    # ranks the risk index; its probability gives P(renew))
+    renewal_decision, churn_at_renewal = (rm.decision_and_proba(at_renewal(X))
+                                          if rm is not None else (np.nan, None))
+    out["risk_index"] = risk_index(renewal_decision) if rm is not None else np.nan
+    out["expansion_probability"] = em.predict_proba(X)[:, 1] if em is not None else np.nan
+    with engine.connect() as conn:
+        out["renewal_probability"], renewal_cat = _renewal_probability(
+            conn, churn_at_renewal, f, d)
+    due = f["days_to_renewal"].between(0, 365)
+    rule_loss = gates.rule_renewal_loss(h["band"])
+    out["rule_churn_probability"] = gates.rule_churn(h["band"])
+    if rm is None:  # the rule's P(renew): 1 - the measured loss rate of the band
+        out["renewal_probability"] = (1 - rule_loss).where(due)
+    churn_90 = out["churn_probability"] if cm is not None else out["rule_churn_probability"]
+    out["loss_probability"] = (1 - out["renewal_probability"]).where(due, churn_90)
+    model_basis = np.where(due, rm is not None, cm is not None)
+    out["risk_basis"] = np.where(model_basis, "model", gates.rule)
+    out["days_to_renewal"] = f["days_to_renewal"]
+    out["advocacy_readiness"], adv_cond = _advocacy(f, h["band"])
+    out["arr"] = f["arr"]
+    out["as_of"] = d
+    out["details_json"] = None
+    return out, X, renewal_cat, adv_cond
+
+
+def _details(out: pd.DataFrame, why: WhyPanel, f: pd.DataFrame, X: pd.DataFrame,
+             renewal_cat: pd.Series, adv_cond: pd.DataFrame, models: dict,
+             gates: skill.Gates) -> tuple[list[str], dict]:
+    """The latest date's ``details_json`` per account, and the churn drivers.
+
+    Churn drivers are computed, when the churn model has skill, for the riskier half
+    of the book and every account the at-risk queue lists (at risk: red, or yellow and
+    declining, SPEC.md; or a risk index of 90+): the queue, the alerts and Account 360.
+    "Riskier" ranks by the mean of the two risk percentiles (churn probability this
+    quarter, risk at the renewal), so timing alone does not decide. The rest is marked,
+    so the page can say why it has none."""
+    cp, ri = out["churn_probability"], out["risk_index"]
+    at_risk = at_risk_rows(out["band"], out["trend"])
+    risk_rank = pd.concat([cp.rank(pct=True), ri / 100], axis=1).mean(axis=1)
+    riskier = (at_risk | (ri >= QUEUE_MIN_RISK_INDEX)
+               | (risk_rank >= risk_rank.median()) | risk_rank.isna())
+    drivers = _drivers(models.get("churn") if gates.uses("churn") else None,
+                       X[riskier.to_numpy()], gates, "churn")
+    # expansion drivers are read for the propensity ranking: the likeliest 10 % (>= 50)
+    ep = out["expansion_probability"]
+    likely = ep.rank(ascending=False, method="first") <= max(50, len(ep) // 10) \
+        if ep.notna().any() else ep.notna()
+    exp_drivers = _drivers(models.get("expansion") if gates.uses("expansion") else None,
+                           X[likely.to_numpy()], gates, "expansion")
+    best = why.best_improvement().tolist()
+    panels = why_panels(why, out.index)
+    days = f["days_to_renewal"].tolist()
+    adv = dict(zip(adv_cond.columns, (adv_cond[c].astype(bool).tolist() for c in adv_cond),
+                   strict=True))
+    cats = renewal_cat.tolist()
+    computed = (riskier & gates.uses("churn")).tolist()
+    details = [dumps({
+        "why": panels[i],
+        "best_improvement": best[i],
+        "churn_drivers": drivers.get(a, []),
+        "drivers_computed": bool(computed[i]),
+        "expansion_drivers": exp_drivers.get(a, []),
+        "renewal": {"days_to_renewal": days[i], "forecast_category": cats[i]},
+        "advocacy": {k: v[i] for k, v in adv.items()},
+    }) for i, a in enumerate(out.index)]
+    return details, drivers
+
+
+def _model_runs(conn: Connection, infos: dict, models: dict, scored_at: dt.datetime,
+                as_of: dt.date, version: int) -> None:
+    for kind in KINDS:
+        info = infos.get(kind, {})
+        if info.get("source") == "reused":
+            continue
+        conn.execute(schema.model_runs.insert().values(
+            run_id=new_id(), kind=kind, created_at=scored_at, as_of=as_of,
+            trained_through=(dt.date.fromisoformat(info["trained_through"])
+                             if info.get("trained_through") else None),
+            settings_version=version, status=info.get("status", "skipped"),
+            estimator=info.get("estimator"), metrics_json=json.dumps(info, default=_clean),
+            artifact=_dumps(models[kind]) if models.get(kind) is not None else None))
+
+
+def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | None = None,
+          retrain: bool = False, progress: Callable[[float, str], None] | None = None,
+          evaluate_models: bool = True, actor: Actor = "system") -> ScoreReport:
+    """Score every account as of ``as_of`` (and ``backfill_weeks`` earlier weeks) and
+    write snapshots, alerts, model runs and an audit row (``score.run``) in one
+    transaction. With ``evaluate_models`` the backtest runs again; otherwise the stored
+    one decides which models have skill (:class:`greendoor.scoring.skill.Gates`).
+
+    Raises ``ValueError`` for an empty store, and
+    :class:`~greendoor.access.AccessDenied` when ``actor`` is a principal who is not an
+    admin (rescoring applies the settings).
+    """
+    actor = actor_name(actor, "admin")
+    step = progress or (lambda f, m: None)
+    t0 = time.perf_counter()
+    secs: dict[str, float] = {}
+    plan = _plan(engine, as_of, backfill_weeks, retrain)
+    as_of, dates, models, infos = plan.as_of, plan.dates, plan.models, plan.infos
     # the long phase: reads in short slices (FeatureCache), compute without a connection
-    cache = FeatureCache(engine, settings, progress)
-    train = training_dates(as_of, start)
+    cache = FeatureCache(engine, plan.settings, progress)
+    train = training_dates(as_of, plan.start, horizon=cache.horizon)
     need_train = retrain or any(models.get(k) is None for k in KINDS)
-    wanted = set(dates) | {b for b in bases.values()
-                           if (start is None or b >= start) and b not in stored_base}
+    wanted = set(dates) | {b for b in plan.bases.values()
+                           if (plan.start is None or b >= plan.start) and b not in plan.stored_base}
     if need_train or evaluate_models:
         wanted |= set(train)
     cache.ensure(wanted, 0.0, 0.7)
@@ -445,6 +550,7 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
         t2 = time.perf_counter()
         evaluation = backtest(cache, train)
         secs["backtest"] = time.perf_counter() - t2
+    gates = skill.Gates(evaluation if evaluation is not None else plan.stored_evaluation)
     # the batch below builds about a million small acyclic dicts and lists (details,
     # drivers, alerts); the cyclic garbage collector would walk them all again and
     # again, about 40 % of these phases at bench tier L. Reference counting frees them
@@ -452,89 +558,29 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     with _cyclic_gc_paused():
         step(0.88, "Scoring")
         t3 = time.perf_counter()
-        rows, latest = [], None
-        scored_at = now_utc()
+        rows = []
         for d in sorted(dates):
-            f, h, why = cache.features[d], cache.health[d], cache.why[d]
-            X = _model_frame(f)
-            base_h = cache.health.get(bases[d], stored_base.get(bases[d]))
-            change = h["health_score"] - (base_h["health_score"].reindex(h.index)
-                                          if base_h is not None else np.nan)
-            out = pd.DataFrame(index=f.index)
-            out["health_score"] = h["health_score"]
-            out["band"] = h["band"]
-            out["confidence"] = h["confidence"]
-            for c in ("engagement", "sentiment", "growth"):
-                out[c] = h[c]
-            out["health_change"] = change
-            out["trend"] = [classify_trend(x, settings["health"]["trend_threshold"]) for x in change]
-            cm, em, rm = models.get("churn"), models.get("expansion"), models.get("renewal")
-            out["churn_probability"] = cm.predict_proba(X)[:, 1] if cm is not None else np.nan
-            # timing aside: the risk at the next renewal, from the renewal model (its
-            # decision ranks the risk index; its probability gives P(renew))
-            renewal_decision, churn_at_renewal = (rm.decision_and_proba(at_renewal(X))
-                                                  if rm is not None else (np.nan, None))
-            out["risk_index"] = risk_index(renewal_decision) if rm is not None else np.nan
-            out["expansion_probability"] = em.predict_proba(X)[:, 1] if em is not None else np.nan
-            with engine.connect() as conn:
-                out["renewal_probability"], renewal_cat = _renewal_probability(
-                    conn, churn_at_renewal, f, d)
-            out["advocacy_readiness"], adv_cond = _advocacy(f, h["band"])
-            out["arr"] = f["arr"]
-            out["as_of"] = d
-            out["details_json"] = None
-            if d == as_of:
-                latest = (f, out, why, X, renewal_cat, adv_cond)
+            base_h = cache.health.get(plan.bases[d], plan.stored_base.get(plan.bases[d]))
+            out, X, renewal_cat, adv_cond = _score_date(cache, d, base_h, models, gates, engine)
             rows.append(out)
-        f, out, why, X, renewal_cat, adv_cond = latest
         secs["predict"] = time.perf_counter() - t3
         t5 = time.perf_counter()
-        # churn drivers for the riskier half of the book, and for every account the at-risk
-        # queue lists (at risk: red, or yellow and declining, SPEC.md; or a risk index of 90+):
-        # the queue, the alerts and Account 360. "Riskier" ranks by the mean of the two risk
-        # percentiles (churn probability this quarter, risk at the renewal), so timing alone
-        # does not decide. The rest is marked, so the page can say why it has none.
-        cp, ri = out["churn_probability"], out["risk_index"]
-        at_risk = at_risk_rows(out["band"], out["trend"])
-        risk_rank = pd.concat([cp.rank(pct=True), ri / 100], axis=1).mean(axis=1)
-        riskier = (at_risk | (ri >= portfolio.QUEUE_MIN_RISK_INDEX)
-                   | (risk_rank >= risk_rank.median()) | risk_rank.isna())
-        drivers = _drivers(models.get("churn"), X[riskier.to_numpy()])
-        # expansion drivers are read for the propensity ranking: the likeliest 10 % (>= 50)
-        ep = out["expansion_probability"]
-        likely = ep.rank(ascending=False, method="first") <= max(50, len(ep) // 10) \
-            if ep.notna().any() else ep.notna()
-        exp_drivers = _drivers(models.get("expansion"), X[likely.to_numpy()])
-        secs["drivers"] = time.perf_counter() - t5
-        t5 = time.perf_counter()
-        best = why.best_improvement().tolist()
-        panels = why_panels(why, out.index)
-        days = f["days_to_renewal"].tolist()
-        adv = dict(zip(adv_cond.columns, (adv_cond[c].astype(bool).tolist() for c in adv_cond),
-                       strict=True))
-        cats = renewal_cat.tolist()
-        computed = riskier.tolist()
-        out["details_json"] = [dumps({
-            "why": panels[i],
-            "best_improvement": best[i],
-            "churn_drivers": drivers.get(a, []),
-            "drivers_computed": bool(computed[i]),
-            "expansion_drivers": exp_drivers.get(a, []),
-            "renewal": {"days_to_renewal": days[i], "forecast_category": cats[i]},
-            "advocacy": {k: v[i] for k, v in adv.items()},
-        }) for i, a in enumerate(out.index)]
+        f, why = cache.features[as_of], cache.why[as_of]
+        out["details_json"], drivers = _details(out, why, f, X, renewal_cat, adv_cond, models,
+                                                gates)
         secs["details"] = time.perf_counter() - t5
         t5 = time.perf_counter()
-        al = A.account_alerts(f, out, settings, as_of, drivers)
+        al = A.account_alerts(f, out, plan.settings, as_of, drivers)
         with engine.connect() as conn:
-            gaps = A.gap_alerts(conn, as_of, settings, f["arr"])
+            gaps = A.gap_alerts(conn, as_of, plan.settings, f["arr"])
         al = pd.concat([al, gaps], ignore_index=True)
         secs["alerts"] = time.perf_counter() - t5
         secs["scoring"] = time.perf_counter() - t3
         step(0.95, "Writing snapshots")
         t4 = time.perf_counter()
+        scored_at = now_utc()
         snaps = pd.concat(rows).reset_index().rename(columns={"index": "account_id"})
-        snaps["settings_version"] = version
+        snaps["settings_version"] = plan.version
         snaps["scored_at"] = scored_at
         snaps = snaps[[c for c in snaps.columns if c in schema.score_snapshots.c]]
         with engine.begin() as conn:
@@ -546,29 +592,26 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
             conn.execute(ss.delete().where(ss.c.as_of.in_(sorted(dates)),
                                            ss.c.scored_at != scored_at))
             _write_alerts(conn, al, as_of)
-            for kind in KINDS:
-                info = infos.get(kind, {})
-                if info.get("source") == "reused":
-                    continue
-                conn.execute(schema.model_runs.insert().values(
-                    run_id=new_id(), kind=kind, created_at=scored_at, as_of=as_of,
-                    trained_through=(dt.date.fromisoformat(info["trained_through"])
-                                     if info.get("trained_through") else None),
-                    settings_version=version, status=info.get("status", "skipped"),
-                    estimator=info.get("estimator"), metrics_json=json.dumps(info, default=_clean),
-                    artifact=_dumps(models[kind]) if models.get(kind) is not None else None))
+            _model_runs(conn, infos, models, scored_at, as_of, plan.version)
             if evaluation is not None:
-                _store_evaluation(conn, evaluation, as_of, version)
+                _store_evaluation(conn, evaluation, as_of, plan.version)
             conn.execute(schema.audit_log.insert().values(
                 audit_id=new_id(), occurred_at=scored_at, actor=str(actor), action="score.run",
                 entity="score_snapshots", entity_id=str(as_of),
-                after_json=json.dumps({"as_of": str(as_of), "dates": len(dates), "accounts": len(out),
-                                       "alerts": len(al), "settings_version": version})))
+                after_json=json.dumps({"as_of": str(as_of), "dates": len(dates),
+                                       "accounts": len(out), "alerts": len(al),
+                                       "settings_version": plan.version,
+                                       "models_with_skill": [k for k in KINDS
+                                                             if gates.uses(k)]})))
         secs["write"] = time.perf_counter() - t4
     secs["total"] = time.perf_counter() - t0
     step(1.0, "Scored")
+    for kind in KINDS:
+        infos.setdefault(kind, {})["skill"] = gates.status[kind]
+    missing = [t.name for t in OPTIONAL_TABLES if t.name not in cache.has_rows]
     return ScoreReport(as_of=as_of, dates=sorted(dates, reverse=True), accounts=len(out),
-                       alerts=len(al), models=infos, evaluation=evaluation, seconds=secs)
+                       alerts=len(al), models=infos, evaluation=evaluation, seconds=secs,
+                       missing_tables=missing)
 
 
 @contextlib.contextmanager
@@ -595,15 +638,41 @@ def _clean(v):
     return v if isinstance(v, (str, int, bool, type(None))) else str(v)
 
 
-def _drivers(model: ChurnModel | None, X: pd.DataFrame) -> dict[str, list[dict]]:
+#: At most this many drivers per account.
+MAX_DRIVERS = 3
+
+
+def _drivers(model: ChurnModel | None, X: pd.DataFrame, gates: skill.Gates,
+             kind: str) -> dict[str, list[dict]]:
+    """Each account's drivers: features with measured importance in the backtest
+    (``gates.important``) whose value moves this account's risk the way the model
+    moves it across the portfolio (``gates.direction``: a higher value than typical
+    where higher values go with more risk, or a lower one where lower values do), at
+    most :data:`MAX_DRIVERS`, each with its ``share`` of the risk those drivers add and
+    its evidence in words. Categorical features have no direction and appear only with
+    measured importance."""
     if model is None:
         return {}
-    d = model.drivers(X, top=3)
+    important = set(gates.important.get(kind, []))
+    direction = gates.direction.get(kind, {})
+    d = model.drivers(X, top=len(getattr(model, "driver_features_", [])) or MAX_DRIVERS)
+    if d.empty:
+        return {}
+    d = d[d["feature"].isin(important)]
+    num = pd.to_numeric(d["value"], errors="coerce") - pd.to_numeric(d["reference"],
+                                                                     errors="coerce")
+    sign = d["feature"].map(direction)
+    agrees = sign.isna() | ((np.sign(num) == sign) & (sign != 0))
+    d = d[agrees.to_numpy()].copy()
+    d["rank"] = d.groupby("row").cumcount() + 1
+    d = d[d["rank"] <= MAX_DRIVERS]
     d["contribution"] = d["contribution"].astype(float).round(4)
-    d["evidence"] = [_evidence(f, v, r) for f, v, r in
-                     zip(d["feature"], d["value"], d["reference"], strict=True)]
-    return records_by(d[["row", "feature", "value", "reference", "contribution", "evidence"]],
-                      "row")
+    total = d.groupby("row")["contribution"].transform("sum")
+    d["share"] = (d["contribution"] / total).round(3)
+    d["evidence"] = [_evidence(f, v, r, "raises risk" if kind == "churn" else "raises the chance")
+                     for f, v, r in zip(d["feature"], d["value"], d["reference"], strict=True)]
+    return records_by(d[["row", "feature", "value", "reference", "contribution", "share",
+                         "evidence"]], "row")
 
 
 def records_by(df: pd.DataFrame, key: str) -> dict[str, list[dict]]:
@@ -689,7 +758,7 @@ def evaluate(engine: Engine, as_of: dt.date | None = None,
     """Run the purged time-ordered backtest and store it (``model_runs``, kind
     "evaluation"). Returns the metrics (see :func:`backtest`)."""
     with engine.connect() as conn:
-        as_of = as_of or portfolio.default_as_of(conn)
+        as_of = as_of or default_as_of(conn)
         if as_of is None:
             raise ValueError("the store has no data to evaluate")
         version, settings = current_settings(conn)

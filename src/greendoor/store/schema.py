@@ -49,6 +49,9 @@ accounts = sa.Table(
     sa.Column("country", Str),
     sa.Column("region", Str),
     sa.Column("segment", Str),  # enterprise | mid_market | smb
+    # "source" when the import gave the segment; "derived" when Greendoor derived it from
+    # ARR (then features take the segment of the ARR in force at each as-of date)
+    sa.Column("segment_source", Str),
     sa.Column("plan", Str),
     sa.Column("csm_owner", Str),
     sa.Column("signup_date", sa.Date, nullable=False),
@@ -62,7 +65,10 @@ subscriptions = sa.Table(
     _ref(),
     sa.Column("start_date", sa.Date, nullable=False),
     sa.Column("end_date", sa.Date),  # NULL = active
-    sa.Column("renewal_date", sa.Date),
+    sa.Column("renewal_date", sa.Date),  # as exported: may be overwritten later
+    # extension: contract term in months (1 = month-to-month, 12, 24, 36 ...); renewals
+    # fall on start_date + k x term_months (greendoor.scoring.renewal_dates)
+    sa.Column("term_months", sa.Integer),
     sa.Column("plan", Str),
     sa.Column("seats", sa.Integer),
     sa.Column("arr", Money, nullable=False),
@@ -161,6 +167,24 @@ opportunities = sa.Table(
     sa.Column("name", Str),  # extension
 )
 
+opportunity_history = sa.Table(
+    "opportunity_history",
+    metadata,
+    # What was known of an opportunity from ``valid_from`` on (stage, forecast category,
+    # probability, status, amount, close date): written when an import or an action
+    # brings a new or changed opportunity, with the data's as-of date. A CRM export
+    # holds only the final values; this history is what point-in-time reads use.
+    sa.Column("opportunity_id", Str, primary_key=True),
+    sa.Column("valid_from", sa.Date, primary_key=True),
+    sa.Column("stage", Str),
+    sa.Column("forecast_category", Str),
+    sa.Column("probability", sa.Double),
+    sa.Column("status", Str),
+    sa.Column("amount", Money),
+    sa.Column("close_date", sa.Date),
+    sa.Column("source", Str),  # import | demo | action
+)
+
 churn_events = sa.Table(
     "churn_events",
     metadata,
@@ -234,6 +258,13 @@ score_snapshots = sa.Table(
     sa.Column("renewal_probability", sa.Double),
     sa.Column("advocacy_readiness", sa.Double),
     sa.Column("arr", Money),
+    sa.Column("days_to_renewal", sa.Double),  # to the next renewal in force at as_of
+    # The risk Greendoor acts on (greendoor.scoring.skill): the model's when it has
+    # measured skill, else the rule's (the churn rate of the account's health band, or
+    # the portfolio's base rate) with that rule's measured skill.
+    sa.Column("rule_churn_probability", sa.Double),  # 90-day churn rate of the rule
+    sa.Column("loss_probability", sa.Double),  # of losing the account at its next renewal
+    sa.Column("risk_basis", Str),  # model | health band | base rate
     sa.Column("details_json", sa.Text),  # why-panel measures and drivers
     sa.Column("scored_at", sa.DateTime, nullable=False),
 )
@@ -425,7 +456,8 @@ forecast_backtests = sa.Table(
     sa.Column("mape", sa.Double),
     sa.Column("smape", sa.Double),
     sa.Column("mase", sa.Double),
-    sa.Column("coverage", sa.Double),
+    sa.Column("coverage", sa.Double),  # inside the model's own 80 % interval
+    sa.Column("coverage_calibrated", sa.Double),  # inside the calibrated interval
     sa.Column("chosen", sa.Boolean),
 )
 

@@ -1,0 +1,48 @@
+"""Filters and dates shared by every read model and by scoring.
+
+:class:`Filters` is the app's global filter (as-of date, segment, CSM owner);
+:func:`default_as_of` is the date a new session (or a command without ``--as-of``)
+starts at. This module sits below the read models (``portfolio``, ``analytics``) and
+scoring, so each of them can use it without importing the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from greendoor.store import meta, schema
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    """Global filters of the app (hashable, so it can key caches)."""
+
+    as_of: dt.date
+    segment: str | None = None
+    owner: str | None = None
+
+
+def default_as_of(conn: Connection) -> dt.date | None:
+    """The as-of date a new session starts at (the data's export date).
+
+    The demo's own as-of date when the store holds the demo; otherwise the day
+    after the latest usage, ticket or subscription start in the store (so an
+    import of last year's data is not shown as if everyone had churned since),
+    capped at today. ``None`` for an empty store.
+    """
+    stored = meta.get(conn, "as_of")
+    if stored and meta.get(conn, "dataset") == "demo":
+        return dt.date.fromisoformat(stored)
+    latest = []
+    for col in (schema.usage.c.date, schema.subscriptions.c.start_date,
+                schema.tickets.c.opened_at):
+        v = conn.execute(sa.select(sa.func.max(col))).scalar()
+        if v is not None:
+            latest.append(v.date() if isinstance(v, dt.datetime) else v)
+    if not latest:
+        return None
+    return min(max(latest) + dt.timedelta(days=1), dt.date.today())
