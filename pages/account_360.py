@@ -67,8 +67,9 @@ def _gated(label: str, kind: str, value, rule_value=None) -> None:
             {"renewal": "risk_index", "churn": "churn_probability"}.get(kind, ""), "")
             + " " + skill.status_sentence(g, kind))
     else:
-        col.metric(label, "no measurable skill", delta=rule_value, delta_color="off",
-                   delta_arrow="off", help=skill.status_sentence(g, kind))
+        col.metric(label, "—", delta="no measurable skill", delta_color="off",
+                   delta_arrow="off", help=skill.status_sentence(g, kind)
+                   + (f" The rule's figure: {rule_value}." if rule_value else ""))
 
 
 _gated("Churn risk index", "renewal",
@@ -79,7 +80,7 @@ _gated("P(churn, 90 days)", "churn", shell.fmt_pct(snap.get("churn_probability")
 p_renew = snap.get("renewal_probability")
 cols[4].metric("Renewal in (days)", "—" if renewal is None else f"{renewal:.0f}",
                delta=None if p_renew is None or pd.isna(p_renew) else
-               f"P(renew) {p_renew:.0%}" + ("" if g.uses("renewal") else f" ({g.rule} rule)"),
+               f"P(renew) {p_renew:.0%}" + ("" if g.uses("renewal") else ", rule"),
                delta_color="off", delta_arrow="off", help=skill.DEFINITIONS["renewal_probability"])
 _gated("P(expansion, 90 days)", "expansion",
        shell.fmt_pct(snap.get("expansion_probability") or float("nan")))

@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import actions_ui, data, lists, shell
 from greendoor.charts.portfolio import FONT
+from greendoor.scoring import skill
 from greendoor.text import md
 
 status = shell.require_data()
@@ -114,12 +115,17 @@ else:
 
 st.subheader("Expansion propensity")
 prop = x["propensity"]
+g = data.gates(token)
 if prop.empty:
-    st.info("The expansion model is not available for this store (see Model quality), so there "
-            "is no propensity ranking.")
+    st.info("No propensity ranking: no expansion model with measured skill on this data. "
+            "Work from the expansion signals above, which are rules.")
+    st.caption(skill.status_sentence(g, "expansion"))
 else:
-    st.caption("P(expansion within 90 days) from the calibrated expansion model; expected value = "
-               "ARR × P × the segment's median won uplift. Drivers are the model's top reasons.")
+    st.caption("P(expansion within 90 days) from the expansion model ("
+               + ("calibrated" if g.calibrated["expansion"] else "not calibrated: ECE ≥ 0.05")
+               + "); expected value = ARR × P × the segment's median won uplift. Drivers are "
+               "the model's top reasons with measured importance. "
+               + skill.status_sentence(g, "expansion"))
     lists.account_list(
         prop.round({"arr": 0, "expected_value": 0}), "propensity",
         ["name", "segment", "arr", "health_score", "expansion_probability", "expected_value",

@@ -50,14 +50,15 @@ for col, kind, title in zip(cols, ("churn", "renewal", "expansion"),
     m = ev.get(kind) or {}
     with col:
         st.markdown(f"**{title}**")
-        if "test" not in m:
-            st.warning(f"Not measured: {m.get('reason')}")
+        if "test" not in m or "lift" not in m:
+            st.warning(f"Not measured: {m.get('reason')}" if "test" not in m else
+                       "Measured by an older version of Greendoor, without baselines: run "
+                       "`greendoor evaluate`. Until then the rules drive the numbers.")
             continue
         t, lift = m["test"], m["lift"]
         best = m["baselines"][m["best_baseline"]]
-        if kind == "churn" and (m.get("beyond_timing") or {}).get("auc") == \
-                (m.get("beyond_timing") or {}).get("auc"):
-            bt = m["beyond_timing"]
+        bt = m.get("beyond_timing") or {}
+        if kind == "churn" and bt.get("auc") is not None and not pd.isna(bt["auc"]):
             col.metric("Skill beyond timing (ROC AUC)", f"{bt['auc']:.3f}",
                        delta=f"timing alone {bt.get('timing_auc', float('nan')):.3f}",
                        delta_color="off", delta_arrow="off",
@@ -81,7 +82,7 @@ for col, kind, title in zip(cols, ("churn", "renewal", "expansion"),
 rows = []
 for kind in ("churn", "renewal", "expansion"):
     m = ev.get(kind) or {}
-    if "test" not in m:
+    if "test" not in m or "baselines" not in m:
         continue
     rows.append({"model": kind, "what": "model", **{k: m["test"][k] for k in
                                                     ("auc", "pr_auc", "brier", "ece",

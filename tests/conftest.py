@@ -118,12 +118,19 @@ def assume_skill(eng) -> None:
 
     from greendoor.scoring.run import MODEL_FEATURES, _store_evaluation
 
+    figures = {"auc": 0.9, "pr_auc": 0.5, "brier": 0.03, "ece": 0.01, "top_decile_lift": 5.0,
+               "n": 1000, "positives": 50, "base_rate": 0.05}
     model = {"status": "skill", "calibrated": True, "important_features": list(MODEL_FEATURES),
              "direction": {}, "lift": {"lift": 0.1, "lo": 0.05, "hi": 0.15},
-             "test": {"auc": 0.9}, "baselines": {"timing": {"auc": 0.8}},
-             "best_baseline": "timing"}
-    ev = {"status": "ok", "assumed": True, "churn": model, "renewal": model, "expansion": model,
+             "test": figures, "ece": 0.01, "estimator": "gradient_boosting", "n_train": 2000,
+             "baselines": {"timing": {**figures, "auc": 0.8, "description": "timing"}},
+             "best_baseline": "timing", "calibration": []}
+    ev = {"status": "ok", "assumed": True, "horizon_days": 90,
+          "train_dates": ["2025-10-01", "2025-10-29"], "test_dates": ["2026-02-18"],
+          "churn": model, "renewal": model, "expansion": model,
           "health": {"status": "skill", "base_rate": 0.05, "renewal_base_rate": 0.15,
+                     "auc_low_health": 0.8, "auc_interval": [0.75, 0.85], "n": 300,
+                     "positives": 15,
                      "churn_rate_by_band": [{"group": g, "rate": r, "n": 100} for g, r in
                                             (("green", 0.01), ("yellow", 0.06), ("red", 0.3))],
                      "renewal_loss_by_band": [{"group": g, "rate": r, "n": 100} for g, r in

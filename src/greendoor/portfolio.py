@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -328,27 +329,30 @@ def risk_reading(df: pd.DataFrame, horizon_days: int = 90) -> pd.Series:
     in a risk list needs a reason ("" otherwise). Reads ``band``, ``trend``,
     ``risk_index``, ``churn_probability``, ``days_to_renewal`` and ``risk_basis``:
 
-    * risk at renewal high but churn this quarter unlikely: the renewal is far away;
+    * risk at renewal high (risk index 80+, or a loss probability of 30 %+) but churn
+      this quarter unlikely: the renewal is far away;
     * a green account in the queue: its risk index is what lists it;
     * a yellow one: health falling;
     * no model with measured skill: the rule that ranks it."""
     out = []
     for r in df.itertuples():
         days, ri, cp = r.days_to_renewal, r.risk_index, r.churn_probability
+        loss = getattr(r, "loss_probability", np.nan)
+        at_renewal_high = (pd.notna(ri) and ri >= 80) or (pd.notna(loss) and loss >= 0.3)
         parts = []
         if r.band == "green":
             parts.append(f"green health, listed for its risk at renewal (index {ri:.0f})"
                          if pd.notna(ri) else "green health")
         elif r.band == "yellow" and r.trend == "declining":
             parts.append("yellow and declining")
-        if pd.notna(ri) and ri >= 80 and pd.notna(cp) and cp < 0.05 and pd.notna(days) \
+        if at_renewal_high and pd.notna(cp) and cp < 0.05 and pd.notna(days) \
                 and days >= horizon_days:
             parts.append(f"renewal in {days:.0f} days: risk at renewal high, churn in the next "
                          f"{horizon_days} days unlikely")
-        elif pd.notna(days) and days < horizon_days and pd.notna(cp) and cp >= 0.2:
+        elif pd.notna(days) and 0 <= days < horizon_days and at_renewal_high:
             parts.append(f"renews in {days:.0f} days")
         if getattr(r, "risk_basis", "model") not in ("model", None):
-            parts.append(f"no model with measured skill: ranked by the {r.risk_basis} rule")
+            parts.append(f"ranked by the {r.risk_basis} rule (no model with measured skill)")
         out.append("; ".join(parts))
     return pd.Series(out, index=df.index, dtype=object)
 

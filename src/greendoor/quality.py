@@ -53,7 +53,8 @@ def success_metrics(evaluation: dict | None, renewal: pd.DataFrame) -> pd.DataFr
     if len(acc):
         best = cmp["best"]
         actual = (f"{acc.mean():.1%} over {len(acc)} quarters vs {cmp['baselines'][best]:.1%} "
-                  f"for {R.BASELINES[best][0]}")
+                  f"for {R.BASELINES[best][0]}; more accurate in {cmp['wins']} of "
+                  f"{cmp['quarters']} quarters")
     else:
         actual = "not measurable yet: run `greendoor forecast` with a year of renewals"
     rows.append(("Renewal forecast accuracy (past quarters, mean), beating its best baseline",

@@ -63,6 +63,6 @@ def test_account_360_says_no_skill_beside_every_probability(scored_ravenstack, m
     with eng.connect() as conn:
         aid = conn.execute(sa.select(schema.score_snapshots.c.account_id).limit(1)).scalar()
     at = _page(url, monkeypatch, "../pages/account_360.py", account=aid)
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: (m.value, m.proto.delta) for m in at.metric}
     for label in ("Churn risk index", "P(churn, 90 days)", "P(expansion, 90 days)"):
-        assert metrics[label] == "no measurable skill", (label, metrics[label])
+        assert metrics[label] == ("—", "no measurable skill"), (label, metrics[label])

@@ -237,11 +237,15 @@ def past_quarters(source: Connection | Engine, as_of: dt.date, n_quarters: int =
 
 def beats_baselines(past: pd.DataFrame) -> dict:
     """Mean accuracy over the forecast quarters of the model and of each baseline, the
-    best baseline, and whether the model beats it (a target counts as met only then):
-    ``{"model", "baselines": {name: mean}, "best", "beats"}``."""
+    best baseline (highest mean), and whether the model beats it: a higher mean *and*
+    more accurate in most quarters (four quarters cannot carry an interval; a tie on
+    the mean, won in half the quarters, is not a win). A target counts as met only then.
+    ``{"model", "baselines": {name: mean}, "best", "wins", "quarters", "beats"}``."""
     done = past.dropna(subset=["accuracy"])
     means = {b: float(done[f"{b}_accuracy"].mean()) for b in BASELINES} if len(done) else {}
     best = max(means, key=lambda b: means[b] if means[b] == means[b] else -1) if means else None
     model = float(done["accuracy"].mean()) if len(done) else float("nan")
-    return {"model": model, "baselines": means, "best": best, "quarters": int(len(done)),
-            "beats": bool(best is not None and model > means[best])}
+    wins = int((done["accuracy"] > done[f"{best}_accuracy"]).sum()) if best else 0
+    return {"model": model, "baselines": means, "best": best, "wins": wins,
+            "quarters": int(len(done)),
+            "beats": bool(best is not None and model > means[best] and wins > len(done) / 2)}
