@@ -14,7 +14,9 @@ import streamlit as st
 
 from app import auth, data
 from greendoor import actions as A
+from greendoor.labels import human
 from greendoor.playbooks import PLAYBOOKS
+from greendoor.text import md
 
 LABELS = ("Create task", "Start playbook", "Escalate", "Log interaction",
           "Create expansion opportunity", "Invite to advocacy", "Snooze alert")
@@ -53,85 +55,109 @@ def show_toast() -> None:
         st.toast(msg, icon=":material/check_circle:")
 
 
+def _confirm() -> bool:
+    return st.button("Confirm", type="primary", key="dlg_confirm")
+
+
+def _task_form(req: dict, eng, today: dt.date, owner: str) -> None:
+    task_type = st.selectbox("Type", A.TASK_TYPES, key="dlg_task_type", format_func=human)
+    title = st.text_input("Title", value=human(task_type), key="dlg_title")
+    owner = st.text_input("Owner", value=owner, key="dlg_owner")
+    due = st.date_input("Due", value=today + dt.timedelta(days=7), key="dlg_due")
+    note = st.text_area("Note", key="dlg_note")
+    if _confirm():
+        A.create_task(eng, req["account_id"], title, owner, due, task_type, note,
+                      actor=auth.current())
+        _done(f"Task created: {title}")
+
+
+def _playbook_form(req: dict, eng, today: dt.date, owner: str) -> None:
+    pb = st.selectbox("Playbook", list(PLAYBOOKS), key="dlg_playbook",
+                      format_func=lambda k: PLAYBOOKS[k].name)
+    st.caption(PLAYBOOKS[pb].purpose)
+    st.dataframe([{"day": s.offset_days, "owner": s.owner_role, "step": s.title}
+                  for s in PLAYBOOKS[pb].steps], hide_index=True)
+    owner = st.text_input("Owner", value=owner, key="dlg_owner")
+    renewal = req.get("renewal_date")
+    if PLAYBOOKS[pb].relative_to == "renewal":
+        renewal = st.date_input("Renewal date", value=renewal or today + dt.timedelta(days=120),
+                                key="dlg_renewal")
+    if _confirm():
+        A.start_playbook(eng, req["account_id"], pb, owner, start=today, renewal_date=renewal,
+                         actor=auth.current())
+        _done(f"Playbook started: {PLAYBOOKS[pb].name}")
+
+
+def _escalate_form(req: dict, eng, today: dt.date, owner: str) -> None:
+    owner = st.text_input("Escalate to", value="CS director", key="dlg_owner")
+    due = st.date_input("Respond by", value=today + dt.timedelta(days=3), key="dlg_due")
+    reason = st.text_area("Reason", key="dlg_note")
+    if _confirm():
+        A.escalate(eng, req["account_id"], owner, due, reason, actor=auth.current())
+        _done("Escalated")
+
+
+def _interaction_form(req: dict, eng, today: dt.date, owner: str) -> None:
+    itype = st.selectbox("Type", A.INTERACTION_TYPES, key="dlg_itype", format_func=human)
+    when = st.date_input("Date", value=today, key="dlg_due")
+    attended = st.checkbox("The customer attended", value=True, key="dlg_attended")
+    note = st.text_area("Note", key="dlg_note")
+    if _confirm():
+        A.log_interaction(eng, req["account_id"], itype, when, attended, note,
+                          owner=auth.current().display, actor=auth.current())
+        _done(f"Logged {human(itype).lower()}")
+
+
+def _expansion_form(req: dict, eng, today: dt.date, owner: str) -> None:
+    amount = st.number_input("Amount (ARR, USD)", min_value=0.0, value=10_000.0, step=1000.0,
+                             key="dlg_amount")
+    close = st.date_input("Expected close", value=today + dt.timedelta(days=60), key="dlg_due")
+    stage = st.selectbox("Stage", ["discovery", "qualification", "proposal"], key="dlg_stage",
+                         format_func=human)
+    note = st.text_area("Note", key="dlg_note")
+    if _confirm():
+        A.create_expansion_opportunity(eng, req["account_id"], amount, close, stage, note,
+                                       actor=auth.current())
+        _done(f"Expansion opportunity created: ${amount:,.0f}")
+
+
+def _advocacy_form(req: dict, eng, today: dt.date, owner: str) -> None:
+    atype = st.selectbox("Ask", A.ADVOCACY_TYPES, key="dlg_atype", format_func=human)
+    note = st.text_area("Note", key="dlg_note")
+    if _confirm():
+        A.invite_to_advocacy(eng, req["account_id"], atype, note=note, actor=auth.current())
+        _done("Advocacy ask recorded")
+
+
+def _snooze_form(req: dict, eng, today: dt.date, owner: str) -> None:
+    options = {a["alert_id"]: a["title"] for a in req.get("alerts", [])}
+    alert_id = st.selectbox("Alert", list(options), key="dlg_alert",
+                            format_func=lambda k: options[k])
+    dismiss = st.checkbox("Dismiss instead of snoozing", key="dlg_dismiss")
+    until = st.date_input("Snooze until", value=today + dt.timedelta(days=14), key="dlg_due",
+                          disabled=dismiss)
+    reason = st.text_area("Reason", key="dlg_note")
+    if _confirm():
+        A.snooze_alert(eng, alert_id, until, reason, dismiss=dismiss, actor=auth.current())
+        _done("Alert dismissed" if dismiss else f"Alert snoozed until {until:%d %b}")
+
+
+#: The dialog's form for each action button.
+FORMS = {"Create task": _task_form, "Start playbook": _playbook_form,
+         "Escalate": _escalate_form, "Log interaction": _interaction_form,
+         "Create expansion opportunity": _expansion_form,
+         "Invite to advocacy": _advocacy_form, "Snooze alert": _snooze_form}
+
+
 @st.dialog("Action", width="large")
 def _dialog() -> None:
     req = st.session_state[FLAG]
-    kind, aid = req["kind"], req["account_id"]
-    eng = data.engine()
-    today = dt.date.today()
-    owner_default = req.get("owner") or auth.current().display
-    st.subheader(kind)
+    st.subheader(req["kind"])
     try:
-        if kind == "Create task":
-            task_type = st.selectbox("Type", A.TASK_TYPES, key="dlg_task_type")
-            title = st.text_input("Title", value=f"{task_type.capitalize()}", key="dlg_title")
-            owner = st.text_input("Owner", value=owner_default, key="dlg_owner")
-            due = st.date_input("Due", value=today + dt.timedelta(days=7), key="dlg_due")
-            note = st.text_area("Note", key="dlg_note")
-            if st.button("Confirm", type="primary", key="dlg_confirm"):
-                A.create_task(eng, aid, title, owner, due, task_type, note, actor=auth.current())
-                _done(f"Task created: {title}")
-        elif kind == "Start playbook":
-            pb = st.selectbox("Playbook", list(PLAYBOOKS), key="dlg_playbook",
-                              format_func=lambda k: PLAYBOOKS[k].name)
-            st.caption(PLAYBOOKS[pb].purpose)
-            st.dataframe([{"day": s.offset_days, "owner": s.owner_role, "step": s.title}
-                          for s in PLAYBOOKS[pb].steps], hide_index=True)
-            owner = st.text_input("Owner", value=owner_default, key="dlg_owner")
-            renewal = req.get("renewal_date")
-            if PLAYBOOKS[pb].relative_to == "renewal":
-                renewal = st.date_input("Renewal date", value=renewal or today + dt.timedelta(days=120),
-                                        key="dlg_renewal")
-            if st.button("Confirm", type="primary", key="dlg_confirm"):
-                A.start_playbook(eng, aid, pb, owner, start=today, renewal_date=renewal,
-                                 actor=auth.current())
-                _done(f"Playbook started: {PLAYBOOKS[pb].name}")
-        elif kind == "Escalate":
-            owner = st.text_input("Escalate to", value="CS director", key="dlg_owner")
-            due = st.date_input("Respond by", value=today + dt.timedelta(days=3), key="dlg_due")
-            reason = st.text_area("Reason", key="dlg_note")
-            if st.button("Confirm", type="primary", key="dlg_confirm"):
-                A.escalate(eng, aid, owner, due, reason, actor=auth.current())
-                _done("Escalated")
-        elif kind == "Log interaction":
-            itype = st.selectbox("Type", A.INTERACTION_TYPES, key="dlg_itype")
-            when = st.date_input("Date", value=today, key="dlg_due")
-            attended = st.checkbox("The customer attended", value=True, key="dlg_attended")
-            note = st.text_area("Note", key="dlg_note")
-            if st.button("Confirm", type="primary", key="dlg_confirm"):
-                A.log_interaction(eng, aid, itype, when, attended, note, owner=auth.current().display,
-                                  actor=auth.current())
-                _done(f"Logged {itype}")
-        elif kind == "Create expansion opportunity":
-            amount = st.number_input("Amount (ARR, USD)", min_value=0.0, value=10_000.0,
-                                     step=1000.0, key="dlg_amount")
-            close = st.date_input("Expected close", value=today + dt.timedelta(days=60), key="dlg_due")
-            stage = st.selectbox("Stage", ["discovery", "qualification", "proposal"], key="dlg_stage")
-            note = st.text_area("Note", key="dlg_note")
-            if st.button("Confirm", type="primary", key="dlg_confirm"):
-                A.create_expansion_opportunity(eng, aid, amount, close, stage, note,
-                                               actor=auth.current())
-                _done(f"Expansion opportunity created: ${amount:,.0f}")
-        elif kind == "Invite to advocacy":
-            atype = st.selectbox("Ask", A.ADVOCACY_TYPES, key="dlg_atype",
-                                 format_func=lambda k: k.replace("_", " "))
-            note = st.text_area("Note", key="dlg_note")
-            if st.button("Confirm", type="primary", key="dlg_confirm"):
-                A.invite_to_advocacy(eng, aid, atype, note=note, actor=auth.current())
-                _done("Advocacy ask recorded")
-        elif kind == "Snooze alert":
-            options = {a["alert_id"]: a["title"] for a in req.get("alerts", [])}
-            alert_id = st.selectbox("Alert", list(options), key="dlg_alert",
-                                    format_func=lambda k: options[k])
-            dismiss = st.checkbox("Dismiss instead of snoozing", key="dlg_dismiss")
-            until = st.date_input("Snooze until", value=today + dt.timedelta(days=14), key="dlg_due",
-                                  disabled=dismiss)
-            reason = st.text_area("Reason", key="dlg_note")
-            if st.button("Confirm", type="primary", key="dlg_confirm"):
-                A.snooze_alert(eng, alert_id, until, reason, dismiss=dismiss, actor=auth.current())
-                _done("Alert dismissed" if dismiss else f"Alert snoozed until {until:%d %b}")
+        FORMS[req["kind"]](req, data.engine(), dt.date.today(),
+                           req.get("owner") or auth.current().display)
     except A.ActionError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
     if st.button("Cancel", key="dlg_cancel"):
         st.session_state.pop(FLAG, None)
         st.rerun()

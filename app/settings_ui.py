@@ -4,6 +4,7 @@ trend, rule thresholds and renewal windows, saved as a new version, then "Rescor
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -12,19 +13,6 @@ from app import auth, data
 from greendoor import config
 from greendoor import settings as S
 
-RULE_HELP = {
-    "checkin_no_contact_days": "Proactive check-in: yellow and no CSM contact for this many days",
-    "escalation_usage_drop": "Churn escalation: usage down by this share (30 d vs prior 30 d)",
-    "warning_usage_decline": "Early warning: usage decline month over month (share)",
-    "warning_login_drop": "Early warning: logins down month over month (share)",
-    "warning_ticket_increase": "Early warning: tickets up by this share (2.0 = +200 %)",
-    "warning_health_drop_points": "Early warning: health drop in 30 days (points)",
-    "expansion_seat_utilization": "Expansion signal: seat utilization above (share)",
-    "expansion_usage_growth": "Expansion signal: usage up over 90 days (share)",
-    "product_gap_ticket_count": "Product gap: feature-request tickets on one topic",
-    "product_gap_arr": "Product gap: combined ARR asking for it (USD)",
-    "documentation_gap_ticket_count": "Documentation gap: how-to tickets on one topic",
-}
 ROW_LABELS = {"default": "Default (all segments)", "enterprise": "Enterprise",
               "mid_market": "Mid-market", "smb": "SMB"}
 
@@ -38,8 +26,29 @@ def weights_frame(h: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def settings_table(cur: dict, paths) -> pd.DataFrame:
+    """``setting, value, unit, meaning`` of the scalar settings at ``paths``, help and
+    unit from the typed model (:func:`greendoor.config.setting_info`)."""
+    rows = []
+    for path in paths:
+        info = config.setting_info(path)
+        rows.append({"setting": path, "value": float(config.get_path(cur, path)),
+                     "unit": info["unit"], "meaning": info["help"]})
+    return pd.DataFrame(rows)
+
+
+def _typed(path: str, value: float):
+    """A whole number for a setting the model declares as one."""
+    model: Any = config.Settings
+    for part in path.split("."):
+        ann = model.model_fields[part].annotation
+        model = ann
+    return int(value) if ann is int else float(value)
+
+
 def settings_from_form(base: dict, weights: pd.DataFrame, bands: dict, trend: dict,
-                       rules: pd.DataFrame, windows: str) -> dict:
+                       rules: pd.DataFrame, windows: str,
+                       others: pd.DataFrame | None = None) -> dict:
     """The edited settings (raises :class:`greendoor.settings.SettingsError` with the
     field named when a value cannot be read)."""
     out = copy.deepcopy(base)
@@ -54,9 +63,9 @@ def settings_from_form(base: dict, weights: pd.DataFrame, bands: dict, trend: di
     h["bands"] = {"green": float(bands["green"]), "yellow": float(bands["yellow"])}
     h["trend_window_days"] = int(trend["window"])
     h["trend_threshold"] = float(trend["threshold"])
-    out["rules"] = {r.setting: (int(r.value) if float(r.value).is_integer()
-                                and isinstance(base["rules"].get(r.setting), int) else float(r.value))
-                    for r in rules.itertuples()}
+    out["rules"] = {r.setting: _typed(f"rules.{r.setting}", r.value) for r in rules.itertuples()}
+    for r in (others.itertuples() if others is not None else []):
+        config.set_path(out, r.setting, _typed(r.setting, r.value))
     try:
         out["renewal_windows_days"] = sorted({int(x.strip()) for x in windows.split(",") if x.strip()},
                                              reverse=True)
@@ -66,11 +75,20 @@ def settings_from_form(base: dict, weights: pd.DataFrame, bands: dict, trend: di
 
 
 def editor() -> None:
+    """The Settings section of the Data page: the form that saves a new version, the
+    rescore button and the version history."""
     token = data.data_token()
     version, cur = data.settings(token)
     st.markdown(f"Current settings: **version {version}**. Saving writes a new version (who, when, "
                 "what changed) and never overwrites an old one; scores record the version they "
                 "were computed with.")
+    _form(cur)
+    _rescore(token, version)
+    _history(token)
+
+
+def _form(cur: dict) -> None:
+    """The settings form; on save, a new version (or the error, in words)."""
     h = cur["health"]
     with st.form("settings_form", border=True):
         st.markdown("**Health weights** (engagement / sentiment / growth; normalised, Σw·x / Σw). "
@@ -91,12 +109,18 @@ def editor() -> None:
         threshold = c4.number_input("Trend threshold (points)", 0.5, 50.0, float(h["trend_threshold"]),
                                     0.5, key="settings_trend_threshold")
         st.markdown("**Rule thresholds**")
-        rules = pd.DataFrame([{"setting": k, "value": float(v), "meaning": RULE_HELP.get(k, "")}
-                              for k, v in cur["rules"].items()])
-        rf = st.data_editor(rules, key="settings_rules", hide_index=True, disabled=["setting", "meaning"],
-                            width="stretch",
-                            column_config={"value": st.column_config.NumberColumn("Value", min_value=0.0),
-                                           "meaning": st.column_config.TextColumn("Meaning", width="large")})
+        table_cfg = {"value": st.column_config.NumberColumn("Value"),
+                     "unit": st.column_config.TextColumn("Unit", width="small"),
+                     "meaning": st.column_config.TextColumn("Meaning", width="large")}
+        rules = settings_table(cur, [f"rules.{k}" for k in cur["rules"]])
+        rules["setting"] = rules["setting"].str.removeprefix("rules.")
+        rf = st.data_editor(rules, key="settings_rules", hide_index=True,
+                            disabled=["setting", "unit", "meaning"], width="stretch",
+                            column_config=table_cfg)
+        st.markdown("**Models, pages and windows**")
+        of = st.data_editor(settings_table(cur, config.SCALAR_SETTINGS), key="settings_others",
+                            hide_index=True, disabled=["setting", "unit", "meaning"],
+                            width="stretch", column_config=table_cfg)
         windows = st.text_input("Renewal windows (days before renewal, comma-separated)",
                                 ", ".join(str(w) for w in cur["renewal_windows_days"]),
                                 key="settings_windows")
@@ -106,7 +130,7 @@ def editor() -> None:
     if saved:
         try:
             new = settings_from_form(cur, wf, {"green": green, "yellow": yellow},
-                                     {"window": window, "threshold": threshold}, rf, windows)
+                                     {"window": window, "threshold": threshold}, rf, windows, of)
             v = S.save(data.engine(), new, actor=auth.current(), note=note)
         except S.SettingsError as exc:
             st.error(str(exc))
@@ -118,6 +142,9 @@ def editor() -> None:
                                                 "to the scores.")
             st.rerun()
 
+
+def _rescore(token: str, version: int) -> None:
+    """Rescore the latest date (optionally the weekly history) with the current settings."""
     st.markdown("**Rescore**")
     prov = data.provenance(token, None)
     scored = prov["scored"]
@@ -130,6 +157,7 @@ def editor() -> None:
                                "compare with the earlier date under the new settings.")
     if st.button("Rescore", key="rescore", icon=":material/refresh:",
                  disabled=data.store_status(token)["accounts"] == 0):
+        # imported on use, not for cycles: the model libraries add about 1 s to a first page
         from greendoor.scoring.run import score
 
         bar = st.progress(0.0, text="Starting")
@@ -145,6 +173,10 @@ def editor() -> None:
                                                 f"version {version}.")
             st.rerun()
 
+
+
+def _history(token: str) -> None:
+    """Every settings version: when, who, why and what changed."""
     st.markdown("**Version history**")
     st.dataframe(data.settings_history(token), hide_index=True, key="settings_history",
                  column_config={"created_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY, HH:mm"),

@@ -10,8 +10,9 @@ import streamlit as st
 
 from app import PAGES_DIR, auth, data
 from greendoor import access
-from greendoor.charts.portfolio import SEGMENT_LABELS
-from greendoor.portfolio import Filters
+from greendoor.charts.theme import CONFIG, Theme
+from greendoor.labels import human
+from greendoor.periods import Filters
 from greendoor.text import md
 
 ALL = "all"
@@ -75,8 +76,9 @@ def onboarding() -> None:
 def sidebar_filters() -> Filters | None:
     """As-of date, segment and CSM owner in the sidebar, bound to query parameters.
 
-    Returns the current :class:`Filters` (also kept in ``st.session_state["filters"]``),
-    or ``None`` when the store is empty.
+    Returns the current :class:`Filters`, scoped to the signed-in user
+    (:func:`greendoor.access.scope`), or ``None`` when the store is empty. The entrypoint
+    keeps them in ``st.session_state["filters"]`` for the page (:func:`current_filters`).
     """
     status = data.store_status(data.data_token())
     if status["accounts"] == 0:
@@ -92,7 +94,7 @@ def sidebar_filters() -> Filters | None:
         )
         segment = st.selectbox(
             "Segment", [ALL, *opts["segments"]], key="segment", bind="query-params",
-            format_func=lambda s: "All segments" if s == ALL else SEGMENT_LABELS.get(s, s),
+            format_func=lambda s: "All segments" if s == ALL else human(s),
         )
         user = auth.current()
         if user.can("all_accounts"):
@@ -105,19 +107,19 @@ def sidebar_filters() -> Filters | None:
             st.caption(f"Book of business: **{md(user.book)}**")
         ds = status["dataset"] or "imported data"
         st.caption(f"Store: {md(ds)}, {status['accounts']:,} accounts.")
-    f = access.scope(user, Filters(as_of=as_of, segment=None if segment == ALL else segment,
-                                   owner=None if owner == ALL else owner))
-    st.session_state["filters"] = f
-    return f
+    return access.scope(user, Filters(as_of=as_of, segment=None if segment == ALL else segment,
+                                       owner=None if owner == ALL else owner))
 
 
 def current_filters() -> Filters:
-    """The sidebar's filters, scoped to the signed-in user (:func:`greendoor.access.scope`)."""
+    """The sidebar's filters of this run, already scoped to the signed-in user by
+    :func:`sidebar_filters`; a page run on its own (tests) gets the store's defaults,
+    scoped the same way."""
     f = st.session_state.get("filters")
-    if f is None:  # a page run on its own (tests): the store's defaults
-        status = data.store_status(data.data_token())
-        f = Filters(as_of=status["default_as_of"] or dt.date.today())
-    return access.scope(auth.current(), f)
+    if f is not None:
+        return f
+    status = data.store_status(data.data_token())
+    return access.scope(auth.current(), Filters(as_of=status["default_as_of"] or dt.date.today()))
 
 
 def fmt_money(v: float) -> str:
@@ -252,6 +254,24 @@ def present(df, id_col: str = "account_id"):
     elif "email" in out:
         out["email"] = "hidden"
     return out
+
+
+def theme() -> Theme:
+    """The figures' theme: presentation scale when presenting, and the health bands of
+    the settings in force."""
+    _, settings = data.settings(data.data_token())
+    bands = settings["health"]["bands"]
+    return Theme(present=bool(st.session_state.get("present_toggle")),
+                 green=float(bands["green"]), yellow=float(bands["yellow"]))
+
+
+def chart(fig, key: str, select: bool = False):
+    """Show a figure of :mod:`greendoor.charts` (one Plotly config everywhere); with
+    ``select`` a click on a mark reruns the page and the event is returned."""
+    if select:
+        return st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points",
+                               config=CONFIG)
+    return st.plotly_chart(fig, key=key, config=CONFIG)
 
 
 def provenance(token: str, f: Filters, forecast: bool = False) -> None:

@@ -70,7 +70,7 @@ try:
         auth.sign_in_screen()
         st.stop()
     auth.sidebar(user)
-    shell.sidebar_filters()
+    st.session_state["filters"] = shell.sidebar_filters()
     shell.presentation_toggle()
     nav.run()
 except AccessDenied as exc:  # e.g. a csm editing ?account= or ?owner= in the URL

@@ -35,9 +35,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from greendoor import portfolio  # noqa: E402
+from greendoor.analytics import churn_risk  # noqa: E402
 from greendoor.forecast import backtest, fit_forecast  # noqa: E402
-from greendoor.forecast import series as S  # noqa: E402
+from greendoor.forecast import series as FS  # noqa: E402
 from greendoor.ingest import import_path  # noqa: E402
 from greendoor.periods import Filters, default_as_of  # noqa: E402
 from greendoor.scoring.run import evaluate, score  # noqa: E402
@@ -98,19 +98,19 @@ def segmentless(store: str, tmp: Path) -> list[str]:
 
 
 def renewal_quarters(store: str) -> list[str]:
-    from greendoor.forecast import renewals as R
+    from greendoor.forecast import renewals as FR
 
     eng = make_engine(f"duckdb:///{store}")
     with eng.connect() as conn:
         as_of = default_as_of(conn)
-    past = R.past_quarters(eng, as_of)
+    past = FR.past_quarters(eng, as_of)
     out = ["## renewal forecast, past quarters (forecast at each quarter's start)",
            "| quarter | model | constant rate | last quarter's rate |",
            "| --- | ---: | ---: | ---: |"]
     for r in past.itertuples():
         out.append(f"| {r.quarter_start:%Y-%m} | {r.accuracy:.1%} | {r.constant_accuracy:.1%} | "
                    f"{r.last_quarter_accuracy:.1%} |")
-    b = R.beats_baselines(past)
+    b = FR.beats_baselines(past)
     out.append(f"| mean | {b['model']:.1%} | {b['baselines'].get('constant', np.nan):.1%} | "
                f"{b['baselines'].get('last_quarter', np.nan):.1%} |")
     out.append(f"model beats its best baseline: {b['beats']}")
@@ -148,8 +148,8 @@ def coverage(store: str | None) -> list[str]:
         eng = make_engine(f"duckdb:///{store}")
         with eng.connect() as conn:
             as_of = default_as_of(conn)
-            m = S.monthly(conn, as_of)
-            w = S.weekly_arr(conn, as_of)
+            m = FS.monthly(conn, as_of)
+            w = FS.weekly_arr(conn, as_of)
         series["demo portfolio ARR (monthly)"] = (m[["ds", "arr"]].rename(columns={"arr": "y"}), 12)
         series["demo portfolio ARR (weekly)"] = (w.rename(columns={"arr": "y"}), 13)
     series.update(public_series())
@@ -187,7 +187,7 @@ def ravenstack(tmp: Path) -> list[str]:
         out.append(f"churn Brier {m['test']['brier']:.4f} vs {base * (1 - base):.4f} for the base "
                    "rate alone")
     with eng.connect() as conn:
-        q = portfolio.at_risk_queue(conn, Filters(report.as_of))
+        q = churn_risk.at_risk_queue(conn, Filters(report.as_of))
     out.append(f"at-risk queue: {len(q)} accounts; with a model churn probability: "
                f"{int(q['churn_probability'].notna().sum())}; ranked by: "
                f"{', '.join(sorted(set(q['risk_basis'])))}; with model drivers: "

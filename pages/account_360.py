@@ -1,17 +1,15 @@
 """Account 360: one account, everything about it, and the actions (shareable: ?account=ID)."""
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from app import actions_ui, auth, data, shell
-from greendoor import account360, portfolio
-from greendoor.charts.portfolio import FONT
+from greendoor import account360
+from greendoor.analytics import churn_risk
+from greendoor.charts import account as charts
 from greendoor.scoring import skill
 from greendoor.scoring.features import describe
 from greendoor.text import md
-
-BAND_COLORS = {"green": "#1e8449", "yellow": "#d4ac0d", "red": "#c0392b"}
 
 shell.require_data()
 actions_ui.show_toast()
@@ -84,7 +82,8 @@ cols[4].metric("Renewal in (days)", "—" if renewal is None else f"{renewal:.0f
                delta_color="off", delta_arrow="off", help=skill.DEFINITIONS["renewal_probability"])
 _gated("P(expansion, 90 days)", "expansion",
        shell.fmt_pct(snap.get("expansion_probability") or float("nan")))
-story = portfolio.risk_reading(pd.DataFrame([snap])).iloc[0] if snap else ""
+story = churn_risk.risk_reading(pd.DataFrame([snap]), data.settings(token)[1]).iloc[0] \
+    if snap else ""
 if story:
     st.caption(f"Reading the risk figures: {md(story)}.")
 if not snap:
@@ -134,24 +133,10 @@ with right:
         st.caption("None.")
 
 if len(h):
-    fig = go.Figure()
-    for name, lo, hi in (("red", 0, 50), ("yellow", 50, 80), ("green", 80, 100)):
-        fig.add_hrect(y0=lo, y1=hi, fillcolor=BAND_COLORS[name], opacity=0.08, line_width=0)
-    fig.add_trace(go.Scatter(x=pd.to_datetime(h["as_of"]), y=h["health_score"], mode="lines+markers",
-                             line=dict(color="#1f4e79", width=3), name="Health"))
-    fig.update_layout(title="Health history (weekly snapshots)", height=300, font=FONT,
-                      margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(range=[0, 100]))
-    st.plotly_chart(fig, key="a360_history")
+    shell.chart(charts.health_history(h, shell.theme()), "a360_history")
 u = acc.usage_weekly
 if len(u):
-    fig = go.Figure(go.Bar(x=pd.to_datetime(u["week"]), y=u["events"], name="Events",
-                           marker_color="#85c1e9"))
-    fig.add_trace(go.Scatter(x=pd.to_datetime(u["week"]), y=u["active_users"], name="Active users",
-                             yaxis="y2", line=dict(color="#1f4e79", width=3)))
-    fig.update_layout(title="Usage per week (last 12 months)", height=300, font=FONT,
-                      margin=dict(l=10, r=10, t=50, b=10),
-                      yaxis2=dict(overlaying="y", side="right", rangemode="tozero"))
-    st.plotly_chart(fig, key="a360_usage")
+    shell.chart(charts.weekly_usage(u, shell.theme()), "a360_usage")
 
 t1, t2, t3, t4 = st.tabs(["Timeline", "Contacts", "Subscriptions", "Opportunities"])
 with t1:

@@ -1,11 +1,11 @@
 """Advocacy: NPS and CSAT trends, promoters/passives/detractors, advocacy candidates,
 the advocacy pipeline, referrals, and advocates vs non-advocates retention."""
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from app import actions_ui, data, lists, shell
-from greendoor.charts.portfolio import FONT
+from greendoor import labels
+from greendoor.charts import advocacy as charts
 
 status = shell.require_data()
 actions_ui.show_toast()
@@ -45,34 +45,11 @@ picked_cat = None
 if resp:
     left, right = st.columns([3, 2])
     with left:
-        t = trend.dropna(subset=["nps"])
-        x = [f"{m:%b %Y}<br>NPS {n:+.0f} (n={r})" for m, n, r in
-             zip(t["month"], t["nps"], t["responses"], strict=True)]
-        fig = go.Figure()
-        for col, name, color in (("promoters", "Promoters", "#1e8449"),
-                                 ("passives", "Passives", "#d4ac0d"),
-                                 ("detractors", "Detractors", "#c0392b")):
-            fig.add_bar(x=x, y=t[col] / t["responses"], name=name, marker_color=color,
-                        customdata=[[col[:-1]]] * len(t),
-                        hovertemplate=f"{name}: %{{y:.0%}}<extra>click to list accounts</extra>")
-        fig.update_layout(title="NPS mix by month (months with answers)", barmode="stack",
-                          height=380, font=FONT, plot_bgcolor="white",
-                          margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(tickformat=".0%"),
-                          legend=dict(orientation="h", y=-0.25))
-        ev = st.plotly_chart(fig, key="nps_mix", on_select="rerun", selection_mode="points",
-                             config={"displaylogo": False})
+        ev = shell.chart(charts.nps_mix(trend, shell.theme()), "nps_mix", select=True)
         pts = lists.clicked(ev)
         picked_cat = pts[-1][0] if pts else None
     with right:
-        t = trend.dropna(subset=["csat"])
-        fig = go.Figure(go.Scatter(x=t["month"], y=t["csat"], mode="lines+markers",
-                                   line=dict(color="#2e86c1", width=3),
-                                   customdata=t[["csat_responses", "csat_satisfied"]].to_numpy(),
-                                   hovertemplate="%{x|%b %Y}: %{y:.2f} (%{customdata[0]} answers, "
-                                                 "%{customdata[1]:.0%} 4-5)<extra></extra>"))
-        fig.update_layout(title="CSAT by month (1-5)", height=380, font=FONT, plot_bgcolor="white",
-                          margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(range=[1, 5]))
-        st.plotly_chart(fig, key="csat_trend", config={"displaylogo": False})
+        shell.chart(charts.csat_trend(trend, shell.theme()), "csat_trend")
     if picked_cat:
         sel = latest[latest["category"] == picked_cat].sort_values("score")
         st.info(f"Accounts whose latest NPS answer (12 months) makes them a **{picked_cat}** "
@@ -110,19 +87,8 @@ if pipe.empty:
 else:
     left, right = st.columns([3, 2])
     with left:
-        fig = go.Figure()
-        for stt, color in (("asked", "#aab7b8"), ("accepted", "#f5b041"),
-                           ("completed", "#1e8449"), ("declined", "#c0392b")):
-            fig.add_bar(y=pipe["type"].str.replace("_", " "), x=pipe[stt], name=stt,
-                        orientation="h", marker_color=color,
-                        customdata=[[t, stt] for t in pipe["type"]],
-                        hovertemplate="%{y}, " + stt + ": %{x}<extra>click to list</extra>")
-        fig.update_layout(title="Asks by activity type and status", barmode="stack", height=380,
-                          font=FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),
-                          legend=dict(orientation="h"))
-        fig.update_yaxes(autorange="reversed")
-        ev = st.plotly_chart(fig, key="adv_pipeline", on_select="rerun", selection_mode="points",
-                             config={"displaylogo": False})
+        ev = shell.chart(charts.ask_pipeline(pipe, shell.theme(), labels.advocacy_type),
+                         "adv_pipeline", select=True)
     with right:
         av = v["advocates"]
         st.markdown("**Advocates vs other accounts** (trailing 12 months)")

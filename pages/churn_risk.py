@@ -1,12 +1,11 @@
 """Churn risk: the at-risk queue with drivers and evidence, risk drivers across the
 portfolio, and a retention what-if."""
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from app import actions_ui, data, lists, shell
-from greendoor import portfolio
-from greendoor.charts.portfolio import FONT
+from greendoor.analytics import churn_risk
+from greendoor.charts import risk as charts
 from greendoor.scoring import skill
 
 #: Intervention strategies and their assumed save rates (share of the expected loss an
@@ -33,17 +32,10 @@ st.caption("At risk = red, or yellow and declining, plus any account with a risk
 for kind in ("churn", "renewal"):
     (st.caption if g.uses(kind) else st.warning)(skill.status_sentence(g, kind))
 
-drv = portfolio.risk_drivers(q)
+drv = churn_risk.risk_drivers(q)
 left, right = st.columns([2, 3])
 with left:
-    top = drv.head(10).iloc[::-1]
-    fig = go.Figure(go.Bar(x=top["accounts"], y=top["description"], orientation="h",
-                           customdata=top[["feature"]].to_numpy(), marker_color="#c0392b",
-                           hovertemplate="%{y}: %{x} accounts<extra>click to filter the queue</extra>"))
-    fig.update_layout(title="What drives the risk (accounts with it as a top driver)", height=420,
-                      font=FONT, margin=dict(l=10, r=10, t=50, b=10))
-    ev = st.plotly_chart(fig, key="drivers_chart", on_select="rerun", selection_mode="points",
-                         config={"displaylogo": False})
+    ev = shell.chart(charts.driver_bars(drv, shell.theme()), "drivers_chart", select=True)
 with right:
     st.subheader("Retention what-if")
     strategy = st.selectbox("Intervention", list(STRATEGIES), key="whatif_strategy")
@@ -52,7 +44,7 @@ with right:
                      "this intervention prevents. Measured playbook uplift appears on Actions "
                      "& playbooks once runs have 30 days of outcome.")
     n = st.slider("Accounts covered (riskiest first)", 1, len(q), min(25, len(q)), key="whatif_n")
-    w = portfolio.retention_what_if(q, rate, n)
+    w = churn_risk.retention_what_if(q, rate, n)
     c1, c2, c3 = st.columns(3, border=True)
     c1.metric("ARR covered", shell.fmt_money(w["arr"]), help=f"{w['accounts']} accounts")
     c2.metric("Expected loss", shell.fmt_money(w["expected_loss"]),

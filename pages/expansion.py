@@ -1,11 +1,10 @@
 """Expansion pipeline: opportunities by stage with weighted pipeline and aging,
 expansion signals not yet converted, and the propensity ranking."""
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from app import actions_ui, data, lists, shell
-from greendoor.charts.portfolio import FONT
+from greendoor.charts import expansion as charts
 from greendoor.scoring import skill
 from greendoor.text import md
 
@@ -34,29 +33,11 @@ picked_stage = None
 if len(stages):
     left, right = st.columns([3, 2])
     with left:
-        fig = go.Figure(go.Funnel(
-            y=stages["stage"].str.replace("_", " ").str.capitalize(), x=stages["amount"],
-            customdata=stages[["stage", "opportunities", "weighted"]].to_numpy(),
-            texttemplate="$%{x:,.0f}<br>%{customdata[1]} deals", marker_color="#2e86c1",
-            hovertemplate="%{y}: $%{x:,.0f} in %{customdata[1]} deals, weighted "
-                          "$%{customdata[2]:,.0f}<extra>click to list the deals</extra>"))
-        fig.update_layout(title="Open expansion pipeline by stage", height=380, font=FONT,
-                          margin=dict(l=10, r=10, t=50, b=10))
-        ev = st.plotly_chart(fig, key="stage_funnel", on_select="rerun", selection_mode="points",
-                             config={"displaylogo": False})
+        ev = shell.chart(charts.stage_funnel(stages, shell.theme()), "stage_funnel", select=True)
         pts = lists.clicked(ev)
         picked_stage = pts[-1][0] if pts else None
     with right:
-        fig = go.Figure(go.Bar(
-            x=stages["median_age_days"], y=stages["stage"].str.replace("_", " ").str.capitalize(),
-            orientation="h", marker_color="#85929e", customdata=stages[["stage"]].to_numpy(),
-            text=stages["median_age_days"].map(lambda v: f"{v:.0f} d"), textposition="auto",
-            hovertemplate="%{y}: median age %{x:.0f} days<extra>click to list the deals</extra>"))
-        fig.update_yaxes(autorange="reversed")
-        fig.update_layout(title="Stage aging (median days since created)", height=380, font=FONT,
-                          margin=dict(l=10, r=10, t=50, b=10), plot_bgcolor="white")
-        ev2 = st.plotly_chart(fig, key="stage_aging", on_select="rerun", selection_mode="points",
-                              config={"displaylogo": False})
+        ev2 = shell.chart(charts.stage_aging(stages, shell.theme()), "stage_aging", select=True)
         pts = lists.clicked(ev2)
         picked_stage = pts[-1][0] if pts else picked_stage
 

@@ -1,12 +1,11 @@
 """Model quality: how well every score and forecast has predicted what happened."""
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from app import data, shell
-from greendoor.charts.portfolio import BAND_COLORS, FONT
-from greendoor.scoring import skill as Sk
+from greendoor.charts import quality as charts
+from greendoor.scoring import skill as SK
 from greendoor.scoring.features import describe
 
 shell.require_data()
@@ -41,7 +40,7 @@ st.caption("Each model is tested on the same later dates as the simplest rules t
            "its ROC AUC lift over the best of them has a 90 % interval above 0 (accounts "
            "resampled); otherwise the rules do, and the pages say so. Its probabilities are "
            f"called calibrated only when the expected calibration error is below "
-           f"{Sk.ECE_CALIBRATED:.2f}.")
+           f"{data.settings(token)[1]['models']['ece_calibrated']:.2f}.")
 g = data.gates(token)
 cols = st.columns(3, border=True)
 for col, kind, title in zip(cols, ("churn", "renewal", "expansion"),
@@ -69,7 +68,7 @@ for col, kind, title in zip(cols, ("churn", "renewal", "expansion"),
                    delta_color="normal" if m["status"] == "skill" else "inverse",
                    delta_arrow="off",
                    help=f"Best baseline: {best['description']}. 0.5 = a coin toss.")
-        (st.success if m["status"] == "skill" else st.error)(Sk.status_sentence(g, kind))
+        (st.success if m["status"] == "skill" else st.error)(SK.status_sentence(g, kind))
         st.markdown(f"PR AUC {t['pr_auc']:.3f} (baseline {best['pr_auc']:.3f}) · Brier "
                     f"{t['brier']:.4f} ({best['brier']:.4f}) · ECE {m['ece']:.3f}, "
                     f"{'calibrated' if m['calibrated'] else 'not calibrated'} · top-decile "
@@ -99,38 +98,15 @@ with st.expander("Every model beside every baseline (same test rows)"):
 
 left, right = st.columns(2)
 with left:
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#999"),
-                             name="perfect"))
-    for kind, color in (("churn", "#c0392b"), ("expansion", "#1e8449"), ("renewal", "#1f4e79")):
-        cal = pd.DataFrame((ev.get(kind) or {}).get("calibration", []))
-        if len(cal):
-            fig.add_trace(go.Scatter(x=cal["predicted"], y=cal["observed"], mode="lines+markers",
-                                     name=kind, line=dict(color=color, width=3)))
-    m = max(0.05, max((d["observed"] for k in ("churn", "expansion", "renewal")
-                       for d in (ev.get(k) or {}).get("calibration", [])), default=0.05)) * 1.1
-    fig.update_layout(title="Calibration: predicted vs observed rate (test set, deciles)",
-                      height=420, font=FONT, margin=dict(l=10, r=10, t=50, b=10),
-                      xaxis=dict(title="predicted", range=[0, min(1, m)], tickformat=".0%"),
-                      yaxis=dict(title="observed", range=[0, min(1, m)], tickformat=".0%"))
-    st.plotly_chart(fig, key="calibration")
+    shell.chart(charts.calibration({k: pd.DataFrame((ev.get(k) or {}).get("calibration", []))
+                                    for k in ("churn", "expansion", "renewal")}, shell.theme()),
+                "calibration")
 with right:
     h = ev["health"]
-    rates = pd.DataFrame(h["churn_rate_by_band"])
-    rates = rates[rates["group"].isin(["red", "yellow", "green"])]
-    rates["order"] = rates["group"].map({"red": 0, "yellow": 1, "green": 2})
-    rates = rates.sort_values("order")
-    fig = go.Figure(go.Bar(x=rates["group"].str.capitalize(), y=rates["rate"],
-                           marker_color=[BAND_COLORS[g] for g in rates["group"]],
-                           text=[f"{r:.1%} (n={n:,})" for r, n in zip(rates["rate"], rates["n"], strict=True)],
-                           textposition="outside"))
     lo, hi = h.get("auc_interval", [float("nan")] * 2)
-    fig.update_layout(title=f"Health bands: churn within {ev['horizon_days']} days "
-                            f"(AUC of low health {h['auc_low_health']:.3f}, 90 %: "
-                            f"{lo:.3f}-{hi:.3f})",
-                      height=420, font=FONT, margin=dict(l=10, r=10, t=50, b=10),
-                      yaxis=dict(tickformat=".0%"))
-    st.plotly_chart(fig, key="band_rates")
+    shell.chart(charts.band_churn(pd.DataFrame(h["churn_rate_by_band"]), ev["horizon_days"],
+                                  f"AUC of low health {h['auc_low_health']:.3f}, 90 %: "
+                                  f"{lo:.3f}-{hi:.3f}", shell.theme()), "band_rates")
 
 st.subheader("Forecasts vs baselines (portfolio, rolling-origin backtest)")
 fb = mq["forecast"]

@@ -10,8 +10,8 @@ import streamlit as st
 
 from app import PAGES_DIR, actions_ui, data, shell
 from greendoor.charts import portfolio as charts
-from greendoor.charts.portfolio import SEGMENT_LABELS
-from greendoor.portfolio import Filters
+from greendoor.labels import human
+from greendoor.periods import Filters
 from greendoor.scoring import skill
 
 COMPARE_DAYS = 90
@@ -26,7 +26,7 @@ k, k0 = data.kpis(token, f), data.kpis(token, before)
 hk, hk0 = data.health_kpis(token, f), data.health_kpis(token, before)
 
 st.title("Portfolio health")
-scope = " · ".join([SEGMENT_LABELS.get(f.segment, f.segment) if f.segment else "All segments",
+scope = " · ".join([human(f.segment) if f.segment else "All segments",
                     f.owner or "All owners"])
 scored = f" · scores of {hk['snapshot']:%d %b %Y}" if hk.get("snapshot") else ""
 st.caption(f"As of {f.as_of:%d %b %Y} · {scope}{scored} · changes are against "
@@ -92,13 +92,11 @@ events = {}
 if len(sc):
     left, right = st.columns(2)
     with left:
-        events["hist"] = st.plotly_chart(charts.health_histogram(sc), key="health_hist",
-                                         on_select="rerun", selection_mode="points",
-                                         config={"displaylogo": False})
+        events["hist"] = shell.chart(charts.health_histogram(sc, shell.theme()), "health_hist",
+                                     select=True)
     with right:
-        events["band_seg"] = st.plotly_chart(charts.arr_by_band_segment(sc), key="band_seg",
-                                             on_select="rerun", selection_mode="points",
-                                             config={"displaylogo": False})
+        events["band_seg"] = shell.chart(charts.arr_by_band_segment(sc, shell.theme()),
+                                         "band_seg", select=True)
 
     st.subheader("Attention list")
     g = data.gates(token)
@@ -146,16 +144,15 @@ if len(sc):
 
 left, right = st.columns([3, 2])
 with left:
-    st.plotly_chart(charts.arr_trend_line(data.arr_trend(token, f)), key="arr_trend",
-                    config={"displaylogo": False})
+    shell.chart(charts.arr_trend_line(data.arr_trend(token, f), shell.theme()), "arr_trend")
 seg = data.by_segment(token, f)
 with right:
-    events["seg_arr"] = st.plotly_chart(charts.segment_bars(seg, "arr", "ARR by segment", money=True),
-                                        key="seg_arr", on_select="rerun", selection_mode="points",
-                                        config={"displaylogo": False})
-    events["seg_accounts"] = st.plotly_chart(charts.segment_bars(seg, "accounts", "Accounts by segment"),
-                                             key="seg_accounts", on_select="rerun",
-                                             selection_mode="points", config={"displaylogo": False})
+    events["seg_arr"] = shell.chart(charts.segment_bars(seg, "arr", "ARR by segment",
+                                                        shell.theme(), money=True),
+                                    "seg_arr", select=True)
+    events["seg_accounts"] = shell.chart(charts.segment_bars(seg, "accounts",
+                                                             "Accounts by segment", shell.theme()),
+                                         "seg_accounts", select=True)
 
 
 def clicked(name: str) -> list:
@@ -171,15 +168,22 @@ if len(sc):
 filters = []
 for cd in clicked("seg_arr") + clicked("seg_accounts"):
     filters.append(("segment", cd[0]))
-for cd in clicked("hist"):
+bin_range = None
+for cd in clicked("hist"):  # [band, low, high]: the bar's own accounts
     filters.append(("band", cd[0]))
+    bin_range = (float(cd[1]), float(cd[2]))
 for cd in clicked("band_seg"):
     filters += [("band", cd[0]), ("segment", cd[1])]
 st.subheader("Accounts")
 if filters:
     for col, val in dict(filters).items():
         table = table[table[col] == val]
-    what = ", ".join(f"{c} {SEGMENT_LABELS.get(v, v)}" for c, v in dict(filters).items())
+    what = ", ".join(f"{c} {human(v)}" for c, v in dict(filters).items())
+    if bin_range:
+        table = table[table["health_score"].between(bin_range[0], bin_range[1],
+                                                    inclusive="left" if bin_range[1] < 100
+                                                    else "both")]
+        what += f", health {bin_range[0]:.0f}-{bin_range[1]:.0f}"
     st.info(f"Showing the {len(table):,} accounts behind your click ({what}). Click it again, "
             "or clear the chart selection, to see all.")
 picked = st.dataframe(

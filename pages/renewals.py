@@ -2,13 +2,11 @@
 with P10-P90, forecast categories, renewal windows without a plan, the top-down
 forecast with its backtest, and past quarters' forecast vs actual."""
 
-import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from app import actions_ui, data, lists, shell
 from greendoor.analytics.renewals import SERIES
-from greendoor.charts.portfolio import FONT
+from greendoor.charts import renewals as charts
 
 status = shell.require_data()
 actions_ui.show_toast()
@@ -44,44 +42,13 @@ else:
     period = st.segmented_control("Period", ["quarter", "month"], default="quarter",
                                   key="renewal_period", format_func=str.capitalize)
     per = (r["quarters"] if period != "month" else r["months"]).copy()
-    per["label"] = [f"Q{(p.month - 1) // 3 + 1} {p.year}" if period != "month" else f"{p:%b %Y}"
-                    for p in per["period_start"]]
     left, right = st.columns(2)
     with left:
-        fig = go.Figure()
-        fig.add_bar(x=per["label"], y=per["arr_due"], name="ARR due",
-                    marker_color="#d5dbdb", customdata=per[["period_start"]].astype(str).to_numpy(),
-                    hovertemplate="%{x}: $%{y:,.0f} due<extra>click to list</extra>")
-        fig.add_bar(x=per["label"], y=per["expected"], name="Expected renewed",
-                    marker_color="#1f4e79",
-                    error_y=dict(type="data", symmetric=False, array=per["p90"] - per["expected"],
-                                 arrayminus=per["expected"] - per["p10"]),
-                    customdata=per[["period_start"]].astype(str).to_numpy(),
-                    hovertemplate="%{x}: $%{y:,.0f} expected (P10-P90 bars)"
-                                  "<extra>click to list</extra>")
-        fig.update_layout(title=f"Renewals by {period or 'quarter'}: due vs expected (P10-P90)",
-                          barmode="overlay", height=380, font=FONT, plot_bgcolor="white",
-                          margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h"))
-        fig.update_yaxes(tickprefix="$")
-        ev = st.plotly_chart(fig, key="renewal_periods", on_select="rerun",
-                             selection_mode="points", config={"displaylogo": False})
+        ev = shell.chart(charts.due_vs_expected(per, period or "quarter", shell.theme()),
+                         "renewal_periods", select=True)
     with right:
-        cats = ["commit", "best_case", "pipeline", "omitted", "no_opportunity"]
-        colors = ["#1e8449", "#52be80", "#f5b041", "#c0392b", "#aab7b8"]
-        fig = go.Figure()
-        for c, col in zip(cats, colors, strict=True):
-            if c in per:
-                fig.add_bar(x=per["label"], y=per[c], name=c.replace("_", " "),
-                            marker_color=col,
-                            customdata=[[str(p), c] for p in per["period_start"]],
-                            hovertemplate=f"{c.replace('_', ' ')}: $%{{y:,.0f}}"
-                                          "<extra>click to list</extra>")
-        fig.update_layout(title="ARR due by forecast category", barmode="stack", height=380,
-                          font=FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),
-                          legend=dict(orientation="h"))
-        fig.update_yaxes(tickprefix="$")
-        ev2 = st.plotly_chart(fig, key="renewal_categories", on_select="rerun",
-                              selection_mode="points", config={"displaylogo": False})
+        ev2 = shell.chart(charts.by_category(per, period or "quarter", shell.theme()),
+                          "renewal_categories", select=True)
 
     st.subheader("Renewal windows")
     w = r["windows"]
@@ -133,22 +100,8 @@ if s.empty:
             "run `greendoor forecast` (needs at least a year of monthly history).")
 else:
     act, fc = s[s["kind"] == "actual"], s[s["kind"] == "forecast"]
-    pct = series in ("grr", "nrr")
-    fig = go.Figure()
-    fig.add_scatter(x=act["ds"], y=act["y"], name="Actual", mode="lines+markers",
-                    line=dict(color="#1f4e79", width=3))
-    if len(fc):
-        fig.add_scatter(x=pd.concat([fc["ds"], fc["ds"][::-1]]),
-                        y=pd.concat([fc["yhat_upper"], fc["yhat_lower"][::-1]]), fill="toself",
-                        fillcolor="rgba(46,134,193,0.2)", line=dict(width=0), name="P10-P90",
-                        hoverinfo="skip")
-        fig.add_scatter(x=fc["ds"], y=fc["yhat"], name=f"Forecast ({fc['model'].iloc[0]})",
-                        mode="lines+markers", line=dict(color="#2e86c1", dash="dash"))
-    fig.update_layout(title=f"{SERIES[series]}: history and forecast", height=400, font=FONT,
-                      plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="h"))
-    fig.update_yaxes(tickformat=".0%" if pct else None, tickprefix=None if pct else "$")
-    st.plotly_chart(fig, key="top_down", config={"displaylogo": False})
+    shell.chart(charts.history_and_forecast(act, fc, f"{SERIES[series]}: history and forecast",
+                                            series in ("grr", "nrr"), shell.theme()), "top_down")
     if td["verdict"]:
         st.markdown(f"**Which model won:** {td['verdict']}")
     cmp = td["comparison"]
@@ -169,19 +122,7 @@ st.subheader("Past quarters: forecast vs actual")
 if past.empty:
     st.info("No past quarter could be forecast yet: `greendoor forecast` needs a year of renewals.")
 else:
-    fig = go.Figure()
-    past = past.assign(label=[f"Q{(p.month - 1) // 3 + 1} {p.year}" for p in past["period_start"]])
-    fig.add_bar(x=past["label"], y=past["expected"], name="Forecast at quarter start",
-                marker_color="#2e86c1",
-                error_y=dict(type="data", symmetric=False, array=past["p90"] - past["expected"],
-                             arrayminus=past["expected"] - past["p10"]))
-    fig.add_bar(x=past["label"], y=past["actual"], name="Actually renewed",
-                marker_color="#1e8449")
-    fig.update_layout(title="Renewed ARR: forecast made at each quarter's start vs actual",
-                      height=340, font=FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="h"))
-    fig.update_yaxes(tickprefix="$")
-    st.plotly_chart(fig, key="past_quarters", config={"displaylogo": False})
+    shell.chart(charts.past_quarters(past, shell.theme()), "past_quarters")
     acc = past["accuracy"].dropna()
     if len(acc):
         st.caption(f"Accuracy (1 − |forecast − actual| / actual): {acc.mean():.1%} on average over "

@@ -4,12 +4,11 @@ segment migration between two dates (Sankey)."""
 
 import datetime as dt
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from app import actions_ui, data, lists, shell
 from greendoor.analytics.segments import flows
-from greendoor.charts.portfolio import FONT
+from greendoor.charts import segmentation as charts
 from greendoor.scoring.features import describe
 from greendoor.text import md
 
@@ -43,17 +42,7 @@ tab_rule, tab_cluster = st.tabs(["Rule segments", "Behavioral clusters"])
 picked = None
 with tab_rule:
     b = g["rule_benchmarks"]
-    fig = go.Figure(go.Bar(x=b["group"], y=b["nrr"], marker_color="#2e86c1",
-                           customdata=b[["group"]].to_numpy(), name="NRR",
-                           hovertemplate="%{x}: NRR %{y:.0%}<extra>click to list accounts</extra>"))
-    fig.add_bar(x=b["group"], y=b["grr"], marker_color="#1f4e79", name="GRR",
-                customdata=b[["group"]].to_numpy(),
-                hovertemplate="%{x}: GRR %{y:.0%}<extra>click to list accounts</extra>")
-    fig.update_layout(title="Retention by rule segment (trailing 12 months)", barmode="group",
-                      height=380, font=FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),
-                      yaxis=dict(tickformat=".0%"), legend=dict(orientation="h"))
-    ev = st.plotly_chart(fig, key="rule_bars", on_select="rerun", selection_mode="points",
-                         config={"displaylogo": False})
+    ev = shell.chart(charts.retention_bars(b, shell.theme()), "rule_bars", select=True)
     pts = lists.clicked(ev)
     if pts:
         picked = ("rule_segment", pts[-1][0])
@@ -71,34 +60,19 @@ with tab_cluster:
             f"{min(cl.silhouette)}..{max(cl.silhouette)}: "
             + ", ".join(f"k={k}: {s:.3f}" for k, s in cl.silhouette.items())
             + f". A silhouette of {best:.2f} means the groups "
-            + ("are well separated." if best >= 0.5 else "overlap: read them as tendencies, "
-               "not hard types."))
+            + ("are well separated." if best >= data.settings(token)[1]["models"][
+                "silhouette_separated"] else "overlap: read them as tendencies, not hard types."))
         pb = g["persona_benchmarks"]
         left, right = st.columns([2, 3])
         with left:
-            fig = go.Figure(go.Bar(x=pb["accounts"], y=pb["group"], orientation="h",
-                                   marker_color="#1f4e79", customdata=pb[["group"]].to_numpy(),
-                                   text=pb["arr"].map(shell.fmt_money), textposition="auto",
-                                   hovertemplate="%{y}: %{x} accounts, %{text} ARR"
-                                                 "<extra>click to list accounts</extra>"))
-            fig.update_yaxes(autorange="reversed")
-            fig.update_layout(title="Accounts per persona", height=320, font=FONT,
-                              plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10))
-            ev2 = st.plotly_chart(fig, key="persona_bars", on_select="rerun",
-                                  selection_mode="points", config={"displaylogo": False})
+            ev2 = shell.chart(charts.persona_bars(pb, shell.fmt_money, shell.theme()),
+                              "persona_bars", select=True)
             pts = lists.clicked(ev2)
             if pts:
                 picked = ("persona", pts[-1][0])
         with right:
             cent = cl.centroids.rename(index=cl.personas)
-            fig = go.Figure(go.Heatmap(
-                z=cent.to_numpy(), x=[describe(c) for c in cent.columns], y=list(cent.index),
-                colorscale="RdBu", zmid=0, zmin=-2, zmax=2,
-                hovertemplate="%{y}<br>%{x}: %{z:+.2f} SD from the mean<extra></extra>"))
-            fig.update_layout(title="What sets each persona apart (centroid, SDs from the mean)",
-                              height=320, font=dict(size=12), margin=dict(l=10, r=10, t=50, b=10))
-            fig.update_xaxes(showticklabels=False)
-            st.plotly_chart(fig, key="persona_heatmap", config={"displaylogo": False})
+            shell.chart(charts.persona_heatmap(cent, describe, shell.theme()), "persona_heatmap")
             st.caption("Measures: " + "; ".join(describe(c) for c in cent.columns)
                        + ". Each persona is named after its two most distinctive measures.")
         st.dataframe(pb, hide_index=True, key="persona_bench", column_config=BENCH_CFG)
@@ -147,22 +121,8 @@ mig = flows(per_account)
 if mig.empty:
     st.info("No score snapshot at that date to compare with.")
 else:
-    labels = sorted(set(mig["source"])) + sorted(set(mig["target"]))
-    n_src = len(set(mig["source"]))
-    idx_s = {s: i for i, s in enumerate(sorted(set(mig["source"])))}
-    idx_t = {t: n_src + i for i, t in enumerate(sorted(set(mig["target"])))}
-    colors = {"green": "#1e8449", "yellow": "#d4ac0d", "red": "#c0392b"}
-    fig = go.Figure(go.Sankey(
-        node=dict(label=[f"{x} ({'then' if i < n_src else 'now'})" for i, x in enumerate(labels)],
-                  color=[colors.get(x, "#5d6d7e") for x in labels], pad=18),
-        textfont=dict(color="#1b2631", size=14),
-        link=dict(source=mig["source"].map(idx_s), target=mig["target"].map(idx_t),
-                  value=mig["accounts"], customdata=mig[["arr"]].to_numpy(),
-                  hovertemplate="%{source.label} → %{target.label}: %{value} accounts, "
-                                "$%{customdata[0]:,.0f} ARR<extra></extra>")))
-    fig.update_layout(title=f"{kinds[kind]} on {before:%d %b %Y} → {f.as_of:%d %b %Y}",
-                      height=420, font=FONT, margin=dict(l=10, r=10, t=50, b=10))
-    st.plotly_chart(fig, key="migration", config={"displaylogo": False})
+    shell.chart(charts.migration_sankey(mig, f"{kinds[kind]} on {before:%d %b %Y} → "
+                                              f"{f.as_of:%d %b %Y}", shell.theme()), "migration")
     moved = mig[mig["source"] != mig["target"]].sort_values("accounts", ascending=False)
     st.caption(f"{int(moved['accounts'].sum()):,} of {int(mig['accounts'].sum()):,} accounts moved. "
                "'new' = not scored at the earlier date; 'gone' = no longer active.")

@@ -5,7 +5,7 @@ import datetime as dt
 import streamlit as st
 
 from app import PAGES_DIR, actions_ui, data, shell
-from greendoor.agenda import SECTIONS
+from greendoor.analytics.this_week import SECTIONS
 
 shell.require_data()
 actions_ui.show_toast()

@@ -141,7 +141,10 @@ def assume_skill(eng) -> None:
 
 @pytest.fixture(scope="session")
 def scored_demo_store(tmp_path_factory):
-    """(url, engine) of a small demo store that has been scored (writable by tests)."""
+    """(url, engine) of a small demo store that has been scored. Read-only: tests that
+    write use :func:`scored_store_copy`, so no test depends on another's writes or on
+    the order they run in. The session fails at the end if any table's row count
+    changed."""
     from greendoor.scoring.run import score
 
     url = f"duckdb:///{tmp_path_factory.mktemp('scored_demo') / 'sd.duckdb'}"
@@ -150,8 +153,22 @@ def scored_demo_store(tmp_path_factory):
     load_demo(eng, DemoParams(n_accounts=150, months=14, seed=7, as_of=DEMO_AS_OF))
     assume_skill(eng)
     score(eng, backfill_weeks=4, evaluate_models=False)
+    before = _row_counts(eng)
     yield url, eng
+    after = _row_counts(eng)
     eng.dispose()
+    changed = {t: (before[t], after[t]) for t in before if before[t] != after[t]}
+    assert not changed, f"a test wrote to the read-only scored_demo_store: {changed}"
+
+
+def _row_counts(eng) -> dict[str, int]:
+    import sqlalchemy as sa
+
+    from greendoor.store import schema
+
+    with eng.connect() as conn:
+        return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+                for t in schema.metadata.sorted_tables}
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ The checks live here and are called by the library's read and write functions
 only by the pages: a page that forgot to hide a button still cannot write, and a
 csm who edits ``?account=`` or ``?owner=`` in the URL is refused.
 
-Portfolio read models take :class:`~greendoor.portfolio.Filters`; the app builds
+Portfolio read models take :class:`~greendoor.periods.Filters`; the app builds
 them with :func:`scope`, which pins a csm to their own book and refuses another
 owner's. A plain string ``actor`` (the command line, scoring, tests) is the
 trusted local operator, as in authentication mode ``none``.
@@ -71,6 +71,7 @@ class Principal:
             raise ValueError(f"unknown role {self.role!r}; one of {', '.join(ROLES)}")
 
     def can(self, permission: str) -> bool:
+        """Whether this principal's role holds ``permission`` (a key of :data:`PERMISSIONS`)."""
         return permission in PERMISSIONS[self.role]
 
     @property
@@ -85,6 +86,7 @@ class Principal:
 
     @property
     def label(self) -> str:
+        """``"Display name (role)"`` for the sidebar and the audit log."""
         return f"{self.display} ({self.role})"
 
 
@@ -153,7 +155,7 @@ def authorize(conn: Connection, actor: Actor, permission: str, account_id: str) 
 
 
 def scope(principal: Principal, filters):
-    """The :class:`~greendoor.portfolio.Filters` this principal may see: a csm is
+    """The :class:`~greendoor.periods.Filters` this principal may see: a csm is
     pinned to their own book (``owner``); asking for another owner's book raises
     :class:`AccessDenied`. Other roles get ``filters`` unchanged."""
     if _book(principal) is None:

@@ -1,7 +1,8 @@
 """Account 360 read model: everything the page shows about one account, as of a date.
 
 Every part reads rows dated before the as-of date (the timeline, tickets, surveys,
-interactions) or the latest score snapshot on or before it.
+interactions, actions), the latest score snapshot on or before it, and the contracts,
+opportunities and contacts as they stood then.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greendoor import access
+from greendoor import access, periods, state
 from greendoor.access import Principal
 from greendoor.metrics.sql import arr_as_of_query
 from greendoor.store import schema
@@ -22,6 +23,9 @@ from greendoor.store import schema
 
 @dataclasses.dataclass
 class Account360:
+    """Everything Account 360 shows for one account at an as-of date: the account row, its ARR,
+    the latest score snapshot (``None`` before the first), the snapshot's details (drivers,
+    why-panel), the health history, weekly usage and the timeline of events up to the date."""
     account: dict
     arr: float
     snapshot: dict | None
@@ -54,6 +58,11 @@ def load(conn: Connection, account_id: str, as_of: dt.date,
          principal: Principal | None = None) -> Account360 | None:
     """The account's data as of ``as_of``, or ``None`` for an unknown account id.
 
+    Nothing after the date shows: scores and alerts from the latest scoring on or before
+    it, events and actions dated before it, contracts as they stood (one ending later is
+    still active), opportunities with the stage known then
+    (:func:`greendoor.state.opportunities_as_of`), contacts in their role then.
+
     With a ``principal`` (the signed-in user): raises
     :class:`~greendoor.access.AccessDenied` when the account is outside their scope
     (a csm asking for another owner's account), and masks the account name and the
@@ -66,7 +75,6 @@ def load(conn: Connection, account_id: str, as_of: dt.date,
     if acc is None:
         return None
     aid = acc["account_id"]
-    ts = dt.datetime.combine(as_of, dt.time())
     arr = pd.read_sql(arr_as_of_query(as_of).where(schema.subscriptions.c.account_id == aid), conn)
     ss = schema.score_snapshots
     hist = pd.read_sql(sa.select(ss.c.as_of, ss.c.health_score, ss.c.band, ss.c.churn_probability,
@@ -75,61 +83,146 @@ def load(conn: Connection, account_id: str, as_of: dt.date,
     snap = conn.execute(sa.select(ss).where(ss.c.account_id == aid, ss.c.as_of <= as_of)
                         .order_by(ss.c.as_of.desc()).limit(1)).mappings().first()
     details = json.loads(snap["details_json"]) if snap and snap["details_json"] else {}
-    u = schema.usage
-    week = sa.func.date_trunc("week", u.c.date) if conn.dialect.name in ("duckdb", "postgresql") \
-        else u.c.date
-    usage = pd.read_sql(
-        sa.select(week.label("week"), sa.func.sum(u.c.events).label("events"),
-                  sa.func.count(sa.distinct(u.c.user_id)).label("active_users"))
-        .where(u.c.account_id == aid, u.c.date < as_of, u.c.date >= as_of - dt.timedelta(days=365))
-        .group_by(week).order_by(week), conn)
-    t, r, i, act = schema.tickets, schema.survey_responses, schema.interactions, schema.actions
-    parts = [
-        pd.read_sql(sa.select(t.c.opened_at.label("when"), sa.literal("ticket").label("kind"),
-                              (sa.func.coalesce(t.c.priority, "") + sa.literal(" · ")
-                               + sa.func.coalesce(t.c.subject, t.c.category, "ticket")).label("what"),
-                              t.c.escalated.label("flag"))
-                    .where(t.c.account_id == aid, t.c.opened_at < ts), conn),
-        pd.read_sql(sa.select(r.c.responded_at.label("when"), sa.literal("survey").label("kind"),
-                              (sa.func.upper(r.c.survey) + sa.literal(" ")
-                               + sa.cast(r.c.score, sa.String)).label("what"),
-                              sa.literal(False).label("flag"))
-                    .where(r.c.account_id == aid, r.c.responded_at < ts), conn),
-        pd.read_sql(sa.select(i.c.occurred_at.label("when"), sa.literal("interaction").label("kind"),
-                              (i.c.type + sa.case((i.c.attended.is_(False), " (missed)"),
-                                                  else_="")).label("what"),
-                              sa.literal(False).label("flag"))
-                    .where(i.c.account_id == aid, i.c.occurred_at < ts), conn),
-        pd.read_sql(sa.select(act.c.created_at.label("when"), sa.literal("action").label("kind"),
-                              act.c.title.label("what"), sa.literal(False).label("flag"))
-                    .where(act.c.account_id == aid, act.c.type != "playbook_step"), conn),
-    ]
-    timeline = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(
-        len(p) for p in parts) else pd.DataFrame(columns=["when", "kind", "what", "flag"])
-    timeline["when"] = pd.to_datetime(timeline["when"])
-    timeline = timeline.sort_values("when", ascending=False, ignore_index=True)
-    c = schema.contacts
-    contacts = pd.read_sql(sa.select(c.c.contact_id, c.c.name, c.c.title, c.c.role, c.c.email,
-                                     c.c.active, c.c.last_engaged_at, c.c.ended_at)
-                           .where(c.c.account_id == aid).order_by(c.c.role), conn)
-    s = schema.subscriptions
-    subs = pd.read_sql(sa.select(s.c.subscription_id, s.c.start_date, s.c.end_date,
-                                 s.c.renewal_date, s.c.plan, s.c.seats, s.c.arr, s.c.status)
-                       .where(s.c.account_id == aid).order_by(s.c.start_date.desc()), conn)
-    o = schema.opportunities
-    opps = pd.read_sql(sa.select(o.c.opportunity_id, o.c.name, o.c.type, o.c.stage, o.c.amount,
-                                 o.c.forecast_category, o.c.close_date, o.c.status)
-                       .where(o.c.account_id == aid).order_by(o.c.close_date.desc()), conn)
-    al = schema.alerts
-    alerts = pd.read_sql(sa.select(al.c.alert_id, al.c.as_of, al.c.rule, al.c.severity, al.c.title,
-                                   al.c.status, al.c.snoozed_until)
-                         .where(al.c.account_id == aid, al.c.status == "open")
-                         .order_by(al.c.as_of.desc()), conn)
+    contacts = contacts_as_of(conn, aid, as_of)
     acc = dict(acc)
     if principal is not None and principal.masks_pii:
         acc["name"] = access.pseudonym(conn, aid)
         contacts = access.mask_contacts(contacts)
     return Account360(account=acc, arr=float(arr["arr"].sum()) if len(arr) else 0.0,
                       snapshot=dict(snap) if snap else None, details=details, history=hist,
-                      usage_weekly=usage, timeline=timeline, contacts=contacts,
-                      subscriptions=subs, opportunities=opps, alerts=alerts)
+                      usage_weekly=usage_weekly(conn, aid, as_of),
+                      timeline=timeline(conn, aid, as_of), contacts=contacts,
+                      subscriptions=subscriptions_as_of(conn, aid, as_of),
+                      opportunities=opportunities_as_of(conn, aid, as_of),
+                      alerts=alerts_as_of(conn, aid, snap["as_of"] if snap else None, as_of))
+
+
+def _is_present(conn: Connection, as_of: dt.date) -> bool:
+    """Whether ``as_of`` is the data's latest date or later (not a replay of the past)."""
+    latest = periods.default_as_of(conn)
+    return latest is None or as_of >= latest
+
+
+def usage_weekly(conn: Connection, account_id: str, as_of: dt.date) -> pd.DataFrame:
+    """Weekly usage in the year before ``as_of``: ``week`` (Monday), ``events`` (sum) and
+    ``active_users`` (distinct users in the week)."""
+    u = schema.usage
+    week = sa.func.date_trunc("week", u.c.date) if conn.dialect.name in ("duckdb", "postgresql") \
+        else u.c.date
+    return pd.read_sql(
+        sa.select(week.label("week"), sa.func.sum(u.c.events).label("events"),
+                  sa.func.count(sa.distinct(u.c.user_id)).label("active_users"))
+        .where(u.c.account_id == account_id, u.c.date < as_of,
+               u.c.date >= as_of - dt.timedelta(days=365))
+        .group_by(week).order_by(week), conn)
+
+
+def timeline(conn: Connection, account_id: str, as_of: dt.date) -> pd.DataFrame:
+    """Tickets, surveys, interactions and actions dated before ``as_of``, newest first:
+    ``when`` (timestamp), ``kind`` (ticket | survey | interaction | action), ``what``
+    (one line) and ``flag`` (an escalated ticket). At the data's latest date
+    (:func:`greendoor.periods.default_as_of`) or later, actions taken since then (in
+    the app, after the export) show too: that is the present."""
+    ts = dt.datetime.combine(as_of, dt.time())
+    present = _is_present(conn, as_of)
+    t, r, i, act = schema.tickets, schema.survey_responses, schema.interactions, schema.actions
+    queries = [
+        sa.select(t.c.opened_at.label("when"), sa.literal("ticket").label("kind"),
+                  (sa.func.coalesce(t.c.priority, "") + sa.literal(" · ")
+                   + sa.func.coalesce(t.c.subject, t.c.category, "ticket")).label("what"),
+                  t.c.escalated.label("flag"))
+        .where(t.c.account_id == account_id, t.c.opened_at < ts),
+        sa.select(r.c.responded_at.label("when"), sa.literal("survey").label("kind"),
+                  (sa.func.upper(r.c.survey) + sa.literal(" ")
+                   + sa.cast(r.c.score, sa.String)).label("what"),
+                  sa.literal(False).label("flag"))
+        .where(r.c.account_id == account_id, r.c.responded_at < ts),
+        sa.select(i.c.occurred_at.label("when"), sa.literal("interaction").label("kind"),
+                  (i.c.type + sa.case((i.c.attended.is_(False), " (missed)"),
+                                      else_="")).label("what"),
+                  sa.literal(False).label("flag"))
+        .where(i.c.account_id == account_id, i.c.occurred_at < ts),
+        sa.select(act.c.created_at.label("when"), sa.literal("action").label("kind"),
+                  act.c.title.label("what"), sa.literal(False).label("flag"))
+        .where(act.c.account_id == account_id, act.c.type != "playbook_step",
+               sa.true() if present else act.c.created_at < ts),
+    ]
+    parts = [p for p in (pd.read_sql(q, conn) for q in queries) if len(p)]
+    out = pd.concat(parts, ignore_index=True) if parts else \
+        pd.DataFrame(columns=["when", "kind", "what", "flag"])
+    out["when"] = pd.to_datetime(out["when"])
+    return out.sort_values("when", ascending=False, ignore_index=True)
+
+
+def contacts_as_of(conn: Connection, account_id: str, as_of: dt.date) -> pd.DataFrame:
+    """The account's contacts in their role at ``as_of`` (started on or before it, or with
+    no start date; not ended before it): ``contact_id, name, title, role, email, active,
+    last_engaged_at, ended_at``; ``active`` is as at the date when the contact ended
+    later, ``last_engaged_at`` is blank when it is after the date."""
+    c = schema.contacts
+    df = pd.read_sql(sa.select(c.c.contact_id, c.c.name, c.c.title, c.c.role, c.c.email,
+                               c.c.active, c.c.last_engaged_at, c.c.ended_at)
+                     .where(c.c.account_id == account_id,
+                            sa.or_(c.c.started_at.is_(None), c.c.started_at <= as_of),
+                            sa.or_(c.c.ended_at.is_(None), c.c.ended_at >= as_of))
+                     .order_by(c.c.role), conn)
+    ended_later = pd.to_datetime(df["ended_at"]) >= pd.Timestamp(as_of)
+    df["active"] = df["active"].astype(object).where(~ended_later, True)
+    df["ended_at"] = df["ended_at"].astype(object).where(~ended_later, None)
+    engaged = pd.to_datetime(df["last_engaged_at"])
+    df["last_engaged_at"] = engaged.where(engaged < pd.Timestamp(as_of))
+    return df
+
+
+def subscriptions_as_of(conn: Connection, account_id: str, as_of: dt.date) -> pd.DataFrame:
+    """The account's subscriptions that had started by ``as_of``, newest first, as they
+    stood then: one that ended later shows no end and the status ``active``.
+    ``subscription_id, start_date, end_date, renewal_date, plan, seats, arr, status``;
+    ``renewal_date`` is left blank (a later export may have moved it; the renewal in force
+    comes from the contract term, :func:`greendoor.state.next_renewals`)."""
+    s = schema.subscriptions
+    df = pd.read_sql(sa.select(s.c.subscription_id, s.c.start_date, s.c.end_date,
+                               s.c.renewal_date, s.c.plan, s.c.seats, s.c.arr, s.c.status)
+                     .where(s.c.account_id == account_id, s.c.start_date <= as_of)
+                     .order_by(s.c.start_date.desc()), conn)
+    later = pd.to_datetime(df["end_date"]) >= pd.Timestamp(as_of)
+    df["end_date"] = df["end_date"].astype(object).where(~later, None)
+    df["status"] = df["status"].where(~later, "active")
+    df["renewal_date"] = None
+    return df
+
+
+def opportunities_as_of(conn: Connection, account_id: str, as_of: dt.date) -> pd.DataFrame:
+    """The account's opportunities created before ``as_of``, with the stage, forecast
+    category and status known then (:func:`greendoor.state.opportunities_as_of`; stage
+    ``None`` when the store does not know it): ``opportunity_id, name, type, stage,
+    amount, forecast_category, close_date, status``, latest close date first."""
+    o = schema.opportunities
+    df = state.opportunities_as_of(conn, as_of)
+    df = df[df["account_id"] == account_id]
+    names = pd.read_sql(sa.select(o.c.opportunity_id, o.c.name).where(
+        o.c.account_id == account_id), conn).set_index("opportunity_id")["name"]
+    df = df.assign(name=df["opportunity_id"].map(names))
+    cols = ["opportunity_id", "name", "type", "stage", "amount", "forecast_category",
+            "close_date", "status"]
+    return df.sort_values("close_date", ascending=False, ignore_index=True)[cols]
+
+
+def alerts_as_of(conn: Connection, account_id: str, snapshot: dt.date | None,
+                 as_of: dt.date) -> pd.DataFrame:
+    """The account's alerts at ``as_of``: ``alert_id, as_of, rule, severity, title, status,
+    snoozed_until``, newest first. When ``snapshot`` (the latest scoring on or before
+    ``as_of``) is the store's latest scoring, the alerts open now; at an earlier one, the
+    alerts that scoring raised, ``status`` ``raised`` (what was done with them afterwards
+    is not shown at a past date)."""
+    al = schema.alerts
+    cols = [al.c.alert_id, al.c.as_of, al.c.rule, al.c.severity, al.c.title, al.c.status,
+            al.c.snoozed_until]
+    if snapshot is None:
+        return pd.DataFrame(columns=[c.name for c in cols])
+    latest = conn.execute(sa.select(sa.func.max(al.c.as_of))).scalar()
+    q = sa.select(*cols).where(al.c.account_id == account_id).order_by(al.c.as_of.desc())
+    if latest is None or snapshot >= latest:
+        return pd.read_sql(q.where(al.c.status == "open", al.c.as_of <= as_of), conn)
+    df = pd.read_sql(q.where(al.c.as_of == snapshot), conn)
+    return df.assign(status="raised", snoozed_until=None)

@@ -21,7 +21,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from greendoor import audit
 from greendoor.access import Actor, Principal, account_clause, authorize
+from greendoor.metrics.sql import arr_as_of_query
 from greendoor.playbooks import PLAYBOOKS
 from greendoor.store import schema
 from greendoor.store.engine import new_id
@@ -73,11 +75,7 @@ def _account(conn: Connection, account_id: str) -> dict:
 
 def _audit(conn: Connection, actor: str, action: str, entity: str, entity_id: str,
            before=None, after=None) -> None:
-    conn.execute(schema.audit_log.insert().values(
-        audit_id=new_id(), occurred_at=_now(), actor=actor, action=action, entity=entity,
-        entity_id=entity_id,
-        before_json=json.dumps(before, default=str) if before is not None else None,
-        after_json=json.dumps(after, default=str) if after is not None else None))
+    audit.record(conn, actor, action, entity, entity_id, before, after)
 
 
 def _insert_action(conn: Connection, actor: str, **values) -> dict:
@@ -337,7 +335,6 @@ def playbook_effectiveness(conn: Connection, days: int = 30) -> pd.DataFrame:
     (NaN until 90 days have passed). Runs younger than ``days``, or without
     snapshots around their start and end, are not counted.
     """
-    from greendoor.metrics.sql import arr_as_of_query
     t, ss = schema.actions, schema.score_snapshots
     runs = pd.read_sql(sa.select(t.c.account_id, t.c.playbook, t.c.created_at)
                        .where(t.c.type == "playbook_run"), conn)

@@ -1,13 +1,16 @@
-"""Reading the append-only audit log (who did what, when, before and after).
+"""The append-only audit log (who did what, when, before and after): writing it
+(:func:`record`, the one writer) and reading it (:func:`entries`).
 
-Every write goes through a library function that adds its audit row in the same
-transaction (actions, settings, imports, demo loads, restores, erasures); nothing in
-Greendoor updates or deletes audit rows.
+Every write goes through a library function that adds its audit row with
+:func:`record` in the same transaction (actions, settings, imports, demo loads,
+scoring runs, restores, erasures, users and sign-ins); nothing in Greendoor updates or
+deletes audit rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import sqlalchemy as sa
@@ -15,8 +18,28 @@ from sqlalchemy.engine import Connection
 
 from greendoor.access import Principal, require
 from greendoor.store import schema
+from greendoor.store.ids import new_id
 
 MAX_ROWS = 50_000
+
+
+def record(conn: Connection, actor: str, action: str, entity: str | None = None,
+           entity_id: str | None = None, before=None, after=None,
+           at: dt.datetime | None = None, raw: bool = False) -> str:
+    """Append one audit row in the caller's transaction and return its id. ``before`` and
+    ``after`` are JSON-serialised (dates and other objects as text) unless ``raw``, when
+    they are already JSON text; ``at`` defaults to now (UTC, naive)."""
+    def text(v):
+        if v is None:
+            return None
+        return v if raw else json.dumps(v, default=str)
+
+    audit_id = new_id()
+    conn.execute(schema.audit_log.insert().values(
+        audit_id=audit_id, occurred_at=at or dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        actor=str(actor), action=action, entity=entity, entity_id=entity_id,
+        before_json=text(before), after_json=text(after)))
+    return audit_id
 
 
 def entries(conn: Connection, start: dt.date | None = None, end: dt.date | None = None,

@@ -20,6 +20,8 @@ import time
 
 import sqlalchemy as sa
 
+from greendoor.access import ROLES
+
 
 def _date(text: str) -> dt.date:
     try:
@@ -35,12 +37,31 @@ def _positive(text: str) -> int:
     return value
 
 
+def _adapter(name: str) -> str:
+    """An import adapter's name, checked against the adapters (loaded only for import)."""
+    from greendoor.ingest.adapters import ADAPTERS
+
+    if name not in ADAPTERS:
+        raise argparse.ArgumentTypeError(f"unknown format {name!r}; one of "
+                                         + ", ".join(ADAPTERS))
+    return name
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``greendoor`` argument parser: one sub-command per entry of :data:`COMMANDS`, import
+    formats from :data:`greendoor.ingest.adapters.ADAPTERS`, roles from :data:`greendoor.access.ROLES`."""
     p = argparse.ArgumentParser(prog="greendoor", description="Greendoor customer-success analytics")
     p.add_argument("--db-url", help="SQLAlchemy URL of the store (default: $GREENDOOR_DB_URL "
                                     "or data/greendoor.duckdb)")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create or upgrade the store schema (idempotent)")
+    for add in (_demo_args, _import_args, _model_args, _store_args, _users_args):
+        add(sub)
+    return p
+
+
+def _demo_args(sub) -> None:
+    """``greendoor demo``."""
     d = sub.add_parser("demo", help="load a realistic demo portfolio (deterministic for a seed)")
     d.add_argument("--accounts", type=_positive, default=1500)
     d.add_argument("--months", type=_positive, default=24)
@@ -51,9 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="allow replacing a store that holds imported data")
     d.add_argument("--if-empty", action="store_true",
                    help="only load when the store has no accounts (used by `make run`)")
+
+
+def _import_args(sub) -> None:
+    """``greendoor import``."""
     im = sub.add_parser("import", help="validate and import CSV/Parquet files (all or nothing)")
     im.add_argument("path", help="a file, or a folder with one file per table")
-    im.add_argument("--format", default="canonical", choices=["canonical", "ravenstack"])
+    im.add_argument("--format", default="canonical", type=_adapter,
+                    help="the export's adapter (greendoor.ingest.adapters): canonical, "
+                         "ravenstack, ...")
     im.add_argument("--date-format", default=None,
                     help="strptime format of non-ISO date columns, e.g. %%d/%%m/%%Y")
     im.add_argument("--dry-run", action="store_true",
@@ -61,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--replace", action="store_true",
                     help="empty the canonical tables first (e.g. to replace the demo)")
     im.add_argument("--max-errors", type=_positive, default=20, help="errors listed (default 20)")
+
+
+def _model_args(sub) -> None:
+    """``greendoor score``, ``evaluate`` and ``forecast``."""
     sc = sub.add_parser("score", help="score every account and write snapshots and alerts")
     sc.add_argument("--as-of", type=_date, default=None, help="default: the store's as-of date")
     sc.add_argument("--backfill-weeks", type=int, default=None,
@@ -77,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--jobs", type=_positive, default=2, help="parallel fits (default 2)")
     fc.add_argument("--if-needed", action="store_true",
                     help="only forecast when the store has no forecast (used by `make run`)")
+
+
+def _store_args(sub) -> None:
+    """``greendoor info``, ``backup``, ``restore``, ``export-subject`` and ``erase-subject``."""
     sub.add_parser("info", help="row counts and dataset of the store")
     bk = sub.add_parser("backup", help="verified snapshot of the embedded store (safe while "
                                        "the app runs)")
@@ -91,13 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
                                               "and the audit of the erasure are kept)")
     er.add_argument("contact_id")
     er.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def _users_args(sub) -> None:
+    """``greendoor users`` and its sub-commands."""
     us = sub.add_parser("users", help="manage local users and roles (authentication modes "
                                       "password and oidc)")
     usub = us.add_subparsers(dest="users_command", required=True)
     ua = usub.add_parser("add", help="add a user (asks for the password; --password-stdin "
                                      "for scripts)")
     ua.add_argument("username", help="user name, or the e-mail address for single sign-on")
-    ua.add_argument("--role", required=True, choices=["viewer", "csm", "manager", "admin"])
+    ua.add_argument("--role", required=True, choices=list(ROLES))
     ua.add_argument("--book", help="csm only: the CSM owner name of their accounts")
     ua.add_argument("--name", help="display name")
     pw = ua.add_mutually_exclusive_group()
@@ -109,16 +148,19 @@ def build_parser() -> argparse.ArgumentParser:
     ur.add_argument("username")
     ut = usub.add_parser("set-role", help="change a user's role (and a csm's book)")
     ut.add_argument("username")
-    ut.add_argument("role", choices=["viewer", "csm", "manager", "admin"])
+    ut.add_argument("role", choices=list(ROLES))
     ut.add_argument("--book", help="csm only: the CSM owner name of their accounts")
     up = usub.add_parser("set-password", help="set a new password (also clears a lockout)")
     up.add_argument("username")
     up.add_argument("--password-stdin", action="store_true")
     usub.add_parser("list", help="list users and roles (never the password hashes)")
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status
+    (0 success; 1 or 2 a failed step, said on stderr: bad input, a failed check or
+    import; 3 a busy store, another writer holds the DuckDB file, reported in one line
+    rather than a traceback). argparse exits with 2 on a usage error."""
     from greendoor.store.engine import StoreBusy
 
     try:
@@ -139,118 +181,131 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from greendoor.store.engine import init_store, make_engine
+    from greendoor.store.engine import make_engine
 
-    engine = make_engine(args.db_url)
-    if args.command == "init":
-        t0 = time.perf_counter()
-        res = init_store(engine)
-        state = "created" if res["from"] is None else (
-            "already up to date" if res["from"] == res["to"] else "upgraded")
-        print(f"store {state}: revision {res['to']} ({engine.url.render_as_string()}) "
-              f"in {time.perf_counter() - t0:.2f} s")
+    return COMMANDS[args.command](make_engine(args.db_url), args)
+
+
+def _init(engine, args) -> int:
+    from greendoor.store.engine import init_store
+
+    t0 = time.perf_counter()
+    res = init_store(engine)
+    state = "created" if res["from"] is None else (
+        "already up to date" if res["from"] == res["to"] else "upgraded")
+    print(f"store {state}: revision {res['to']} ({engine.url.render_as_string()}) "
+          f"in {time.perf_counter() - t0:.2f} s")
+    return 0
+
+
+def _demo(engine, args) -> int:
+    from greendoor.demo import DemoParams, DemoRefused, load_demo
+    from greendoor.store.engine import init_store
+
+    init_store(engine)
+    if args.if_empty and _account_count(engine) > 0:
+        print("store already holds accounts; demo not loaded")
         return 0
-    if args.command == "demo":
-        from greendoor.demo import DemoParams, DemoRefused, load_demo
+    params = DemoParams(n_accounts=args.accounts, months=args.months, seed=args.seed,
+                        as_of=args.as_of)
+    try:
+        res = load_demo(engine, params, force=args.force, replace_imported=args.replace_imported,
+                        progress=lambda f, msg: print(f"  [{f:4.0%}] {msg}", flush=True))
+    except DemoRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if res["skipped"]:
+        print(f"demo already loaded with these parameters {res['params']}; nothing to do "
+              "(use --force to regenerate)")
+        return 0
+    print(f"demo portfolio loaded {res['params']}")
+    for table, n in res["rows"].items():
+        print(f"  {table:<22}{n:>12,}")
+    s = res["seconds"]
+    print(f"  generated in {s['generate']:.1f} s, loaded in {s['load']:.1f} s, "
+          f"total {s['total']:.1f} s")
+    return 0
 
-        init_store(engine)
-        if args.if_empty and _account_count(engine) > 0:
-            print("store already holds accounts; demo not loaded")
+
+def _import(engine, args) -> int:
+    from greendoor.ingest import ImportRefused, import_path
+    from greendoor.store.engine import init_store
+
+    init_store(engine)
+    try:
+        report = import_path(engine, args.path, args.format, date_format=args.date_format,
+                             dry_run=args.dry_run, replace=args.replace)
+    except (ImportRefused, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary(args.max_errors))
+    return 0 if report.ok else 2
+
+
+def _forecast(engine, args) -> int:
+    from greendoor.forecast.run import run_forecasts
+    from greendoor.store.engine import init_store
+
+    init_store(engine)
+    if _account_count(engine) == 0:
+        print("error: the store is empty", file=sys.stderr)
+        return 2
+    if args.if_needed and _has_rows(engine, "forecasts"):
+        print("store already has forecasts; nothing to do")
+        return 0
+    report = run_forecasts(engine, as_of=args.as_of, horizon=args.horizon, n_jobs=args.jobs,
+                           progress=_progress if sys.stdout.isatty() else None)
+    print(report.summary())
+    return 0
+
+
+def _backup(engine, args) -> int:
+    from greendoor.store import backup
+
+    try:
+        if args.command == "backup":
+            m = backup.backup(engine, args.path)
+            print(f"backup written to {args.path} and verified: {len(m['tables'])} tables, "
+                  f"{sum(v[0] for v in m['tables'].values()):,} rows")
+        elif args.verify_only:
+            m = backup.verify(args.path)
+            print(f"{args.path} matches its manifest ({m['created_at']})")
+        else:
+            m = backup.restore(engine, args.path)
+            print(f"restored the backup of {m['created_at']} and verified every table")
+    except backup.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _subject(engine, args) -> int:
+    import json
+
+    from greendoor import privacy
+
+    try:
+        if args.command == "export-subject":
+            print(json.dumps(privacy.export_subject(engine, args.contact_id), indent=2,
+                             default=str))
             return 0
-        params = DemoParams(n_accounts=args.accounts, months=args.months, seed=args.seed,
-                            as_of=args.as_of)
-        try:
-            res = load_demo(engine, params, force=args.force,
-                            replace_imported=args.replace_imported,
-                            progress=lambda f, msg: print(f"  [{f:4.0%}] {msg}", flush=True))
-        except DemoRefused as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        if res["skipped"]:
-            print(f"demo already loaded with these parameters {res['params']}; nothing to do "
-                  "(use --force to regenerate)")
-            return 0
-        print(f"demo portfolio loaded {res['params']}")
-        for table, n in res["rows"].items():
-            print(f"  {table:<22}{n:>12,}")
-        s = res["seconds"]
-        print(f"  generated in {s['generate']:.1f} s, loaded in {s['load']:.1f} s, "
-              f"total {s['total']:.1f} s")
-        return 0
-    if args.command == "import":
-        from greendoor.ingest import ImportRefused, import_path
+        if not args.yes and input(f"Erase contact {args.contact_id}? [y/N] ").lower() != "y":
+            print("nothing changed")
+            return 1
+        counts = privacy.erase_subject(engine, args.contact_id)
+        print(f"erased contact {args.contact_id}: " + ", ".join(
+            f"{k} {v}" for k, v in counts.items()))
+    except privacy.SubjectNotFound as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    return 0
 
-        init_store(engine)
-        try:
-            report = import_path(engine, args.path, args.format, date_format=args.date_format,
-                                 dry_run=args.dry_run, replace=args.replace)
-        except (ImportRefused, FileNotFoundError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(report.summary(args.max_errors))
-        return 0 if report.ok else 2
-    if args.command == "score":
-        return _score(engine, args)
-    if args.command == "evaluate":
-        return _evaluate(engine, args)
-    if args.command == "forecast":
-        from greendoor.forecast.run import run_forecasts
-        from greendoor.store.engine import init_store
 
-        init_store(engine)
-        if _account_count(engine) == 0:
-            print("error: the store is empty", file=sys.stderr)
-            return 2
-        if args.if_needed and _has_rows(engine, "forecasts"):
-            print("store already has forecasts; nothing to do")
-            return 0
-        report = run_forecasts(engine, as_of=args.as_of, horizon=args.horizon, n_jobs=args.jobs,
-                               progress=_progress if sys.stdout.isatty() else None)
-        print(report.summary())
-        return 0
-    if args.command == "info":
-        return _info(engine)
-    if args.command in ("backup", "restore"):
-        from greendoor.store import backup as B
+def _users_command(engine, args) -> int:
+    from greendoor.store.engine import init_store
 
-        try:
-            if args.command == "backup":
-                m = B.backup(engine, args.path)
-                print(f"backup written to {args.path} and verified: {len(m['tables'])} tables, "
-                      f"{sum(v[0] for v in m['tables'].values()):,} rows")
-            elif args.verify_only:
-                m = B.verify(args.path)
-                print(f"{args.path} matches its manifest ({m['created_at']})")
-            else:
-                m = B.restore(engine, args.path)
-                print(f"restored the backup of {m['created_at']} and verified every table")
-        except B.BackupError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        return 0
-    if args.command in ("export-subject", "erase-subject"):
-        import json
-
-        from greendoor import privacy as P
-
-        try:
-            if args.command == "export-subject":
-                print(json.dumps(P.export_subject(engine, args.contact_id), indent=2, default=str))
-            else:
-                if not args.yes and input(f"Erase contact {args.contact_id}? [y/N] ").lower() != "y":
-                    print("nothing changed")
-                    return 1
-                counts = P.erase_subject(engine, args.contact_id)
-                print(f"erased contact {args.contact_id}: " + ", ".join(
-                    f"{k} {v}" for k, v in counts.items()))
-        except P.SubjectNotFound as exc:
-            print(f"error: {exc.args[0]}", file=sys.stderr)
-            return 2
-        return 0
-    if args.command == "users":
-        init_store(engine)
-        return _users(engine, args)
-    return 1
+    init_store(engine)
+    return _users(engine, args)
 
 
 def _read_password(args) -> str:
@@ -397,7 +452,7 @@ def _account_count(engine) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(schema.accounts)).scalar())
 
 
-def _info(engine) -> int:
+def _info(engine, args=None) -> int:
     from greendoor.store import meta, schema
     from greendoor.store.engine import current_revision
 
@@ -412,6 +467,15 @@ def _info(engine) -> int:
             n = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
             print(f"  {table.name:<22}{n:>12,}")
     return 0
+
+
+#: Each subcommand's function: (engine, parsed arguments) -> exit status. Modules are
+#: imported inside them so that a command starts without loading what it does not use
+#: (Prophet, scikit-learn, Alembic), not to avoid an import cycle.
+COMMANDS = {"init": _init, "demo": _demo, "import": _import, "score": _score,
+            "evaluate": _evaluate, "forecast": _forecast, "info": _info, "backup": _backup,
+            "restore": _backup,
+            "export-subject": _subject, "erase-subject": _subject, "users": _users_command}
 
 
 if __name__ == "__main__":  # pragma: no cover

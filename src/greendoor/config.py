@@ -1,8 +1,10 @@
-"""Greendoor settings: where the store is, and every default threshold of SPEC.md.
+"""Greendoor settings: where the store is, and the typed model of every setting.
 
-Settings defaults live here and nowhere else (DESIGN.md "Conventions"). The store
+:class:`Settings` (pydantic) is the single source of every weight, band, window,
+horizon and threshold, with its unit, bounds and help; the alert rules declare their
+thresholds in :mod:`greendoor.rules` and the model takes them from there. The store
 keeps versioned copies (table ``settings_versions``); version 1 is
-:data:`DEFAULT_SETTINGS` as written by ``greendoor init``.
+:data:`DEFAULT_SETTINGS` (the model's defaults) as written by ``greendoor init``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,11 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+
+from greendoor import rules
 
 #: Environment variable holding the SQLAlchemy URL of the store.
 DB_URL_ENV = "GREENDOOR_DB_URL"
@@ -23,59 +29,177 @@ BANDS: tuple[str, ...] = ("green", "yellow", "red")
 #: SPEC.md "Canonical data": segment derived from ARR when absent (USD).
 SEGMENT_ARR_THRESHOLDS = {"enterprise": 50_000.0, "mid_market": 10_000.0}
 
-DEFAULT_SETTINGS: dict[str, Any] = {
-    # SPEC.md "Health score": engagement 40 %, sentiment 30 %, growth 30 %.
-    "health": {
-        "weights": {"engagement": 0.4, "sentiment": 0.3, "growth": 0.3},
-        # Optional per-segment overrides of the weights, e.g. {"smb": {...}}.
-        "segment_weights": {},
-        # Band lower bounds (inclusive): green 80-100, yellow 50-79, red 0-49.
-        "bands": {"green": 80.0, "yellow": 50.0},
-        "trend_window_days": 30,
-        "trend_threshold": 5.0,
-        # Measures of each component (SPEC.md "Health score"): each raw feature is
-        # scaled to 0-100 by linear interpolation between [value, score] points
-        # (clamped at the ends), then averaged with its weight inside the component.
-        "measures": {
-            "engagement": {
-                "active_days_30d": {"weight": 1.0, "points": [[4, 0], [22, 100]]},
-                "seat_utilization": {"weight": 1.0, "points": [[0.15, 0], [0.75, 100]]},
-                "feature_breadth_30d": {"weight": 1.0, "points": [[1, 0], [8, 100]]},
-                "days_since_touch": {"weight": 1.0, "points": [[14, 100], [90, 0]]},
-            },
-            "sentiment": {
-                "latest_nps": {"weight": 1.0, "points": [[0, 0], [6, 40], [9, 100]]},
-                "csat_90d": {"weight": 1.0, "points": [[1, 0], [3, 40], [4.5, 100]]},
-                "escalated_tickets_90d": {"weight": 1.0, "points": [[0, 100], [3, 0]]},
-                "high_priority_tickets_90d": {"weight": 1.0, "points": [[0, 100], [5, 0]]},
-                "nps_detractor": {"weight": 1.0, "points": [[0, 100], [1, 0]]},
-            },
-            "growth": {
-                "usage_trend": {"weight": 1.0, "points": [[0.4, 0], [1.0, 75], [1.3, 100]]},
-                "seat_utilization_change": {"weight": 1.0,
-                                            "points": [[-0.3, 0], [0.0, 75], [0.15, 100]]},
-                "arr_change_90d": {"weight": 1.0, "points": [[-0.2, 0], [0.0, 75], [0.1, 100]]},
-            },
-        },
-    },
-    # SPEC.md "Rules, alerts and playbooks".
-    "rules": {
-        "checkin_no_contact_days": 30,
-        "escalation_usage_drop": 0.50,
-        "warning_usage_decline": 0.30,
-        "warning_login_drop": 0.50,
-        "warning_ticket_increase": 2.00,
-        "warning_health_drop_points": 20.0,
-        "expansion_seat_utilization": 0.80,
-        "expansion_usage_growth": 0.30,
-        "product_gap_ticket_count": 3,
-        "product_gap_arr": 100_000.0,
-        "documentation_gap_ticket_count": 5,
-    },
-    "renewal_windows_days": [120, 90, 60, 30],
-    "churn_horizon_days": 90,
-    "this_week_health_drop_points": 10.0,
-}
+# --------------------------------------------------------------------------- #
+# The settings model: every weight, band, window, horizon and threshold, typed, with
+# its unit and help. Stored versions are JSON of it (greendoor.settings); the library
+# reads the JSON dict, the settings editor reads the help and bounds from here.
+# --------------------------------------------------------------------------- #
+COMPONENTS: tuple[str, ...] = ("engagement", "sentiment", "growth")
+Weight = Annotated[float, Field(ge=0)]
+
+
+def _f(default, description: str, unit: str, **bounds):
+    return Field(default, description=description, json_schema_extra={"unit": unit}, **bounds)
+
+
+class Measure(BaseModel):
+    """A health measure: its weight inside its component, and ``points``: the raw
+    value -> 0-100 scale, linear between ``[value, score]`` points, clamped at the ends."""
+
+    model_config = ConfigDict(extra="forbid")
+    weight: float = Field(1.0, ge=0)
+    points: list[tuple[float, float]] = Field(min_length=2)
+
+    @field_validator("points")
+    @classmethod
+    def _increasing(cls, pts):
+        if any(b[0] <= a[0] for a, b in zip(pts, pts[1:], strict=False)):
+            raise ValueError("the points' values must increase")
+        if any(not 0 <= p[1] <= 100 for p in pts):
+            raise ValueError("scores must be between 0 and 100")
+        return pts
+
+
+def _measures(spec: dict) -> dict[str, Measure]:
+    return {k: Measure(points=v) for k, v in spec.items()}
+
+
+class Bands(BaseModel):
+    """Band lower bounds (inclusive), 0-100 points: green 80-100, yellow 50-79, red 0-49."""
+
+    model_config = ConfigDict(extra="forbid")
+    green: float = _f(80.0, "Green from this health score", "points", gt=0, le=100)
+    yellow: float = _f(50.0, "Yellow from this health score (below it: red)", "points",
+                       gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not 0 < self.yellow < self.green <= 100:
+            raise ValueError(f"need 0 < yellow < green <= 100, got yellow={self.yellow!r}, "
+                             f"green={self.green!r}")
+        return self
+
+
+class Health(BaseModel):
+    """SPEC.md "Health score": engagement 40 %, sentiment 30 %, growth 30 %."""
+
+    model_config = ConfigDict(extra="forbid")
+    weights: dict[str, Weight] = _f({"engagement": 0.4, "sentiment": 0.3, "growth": 0.3},
+                                    "Component weights (any scale; normalised)", "weight")
+    segment_weights: dict[str, dict[str, Weight]] = _f(
+        {}, "Per-segment overrides of the weights, e.g. {'smb': {...}}", "weight")
+    bands: Bands = Bands()
+    trend_window_days: int = _f(30, "Trend: change over this many days", "days", ge=7, le=180)
+    trend_threshold: float = _f(5.0, "Trend: improving or declining from this change",
+                                "points", gt=0, le=50)
+    measures: dict[str, dict[str, Measure]] = {
+        "engagement": _measures({
+            "active_days_30d": [[4, 0], [22, 100]],
+            "seat_utilization": [[0.15, 0], [0.75, 100]],
+            "feature_breadth_30d": [[1, 0], [8, 100]],
+            "days_since_touch": [[14, 100], [90, 0]]}),
+        "sentiment": _measures({
+            "latest_nps": [[0, 0], [6, 40], [9, 100]],
+            "csat_90d": [[1, 0], [3, 40], [4.5, 100]],
+            "escalated_tickets_90d": [[0, 100], [3, 0]],
+            "high_priority_tickets_90d": [[0, 100], [5, 0]],
+            "nps_detractor": [[0, 100], [1, 0]]}),
+        "growth": _measures({
+            "usage_trend": [[0.4, 0], [1.0, 75], [1.3, 100]],
+            "seat_utilization_change": [[-0.3, 0], [0.0, 75], [0.15, 100]],
+            "arr_change_90d": [[-0.2, 0], [0.0, 75], [0.1, 100]]}),
+    }
+
+    @model_validator(mode="after")
+    def _weights(self):
+        for path, ws in [("weights", self.weights),
+                         *[(f"segment_weights.{k}", v) for k, v in self.segment_weights.items()]]:
+            unknown = set(ws) - set(COMPONENTS)
+            if unknown:
+                raise ValueError(f"{path}: unknown component {sorted(unknown)} (use "
+                                 f"{', '.join(COMPONENTS)})")
+            if len(ws) == len(COMPONENTS) and sum(ws.values()) <= 0:
+                raise ValueError(f"{path}: at least one weight must be above 0")
+        bad = set(self.segment_weights) - set(SEGMENTS)
+        if bad:
+            raise ValueError(f"segment_weights: unknown segment {sorted(bad)}")
+        return self
+
+
+def _rules_model() -> type[BaseModel]:
+    """The rule thresholds, one field per :class:`greendoor.rules.Threshold`."""
+    fields = {t.name: (int if t.integer else float,
+                       _f(int(t.default) if t.integer else float(t.default), t.help, t.unit,
+                          ge=t.ge, **({"le": t.le} if t.le is not None else {})))
+              for t in rules.all_thresholds()}
+    return create_model("Rules", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+Rules = _rules_model()
+
+
+class Models(BaseModel):
+    """How the models are measured and when they may drive numbers."""
+
+    model_config = ConfigDict(extra="forbid")
+    ece_calibrated: float = _f(0.05, "Probabilities are called calibrated below this expected "
+                               "calibration error", "share", gt=0, le=0.5)
+    interval: float = _f(0.90, "Coverage of the skill and importance intervals", "share",
+                         gt=0.5, lt=1)
+    category_min_history: int = _f(20, "A forecast category's historic renewal rate is "
+                                   "blended in from this many closed renewals", "renewals",
+                                   ge=1)
+    queue_min_risk_index: float = _f(90.0, "The at-risk queue also lists accounts from this "
+                                     "risk index (0-100)", "points", ge=0, le=100)
+    reading_high_risk_index: float = _f(80.0, "Reading the risk figures: risk at renewal is "
+                                        "high from this risk index", "points", ge=0, le=100)
+    reading_high_loss: float = _f(0.30, "Reading the risk figures: or from this probability "
+                                  "of loss at the renewal", "share", gt=0, lt=1)
+    reading_unlikely_churn: float = _f(0.05, "Reading the risk figures: churn in the horizon "
+                                       "is unlikely below this probability", "share", gt=0, lt=1)
+    silhouette_separated: float = _f(0.5, "Segmentation: clusters read as well separated from "
+                                     "this silhouette score", "score", gt=0, lt=1)
+
+
+class Behavior(BaseModel):
+    """Adoption gaps and usage anomalies (SPEC.md page 7)."""
+
+    model_config = ConfigDict(extra="forbid")
+    adoption_gap: float = _f(0.20, "A feature used by fewer active accounts than this share "
+                             "30 days after its release is an adoption gap", "share", gt=0, le=1)
+    anomaly_drop: float = _f(0.20, "Usage anomaly: events or session time over 14 days down "
+                             "more than this share", "share", gt=0, le=1)
+
+
+class Settings(BaseModel):
+    """Every setting of Greendoor (SPEC.md "Health score", "Rules, alerts and playbooks",
+    "Pages"). ``Settings().model_dump()`` are the defaults (version 1 of a new store)."""
+
+    model_config = ConfigDict(extra="forbid")
+    health: Health = Health()
+    rules: Rules = Rules()  # type: ignore[valid-type]
+    renewal_windows_days: list[int] = _f([120, 90, 60, 30], "Renewal playbook windows: "
+                                         "days before the renewal", "days")
+    churn_horizon_days: int = _f(90, "Churn within this many days is what the churn model "
+                                 "predicts and ARR at risk counts", "days", ge=7, le=365)
+    this_week_health_drop_points: float = _f(10.0, "This week: health drops of at least this "
+                                             "many points", "points", gt=0, le=100)
+    this_week_renewal_windows_days: list[int] = _f([90, 60, 30], "This week: renewals "
+                                                   "entering these windows", "days")
+    this_week_expansion_probability: float = _f(0.5, "This week: a new expansion signal when "
+                                                "P(expansion) crosses this", "share", gt=0, lt=1)
+    models: Models = Models()
+    behavior: Behavior = Behavior()
+
+    @field_validator("renewal_windows_days", "this_week_renewal_windows_days")
+    @classmethod
+    def _windows(cls, w):
+        if not w or len(set(w)) != len(w) or any(not 1 <= x <= 365 for x in w):
+            raise ValueError(f"need distinct whole days between 1 and 365, got {w!r}")
+        return sorted(w, reverse=True)
+
+
+DEFAULT_SETTINGS: dict[str, Any] = Settings().model_dump(mode="json")
 
 
 def default_settings() -> dict[str, Any]:
@@ -122,3 +246,45 @@ def segment_from_arr(arr: float) -> str:
     if arr >= SEGMENT_ARR_THRESHOLDS["mid_market"]:
         return "mid_market"
     return "smb"
+
+
+def setting_info(path: str) -> dict[str, Any]:
+    """Help, unit and bounds of a setting by its dotted path (``"rules.warning_login_drop"``)
+    from :class:`Settings`: ``{"help", "unit", "ge", "le"}``. Raises ``KeyError`` for an
+    unknown path."""
+    model: Any = Settings
+    field = None
+    for part in path.split("."):
+        field = model.model_fields[part]
+        model = field.annotation
+    extra = field.json_schema_extra or {}
+    bounds = {k: getattr(m, k, None) for m in field.metadata for k in ("ge", "gt", "le", "lt")
+              if getattr(m, k, None) is not None}
+    return {"help": field.description or "", "unit": extra.get("unit", ""),
+            "ge": bounds.get("ge", bounds.get("gt")), "le": bounds.get("le", bounds.get("lt"))}
+
+
+#: The scalar settings of the settings editor's second table (the rules have their own).
+SCALAR_SETTINGS = ("churn_horizon_days", "this_week_health_drop_points",
+                   "this_week_expansion_probability",
+                   *[f"models.{k}" for k in Models.model_fields],
+                   *[f"behavior.{k}" for k in Behavior.model_fields])
+
+
+def get_path(settings: dict, path: str):
+    """The value at a dotted ``path`` (``"bands.green"``) of a nested settings dict.
+    Raises ``KeyError`` for an unknown path."""
+    node = settings
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+def set_path(settings: dict, path: str, value) -> None:
+    """Set the value at a dotted ``path`` of a nested settings dict in place.
+    Raises ``KeyError`` when a parent is missing."""
+    *parents, leaf = path.split(".")
+    node = settings
+    for part in parents:
+        node = node[part]
+    node[leaf] = value

@@ -2,7 +2,7 @@
 
 :class:`Filters` is the app's global filter (as-of date, segment, CSM owner);
 :func:`default_as_of` is the date a new session (or a command without ``--as-of``)
-starts at. This module sits below the read models (``portfolio``, ``analytics``) and
+starts at; :func:`filter_options` lists the segments and owners the filters offer. This module sits below the read models (``portfolio``, ``analytics``) and
 scoring, so each of them can use it without importing the others.
 """
 
@@ -46,3 +46,24 @@ def default_as_of(conn: Connection) -> dt.date | None:
     if not latest:
         return None
     return min(max(latest) + dt.timedelta(days=1), dt.date.today())
+
+
+def filter_options(conn: Connection) -> dict[str, list[str]]:
+    """Distinct segments and CSM owners for the sidebar filters."""
+    a = schema.accounts
+    segs = [r[0] for r in conn.execute(
+        sa.select(a.c.segment).where(a.c.segment.is_not(None)).distinct().order_by(a.c.segment))]
+    owners = [r[0] for r in conn.execute(
+        sa.select(a.c.csm_owner).where(a.c.csm_owner.is_not(None)).distinct()
+        .order_by(a.c.csm_owner))]
+    return {"segments": segs, "owners": owners}
+
+
+def data_start(conn: Connection) -> dt.date | None:
+    """Where observation windows can begin: the first usage day when the store has
+    usage (earlier dates would look inactive), else the first subscription start."""
+    for col in (schema.usage.c.date, schema.subscriptions.c.start_date):
+        v = conn.execute(sa.select(sa.func.min(col))).scalar()
+        if v is not None:
+            return v.date() if isinstance(v, dt.datetime) else v
+    return None

@@ -14,6 +14,8 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class Step:
+    """One step of a playbook: due ``offset_days`` after the playbook's anchor (its start, or
+    before the renewal date when negative), done by ``owner_role``."""
     offset_days: int
     owner_role: str  # csm | csm_manager | support_lead | executive | account_executive
     title: str
@@ -21,6 +23,8 @@ class Step:
 
 @dataclasses.dataclass(frozen=True)
 class Playbook:
+    """A named sequence of steps started on an account; ``relative_to`` says whether offsets
+    count from the start or from the account's renewal date."""
     key: str
     name: str
     purpose: str

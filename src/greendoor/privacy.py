@@ -11,16 +11,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from greendoor import audit
 from greendoor.access import Actor, actor_name
 from greendoor.store import schema
-from greendoor.store.engine import new_id
 
 ERASED = "[erased]"
 
@@ -83,8 +82,5 @@ def erase_subject(engine: Engine, contact_id: str, actor: Actor = "cli") -> dict
         conn.execute(c_.update().where(c_.c.contact_id == cid).values(
             name=ERASED, email=None, title=None))
         counts["contacts"] = 1
-        conn.execute(schema.audit_log.insert().values(
-            audit_id=new_id(), occurred_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-            actor=actor, action="subject.erase", entity="contacts", entity_id=cid,
-            after_json=json.dumps(counts)))
+        audit.record(conn, actor, "subject.erase", "contacts", cid, after=counts)
     return counts

@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection
 from greendoor.config import SEGMENT_ARR_THRESHOLDS
 from greendoor.periods import default_as_of
 from greendoor.store import schema
+from greendoor.store.bulk import bulk_insert
 
 
 def add_months(dates, months) -> np.ndarray:
@@ -155,12 +156,16 @@ def opportunities_as_of(conn: Connection, d: dt.date, types: tuple[str, ...] | N
     account_id, type, amount, close_date, created_at, status`` (at ``d``: ``open``
     unless closed before ``d``), ``stage, forecast_category, probability`` (as known
     then; None when unknown) and ``known`` (whether they were). ``open_only`` keeps the
-    opportunities open at ``d``."""
+    opportunities open at ``d``. At the data's export date or later (the present), the
+    opportunities created since, in the app, count too."""
     o, h = schema.opportunities, schema.opportunity_history
+    exported = export_date(conn)
+    current_known = exported is not None and d >= exported
     q = sa.select(o.c.opportunity_id, o.c.account_id, o.c.type, o.c.amount, o.c.close_date,
                   o.c.created_at, o.c.status.label("final_status"),
-                  *[o.c[c] for c in STATE_COLUMNS]).where(
-        sa.or_(o.c.created_at.is_(None), o.c.created_at < d))
+                  *[o.c[c] for c in STATE_COLUMNS])
+    if not current_known:  # at the data's date or later, opportunities created since count
+        q = q.where(sa.or_(o.c.created_at.is_(None), o.c.created_at < d))
     if types:
         q = q.where(o.c.type.in_(list(types)))
     df = pd.read_sql(q, conn)
@@ -175,8 +180,6 @@ def opportunities_as_of(conn: Connection, d: dt.date, types: tuple[str, ...] | N
                        .where(h.c.valid_from <= d), conn)
     latest = (hist.sort_values("valid_from").drop_duplicates("opportunity_id", keep="last")
               .set_index("opportunity_id"))
-    exported = export_date(conn)
-    current_known = exported is not None and d >= exported
     has_hist = df["opportunity_id"].isin(latest.index)
     exported = df[list(STATE_COLUMNS)].notna().any(axis=1)
     df["known"] = closed_before | has_hist | (current_known & exported)
@@ -195,8 +198,6 @@ def record_history(conn: Connection, frame: pd.DataFrame, valid_from: dt.date,
     of ``opportunities``) that is new or whose stage, forecast category, probability,
     status, amount or close date differ from its latest history row. Returns the
     number of rows written."""
-    from greendoor.store.bulk import bulk_insert
-
     h = schema.opportunity_history
     cols = ["stage", "forecast_category", "probability", "status", "amount", "close_date"]
     if frame.empty:

@@ -15,9 +15,13 @@ operator: a plain string actor) manage users.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import time
 
 import pandas as pd
@@ -26,10 +30,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Connection, Engine
 
-from greendoor import access
+from greendoor import access, audit
 from greendoor.access import ROLES, Actor, Principal
-from greendoor.store import schema
-from greendoor.store.engine import new_id
+from greendoor.store import meta, schema
 
 #: Authentication modes (environment variable ``GREENDOOR_AUTH``).
 AUTH_ENV = "GREENDOOR_AUTH"
@@ -90,11 +93,7 @@ def _check_password(password: str | None) -> None:
 
 
 def _audit(conn: Connection, actor: str, action: str, username: str, before=None, after=None):
-    conn.execute(schema.audit_log.insert().values(
-        audit_id=new_id(), occurred_at=_now(), actor=actor, action=action, entity="users",
-        entity_id=username,
-        before_json=json.dumps(before, default=str) if before is not None else None,
-        after_json=json.dumps(after, default=str) if after is not None else None))
+    audit.record(conn, actor, action, "users", username, before, after)
 
 
 def _public(row) -> dict:
@@ -199,6 +198,7 @@ def list_users(conn: Connection, principal: Principal | None = None) -> pd.DataF
 
 
 def user_count(conn: Connection) -> int:
+    """Number of users in the store (any status)."""
     return int(conn.execute(sa.select(sa.func.count()).select_from(schema.users)).scalar())
 
 
@@ -350,9 +350,7 @@ _SECRET_KEY = "session_secret"
 def _session_secret(engine: Engine) -> bytes:
     """The store's secret for signing sessions (made once, kept in ``store_meta``), so
     every app server on the store accepts the same sessions, and a new store none."""
-    import secrets
 
-    from greendoor.store import meta
 
     with engine.begin() as conn:
         secret = meta.get(conn, _SECRET_KEY)
@@ -363,8 +361,6 @@ def _session_secret(engine: Engine) -> bytes:
 
 
 def _session_mac(secret: bytes, payload: str, password_hash: str | None) -> str:
-    import hashlib
-    import hmac
 
     # the password hash is part of the message: a new password ends every session
     msg = f"{payload}|{password_hash or ''}".encode()
@@ -377,7 +373,6 @@ def session_token(engine: Engine, principal: Principal, now: dt.datetime | None 
     user name and the expiry (UTC), and the MAC is HMAC-SHA256 with the store's secret
     over the payload and the user's password hash (so a new password, or a user
     removed, ends the session)."""
-    import base64
 
     now = now or _now()
     payload = base64.urlsafe_b64encode(json.dumps(
@@ -392,8 +387,6 @@ def session_principal(engine: Engine, token: str | None,
                       now: dt.datetime | None = None) -> Principal | None:
     """The principal of a valid, unexpired session token, or ``None`` (bad signature,
     expired, unknown or changed user). Never raises for a malformed token."""
-    import base64
-    import hmac
 
     if not token or len(token) > 1_000 or token.count(".") != 1:
         return None

@@ -17,8 +17,8 @@ LABELS = ["Create task", "Start playbook", "Escalate", "Log interaction",
 
 
 @pytest.fixture
-def app(scored_demo_store, monkeypatch):
-    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
+def app(scored_store_copy, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_store_copy[0])
 
     def open_account(account_id: str) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=120)
@@ -43,8 +43,8 @@ def test_account_360_renders_the_archetypes(app, account_id, name):
     assert [b.label for b in at.button][:7] == LABELS
 
 
-def test_action_round_trip_from_account_360(app, scored_demo_store):
-    _, eng = scored_demo_store
+def test_action_round_trip_from_account_360(app, scored_store_copy):
+    _, eng = scored_store_copy
     at = app(DATAFLOW)
     at.button(key="a360_Create task").click().run()
     assert not at.exception
@@ -67,8 +67,8 @@ def test_unknown_account_offers_a_picker(app):
     assert at.selectbox(key="a360_pick") is not None
 
 
-def test_clicking_an_account_row_opens_account_360(scored_demo_store, monkeypatch):
-    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
+def test_clicking_an_account_row_opens_account_360(scored_store_copy, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_store_copy[0])
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     first = next(d.value for d in at.dataframe if "open_tickets" in d.value.columns).iloc[0]
@@ -79,8 +79,8 @@ def test_clicking_an_account_row_opens_account_360(scored_demo_store, monkeypatc
     assert at.query_params["account"] == first["account_id"]
 
 
-def test_attention_list_and_band_drill_down(scored_demo_store, monkeypatch):
-    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
+def test_attention_list_and_band_drill_down(scored_store_copy, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_store_copy[0])
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception
@@ -88,12 +88,15 @@ def test_attention_list_and_band_drill_down(scored_demo_store, monkeypatch):
     assert {"Average health", "ARR red", "ARR at risk (90 days)"} <= set(labels)
     attention = next(d.value for d in at.dataframe if "expected_loss" in d.value.columns)
     assert attention["expected_loss"].is_monotonic_decreasing
-    # a click on the red part of the health distribution lists the red accounts
-    at.session_state["health_hist"] = {"selection": {"points": [{"customdata": ["yellow"]}],
-                                                     "point_indices": [0], "box": [], "lasso": []}}
+    # a click on one bar of the health distribution lists that bar's accounts (issue 18:
+    # it listed the whole band)
+    at.session_state["health_hist"] = {"selection": {
+        "points": [{"customdata": ["yellow", 60.0, 70.0]}], "point_indices": [0], "box": [],
+        "lasso": []}}
     at.run()
     table = next(d.value for d in at.dataframe if "open_tickets" in d.value.columns)
     assert len(table) > 0 and set(table["band"]) == {"yellow"}
+    assert table["health_score"].between(60, 70, inclusive="left").all()
     # a click on the attention list opens that account
     at2 = AppTest.from_file(APP, default_timeout=120)
     at2.run()
@@ -102,8 +105,8 @@ def test_attention_list_and_band_drill_down(scored_demo_store, monkeypatch):
     assert [t.value for t in at2.title] == [attention.iloc[0]["name"]]
 
 
-def test_an_action_shows_on_the_actions_page_and_can_be_closed(app, scored_demo_store):
-    _, eng = scored_demo_store
+def test_an_action_shows_on_the_actions_page_and_can_be_closed(app, scored_store_copy):
+    _, eng = scored_store_copy
     at = app(TECHCORP)
     at.button(key="a360_Start playbook").click().run()
     at.selectbox(key="dlg_playbook").set_value("expansion").run()
@@ -128,8 +131,8 @@ def test_an_action_shows_on_the_actions_page_and_can_be_closed(app, scored_demo_
     assert done == 1
 
 
-def test_this_week_lists_changes_and_opens_the_account(scored_demo_store, monkeypatch):
-    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
+def test_this_week_lists_changes_and_opens_the_account(scored_store_copy, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_store_copy[0])
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at.switch_page("../pages/this_week.py").run()
@@ -146,9 +149,9 @@ def test_this_week_lists_changes_and_opens_the_account(scored_demo_store, monkey
     assert [t.value for t in at.title] == [first["name"]]
 
 
-def test_churn_risk_queue_drill_and_act(scored_demo_store, monkeypatch):
-    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
-    _, eng = scored_demo_store
+def test_churn_risk_queue_drill_and_act(scored_store_copy, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_store_copy[0])
+    _, eng = scored_store_copy
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at.switch_page("../pages/churn_risk.py").run()
@@ -185,9 +188,9 @@ def _all_text(at: AppTest) -> str:
     return " ".join(str(p) for p in parts)
 
 
-def test_presentation_mode_masks_names_everywhere(scored_demo_store, monkeypatch):
-    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
-    _, eng = scored_demo_store
+def test_presentation_mode_masks_names_everywhere(scored_store_copy, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_store_copy[0])
+    _, eng = scored_store_copy
     with eng.connect() as conn:
         accounts = [r[0] for r in conn.execute(sa.select(schema.accounts.c.name))]
         contacts = [r[0] for r in conn.execute(sa.select(schema.contacts.c.name)) if r[0]]
@@ -223,8 +226,8 @@ DIALOG_CASES = [
 
 
 @pytest.mark.parametrize("label, texts, kind", DIALOG_CASES)
-def test_every_action_round_trips(app, scored_demo_store, label, texts, kind):
-    _, eng = scored_demo_store
+def test_every_action_round_trips(app, scored_store_copy, label, texts, kind):
+    _, eng = scored_store_copy
     with eng.connect() as conn:
         before = conn.execute(sa.select(sa.func.count()).select_from(schema.actions)
                               .where(schema.actions.c.type == kind)).scalar()

@@ -46,9 +46,9 @@ def select_row(at: AppTest, key: str, row: int = 0) -> AppTest:
 
 
 @pytest.fixture
-def demo(scored_demo_store, monkeypatch):
-    monkeypatch.setenv(config.DB_URL_ENV, scored_demo_store[0])
-    return scored_demo_store[1]
+def demo(scored_store_copy, monkeypatch):
+    monkeypatch.setenv(config.DB_URL_ENV, scored_store_copy[0])
+    return scored_store_copy[1]
 
 
 @pytest.mark.parametrize("page", list(PAGES))
@@ -67,8 +67,13 @@ def test_analytics_pages_on_ravenstack_say_what_is_missing(ravenstack_store, mon
     at = open_page(page)
     assert [t.value for t in at.title] == [PAGES[page]]
     notes = " ".join(i.value for i in at.info)
+    if page == "behavior":  # RavenStack has usage: the page shows it, with nothing missing
+        assert not notes
+        assert {"DAU (7-day mean)", "MAU"} <= {m.label for m in at.metric}
+        assert all(m.value not in ("", "—", "0") for m in at.metric if m.label == "MAU")
+        return
     expected = {"expansion": "opportunities", "renewals": "renewal", "advocacy": "survey_responses",
-                "segmentation": "", "behavior": ""}[page]
+                "segmentation": "No score snapshot"}[page]
     assert expected in notes
 
 
@@ -163,10 +168,10 @@ def test_segmentation_click_and_account_vs_segment(demo):
     assert not at.exception
     assert len([c for c in at.caption if "accounts moved" in c.value]) == 1
     opts = at.selectbox(key="mig_flow").options
-    if len(opts) > 1:
-        at.selectbox(key="mig_flow").set_value(opts[1].split(" (")[0]).run()
-        assert not at.exception
-        assert len(frame_with(at, "target")) > 0
+    assert len(opts) > 1, opts  # three weeks hold some band moves
+    at.selectbox(key="mig_flow").set_value(opts[1].split(" (")[0]).run()
+    assert not at.exception
+    assert len(frame_with(at, "target")) > 0
 
 
 def test_behavior_feature_click_lists_accounts(demo):
@@ -194,8 +199,7 @@ def test_settings_change_rescore_and_pages_show_the_new_version(tmp_path, monkey
     eng.dispose()
     monkeypatch.setenv(config.DB_URL_ENV, url)
     at = open_page("data")
-    weights = at.session_state["settings_weights"] if "settings_weights" in at.session_state else None
-    assert weights is None or isinstance(weights, dict)
+    assert at.number_input(key="settings_green").value == 80.0  # the default band
     at.number_input(key="settings_green").set_value(85.0)
     at.text_input(key="settings_note").set_value("stricter green band")
     at.button(key="FormSubmitter:settings_form-Save as a new version").click().run()

@@ -15,8 +15,8 @@ from tests.conftest import DEMO_AS_OF
 APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
 
 
-def test_audit_view_filters_and_exports(scored_demo_store, monkeypatch):
-    url, eng = scored_demo_store
+def test_audit_view_filters_and_exports(scored_store_copy, monkeypatch):
+    url, eng = scored_store_copy
     monkeypatch.setenv(config.DB_URL_ENV, url)
     with eng.connect() as conn:
         acc = conn.execute(sa.select(schema.accounts.c.account_id).limit(1)).scalar()

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from greendoor import actions as A
-from greendoor import config, portfolio
-from greendoor.analytics import advocacy, behavior, expansion
+from greendoor import config, periods
+from greendoor.analytics import advocacy, behavior, expansion, portfolio_health
 from greendoor.store import schema
 
 APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
@@ -33,8 +33,8 @@ def counts(eng) -> dict:
 
 
 @pytest.mark.parametrize("value", HOSTILE)
-def test_hostile_account_parameter_in_the_url(scored_demo_store, monkeypatch, value):
-    url, eng = scored_demo_store
+def test_hostile_account_parameter_in_the_url(scored_store_copy, monkeypatch, value):
+    url, eng = scored_store_copy
     monkeypatch.setenv(config.DB_URL_ENV, url)
     before = counts(eng)
     at = AppTest.from_file(APP, default_timeout=120)
@@ -48,14 +48,14 @@ def test_hostile_account_parameter_in_the_url(scored_demo_store, monkeypatch, va
 
 
 @pytest.mark.parametrize("value", HOSTILE)
-def test_hostile_filter_values_match_nothing_and_break_nothing(scored_demo_store, value):
-    _, eng = scored_demo_store
+def test_hostile_filter_values_match_nothing_and_break_nothing(scored_store_copy, value):
+    _, eng = scored_store_copy
     before = counts(eng)
-    f = portfolio.Filters(as_of=dt.date(2026, 6, 30), segment=value, owner=value)
+    f = periods.Filters(as_of=dt.date(2026, 6, 30), segment=value, owner=value)
     with eng.connect() as conn:
-        assert portfolio.kpis(conn, f)["accounts"] == 0
-        assert portfolio.account_table(conn, f).empty
-        assert portfolio.scores(conn, f).empty
+        assert portfolio_health.kpis(conn, f)["accounts"] == 0
+        assert portfolio_health.account_table(conn, f).empty
+        assert portfolio_health.scores(conn, f).empty
         assert expansion.open_pipeline(conn, f).empty
         assert advocacy.activities(conn, f).empty
         assert behavior.anomalies(conn, f).empty
@@ -63,8 +63,8 @@ def test_hostile_filter_values_match_nothing_and_break_nothing(scored_demo_store
 
 
 @pytest.mark.parametrize("value", [v for v in HOSTILE if len(v) < 2000])
-def test_hostile_dialog_text_is_stored_verbatim(scored_demo_store, value):
-    _, eng = scored_demo_store
+def test_hostile_dialog_text_is_stored_verbatim(scored_store_copy, value):
+    _, eng = scored_store_copy
     with eng.connect() as conn:
         acc = conn.execute(sa.select(schema.accounts.c.account_id).limit(1)).scalar()
     before = counts(eng)
@@ -78,8 +78,8 @@ def test_hostile_dialog_text_is_stored_verbatim(scored_demo_store, value):
     assert after["actions"] == before["actions"] + 1 and after["accounts"] == before["accounts"]
 
 
-def test_overlong_and_bad_dialog_values_are_refused_with_a_message(scored_demo_store):
-    _, eng = scored_demo_store
+def test_overlong_and_bad_dialog_values_are_refused_with_a_message(scored_store_copy):
+    _, eng = scored_store_copy
     with eng.connect() as conn:
         acc = conn.execute(sa.select(schema.accounts.c.account_id).limit(1)).scalar()
     with pytest.raises(A.ActionError, match="title is longer than 200"):

@@ -12,12 +12,12 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from greendoor import access, account360, audit, portfolio, privacy
+from greendoor import access, account360, audit, periods, privacy
 from greendoor import actions as A
 from greendoor import settings as S
 from greendoor import users as U
 from greendoor.access import AccessDenied, Principal
-from greendoor.analytics import expansion, renewals
+from greendoor.analytics import expansion, portfolio_health, renewals
 from greendoor.cli import main
 from greendoor.ingest import import_path
 from greendoor.store import schema
@@ -150,15 +150,15 @@ def test_users_cli_add_set_role_remove_are_audited(scored_store_copy, monkeypatc
 def test_csm_reads_only_their_own_book(store):
     eng, books, mine, other = store
     carl = who(eng, "carl")
-    f = portfolio.Filters(DEMO_AS_OF)
+    f = periods.Filters(DEMO_AS_OF)
     scoped = access.scope(carl, f)
     assert scoped.owner == mine
     with eng.connect() as conn:
-        table = portfolio.account_table(conn, scoped)
+        table = portfolio_health.account_table(conn, scoped)
         assert set(table["account_id"]) <= books[mine] and len(table) > 0
         assert set(table["csm_owner"]) == {mine}
         assert set(access.visible_accounts(conn, carl)) == books[mine]
-        assert set(portfolio.scores(conn, scoped)["account_id"]) <= books[mine]
+        assert set(portfolio_health.scores(conn, scoped)["account_id"]) <= books[mine]
         assert set(expansion.open_pipeline(conn, scoped)["account_id"]) <= books[mine]
         assert set(renewals.due(conn, scoped, [120, 90, 60, 30])["account_id"]) <= books[mine]
         # another owner's book, by filter or by account id, is refused
@@ -213,7 +213,7 @@ def test_csm_acts_on_own_accounts_and_is_refused_on_others(store):
 def test_viewer_reads_everything_masked_and_cannot_act(store):
     eng, books, mine, other = store
     vera = who(eng, "vera")
-    f = portfolio.Filters(DEMO_AS_OF)
+    f = periods.Filters(DEMO_AS_OF)
     assert access.scope(vera, f) == f  # every account
     with eng.connect() as conn:
         c = schema.contacts

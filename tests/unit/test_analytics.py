@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greendoor import config
+from greendoor import config, state
 from greendoor import settings as S
 from greendoor.analytics import advocacy, behavior, expansion, renewals, segments
-from greendoor.portfolio import Filters
+from greendoor.periods import Filters
 from greendoor.store import schema
 from greendoor.store.bulk import bulk_insert
 from greendoor.store.rollups import usage_rollups_fresh
@@ -147,7 +147,11 @@ def test_pipeline_by_stage_weighted_and_aging(engine):
         "created_at": pd.to_datetime(["2025-05-01", "2025-05-22", "2025-04-01", "2025-05-01"])})
     with engine.begin() as conn:
         bulk_insert(conn, schema.opportunities, opp)
+        # no export date and no history at AS_OF: the stages were not known then
+        unknown = expansion.by_stage(expansion.open_pipeline(conn, Filters(AS_OF)))
+        state.record_history(conn, opp, AS_OF - dt.timedelta(days=1), "test")
         pipe = expansion.open_pipeline(conn, Filters(AS_OF))
+    assert list(unknown["stage"]) == ["unknown"] and unknown["amount"].sum() == 4500
     st = expansion.by_stage(pipe)
     assert list(st["stage"]) == ["discovery", "proposal"]  # deal order; renewal left out
     prop = st.set_index("stage").loc["proposal"]
@@ -156,15 +160,17 @@ def test_pipeline_by_stage_weighted_and_aging(engine):
     assert prop["oldest_age_days"] == 61
 
 
-def test_seat_signal_value_restores_80_percent_utilization():
-    """20 seats at 100 % utilization need 5 more seats to fall back to 80 %; value =
-    5 x ARR per seat."""
-    settings = config.default_settings()
-    util, seats, arr = 1.0, 20.0, 20_000.0
-    extra = int(np.ceil(util * seats / expansion.TARGET_UTILIZATION - seats))
-    assert extra == 5
-    assert settings["rules"]["expansion_seat_utilization"] == 0.8
-    assert extra * arr / seats == 5_000
+def test_seat_signal_value_restores_the_target_utilization():
+    """20 seats at 100 % utilization need 5 more seats to fall back to 80 % (20 / 25);
+    value = 5 x ARR per seat = 5 x 20,000 / 20 = 5,000. 20 seats at 81 %: 16.2 / 0.8 =
+    20.25 -> 21 seats, 1 more (at least 1). At a 50 % target: 20 / 0.5 - 20 = 20 seats."""
+    target = config.default_settings()["rules"]["expansion_target_utilization"]
+    assert target == 0.8
+    assert expansion.seat_value(1.0, 20, 20_000.0, target) == (5, 5_000.0)
+    assert expansion.seat_value(0.81, 20, 20_000.0, target) == (1, 1_000.0)
+    assert expansion.seat_value(1.0, 20, 20_000.0, 0.5) == (20, 20_000.0)
+    with pytest.raises(ValueError):
+        expansion.seat_value(1.0, 0, 20_000.0, target)
 
 
 # --------------------------------------------------------------------------- renewals

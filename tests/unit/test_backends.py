@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from greendoor import portfolio
+from greendoor import periods
+from greendoor.analytics import portfolio_health
 from greendoor.demo import DemoParams, load_demo
 from greendoor.metrics import sql as msql
 from greendoor.scoring.run import score
@@ -45,7 +46,7 @@ def test_retention_and_kpis_are_equal(both):
             out[name] = {
                 "t12m": msql.retention(conn, AS_OF - dt.timedelta(days=365), AS_OF),
                 "q": msql.retention(conn, AS_OF - dt.timedelta(days=90), AS_OF, segment="smb"),
-                "kpis": portfolio.kpis(conn, portfolio.Filters(AS_OF)),
+                "kpis": portfolio_health.kpis(conn, periods.Filters(AS_OF)),
             }
     d, p = out["duckdb"], out["postgresql"]
     for key in ("t12m", "q", "kpis"):
@@ -83,7 +84,7 @@ def test_scores_are_equal(both):
 def test_analytics_read_models_are_equal(both):
     from greendoor.analytics import advocacy, behavior, expansion, segments
 
-    f = portfolio.Filters(AS_OF)
+    f = periods.Filters(AS_OF)
     frames = {}
     for name, eng in both.items():
         with eng.connect() as conn:

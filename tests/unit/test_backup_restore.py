@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from greendoor import actions as A
 from greendoor.cli import main
 from greendoor.demo import DemoParams, load_demo
-from greendoor.store import backup as B
+from greendoor.store import backup as BK
 from greendoor.store import schema
 from greendoor.store.engine import current_revision, head_revision, init_store, make_engine
 from tests.conftest import pg_database
@@ -78,14 +78,14 @@ def test_restore_keeps_audit_rows_written_after_the_backup(demo_on, tmp_path):
     url, eng = demo_on
     before = content(eng)
     target = tmp_path / "snap.duckdb"
-    B.backup(eng, target)
+    BK.backup(eng, target)
     with eng.connect() as conn:
         acc = conn.execute(sa.select(schema.accounts.c.account_id).limit(1)).scalar()
     A.create_task(eng, acc, "after the backup", owner="x", due_date=SMALL.as_of)
     with eng.begin() as conn:
         conn.execute(schema.tickets.delete())
     assert content(eng) != before
-    B.restore(eng, target)
+    BK.restore(eng, target)
     assert content(eng) == before
     acts = audit_actions(eng)
     assert "action.task" in acts and "store.restore" in acts  # the later entry is kept
@@ -97,7 +97,7 @@ def test_a_damaged_backup_is_refused_clearly_and_leaves_nothing(demo_on, tmp_pat
                                                                 damage):
     url, eng = demo_on
     target = tmp_path / "snap.duckdb"
-    B.backup(eng, target)
+    BK.backup(eng, target)
     data = target.read_bytes()
     if damage == "truncate":
         target.write_bytes(data[: len(data) // 3])

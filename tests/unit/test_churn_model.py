@@ -105,6 +105,29 @@ def test_predictions_equal_scikit_learns_own(estimator, calibration):
     np.testing.assert_allclose(d2, public_d, rtol=0, atol=1e-9)
 
 
+def test_untested_sklearn_release_takes_the_public_path(monkeypatch):
+    """Outside the scikit-learn releases the fast path was tested on, no private
+    attribute is read: the numbers come from the public calls."""
+    from greendoor.scoring import churn
+
+    assert churn.fast_path_supported("1.7.2") and not churn.fast_path_supported("1.10.0")
+    assert not churn.fast_path_supported("1.5.2")
+    X, y, dates = planted(n=2000)
+    model = ChurnModel(estimator="gradient_boosting").fit(X, y, as_of=dates)
+    Xt, _, _ = planted(n=300, seed=4)
+    Xa = model._aligned(Xt)
+    monkeypatch.setattr(churn.sklearn, "__version__", "1.10.0")
+    assert model._trees() is None
+    decision, proba = model.decision_and_proba(Xt)
+    np.testing.assert_array_equal(proba, model.calibrated_.predict_proba(Xa)[:, 1])
+    cols = list(Xa.columns)
+    public = model._occlusion(Xa, cols)
+    assert public.abs().to_numpy().max() > 0.1  # there is something to compare
+    monkeypatch.setattr(churn.sklearn, "__version__", "1.7.2")
+    assert model._trees() is not None
+    pd.testing.assert_frame_equal(model._occlusion(Xa, cols), public, atol=1e-9, rtol=0)
+
+
 def test_sklearn_conventions():
     m = ChurnModel(estimator="logistic", calibration="isotonic")
     assert m.get_params()["calibration"] == "isotonic"

@@ -12,7 +12,8 @@ import time
 import sqlalchemy as sa
 
 from greendoor import actions as A
-from greendoor import portfolio
+from greendoor import periods
+from greendoor.analytics import portfolio_health
 from greendoor.store import schema
 from greendoor.store.engine import make_engine
 
@@ -22,8 +23,8 @@ def _count(engine, table, *where) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar()
 
 
-def test_simultaneous_actions_from_threads_lose_nothing(scored_demo_store):
-    _, eng = scored_demo_store
+def test_simultaneous_actions_from_threads_lose_nothing(scored_store_copy):
+    _, eng = scored_store_copy
     with eng.connect() as conn:
         account = conn.execute(sa.select(schema.accounts.c.account_id).limit(1)).scalar()
     before = _count(eng, schema.actions)
@@ -88,7 +89,7 @@ def test_scoring_in_another_process_while_the_app_reads_and_writes(scored_store_
     url, eng = scored_store_copy
     with eng.connect() as conn:
         account = conn.execute(sa.select(schema.accounts.c.account_id).limit(1)).scalar()
-        as_of = portfolio.default_as_of(conn)
+        as_of = periods.default_as_of(conn)
     before = _count(eng, schema.actions)
     proc = subprocess.Popen([sys.executable, "-m", "greendoor.cli", "--db-url", url, "score",
                              "--backfill-weeks", "8"], stdout=subprocess.PIPE,
@@ -97,7 +98,7 @@ def test_scoring_in_another_process_while_the_app_reads_and_writes(scored_store_
     while proc.poll() is None:
         t = time.perf_counter()
         with eng.connect() as conn:
-            k = portfolio.kpis(conn, portfolio.Filters(as_of))
+            k = portfolio_health.kpis(conn, periods.Filters(as_of))
         assert k["accounts"] > 0
         reads += 1
         A.create_task(eng, account, f"during scoring {writes}", owner="app",

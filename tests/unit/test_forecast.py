@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from greendoor.demo import DemoParams, load_demo
 from greendoor.forecast import CannotFit, backtest, fit_forecast
-from greendoor.forecast import metrics as M
+from greendoor.forecast import metrics as FM
 from greendoor.forecast.models import Z, seasonal_naive
 from greendoor.forecast.renewals import simulate
 from greendoor.forecast.run import run_forecasts
@@ -30,12 +30,12 @@ def trend_series():
 
 
 def test_metrics_hand_computed():
-    assert M.mape([100, 200], [110, 180]) == pytest.approx((0.1 + 0.1) / 2)
-    assert M.mape([0, 100], [5, 90]) == pytest.approx(0.1)  # zero actual skipped
-    assert M.smape([100], [50]) == pytest.approx(2 * 50 / 150)
-    assert M.mase_scale([1, 2, 4, 7], 1) == pytest.approx((1 + 2 + 3) / 3)
-    assert M.mase_scale([1, 2, 4, 7, 11], 2) == pytest.approx((3 + 5 + 7) / 3)
-    assert M.coverage([1, 5, 9], [0, 6, 8], [2, 7, 10]) == pytest.approx(2 / 3)
+    assert FM.mape([100, 200], [110, 180]) == pytest.approx((0.1 + 0.1) / 2)
+    assert FM.mape([0, 100], [5, 90]) == pytest.approx(0.1)  # zero actual skipped
+    assert FM.smape([100], [50]) == pytest.approx(2 * 50 / 150)
+    assert FM.mase_scale([1, 2, 4, 7], 1) == pytest.approx((1 + 2 + 3) / 3)
+    assert FM.mase_scale([1, 2, 4, 7, 11], 2) == pytest.approx((3 + 5 + 7) / 3)
+    assert FM.coverage([1, 5, 9], [0, 6, 8], [2, 7, 10]) == pytest.approx(2 / 3)
 
 
 def test_seasonal_naive_is_exact_on_a_purely_seasonal_series():
@@ -75,14 +75,21 @@ def test_auto_picks_the_lowest_backtest_error():
 
 
 def test_seasonal_naive_interval_width():
+    """A perfectly seasonal series with one value raised by 3: the 18 seasonal
+    differences are seventeen 0s and one 3. Mean 3/18 = 1/6; squared deviations
+    17 x (1/6)^2 + (17/6)^2 = 17/36 + 289/36 = 8.5; variance 8.5 / 17 = 0.5 (ddof 1);
+    sigma = sqrt(0.5) = 0.7071. The 80 % half-width is Z x sigma = 1.2816 x 0.7071 =
+    0.9062 in the first season and x sqrt(2) = 1.2816 in the second (FPP3 table 5.2)."""
     s = seasonal_series().copy()
-    s.loc[29, "y"] += 3.0  # one seasonal difference of 3: sigma from the residuals
+    s.loc[29, "y"] += 3.0
     f = seasonal_naive(s, 13, "MS", 12)
-    resid = s["y"].to_numpy()[12:] - s["y"].to_numpy()[:-12]
-    sigma = np.std(resid, ddof=1)
     width = (f["yhat_upper"] - f["yhat"]).to_numpy()
-    assert width[0] == pytest.approx(Z * sigma)
-    assert width[12] == pytest.approx(Z * sigma * np.sqrt(2))  # second season ahead
+    assert Z == pytest.approx(1.2816, abs=1e-4)
+    assert width[0] == pytest.approx(0.9062, abs=1e-4)
+    assert width[11] == pytest.approx(0.9062, abs=1e-4)
+    assert width[12] == pytest.approx(1.2816, abs=1e-4)  # second season ahead
+    # the forecast repeats the last season, the raised value included
+    assert f["yhat"].iloc[11] == s["y"].iloc[29] == 11.0 and f["yhat"].iloc[0] == s["y"].iloc[18]
 
 
 def test_too_little_history_is_skipped_with_a_reason():

@@ -173,3 +173,98 @@ def test_wide_why_panel_is_the_long_panel():
     assert best["C"] is None and "C" not in best_improvement(why)
     g = panel.gain
     assert np.nanmax(g[0]) == pytest.approx(5.0)  # 0.1 x (100 - 50)
+
+
+def _two_measure_settings():
+    """Engagement has measures a (weight 1) and b (weight 3); sentiment c; growth d; each
+    scaled linearly 0 -> 0, 10 -> 100. Component weights 2 / 1 / 1 (sum 4, not 1, so
+    a normalisation that is skipped shows); smb weighs engagement 0, the others 1."""
+    st = default_settings()
+    line = [[0, 0], [10, 100]]
+    st["health"]["measures"] = {"engagement": {"a": {"weight": 1.0, "points": line},
+                                               "b": {"weight": 3.0, "points": line}},
+                                "sentiment": {"c": {"weight": 1.0, "points": line}},
+                                "growth": {"d": {"weight": 1.0, "points": line}}}
+    st["health"]["weights"] = {"engagement": 2.0, "sentiment": 1.0, "growth": 1.0}
+    st["health"]["segment_weights"] = {"smb": {"engagement": 0.0, "sentiment": 1.0,
+                                               "growth": 1.0}}
+    return st
+
+
+def test_confidence_and_why_weights_hand_computed():
+    """X (no segment): a = 5 (scaled 50), b missing, c = 10 (100), d = 0 (0).
+    Engagement = 50 from a alone; its present measure weight is 1 of 4 (share 0.25).
+    Health = (2 x 50 + 1 x 100 + 1 x 0) / 4 = 50. Confidence = (2 x 0.25 + 1 x 1 +
+    1 x 1) / 4 = 0.625. Why weights: a = 1 x 2/4 = 0.5, c = 1/4, d = 1/4, b = 0;
+    contributions 25 + 25 + 0 = 50 = the score; gains: a 0.5 x 50 = 25, d 0.25 x 100 = 25
+    (a tie: the first, a), c 0.
+
+    Y (smb): a = b = 10, c = 0, d = 10: engagement 100 weighs 0 in smb, so health =
+    (0 + 1 x 0 + 1 x 100) / 2 = 50 (the default weights would give (200 + 0 + 100) / 4 =
+    75); confidence (0 x 1 + 1 + 1) / 2 = 1; why weights a, b 0, c = d = 0.5.
+
+    Z (smb): nothing known: no score, confidence 0, no best improvement."""
+    f = pd.DataFrame({"a": [5.0, 10.0, np.nan], "b": [np.nan, 10.0, np.nan],
+                      "c": [10.0, 0.0, np.nan], "d": [0.0, 10.0, np.nan],
+                      "segment": [None, "smb", "smb"]},
+                     index=pd.Index(["X", "Y", "Z"], name="account_id"))
+    scores, panel = health_panel(f, _two_measure_settings())
+    assert scores.loc["X", "engagement"] == pytest.approx(50.0)
+    assert scores.loc["X", "health_score"] == pytest.approx(50.0)
+    assert scores.loc["X", "confidence"] == pytest.approx(0.625)
+    assert scores.loc["Y", "health_score"] == pytest.approx(50.0)
+    assert scores.loc["Y", "confidence"] == pytest.approx(1.0)
+    assert math.isnan(scores.loc["Z", "health_score"]) and pd.isna(scores.loc["Z", "band"])
+    assert scores.loc["Z", "confidence"] == pytest.approx(0.0)
+    w = pd.DataFrame(panel.weight, index=panel.accounts, columns=panel.measures)
+    np.testing.assert_allclose(w.loc["X"], [0.5, 0.0, 0.25, 0.25])
+    np.testing.assert_allclose(w.loc["Y"], [0.0, 0.0, 0.5, 0.5])
+    contribution = pd.DataFrame(panel.contribution, index=panel.accounts, columns=panel.measures)
+    assert contribution.loc["X"].sum() == pytest.approx(50.0)
+    gain = pd.DataFrame(panel.gain, index=panel.accounts, columns=panel.measures)
+    assert gain.loc["X", "a"] == pytest.approx(25.0) and gain.loc["X", "d"] == pytest.approx(25.0)
+    best = panel.best_improvement()
+    assert best["X"] == "a" and best["Y"] == "c" and best["Z"] is None
+    long = panel.long()
+    assert list(long.columns) == ["account_id", "component", "measure", "value", "scaled",
+                                  "weight", "contribution", "gain"]
+    row = long[(long["account_id"] == "X") & (long["measure"] == "a")].iloc[0]
+    assert (row["component"], row["value"], row["scaled"], row["gain"]) == \
+        ("engagement", 5.0, 50.0, pytest.approx(25.0))
+
+
+def test_compose_clips_and_rejects_bad_weights():
+    """Components above 100 or below 0 cannot push the score outside 0-100; a score of
+    exactly 0 is red, not missing."""
+    out = compose(comps((150, 150, 150), (-20, -20, -20), (0, 0, 0)))
+    assert list(out["health_score"]) == [100.0, 0.0, 0.0]
+    assert list(out["band"]) == ["green", "red", "red"]
+    with pytest.raises(ValueError, match="non-negative"):
+        compose(comps((50, 50, 50)), {"engagement": -1, "sentiment": 1, "growth": 1})
+    with pytest.raises(ValueError, match="lack columns"):
+        compose(pd.DataFrame({"engagement": [50]}))
+
+
+def test_a_missing_component_gives_its_weight_to_the_others():
+    """W (no segment column at all: the default weights): a = 10, b = 10, c = 10, d
+    missing, so growth is missing. Health = (2 x 100 + 1 x 100) / 3 = 100; confidence =
+    (2 x 1 + 1 x 1 + 1 x 0) / 4 = 0.75; why weights a = 1/4 x 2/3 = 1/6, b = 3/4 x 2/3 =
+    1/2, c = 1/3, d = 0."""
+    f = pd.DataFrame({"a": [10.0], "b": [10.0], "c": [10.0], "d": [np.nan]},
+                     index=pd.Index(["W"], name="account_id"))
+    scores, panel = health_panel(f, _two_measure_settings())
+    assert scores.loc["W", "health_score"] == pytest.approx(100.0)
+    assert math.isnan(scores.loc["W", "growth"])
+    assert scores.loc["W", "confidence"] == pytest.approx(0.75)
+    np.testing.assert_allclose(panel.weight[0], [1 / 6, 1 / 2, 1 / 3, 0.0])
+
+
+def test_compose_weights_not_summing_to_one_and_custom_bands():
+    """Weights 2 / 1 / 1 with sentiment missing: (2 x 80 + 1 x 70) / 3 = 76.67,
+    confidence 3 / 4. With bands green 90, yellow 60: 76.67 is yellow, 95 green, 59 red."""
+    w = {"engagement": 2.0, "sentiment": 1.0, "growth": 1.0}
+    out = compose(comps((80, np.nan, 70), (95, 95, 95), (59, 59, 59)), w,
+                  {"green": 90.0, "yellow": 60.0})
+    assert out["health_score"].iloc[0] == pytest.approx(230 / 3)
+    assert out["confidence"].iloc[0] == pytest.approx(0.75)
+    assert list(out["band"]) == ["yellow", "green", "red"]

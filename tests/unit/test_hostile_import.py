@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from greendoor.cli import main
 from greendoor.ingest import chunked, import_path
-from greendoor.ingest import read as R
+from greendoor.ingest import read as RD
 from greendoor.store import schema
 
 ACCOUNTS = "account_id,name,signup_date,employees\nA1,Acme,2025-01-01,10\n"
@@ -144,12 +144,12 @@ def test_file_size_and_row_limits_are_checked_before_reading(loaded, tmp_path, m
                           "events": range(3_000)})
     usage.to_parquet(d / "usage.parquet", compression="zstd")
     before = state(loaded)
-    monkeypatch.setenv(R.MAX_ROWS_ENV, "2000")
+    monkeypatch.setenv(RD.MAX_ROWS_ENV, "2000")
     report = import_path(loaded, d, "canonical")
     [err] = report.errors
     assert err.file == "usage.parquet" and "3,000 rows is more than the import's limit" in err.rule
-    monkeypatch.setenv(R.MAX_ROWS_ENV, "1e9")
-    monkeypatch.setenv(R.MAX_FILE_BYTES_ENV, "10")
+    monkeypatch.setenv(RD.MAX_ROWS_ENV, "1e9")
+    monkeypatch.setenv(RD.MAX_FILE_BYTES_ENV, "10")
     report = import_path(loaded, d, "canonical")
     assert {e.file for e in report.errors} == {"accounts.csv", "subscriptions.csv",
                                                "usage.parquet"}

@@ -25,8 +25,8 @@ import sqlalchemy as sa
 
 from greendoor import state
 from greendoor.demo import DemoParams, load_demo
-from greendoor.forecast import renewals as R
-from greendoor.scoring import run as S
+from greendoor.forecast import renewals as FR
+from greendoor.scoring import run as SR
 from greendoor.scoring import skill
 from greendoor.scoring.churn import NotEnoughData
 from greendoor.scoring.health import health_panel
@@ -97,7 +97,7 @@ def all_models_gates() -> skill.Gates:
     g = skill.Gates(None)
     g.status = dict.fromkeys(g.MODELS, "skill")
     g.health_status = "skill"
-    g.important = {k: list(S.MODEL_FEATURES) for k in g.MODELS}
+    g.important = {k: list(SR.MODEL_FEATURES) for k in g.MODELS}
     g.band_churn = {"green": 0.01, "yellow": 0.05, "red": 0.2}
     g.band_renewal_loss = {"green": 0.05, "yellow": 0.15, "red": 0.5}
     g.base_rate = g.renewal_base_rate = 0.1
@@ -108,12 +108,12 @@ def as_of_d(engine, d: dt.date, models: dict, gates: skill.Gates) -> dict:
     """Everything computed as of ``d`` on ``engine`` with the given fitted models."""
     with engine.connect() as conn:
         _, settings = current_settings(conn)
-    cache = S.FeatureCache(engine, settings)
+    cache = SR.FeatureCache(engine, settings)
     cache.ensure([d])
-    out, X, cat, _ = S._score_date(cache, d, None, models, gates, engine)
-    drivers = S._drivers(models.get("churn"), X, gates, "churn")
+    out, X, cat, _ = SR._score_date(cache, d, None, models, gates, engine)
+    drivers = SR._drivers(models.get("churn"), X, gates, "churn")
     with engine.connect() as conn:
-        due = R.due_in(conn, d, d + dt.timedelta(days=365)).sort_values("account_id",
+        due = FR.due_in(conn, d, d + dt.timedelta(days=365)).sort_values("account_id",
                                                                        ignore_index=True)
         opps = state.opportunities_as_of(conn, d).sort_values("opportunity_id",
                                                               ignore_index=True)
@@ -126,14 +126,14 @@ def fitted_models(engine, d: dt.date) -> dict:
     """The churn, expansion and renewal models trained on outcomes known by ``d``."""
     with engine.connect() as conn:
         _, settings = current_settings(conn)
-        start = S.data_start(conn)
-    cache = S.FeatureCache(engine, settings)
-    dates = S.training_dates(d, start)
+        start = SR.data_start(conn)
+    cache = SR.FeatureCache(engine, settings)
+    dates = SR.training_dates(d, start)
     cache.ensure(dates)
     models = {}
-    for kind, (label_fn, renewal_only) in S.KINDS.items():
+    for kind, (label_fn, renewal_only) in SR.KINDS.items():
         try:
-            models[kind] = S._train(cache, dates, label_fn, renewal_only)[0]
+            models[kind] = SR._train(cache, dates, label_fn, renewal_only)[0]
         except NotEnoughData:
             models[kind] = None
     return models
@@ -176,7 +176,7 @@ def test_demo_as_of_a_past_date_uses_only_what_was_known(leak_demo, tmp_path, d)
 
 def _ravenstack_dates(engine) -> list[dt.date]:
     with engine.connect() as conn:
-        end = S.default_as_of(conn)
+        end = SR.default_as_of(conn)
     return [end - dt.timedelta(days=n) for n in (300, 180, 60)]
 
 
@@ -243,8 +243,8 @@ def test_a_segment_less_reimport_scores_like_the_demo(leak_demo, tmp_path):
         derived = conn.execute(sa.select(sa.func.count()).select_from(schema.accounts).where(
             schema.accounts.c.segment_source == "derived")).scalar()
     assert derived == 300
-    a = S.evaluate(eng, as_of=AS_OF)
-    b = S.evaluate(other, as_of=AS_OF)
+    a = SR.evaluate(eng, as_of=AS_OF)
+    b = SR.evaluate(other, as_of=AS_OF)
     for kind in ("churn", "renewal", "expansion"):
         if "test" in a[kind] and "test" in b[kind]:
             assert abs(a[kind]["test"]["auc"] - b[kind]["test"]["auc"]) <= 0.01, (

@@ -110,3 +110,91 @@ def test_cohort_retention_hand_computed():
     assert r["logo_churn"] == pytest.approx(1 / 3)
     assert r["grr"] == pytest.approx(250 / 400) and r["nrr"] == pytest.approx(270 / 400)
     assert all(math.isnan(v) for v in core.cohort_retention(start, end, []).values())
+
+
+# ------------------------------------------------------------------------ boundaries
+# Each case below sits on an edge the code draws (<= vs <, 0 vs 1): a mutation-testing
+# run (bench/mutation.py) showed these edges were not pinned.
+def test_logo_churn_rate_edges_and_messages():
+    assert m.logo_churn_rate(1, 1) == 1.0  # one account, lost: 100 %
+    assert m.logo_churn_rate(2, 2) == 1.0  # every account lost is allowed
+    with pytest.raises(ValueError, match="at least one account active"):
+        m.logo_churn_rate(0, 0)
+    with pytest.raises(ValueError, match="between 0 and accounts_at_start"):
+        m.logo_churn_rate(3, 2)
+    with pytest.raises(ValueError, match="between 0 and accounts_at_start"):
+        m.logo_churn_rate(-1, 2)
+
+
+def test_annualize_churn_edges_and_messages():
+    # one day at 0.1 %: 1 - 0.999^365 = 0.30582
+    assert m.annualize_churn(0.001, 1) == pytest.approx(1 - 0.999 ** 365)
+    assert m.annualize_churn(0.0, 30) == 0.0
+    assert m.annualize_churn(1.0, 30) == 1.0
+    with pytest.raises(ValueError, match="days must be positive"):
+        m.annualize_churn(0.1, -5)
+    with pytest.raises(ValueError, match=r"rate must be in \[0, 1\]"):
+        m.annualize_churn(-0.1, 30)
+
+
+def test_retention_small_arr_and_messages():
+    # an account at 0.5 ARR at the start is active; one at 0.5 at the end is not churned
+    assert m.grr([0.5, 100], [0.5, 100]) == pytest.approx(1.0)
+    assert m.nrr([0.5], [1.0]) == pytest.approx(2.0)
+    # NaN at the end is 0 ARR (the account is gone): GRR = 100 / 200
+    assert m.grr([100, 100], [100, float("nan")]) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="same length"):
+        m.grr([100], [100, 50])
+    with pytest.raises(ValueError, match="ARR cannot be negative"):
+        m.nrr([100], [-1])
+    with pytest.raises(ValueError, match="no account had ARR at period start"):
+        m.nrr([0], [5])
+
+
+def test_cohort_retention_small_arr_is_not_churn():
+    """c ends at 0.5 ARR: still a customer, so logo churn 0 of 3."""
+    start = pd.Series({"a": 100.0, "b": 200.0, "c": 100.0})
+    end = pd.Series({"a": 100.0, "b": 200.0, "c": 0.5})
+    r = core.cohort_retention(start, end, ["a", "b", "c"])
+    assert r["logo_churn"] == 0.0
+    assert set(core.cohort_retention(start, end, [])) == {"logo_churn", "grr", "nrr"}
+
+
+@pytest.mark.parametrize("score, category", [
+    (10, "promoter"), (9, "promoter"), (8.9, "passive"), (8, "passive"), (7, "passive"),
+    (6.1, "passive"), (6, "detractor"), (0, "detractor"), (None, None), (float("nan"), None)])
+def test_nps_category_edges(score, category):
+    """SPEC.md: promoters 9-10, passives 7-8, detractors 0-6."""
+    assert core.nps_category(score) == category
+
+
+def test_nps_and_csat_messages_and_edges():
+    with pytest.raises(ValueError, match="at least one response"):
+        m.nps([float("nan")])
+    with pytest.raises(ValueError, match="between 0 and 10"):
+        m.nps([-1])
+    assert m.nps([9]) == 100.0  # one response is enough
+    assert m.csat([3]) == (3.0, 0.0)  # one response; 3 is not satisfied (4-5 are)
+    with pytest.raises(ValueError, match="at least one response"):
+        m.csat([])
+    with pytest.raises(ValueError, match="between 1 and 5"):
+        m.csat([6])
+    with pytest.raises(ValueError, match="between 1 and 5"):
+        m.csat([5.5])
+
+
+def test_stickiness_and_seat_edges():
+    activity = pd.DataFrame({"date": ["2025-01-01", "2025-01-01"], "user_id": ["u1", "u2"]})
+    # a one-day window: DAU 2, MAU 2 -> 1.0
+    assert m.stickiness(activity, "2025-01-01", "2025-01-02") == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="end must be after start"):
+        m.stickiness(activity, "2025-01-02", "2025-01-02")
+    assert m.seat_utilization(1, 1) == 1.0  # one seat is a seat
+    assert math.isnan(m.seat_utilization(3, None))
+    assert math.isnan(m.seat_utilization(3, float("nan")))
+
+
+def test_arr_at_risk_messages():
+    with pytest.raises(ValueError, match="same length"):
+        m.arr_at_risk([100, 200], [0.1])
+    assert m.arr_at_risk([100], [0.0]) == 0.0 and m.arr_at_risk([100], [1.0]) == 100.0

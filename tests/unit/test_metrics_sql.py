@@ -6,7 +6,8 @@ import math
 import pandas as pd
 import pytest
 
-from greendoor import portfolio
+from greendoor import periods
+from greendoor.analytics import churn_risk, portfolio_health
 from greendoor.metrics import sql as msql
 from greendoor.store import schema
 from greendoor.store.bulk import bulk_insert
@@ -146,11 +147,11 @@ def test_stickiness_and_seat_utilization_sql(small):
 
 def test_portfolio_read_models(small):
     with small.connect() as conn:
-        f = portfolio.Filters(D(2025, 6, 1))
-        k = portfolio.kpis(conn, f)
-        seg = portfolio.by_segment(conn, f).set_index("segment")
-        trend = portfolio.arr_trend(conn, f, months=6)
-        table = portfolio.account_table(conn, f)
+        f = periods.Filters(D(2025, 6, 1))
+        k = portfolio_health.kpis(conn, f)
+        seg = portfolio_health.by_segment(conn, f).set_index("segment")
+        trend = portfolio_health.arr_trend(conn, f, months=6)
+        table = portfolio_health.account_table(conn, f)
     assert k["arr"] == pytest.approx(120 + 150 + 50)
     assert k["accounts"] == 3
     assert k["grr"] == pytest.approx(0.625) and k["nrr"] == pytest.approx(0.675)
@@ -167,24 +168,24 @@ def test_retention_what_if_hand_computed():
     # loss_probability: 1 - P(renew) for a renewal within a year (0.5), else the 90-day
     # churn probability (0.1), as scoring stores it
     q = pd.DataFrame({"arr": [100.0, 200.0, 50.0], "loss_probability": [0.5, 0.1, 0.1]})
-    r = portfolio.retention_what_if(q, save_rate=0.3, top_n=2)
+    r = churn_risk.retention_what_if(q, save_rate=0.3, top_n=2)
     # 100 x 0.5 + 200 x 0.1 = 70; x 0.3 = 21
     assert r["expected_loss"] == pytest.approx(70.0) and r["expected_saved"] == pytest.approx(21.0)
     assert r["accounts"] == 2 and r["arr"] == 300.0
     with pytest.raises(ValueError):
-        portfolio.retention_what_if(q, 1.5, 2)
+        churn_risk.retention_what_if(q, 1.5, 2)
 
 
 def test_risk_drivers_counts_accounts_and_arr():
     q = pd.DataFrame({"account_id": ["a", "b", "c"], "arr": [10.0, 20.0, 30.0],
                       "driver_features": [["usage_trend", "csat_90d"], ["usage_trend"], []]})
-    d = portfolio.risk_drivers(q).set_index("feature")
+    d = churn_risk.risk_drivers(q).set_index("feature")
     assert d.loc["usage_trend", "accounts"] == 2 and d.loc["usage_trend", "arr"] == 30.0
     assert d.index[0] == "usage_trend" and "csat_90d" in d.index
 
 
 def test_success_metrics_are_met_only_when_the_model_beats_its_best_baseline():
-    from greendoor.quality import success_metrics
+    from greendoor.analytics.model_quality import success_metrics
 
     def evaluation(status):
         return {"churn": {"status": status, "test": {"auc": 0.85, "top_decile_lift": 4.0}},

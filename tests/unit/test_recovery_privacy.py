@@ -6,19 +6,20 @@ import pytest
 import sqlalchemy as sa
 
 from greendoor import actions as A
-from greendoor import portfolio, privacy
+from greendoor import periods, privacy
+from greendoor.analytics import portfolio_health
 from greendoor.cli import main
 from greendoor.metrics import sql as msql
-from greendoor.store import backup as B
+from greendoor.store import backup as BK
 from greendoor.store import schema
 from tests.conftest import DEMO_AS_OF
 
 
 def figures(eng) -> dict:
     with eng.connect() as conn:
-        f = portfolio.Filters(DEMO_AS_OF)
-        sc = portfolio.scores(conn, f).sort_values("account_id")
-        return {"kpis": portfolio.kpis(conn, f),
+        f = periods.Filters(DEMO_AS_OF)
+        sc = portfolio_health.scores(conn, f).sort_values("account_id")
+        return {"kpis": portfolio_health.kpis(conn, f),
                 "retention": msql.retention(conn, DEMO_AS_OF.replace(month=1), DEMO_AS_OF),
                 "scores": sc[["account_id", "health_score", "churn_probability"]].to_dict("list"),
                 "actions": conn.execute(sa.select(sa.func.count()).select_from(
@@ -56,24 +57,24 @@ def test_a_tampered_backup_is_refused_and_changes_nothing(scored_store_copy, tmp
 
     url, eng = scored_store_copy
     target = tmp_path / "snap.duckdb"
-    B.backup(eng, target)
+    BK.backup(eng, target)
     con = duckdb.connect(str(target))
     con.execute("DELETE FROM accounts WHERE account_id IN (SELECT account_id FROM accounts LIMIT 1)")
     con.close()
     before = figures(eng)
-    with pytest.raises(B.BackupError, match="damaged"):  # the file's SHA-256 changed
-        B.restore(eng, target)
+    with pytest.raises(BK.BackupError, match="damaged"):  # the file's SHA-256 changed
+        BK.restore(eng, target)
     manifest = target.with_name(target.name + ".manifest.json")
     m = json.loads(manifest.read_text())
     del m["sha256"]  # an older manifest: the table checksums still catch it
     manifest.write_text(json.dumps(m))
-    with pytest.raises(B.BackupError, match="accounts"):
-        B.restore(eng, target)
+    with pytest.raises(BK.BackupError, match="accounts"):
+        BK.restore(eng, target)
     assert figures(eng)["scores"] == before["scores"]
     assert figures(eng)["kpis"]["accounts"] == before["kpis"]["accounts"]
     assert main(["--db-url", url, "restore", "--verify-only", str(target)]) == 2
-    with pytest.raises(B.BackupError, match="exists"):
-        B.backup(eng, target)
+    with pytest.raises(BK.BackupError, match="exists"):
+        BK.backup(eng, target)
 
 
 def test_export_and_erase_a_subject_keeps_aggregates(scored_store_copy, capsys):

@@ -14,9 +14,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor.analytics.portfolio_health import scores
 from greendoor.metrics import core
 from greendoor.metrics import sql as msql
-from greendoor.portfolio import Filters, scores
+from greendoor.periods import Filters
 from greendoor.store import schema
 
 STATUS_ORDER = ("asked", "accepted", "completed", "declined")

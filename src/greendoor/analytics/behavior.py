@@ -16,16 +16,19 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor.config import DEFAULT_SETTINGS
 from greendoor.metrics import sql as msql
-from greendoor.portfolio import Filters
+from greendoor.periods import Filters
 from greendoor.store import schema
 from greendoor.store.rollups import first_active_day, use_rollups
 
 #: SPEC.md: adoption gap = fewer than 20 % of active accounts using a feature 30 days
 #: after its first use in the portfolio ("release").
-ADOPTION_GAP = 0.20
-#: SPEC.md: usage anomaly = session time or events down more than 20 % over 2 weeks.
-ANOMALY_DROP = 0.20
+#: The Behavior page compares the latest week with this many weeks earlier.
+COMPARE_WEEKS = 4
+#: Defaults of the settings ``behavior.adoption_gap`` and ``behavior.anomaly_drop``.
+ADOPTION_GAP = DEFAULT_SETTINGS["behavior"]["adoption_gap"]
+ANOMALY_DROP = DEFAULT_SETTINGS["behavior"]["anomaly_drop"]
 
 
 def _conds(u, f: Filters, start: dt.date, end: dt.date) -> list:
@@ -82,12 +85,13 @@ def active_users(conn: Connection, f: Filters, weeks: int = 26,
     return df[["week_end", "dau", "wau", "mau", "stickiness"]]
 
 
-def feature_adoption(conn: Connection, f: Filters, days: int = 30) -> pd.DataFrame:
+def feature_adoption(conn: Connection, f: Filters, days: int = 30,
+                     gap: float = ADOPTION_GAP) -> pd.DataFrame:
     """Per feature: ``feature, released`` (first use in the portfolio), ``accounts``
     using it in the last ``days`` days, ``adoption`` = that / accounts active in the
     last ``days`` days, ``adoption_30d_after_release`` = share of the accounts active
-    in the 30 days after release that used it then, ``gap`` (that share < 20 %,
-    SPEC.md), ``events``, ``errors`` and ``error_rate`` (errors / events, last
+    in the 30 days after release that used it then, ``gap`` (that share below ``gap``,
+    the setting ``behavior.adoption_gap``, 20 % in SPEC.md), ``events``, ``errors`` and ``error_rate`` (errors / events, last
     ``days`` days), and ``error_rate_prior`` (the ``days`` before that)."""
     u = schema.usage
     start, prior = f.as_of - dt.timedelta(days=days), f.as_of - dt.timedelta(days=2 * days)
@@ -127,7 +131,7 @@ def feature_adoption(conn: Connection, f: Filters, days: int = 30) -> pd.DataFra
                     on="feature")
     df = per.merge(rel, on="feature", how="left")
     df["adoption"] = df["accounts"] / active if active else np.nan
-    df["gap"] = df["adoption_30d_after_release"] < ADOPTION_GAP
+    df["gap"] = df["adoption_30d_after_release"] < gap
     df["error_rate"] = df["errors"] / df["events"].where(df["events"] > 0)
     df["error_rate_prior"] = df["errors_prior"] / df["events_prior"].where(df["events_prior"] > 0)
     return df.sort_values("adoption", ascending=False, ignore_index=True)[
@@ -174,9 +178,10 @@ def cohort_retention(conn: Connection, f: Filters, months: int = 24,
 
 
 def anomalies(conn: Connection, f: Filters, days: int = 14,
-              rollup: bool | None = None) -> pd.DataFrame:
+              rollup: bool | None = None, drop: float = ANOMALY_DROP) -> pd.DataFrame:
     """Accounts whose events or session time over the last ``days`` days fell more
-    than 20 % below the ``days`` before (SPEC.md), largest ARR first. Columns
+    than ``drop`` (the setting ``behavior.anomaly_drop``, 20 % in SPEC.md) below the
+    ``days`` before, largest ARR first. Columns
     ``account_id, name, segment, csm_owner, arr, events_now, events_before,
     events_change, minutes_now, minutes_before, minutes_change, anomaly`` (words).
     Accounts with fewer than 20 events in the earlier window are left out (too
@@ -205,8 +210,8 @@ def anomalies(conn: Connection, f: Filters, days: int = 14,
                      .where(q.c.events_before >= 20), conn)
     df["events_change"] = df["events_now"] / df["events_before"] - 1
     df["minutes_change"] = df["minutes_now"] / df["minutes_before"].where(df["minutes_before"] > 0) - 1
-    ev = df["events_change"] < -ANOMALY_DROP
-    mi = df["minutes_change"] < -ANOMALY_DROP
+    ev = df["events_change"] < -drop
+    mi = df["minutes_change"] < -drop
     df = df[ev | mi].copy()
     df["anomaly"] = [
         "; ".join(([f"events {e:+.0%}"] if x else []) + ([f"session time {m:+.0%}"] if y else []))

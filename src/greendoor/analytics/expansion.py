@@ -17,14 +17,14 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor import state
+from greendoor.analytics.portfolio_health import scores
 from greendoor.metrics import sql as msql
-from greendoor.portfolio import Filters, scores
+from greendoor.periods import Filters
 from greendoor.store import schema
 
 #: Stage order of an expansion deal; stages not listed sort after these, by name.
 STAGE_ORDER = ("discovery", "qualification", "proposal", "negotiation", "contract_sent")
-#: A seat-based signal sizes the add-on so utilization falls back to this level.
-TARGET_UTILIZATION = 0.8
 #: Without a seat signal, the estimated value is ARR x the segment's median won uplift;
 #: this is the uplift used when the store has fewer than this many won expansions.
 MIN_WON_HISTORY = 10
@@ -32,11 +32,15 @@ DEFAULT_UPLIFT = 0.15
 
 
 def stage_rank(stage: str | None) -> int:
+    """Position of ``stage`` in :data:`STAGE_ORDER` (earliest first); unknown stages sort last."""
     return STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
 
 
 def open_pipeline(conn: Connection, f: Filters) -> pd.DataFrame:
-    """Open expansion opportunities created before ``f.as_of``.
+    """Expansion opportunities open at ``f.as_of`` (created before it, not closed by
+    then), with their stage, probability and forecast category as known at that date
+    (:func:`greendoor.state.opportunities_as_of`; ``unknown`` stage when the store holds
+    only values written later).
 
     Columns ``opportunity_id, account_id, name (account), segment, csm_owner,
     opportunity, stage, amount (USD), probability (0-1), weighted (amount x
@@ -44,21 +48,21 @@ def open_pipeline(conn: Connection, f: Filters) -> pd.DataFrame:
     since creation at the as-of date; NaN without a creation date), ordered by stage.
     """
     o, a = schema.opportunities, schema.accounts
-    q = (sa.select(o.c.opportunity_id, o.c.account_id, a.c.name, a.c.segment, a.c.csm_owner,
-                   o.c.name.label("opportunity"), o.c.stage, o.c.amount, o.c.probability,
-                   o.c.forecast_category, o.c.close_date, o.c.created_at)
-         .select_from(o.join(a, a.c.account_id == o.c.account_id))
-         .where(o.c.type == "expansion", o.c.status == "open",
-                sa.or_(o.c.created_at.is_(None), o.c.created_at < f.as_of)))
-    flt = msql.account_filter(o.c.account_id, f.segment, f.owner)
-    if flt is not None:
-        q = q.where(flt)
-    df = pd.read_sql(q, conn)
+    df = state.opportunities_as_of(conn, f.as_of, types=("expansion",), open_only=True)
+    info = pd.read_sql(sa.select(a.c.account_id, a.c.name, a.c.segment, a.c.csm_owner), conn)
+    names = pd.read_sql(sa.select(o.c.opportunity_id, o.c.name.label("opportunity"))
+                        .where(o.c.type == "expansion"), conn)
+    df = df.merge(info, on="account_id").merge(names, on="opportunity_id", how="left")
+    if f.segment:
+        df = df[df["segment"] == f.segment]
+    if f.owner:
+        df = df[df["csm_owner"] == f.owner]
+    df = df.reset_index(drop=True)
     df["probability"] = df["probability"].astype(float)
     df["weighted"] = df["amount"] * df["probability"].fillna(0.0)
     created = pd.to_datetime(df["created_at"])
     df["age_days"] = (pd.Timestamp(f.as_of) - created).dt.days.astype(float)
-    df["stage"] = df["stage"].fillna("unstaged")
+    df["stage"] = df["stage"].fillna("unknown")  # no stage known at the date
     df["_rank"] = df["stage"].map(stage_rank)
     return df.sort_values(["_rank", "stage", "amount"], ascending=[True, True, False],
                           ignore_index=True).drop(columns="_rank")
@@ -131,7 +135,7 @@ def signals(conn: Connection, f: Filters, settings: dict) -> pd.DataFrame:
     words), ``expansion_probability, estimated_value`` (USD) and ``basis`` (how the
     value was estimated):
 
-    - seat signal: seats needed to bring utilization back to 80 % x ARR per seat;
+    - seat signal: :func:`seat_value` at ``rules.expansion_target_utilization``;
     - otherwise: ARR x the segment's median won expansion uplift (:func:`won_uplift`).
     """
     sc = scores(conn, f)
@@ -148,19 +152,18 @@ def signals(conn: Connection, f: Filters, settings: dict) -> pd.DataFrame:
     parsed = ev["evidence_json"].map(lambda s: json.loads(s) if s else {})
     for k in ("seat_utilization", "usage_growth_90d"):  # null (unknown) -> NaN
         ev[k] = pd.to_numeric(parsed.map(lambda e, k=k: e.get(k)), errors="coerce")
+    r = settings["rules"]
     nf = new_features(conn, snap)
-    nf = nf[nf["new_features"] >= 2]
+    nf = nf[nf["new_features"] >= r["expansion_new_features"]]
     df = sc.merge(ev.drop(columns="evidence_json"), on="account_id", how="left")
     df = df.merge(nf, on="account_id", how="left")
     df = df[df["account_id"].isin(set(ev["account_id"]) | set(nf["account_id"]))].copy()
-    opp = pd.read_sql(sa.select(schema.opportunities.c.account_id).where(
-        schema.opportunities.c.type == "expansion", schema.opportunities.c.status == "open"), conn)
+    opp = state.opportunities_as_of(conn, snap, types=("expansion",), open_only=True)
     df = df[~df["account_id"].isin(set(opp["account_id"]))]
     if df.empty:
         return pd.DataFrame(columns=cols)
     seats = msql.arr_as_of(conn, snap, f.segment, f.owner).set_index("account_id")["seats"]
     df["seats"] = df["account_id"].map(seats).astype(float)
-    r = settings["rules"]
     uplift = won_uplift(conn, snap)
 
     def value_and_basis(row) -> tuple[float, str, str]:
@@ -170,13 +173,13 @@ def signals(conn: Connection, f: Filters, settings: dict) -> pd.DataFrame:
             words.append(f"seat utilization {util:.0%}")
         if growth is not None and not _nan(growth) and growth >= r["expansion_usage_growth"]:
             words.append(f"usage up {growth:.0%} in 90 days")
-        if not _nan(row["new_features"]) and row["new_features"] >= 2:
+        if not _nan(row["new_features"]) and row["new_features"] >= r["expansion_new_features"]:
             words.append(f"{row['new_features']:.0f} new features in 30 days")
         seats_n = row["seats"]
         if words and words[0].startswith("seat") and seats_n and not _nan(seats_n):
-            extra = max(math.ceil(util * seats_n / TARGET_UTILIZATION - seats_n), 1)
+            extra, value = seat_value(util, seats_n, row["arr"], r["expansion_target_utilization"])
             per_seat = row["arr"] / seats_n
-            return extra * per_seat, f"{extra} seats x ${per_seat:,.0f} per seat", "; ".join(words)
+            return value, f"{extra} seats x ${per_seat:,.0f} per seat", "; ".join(words)
         u = uplift.get(row["segment"], uplift["all"])
         return row["arr"] * u, f"ARR x {u:.0%} (median won uplift in segment)", "; ".join(words)
 
@@ -184,6 +187,20 @@ def signals(conn: Connection, f: Filters, settings: dict) -> pd.DataFrame:
     df["estimated_value"], df["basis"], df["signal"] = vals[0], vals[1], vals[2]
     df["new_features"] = df["new_features"].fillna(0).astype(int)
     return df.sort_values(["estimated_value"], ascending=False, ignore_index=True)[cols]
+
+
+def seat_value(utilization: float, seats: float, arr: float,
+               target_utilization: float) -> tuple[int, float]:
+    """Seats to add so that today's users fill ``target_utilization`` (0-1) of the seats,
+    and what they are worth at today's ARR per seat: ``(extra_seats, value_usd)``.
+
+    ``extra = max(ceil(utilization x seats / target - seats), 1)``; ``value = extra x
+    arr / seats``. Raises ``ValueError`` when ``seats`` or ``target_utilization`` is not
+    positive."""
+    if seats <= 0 or target_utilization <= 0:
+        raise ValueError("seats and the target utilization must be positive")
+    extra = max(math.ceil(utilization * seats / target_utilization - seats), 1)
+    return extra, extra * arr / seats
 
 
 def _nan(v) -> bool:

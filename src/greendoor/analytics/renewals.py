@@ -13,9 +13,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greendoor.forecast import renewals as R
+from greendoor.forecast import renewals as FR
 from greendoor.forecast.run import latest_run_id
-from greendoor.portfolio import Filters
+from greendoor.periods import Filters
 from greendoor.store import schema
 
 #: Series of the top-down forecast, and how the page names them.
@@ -32,7 +32,7 @@ def due(conn: Connection, f: Filters, windows: list[int], days: int = 365) -> pd
     ``expected`` (ARR x P(renew), USD) and ``has_plan`` (a renewal playbook run exists
     for the account, open or done, started in the last 180 days).
     """
-    df = R.upcoming(conn, f.as_of, days)
+    df = FR.upcoming(conn, f.as_of, days)
     if f.segment:
         df = df[df["segment"] == f.segment]
     if f.owner:
@@ -58,8 +58,8 @@ def periods(due_df: pd.DataFrame, period: str = "quarter") -> pd.DataFrame:
     :func:`greendoor.forecast.renewals.categories`."""
     if due_df.empty:
         return pd.DataFrame()
-    sim = R.simulate(due_df, period)
-    cats = R.categories(due_df, period)
+    sim = FR.simulate(due_df, period)
+    cats = FR.categories(due_df, period)
     return sim.merge(cats, on="period_start", how="left")
 
 

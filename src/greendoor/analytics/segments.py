@@ -27,9 +27,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sqlalchemy.engine import Connection
 
+from greendoor.analytics.portfolio_health import scores, snapshot_date
 from greendoor.metrics import core
 from greendoor.metrics import sql as msql
-from greendoor.portfolio import Filters, scores, snapshot_date
+from greendoor.periods import Filters
 from greendoor.scoring.features import features_as_of
 from greendoor.store import schema
 
@@ -268,3 +269,31 @@ def persona_migration(conn: Connection, clustering: Clustering, accounts: pd.Dat
     m["target"] = m["target"].fillna("gone")
     m["arr"] = accounts["arr"].reindex(m.index).fillna(then["arr"].reindex(m.index))
     return m.reset_index(names="account_id")[["account_id", "source", "target", "arr"]]
+
+
+#: Benchmarks compare each group with the accounts in it a year earlier (GRR, NRR and
+#: logo churn over 12 months, SPEC.md definitions).
+YEAR = dt.timedelta(days=365)
+
+
+def personas(conn: Connection, f: Filters) -> dict:
+    """The filtered accounts (:func:`account_frame`), their behavioral clustering
+    (:func:`cluster`) and, when clusters formed, the persona benchmarks against the
+    personas the accounts' behavior matched a year earlier (:func:`benchmarks`):
+    ``{"accounts", "clustering", "persona_benchmarks"?}``."""
+    acc = account_frame(conn, f)
+    cl = cluster(acc)
+    out = {"accounts": acc, "clustering": cl}
+    if cl.model is not None:
+        then = cl.assign(features_as_of(conn, f.as_of - YEAR))
+        out["persona_benchmarks"] = benchmarks(conn, acc, cl.labels, then, f.as_of)
+    return out
+
+
+def rule_segments(conn: Connection, f: Filters, dims: list[str],
+                  accounts: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """The rule segment over ``dims`` of each of ``accounts`` (indexed by account id) at
+    ``f.as_of``, and the segments' benchmarks against their members a year earlier."""
+    now = rule_groups(conn, f.as_of, list(dims), list(accounts.index))
+    then = rule_groups(conn, f.as_of - YEAR, list(dims))
+    return now, benchmarks(conn, accounts, now, then, f.as_of)

@@ -1,90 +1,99 @@
-"""Plotly figure factories for the portfolio views: frame in, figure out, no queries."""
+"""Figures of Portfolio health: frame in, figure out, no queries.
+
+Every clickable mark carries what it stands for in ``customdata``, so a page can list
+the accounts behind a click.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 
-SEGMENT_LABELS = {"enterprise": "Enterprise", "mid_market": "Mid-market", "smb": "SMB",
-                  "unknown": "Unknown"}
-SEGMENT_COLORS = {"enterprise": "#1f4e79", "mid_market": "#2e86c1", "smb": "#85c1e9",
-                  "unknown": "#b0b0b0"}
-FONT = dict(size=15)
+from greendoor.charts.theme import (
+    BAND_COLORS,
+    BAND_ORDER,
+    NAVY,
+    SEGMENT_COLORS,
+    SEGMENT_LABELS,
+    Theme,
+    finish,
+    labels,
+    money_axis,
+)
+
+#: Width of a health-histogram bin (points).
+BIN_WIDTH = 10
 
 
-def _layout(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
-    fig.update_layout(title=dict(text=title, font=dict(size=18)), height=height, font=FONT,
-                      margin=dict(l=10, r=10, t=50, b=10), plot_bgcolor="white",
-                      hoverlabel=dict(font_size=14))
-    fig.update_xaxes(showgrid=False)
-    fig.update_yaxes(gridcolor="#eeeeee")
-    return fig
+def segment_label(segment) -> str:
+    """"Mid-market" for ``mid_market``; other values as given."""
+    return SEGMENT_LABELS.get(segment, str(segment))
 
 
-def segment_bars(df: pd.DataFrame, value: str, title: str, money: bool = False) -> go.Figure:
-    """Horizontal bar per segment. ``df``: columns ``segment`` and ``value``.
-
-    Each bar carries its segment in ``customdata`` so a selection names it.
-    """
+def segment_bars(df: pd.DataFrame, value: str, title: str, theme: Theme,
+                 money: bool = False) -> go.Figure:
+    """Horizontal bar per segment. ``df``: columns ``segment`` and ``value``. Each bar
+    carries its segment in ``customdata``. Values are labelled outside the bar, so a thin
+    bar never hides them."""
     d = df.copy()
-    d["label"] = d["segment"].map(SEGMENT_LABELS).fillna(d["segment"])
+    d["label"] = labels(d["segment"].map(segment_label))
     text = d[value].map(lambda v: f"${v / 1e6:,.1f}M" if money else f"{v:,.0f}")
     fig = go.Figure(go.Bar(
-        x=d[value], y=d["label"], orientation="h", text=text, textposition="auto",
-        marker_color=[SEGMENT_COLORS.get(s, "#888888") for s in d["segment"]],
+        x=d[value], y=d["label"], orientation="h", text=text, textposition="outside",
+        cliponaxis=False, marker_color=[SEGMENT_COLORS.get(s, "#888888") for s in d["segment"]],
         customdata=d[["segment"]].to_numpy(),
         hovertemplate="%{y}: %{text}<extra>click to list these accounts</extra>",
     ))
     fig.update_yaxes(autorange="reversed")
     if money:
-        fig.update_xaxes(tickprefix="$")
-    return _layout(fig, title, height=260)
+        money_axis(fig, "x")
+    return finish(fig, title, theme, height=260)
 
 
-def arr_trend_line(df: pd.DataFrame) -> go.Figure:
+def arr_trend_line(df: pd.DataFrame, theme: Theme) -> go.Figure:
     """ARR by month. ``df``: columns ``month``, ``arr``, ``accounts``."""
     fig = go.Figure(go.Scatter(
-        x=df["month"], y=df["arr"], mode="lines+markers", line=dict(color="#1f4e79", width=3),
+        x=df["month"], y=df["arr"], mode="lines+markers", line=dict(color=NAVY, width=3),
         customdata=df[["accounts"]].to_numpy(),
         hovertemplate="%{x|%b %Y}: $%{y:,.0f} ARR, %{customdata[0]} accounts<extra></extra>",
     ))
-    fig.update_yaxes(tickprefix="$", rangemode="tozero")
-    return _layout(fig, "ARR over time (as of each month start)")
+    fig.update_yaxes(rangemode="tozero")
+    return finish(money_axis(fig), "ARR over time (as of each month start)", theme)
 
 
-BAND_COLORS = {"green": "#1e8449", "yellow": "#d4ac0d", "red": "#c0392b"}
-BAND_ORDER = ("red", "yellow", "green")
-
-
-def health_histogram(scores: pd.DataFrame) -> go.Figure:
+def health_histogram(scores: pd.DataFrame, theme: Theme) -> go.Figure:
     """Accounts per 10-point health bin, coloured by band. ``scores``: ``health_score``,
-    ``band``. Each bar's ``customdata`` holds its band (a click filters by it)."""
+    ``band``. Each bar's ``customdata`` holds ``[band, bin low, bin high]``: a click lists
+    the accounts of that bar, not of the whole band."""
     s = scores.dropna(subset=["health_score"])
-    bins = (s["health_score"] // 10).clip(upper=9) * 10
-    agg = s.assign(bin=bins).groupby(["bin", "band"]).size().reset_index(name="accounts")
+    lo = (s["health_score"] // BIN_WIDTH).clip(upper=100 // BIN_WIDTH - 1) * BIN_WIDTH
+    agg = s.assign(lo=lo).groupby(["lo", "band"]).size().reset_index(name="accounts")
+    agg["hi"] = agg["lo"] + BIN_WIDTH
     fig = go.Figure()
     for band in BAND_ORDER:
         d = agg[agg["band"] == band]
-        fig.add_trace(go.Bar(x=d["bin"] + 5, y=d["accounts"], width=9.5, name=band.capitalize(),
-                             marker_color=BAND_COLORS[band], customdata=d[["band"]].to_numpy(),
-                             hovertemplate="health %{x:.0f}±5: %{y} accounts<extra>click to list</extra>"))
-    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=1.12))
+        fig.add_trace(go.Bar(
+            x=d["lo"] + BIN_WIDTH / 2, y=d["accounts"], width=BIN_WIDTH * 0.95,
+            name=band.capitalize(), marker_color=BAND_COLORS[band],
+            customdata=d[["band", "lo", "hi"]].to_numpy(),
+            hovertemplate="health %{customdata[1]:.0f}-%{customdata[2]:.0f}, " + band
+                          + ": %{y} accounts<extra>click to list them</extra>"))
+    fig.update_layout(barmode="stack")
     fig.update_xaxes(range=[0, 100], title="Health score")
     fig.update_yaxes(title="Accounts")
-    return _layout(fig, "Health distribution")
+    return finish(fig, f"Health distribution ({theme.band_words()})", theme)
 
 
-def arr_by_band_segment(scores: pd.DataFrame) -> go.Figure:
+def arr_by_band_segment(scores: pd.DataFrame, theme: Theme) -> go.Figure:
     """ARR by segment, stacked by band. ``customdata`` = [band, segment] per bar."""
     agg = scores.groupby(["segment", "band"])["arr"].sum().reset_index()
     fig = go.Figure()
     for band in BAND_ORDER:
         d = agg[agg["band"] == band]
         fig.add_trace(go.Bar(
-            x=d["segment"].map(SEGMENT_LABELS).fillna(d["segment"]), y=d["arr"],
+            x=labels(d["segment"].map(segment_label)), y=d["arr"],
             name=band.capitalize(), marker_color=BAND_COLORS[band],
             customdata=d[["band", "segment"]].to_numpy(),
             hovertemplate="%{x}, " + band + ": $%{y:,.0f}<extra>click to list</extra>"))
-    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=1.12))
-    fig.update_yaxes(tickprefix="$")
-    return _layout(fig, "ARR by health band and segment")
+    fig.update_layout(barmode="stack")
+    return finish(money_axis(fig), "ARR by health band and segment", theme)

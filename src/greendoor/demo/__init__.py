@@ -13,7 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from greendoor import state
+from greendoor import audit, state
 from greendoor.access import Actor, actor_name
 from greendoor.demo.simulator import DATAFLOW, TECHCORP, DemoParams, generate
 from greendoor.store import meta, schema
@@ -112,10 +112,7 @@ def _generate_and_load(engine: Engine, params: DemoParams, wanted: str, actor: s
             duration_seconds=time.perf_counter() - t0,
             detail_json=json.dumps({"rows": rows, "params": json.loads(wanted)}),
         ))
-        conn.execute(schema.audit_log.insert().values(
-            audit_id=new_id(), occurred_at=now, actor=actor, action="demo.load",
-            entity="store", entity_id=None, after_json=wanted,
-        ))
+        audit.record(conn, actor, "demo.load", "store", after=wanted, raw=True, at=now)
     # The rollup in its own transaction: the load's transaction does not also hold the
     # aggregation, and until this commits, features read the raw rows (rollups.py).
     report(0.97, "Summing usage per user and day")
@@ -128,6 +125,8 @@ def _generate_and_load(engine: Engine, params: DemoParams, wanted: str, actor: s
 
 
 def demo_signature(params: DemoParams) -> str:
+    """The demo's identity as canonical JSON (size, months, seed, as-of date, segment mix):
+    the same signature means the same generated data."""
     p = params.resolved()
     sig = {"n_accounts": p.n_accounts, "months": p.months, "seed": p.seed,
            "as_of": p.as_of.isoformat()}

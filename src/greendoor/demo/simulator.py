@@ -72,6 +72,8 @@ class DemoParams:
     segment_mix: tuple[float, float, float] | None = None
 
     def resolved(self) -> DemoParams:
+        """These parameters checked and completed (the as-of date defaults to today).
+        Raises ``ValueError`` for fewer than 2 accounts, 3 months or an invalid segment mix."""
         if self.n_accounts < 2:
             raise ValueError("n_accounts must be at least 2 (the two archetype accounts)")
         if self.months < 3:
@@ -387,11 +389,68 @@ class _Simulation:
     # contracts: renewals, churn, expansion, contraction
     # ------------------------------------------------------------------ #
     def _contracts(self) -> None:
-        rng, A, D = self.rng, self.A, self.D
+        A, D = self.A, self.D
         M = self.p.months
-        term = self.term
+        cs, anchor, k_next = self._contract_in_force()
+        next_r = add_months(anchor, k_next * self.term)
+        tenure_terms = np.maximum(((cs - self.signup).astype(int) / 365.0), 0)
+        arr = self.arr0 * 1.04 ** tenure_terms
+        seats = self.seats0.copy().astype(float)
+
+        self.subs: list[dict] = []
+        self.opps: list[dict] = []
+        self.churn: list[dict] = []
+        main = np.array([self._new_sub(a, cs[a], arr[a], seats[a]) for a in range(A)])
+        addons: list[list[int]] = [[] for _ in range(A)]
+        alive = self.signup_day < D
+        churn_day = np.full(A, D + 10_000)
+        last_event = np.full(A, -10_000)  # day of the latest renewal, per account
+
+        month_start = add_months(np.full(M + 1, self.start), np.arange(M + 1))
+        ms_day = (month_start - self.start).astype(int)
+        self.seats_m = np.zeros((A, M), dtype=np.float32)
+        self.demand_m = np.zeros((A, M), dtype=np.float32)
+        # demand (users who want a seat) grows from demand0 x first seats at `growth`/month
+        for m in range(M):
+            p0, p1 = ms_day[m], ms_day[m + 1]
+            live = alive & (self.signup_day < p1)  # before this month's renewals
+            t_months = np.maximum(m - np.maximum(self.signup_day, 0) / 30.44, 0)
+            demand = self.demand0 * self.seats0 * np.exp(self.growth * t_months)
+            demand[0] = self.demand0[0] * seats[0] * 1.02  # TechCorp stays near full use
+            e_m = self._window_mean_e(np.arange(A), np.full(A, min(p1, D)), p1 - p0)
+
+            # --- renewals due this month (repeat: a short month can hold two) ---
+            while True:
+                due = alive & (next_r >= month_start[m]) & (next_r < month_start[m + 1])
+                due &= (next_r < self.as_of)
+                if not due.any():
+                    break
+                r_days = (next_r - self.start).astype(int)
+                self._renew(due, next_r, anchor, k_next, main, addons, arr, seats, demand,
+                            alive, churn_day, self._new_sub)
+                last_event = np.where(due, r_days, last_event)
+            self._expand(m, (p0, p1), live & (self.signup_day < p0), demand, e_m, seats, arr,
+                         main, addons, alive, last_event)
+            self.seats_m[:, m] = seats
+            self.demand_m[:, m] = demand
+
+        # open renewal opportunities within 120 days of the as-of date
+        for a in np.flatnonzero(alive & (self.term > 1)):
+            r = next_r[a]
+            if (r - self.as_of).astype(int) <= 120:
+                self._renewal_opp(a, r, arr[a], float(self.e[a, -30:].mean()), won=None)
+        self.alive = alive
+        self.churn_day = churn_day
+        self.next_renewal = next_r
+        self.final_arr = np.where(alive, arr, 0.0)
+        self.final_seats = seats
+        self.ms_day = ms_day
+
+    def _contract_in_force(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The contract start in force at the window start (or the first one), the
+        anniversary anchor and the number of terms to the next renewal after it."""
+        term, A = self.term, self.A
         cs = self.signup.copy()
-        # the contract in force at the window start (or the first one)
         for _ in range(60):
             nxt = add_months(cs, term)
             move = (nxt <= self.start) & (term > 1)
@@ -406,107 +465,59 @@ class _Simulation:
             if not behind.any():
                 break
             k_next += behind
-        next_r = add_months(anchor, k_next * term)
-        tenure_terms = np.maximum(((cs - self.signup).astype(int) / 365.0), 0)
-        arr = self.arr0 * 1.04 ** tenure_terms
-        seats = self.seats0.copy().astype(float)
+        return cs, anchor, k_next
 
-        self.subs: list[dict] = []
-        self.opps: list[dict] = []
-        self.churn: list[dict] = []
-        sub_counter = [0]
+    def _new_sub(self, a, start, arr_v, seats_v, kind="main") -> int:
+        """Append a subscription row; returns its index in ``self.subs``."""
+        self.subs.append(
+            dict(subscription_id=f"SUB-{len(self.subs) + 1:06d}", acc=a, start_date=start,
+                 end_date=None, arr=float(arr_v), seats=int(seats_v), status="active", kind=kind)
+        )
+        return len(self.subs) - 1
 
-        def new_sub(a, start, arr_v, seats_v, kind="main"):
-            sub_counter[0] += 1
-            self.subs.append(
-                dict(subscription_id=f"SUB-{sub_counter[0]:06d}", acc=a, start_date=start,
-                     end_date=None, arr=float(arr_v), seats=int(seats_v), status="active", kind=kind)
+    def _expand(self, m, days, cand_live, demand, e_m, seats, arr, main, addons, alive,
+                last_event) -> None:
+        """Expansion in month ``m`` (days ``[p0, p1)``): demand outgrows seats; a won
+        expansion adds seats (an add-on, or a new subscription for month-to-month)."""
+        rng, A, D, term = self.rng, self.A, self.D, self.term
+        M = self.p.months
+        p0, p1 = days
+        pressure = demand / np.maximum(seats, 1)
+        cand = cand_live & (pressure > 0.85) & (e_m > 0.55)
+        hazard = np.where(cand, 0.16, 0.0)
+        hazard[0] = 1.0 if m in (M - 14, M - 4) else 0.0  # TechCorp expands
+        hazard[1] = 0.0
+        exp_now = rng.random(A) < hazard
+        lost_exp = cand & ~exp_now & (rng.random(A) < 0.06)
+        for a in np.flatnonzero(exp_now | lost_exp):
+            first = max(p0, last_event[a])  # never before this month's renewal
+            if first >= p1 or not alive[a]:
+                continue
+            x_day = int(rng.integers(first, p1))
+            if x_day >= D:
+                continue
+            add = max(1, int(math.ceil(seats[a] * rng.uniform(0.1, 0.35))))
+            amount = add * arr[a] / max(seats[a], 1)
+            created = self.start + x_day - int(rng.integers(20, 75))
+            x = self.start + x_day
+            won = bool(exp_now[a])
+            self.opps.append(
+                dict(acc=a, type="expansion", stage="closed_won" if won else "closed_lost",
+                     amount=round(amount, 2), probability=1.0 if won else 0.0,
+                     forecast_category="commit" if won else "omitted", close_date=x,
+                     status="won" if won else "lost", created_at=created,
+                     name=f"{self.names[a]} - add {add} seats")
             )
-            return len(self.subs) - 1
-
-        main = np.array([new_sub(a, cs[a], arr[a], seats[a]) for a in range(A)])
-        addons: list[list[int]] = [[] for _ in range(A)]
-        alive = self.signup_day < D
-        churn_day = np.full(A, D + 10_000)
-        last_event = np.full(A, -10_000)  # day of the latest renewal, per account
-
-        month_start = add_months(np.full(M + 1, self.start), np.arange(M + 1))
-        ms_day = (month_start - self.start).astype(int)
-        self.seats_m = np.zeros((A, M), dtype=np.float32)
-        self.demand_m = np.zeros((A, M), dtype=np.float32)
-        # demand (users who want a seat) grows from demand0 x first seats at `growth`/month
-        for m in range(M):
-            p0, p1 = ms_day[m], ms_day[m + 1]
-            live = alive & (self.signup_day < p1)
-            t_months = np.maximum(m - np.maximum(self.signup_day, 0) / 30.44, 0)
-            demand = self.demand0 * self.seats0 * np.exp(self.growth * t_months)
-            demand[0] = self.demand0[0] * seats[0] * 1.02  # TechCorp stays near full use
-            e_m = self._window_mean_e(np.arange(A), np.full(A, min(p1, D)), p1 - p0)
-
-            # --- renewals due this month (repeat: a short month can hold two) ---
-            while True:
-                due = alive & (next_r >= month_start[m]) & (next_r < month_start[m + 1])
-                due &= (next_r < self.as_of)
-                if not due.any():
-                    break
-                r_days = (next_r - self.start).astype(int)
-                self._renew(due, next_r, anchor, k_next, main, addons, arr, seats, demand,
-                            alive, churn_day, new_sub)
-                last_event = np.where(due, r_days, last_event)
-            # --- expansion: demand outgrows seats ---
-            pressure = demand / np.maximum(seats, 1)
-            cand = live & (pressure > 0.85) & (e_m > 0.55) & (self.signup_day < p0)
-            hazard = np.where(cand, 0.16, 0.0)
-            hazard[0] = 1.0 if m in (M - 14, M - 4) else 0.0  # TechCorp expands
-            hazard[1] = 0.0
-            exp_now = rng.random(A) < hazard
-            lost_exp = cand & ~exp_now & (rng.random(A) < 0.06)
-            for a in np.flatnonzero(exp_now | lost_exp):
-                first = max(p0, last_event[a])  # never before this month's renewal
-                if first >= p1 or not alive[a]:
-                    continue
-                x_day = int(rng.integers(first, p1))
-                if x_day >= D:
-                    continue
-                add = max(1, int(math.ceil(seats[a] * rng.uniform(0.1, 0.35))))
-                amount = add * arr[a] / max(seats[a], 1)
-                created = self.start + x_day - int(rng.integers(20, 75))
-                x = self.start + x_day
-                won = bool(exp_now[a])
-                self.opps.append(
-                    dict(acc=a, type="expansion", stage="closed_won" if won else "closed_lost",
-                         amount=round(amount, 2), probability=1.0 if won else 0.0,
-                         forecast_category="commit" if won else "omitted", close_date=x,
-                         status="won" if won else "lost", created_at=created,
-                         name=f"{self.names[a]} - add {add} seats")
-                )
-                if not won:
-                    continue
-                if term[a] == 1:  # month-to-month: the subscription is replaced
-                    self.subs[main[a]]["end_date"] = x
-                    self.subs[main[a]]["status"] = "ended"
-                    seats[a] += add
-                    arr[a] += amount
-                    main[a] = new_sub(a, x, arr[a], seats[a])
-                else:
-                    addons[a].append(new_sub(a, x, amount, add, kind="addon"))
-                    seats[a] += add
-                    arr[a] += amount
-
-            self.seats_m[:, m] = seats
-            self.demand_m[:, m] = demand
-
-        # open renewal opportunities within 120 days of the as-of date
-        for a in np.flatnonzero(alive & (term > 1)):
-            r = next_r[a]
-            if (r - self.as_of).astype(int) <= 120:
-                self._renewal_opp(a, r, arr[a], float(self.e[a, -30:].mean()), won=None)
-        self.alive = alive
-        self.churn_day = churn_day
-        self.next_renewal = next_r
-        self.final_arr = np.where(alive, arr, 0.0)
-        self.final_seats = seats
-        self.ms_day = ms_day
+            if not won:
+                continue
+            seats[a] += add
+            arr[a] += amount
+            if term[a] == 1:  # month-to-month: the subscription is replaced
+                self.subs[main[a]]["end_date"] = x
+                self.subs[main[a]]["status"] = "ended"
+                main[a] = self._new_sub(a, x, arr[a], seats[a])
+            else:
+                addons[a].append(self._new_sub(a, x, amount, add, kind="addon"))
 
     def _renew(self, due, next_r, anchor, k_next, main, addons, arr, seats, demand, alive,
                churn_day, new_sub) -> None:

@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from greendoor.forecast import metrics as M
+from greendoor.forecast import metrics as FM
 from greendoor.forecast.models import INTERVAL, MODELS, CannotFit, fit_prophet, prophet_model
 
 __all__ = ["CannotFit", "INTERVAL", "MODELS", "backtest", "fit_forecast", "infer_frequency"]
@@ -187,7 +187,7 @@ def backtest(series: pd.DataFrame, horizon: int, initial: int | None = None,
             row["reason"] = str(exc)
             rows.append(row)
             continue
-        scale = cv["cutoff_pos"].map(lambda c: M.mase_scale(s["y"].iloc[: c + 1], season))
+        scale = cv["cutoff_pos"].map(lambda c: FM.mase_scale(s["y"].iloc[: c + 1], season))
         err = (cv["y"] - cv["yhat"]).abs().to_numpy()
         sc = scale.to_numpy()
         # a flat or exactly repeating history has scale 0: exact forecasts score 0
@@ -195,9 +195,9 @@ def backtest(series: pd.DataFrame, horizon: int, initial: int | None = None,
         cv["step"] = cv.groupby("cutoff_pos").cumcount() + 1
         cv["abs_error"] = err
         cv["cutoff_ds"] = cv["cutoff_pos"].map(s["ds"])
-        row.update(status="ok", cutoffs=len(cutoffs), mape=M.mape(cv["y"], cv["yhat"]),
-                   smape=M.smape(cv["y"], cv["yhat"]), mase=float(np.mean(scaled)),
-                   coverage=M.coverage(cv["y"], cv["yhat_lower"], cv["yhat_upper"]),
+        row.update(status="ok", cutoffs=len(cutoffs), mape=FM.mape(cv["y"], cv["yhat"]),
+                   smape=FM.smape(cv["y"], cv["yhat"]), mase=float(np.mean(scaled)),
+                   coverage=FM.coverage(cv["y"], cv["yhat_lower"], cv["yhat_upper"]),
                    coverage_calibrated=_calibrated_coverage(cv, horizon))
         if keep_errors:
             row["errors"] = cv[["step", "abs_error", "ds"]]

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import warnings
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 INTERVAL = 0.8
-Z = float(norm.ppf(0.5 + INTERVAL / 2))  # 1.2816 for an 80 % interval
+Z = NormalDist().inv_cdf(0.5 + INTERVAL / 2)  # 1.2816 for an 80 % interval
 
 
 class CannotFit(ValueError):
@@ -33,6 +33,8 @@ class CannotFit(ValueError):
 
 
 def future_dates(history: pd.DataFrame, horizon: int, freq: str) -> pd.DatetimeIndex:
+    """The ``horizon`` period starts after the last ``ds`` of ``history`` at pandas frequency
+    ``freq`` (``"MS"``, ``"W-MON"``, ...)."""
     last = pd.Timestamp(history["ds"].iloc[-1])
     return pd.date_range(last, periods=horizon + 1, freq=freq)[1:]
 
@@ -44,6 +46,14 @@ def _frame(ds, yhat, lo, hi) -> pd.DataFrame:
 
 
 def seasonal_naive(history: pd.DataFrame, horizon: int, freq: str, season: int) -> pd.DataFrame:
+    """Seasonal naive forecast: each future period repeats the value one season earlier
+    (Hyndman & Athanasopoulos, *Forecasting: Principles and Practice*, 3rd ed., 5.2).
+
+    ``history``: ``ds, y`` in time order; ``season``: periods per season (12 monthly).
+    Returns ``ds, yhat, yhat_lower, yhat_upper`` for ``horizon`` periods; the 80 % interval
+    is ``yhat +- Z * sigma * sqrt(k + 1)`` with ``sigma`` the standard deviation of the
+    seasonal differences and ``k`` the number of whole seasons ahead (FPP3 5.5, table 5.2).
+    Raises :class:`CannotFit` with fewer than ``season + 2`` observations."""
     y = history["y"].to_numpy(dtype=float)
     n = len(y)
     if n < season + 2:
@@ -60,6 +70,11 @@ def seasonal_naive(history: pd.DataFrame, horizon: int, freq: str, season: int) 
 
 
 def ets(history: pd.DataFrame, horizon: int, freq: str, season: int) -> pd.DataFrame:
+    """Exponential smoothing (statsmodels ``ETSModel``): additive error, additive damped
+    trend, and an additive season when the series holds two seasons plus 2 periods
+    (Hyndman et al. 2008). Same frame in and out as :func:`seasonal_naive`; the interval is
+    the model's own 80 % prediction interval. Raises :class:`CannotFit` with fewer than
+    8 observations."""
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     y = history["y"].to_numpy(dtype=float)
@@ -112,6 +127,11 @@ def fit_prophet(m, df: pd.DataFrame):
 
 
 def prophet(history: pd.DataFrame, horizon: int, freq: str, season: int) -> pd.DataFrame:
+    """Prophet (Taylor & Letham 2018), linear trend, with yearly seasonality when the
+    history spans about two years (:func:`prophet_model`), fitted by L-BFGS
+    (:func:`fit_prophet`). Same frame in and out as :func:`seasonal_naive`; the interval is
+    Prophet's own 80 % uncertainty interval (300 samples). Raises :class:`CannotFit` with
+    fewer than 8 observations."""
     m = fit_prophet(prophet_model(history, season), history[["ds", "y"]])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

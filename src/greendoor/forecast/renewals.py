@@ -22,6 +22,18 @@ from sqlalchemy.engine import Connection, Engine
 
 from greendoor import state
 from greendoor.metrics.sql import arr_as_of_query
+from greendoor.periods import data_start
+from greendoor.scoring.churn import ChurnModel, NotEnoughData
+from greendoor.scoring.labels import churn_labels
+from greendoor.scoring.run import (
+    FeatureCache,
+    at_renewal,
+    connect,
+    model_frame,
+    renewal_probability,
+    training_dates,
+)
+from greendoor.settings import current
 from greendoor.store import schema
 
 CATEGORIES = ("commit", "best_case", "pipeline", "omitted")
@@ -29,10 +41,13 @@ N_SIMULATIONS = 10_000
 
 
 def quarter_start(d: dt.date) -> dt.date:
+    """First day of the calendar quarter holding ``d``."""
     return dt.date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
 
 
 def add_quarters(d: dt.date, n: int) -> dt.date:
+    """First day of the quarter ``n`` quarters after the one starting at ``d`` (``n`` may be
+    negative); ``d`` is expected to be a quarter start."""
     m = d.month - 1 + 3 * n
     return dt.date(d.year + m // 12, m % 12 + 1, 1)
 
@@ -173,19 +188,6 @@ def past_quarters(source: Connection | Engine, as_of: dt.date, n_quarters: int =
     ``constant_forecast, constant_accuracy, last_quarter_forecast,
     last_quarter_accuracy``, ``model`` and ``reason`` when a quarter could not be
     forecast."""
-    from greendoor.scoring.churn import ChurnModel, NotEnoughData
-    from greendoor.scoring.labels import churn_labels
-    from greendoor.scoring.run import (
-        FeatureCache,
-        _model_frame,
-        _renewal_probability,
-        at_renewal,
-        connect,
-        data_start,
-        training_dates,
-    )
-    from greendoor.settings import current
-
     with connect(source) as conn:
         _, settings = current(conn)
         start = data_start(conn)
@@ -223,8 +225,8 @@ def past_quarters(source: Connection | Engine, as_of: dt.date, n_quarters: int =
             continue
         f = cache.features[qs].reindex(due.index)
         with connect(source) as conn:
-            churn = model.predict_proba(at_renewal(_model_frame(f)))[:, 1]
-            p, _ = _renewal_probability(conn, churn, f.assign(days_to_renewal=0), qs)
+            churn = model.predict_proba(at_renewal(model_frame(f)))[:, 1]
+            p, _ = renewal_probability(conn, churn, f.assign(days_to_renewal=0), qs)
         sim = simulate(pd.DataFrame({"renewal_date": pd.Timestamp(qs), "arr": due["arr"],
                                      "renewal_probability": p}), "quarter")
         forecast = float((due["arr"] * p).sum())

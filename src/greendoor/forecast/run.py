@@ -21,19 +21,24 @@ import sqlalchemy as sa
 from joblib import Parallel, delayed
 from sqlalchemy.engine import Engine
 
-from greendoor import portfolio
 from greendoor.forecast import CannotFit, fit_forecast
-from greendoor.forecast import renewals as R
-from greendoor.forecast import series as S
+from greendoor.forecast import renewals as FR
+from greendoor.forecast import series as FS
+from greendoor.periods import default_as_of, filter_options
 from greendoor.store import schema
 from greendoor.store.bulk import bulk_insert
 from greendoor.store.engine import new_id
 
+#: Weeks ahead of the weekly ARR forecast.
+WEEKLY_HORIZON = 13
 PORTFOLIO = "all"
 
 
 @dataclasses.dataclass
 class ForecastReport:
+    """What one forecast run did: its id and as-of date, series fitted of those attempted,
+    the skipped ones with their reason, the portfolio ARR backtest (models x horizon) and the
+    model chosen per series."""
     run_id: str
     as_of: dt.date
     series: int = 0
@@ -46,6 +51,8 @@ class ForecastReport:
     seconds: dict = dataclasses.field(default_factory=dict)
 
     def summary(self) -> str:
+        """The run as text for the command line: counts, the ARR backtest beside its baselines,
+        and the skipped series."""
         lines = [f"forecast run {self.run_id[:8]} as of {self.as_of}: {self.fitted} of "
                  f"{self.series} series forecast"]
         bt = self.portfolio_arr_backtest
@@ -80,10 +87,10 @@ class ForecastReport:
                                  f"rate {r.constant_accuracy:.1%}, last quarter's rate "
                                  f"{r.last_quarter_accuracy:.1%}), "
                                  f"{'inside' if r.inside else 'outside'} P10-P90")
-            b = R.beats_baselines(self.past)
+            b = FR.beats_baselines(self.past)
             if b["quarters"]:
                 lines.append(f"    mean accuracy {b['model']:.1%} vs {b['baselines'][b['best']]:.1%} "
-                             f"for the best baseline ({R.BASELINES[b['best']][0]}): "
+                             f"for the best baseline ({FR.BASELINES[b['best']][0]}): "
                              + ("the model beats it" if b["beats"] else
                                 "the model does NOT beat it"))
         for s in self.skipped:
@@ -121,48 +128,25 @@ def _fit_one(name: str, segment: str, freq: str, frame: pd.DataFrame, horizon: i
     return out
 
 
-def run_forecasts(engine: Engine, as_of: dt.date | None = None, horizon: int = 12,
-                  n_jobs: int = 2, progress: Callable[[float, str], None] | None = None,
-                  past_quarters: int = 4) -> ForecastReport:
-    """Fit and store every series and the renewal forecast. Raises ``ValueError``
-    for an empty store."""
-    step = progress or (lambda f, m: None)
-    t0 = time.perf_counter()
-    secs = {}
-    with engine.connect() as conn:
-        as_of = as_of or portfolio.default_as_of(conn)
-        if as_of is None:
-            raise ValueError("the store has no data to forecast")
-        segments = portfolio.filter_options(conn)["segments"]
-        tasks = []
-        for seg in [None, *segments]:
-            m = S.monthly(conn, as_of, seg)
-            for name in S.MONTHLY_SERIES:
-                tasks.append((name, seg or PORTFOLIO, "MS", m[["ds", name]], horizon))
-        w = S.weekly_arr(conn, as_of)
-        tasks.append(("arr", PORTFOLIO, "W", w, 13))
-    secs["series"] = time.perf_counter() - t0
-    # fitting needs no connection: an embedded store is free for the app meanwhile
-    step(0.1, f"Fitting {len(tasks)} series")
-    t1 = time.perf_counter()
-    results = Parallel(n_jobs=n_jobs)(delayed(_fit_one)(*t) for t in tasks)
-    secs["fits"] = time.perf_counter() - t1
-    step(0.7, "Renewal forecast")
-    t2 = time.perf_counter()
-    with engine.connect() as conn:
-        up = R.upcoming(conn, as_of)
-    months, quarters = R.simulate(up, "month"), R.simulate(up, "quarter")
-    cats = R.categories(up, "quarter").set_index("period_start")
-    past = R.past_quarters(engine, as_of, past_quarters) if past_quarters else pd.DataFrame()
-    secs["renewals"] = time.perf_counter() - t2
-    run_id = new_id()
-    report = ForecastReport(run_id=run_id, as_of=as_of, series=len(results))
+def _tasks(conn, as_of: dt.date, horizon: int) -> list[tuple]:
+    """Every series to fit: ``(series, segment, freq, frame, horizon)``."""
+    tasks = []
+    for seg in [None, *filter_options(conn)["segments"]]:
+        m = FS.monthly(conn, as_of, seg)
+        for name in FS.MONTHLY_SERIES:
+            tasks.append((name, seg or PORTFOLIO, "MS", m[["ds", name]], horizon))
+    tasks.append(("arr", PORTFOLIO, "W", FS.weekly_arr(conn, as_of), WEEKLY_HORIZON))
+    return tasks
+
+
+def _series_rows(results: list[dict], run_id: str, report: ForecastReport
+                 ) -> tuple[list[dict], list[dict]]:
+    """The forecast and backtest rows of every fitted series; the report's counts."""
     f_rows, b_rows = [], []
     for r in results:
         key = f"{r['series']} ({r['segment']}, {r['freq']})"
-        for row in r["rows"]:
-            f_rows.append({"run_id": run_id, "series": r["series"], "segment": r["segment"],
-                           "freq": r["freq"], **row})
+        ids = {"run_id": run_id, "series": r["series"], "segment": r["segment"], "freq": r["freq"]}
+        f_rows += [{**ids, **row} for row in r["rows"]]
         if r["model"] is None:
             report.skipped.append(f"{key}: {r['reason']}")
             continue
@@ -170,15 +154,21 @@ def run_forecasts(engine: Engine, as_of: dt.date | None = None, horizon: int = 1
         if r["segment"] == PORTFOLIO and r["freq"] == "MS":
             report.chosen[key] = f"{r['model']}: {r['why']}"
         bt = r["backtest"]
-        if bt is not None:
-            bt = bt.assign(chosen=bt["model"] == r["model"])
-            if r["series"] == "arr" and r["segment"] == PORTFOLIO and r["freq"] == "MS":
-                report.portfolio_arr_backtest = bt
-            for row in bt.to_dict("records"):
-                b_rows.append({"run_id": run_id, "series": r["series"], "segment": r["segment"],
-                               "freq": r["freq"], "horizon": r["horizon"],
-                               **{k: (None if isinstance(v, float) and np.isnan(v) else v)
-                                  for k, v in row.items()}})
+        if bt is None:
+            continue
+        bt = bt.assign(chosen=bt["model"] == r["model"])
+        if r["series"] == "arr" and r["segment"] == PORTFOLIO and r["freq"] == "MS":
+            report.portfolio_arr_backtest = bt
+        b_rows += [{**ids, "horizon": r["horizon"],
+                    **{k: (None if isinstance(v, float) and np.isnan(v) else v)
+                       for k, v in row.items()}} for row in bt.to_dict("records")]
+    return f_rows, b_rows
+
+
+def _renewal_rows(run_id: str, months: pd.DataFrame, quarters: pd.DataFrame,
+                  cats: pd.DataFrame, past: pd.DataFrame) -> list[dict]:
+    """``renewal_forecasts`` rows: upcoming months and quarters, and past quarters with
+    their baselines."""
     rf = []
     for period, frame in (("month", months), ("quarter", quarters)):
         for row in frame.to_dict("records"):
@@ -189,21 +179,20 @@ def run_forecasts(engine: Engine, as_of: dt.date | None = None, horizon: int = 1
             rf.append({"run_id": run_id, "kind": "upcoming", "period": period,
                        "period_start": ps.date(), **row, "detail_json": json.dumps(detail)})
     for row in past.to_dict("records"):
+        baselines = {k: (None if v != v else v) for k, v in row.items()
+                     if k.startswith(tuple(FR.BASELINES))}
         rf.append({"run_id": run_id, "kind": "past", "period": "quarter",
                    "period_start": row["quarter_start"].date(), "renewals": row["renewals"],
                    "arr_due": row["arr_due"], "expected": row["forecast"], "p10": row["p10"],
                    "p50": None, "p90": row["p90"], "actual": row["actual"],
                    "accuracy": row["accuracy"],
-                   "detail_json": json.dumps({
-                       "model": row["model"], "reason": row["reason"], "inside": row["inside"],
-                       **{k: (None if v != v else v) for k, v in row.items()
-                          if k.startswith(tuple(R.BASELINES))}})})
-    report.upcoming = pd.DataFrame([r for r in rf if r["kind"] == "upcoming"])
-    if len(report.upcoming):
-        report.upcoming["period_start"] = pd.to_datetime(report.upcoming["period_start"])
-    report.past = past
-    step(0.9, "Writing")
-    t3 = time.perf_counter()
+                   "detail_json": json.dumps({"model": row["model"], "reason": row["reason"],
+                                              "inside": row["inside"], **baselines})})
+    return rf
+
+
+def _write(engine: Engine, report: ForecastReport, f_rows, b_rows, rf, seconds: float) -> None:
+    """Replace the stored forecasts with this run's, in one transaction."""
     with engine.begin() as conn:
         for t in (schema.forecasts, schema.forecast_backtests, schema.renewal_forecasts):
             conn.execute(t.delete())
@@ -215,18 +204,60 @@ def run_forecasts(engine: Engine, as_of: dt.date | None = None, horizon: int = 1
             for c in ("expected", "p10", "p50", "p90", "actual", "accuracy", "arr_due"):
                 frame[c] = pd.to_numeric(frame[c], errors="coerce")
             bulk_insert(conn, schema.renewal_forecasts, frame)
-        secs["write"] = time.perf_counter() - t3
-        secs["total"] = time.perf_counter() - t0
         conn.execute(schema.forecast_runs.insert().values(
-            run_id=run_id, created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), as_of=as_of,
-            seconds=secs["total"], detail_json=json.dumps({"series": report.series,
-                                                           "fitted": report.fitted,
-                                                           "skipped": report.skipped})))
+            run_id=report.run_id, created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            as_of=report.as_of, seconds=seconds,
+            detail_json=json.dumps({"series": report.series, "fitted": report.fitted,
+                                    "skipped": report.skipped})))
+
+
+def run_forecasts(engine: Engine, as_of: dt.date | None = None, horizon: int = 12,
+                  n_jobs: int = 2, progress: Callable[[float, str], None] | None = None,
+                  past_quarters: int = 4) -> ForecastReport:
+    """Fit and store every series (monthly ARR, renewed, churned and expansion ARR, GRR
+    and NRR for the portfolio and each segment, ``horizon`` months ahead; weekly ARR) with
+    its backtest, and the bottom-up renewal forecast with ``past_quarters`` of
+    forecast-vs-actual. Raises ``ValueError`` for an empty store."""
+    step = progress or (lambda f, m: None)
+    t0 = time.perf_counter()
+    secs = {}
+    with engine.connect() as conn:
+        as_of = as_of or default_as_of(conn)
+        if as_of is None:
+            raise ValueError("the store has no data to forecast")
+        tasks = _tasks(conn, as_of, horizon)
+    secs["series"] = time.perf_counter() - t0
+    # fitting needs no connection: an embedded store is free for the app meanwhile
+    step(0.1, f"Fitting {len(tasks)} series")
+    t1 = time.perf_counter()
+    results = Parallel(n_jobs=n_jobs)(delayed(_fit_one)(*t) for t in tasks)
+    secs["fits"] = time.perf_counter() - t1
+    step(0.7, "Renewal forecast")
+    t2 = time.perf_counter()
+    with engine.connect() as conn:
+        up = FR.upcoming(conn, as_of)
+    months, quarters = FR.simulate(up, "month"), FR.simulate(up, "quarter")
+    cats = FR.categories(up, "quarter").set_index("period_start")
+    past = FR.past_quarters(engine, as_of, past_quarters) if past_quarters else pd.DataFrame()
+    secs["renewals"] = time.perf_counter() - t2
+    report = ForecastReport(run_id=new_id(), as_of=as_of, series=len(results))
+    f_rows, b_rows = _series_rows(results, report.run_id, report)
+    rf = _renewal_rows(report.run_id, months, quarters, cats, past)
+    report.upcoming = pd.DataFrame([r for r in rf if r["kind"] == "upcoming"])
+    if len(report.upcoming):
+        report.upcoming["period_start"] = pd.to_datetime(report.upcoming["period_start"])
+    report.past = past
+    step(0.9, "Writing")
+    t3 = time.perf_counter()
+    _write(engine, report, f_rows, b_rows, rf, time.perf_counter() - t0)
+    secs["write"] = time.perf_counter() - t3
+    secs["total"] = time.perf_counter() - t0
     report.seconds = secs
     step(1.0, "Forecast written")
     return report
 
 
 def latest_run_id(conn) -> str | None:
+    """Id of the most recent forecast run, or ``None`` when the store has none."""
     fr = schema.forecast_runs
     return conn.execute(sa.select(fr.c.run_id).order_by(fr.c.created_at.desc()).limit(1)).scalar()

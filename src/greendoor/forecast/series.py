@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from greendoor.forecast.renewals import due_in, renewed
 from greendoor.metrics import sql as msql
+from greendoor.periods import data_start
 from greendoor.store import schema
 
 MONTHLY_SERIES = ("arr", "renewed_arr", "churned_arr", "expansion_arr", "grr", "nrr")
@@ -71,19 +72,12 @@ def _renewals(conn: Connection, start: dt.date, end: dt.date, segment: str | Non
     return float(due["arr"].sum()), float(due["arr"][ok].sum())
 
 
-def first_date(conn: Connection) -> dt.date | None:
-    """Where history starts: the first usage day, else the first subscription start."""
-    from greendoor.scoring.run import data_start
-
-    return data_start(conn)
-
-
 def monthly(conn: Connection, as_of: dt.date, segment: str | None = None) -> pd.DataFrame:
     """Monthly series (see the module docstring): columns ``ds`` plus
     :data:`MONTHLY_SERIES`, ``contraction_arr``, ``due_arr`` and ``renewal_rate``.
     Flow columns are NaN for the last, incomplete month; ``grr``/``nrr`` are NaN
     before 12 months of history."""
-    start = first_date(conn)
+    start = data_start(conn)
     if start is None:
         return pd.DataFrame(columns=["ds", *MONTHLY_SERIES])
     months = _month_starts(start, as_of)
@@ -109,7 +103,7 @@ def monthly(conn: Connection, as_of: dt.date, segment: str | None = None) -> pd.
 
 def weekly_arr(conn: Connection, as_of: dt.date, segment: str | None = None) -> pd.DataFrame:
     """ARR every 7 days ending at ``as_of``: columns ``ds``, ``arr``."""
-    start = first_date(conn)
+    start = data_start(conn)
     if start is None:
         return pd.DataFrame(columns=["ds", "arr"])
     dates = []

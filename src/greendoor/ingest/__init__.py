@@ -22,15 +22,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from greendoor import access, state
+from greendoor import access, audit, state
 from greendoor.access import Actor
 from greendoor.config import segment_from_arr
-from greendoor.ingest import chunked
+from greendoor.ingest import chunked, tables
 from greendoor.ingest import validate as V
-from greendoor.ingest.adapters import ADAPTERS, COUNTRY_REGION, DERIVATIONS, Adapter, TableMap
-from greendoor.ingest.contract import CONTRACT, DERIVED_WHEN_ABSENT, TABLES
+from greendoor.ingest.adapters import ADAPTERS, COUNTRY_REGION, DERIVATIONS, Adapter
+from greendoor.ingest.contract import CONTRACT, TABLES
 from greendoor.ingest.read import (
     SUFFIXES,
     RawTable,
@@ -65,6 +65,8 @@ def _row_count(conn, table: sa.Table) -> int:
 
 @dataclasses.dataclass
 class TableResult:
+    """Per-table outcome of an import: rows read from ``file``, and rows inserted, updated and
+    left unchanged in ``table``."""
     table: str
     file: str
     rows_read: int = 0
@@ -87,18 +89,22 @@ class ImportReport:
 
     @property
     def errors(self) -> list[V.Issue]:
+        """The issues that stop the import (nothing is written when there is one)."""
         return [i for i in self.issues if i.severity == "error"]
 
     @property
     def warnings(self) -> list[V.Issue]:
+        """The issues reported but not blocking (rows kept as read, or dropped with a count)."""
         return [i for i in self.issues if i.severity == "warning"]
 
     @property
     def ok(self) -> bool:
+        """True when there is no error."""
         return not self.errors
 
     @property
     def rows_read(self) -> int:
+        """Rows read over all files."""
         return sum(t.rows_read for t in self.tables.values())
 
     def issues_frame(self) -> pd.DataFrame:
@@ -107,6 +113,7 @@ class ImportReport:
         return pd.DataFrame([{c: getattr(i, c) for c in cols} for i in self.issues], columns=cols)
 
     def tables_frame(self) -> pd.DataFrame:
+        """One row per table: ``table, file, rows_read, inserted, updated, unchanged``."""
         return pd.DataFrame([dataclasses.asdict(t) for t in self.tables.values()],
                             columns=["table", "file", "rows_read", "inserted", "updated",
                                      "unchanged"])
@@ -161,67 +168,6 @@ def discover(path: Path, adapter: Adapter, issues: V.Collector) -> dict[str, Pat
     return found
 
 
-def _text_frame(raw: RawTable, tmap: TableMap, issues: V.Collector) -> tuple[pd.DataFrame, dict]:
-    """Canonical-named text columns of a raw file, with value maps applied."""
-    spec = CONTRACT[tmap.table]
-    cols: dict[str, str] = {}
-    present = set(raw.frame.columns)
-    frame = pd.DataFrame(index=raw.frame.index)
-    for canon, src in tmap.columns.items():
-        if src in present:
-            text = raw.frame[src]
-            if canon in tmap.values:
-                text = text.replace(tmap.values[canon])
-            frame[canon] = text
-            cols[canon] = src
-    for f in spec.fields:
-        if f.required and f.name not in frame and (tmap.table, f.name) not in DERIVED_WHEN_ABSENT:
-            src = tmap.columns.get(f.name, f.name)
-            issues.note(raw.name, f"required column {src} is missing", column=src)
-    ignored = sorted(present - set(cols.values()))
-    if ignored:
-        issues.note(raw.name, "columns not in the contract, ignored: " + ", ".join(ignored),
-                    severity="warning")
-    return frame, cols
-
-
-def _map_usage_accounts(usage: pd.DataFrame, sub_to_acct: dict, raw: RawTable, cols: dict,
-                        issues: V.Collector) -> None:
-    """Fill usage ``account_id`` from ``subscription_id`` (this import's or the store's
-    subscriptions); an unknown subscription is an error naming the line."""
-    if "subscription_id" in usage:
-        mapped = usage["subscription_id"].map(sub_to_acct)
-        usage["account_id"] = usage["account_id"].fillna(mapped) if "account_id" in usage \
-            else mapped
-        unknown = usage["account_id"].isna() & usage["subscription_id"].notna()
-        if unknown.any():
-            issues.add(raw, V.positions(unknown), cols.get("subscription_id"),
-                       usage["subscription_id"][unknown],
-                       "unknown subscription (not in this import nor in the store)")
-    elif "account_id" not in usage:
-        issues.note(raw.name, "required column account_id (or subscription_id) "
-                    "is missing", column="account_id")
-
-
-def _check_table(table: str, raw: RawTable, df: pd.DataFrame, cols: dict, known_accounts: set,
-                 issues: V.Collector) -> pd.DataFrame:
-    """The constraint, scale, order, reference and duplicate-key checks of one table."""
-    spec = CONTRACT[table]
-    original = raw.frame.rename(columns={v: k for k, v in cols.items()})
-    original = original.reindex(columns=df.columns, fill_value="")
-    V.check_constraints(raw, df, original, spec, cols, issues)
-    if table == "survey_responses":
-        V.check_survey_scales(raw, df, cols, issues)
-    for first, second in (("start_date", "end_date"), ("opened_at", "closed_at"),
-                          ("issued_at", "due_at")):
-        V.check_order(raw, df, first, second, cols, issues)
-    if table != "accounts":
-        V.check_references(raw, df, "account_id", known_accounts, "account", cols, issues)
-    if not spec.fact:
-        df = V.check_duplicate_keys(raw, df, list(spec.key), cols, issues)
-    return df
-
-
 def _derive_segments(accounts: pd.DataFrame, subs: pd.DataFrame | None, file: str,
                      issues: V.Collector) -> None:
     """Segments the file does not give are derived from each account's latest ARR in
@@ -257,20 +203,19 @@ def _store_keys(engine: Engine) -> tuple[set[str], dict[str, str], str | None, i
     return accts, subs, dataset, len(accts)
 
 
-def prepare(engine: Engine, path: Path, adapter: Adapter, date_format: str | None,
-            issues: V.Collector, report: ImportReport) -> dict[str, pd.DataFrame]:
-    """Read, map, parse, derive and validate every file. No writes."""
-    files = discover(path, adapter, issues)
-    raws: dict[str, RawTable] = {}
-    typed: dict[str, pd.DataFrame] = {}
-    srcs: dict[str, dict[str, str]] = {}
-    large_usage = None
-    if "usage" in files:
-        try:
-            if chunked.is_large(files["usage"]):
-                large_usage = files.pop("usage")
-        except ReadError as exc:
-            issues.note(files.pop("usage").name, str(exc), line=exc.line)
+@dataclasses.dataclass
+class _Prepared:
+    """The files of one import, read: raw text, typed frames and source column names."""
+
+    raws: dict[str, RawTable] = dataclasses.field(default_factory=dict)
+    typed: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    srcs: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+
+
+def _read_tables(files: dict[str, Path], adapter: Adapter, date_format: str | None,
+                 issues: V.Collector, report: ImportReport) -> _Prepared:
+    """Read, map onto the contract, parse and derive each file (table by table)."""
+    out = _Prepared()
     for table, f in files.items():
         try:
             raw = read_file(f)
@@ -281,69 +226,120 @@ def prepare(engine: Engine, path: Path, adapter: Adapter, date_format: str | Non
             issues.note(f.name, f"read as {delimiter_name(raw.delimiter)}-separated (from its "
                         "header line)", severity="warning")
         tmap = next(t for t in adapter.tables if t.table == table)
-        text, cols = _text_frame(raw, tmap, issues)
+        text, cols = tables.text_frame(raw, tmap, issues)
         report.tables[table] = TableResult(table=table, file=f.name, rows_read=len(raw.frame))
         df = V.parse_table(raw, text, CONTRACT[table], cols, issues, date_format)
         for name in tmap.derive:
             df = DERIVATIONS[name](df)
-        raws[table], typed[table], srcs[table] = raw, df, cols
+        out.raws[table], out.typed[table], out.srcs[table] = raw, df, cols
+    return out
 
-    store_accounts, store_subs, _, _ = _store_keys(engine)
-    subs = typed.get("subscriptions")
-    if subs is not None:
-        if "arr" not in subs and "mrr" in subs:
-            subs["arr"] = subs["mrr"] * 12.0
-        elif "arr" in subs and "mrr" in subs:
-            subs["arr"] = subs["arr"].fillna(subs["mrr"] * 12.0)
-        elif "arr" not in subs:
-            issues.note(raws["subscriptions"].name, "required column arr (or mrr) is missing",
-                        column="arr")
-    accounts = typed.get("accounts")
+
+def _derive_arr(p: _Prepared, issues: V.Collector) -> None:
+    subs = p.typed.get("subscriptions")
+    if subs is None:
+        return
+    if "arr" not in subs and "mrr" in subs:
+        subs["arr"] = subs["mrr"] * 12.0
+    elif "arr" in subs and "mrr" in subs:
+        subs["arr"] = subs["arr"].fillna(subs["mrr"] * 12.0)
+    elif "arr" not in subs:
+        issues.note(p.raws["subscriptions"].name, "required column arr (or mrr) is missing",
+                    column="arr")
+
+
+def _derive_churn_ids(churn: pd.DataFrame | None) -> None:
+    """``account_id|churn_date`` (a counter for repeats) where the export has no id."""
+    if churn is None or "account_id" not in churn or "churn_date" not in churn:
+        return
+    gen = churn["account_id"].astype(str) + "|" + churn["churn_date"].dt.strftime("%Y-%m-%d")
+    occ = gen.groupby(gen).cumcount()
+    gen = gen.where(occ == 0, gen + "|" + occ.astype(str))
+    churn["churn_event_id"] = (churn["churn_event_id"].fillna(gen)
+                               if "churn_event_id" in churn else gen)
+
+
+def _derive(p: _Prepared, store_subs: dict[str, str], issues: V.Collector) -> dict[str, str]:
+    """Values derived across tables (ARR from MRR, regions, segments, usage accounts,
+    churn event ids). Returns subscription -> account (this import's and the store's)."""
+    _derive_arr(p, issues)
+    subs, accounts = p.typed.get("subscriptions"), p.typed.get("accounts")
     if accounts is not None:
         if "region" not in accounts and "country" in accounts:
             accounts["region"] = accounts["country"].map(COUNTRY_REGION)
-        _derive_segments(accounts, subs, raws["accounts"].name, issues)
+        _derive_segments(accounts, subs, p.raws["accounts"].name, issues)
     sub_to_acct = dict(store_subs)
     if subs is not None and "subscription_id" in subs:
         sub_to_acct.update(dict(zip(subs["subscription_id"], subs["account_id"], strict=True)))
-    usage = typed.get("usage")
-    if usage is not None:
-        _map_usage_accounts(usage, sub_to_acct, raws["usage"], srcs["usage"], issues)
-    churn = typed.get("churn_events")
-    if churn is not None and "account_id" in churn and "churn_date" in churn:
-        gen = churn["account_id"].astype(str) + "|" + churn["churn_date"].dt.strftime("%Y-%m-%d")
-        occ = gen.groupby(gen).cumcount()
-        gen = gen.where(occ == 0, gen + "|" + occ.astype(str))
-        churn["churn_event_id"] = (churn["churn_event_id"].fillna(gen)
-                                   if "churn_event_id" in churn else gen)
+    if "usage" in p.typed:
+        tables.map_usage_accounts(p.typed["usage"], sub_to_acct, p.raws["usage"],
+                                  p.srcs["usage"], issues)
+    _derive_churn_ids(p.typed.get("churn_events"))
+    return sub_to_acct
 
-    known_accounts = set(store_accounts)
-    if accounts is not None and "account_id" in accounts:
-        known_accounts |= set(accounts["account_id"].dropna())
-    for table, df in list(typed.items()):
-        typed[table] = _check_table(table, raws[table], df, srcs[table], known_accounts, issues)
+
+def _check(p: _Prepared, known_accounts: set, issues: V.Collector) -> None:
+    """Every table's constraint, reference and key checks, and cross-table warnings."""
+    for table, df in list(p.typed.items()):
+        p.typed[table] = tables.check_table(table, p.raws[table], df, p.srcs[table],
+                                            known_accounts, issues)
+    subs = p.typed.get("subscriptions")
     if subs is not None and "end_date" in subs:
         multi = subs[subs["end_date"].isna()].groupby("account_id").size()
         n_multi = int((multi > 1).sum())
         if n_multi:
-            issues.note(raws["subscriptions"].name, f"{n_multi} accounts have more than one "
+            issues.note(p.raws["subscriptions"].name, f"{n_multi} accounts have more than one "
                         "subscription without an end date; their ARR is the sum of them",
                         severity="warning")
-    if large_usage is not None:
-        tmap = next(t for t in adapter.tables if t.table == "usage")
-        try:
-            spilled = chunked.prepare_usage(large_usage, tmap, sub_to_acct, known_accounts,
-                                            date_format, issues)
-        except ReadError as exc:
-            issues.note(large_usage.name, str(exc), line=exc.line)
-            return typed
-        report.tables["usage"] = TableResult(table="usage", file=large_usage.name,
-                                             rows_read=spilled.rows)
-        if issues.errors:
-            spilled.cleanup()
-        else:
-            typed["usage"] = spilled
-    return typed
+
+
+def _large_usage(files: dict[str, Path], issues: V.Collector) -> Path | None:
+    """The usage file when it is to be read in slices (removed from ``files``)."""
+    if "usage" not in files:
+        return None
+    try:
+        return files.pop("usage") if chunked.is_large(files["usage"]) else None
+    except ReadError as exc:
+        issues.note(files.pop("usage").name, str(exc), line=exc.line)
+        return None
+
+
+def _prepare_sliced(path: Path, adapter: Adapter, sub_to_acct: dict, known_accounts: set,
+                    date_format: str | None, issues: V.Collector,
+                    report: ImportReport) -> chunked.SpilledUsage | None:
+    tmap = next(t for t in adapter.tables if t.table == "usage")
+    try:
+        spilled = chunked.prepare_usage(path, tmap, sub_to_acct, known_accounts, date_format,
+                                        issues)
+    except ReadError as exc:
+        issues.note(path.name, str(exc), line=exc.line)
+        return None
+    report.tables["usage"] = TableResult(table="usage", file=path.name, rows_read=spilled.rows)
+    if issues.errors:
+        spilled.cleanup()
+        return None
+    return spilled
+
+
+def prepare(engine: Engine, path: Path, adapter: Adapter, date_format: str | None,
+            issues: V.Collector, report: ImportReport) -> dict[str, pd.DataFrame]:
+    """Read, map, parse, derive and validate every file. No writes. Returns the typed
+    frames by table (a large usage file as :class:`chunked.SpilledUsage`)."""
+    files = discover(path, adapter, issues)
+    large = _large_usage(files, issues)
+    p = _read_tables(files, adapter, date_format, issues, report)
+    store_accounts, store_subs, _, _ = _store_keys(engine)
+    sub_to_acct = _derive(p, store_subs, issues)
+    known_accounts = set(store_accounts)
+    if "accounts" in p.typed and "account_id" in p.typed["accounts"]:
+        known_accounts |= set(p.typed["accounts"]["account_id"].dropna())
+    _check(p, known_accounts, issues)
+    if large is not None:
+        spilled = _prepare_sliced(large, adapter, sub_to_acct, known_accounts, date_format,
+                                  issues, report)
+        if spilled is not None:
+            p.typed["usage"] = spilled
+    return p.typed
 
 
 def import_path(
@@ -390,64 +386,19 @@ def import_path(
         report.seconds = time.perf_counter() - t0
         return report
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    stage = None
-    if isinstance(typed.get("usage"), chunked.SpilledUsage):
-        chunked.drop_stages(engine)  # a crashed import's leftover
-        step(0.25, "Staging usage")
-        try:
-            stage = chunked.stage_usage(engine, typed["usage"])
-        except Exception:
-            chunked.drop_stages(engine)
-            raise
-        finally:
-            typed["usage"].cleanup()  # staged: the spilled slices are no longer needed
+    stage = _stage(engine, typed, step)
     conn = engine.connect()
     tx = conn.begin()
     try:
         if replace:
             delete_all(conn, schema.CANONICAL_TABLES + DERIVED_TABLES)
-        order = [t for t in CONTRACT if t in typed]
-        for i, table in enumerate(order):
-            step(0.3 + 0.6 * i / max(len(order), 1), f"Loading {table}")
-            frame = typed[table]
-            rows_before = _row_count(conn, TABLES[table])
-            if isinstance(frame, chunked.SpilledUsage):
-                res = usage_keys.load(conn, stage, replace) if stage is not None else \
-                    {"inserted": 0, "updated": 0, "unchanged": 0}
-            elif table == "usage":
-                res = usage_keys.load_frame(conn, frame, replace)
-            else:
-                frame = frame[[c for c in frame.columns if c in TABLES[table].c]]
-                res = upsert(conn, TABLES[table], frame, list(CONTRACT[table].key))
-            r = report.tables[table]
-            r.inserted, r.updated, r.unchanged = res["inserted"], res["updated"], res["unchanged"]
-            gained = _row_count(conn, TABLES[table]) - rows_before
-            if gained != r.inserted:  # a report must never disagree with what was stored
-                raise ImportCountMismatch(
-                    f"{table}: the import counted {r.inserted:,} new rows but the store "
-                    f"gained {gained:,}; nothing was written")
-        if "opportunities" in typed:
-            state.record_history(conn, typed["opportunities"], state.export_date(conn)
-                                 or dt.date.today(), "import")
+        _load(conn, typed, stage, replace, report, step)
         report.seconds = time.perf_counter() - t0
         if dry_run:
             tx.rollback()
             report.status = "dry_run"
             return report
-        report.import_id = new_id()
-        detail = {"tables": {t: dataclasses.asdict(r) for t, r in report.tables.items()},
-                  "warnings": [str(w) for w in report.warnings], "replace": replace}
-        conn.execute(schema.import_log.insert().values(
-            import_id=report.import_id, started_at=started,
-            finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), actor=actor,
-            source=str(path), format=fmt, status="ok",
-            rows_inserted=sum(r.inserted for r in report.tables.values()),
-            rows_updated=sum(r.updated for r in report.tables.values()),
-            duration_seconds=report.seconds, detail_json=json.dumps(detail)))
-        conn.execute(schema.audit_log.insert().values(
-            audit_id=new_id(), occurred_at=started, actor=actor, action="import",
-            entity="import_log", entity_id=report.import_id, after_json=json.dumps(detail)))
-        meta.set_many(conn, {"dataset": fmt})
+        _log(conn, report, actor, started, replace)
         tx.commit()
         report.status = "ok"
     except Exception:
@@ -468,11 +419,84 @@ def import_path(
     return report
 
 
+def _stage(engine: Engine, typed: dict, step) -> sa.Table | None:
+    """A large usage file's slices into a committed staging table, before the import's
+    transaction (:mod:`greendoor.ingest.chunked`); ``None`` for any other import."""
+    if not isinstance(typed.get("usage"), chunked.SpilledUsage):
+        return None
+    chunked.drop_stages(engine)  # a crashed import's leftover
+    step(0.25, "Staging usage")
+    try:
+        return chunked.stage_usage(engine, typed["usage"])
+    except Exception:
+        chunked.drop_stages(engine)
+        raise
+    finally:
+        typed["usage"].cleanup()  # staged: the spilled slices are no longer needed
+
+
+def _load(conn, typed: dict, stage: sa.Table | None, replace: bool, report: ImportReport,
+          step) -> None:
+    """Every table into the store in the caller's transaction, checking each table's
+    gained rows against the report (:class:`ImportCountMismatch`), then the history of
+    the opportunities it brought."""
+    order = [t for t in CONTRACT if t in typed]
+    for i, table in enumerate(order):
+        step(0.3 + 0.6 * i / max(len(order), 1), f"Loading {table}")
+        frame = typed[table]
+        rows_before = _row_count(conn, TABLES[table])
+        if isinstance(frame, chunked.SpilledUsage):
+            res = usage_keys.load(conn, stage, replace) if stage is not None else \
+                {"inserted": 0, "updated": 0, "unchanged": 0}
+        elif table == "usage":
+            res = usage_keys.load_frame(conn, frame, replace)
+        else:
+            frame = frame[[c for c in frame.columns if c in TABLES[table].c]]
+            res = upsert(conn, TABLES[table], frame, list(CONTRACT[table].key))
+        r = report.tables[table]
+        r.inserted, r.updated, r.unchanged = res["inserted"], res["updated"], res["unchanged"]
+        gained = _row_count(conn, TABLES[table]) - rows_before
+        if gained != r.inserted:  # a report must never disagree with what was stored
+            raise ImportCountMismatch(
+                f"{table}: the import counted {r.inserted:,} new rows but the store "
+                f"gained {gained:,}; nothing was written")
+    if "opportunities" in typed:
+        state.record_history(conn, typed["opportunities"],
+                             state.export_date(conn) or dt.date.today(), "import")
+
+
+def _log(conn, report: ImportReport, actor: str, started: dt.datetime, replace: bool) -> None:
+    """The import's ``import_log`` and audit rows, and the store's dataset."""
+    report.import_id = new_id()
+    detail = {"tables": {t: dataclasses.asdict(r) for t, r in report.tables.items()},
+              "warnings": [str(w) for w in report.warnings], "replace": replace}
+    conn.execute(schema.import_log.insert().values(
+        import_id=report.import_id, started_at=started,
+        finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), actor=actor,
+        source=report.source, format=report.format, status="ok",
+        rows_inserted=sum(r.inserted for r in report.tables.values()),
+        rows_updated=sum(r.updated for r in report.tables.values()),
+        duration_seconds=report.seconds, detail_json=json.dumps(detail)))
+    audit.record(conn, actor, "import", "import_log", report.import_id, after=detail,
+                 at=started)
+    meta.set_many(conn, {"dataset": report.format})
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
     except Exception:  # no login name (containers)
         return "cli"
+
+
+def import_history(conn: Connection, limit: int = 50) -> pd.DataFrame:
+    """The latest ``limit`` imports, newest first: ``finished_at, actor, source, format,
+    status, rows_inserted, rows_updated, duration_seconds``."""
+    il = schema.import_log
+    return pd.read_sql(
+        sa.select(il.c.finished_at, il.c.actor, il.c.source, il.c.format, il.c.status,
+                  il.c.rows_inserted, il.c.rows_updated, il.c.duration_seconds)
+        .order_by(il.c.finished_at.desc()).limit(limit), conn)
 
 
 def freshness(engine: Engine) -> pd.DataFrame:

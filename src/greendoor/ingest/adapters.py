@@ -44,11 +44,15 @@ class TableMap:
 
 @dataclasses.dataclass(frozen=True)
 class Adapter:
+    """An import format: its ``name`` (the CLI's ``--format``), a description, and how each of
+    its files maps onto a contract table (:class:`TableMap`)."""
     name: str
     description: str
     tables: tuple[TableMap, ...]
 
     def for_file(self, stem: str) -> TableMap | None:
+        """The table map for the file named ``stem`` (no suffix), or ``None`` if the format has
+        no such file."""
         return next((t for t in self.tables if t.file == stem), None)
 
 

@@ -37,6 +37,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from greendoor.ingest import tables
 from greendoor.ingest import validate as V
 from greendoor.ingest.adapters import DERIVATIONS, TableMap
 from greendoor.ingest.contract import CONTRACT
@@ -113,6 +114,7 @@ class SpilledUsage:
             yield pd.read_parquet(part)
 
     def cleanup(self) -> None:
+        """Remove the spill folder and everything in it (safe to call twice)."""
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -135,8 +137,6 @@ def prepare_usage(path: Path, tmap: TableMap, sub_to_acct: dict, known_accounts:
                   date_format: str | None, issues: V.Collector) -> SpilledUsage:
     """Read, map, parse, derive and validate a large usage CSV slice by slice (see the
     module docstring); issues go to ``issues``. Nothing is written to the store."""
-    from greendoor.ingest import _check_table, _map_usage_accounts, _text_frame
-
     folder = Path(tempfile.mkdtemp(prefix="greendoor-usage-"))
     spec = CONTRACT["usage"]
     parts, rows = [], 0
@@ -151,14 +151,14 @@ def prepare_usage(path: Path, tmap: TableMap, sub_to_acct: dict, known_accounts:
                             f"({MAX_ROWS_ENV}); stopped reading at line {int(at[0]):,}")
                 break
             # the file's column notes (missing, ignored) once, from the first slice
-            text, cols = _text_frame(raw, tmap, issues if i == 0 else V.Collector())
+            text, cols = tables.text_frame(raw, tmap, issues if i == 0 else V.Collector())
             if fmt is None and "date" in text:
                 fmt, _ = V.detect_date_format(text["date"])  # one format for every slice
             df = V.parse_table(raw, text, spec, cols, issues, fmt)
             for name in tmap.derive:
                 df = DERIVATIONS[name](df)
-            _map_usage_accounts(df, sub_to_acct, raw, cols, issues)
-            df = _check_table("usage", raw, df, cols, known_accounts, issues)
+            tables.map_usage_accounts(df, sub_to_acct, raw, cols, issues)
+            df = tables.check_table("usage", raw, df, cols, known_accounts, issues)
             rows += len(chunk)
             if issues.errors:
                 if len(issues.errors) >= MAX_ERRORS:

@@ -41,10 +41,12 @@ class TableSpec:
     fact: bool = False
 
     def field(self, name: str) -> Field:
+        """The field called ``name``; raises ``StopIteration`` when the table has none."""
         return next(f for f in self.fields if f.name == name)
 
     @property
     def names(self) -> list[str]:
+        """Field names in contract order."""
         return [f.name for f in self.fields]
 
 

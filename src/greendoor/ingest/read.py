@@ -45,9 +45,11 @@ class RawTable:
 
     @property
     def name(self) -> str:
+        """The file's name, for messages."""
         return self.path.name
 
     def where(self, position: int) -> str:
+        """``"file, line N"`` (CSV) or ``"file, row N"`` (Parquet) of the record at ``position``."""
         unit = "line" if self.path.suffix.lower() == ".csv" else "row"
         return f"{self.name}, {unit} {int(self.lines[position])}"
 
@@ -149,6 +151,7 @@ def sniff_delimiter(path: Path) -> str:
 
 
 def delimiter_name(delimiter: str) -> str:
+    """A delimiter in words for messages: tab, comma, semicolon or pipe."""
     return {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[delimiter]
 
 

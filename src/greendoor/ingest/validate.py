@@ -62,6 +62,8 @@ class Collector:
 
     def add(self, raw: RawTable | None, positions, column: str | None, values, rule: str,
             severity: str = "error") -> None:
+        """Record one issue per position of ``raw`` (line numbers from the file; a negative
+        position or no ``raw`` means no line) with its ``column``, value and ``rule``."""
         name = raw.name if raw is not None else "(import)"
         positions = np.atleast_1d(np.asarray(positions, dtype=int))
         values = list(values) if values is not None else [None] * len(positions)
@@ -72,14 +74,17 @@ class Collector:
 
     def note(self, file: str, rule: str, column: str | None = None,
              severity: str = "error", line: int | None = None) -> None:
+        """Record one issue about a whole file (or one line of it) with no value."""
         self.issues.append(Issue(file, line, column, None, rule, severity))
 
     @property
     def errors(self) -> list[Issue]:
+        """The issues of severity ``error``."""
         return [i for i in self.issues if i.severity == "error"]
 
     @property
     def warnings(self) -> list[Issue]:
+        """The issues of severity ``warning``."""
         return [i for i in self.issues if i.severity == "warning"]
 
 
@@ -155,66 +160,76 @@ def parse_table(raw: RawTable, frame: pd.DataFrame, spec: TableSpec, source_cols
     out = pd.DataFrame(index=frame.index)
     for col in frame.columns:
         field = spec.field(col)
-        text = frame[col].astype(str)
         src = source_cols.get(col, col)
-        text = _refuse_unsafe_text(raw, text, spec.name, col, src, issues)
-        empty = text == ""
-        if field.kind == "str":
-            values = text.where(~empty, None)
-            if field.enum:
-                norm = values.str.lower().str.replace(r"[\s\-]+", "_", regex=True)
-                values = norm.where(norm.isin(field.enum), values)
-            out[col] = values
-            continue
-        if field.kind in ("int", "float"):
-            num = pd.to_numeric(text.where(~empty, None), errors="coerce").astype("float64")
-            bad = num.isna() & ~empty
-            infinite = num.notna() & ~np.isfinite(num)
-            if infinite.any():  # "inf", "-inf", "1e999": never a quantity
-                issues.add(raw, positions(infinite), src, text[infinite], "not a finite number")
-                num = num.where(~infinite)
-            huge = num.abs() > MAX_EXACT
-            if huge.any():  # beyond any range of the contract, and not exact as a number
-                lo, hi = field.min, field.max
-                rule = (f"must be between {lo:g} and {hi:g}" if lo is not None and hi is not None
-                        else f"must be at most {MAX_EXACT:,.0f} in size")
-                issues.add(raw, positions(huge), src, text[huge], rule)
-                num = num.where(~huge)
-            if field.kind == "int":
-                frac = num.notna() & (num != np.floor(num))
-                bad |= frac
-                num = num.where(~frac)
-                out[col] = num.astype("Int64")
-            else:
-                out[col] = num.astype(float)
-            if bad.any():
-                issues.add(raw, positions(bad), src, text[bad],
-                           f"not {'a whole number' if field.kind == 'int' else 'a number'}")
-            continue
-        if field.kind == "bool":
-            low = text.str.lower()
-            val = pd.Series(pd.NA, index=text.index, dtype="boolean")
-            val[low.isin(TRUE_WORDS)] = True
-            val[low.isin(FALSE_WORDS)] = False
-            bad = val.isna() & ~empty
-            if bad.any():
-                issues.add(raw, positions(bad), src, text[bad],
-                           "not true/false (true, false, yes, no, 1, 0)")
-            out[col] = val
-            continue
-        # date / datetime
-        fmt, why = detect_date_format(text, date_format)
-        if fmt is None:
-            issues.note(raw.name, f"column {src}: {why}", column=src)
-            out[col] = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-            continue
-        parsed = parse_dates(text.where(~empty, None), fmt)
-        bad = parsed.isna() & ~empty
-        if bad.any():
-            shown = "YYYY-MM-DD" if fmt == "ISO8601" else fmt
-            issues.add(raw, positions(bad), src, text[bad], f"not a date in format {shown}")
-        out[col] = parsed.dt.normalize() if field.kind == "date" else parsed
+        text = _refuse_unsafe_text(raw, frame[col].astype(str), spec.name, col, src, issues)
+        parse = {"str": _parse_text, "int": _parse_number, "float": _parse_number,
+                 "bool": _parse_bool}.get(field.kind, _parse_date)
+        out[col] = parse(raw, text, field, src, issues, date_format)
     return out
+
+
+def _parse_text(raw, text, field, src, issues, date_format) -> pd.Series:
+    """Text as given (empty = missing); enumerations lower-cased, spaces and hyphens
+    as underscores when that makes a known value."""
+    values = text.where(text != "", None)
+    if field.enum:
+        norm = values.str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+        values = norm.where(norm.isin(field.enum), values)
+    return values
+
+
+def _parse_number(raw, text, field, src, issues, date_format) -> pd.Series:
+    """Finite numbers within :data:`MAX_EXACT` (whole for an int column); anything else
+    is reported at its line and left missing."""
+    empty = text == ""
+    num = pd.to_numeric(text.where(~empty, None), errors="coerce").astype("float64")
+    bad = num.isna() & ~empty
+    infinite = num.notna() & ~np.isfinite(num)
+    if infinite.any():  # "inf", "-inf", "1e999": never a quantity
+        issues.add(raw, positions(infinite), src, text[infinite], "not a finite number")
+        num = num.where(~infinite)
+    huge = num.abs() > MAX_EXACT
+    if huge.any():  # beyond any range of the contract, and not exact as a number
+        lo, hi = field.min, field.max
+        rule = (f"must be between {lo:g} and {hi:g}" if lo is not None and hi is not None
+                else f"must be at most {MAX_EXACT:,.0f} in size")
+        issues.add(raw, positions(huge), src, text[huge], rule)
+        num = num.where(~huge)
+    if field.kind == "int":
+        frac = num.notna() & (num != np.floor(num))
+        bad |= frac
+        num = num.where(~frac).astype("Int64")
+    if bad.any():
+        issues.add(raw, positions(bad), src, text[bad],
+                   f"not {'a whole number' if field.kind == 'int' else 'a number'}")
+    return num
+
+
+def _parse_bool(raw, text, field, src, issues, date_format) -> pd.Series:
+    low = text.str.lower()
+    val = pd.Series(pd.NA, index=text.index, dtype="boolean")
+    val[low.isin(TRUE_WORDS)] = True
+    val[low.isin(FALSE_WORDS)] = False
+    bad = val.isna() & (text != "")
+    if bad.any():
+        issues.add(raw, positions(bad), src, text[bad],
+                   "not true/false (true, false, yes, no, 1, 0)")
+    return val
+
+
+def _parse_date(raw, text, field, src, issues, date_format) -> pd.Series:
+    """Dates in the column's detected format (:func:`detect_date_format`)."""
+    empty = text == ""
+    fmt, why = detect_date_format(text, date_format)
+    if fmt is None:
+        issues.note(raw.name, f"column {src}: {why}", column=src)
+        return pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    parsed = parse_dates(text.where(~empty, None), fmt)
+    bad = parsed.isna() & ~empty
+    if bad.any():
+        shown = "YYYY-MM-DD" if fmt == "ISO8601" else fmt
+        issues.add(raw, positions(bad), src, text[bad], f"not a date in format {shown}")
+    return parsed.dt.normalize() if field.kind == "date" else parsed
 
 
 #: Largest magnitude a number may have before the contract's ranges are checked (2^53:

@@ -75,6 +75,20 @@ def nrr(start_arr: Iterable[float], end_arr: Iterable[float]) -> float:
     return float(e.sum() / s.sum())
 
 
+#: SPEC.md: promoters answer 9-10, detractors 0-6, passives 7-8 (the one home of the
+#: NPS cut-offs).
+PROMOTER_MIN = 9
+DETRACTOR_MAX = 6
+
+
+def nps_category(score: float) -> str | None:
+    """``"promoter"``, ``"passive"`` or ``"detractor"`` for a 0-10 answer; None if missing."""
+    if score is None or score != score:
+        return None
+    return ("promoter" if score >= PROMOTER_MIN else
+            "detractor" if score <= DETRACTOR_MAX else "passive")
+
+
 def nps(scores: Iterable[float]) -> float:
     """Net Promoter Score = % promoters (9-10) - % detractors (0-6), in points.
 
@@ -86,7 +100,7 @@ def nps(scores: Iterable[float]) -> float:
         raise ValueError("NPS needs at least one response")
     if (s < 0).any() or (s > 10).any():
         raise ValueError("NPS scores must be between 0 and 10")
-    return float(100.0 * ((s >= 9).mean() - (s <= 6).mean()))
+    return float(100.0 * ((s >= PROMOTER_MIN).mean() - (s <= DETRACTOR_MAX).mean()))
 
 
 def csat(scores: Iterable[float]) -> tuple[float, float]:

@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor.metrics import core
 from greendoor.store.schema import accounts, subscriptions, survey_responses, tickets, usage
 
 
@@ -112,9 +113,10 @@ def nps(conn: Connection, start: dt.date, end: dt.date, segment=None, owner=None
         conds.append(f)
     q = sa.select(
         sa.func.count().label("responses"),
-        sa.func.sum(sa.case((r.c.score >= 9, 1), else_=0)).label("promoters"),
-        sa.func.sum(sa.case(((r.c.score >= 7) & (r.c.score <= 8), 1), else_=0)).label("passives"),
-        sa.func.sum(sa.case((r.c.score <= 6, 1), else_=0)).label("detractors"),
+        sa.func.sum(sa.case((r.c.score >= core.PROMOTER_MIN, 1), else_=0)).label("promoters"),
+        sa.func.sum(sa.case(((r.c.score > core.DETRACTOR_MAX) & (r.c.score < core.PROMOTER_MIN), 1),
+                            else_=0)).label("passives"),
+        sa.func.sum(sa.case((r.c.score <= core.DETRACTOR_MAX, 1), else_=0)).label("detractors"),
     ).where(*conds)
     row = {k: int(v or 0) for k, v in conn.execute(q).mappings().one().items()}
     n = row["responses"]

@@ -96,8 +96,9 @@ def model_block(cache, kind: str, label_fn, renewal_only: bool, train: list[dt.d
     res = {"estimator": model.estimator_, "selection": model.selection_,
            "n_train": int(len(ytr)), "positives_train": int(ytr.sum()), "test": _report(yte, p),
            "calibration": E.calibration_table(yte, p).to_dict("records")}
+    m = cache.settings["models"]
     res["ece"] = res["test"]["ece"]
-    res["calibrated"] = bool(res["ece"] < skill.ECE_CALIBRATED)
+    res["calibrated"] = bool(res["ece"] < m["ece_calibrated"])
     base_tr, base_te = Xtr.assign(health_score=htr.to_numpy()), Xte.assign(
         health_score=hte.to_numpy())
     baselines = skill.fit_baselines(kind, base_tr, ytr)
@@ -108,11 +109,11 @@ def model_block(cache, kind: str, label_fn, renewal_only: bool, train: list[dt.d
     best = max(aucs, key=aucs.get) if aucs else None
     res["best_baseline"] = best
     groups = Xte.index.to_numpy()
-    res["lift"] = (skill.auc_lift(yte, p, scores[best], groups) if best else
+    res["lift"] = (skill.auc_lift(yte, p, scores[best], groups, level=m["interval"]) if best else
                    {"lift": float("nan"), "lo": float("nan"), "hi": float("nan")})
     res["status"] = skill.status(res["lift"])
     res["beyond_timing"] = _beyond_timing(cache.horizon, Xte, yte, p, scores, groups)
-    imp = skill.permutation_importance(model, Xq, yte, groups)
+    imp = skill.permutation_importance(model, Xq, yte, groups, level=m["interval"])
     res["importance"] = imp.round(5).to_dict("records")
     res["important_features"] = imp.loc[imp["lo"] > skill.IMPORTANCE_FLOOR, "feature"].tolist()
     res["direction"] = skill.global_direction(model, Xq)

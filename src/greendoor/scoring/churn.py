@@ -26,6 +26,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import sklearn
+from packaging.version import Version
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
@@ -38,6 +40,19 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
+
+#: scikit-learn releases whose private internals (the fitted calibrator, trees and
+#: bins) the fast paths were tested against; outside them only public calls run.
+#: Keep in step with the upper bound in pyproject.toml.
+FAST_PATH_SKLEARN = (Version("1.6"), Version("1.10"))
+
+
+def fast_path_supported(version: str | None = None) -> bool:
+    """Whether scikit-learn ``version`` (default: the installed one) is within
+    :data:`FAST_PATH_SKLEARN`, the releases whose private internals were tested."""
+    v = Version(version or sklearn.__version__)
+    lo, hi = FAST_PATH_SKLEARN
+    return lo <= v < hi
 
 #: Fewest positives (churners) a model is trained on; below it ``fit`` refuses.
 MIN_POSITIVES = 10
@@ -236,6 +251,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         return np.column_stack([1 - p, p])
 
     def predict(self, X) -> np.ndarray:
+        """Class labels (1 = the event within the horizon) at a probability of 0.5; the pages
+        use :meth:`predict_proba`, this is for scikit-learn compatibility."""
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def decision_function(self, X) -> np.ndarray:
@@ -255,6 +272,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         same numbers."""
         Xa = self._aligned(X)
         try:
+            if not fast_path_supported():
+                raise ValueError("scikit-learn release not tested with the fast path")
             (calibrated,) = self.calibrated_.calibrated_classifiers_
             (calibrator,) = calibrated.calibrators
             if list(self.base_.classes_) != [0, 1]:
@@ -292,7 +311,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         ``_bin_mapper`` (not public API): ``None`` when they are not there, or for
         another estimator."""
         model = self.base_.steps[-1][1]
-        if not isinstance(model, HistGradientBoostingClassifier):
+        if not isinstance(model, HistGradientBoostingClassifier) or not fast_path_supported():
             return None
         try:
             from sklearn.utils._openmp_helpers import _openmp_effective_n_threads

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greendoor import state
+from greendoor.metrics.core import DETRACTOR_MAX, PROMOTER_MIN
 from greendoor.metrics.sql import arr_as_of_query
 from greendoor.store import schema
 from greendoor.store.bulk import read_frame
@@ -119,87 +120,10 @@ def _usage(conn: Connection, d: dt.date, rollup: bool = False) -> pd.DataFrame:
     users are counted from ``usage_user_days.prev_date`` without grouping by user; the
     result is the same."""
     u = schema.usage
-    c7, c30, c60, c90, c120 = (d - _days(n) for n in (7, 30, 60, 90, 120))
-    if rollup:
-        r, a = schema.usage_user_days, schema.usage_account_days
-        ad = (sa.select(a.c.account_id, a.c.date, a.c.users, a.c.events, a.c.errors, a.c.seconds)
-              .where(a.c.date >= c120, a.c.date < d).subquery("ad"))
-    else:
-        ud = (
-            sa.select(u.c.account_id, u.c.user_id, u.c.date,
-                      sa.func.sum(u.c.events).label("events"),
-                      sa.func.sum(u.c.errors).label("errors"),
-                      sa.func.sum(u.c.duration_seconds).label("seconds"))
-            .where(u.c.date >= c120, u.c.date < d, u.c.events > 0)
-            .group_by(u.c.account_id, u.c.user_id, u.c.date)
-            .cte("ud").prefix_with("MATERIALIZED")
-        )
-        ad = (sa.select(ud.c.account_id, ud.c.date, sa.func.count().label("users"),
-                        sa.func.sum(ud.c.events).label("events"),
-                        sa.func.sum(ud.c.errors).label("errors"),
-                        sa.func.sum(ud.c.seconds).label("seconds"))
-              .group_by(ud.c.account_id, ud.c.date).subquery("ad"))
-
-    def n_if(cond):
-        return sa.func.sum(sa.case((cond, 1), else_=0))
-
-    def sum_if(cond, value):
-        return sa.func.sum(sa.case((cond, value), else_=0))
-
-    in30 = ad.c.date >= c30
-    prior60 = (ad.c.date < c30) & (ad.c.date >= c90)
-    prior30 = (ad.c.date < c30) & (ad.c.date >= c60)
-    ago = ad.c.date < c90
-    sums = (
-        sa.select(
-            ad.c.account_id,
-            sum_if(in30, ad.c.events).label("events_30d"),
-            sum_if(prior60, ad.c.events).label("events_prior_60d"),
-            sum_if(prior30, ad.c.events).label("events_prior_30d"),
-            sum_if(ago, ad.c.events).label("events_30d_90ago"),
-            sum_if(in30, ad.c.users).label("user_days_30d"),
-            sum_if(prior30, ad.c.users).label("user_days_prior_30d"),
-            sum_if(prior60, ad.c.users).label("user_days_prior_60d"),
-            sum_if(in30, ad.c.seconds).label("seconds_30d"),
-            sum_if(prior60, ad.c.seconds).label("seconds_prior_60d"),
-            sum_if(in30, ad.c.errors).label("errors_30d"),
-            n_if(ad.c.date >= c7).label("active_days_7d"),
-            n_if(in30).label("active_days_30d"),
-            n_if(ad.c.date >= c90).label("active_days_90d"),
-        ).group_by(ad.c.account_id).subquery("sums")
-    )
-    if rollup:
-        # a user is active in [c, d) iff one of their rows there has prev_date < c
-        # (usage_user_days.prev_date): a filtered count per account
-        def first_since(c):
-            return (r.c.date >= c) & first_active_day(r.c.prev_date, c)
-
-        users = (
-            sa.select(
-                r.c.account_id,
-                n_if(first_since(c7)).label("active_users_7d"),
-                n_if(first_since(c30)).label("active_users_30d"),
-                n_if(first_since(c90)).label("active_users_90d"),
-                n_if((r.c.date < c90) & first_since(c120)).label("active_users_30d_90ago"),
-            ).where(r.c.date >= c120, r.c.date < d,
-                    sa.or_(first_since(c120), first_since(c90), first_since(c30), first_since(c7)))
-            .group_by(r.c.account_id).subquery("users")
-        )
-    else:
-        per_user = (
-            sa.select(ud.c.account_id, sa.func.max(ud.c.date).label("last_day"),
-                      sa.func.min(ud.c.date).label("first_day"))
-            .group_by(ud.c.account_id, ud.c.user_id).subquery("per_user")
-        )
-        users = (
-            sa.select(
-                per_user.c.account_id,
-                n_if(per_user.c.last_day >= c7).label("active_users_7d"),
-                n_if(per_user.c.last_day >= c30).label("active_users_30d"),
-                n_if(per_user.c.last_day >= c90).label("active_users_90d"),
-                n_if(per_user.c.first_day < c90).label("active_users_30d_90ago"),
-            ).group_by(per_user.c.account_id).subquery("users")
-        )
+    c30 = d - _days(30)
+    ud, ad = _user_and_account_days(d, rollup)
+    sums = _usage_sums(ad, d)
+    users = _active_users_rollup(d) if rollup else _active_users_raw(ud, d)
     q = sa.select(sums, *[c for c in users.c if c.name != "account_id"]).select_from(
         sums.join(users, users.c.account_id == sums.c.account_id))
     breadth = (
@@ -208,6 +132,113 @@ def _usage(conn: Connection, d: dt.date, rollup: bool = False) -> pd.DataFrame:
         .group_by(u.c.account_id)
     )
     return read_frame(q, conn).merge(read_frame(breadth, conn), on="account_id", how="left")
+
+
+def _n_if(cond):
+    return sa.func.sum(sa.case((cond, 1), else_=0))
+
+
+def _sum_if(cond, value):
+    return sa.func.sum(sa.case((cond, value), else_=0))
+
+
+def _user_and_account_days(d: dt.date, rollup: bool):
+    """``(user_days, account_days)`` of the 120 days before ``d``: user-days (a CTE of
+    ``account_id, user_id, date, events, errors, seconds``; ``None`` from the rollups)
+    and account-days (``account_id, date, users, events, errors, seconds``)."""
+    u = schema.usage
+    c120 = d - _days(120)
+    if rollup:
+        a = schema.usage_account_days
+        return None, (sa.select(a.c.account_id, a.c.date, a.c.users, a.c.events, a.c.errors,
+                                a.c.seconds)
+                      .where(a.c.date >= c120, a.c.date < d).subquery("ad"))
+    ud = (
+        sa.select(u.c.account_id, u.c.user_id, u.c.date,
+                  sa.func.sum(u.c.events).label("events"),
+                  sa.func.sum(u.c.errors).label("errors"),
+                  sa.func.sum(u.c.duration_seconds).label("seconds"))
+        .where(u.c.date >= c120, u.c.date < d, u.c.events > 0)
+        .group_by(u.c.account_id, u.c.user_id, u.c.date)
+        .cte("ud").prefix_with("MATERIALIZED")
+    )
+    ad = (sa.select(ud.c.account_id, ud.c.date, sa.func.count().label("users"),
+                    sa.func.sum(ud.c.events).label("events"),
+                    sa.func.sum(ud.c.errors).label("errors"),
+                    sa.func.sum(ud.c.seconds).label("seconds"))
+          .group_by(ud.c.account_id, ud.c.date).subquery("ad"))
+    return ud, ad
+
+
+def _usage_sums(ad, d: dt.date):
+    """Per account: events, user-days, seconds and errors in the windows the features
+    compare (last 30 days, the 30 and 60 before, 90-120 days ago) and active days."""
+    c7, c30, c60, c90 = (d - _days(n) for n in (7, 30, 60, 90))
+    in30 = ad.c.date >= c30
+    prior60 = (ad.c.date < c30) & (ad.c.date >= c90)
+    prior30 = (ad.c.date < c30) & (ad.c.date >= c60)
+    ago = ad.c.date < c90
+    return (
+        sa.select(
+            ad.c.account_id,
+            _sum_if(in30, ad.c.events).label("events_30d"),
+            _sum_if(prior60, ad.c.events).label("events_prior_60d"),
+            _sum_if(prior30, ad.c.events).label("events_prior_30d"),
+            _sum_if(ago, ad.c.events).label("events_30d_90ago"),
+            _sum_if(in30, ad.c.users).label("user_days_30d"),
+            _sum_if(prior30, ad.c.users).label("user_days_prior_30d"),
+            _sum_if(prior60, ad.c.users).label("user_days_prior_60d"),
+            _sum_if(in30, ad.c.seconds).label("seconds_30d"),
+            _sum_if(prior60, ad.c.seconds).label("seconds_prior_60d"),
+            _sum_if(in30, ad.c.errors).label("errors_30d"),
+            _n_if(ad.c.date >= c7).label("active_days_7d"),
+            _n_if(in30).label("active_days_30d"),
+            _n_if(ad.c.date >= c90).label("active_days_90d"),
+        ).group_by(ad.c.account_id).subquery("sums")
+    )
+
+
+def _active_users_rollup(d: dt.date):
+    """Active users per account in the last 7, 30 and 90 days and 90-120 days ago, from
+    ``usage_user_days.prev_date``: a user is active in [c, d) iff one of their rows there
+    has prev_date < c (:func:`first_active_day`), a filtered count per account."""
+    r = schema.usage_user_days
+    c7, c30, c90, c120 = (d - _days(n) for n in (7, 30, 90, 120))
+
+    def first_since(c):
+        return (r.c.date >= c) & first_active_day(r.c.prev_date, c)
+
+    return (
+        sa.select(
+            r.c.account_id,
+            _n_if(first_since(c7)).label("active_users_7d"),
+            _n_if(first_since(c30)).label("active_users_30d"),
+            _n_if(first_since(c90)).label("active_users_90d"),
+            _n_if((r.c.date < c90) & first_since(c120)).label("active_users_30d_90ago"),
+        ).where(r.c.date >= c120, r.c.date < d,
+                sa.or_(first_since(c120), first_since(c90), first_since(c30), first_since(c7)))
+        .group_by(r.c.account_id).subquery("users")
+    )
+
+
+def _active_users_raw(ud, d: dt.date):
+    """The same counts as :func:`_active_users_rollup` from the user-days: each user's
+    last and first active day in the 120 days."""
+    c7, c30, c90 = (d - _days(n) for n in (7, 30, 90))
+    per_user = (
+        sa.select(ud.c.account_id, sa.func.max(ud.c.date).label("last_day"),
+                  sa.func.min(ud.c.date).label("first_day"))
+        .group_by(ud.c.account_id, ud.c.user_id).subquery("per_user")
+    )
+    return (
+        sa.select(
+            per_user.c.account_id,
+            _n_if(per_user.c.last_day >= c7).label("active_users_7d"),
+            _n_if(per_user.c.last_day >= c30).label("active_users_30d"),
+            _n_if(per_user.c.last_day >= c90).label("active_users_90d"),
+            _n_if(per_user.c.first_day < c90).label("active_users_30d_90ago"),
+        ).group_by(per_user.c.account_id).subquery("users")
+    )
 
 
 def _tickets(conn: Connection, d: dt.date) -> pd.DataFrame:
@@ -416,8 +447,9 @@ def derive(df: pd.DataFrame, as_of: dt.date, has_rows: set[str]) -> pd.DataFrame
                        / total.where(total > 0))
     out["resolution_hours_90d"] = col("resolution_hours_90d")
     out["latest_nps"] = col("latest_nps")
-    out["nps_detractor"] = (out["latest_nps"] <= 6).astype(float).where(out["latest_nps"].notna())
-    out["nps_promoter"] = (out["latest_nps"] >= 9).astype(float).where(out["latest_nps"].notna())
+    known = out["latest_nps"].notna()
+    out["nps_detractor"] = (out["latest_nps"] <= DETRACTOR_MAX).astype(float).where(known)
+    out["nps_promoter"] = (out["latest_nps"] >= PROMOTER_MIN).astype(float).where(known)
     nps_at = pd.to_datetime(df["nps_at"]) if "nps_at" in df else pd.Series(pd.NaT, index=df.index)
     out["days_since_nps"] = (d - nps_at).dt.days.astype(float)
     last_touch = pd.to_datetime(df["last_touch"]) if "last_touch" in df else \

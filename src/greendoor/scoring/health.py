@@ -28,8 +28,9 @@ DEFAULT_WEIGHTS = DEFAULT_SETTINGS["health"]["weights"]
 DEFAULT_BANDS = DEFAULT_SETTINGS["health"]["bands"]
 
 
-#: The at-risk queue lists accounts at risk and those at or above this risk index.
-QUEUE_MIN_RISK_INDEX = 90.0
+#: Default of the setting ``models.queue_min_risk_index``: the at-risk queue lists
+#: accounts at risk and those at or above this risk index.
+QUEUE_MIN_RISK_INDEX = DEFAULT_SETTINGS["models"]["queue_min_risk_index"]
 
 def band(score: float, bands: dict[str, float] | None = None) -> str | None:
     """Band of a 0-100 score: "green" (>= 80), "yellow" (>= 50), else "red".
@@ -140,10 +141,12 @@ class WhyPanel:
 
     @property
     def contribution(self) -> np.ndarray:
+        """Points each measure adds to the score (weight x scaled value), accounts x measures."""
         return self.weight * self.scaled
 
     @property
     def gain(self) -> np.ndarray:
+        """Points each measure could still add (weight x (100 - scaled value)), accounts x measures."""
         return self.weight * (100 - self.scaled)
 
     def long(self) -> pd.DataFrame:
@@ -220,7 +223,8 @@ def health_panel(features: pd.DataFrame, settings: dict) -> tuple[pd.DataFrame, 
         comp = np.where(comp_present_w > 0, (np.nan_to_num(S) * within) @ onehot, np.nan)
         share = comp_present_w / comp_total_w
     comp_scores = pd.DataFrame(comp, index=features.index, columns=list(COMPONENTS))
-    segments = features["segment"] if "segment" in features else pd.Series(None, index=features.index)
+    segments = features["segment"] if "segment" in features else \
+        pd.Series(None, index=features.index, dtype=object)
     scores = []
     for seg, idx in segments.groupby(segments.fillna(""), dropna=False).groups.items():
         scores.append(compose(comp_scores.loc[idx], _weights_for(settings, seg or None), h["bands"]))

@@ -43,11 +43,12 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from greendoor import state
+from greendoor import audit, state
 from greendoor.access import Actor, actor_name
-from greendoor.periods import default_as_of
-from greendoor.scoring import alerts as A
-from greendoor.scoring import backtest as B
+from greendoor.config import DEFAULT_SETTINGS
+from greendoor.periods import data_start, default_as_of
+from greendoor.scoring import alerts as AL
+from greendoor.scoring import backtest as BT
 from greendoor.scoring import skill
 from greendoor.scoring.churn import ChurnModel, NotEnoughData, risk_index
 from greendoor.scoring.features import (
@@ -58,7 +59,6 @@ from greendoor.scoring.features import (
     tables_with_rows,
 )
 from greendoor.scoring.health import (
-    QUEUE_MIN_RISK_INDEX,
     WhyPanel,
     at_risk_rows,
     classify_trend,
@@ -89,26 +89,16 @@ MODEL_FEATURES.append("log_arr")
 KINDS = {"churn": (churn_labels, False), "expansion": (expansion_labels, False),
          "renewal": (churn_labels, True)}
 
-#: Historic renewal rate per forecast category is blended in when this many
-#: closed renewal opportunities of the category exist.
-MIN_CATEGORY_HISTORY = 20
 
 
 def now_utc() -> dt.datetime:
+    """The current UTC time without a time zone, as the store keeps timestamps."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def data_start(conn: Connection) -> dt.date | None:
-    """Where observation windows can begin: the first usage day when the store has
-    usage (earlier dates would look inactive), else the first subscription start."""
-    for col in (schema.usage.c.date, schema.subscriptions.c.start_date):
-        v = conn.execute(sa.select(sa.func.min(col))).scalar()
-        if v is not None:
-            return v.date() if isinstance(v, dt.datetime) else v
-    return None
-
-
-def _model_frame(f: pd.DataFrame) -> pd.DataFrame:
+def model_frame(f: pd.DataFrame) -> pd.DataFrame:
+    """The models' input from a feature frame (:func:`features_as_of`): the columns of
+    :data:`MODEL_FEATURES`, ``log_arr = log(1 + ARR)`` among them."""
     X = f.drop(columns=["as_of"]).copy()
     X["log_arr"] = np.log1p(X["arr"].clip(lower=0))
     return X[MODEL_FEATURES]
@@ -116,6 +106,8 @@ def _model_frame(f: pd.DataFrame) -> pd.DataFrame:
 
 @dataclasses.dataclass
 class ScoreReport:
+    """What one scoring run did: the as-of date and snapshot dates, accounts and alerts
+    written, each model's evaluation and gate, and tables with no rows."""
     as_of: dt.date
     dates: list[dt.date]
     accounts: int = 0
@@ -126,6 +118,8 @@ class ScoreReport:
     missing_tables: list = dataclasses.field(default_factory=list)
 
     def summary(self) -> str:
+        """The run as text for the command line: counts, each model beside its baselines with
+        its skill verdict, and the tables that had no rows."""
         lines = [f"scored {self.accounts:,} accounts as of {self.as_of} "
                  f"({len(self.dates)} snapshot date(s): {self.dates[-1]} .. {self.dates[0]})"]
         if self.missing_tables:
@@ -176,9 +170,12 @@ class FeatureCache:
         self.progress = progress or (lambda f, m: None)
 
     def connect(self):
+        """A new connection to the store the features are read from."""
         return connect(self.source)
 
     def ensure(self, dates, lo: float = 0.0, hi: float = 1.0) -> None:
+        """Compute and keep the features as of each of ``dates`` not yet held, reporting
+        progress between ``lo`` and ``hi`` (0-1)."""
         todo = [d for d in sorted(set(dates)) if d not in self.features]
         for i, d in enumerate(todo):
             self.progress(lo + (hi - lo) * i / max(len(todo), 1), f"Features as of {d}")
@@ -201,7 +198,7 @@ class FeatureCache:
                 with self.connect() as conn:
                     self.labels[key] = label_fn(conn, d, self.horizon)
             y = self.labels[key].reindex(f.index).fillna(0).astype(int)
-            Xs.append(_model_frame(f))
+            Xs.append(model_frame(f))
             ys.append(y.to_numpy())
             ds.append(np.full(len(f), np.datetime64(d)))
             hs.append(self.health[d]["health_score"].reindex(f.index))
@@ -231,7 +228,7 @@ def training_dates(as_of: dt.date, start: dt.date | None,
 def backtest(cache: FeatureCache, dates: list[dt.date], test_share: float = 0.3) -> dict:
     """Purged time-ordered backtest of every model and of the health score, each
     beside its baselines (:func:`greendoor.scoring.backtest.backtest`)."""
-    return B.backtest(cache, dates, KINDS, test_share, ask={"renewal": at_renewal})
+    return BT.backtest(cache, dates, KINDS, test_share, ask={"renewal": at_renewal})
 
 
 def _train(cache: FeatureCache, dates: list[dt.date], label_fn,
@@ -307,8 +304,10 @@ def at_renewal(X: pd.DataFrame) -> pd.DataFrame:
     return Xr
 
 
-def _renewal_probability(conn: Connection, churn_at_renewal: np.ndarray | None, f: pd.DataFrame,
-                         as_of: dt.date, horizon_days: int = 365) -> tuple[pd.Series, pd.Series]:
+def renewal_probability(conn: Connection, churn_at_renewal: np.ndarray | None, f: pd.DataFrame,
+                         as_of: dt.date, horizon_days: int = 365,
+                         min_history: int = DEFAULT_SETTINGS["models"]["category_min_history"]
+                         ) -> tuple[pd.Series, pd.Series]:
     """P(renew) for accounts renewing within ``horizon_days``, and the forecast
     category used (as known at ``as_of``: :func:`greendoor.state.opportunities_as_of`).
 
@@ -316,8 +315,8 @@ def _renewal_probability(conn: Connection, churn_at_renewal: np.ndarray | None, 
     ``f``, asked as if the renewal were 45 days away at most (:func:`at_renewal`), so
     the answer is the risk at the renewal itself; ``None`` without a renewal model.
     P(renew) is one minus it. An open renewal opportunity's forecast category known at
-    ``as_of``, when the store has enough renewals of that category closed before
-    ``as_of``, is blended in at equal weight with that category's historic renewal rate.
+    ``as_of``, when the store has ``min_history`` renewals of that category (the setting
+    ``models.category_min_history``) closed before ``as_of``, is blended in at equal weight with that category's historic renewal rate.
     """
     due = f["days_to_renewal"].between(0, horizon_days)
     p = pd.Series(np.nan, index=f.index)
@@ -328,7 +327,7 @@ def _renewal_probability(conn: Connection, churn_at_renewal: np.ndarray | None, 
     closed = opps[opps["status"].isin(["won", "lost"]) & opps["forecast_category"].notna()]
     rates = closed.groupby("forecast_category")["status"].agg(
         n="size", rate=lambda s: (s == "won").mean())
-    rates = rates[rates["n"] >= MIN_CATEGORY_HISTORY]["rate"]
+    rates = rates[rates["n"] >= min_history]["rate"]
     open_ren = opps[(opps["status"] == "open") & (pd.to_datetime(opps["close_date"])
                                                   >= pd.Timestamp(as_of))]
     cat = (open_ren.drop_duplicates("account_id").set_index("account_id")["forecast_category"]
@@ -415,7 +414,7 @@ def _score_date(cache: FeatureCache, d: dt.date, base_h, models: dict, gates: sk
     app acts on (``loss_probability``, ``risk_basis``) comes from the rules."""
     settings = cache.settings
     f, h = cache.features[d], cache.health[d]
-    X = _model_frame(f)
+    X = model_frame(f)
     change = h["health_score"] - (base_h["health_score"].reindex(h.index)
                                   if base_h is not None else np.nan)
     out = pd.DataFrame(index=f.index)
@@ -433,8 +432,9 @@ def _score_date(cache: FeatureCache, d: dt.date, base_h, models: dict, gates: sk
     out["risk_index"] = risk_index(renewal_decision) if rm is not None else np.nan
     out["expansion_probability"] = em.predict_proba(X)[:, 1] if em is not None else np.nan
     with engine.connect() as conn:
-        out["renewal_probability"], renewal_cat = _renewal_probability(
-            conn, churn_at_renewal, f, d)
+        out["renewal_probability"], renewal_cat = renewal_probability(
+            conn, churn_at_renewal, f, d,
+            min_history=settings["models"]["category_min_history"])
     due = f["days_to_renewal"].between(0, 365)
     rule_loss = gates.rule_renewal_loss(h["band"])
     out["rule_churn_probability"] = gates.rule_churn(h["band"])
@@ -454,7 +454,7 @@ def _score_date(cache: FeatureCache, d: dt.date, base_h, models: dict, gates: sk
 
 def _details(out: pd.DataFrame, why: WhyPanel, f: pd.DataFrame, X: pd.DataFrame,
              renewal_cat: pd.Series, adv_cond: pd.DataFrame, models: dict,
-             gates: skill.Gates) -> tuple[list[str], dict]:
+             gates: skill.Gates, settings: dict) -> tuple[list[str], dict]:
     """The latest date's ``details_json`` per account, and the churn drivers.
 
     Churn drivers are computed, when the churn model has skill, for the riskier half
@@ -466,7 +466,7 @@ def _details(out: pd.DataFrame, why: WhyPanel, f: pd.DataFrame, X: pd.DataFrame,
     cp, ri = out["churn_probability"], out["risk_index"]
     at_risk = at_risk_rows(out["band"], out["trend"])
     risk_rank = pd.concat([cp.rank(pct=True), ri / 100], axis=1).mean(axis=1)
-    riskier = (at_risk | (ri >= QUEUE_MIN_RISK_INDEX)
+    riskier = (at_risk | (ri >= settings["models"]["queue_min_risk_index"])
                | (risk_rank >= risk_rank.median()) | risk_rank.isna())
     drivers = _drivers(models.get("churn") if gates.uses("churn") else None,
                        X[riskier.to_numpy()], gates, "churn")
@@ -538,18 +538,7 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
         wanted |= set(train)
     cache.ensure(wanted, 0.0, 0.7)
     secs["features"] = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    for kind in KINDS:
-        if models.get(kind) is None:
-            step(0.72, f"Training the {kind} model")
-            models[kind], infos[kind] = _train(cache, train, *KINDS[kind])
-    secs["training"] = time.perf_counter() - t1
-    evaluation = None
-    if evaluate_models and train:
-        step(0.8, "Backtesting")
-        t2 = time.perf_counter()
-        evaluation = backtest(cache, train)
-        secs["backtest"] = time.perf_counter() - t2
+    evaluation = _train_and_backtest(cache, train, models, infos, evaluate_models, step, secs)
     gates = skill.Gates(evaluation if evaluation is not None else plan.stored_evaluation)
     # the batch below builds about a million small acyclic dicts and lists (details,
     # drivers, alerts); the cyclic garbage collector would walk them all again and
@@ -567,42 +556,18 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
         t5 = time.perf_counter()
         f, why = cache.features[as_of], cache.why[as_of]
         out["details_json"], drivers = _details(out, why, f, X, renewal_cat, adv_cond, models,
-                                                gates)
+                                                gates, plan.settings)
         secs["details"] = time.perf_counter() - t5
         t5 = time.perf_counter()
-        al = A.account_alerts(f, out, plan.settings, as_of, drivers)
+        al = AL.account_alerts(f, out, plan.settings, as_of, drivers)
         with engine.connect() as conn:
-            gaps = A.gap_alerts(conn, as_of, plan.settings, f["arr"])
+            gaps = AL.gap_alerts(conn, as_of, plan.settings, f["arr"])
         al = pd.concat([al, gaps], ignore_index=True)
         secs["alerts"] = time.perf_counter() - t5
         secs["scoring"] = time.perf_counter() - t3
         step(0.95, "Writing snapshots")
         t4 = time.perf_counter()
-        scored_at = now_utc()
-        snaps = pd.concat(rows).reset_index().rename(columns={"index": "account_id"})
-        snaps["settings_version"] = plan.version
-        snaps["scored_at"] = scored_at
-        snaps = snaps[[c for c in snaps.columns if c in schema.score_snapshots.c]]
-        with engine.begin() as conn:
-            ss = schema.score_snapshots
-            # rescoring a date updates its rows in place (a delete costs DuckDB about 1 s
-            # per 100,000 rows at commit, see greendoor.store.bulk); the run's scored_at then
-            # marks the accounts no longer scored on these dates, which are removed
-            upsert(conn, ss, snaps, ["account_id", "as_of"])
-            conn.execute(ss.delete().where(ss.c.as_of.in_(sorted(dates)),
-                                           ss.c.scored_at != scored_at))
-            _write_alerts(conn, al, as_of)
-            _model_runs(conn, infos, models, scored_at, as_of, plan.version)
-            if evaluation is not None:
-                _store_evaluation(conn, evaluation, as_of, plan.version)
-            conn.execute(schema.audit_log.insert().values(
-                audit_id=new_id(), occurred_at=scored_at, actor=str(actor), action="score.run",
-                entity="score_snapshots", entity_id=str(as_of),
-                after_json=json.dumps({"as_of": str(as_of), "dates": len(dates),
-                                       "accounts": len(out), "alerts": len(al),
-                                       "settings_version": plan.version,
-                                       "models_with_skill": [k for k in KINDS
-                                                             if gates.uses(k)]})))
+        _write_run(engine, plan, pd.concat(rows), len(out), al, models, evaluation, gates, actor)
         secs["write"] = time.perf_counter() - t4
     secs["total"] = time.perf_counter() - t0
     step(1.0, "Scored")
@@ -612,6 +577,55 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     return ScoreReport(as_of=as_of, dates=sorted(dates, reverse=True), accounts=len(out),
                        alerts=len(al), models=infos, evaluation=evaluation, seconds=secs,
                        missing_tables=missing)
+
+
+def _train_and_backtest(cache: FeatureCache, train: list[dt.date], models: dict, infos: dict,
+                        evaluate_models: bool, step, secs: dict) -> dict | None:
+    """Train each model the plan did not reuse (in place in ``models`` and ``infos``);
+    with ``evaluate_models``, run the backtest on the training dates and return it."""
+    t1 = time.perf_counter()
+    for kind in KINDS:
+        if models.get(kind) is None:
+            step(0.72, f"Training the {kind} model")
+            models[kind], infos[kind] = _train(cache, train, *KINDS[kind])
+    secs["training"] = time.perf_counter() - t1
+    if not (evaluate_models and train):
+        return None
+    step(0.8, "Backtesting")
+    t2 = time.perf_counter()
+    evaluation = backtest(cache, train)
+    secs["backtest"] = time.perf_counter() - t2
+    return evaluation
+
+
+def _write_run(engine: Engine, plan, snaps: pd.DataFrame, accounts: int, al: pd.DataFrame,
+               models: dict, evaluation: dict | None, gates: skill.Gates, actor: str) -> None:
+    """Write one run in one transaction: the snapshots of every date (accounts x dates,
+    indexed by account; ``accounts`` scored at the as-of date), the as-of date's alerts, the model runs, the evaluation when it
+    ran, and the ``score.run`` audit row."""
+    as_of, dates = plan.as_of, sorted(plan.dates)
+    scored_at = now_utc()
+    snaps = snaps.reset_index().rename(columns={"index": "account_id"})
+    snaps["settings_version"] = plan.version
+    snaps["scored_at"] = scored_at
+    snaps = snaps[[c for c in snaps.columns if c in schema.score_snapshots.c]]
+    with engine.begin() as conn:
+        ss = schema.score_snapshots
+        # rescoring a date updates its rows in place (a delete costs DuckDB about 1 s
+        # per 100,000 rows at commit, see greendoor.store.bulk); the run's scored_at then
+        # marks the accounts no longer scored on these dates, which are removed
+        upsert(conn, ss, snaps, ["account_id", "as_of"])
+        conn.execute(ss.delete().where(ss.c.as_of.in_(dates), ss.c.scored_at != scored_at))
+        _write_alerts(conn, al, as_of)
+        _model_runs(conn, plan.infos, models, scored_at, as_of, plan.version)
+        if evaluation is not None:
+            _store_evaluation(conn, evaluation, as_of, plan.version)
+        audit.record(conn, actor, "score.run", "score_snapshots", str(as_of),
+                     after={"as_of": str(as_of), "dates": len(dates),
+                            "accounts": accounts,
+                            "alerts": len(al), "settings_version": plan.version,
+                            "models_with_skill": [k for k in KINDS if gates.uses(k)]},
+                     at=scored_at)
 
 
 @contextlib.contextmanager

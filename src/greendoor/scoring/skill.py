@@ -38,10 +38,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-#: Expected calibration error below which a model's probabilities are "calibrated".
-ECE_CALIBRATED = 0.05
-#: Coverage of the intervals on AUC lift and feature importance.
-INTERVAL = 0.90
+from greendoor.config import DEFAULT_SETTINGS
+
+#: Defaults of the settings ``models.ece_calibrated`` (expected calibration error below
+#: which probabilities are "calibrated") and ``models.interval`` (coverage of the
+#: intervals on AUC lift and feature importance).
+ECE_CALIBRATED = DEFAULT_SETTINGS["models"]["ece_calibrated"]
+INTERVAL = DEFAULT_SETTINGS["models"]["interval"]
 #: Bootstrap resamples for the AUC lift interval.
 N_BOOTSTRAP = 400
 #: A feature is important when its importance interval's lower end is above this
@@ -94,6 +97,9 @@ class Baseline:
         return np.column_stack(cols) if cols else np.zeros((len(frame), 0))
 
     def fit(self, frame: pd.DataFrame, y) -> Baseline:
+        """Fit the baseline's logistic regression on its ``columns`` of ``frame`` (missing values
+        filled with the training median, plus a missing flag) against 0/1 labels ``y``; a single
+        class gives a constant. Returns self."""
         self.fill_ = {c: float(pd.to_numeric(frame[c], errors="coerce").median())
                       if c in frame and frame[c].notna().any() else 0.0 for c in self.columns}
         self.fill_ = {c: (0.0 if np.isnan(v) else v) for c, v in self.fill_.items()}
@@ -107,6 +113,7 @@ class Baseline:
         return self
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """``n x 2`` class probabilities, as scikit-learn's ``predict_proba``."""
         if self.constant_ is not None:
             p = np.full(len(frame), self.constant_)
         else:

@@ -35,9 +35,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import sqlalchemy as sa
+from alembic import command
 from sqlalchemy.engine import Connection, Engine
 
+from greendoor import audit
 from greendoor.store import schema
+from greendoor.store.bulk import bulk_insert
+from greendoor.store.engine import alembic_config, current_revision, init_store
 
 #: The audit log is append-only: a restore keeps its later entries (and logs itself).
 AUDIT = "audit_log"
@@ -233,7 +237,6 @@ def _backup_portable(engine: Engine, tmp: Path) -> str:
 
 
 def _copy_table(src: Connection, table: sa.Table, dest: Engine) -> None:
-    from greendoor.store.bulk import bulk_insert
 
     result = src.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(
         sa.select(table))
@@ -298,7 +301,6 @@ def _is_new_duckdb(engine: Engine) -> bool:
 def restore(engine: Engine, path: str | Path, actor: str = "cli") -> dict:
     """Replace the live store's content with a verified backup, in one transaction,
     and verify the result (see the module docstring). Returns the manifest."""
-    from greendoor.store.engine import current_revision, init_store, new_id
 
     manifest = verify(path)
     path = Path(path).resolve()
@@ -315,10 +317,8 @@ def restore(engine: Engine, path: str | Path, actor: str = "cli") -> dict:
         _load(engine, path)
         init_store(engine, actor=actor)  # upgrades a store restored at an older revision
         with engine.begin() as c:
-            c.execute(schema.audit_log.insert().values(
-                audit_id=new_id(), occurred_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                actor=actor, action="store.restore", entity="store", entity_id=str(path),
-                after_json=json.dumps({"backup_created_at": manifest["created_at"]})))
+            audit.record(c, actor, "store.restore", "store", str(path),
+                         after={"backup_created_at": manifest["created_at"]})
     except BaseException:
         if created:
             engine.dispose()
@@ -331,9 +331,7 @@ def restore(engine: Engine, path: str | Path, actor: str = "cli") -> dict:
 
 def _create_schema(engine: Engine, revision: str | None) -> None:
     """The schema of an empty store at ``revision`` (the backup's)."""
-    from alembic import command
 
-    from greendoor.store.engine import alembic_config
 
     cfg = alembic_config()
     with engine.begin() as conn:
@@ -386,7 +384,6 @@ def _restore_table(conn: Connection, table: sa.Table, bk: Engine) -> None:
         con.execute(f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} '
                     f'FROM greendoor_restore.main."{table.name}"{where}')
         return
-    from greendoor.store.bulk import bulk_insert
 
     known: set = set()
     if table.name == AUDIT:

@@ -17,8 +17,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
-from greendoor import config
+from greendoor import audit, config
 from greendoor.store import schema
+from greendoor.store.ids import new_id  # noqa: F401 (re-exported: store.engine.new_id)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -123,6 +124,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def head_revision() -> str:
+    """The newest schema revision this release knows (Alembic head)."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -158,22 +160,8 @@ def init_store(engine: Engine, actor: str = "system") -> dict[str, str | None]:
                     settings_json=json.dumps(settings, sort_keys=True),
                 )
             )
-            conn.execute(
-                schema.audit_log.insert().values(
-                    audit_id=new_id(),
-                    occurred_at=now,
-                    actor=actor,
-                    action="settings.create",
-                    entity="settings_versions",
-                    entity_id="1",
-                    after_json=json.dumps(settings, sort_keys=True),
-                )
-            )
+            audit.record(conn, actor, "settings.create", "settings_versions", "1",
+                         after=json.dumps(settings, sort_keys=True), raw=True, at=now)
     return {"from": before, "to": current_revision(engine)}
 
 
-def new_id() -> str:
-    """A new random id for rows Greendoor writes (32 hex characters)."""
-    import uuid
-
-    return uuid.uuid4().hex

@@ -13,8 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greendoor import state
+from greendoor.analytics.portfolio_health import scores, snapshot_date
+from greendoor.config import DEFAULT_SETTINGS as DEFAULTS
 from greendoor.metrics import sql as msql
-from greendoor.portfolio import Filters, scores, snapshot_date
+from greendoor.metrics.core import nps_category
+from greendoor.periods import Filters
 from greendoor.store import schema
 
 SECTIONS = ("New reds", "Health drops", "Renewals entering a window", "New detractors",
@@ -22,10 +25,15 @@ SECTIONS = ("New reds", "Health drops", "Renewals entering a window", "New detra
 COLUMNS = ["section", "account_id", "name", "arr", "detail"]
 
 
-def agenda(conn: Connection, f: Filters, since: dt.date, drop_points: float = 10.0,
-           windows: tuple[int, ...] = (90, 60, 30), today: dt.date | None = None) -> pd.DataFrame:
+def agenda(conn: Connection, f: Filters, since: dt.date,
+           drop_points: float = DEFAULTS["this_week_health_drop_points"],
+           windows: tuple[int, ...] = tuple(DEFAULTS["this_week_renewal_windows_days"]),
+           today: dt.date | None = None, expansion_min: float | None = None) -> pd.DataFrame:
     """One row per agenda item: ``section`` (in :data:`SECTIONS` order),
-    ``account_id, name, arr, detail``; largest ARR first within a section."""
+    ``account_id, name, arr, detail``; largest ARR first within a section. ``drop_points``
+    and ``windows`` are the settings ``this_week_health_drop_points`` and
+    ``this_week_renewal_windows_days``; ``expansion_min`` the setting
+    ``this_week_expansion_probability``."""
     today = today or dt.date.today()
     now = scores(conn, f)
     snap_before = snapshot_date(conn, since)
@@ -42,7 +50,9 @@ def agenda(conn: Connection, f: Filters, since: dt.date, drop_points: float = 10
             rows.append(("Health drops", aid, r["name"], r["arr"],
                          f"{drop[aid]:+.0f} points ({r['health_score_before']:.0f} → "
                          f"{r['health_score']:.0f})"))
-        exp = (m["expansion_probability"] >= 0.5) & (m["expansion_probability_before"] < 0.5)
+        likely = DEFAULTS["this_week_expansion_probability"] if expansion_min is None \
+            else expansion_min
+        exp = (m["expansion_probability"] >= likely) & (m["expansion_probability_before"] < likely)
         for aid, r in m[exp].iterrows():
             rows.append(("New expansion signals", aid, r["name"], r["arr"],
                          f"P(expansion) {r['expansion_probability_before']:.0%} → "
@@ -69,7 +79,8 @@ def agenda(conn: Connection, f: Filters, since: dt.date, drop_points: float = 10
                sr.c.responded_at < dt.datetime.combine(f.as_of, dt.time()), *_scope(a, f)), conn)
     arr = now.set_index("account_id")["arr"] if len(now) else pd.Series(dtype=float)
     for r in nps.itertuples():
-        section = "New detractors" if r.score <= 6 else "New promoters" if r.score >= 9 else None
+        section = {"detractor": "New detractors", "promoter": "New promoters"}.get(
+            nps_category(r.score))
         if section:
             rows.append((section, r.account_id, r.name, float(arr.get(r.account_id, float("nan"))),
                          f"NPS {r.score:.0f}" + (f": “{r.comment}”" if r.comment else "")))

@@ -13,7 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greendoor.forecast import renewals as R
+from greendoor.forecast import renewals as FR
 from greendoor.scoring.run import latest_evaluation
 from greendoor.store import schema
 
@@ -32,10 +32,10 @@ def renewal_accuracy(conn: Connection) -> pd.DataFrame:
                                rf.c.p10, rf.c.p90, rf.c.actual, rf.c.accuracy, rf.c.detail_json)
                      .where(rf.c.kind == "past").order_by(rf.c.period_start), conn)
     detail = df["detail_json"].map(lambda d: json.loads(d or "{}"))
-    for key in ("inside", "reason", *[f"{b}_{c}" for b in R.BASELINES
+    for key in ("inside", "reason", *[f"{b}_{c}" for b in FR.BASELINES
                                       for c in ("forecast", "accuracy")]):
         df[key] = detail.map(lambda d, k=key: d.get(k))
-    for b in R.BASELINES:
+    for b in FR.BASELINES:
         df[f"{b}_accuracy"] = pd.to_numeric(df[f"{b}_accuracy"], errors="coerce")
     return df.drop(columns="detail_json")
 
@@ -49,11 +49,11 @@ def success_metrics(evaluation: dict | None, renewal: pd.DataFrame) -> pd.DataFr
     churn = (ev.get("churn") or {}).get("test") or {}
     rows = []
     acc = renewal["accuracy"].dropna()
-    cmp = R.beats_baselines(renewal.rename(columns={"expected": "forecast"}))
+    cmp = FR.beats_baselines(renewal.rename(columns={"expected": "forecast"}))
     if len(acc):
         best = cmp["best"]
         actual = (f"{acc.mean():.1%} over {len(acc)} quarters vs {cmp['baselines'][best]:.1%} "
-                  f"for {R.BASELINES[best][0]}; more accurate in {cmp['wins']} of "
+                  f"for {FR.BASELINES[best][0]}; more accurate in {cmp['wins']} of "
                   f"{cmp['quarters']} quarters")
     else:
         actual = "not measurable yet: run `greendoor forecast` with a year of renewals"
@@ -95,4 +95,6 @@ def success_metrics(evaluation: dict | None, renewal: pd.DataFrame) -> pd.DataFr
 
 
 def latest(conn: Connection) -> dict | None:
+    """The latest stored model evaluation (:func:`greendoor.scoring.evaluate.latest_evaluation`):
+    metrics and baselines per model, or ``None`` before the first scoring run."""
     return latest_evaluation(conn)

@@ -1,0 +1,117 @@
+"""Churn Risk read model: the at-risk queue (who, ranked by expected ARR loss, with the
+evidence of their churn drivers), the reading that explains a listing, the drivers
+across the queue, and the retention what-if (SPEC.md page 2)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from greendoor.analytics.portfolio_health import scores
+from greendoor.config import DEFAULT_SETTINGS
+from greendoor.periods import Filters
+from greendoor.playbooks import PLAYBOOKS
+from greendoor.scoring.features import describe
+from greendoor.scoring.health import at_risk_rows
+from greendoor.settings import current as current_settings
+from greendoor.store import schema
+
+
+def at_risk_queue(conn: Connection, f: Filters, settings: dict | None = None) -> pd.DataFrame:
+    """Accounts at risk (SPEC.md: red, or yellow and declining) and any with a risk
+    index of ``models.queue_min_risk_index`` or more (``settings``, default the store's
+    current ones; when the renewal model has measured skill),
+    ranked by expected ARR loss at the next renewal. Adds ``drivers`` (the evidence of
+    the top churn drivers, "; "-joined), ``driver_features`` (list), ``open_playbook``
+    (name of an open run) and ``reading`` (:func:`risk_reading`: why the account is
+    listed when its figures seem to disagree)."""
+    settings = settings or current_settings(conn)[1]
+    sc = scores(conn, f)
+    if sc.empty:
+        return sc
+    risky = sc[at_risk_rows(sc["band"], sc["trend"])
+               | (sc["risk_index"].fillna(0) >= settings["models"]["queue_min_risk_index"])].copy()
+    if risky.empty:
+        return risky
+    ss, t = schema.score_snapshots, schema.actions
+    det = pd.read_sql(sa.select(ss.c.account_id, ss.c.details_json).where(
+        ss.c.as_of == risky["as_of"].iloc[0], ss.c.account_id.in_(list(risky["account_id"]))), conn)
+    det["d"] = det["details_json"].map(lambda s: json.loads(s) if s else {})
+    det = det.set_index("account_id")["d"]
+    drivers = risky["account_id"].map(lambda a: (det.get(a) or {}).get("churn_drivers", []))
+    risky["drivers"] = drivers.map(lambda ds: "; ".join(d["evidence"] for d in ds))
+    risky["driver_features"] = drivers.map(lambda ds: [d["feature"] for d in ds])
+    runs = pd.read_sql(sa.select(t.c.account_id, t.c.playbook).where(
+        t.c.type == "playbook_run", t.c.status == "open"), conn).drop_duplicates("account_id")
+    risky["open_playbook"] = risky["account_id"].map(
+        runs.set_index("account_id")["playbook"].map(lambda k: PLAYBOOKS[k].name if k in PLAYBOOKS else k))
+    risky["reading"] = risk_reading(risky, settings)
+    return risky.sort_values(["expected_loss", "arr"], ascending=False, ignore_index=True)
+
+
+def risk_reading(df: pd.DataFrame, settings: dict = DEFAULT_SETTINGS) -> pd.Series:
+    """One sentence per account where its risk figures seem to disagree, or its place
+    in a risk list needs a reason ("" otherwise). Reads ``band``, ``trend``,
+    ``risk_index``, ``churn_probability``, ``days_to_renewal`` and ``risk_basis``:
+
+    * risk at renewal high (a risk index or a loss probability from the settings
+      ``models.reading_high_risk_index`` / ``reading_high_loss``) but churn within the
+      horizon unlikely (below ``models.reading_unlikely_churn``): the renewal is far
+      away;
+    * a green account in the queue: its risk index is what lists it;
+    * a yellow one: health falling;
+    * no model with measured skill: the rule that ranks it."""
+    m, horizon_days = settings["models"], settings["churn_horizon_days"]
+    out = []
+    for r in df.itertuples():
+        days, ri, cp = r.days_to_renewal, r.risk_index, r.churn_probability
+        loss = getattr(r, "loss_probability", np.nan)
+        at_renewal_high = ((pd.notna(ri) and ri >= m["reading_high_risk_index"])
+                           or (pd.notna(loss) and loss >= m["reading_high_loss"]))
+        parts = []
+        if r.band == "green":
+            parts.append(f"green health, listed for its risk at renewal (index {ri:.0f})"
+                         if pd.notna(ri) else "green health")
+        elif r.band == "yellow" and r.trend == "declining":
+            parts.append("yellow and declining")
+        if at_renewal_high and pd.notna(cp) and cp < m["reading_unlikely_churn"] \
+                and pd.notna(days) \
+                and days >= horizon_days:
+            parts.append(f"renewal in {days:.0f} days: risk at renewal high, churn in the next "
+                         f"{horizon_days} days unlikely")
+        elif pd.notna(days) and 0 <= days < horizon_days and at_renewal_high:
+            parts.append(f"renews in {days:.0f} days")
+        if getattr(r, "risk_basis", "model") not in ("model", None):
+            parts.append(f"ranked by the {r.risk_basis} rule (no model with measured skill)")
+        out.append("; ".join(parts))
+    return pd.Series(out, index=df.index, dtype=object)
+
+
+def risk_drivers(queue: pd.DataFrame) -> pd.DataFrame:
+    """How often each feature is a top churn driver in the queue, and the ARR
+    behind it: ``feature, description, accounts, arr``; most frequent first."""
+    if queue.empty:
+        return pd.DataFrame(columns=["feature", "description", "accounts", "arr"])
+    ex = queue[["account_id", "arr", "driver_features"]].explode("driver_features").dropna(
+        subset=["driver_features"])
+    out = ex.groupby("driver_features").agg(accounts=("account_id", "nunique"),
+                                            arr=("arr", "sum")).reset_index()
+    out = out.rename(columns={"driver_features": "feature"})
+    out["description"] = out["feature"].map(describe)
+    return out.sort_values(["accounts", "arr"], ascending=False, ignore_index=True)
+
+
+def retention_what_if(queue: pd.DataFrame, save_rate: float, top_n: int) -> dict:
+    """Expected ARR saved by an intervention on the ``top_n`` first queued accounts:
+    Σ ARR x P(loss) x ``save_rate`` (an assumption the user sets, 0-1), where P(loss) is
+    each account's ``loss_probability`` (model with measured skill, or rule)."""
+    if not 0 <= save_rate <= 1:
+        raise ValueError("save_rate must be between 0 and 1")
+    q = queue.head(top_n)
+    at_stake = float((q["arr"] * q["loss_probability"]).sum())
+    return {"accounts": int(len(q)), "arr": float(q["arr"].sum()), "expected_loss": at_stake,
+            "expected_saved": at_stake * save_rate}

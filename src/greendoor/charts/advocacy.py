@@ -1,0 +1,60 @@
+"""Figures of Advocacy: frame in, figure out, no queries."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from greendoor.charts.theme import BLUE, OUTCOME_COLORS, Theme, finish, labels, percent_axis
+
+#: Fewest answers in a month for its bar to be drawn as a share (else marked "too few").
+MIN_ANSWERS = 10
+
+
+def nps_mix(trend: pd.DataFrame, theme: Theme) -> go.Figure:
+    """Promoters, passives and detractors by month as shares of the month's answers.
+    ``trend``: ``month``, ``nps``, ``responses``, ``promoters``, ``passives``,
+    ``detractors``; ``customdata`` = category. A month with fewer than
+    :data:`MIN_ANSWERS` answers is drawn pale and labelled as such."""
+    t = trend.dropna(subset=["nps"])
+    few = t["responses"] < MIN_ANSWERS
+    x = [f"{m:%b %Y}<br>NPS {n:+.0f} (n={r}{', too few' if f else ''})" for m, n, r, f in
+         zip(t["month"], t["nps"], t["responses"], few, strict=True)]
+    fig = go.Figure()
+    for col, name in (("promoters", "Promoters"), ("passives", "Passives"),
+                      ("detractors", "Detractors")):
+        fig.add_bar(x=x, y=t[col] / t["responses"], name=name,
+                    marker=dict(color=OUTCOME_COLORS[col],
+                                opacity=[0.35 if f else 1.0 for f in few]),
+                    customdata=[[col[:-1]]] * len(t),
+                    hovertemplate=f"{name}: %{{y:.0%}}<extra>click to list accounts</extra>")
+    fig.update_layout(barmode="stack")
+    return finish(percent_axis(fig), "NPS mix by month (months with answers)", theme,
+                  height=380, legend_below=True)
+
+
+def csat_trend(trend: pd.DataFrame, theme: Theme) -> go.Figure:
+    """Mean CSAT (1-5) by month. ``trend``: ``month``, ``csat``, ``csat_responses``,
+    ``csat_satisfied``."""
+    t = trend.dropna(subset=["csat"])
+    fig = go.Figure(go.Scatter(
+        x=t["month"], y=t["csat"], mode="lines+markers", line=dict(color=BLUE, width=3),
+        customdata=t[["csat_responses", "csat_satisfied"]].to_numpy(),
+        hovertemplate="%{x|%b %Y}: %{y:.2f} (%{customdata[0]} answers, "
+                      "%{customdata[1]:.0%} 4-5)<extra></extra>"))
+    fig.update_yaxes(range=[1, 5])
+    return finish(fig, "CSAT by month (1-5)", theme, height=380)
+
+
+def ask_pipeline(pipe: pd.DataFrame, theme: Theme, type_label=str) -> go.Figure:
+    """Advocacy asks by activity type and status. ``pipe``: ``type`` and one column per
+    status; ``customdata`` = [type, status]. ``type_label`` names a type in words."""
+    fig = go.Figure()
+    for status in ("asked", "accepted", "completed", "declined"):
+        fig.add_bar(y=labels(pipe["type"].map(type_label)), x=pipe[status], name=status,
+                    orientation="h", marker_color=OUTCOME_COLORS[status],
+                    customdata=[[t, status] for t in pipe["type"]],
+                    hovertemplate="%{y}, " + status + ": %{x}<extra>click to list</extra>")
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(autorange="reversed")
+    return finish(fig, "Asks by activity type and status", theme, height=380, legend_below=True)

@@ -1,0 +1,67 @@
+"""Figures of Segmentation: frame in, figure out, no queries."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from greendoor.charts.theme import BAND_COLORS, BLUE, INK, NAVY, Theme, finish, labels, percent_axis
+
+
+def retention_bars(bench: pd.DataFrame, theme: Theme) -> go.Figure:
+    """NRR and GRR per rule segment. ``bench``: ``group``, ``nrr``, ``grr``;
+    ``customdata`` = group."""
+    g = labels(bench["group"])
+    cd = bench[["group"]].to_numpy()
+    fig = go.Figure(go.Bar(x=g, y=bench["nrr"], marker_color=BLUE, customdata=cd, name="NRR",
+                           hovertemplate="%{x}: NRR %{y:.0%}<extra>click to list accounts</extra>"))
+    fig.add_bar(x=g, y=bench["grr"], marker_color=NAVY, name="GRR", customdata=cd,
+                hovertemplate="%{x}: GRR %{y:.0%}<extra>click to list accounts</extra>")
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(tickangle=0)
+    return finish(percent_axis(fig), "Retention by rule segment (trailing 12 months)", theme,
+                  height=380, legend_below=True)
+
+
+def persona_bars(bench: pd.DataFrame, money, theme: Theme) -> go.Figure:
+    """Accounts per persona with their ARR. ``bench``: ``group``, ``accounts``, ``arr``;
+    ``money`` formats a dollar amount; ``customdata`` = persona."""
+    fig = go.Figure(go.Bar(x=bench["accounts"], y=labels(bench["group"]), orientation="h",
+                           marker_color=NAVY, customdata=bench[["group"]].to_numpy(),
+                           text=bench["arr"].map(money), textposition="outside",
+                           cliponaxis=False,
+                           hovertemplate="%{y}: %{x} accounts, %{text} ARR"
+                                         "<extra>click to list accounts</extra>"))
+    fig.update_yaxes(autorange="reversed")
+    return finish(fig, "Accounts per persona", theme, height=320)
+
+
+def persona_heatmap(centroids: pd.DataFrame, measure_label, theme: Theme) -> go.Figure:
+    """Each persona's centroid in standard deviations from the mean. ``centroids``:
+    personas x measures; ``measure_label`` names a measure in words."""
+    fig = go.Figure(go.Heatmap(
+        z=centroids.to_numpy(), x=labels(measure_label(c) for c in centroids.columns),
+        y=labels(centroids.index), colorscale="RdBu", zmid=0, zmin=-2, zmax=2,
+        hovertemplate="%{y}<br>%{x}: %{z:+.2f} SD from the mean<extra></extra>"))
+    fig.update_xaxes(showticklabels=False)
+    return finish(fig, "What sets each persona apart (centroid, SDs from the mean)", theme,
+                  height=320)
+
+
+def migration_sankey(flows: pd.DataFrame, title: str, theme: Theme) -> go.Figure:
+    """Accounts moving between groups (bands or personas). ``flows``: ``source``,
+    ``target``, ``accounts``, ``arr``."""
+    sources, targets = sorted(set(flows["source"])), sorted(set(flows["target"]))
+    names = sources + targets
+    idx_s = {s: i for i, s in enumerate(sources)}
+    idx_t = {t: len(sources) + i for i, t in enumerate(targets)}
+    fig = go.Figure(go.Sankey(
+        node=dict(label=labels(f"{x} ({'then' if i < len(sources) else 'now'})"
+                               for i, x in enumerate(names)),
+                  color=[BAND_COLORS.get(x, "#5d6d7e") for x in names], pad=18),
+        textfont=dict(color=INK, size=theme.font),
+        link=dict(source=flows["source"].map(idx_s), target=flows["target"].map(idx_t),
+                  value=flows["accounts"], customdata=flows[["arr"]].to_numpy(),
+                  hovertemplate="%{source.label} → %{target.label}: %{value} accounts, "
+                                "$%{customdata[0]:,.0f} ARR<extra></extra>")))
+    return finish(fig, title, theme, height=420)
