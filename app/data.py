@@ -7,6 +7,8 @@ global filters. Never DataFrames as arguments (DESIGN.md "Cache at the app layer
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import streamlit as st
 
@@ -24,6 +26,8 @@ from greendoor.analytics import expansion as EX
 from greendoor.analytics import model_quality as Q
 from greendoor.analytics import renewals as RN
 from greendoor.analytics import segments as SG
+from greendoor.masking import Masker
+from greendoor.masking import masker as build_masker
 from greendoor.periods import Filters
 from greendoor.scoring import skill
 from greendoor.store import meta
@@ -44,6 +48,45 @@ def engine():
     return _engine(config.db_url())
 
 
+#: Session-state key of the presentation toggle (app.shell.presentation_toggle).
+PRESENT_KEY = "present_toggle"
+#: Session-state key of the signed-in principal (app.auth).
+PRINCIPAL_KEY = "principal"
+
+
+def masking() -> bool:
+    """Whether the loaders mask customer names: presentation mode is on, or the
+    signed-in role masks them (viewer)."""
+    p = st.session_state.get(PRINCIPAL_KEY)
+    return bool(st.session_state.get(PRESENT_KEY)) or (isinstance(p, Principal) and p.masks_pii)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def masker(token: str) -> Masker:
+    """The :class:`~greendoor.masking.Masker` of the store's names at this data version."""
+    with engine().connect() as conn:
+        return build_masker(conn)
+
+
+def loader(ttl: int = 3600, spinner: str | bool = False):
+    """``st.cache_data`` for a loader whose first argument is the data token, and the
+    one place names are masked: when :func:`masking`, the cached result is returned
+    through :meth:`Masker.apply` (account and contact names, e-mails, and free text
+    containing them), so no page can forget it. ``spinner``: words shown while a cold
+    call runs."""
+    def wrap(fn):
+        cached = st.cache_data(show_spinner=spinner, ttl=ttl)(fn)
+
+        @functools.wraps(fn)
+        def call(token, *args, **kwargs):
+            out = cached(token, *args, **kwargs)
+            return masker(token).apply(out) if masking() else out
+
+        call.clear = cached.clear
+        return call
+    return wrap
+
+
 def data_token() -> str:
     """Changes whenever data is loaded, rescored or the settings change: keys every
     cached loader below (actions clear the caches themselves)."""
@@ -52,7 +95,7 @@ def data_token() -> str:
     return f"{config.db_url()}|{last[0]}|{last[1]}|v{last[2]}"
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def store_status(token: str) -> dict:
     with engine().connect() as conn:
         return {
@@ -65,55 +108,55 @@ def store_status(token: str) -> dict:
         }
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def kpis(token: str, f: Filters) -> dict:
     with engine().connect() as conn:
         return portfolio_health.kpis(conn, f)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600, spinner="Computing the ARR trend…")
 def arr_trend(token: str, f: Filters) -> pd.DataFrame:
     with engine().connect() as conn:
         return portfolio_health.arr_trend(conn, f)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def by_segment(token: str, f: Filters) -> pd.DataFrame:
     with engine().connect() as conn:
         return portfolio_health.by_segment(conn, f)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600, spinner="Loading the accounts…")
 def account_table(token: str, f: Filters) -> pd.DataFrame:
     with engine().connect() as conn:
         return portfolio_health.account_table(conn, f)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def freshness(token: str) -> pd.DataFrame:
     return ingest.freshness(engine())
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def import_history(token: str) -> pd.DataFrame:
     with engine().connect() as conn:
         return ingest.import_history(conn)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def data_quality(token: str, as_of) -> list[dict]:
     with engine().connect() as conn:
         return portfolio_health.data_quality(conn, as_of)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600, spinner="Loading the account…")
 def account360(token: str, account_id: str, as_of, principal: Principal):
     """Raises :class:`~greendoor.access.AccessDenied` outside the principal's scope."""
     with engine().connect() as conn:
         return A360.load(conn, account_id, as_of, principal)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def account_names(token: str) -> dict[str, str]:
     """Every account's name (for the pseudonyms of presentation mode; pages list
     accounts through :func:`visible_accounts`)."""
@@ -121,50 +164,50 @@ def account_names(token: str) -> dict[str, str]:
         return portfolio_health.account_names(conn)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def visible_accounts(token: str, principal: Principal) -> dict[str, str]:
     with engine().connect() as conn:
         return access.visible_accounts(conn, principal)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def scores(token: str, f: Filters) -> pd.DataFrame:
     with engine().connect() as conn:
         return portfolio_health.scores(conn, f)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def health_kpis(token: str, f: Filters) -> dict:
     with engine().connect() as conn:
         return portfolio_health.health_kpis(conn, f)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600, spinner="Finding this week's movers…")
 def movers(token: str, f: Filters) -> pd.DataFrame:
     with engine().connect() as conn:
         return portfolio_health.movers(conn, f)
 
 
-@st.cache_data(show_spinner=False, ttl=600)
+@loader(ttl=600)
 def actions_list(token: str, owner: str | None, status: str | None,
                  principal: Principal) -> pd.DataFrame:
     with engine().connect() as conn:
         return A.list_actions(conn, owner=owner, status=status, principal=principal)
 
 
-@st.cache_data(show_spinner=False, ttl=600)
+@loader(ttl=600)
 def playbook_runs(token: str, principal: Principal) -> pd.DataFrame:
     with engine().connect() as conn:
         return A.playbook_runs(conn, principal=principal)
 
 
-@st.cache_data(show_spinner=False, ttl=600)
+@loader(ttl=600)
 def playbook_effectiveness(token: str) -> pd.DataFrame:
     with engine().connect() as conn:
         return A.playbook_effectiveness(conn)
 
 
-@st.cache_data(show_spinner=False, ttl=600)
+@loader(ttl=600, spinner="Comparing this week with last…")
 def agenda(token: str, f: Filters, since) -> pd.DataFrame:
     s = settings(token)[1]
     with engine().connect() as conn:
@@ -173,21 +216,21 @@ def agenda(token: str, f: Filters, since) -> pd.DataFrame:
                          expansion_min=s["this_week_expansion_probability"])
 
 
-@st.cache_data(show_spinner=False, ttl=600)
+@loader(ttl=600, spinner="Ranking the accounts at risk…")
 def at_risk_queue(token: str, f: Filters) -> pd.DataFrame:
     s = settings(token)[1]
     with engine().connect() as conn:
         return churn_risk.at_risk_queue(conn, f, s)
 
 
-@st.cache_data(show_spinner=False, ttl=600)
+@loader(ttl=600)
 def gates(token: str):
     """What the latest backtest lets drive the numbers (:class:`skill.Gates`)."""
     with engine().connect() as conn:
         return skill.Gates(Q.latest(conn))
 
 
-@st.cache_data(show_spinner=False, ttl=600)
+@loader(ttl=600, spinner="Reading the backtests…")
 def model_quality(token: str) -> dict:
     with engine().connect() as conn:
         ev = Q.latest(conn)
@@ -199,26 +242,26 @@ def model_quality(token: str) -> dict:
 # --------------------------------------------------------------------------- #
 # analytics pages
 # --------------------------------------------------------------------------- #
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def settings(token: str) -> tuple[int, dict]:
     with engine().connect() as conn:
         return S.current(conn)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def provenance(token: str, as_of) -> dict:
     with engine().connect() as conn:
         return {"scored": S.scored_version(conn, as_of), "current": S.current(conn)[0],
                 "forecast_as_of": RN.forecast_as_of(conn)}
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def settings_history(token: str) -> pd.DataFrame:
     with engine().connect() as conn:
         return S.history(conn)
 
 
-@st.cache_data(show_spinner=False, ttl=600)
+@loader(ttl=600, spinner="Reading the pipeline and signals…")
 def expansion(token: str, f: Filters) -> dict:
     with engine().connect() as conn:
         pipe = EX.open_pipeline(conn, f)
@@ -227,7 +270,7 @@ def expansion(token: str, f: Filters) -> dict:
                 "propensity": EX.propensity_ranking(conn, f)}
 
 
-@st.cache_data(show_spinner=False, ttl=600)
+@loader(ttl=600, spinner="Finding the renewals due…")
 def renewals(token: str, f: Filters) -> dict:
     with engine().connect() as conn:
         windows = S.current(conn)[1]["renewal_windows_days"]
@@ -236,7 +279,7 @@ def renewals(token: str, f: Filters) -> dict:
                 "quarters": RN.periods(due, "quarter"), "months": RN.periods(due, "month")}
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600, spinner="Reading the forecast…")
 def top_down(token: str, series: str, segment: str) -> dict:
     with engine().connect() as conn:
         cmp = RN.model_comparison(conn, series, segment)
@@ -244,7 +287,7 @@ def top_down(token: str, series: str, segment: str) -> dict:
                 "verdict": RN.verdict(cmp) if len(cmp) else None}
 
 
-@st.cache_data(show_spinner=False, ttl=600)
+@loader(ttl=600, spinner="Reading surveys and advocacy…")
 def advocacy(token: str, f: Filters) -> dict:
     with engine().connect() as conn:
         acts = AD.activities(conn, f)
@@ -254,7 +297,7 @@ def advocacy(token: str, f: Filters) -> dict:
                 "advocates": AD.advocates_vs_others(conn, f)}
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600, spinner="Clustering accounts by behavior…")
 def clusters(token: str, f: Filters) -> dict:
     """Accounts (features, health, lifecycle), their behavioral clustering and the
     persona benchmarks; shared by the segmentation views and the persona migration."""
@@ -262,7 +305,7 @@ def clusters(token: str, f: Filters) -> dict:
         return SG.personas(conn, f)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600, spinner="Comparing segments…")
 def segmentation(token: str, f: Filters, dims: tuple[str, ...]) -> dict:
     """:func:`clusters` plus the rule segments over ``dims`` and their benchmarks."""
     out = dict(clusters(token, f))
@@ -273,7 +316,7 @@ def segmentation(token: str, f: Filters, dims: tuple[str, ...]) -> dict:
     return out
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600, spinner="Following accounts between groups…")
 def migration(token: str, f: Filters, before, kind: str) -> pd.DataFrame:
     with engine().connect() as conn:
         if kind == "band":
@@ -282,7 +325,7 @@ def migration(token: str, f: Filters, before, kind: str) -> pd.DataFrame:
         return SG.persona_migration(conn, c["clustering"], c["accounts"], before)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600, spinner="Reading product usage…")
 def behavior(token: str, f: Filters) -> dict:
     b = settings(token)[1]["behavior"]
     with engine().connect() as conn:
@@ -294,19 +337,19 @@ def behavior(token: str, f: Filters) -> dict:
                 "power_users": BH.power_users(conn, f)}
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def feature_accounts(token: str, f: Filters, feature: str) -> pd.DataFrame:
     with engine().connect() as conn:
         return BH.feature_accounts(conn, f, feature)
 
 
-@st.cache_data(show_spinner=False, ttl=3600)
+@loader(ttl=3600)
 def cohort_accounts(token: str, f: Filters, cohort) -> pd.DataFrame:
     with engine().connect() as conn:
         return BH.cohort_accounts(conn, f, cohort)
 
 
-@st.cache_data(show_spinner=False, ttl=60)
+@loader(ttl=60, spinner="Reading the audit log…")
 def audit(token: str, start, end, actors: tuple, actions: tuple, entity_id: str | None,
           principal: Principal) -> pd.DataFrame:
     with engine().connect() as conn:
@@ -314,13 +357,13 @@ def audit(token: str, start, end, actors: tuple, actions: tuple, entity_id: str 
                           principal=principal)
 
 
-@st.cache_data(show_spinner=False, ttl=60)
+@loader(ttl=60)
 def users(token: str, principal: Principal) -> pd.DataFrame:
     with engine().connect() as conn:
         return U.list_users(conn, principal)
 
 
-@st.cache_data(show_spinner=False, ttl=60)
+@loader(ttl=60)
 def audit_facets(token: str, principal: Principal) -> dict:
     with engine().connect() as conn:
         return AU.facets(conn, principal)

@@ -6,8 +6,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import PAGES_DIR, actions_ui, shell
+from app import actions_ui, shell
+from greendoor.labels import human
 from greendoor.text import md
+
+#: Columns holding codes shown in words (:func:`greendoor.labels.human`): "mid_market"
+#: as "Mid-market", "no_opportunity" as "No renewal opportunity".
+CODE_COLUMNS = ("segment", "stage", "forecast_category", "category", "advocacy_type", "type",
+                "activity_type", "rule_segment", "plan", "group", "action")
 
 DEFAULT_LABELS = {"segment": "Segment", "csm_owner": "CSM", "band": "Band", "trend": "Trend",
                   "industry": "Industry"}
@@ -22,13 +28,18 @@ def clicked(event) -> list:
 def account_list(df: pd.DataFrame, key: str, column_order: list[str], column_config: dict,
                  height: int | None = None, caption: str | None = None) -> pd.Series | None:
     """A table of accounts (one row each, with ``account_id`` and ``name``) with
-    single-row selection. The selected account gets the action buttons and an
-    "Open Account 360" button; returns the selected row (or ``None``)."""
+    single-row selection; each name links to the account's Account 360. The selected
+    account gets the action buttons and an "Open Account 360" button; returns the
+    selected row (or ``None``)."""
     view = df.reset_index(drop=True)
     config = {**DEFAULT_LABELS, **column_config}
-    ev = st.dataframe(shell.present(view), key=key, hide_index=True, on_select="rerun",
+    if "name" in view and "account_id" in view:
+        given = config.get("name")
+        label = given if isinstance(given, str) else (given or {}).get("label")
+        config["name"] = shell.name_link_column(label or "Account")
+    ev = st.dataframe(percent_points(humanize(shell.link_names(view)), config), key=key, hide_index=True, on_select="rerun",
                       selection_mode="single-row", column_order=column_order,
-                      column_config=config, height=height or "auto")
+                      column_config=config, height=height or "auto", width=shell.table_width())
     if caption:
         st.caption(caption)
     rows = ((ev or {}).get("selection") or {}).get("rows", [])
@@ -39,17 +50,68 @@ def account_list(df: pd.DataFrame, key: str, column_order: list[str], column_con
                 "or open its Account 360.")
     actions_ui.action_buttons(sel["account_id"], key=key, owner=sel.get("csm_owner"))
     if st.button("Open Account 360", key=f"{key}_open", icon=":material/person_search:"):
-        st.switch_page(PAGES_DIR / "account_360.py", query_params={"account": sel["account_id"]})
+        shell.open_account(sel["account_id"])
     return sel
 
 
 def name_col(label: str = "Account") -> st.column_config.Column:
-    return st.column_config.TextColumn(label, width="medium")
+    """The account-name column: a link to Account 360 (:func:`app.shell.name_link_column`)."""
+    return shell.name_link_column(label)
 
 
 def money_col(label: str) -> st.column_config.Column:
     return st.column_config.NumberColumn(label, format="localized")
 
 
-def pct_col(label: str, help: str | None = None) -> st.column_config.Column:
-    return st.column_config.NumberColumn(label, format="percent", help=help)
+def pct_col(label: str, help: str | None = None, decimals: int = 0) -> st.column_config.Column:
+    """A share shown as a percentage with ``decimals`` places ("27 %", not "27.27%").
+    The frame holds fractions (0.27); :func:`table` and :func:`account_list` scale them
+    to points for display, as Streamlit's printf formats do not multiply."""
+    return st.column_config.NumberColumn(label, format=f"%.{decimals}f%%", help=help)
+
+
+def humanize(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` for display: the codes of :data:`CODE_COLUMNS` in words, missing text
+    as "—", and columns with no value at all left out (a column of blanks says nothing)."""
+    text = [c for c in frame.columns if pd.api.types.infer_dtype(frame[c], skipna=True)
+            in ("string", "empty") and frame[c].dtype != float]
+    empty = [c for c in frame.columns if len(frame) and frame[c].isna().all()
+             and c not in ("name", "account_id")]
+    if not text and not empty:
+        return frame
+    out = frame.drop(columns=empty)
+    for c in text:
+        if c in out:
+            out[c] = out[c].map(human) if c in CODE_COLUMNS else out[c].astype(object).where(
+                out[c].notna(), "—")
+    return out
+
+
+def percent_points(frame: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """``frame`` with each column configured by :func:`pct_col` multiplied by 100, and
+    each :func:`money_col` rounded to whole dollars (no "34,339,645.1")."""
+    def fmt(cfg) -> str:
+        return str((cfg.get("type_config") or {}).get("format") or "") \
+            if isinstance(cfg, dict) else ""
+    pct = [c for c, cfg in config.items() if c in frame and fmt(cfg).endswith("f%%")]
+    dollars = [c for c, cfg in config.items() if c in frame and fmt(cfg) == "localized"
+               and pd.api.types.is_float_dtype(frame[c])]
+    if not pct and not dollars:
+        return frame
+    out = frame.copy()
+    for c in pct:
+        out[c] = pd.to_numeric(out[c], errors="coerce") * 100
+    for c in dollars:
+        out[c] = out[c].round(0)
+    return out
+
+
+def table(frame: pd.DataFrame, key: str | None = None, column_config: dict | None = None,
+          **kwargs):
+    """``st.dataframe`` as every page shows one: no index, the usual column labels
+    (:data:`DEFAULT_LABELS`), :func:`pct_col` columns scaled to points, and in
+    presentation mode as wide as its columns (:func:`app.shell.table_width`)."""
+    config = {**{c: v for c, v in DEFAULT_LABELS.items() if c in frame}, **(column_config or {})}
+    kwargs.setdefault("width", shell.table_width())
+    return st.dataframe(percent_points(humanize(frame), config), key=key, hide_index=True,
+                        column_config=config, **kwargs)

@@ -91,7 +91,8 @@ def _form(cur: dict) -> None:
     """The settings form; on save, a new version (or the error, in words)."""
     h = cur["health"]
     with st.form("settings_form", border=True):
-        st.markdown("**Health weights** (engagement / sentiment / growth; normalised, Σw·x / Σw). "
+        st.markdown("**Health weights** (engagement / sentiment / growth): the health score is the "
+                    "weighted mean of the three components, so weights need not add up to 1. "
                     "Leave a segment's cell empty to use the default.")
         wf = st.data_editor(weights_frame(h), key="settings_weights", hide_index=True,
                             disabled=["applies_to"], width="stretch",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from urllib.parse import quote, urlencode
 
 import pandas as pd
 import streamlit as st
@@ -122,22 +123,6 @@ def current_filters() -> Filters:
     return access.scope(auth.current(), Filters(as_of=status["default_as_of"] or dt.date.today()))
 
 
-def fmt_money(v: float) -> str:
-    """$1.2M, $35K, $900; negative as -$35K (so a metric's arrow points down)."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    sign, v = ("-" if v < 0 else ""), abs(v)
-    if v >= 1e6:
-        return f"{sign}${v / 1e6:,.1f}M"
-    if v >= 1e3:
-        return f"{sign}${v / 1e3:,.0f}K"
-    return f"{sign}${v:,.0f}"
-
-
-def fmt_pct(v: float, digits: int = 1) -> str:
-    return "—" if v is None or math.isnan(v) else f"{100 * v:.{digits}f}%"
-
-
 def delta_pts(now: float, before: float, digits: int = 1) -> str | None:
     """Change in percentage points, or None when either side is missing."""
     if now is None or before is None or math.isnan(now) or math.isnan(before):
@@ -182,78 +167,128 @@ def data_quality_note(token: str, as_of: dt.date) -> None:
 # --------------------------------------------------------------------------- #
 # presentation mode: larger type, account and contact names masked
 # --------------------------------------------------------------------------- #
-PRESENT_CSS = """<style>
-html, body, [data-testid="stAppViewContainer"] { font-size: 20px; }
-[data-testid="stMetricValue"] { font-size: 2.6rem; }
+#: Presentation type scale for a projected 1920x1080 screen. Streamlit sizes its tables
+#: (a canvas) in rem of the root font size, read when a table is drawn: a 21 px root
+#: gives table text 0.875 x 21 = 18.4 px, chart ticks are set by the figures' Theme.
+#: Always: KPI labels wrap instead of ending in "…".
+BASE_CSS = """<style>
+[data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div {
+  white-space: normal; overflow: visible; text-overflow: clip; }
 </style>"""
+
+#: Presentation mode: type for a projected 1920×1080 screen. The main area is zoomed
+#: (tables are drawn on a canvas whose font Streamlit fixes at 14 px, so only a zoom
+#: reaches them: 14 px × 1.3 ≈ 18 px), and captions are dark. Charts are zoomed back
+#: (1 / 1.3): Streamlit sizes them from the zoomed container, and their type is scaled
+#: by the chart theme instead (:class:`greendoor.charts.theme.Theme`).
+PRESENT_CSS = """<style>
+[data-testid="stMainBlockContainer"] { zoom: 1.3; }
+[data-testid="stMainBlockContainer"] [data-testid="stPlotlyChart"] { zoom: 0.7692; }
+[data-testid="stMainBlockContainer"] [data-testid="stDataFrame"] { width: 100%; }
+[data-testid="stMainBlockContainer"] [data-testid="stDataFrameResizable"],
+[data-testid="stMainBlockContainer"] .stDataFrameGlideDataEditor { max-width: 100% !important; }
+[data-testid="stCaptionContainer"] { color: #31333f; }
+</style>"""
+
+#: Query parameters every link the app makes carries along (the sidebar filters and
+#: presentation mode), so a drill-down or a copied link opens the same view.
+CARRIED = ("as_of", "segment", "owner", "present")
 
 
 def presentation_toggle() -> bool:
-    """Sidebar toggle, also switched on by ``?present=1`` in the URL."""
-    url_on = st.query_params.get("present") in ("1", "true", "yes")
-    if "present_toggle" not in st.session_state:
-        st.session_state["present_toggle"] = url_on
+    """Presentation mode, a property of the session: switched on by the sidebar toggle
+    or ``?present=1``, then kept across pages, drill-downs and reruns (and written back
+    into the URL on every run, so a copied link presents too) until someone switches
+    the toggle off."""
+    if data.PRESENT_KEY not in st.session_state:
+        st.session_state[data.PRESENT_KEY] = \
+            st.query_params.get("present") in ("1", "true", "yes")
 
-    def sync():
-        if st.session_state["present_toggle"]:
-            st.query_params["present"] = "1"
-        elif "present" in st.query_params:
+    def switched():
+        if not st.session_state[data.PRESENT_KEY] and "present" in st.query_params:
             del st.query_params["present"]
 
-    on = st.sidebar.toggle("Presentation mode", key="present_toggle", on_change=sync,
+    on = st.sidebar.toggle("Presentation mode", key=data.PRESENT_KEY, on_change=switched,
                            help="Larger type for a shared screen; account and contact names "
-                                "and emails masked.")
+                                "and e-mails replaced by pseudonyms everywhere.")
     if on:
-        st.html(PRESENT_CSS)
+        if st.query_params.get("present") != "1":
+            st.query_params["present"] = "1"
+    st.html(BASE_CSS + (PRESENT_CSS if on else ""))
     return on
+
+
+def table_width() -> str:
+    """``st.dataframe``'s width: its columns' own in presentation mode (a table stretched
+    to the zoomed main area would be laid out 1.3× too wide, :data:`PRESENT_CSS`),
+    else the container's."""
+    return "content" if st.session_state.get(data.PRESENT_KEY) else "stretch"
 
 
 def presenting() -> bool:
     """Whether names are masked: presentation mode, or a role that masks PII (viewer)."""
-    return bool(st.session_state.get("present_toggle")) or auth.current().masks_pii
+    return data.masking()
 
 
-def pseudonyms(names: dict[str, str] | None = None) -> dict[str, str]:
-    """Account id -> stable pseudonym ("Account 0421", by the rank of the id)."""
-    names = names if names is not None else data.account_names(data.data_token())
-    return {a: access.pseudonym_label(i + 1) for i, a in enumerate(sorted(names))}
+def carried_params() -> dict[str, str]:
+    """The current view's :data:`CARRIED` query parameters (``present=1`` when
+    presentation mode is on)."""
+    out = {k: st.query_params[k] for k in CARRIED if k in st.query_params}
+    if st.session_state.get(data.PRESENT_KEY):
+        out["present"] = "1"
+    return out
+
+
+def open_account(account_id: str) -> None:
+    """Go to Account 360 for ``account_id``, keeping the filters and presentation mode."""
+    st.switch_page(PAGES_DIR / "account_360.py",
+                   query_params={**carried_params(), "account": str(account_id)})
+
+
+def account_url(account_id: str, name: str | None = None) -> str:
+    """A relative link to Account 360 for ``account_id`` with the current filters; the
+    (already masked) ``name`` last, for :func:`name_link_column` to show."""
+    params = {**carried_params(), "account": str(account_id)}
+    if name:
+        params["name"] = str(name)
+    return "account?" + urlencode(params, quote_via=quote)
+
+
+def link_names(df: pd.DataFrame, name_col: str = "name",
+               id_col: str = "account_id") -> pd.DataFrame:
+    """A copy of ``df`` whose ``name_col`` holds a link to each row's Account 360 (show
+    it with :func:`name_link_column`); unchanged without both columns."""
+    if df is None or len(df) == 0 or name_col not in df or id_col not in df:
+        return df
+    return df.assign(**{name_col: [account_url(a, n if isinstance(n, str) else a)
+                                   for a, n in zip(df[id_col], df[name_col], strict=True)]})
+
+
+def name_link_column(label: str = "Account", width: str = "medium"):
+    """Column config showing :func:`link_names` links as the account's name."""
+    return st.column_config.LinkColumn(label, display_text=r"[?&]name=([^&]*)$", width=width,
+                                       help="Opens Account 360 in a new tab")
 
 
 def masked_label(account_id: str) -> str:
-    """The pseudonym of one account (see :func:`pseudonyms`)."""
-    return pseudonyms().get(account_id, access.pseudonym_label(0))
+    """The pseudonym of one account (the masking rule of :mod:`greendoor.masking`)."""
+    return data.masker(data.data_token()).accounts.get(account_id, access.pseudonym_label(0))
 
 
 def account_label(account_id: str, name: str | None) -> str:
+    """How to name an account on screen: its pseudonym when names are masked."""
     return masked_label(account_id) if presenting() else (name or account_id)
 
 
-def present(df, id_col: str = "account_id"):
-    """A copy of ``df`` with account names, contact names and emails masked when
-    presenting; the frame itself otherwise. Text columns that embed the row's
-    account name (titles, details) are masked too."""
-    if not presenting() or df is None or len(df) == 0:
-        return df
-    out = df.copy()
-    names = data.account_names(data.data_token())
-    if id_col in out:
-        labels = out[id_col].map(pseudonyms(names)).fillna(access.pseudonym_label(0))
-        real = out[id_col].map(names)
-        # every text column: hidden columns are sent to the browser too
-        for col in out.columns:
-            if col == id_col or not (out[col].dtype == object
-                                     or pd.api.types.is_string_dtype(out[col])):
-                continue
-            out[col] = [t.replace(r, lab) if isinstance(t, str) and isinstance(r, str) and r in t
-                        else t for t, r, lab in zip(out[col], real, labels, strict=True)]
-        for col in ("name", "account_name"):
-            if col in out:
-                out[col] = labels
-    if "contact_id" in out:  # a contacts frame: names, e-mails and phones
-        out = access.mask_contacts(out)
-    elif "email" in out:
-        out["email"] = "hidden"
-    return out
+def account_labels(names: dict[str, str]) -> dict[str, str]:
+    """:func:`account_label` of every ``{account_id: name}`` at once (one masker look-up,
+    for pickers of thousands of accounts), in the order shown: by label."""
+    if presenting():
+        pseudonyms = data.masker(data.data_token()).accounts
+        out = {k: pseudonyms.get(k, access.pseudonym_label(0)) for k in names}
+    else:
+        out = {k: v or k for k, v in names.items()}
+    return dict(sorted(out.items(), key=lambda kv: kv[1].lower()))
 
 
 def theme() -> Theme:
@@ -261,7 +296,7 @@ def theme() -> Theme:
     the settings in force."""
     _, settings = data.settings(data.data_token())
     bands = settings["health"]["bands"]
-    return Theme(present=bool(st.session_state.get("present_toggle")),
+    return Theme(present=bool(st.session_state.get(data.PRESENT_KEY)),
                  green=float(bands["green"]), yellow=float(bands["yellow"]))
 
 

@@ -9,44 +9,51 @@ if str(ROOT) not in sys.path:  # `app` and `pages` live beside src/, not inside 
 
 import streamlit as st  # noqa: E402
 
-from app import PAGES_DIR, auth, shell  # noqa: E402
+from app import PAGES_DIR, auth, data, shell  # noqa: E402
 
-st.set_page_config(page_title="Greendoor", page_icon=":material/monitor_heart:", layout="wide")
+st.set_page_config(page_title="Greendoor", page_icon=str(ROOT / "app" / "favicon.png"),
+                   layout="wide")
 
+
+def _page(script: str, title: str, icon: str, url_path: str, **kw) -> st.Page:
+    return st.Page(PAGES_DIR / script, title=title, icon=f":material/{icon}:",
+                   url_path=url_path, **kw)
+
+
+def _portfolio_alias() -> None:
+    """``/portfolio`` and ``/portfolio-health``: the landing page under its own name
+    (the default page is served at ``/``; Streamlit ignores its own ``url_path``)."""
+    st.switch_page(PAGES_DIR / "portfolio_health.py", query_params=shell.carried_params())
+
+
+#: Grouped for the weekly meeting, the analyst's work and the admin; every page shows
+#: (the navigation is expanded) and has its own URL.
 PAGES = {
-    "Portfolio": [
-        st.Page(PAGES_DIR / "portfolio_health.py", title="Portfolio health",
-                icon=":material/monitor_heart:", url_path="portfolio", default=True),
-        st.Page(PAGES_DIR / "this_week.py", title="This week", icon=":material/event_upcoming:",
-                url_path="this-week"),
-        st.Page(PAGES_DIR / "churn_risk.py", title="Churn risk", icon=":material/warning:",
-                url_path="churn-risk"),
-        st.Page(PAGES_DIR / "account_360.py", title="Account 360", icon=":material/person_search:",
-                url_path="account"),
-        st.Page(PAGES_DIR / "actions.py", title="Actions & playbooks", icon=":material/task_alt:",
-                url_path="actions"),
+    "Weekly meeting": [
+        _page("portfolio_health.py", "Portfolio health", "monitor_heart", "home", default=True),
+        _page("this_week.py", "This week", "event_upcoming", "this-week"),
+        _page("churn_risk.py", "Churn risk", "warning", "churn-risk"),
+        _page("renewals.py", "Renewal forecast", "event_repeat", "renewals"),
+        _page("expansion.py", "Expansion pipeline", "trending_up", "expansion"),
+        *(st.Page(_portfolio_alias, title="Portfolio health", url_path=path, visibility="hidden")
+          for path in ("portfolio", "portfolio-health")),
     ],
-    "Analytics": [
-        st.Page(PAGES_DIR / "expansion.py", title="Expansion pipeline", icon=":material/trending_up:",
-                url_path="expansion"),
-        st.Page(PAGES_DIR / "renewals.py", title="Renewal forecast", icon=":material/event_repeat:",
-                url_path="renewals"),
-        st.Page(PAGES_DIR / "advocacy.py", title="Advocacy", icon=":material/campaign:",
-                url_path="advocacy"),
-        st.Page(PAGES_DIR / "segmentation.py", title="Segmentation", icon=":material/donut_small:",
-                url_path="segmentation"),
-        st.Page(PAGES_DIR / "behavior.py", title="Behavior", icon=":material/insights:",
-                url_path="behavior"),
-        st.Page(PAGES_DIR / "model_quality.py", title="Model quality", icon=":material/verified:",
-                url_path="model-quality"),
+    "Accounts and analysis": [
+        _page("account_360.py", "Account 360", "person_search", "account"),
+        _page("actions.py", "Actions & playbooks", "task_alt", "actions"),
+        _page("advocacy.py", "Advocacy", "campaign", "advocacy"),
+        _page("segmentation.py", "Segmentation", "donut_small", "segmentation"),
+        _page("behavior.py", "Behavior", "insights", "behavior"),
+        _page("model_quality.py", "Model quality", "verified", "model-quality"),
     ],
-    "Settings": [
-        st.Page(PAGES_DIR / "data.py", title="Data & settings", icon=":material/database:",
-                url_path="data"),
-        st.Page(PAGES_DIR / "audit.py", title="Audit log", icon=":material/history:",
-                url_path="audit"),
+    "Admin": [
+        _page("data.py", "Data & settings", "database", "data"),
+        _page("audit.py", "Audit log", "history", "audit"),
     ],
 }
+
+#: Pages whose footer also names the forecast run their numbers come from.
+FORECAST_PAGES = ("renewals", "model-quality")
 
 import sqlalchemy as sa  # noqa: E402
 
@@ -62,10 +69,10 @@ try:
     # Signed out, every page is declared (hidden) so that a deep link to any page,
     # an admin page included, opens once signed in; the page itself checks the role.
     pages = PAGES if user is None or user.can("admin") else {
-        k: v for k, v in PAGES.items() if k != "Settings"}
+        k: v for k, v in PAGES.items() if k != "Admin"}
     # Navigation is declared before the sign-in screen so that a deep link
     # (/account?account=...) still opens its page once signed in.
-    nav = st.navigation(pages, position="sidebar" if user else "hidden")
+    nav = st.navigation(pages, position="sidebar" if user else "hidden", expanded=True)
     if user is None:
         auth.sign_in_screen()
         st.stop()
@@ -73,6 +80,10 @@ try:
     st.session_state["filters"] = shell.sidebar_filters()
     shell.presentation_toggle()
     nav.run()
+    if st.session_state["filters"] is not None:  # one provenance footer for every page
+        st.divider()
+        shell.provenance(data.data_token(), st.session_state["filters"],
+                         forecast=nav.url_path in FORECAST_PAGES)
 except AccessDenied as exc:  # e.g. a csm editing ?account= or ?owner= in the URL
     st.error(f"Not allowed: {md(exc)}.", icon=":material/block:")
 except StoreBusy as exc:  # another process held the embedded store for the whole timeout

@@ -3,10 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from app import actions_ui, auth, data, shell
+from app import actions_ui, auth, data, lists, shell
 from greendoor import account360
 from greendoor.analytics import churn_risk
 from greendoor.charts import account as charts
+from greendoor.labels import human, money, percent
 from greendoor.scoring import skill
 from greendoor.scoring.features import describe
 from greendoor.text import md
@@ -25,8 +26,9 @@ if acc is None:
     st.title("Account 360")
     if account_id:
         st.warning(f"No account with id {md(account_id, 80)}.")
-    choice = st.selectbox("Account", list(names), index=None, key="a360_pick",
-                          format_func=lambda k: shell.account_label(k, names[k]),
+    labels = shell.account_labels(names)
+    choice = st.selectbox("Account", list(labels), index=None, key="a360_pick",
+                          format_func=labels.get,
                           placeholder="Search by name")
     if choice:
         st.query_params["account"] = choice
@@ -41,7 +43,7 @@ st.caption(" · ".join(md(x) for x in sub_info if x) + f" · as of {f.as_of:%d %
 
 band = snap.get("band")
 cols = st.columns(6, border=True)
-cols[0].metric("ARR", shell.fmt_money(acc.arr))
+cols[0].metric("ARR", money(acc.arr))
 hs = snap.get("health_score")
 h = acc.history
 base = h[pd.to_datetime(h["as_of"]) == pd.Timestamp(snap["as_of"]) - pd.Timedelta(days=28)] \
@@ -73,7 +75,7 @@ def _gated(label: str, kind: str, value, rule_value=None) -> None:
 _gated("Churn risk index", "renewal",
        "—" if snap.get("risk_index") is None else f"{snap['risk_index']:.0f}")
 rule = snap.get("rule_churn_probability")
-_gated("P(churn, 90 days)", "churn", shell.fmt_pct(snap.get("churn_probability") or float("nan")),
+_gated("P(churn, 90 days)", "churn", percent(snap.get("churn_probability") or float("nan")),
        None if rule is None else f"{g.rule} rule: {rule:.0%}")
 p_renew = snap.get("renewal_probability")
 cols[4].metric("Renewal in (days)", "—" if renewal is None else f"{renewal:.0f}",
@@ -81,7 +83,7 @@ cols[4].metric("Renewal in (days)", "—" if renewal is None else f"{renewal:.0f
                f"P(renew) {p_renew:.0%}" + ("" if g.uses("renewal") else ", rule"),
                delta_color="off", delta_arrow="off", help=skill.DEFINITIONS["renewal_probability"])
 _gated("P(expansion, 90 days)", "expansion",
-       shell.fmt_pct(snap.get("expansion_probability") or float("nan")))
+       percent(snap.get("expansion_probability") or float("nan")))
 story = churn_risk.risk_reading(pd.DataFrame([snap]), data.settings(token)[1]).iloc[0] \
     if snap else ""
 if story:
@@ -98,6 +100,14 @@ left, right = st.columns([3, 2])
 with left:
     st.subheader("Why this health score")
     why = account360.why_frame(det)
+    if not len(why) and snap:  # an earlier week: the components, without the panel
+        comp = pd.DataFrame({"component": ["engagement", "sentiment", "growth"],
+                             "score": [snap.get(c) for c in ("engagement", "sentiment", "growth")]})
+        shell.chart(charts.health_components(comp, shell.theme()), "a360_components")
+        best = det.get("best_improvement")
+        st.caption("Health by component at this date. The measure-by-measure panel is kept "
+                   "for the latest scoring; move the as-of date there to see it."
+                   + (f" Biggest lever then: {describe(best)}." if best else ""))
     if len(why):
         best = det.get("best_improvement")
         why["label"] = why["measure"].map(describe)
@@ -105,12 +115,12 @@ with left:
             gain = why.set_index("measure").loc[best, "gain"]
             label = describe(best)
             st.info(f"Biggest lever: **{label}**, worth up to {gain:.1f} points.")
-        st.dataframe(why[["component", "label", "value", "scaled", "weight", "contribution"]],
-                     hide_index=True, height=460, column_config={
+        lists.table(why[["component", "label", "value", "scaled", "weight", "contribution"]],
+                    key="why_health", height=460, column_config={
                          "label": st.column_config.TextColumn("Measure", width="large"),
                          "value": st.column_config.NumberColumn("Value", format="%.2f"),
                          "scaled": st.column_config.ProgressColumn("Score", min_value=0, max_value=100, format="%.0f"),
-                         "weight": st.column_config.NumberColumn("Weight", format="percent"),
+                         "weight": lists.pct_col("Weight"),
                          "contribution": st.column_config.NumberColumn("Points", format="%.1f")})
 with right:
     st.subheader("Risk drivers")
@@ -118,19 +128,23 @@ with right:
     if drivers:
         for d in drivers:
             st.markdown(f"- {md(d['evidence'])}")
+    elif not g.uses("churn"):
+        st.caption("No churn model with measured skill: no drivers are shown ("
+                   + skill.status_sentence(g, "churn") + ")")
     elif det.get("drivers_computed") is False:
-        st.caption("Lower churn risk: in the lower half of the book by combined risk (churn "
-                   "probability this quarter and risk index at the renewal), not at risk and "
-                   "not in the at-risk queue. Drivers are computed for the riskier half and "
-                   "every account the queue lists, to keep scoring fast.")
+        st.caption("Lower churn risk: not at risk and not in the at-risk queue at this date "
+                   "(and, at the latest date, in the lower half of the book by combined "
+                   "risk). Drivers are computed for the accounts the queue lists and the "
+                   "riskier half, to keep scoring fast.")
     else:
         st.caption("No driver raises this account's risk above typical.")
-    st.subheader("Open alerts")
+    past = bool(alerts) and all(al.get("status") == "raised" for al in alerts)
+    st.subheader("Alerts raised that week" if past else "Open alerts")
     if alerts:
         for al in alerts:
-            st.markdown(f"- **{md(al['severity'])}** · {md(al['title'])}")
+            st.markdown(f"- **{md(human(al['severity']))}** · {md(al['title'])}")
     else:
-        st.caption("None.")
+        st.caption("No alert.")
 
 if len(h):
     shell.chart(charts.health_history(h, shell.theme()), "a360_history")
@@ -140,15 +154,15 @@ if len(u):
 
 t1, t2, t3, t4 = st.tabs(["Timeline", "Contacts", "Subscriptions", "Opportunities"])
 with t1:
-    st.dataframe(shell.present(acc.timeline.head(200).assign(account_id=account_id)), hide_index=True,
+    lists.table(acc.timeline.head(200),
                  column_order=["when", "kind", "what", "flag"], column_config={
         "when": st.column_config.DatetimeColumn("When", format="D MMM YYYY"),
         "flag": st.column_config.CheckboxColumn("Escalated")})
 with t2:
-    st.dataframe(shell.present(acc.contacts.assign(account_id=account_id)), hide_index=True,
+    lists.table(acc.contacts,
                  column_order=[c for c in acc.contacts.columns if c != "account_id"])
 with t3:
-    st.dataframe(acc.subscriptions, hide_index=True)
+    lists.table(acc.subscriptions)
 with t4:
-    st.dataframe(shell.present(acc.opportunities.assign(account_id=account_id)), hide_index=True,
+    lists.table(acc.opportunities,
                  column_order=list(acc.opportunities.columns))

@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from app import PAGES_DIR, actions_ui, auth, data, shell
+from app import actions_ui, auth, data, lists, shell
 from greendoor import actions as A
 from greendoor.playbooks import PLAYBOOKS
 
@@ -42,14 +42,14 @@ else:
                        & (acts["status"] == "open"),
                        playbook=acts["playbook"].map(lambda k: PLAYBOOKS[k].name if k in PLAYBOOKS else k),
                        type=acts["type"].str.replace("_", " "))
-    picked = st.dataframe(
-        shell.present(view), key="inbox", hide_index=True, on_select="rerun", selection_mode="single-row",
+    picked = lists.table(
+        shell.link_names(view, "account_name"), key="inbox", on_select="rerun", selection_mode="single-row",
         column_order=["due_date", "overdue", "title", "account_name", "owner", "type", "playbook",
                       "status", "created_by"],
         column_config={"due_date": st.column_config.DateColumn("Due", format="D MMM YYYY"),
                        "overdue": st.column_config.CheckboxColumn("Overdue"),
                        "title": st.column_config.TextColumn("Task", width="large"),
-                       "account_name": "Account", "owner": "Owner", "type": "Type",
+                       "account_name": shell.name_link_column(), "owner": "Owner", "type": "Type",
                        "playbook": "Playbook", "status": "Status", "created_by": "Created by"})
     rows = ((picked or {}).get("selection") or {}).get("rows", [])
     if rows:
@@ -62,19 +62,19 @@ else:
             st.session_state["action_toast"] = f"Done: {sel['title']}"
             st.rerun()
         if b2.button("Open account", key="inbox_open"):
-            st.switch_page(PAGES_DIR / "account_360.py", query_params={"account": sel["account_id"]})
+            shell.open_account(sel["account_id"])
 
 st.subheader("Playbook runs")
 runs = data.playbook_runs(token, auth.current())
 if runs.empty:
     st.caption("No playbook started yet. Start one from an account (Start playbook).")
 else:
-    st.dataframe(shell.present(runs).assign(playbook=runs["playbook"].map(lambda k: PLAYBOOKS[k].name if k in PLAYBOOKS else k)),
-                 hide_index=True, key="runs",
+    lists.table(shell.link_names(runs, "account_name").assign(playbook=runs["playbook"].map(lambda k: PLAYBOOKS[k].name if k in PLAYBOOKS else k)),
+                 key="runs",
                  column_order=["started", "account_name", "playbook", "owner", "progress", "steps",
                                "done", "overdue"],
                  column_config={"started": st.column_config.DatetimeColumn("Started", format="D MMM YYYY"),
-                                "account_name": "Account", "playbook": "Playbook", "owner": "Owner",
+                                "account_name": shell.name_link_column(), "playbook": "Playbook", "owner": "Owner",
                                 "steps": "Steps", "done": "Done",
                                 "progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=1, format="percent"),
                                 "overdue": st.column_config.NumberColumn("Overdue steps")})
@@ -86,9 +86,15 @@ if eff.empty:
                "health change in the 30 days after its runs started, against comparable accounts "
                "(same band at the start, no run) over the same weeks.")
 else:
-    st.dataframe(eff, hide_index=True, key="effectiveness", column_config={
+    # rounded first, so that a change of -0.04 points shows as 0.0, not "-0.0"
+    eff = eff.assign(**{c: eff[c].round(1) + 0.0 for c in
+                        ("health_change", "comparable_change", "uplift") if c in eff})
+    eff = eff.assign(playbook=eff["playbook"].map(lambda k: PLAYBOOKS[k].name
+                                                  if k in PLAYBOOKS else k))
+    lists.table(eff, key="effectiveness", column_config={
+        "playbook": "Playbook", "runs": st.column_config.NumberColumn("Runs"),
         "health_change": st.column_config.NumberColumn("Health change (points)", format="%+.1f"),
         "comparable_change": st.column_config.NumberColumn("Comparable accounts", format="%+.1f"),
         "uplift": st.column_config.NumberColumn("Uplift", format="%+.1f"),
-        "retained": st.column_config.NumberColumn("Retained after 90 days", format="percent"),
-        "comparable_retained": st.column_config.NumberColumn("Comparable retained", format="percent")})
+        "retained": lists.pct_col("Retained after 90 days"),
+        "comparable_retained": lists.pct_col("Comparable retained")})

@@ -6,6 +6,7 @@ import streamlit as st
 from app import actions_ui, data, lists, shell
 from greendoor import labels
 from greendoor.charts import advocacy as charts
+from greendoor.labels import money
 
 status = shell.require_data()
 actions_ui.show_toast()
@@ -35,11 +36,11 @@ else:
 cand = v["candidates"]
 n_cand = int(cand["candidate"].sum()) if len(cand) else 0
 c3.metric("Advocacy candidates", f"{n_cand:,}",
-          help="Promoter + green health + no advocacy ask in the last 90 days (SPEC.md).")
+          help="Promoter (NPS 9-10), green health and no advocacy ask in the last 90 days.")
 c4.metric("Referrals (12 months)", f"{v['referrals']['referrals']:,}",
-          help=f"Referral value {shell.fmt_money(v['referrals']['referral_value'])}; new-business "
-               f"won at referring accounts {shell.fmt_money(v['referrals']['new_business_won'])}, "
-               f"open {shell.fmt_money(v['referrals']['new_business_open'])}.")
+          help=f"Referral value {money(v['referrals']['referral_value'])}; new-business "
+               f"won at referring accounts {money(v['referrals']['new_business_won'])}, "
+               f"open {money(v['referrals']['new_business_open'])}.")
 
 picked_cat = None
 if resp:
@@ -64,7 +65,7 @@ st.subheader("Advocacy candidates")
 if cand.empty:
     st.info("Not scored yet: advocacy readiness comes from the scores (`greendoor score`).")
 else:
-    only = st.toggle("Only SPEC.md candidates (promoter, green, no ask in 90 days)", value=True,
+    only = st.toggle("Only candidates (promoter, green health, no ask in 90 days)", value=True,
                      key="adv_only")
     view = cand[cand["candidate"]] if only else cand.head(100)
     st.caption("Readiness 0-100: 25 points each for promoter, green health, an active champion and "
@@ -92,7 +93,7 @@ else:
     with right:
         av = v["advocates"]
         st.markdown("**Advocates vs other accounts** (trailing 12 months)")
-        st.dataframe(av, hide_index=True, key="adv_vs",
+        lists.table(av, key="adv_vs",
                      column_config={"group": "Group", "accounts": "Accounts a year ago",
                                     "logo_churn": lists.pct_col("Logo churn"),
                                     "grr": lists.pct_col("GRR"), "nrr": lists.pct_col("NRR")})
@@ -111,4 +112,3 @@ else:
         {"name": lists.name_col(), "type": "Activity", "status": "Status",
          "occurred_at": st.column_config.DateColumn("Date", format="D MMM YYYY"),
          "value": lists.money_col("Value ($)"), "csm_owner": "CSM"}, height=300)
-shell.provenance(token, f)

@@ -5,7 +5,7 @@ import datetime as dt
 
 import streamlit as st
 
-from app import auth, data, shell
+from app import auth, data, lists, shell
 from greendoor import access
 from greendoor.text import safe_csv
 
@@ -27,7 +27,7 @@ start, end = (days if isinstance(days, tuple) and len(days) == 2 else (days, day
     if days else (None, None)
 log = data.audit(token, start, end, tuple(actors), tuple(actions), entity.strip() or None, user)
 st.subheader(f"{len(log):,} entries")
-st.dataframe(shell.present(log, id_col="entity_id"), key="audit_table", hide_index=True, height=560,
+lists.table(log, key="audit_table", height=min(560, 35 * (len(log) + 1) + 3),
              column_order=["occurred_at", "actor", "action", "entity", "entity_id", "before_json",
                            "after_json"],
              column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)",

@@ -6,6 +6,7 @@ import streamlit as st
 from app import actions_ui, data, lists, shell
 from greendoor.analytics.behavior import COMPARE_WEEKS
 from greendoor.charts import behavior as charts
+from greendoor.labels import percent
 from greendoor.text import md
 
 status = shell.require_data()
@@ -28,9 +29,9 @@ if len(au):
               f"{last['dau'] / prev['dau'] - 1:+.0%} vs {COMPARE_WEEKS} weeks ago" if prev is not None and prev["dau"] else None)
     c2.metric("WAU", f"{last['wau']:,.0f}")
     c3.metric("MAU", f"{last['mau']:,.0f}")
-    c4.metric("Stickiness (DAU/MAU)", shell.fmt_pct(last["stickiness"], 0),
+    c4.metric("Stickiness (DAU/MAU)", percent(last["stickiness"], 0),
               shell.delta_pts(last["stickiness"], prev["stickiness"], 0) if prev is not None else None,
-              help="Mean daily active users / monthly active users (SPEC.md). An active user has "
+              help="Mean daily active users divided by monthly active users. An active user has "
                    "at least one event that day.")
     shell.chart(charts.active_users(au, shell.theme()), "active_users")
 

@@ -6,6 +6,7 @@ import streamlit as st
 from app import actions_ui, data, lists, shell
 from greendoor.analytics import churn_risk
 from greendoor.charts import risk as charts
+from greendoor.labels import money
 from greendoor.scoring import skill
 
 #: Intervention strategies and their assumed save rates (share of the expected loss an
@@ -35,7 +36,15 @@ for kind in ("churn", "renewal"):
 drv = churn_risk.risk_drivers(q)
 left, right = st.columns([2, 3])
 with left:
-    ev = shell.chart(charts.driver_bars(drv, shell.theme()), "drivers_chart", select=True)
+    ev = None
+    if len(drv):
+        ev = shell.chart(charts.driver_bars(drv, shell.theme()), "drivers_chart", select=True)
+    else:
+        st.subheader("What drives the risk")
+        st.info("No drivers to show: " + (
+            "the churn model has no measured skill on this data, so no feature is named as "
+            "a driver. The queue is ranked by the " + g.rule + " rule." if not g.uses("churn")
+            else "no queued account has a feature that raises its risk above typical."))
 with right:
     st.subheader("Retention what-if")
     strategy = st.selectbox("Intervention", list(STRATEGIES), key="whatif_strategy")
@@ -46,10 +55,11 @@ with right:
     n = st.slider("Accounts covered (riskiest first)", 1, len(q), min(25, len(q)), key="whatif_n")
     w = churn_risk.retention_what_if(q, rate, n)
     c1, c2, c3 = st.columns(3, border=True)
-    c1.metric("ARR covered", shell.fmt_money(w["arr"]), help=f"{w['accounts']} accounts")
-    c2.metric("Expected loss", shell.fmt_money(w["expected_loss"]),
-              help="Σ ARR × P(losing the account at its next renewal, or within 90 days).")
-    c3.metric("Expected ARR saved", shell.fmt_money(w["expected_saved"]),
+    c1.metric("ARR covered", money(w["arr"]), help=f"{w['accounts']} accounts")
+    c2.metric("Expected loss", money(w["expected_loss"]),
+              help="Sum over accounts of ARR × the probability of losing the account at its next "
+                   "renewal, or within 90 days.")
+    c3.metric("Expected ARR saved", money(w["expected_saved"]),
               help="Expected loss × the assumed save rate.")
 
 picked_driver = [p["customdata"][0] for p in ((ev or {}).get("selection") or {}).get("points", [])
@@ -58,7 +68,7 @@ if picked_driver:
     q = q[q["driver_features"].map(lambda fs: picked_driver[-1] in fs)]
     st.info(f"Showing the {len(q)} accounts whose top drivers include "
             f"**{drv.set_index('feature').loc[picked_driver[-1], 'description']}**.")
-st.subheader(f"At-risk queue ({len(q):,} accounts, {shell.fmt_money(q['arr'].sum())} ARR)")
+st.subheader(f"At-risk queue ({len(q):,} accounts, {money(q['arr'].sum())} ARR)")
 view = q.round({"arr": 0, "expected_loss": 0})
 # a probability without measured skill is not shown: the rule's figures are, labelled
 columns = ["name", "arr", "health_score", "band", "trend"]
@@ -72,13 +82,12 @@ lists.account_list(
      "arr": st.column_config.NumberColumn("ARR ($)", format="localized"),
      "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
      "risk_index": st.column_config.ProgressColumn("Risk index", min_value=0, max_value=100, format="%.0f"),
-     "churn_probability": st.column_config.NumberColumn("P(churn 90d)", format="percent"),
-     "rule_churn_probability": st.column_config.NumberColumn(
-         f"P(churn 90d), {g.rule} rule", format="percent",
+     "churn_probability": lists.pct_col("P(churn 90d)"),
+     "rule_churn_probability": lists.pct_col(
+         f"P(churn 90d), {g.rule} rule",
          help="The measured 90-day churn rate of accounts like this one "
               f"({g.rule}); no model has measured skill here."),
-     "loss_probability": st.column_config.NumberColumn(
-         "P(loss)", format="percent", help=skill.DEFINITIONS["expected_loss"]),
+     "loss_probability": lists.pct_col("P(loss)", help=skill.DEFINITIONS["expected_loss"]),
      "expected_loss": st.column_config.NumberColumn("Expected loss ($)", format="localized"),
      "days_to_renewal": st.column_config.NumberColumn("Days to renewal", format="%d"),
      "reading": st.column_config.TextColumn("Why listed", width="medium"),

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import actions_ui, auth, data, settings_ui, shell
+from app import actions_ui, auth, data, lists, settings_ui, shell
 from greendoor import access
 from greendoor.ingest import ImportRefused, import_path
 from greendoor.ingest.adapters import ADAPTERS
+from greendoor.text import md
 
 access.require(auth.current(), "admin")  # import and settings also check in the library
 st.title("Data & settings")
@@ -30,7 +31,7 @@ with tab_users:
     if mode == "none":
         st.caption("Everyone who reaches the app is the single local admin. Use `password` or "
                    "`oidc` for a shared deployment.")
-    st.dataframe(data.users(token, auth.current()), hide_index=True, key="users_table",
+    lists.table(data.users(token, auth.current()), key="users_table",
                  column_config={"username": "User", "role": "Role", "book": "Book (CSM owner)",
                                 "display_name": "Name", "has_password": "Password",
                                 "failed_logins": "Failed sign-ins",
@@ -45,8 +46,8 @@ with tab_users:
 with tab_data:
     st.subheader("What the store holds")
     fresh = data.freshness(token)
-    st.dataframe(
-        fresh, hide_index=True, key="freshness", height=35 * (len(fresh) + 1) + 3,
+    lists.table(
+        fresh, key="freshness", height=35 * (len(fresh) + 1) + 3,
         column_config={
             "table": st.column_config.TextColumn("Table"),
             "rows": st.column_config.NumberColumn("Rows", format="localized"),
@@ -69,16 +70,13 @@ with tab_data:
     st.caption(ADAPTERS[fmt].description)
     uploads = st.file_uploader("Files: one per table, CSV or Parquet", type=["csv", "parquet"],
                                accept_multiple_files=True, key="import_files")
-    c1, c2 = st.columns(2)
-    date_format = c1.text_input("Date format of non-ISO dates (optional)", key="import_date_format",
-                                placeholder="%d/%m/%Y",
+    date_format = st.text_input("Date format of non-ISO dates (optional)",
+                                key="import_date_format", placeholder="%d/%m/%Y",
                                 help="Needed only when a date column is ambiguous, e.g. 1/2/2024.")
-    replace = c2.checkbox("Replace the data in the store", key="import_replace",
-                          help="Empties the canonical tables first. Required over the demo "
-                               "portfolio; actions and the audit log are kept.")
+    demo = status["dataset"] == "demo" and status["accounts"] > 0
 
 
-    def _run(dry_run: bool):
+    def _run(dry_run: bool, replace: bool):
         with tempfile.TemporaryDirectory() as tmp:
             for up in uploads:
                 safe = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(up.name).name)
@@ -97,16 +95,42 @@ with tab_data:
         return report
 
 
-    b1, b2 = st.columns([1, 4])
-    validate = b1.button("Validate (dry run)", key="import_validate", disabled=not uploads)
-    do_import = b2.button("Import", type="primary", key="import_run", disabled=not uploads)
-    if validate or do_import:
-        report = _run(dry_run=validate)
-        if report is not None:
-            st.session_state["import_report"] = report
-            if report.status == "ok":  # reload every cached figure from the new data
-                st.cache_data.clear()
-                st.session_state["import_toast"] = f"Imported {report.rows_read:,} rows"
+    def _keep(report) -> None:
+        if report is None:
+            return
+        st.session_state["import_report"] = report
+        if report.status == "ok":  # reload every cached figure from the new data
+            st.cache_data.clear()
+            st.session_state["import_toast"] = f"Imported {report.rows_read:,} rows"
+            st.rerun()
+
+
+    st.markdown("**1. Validate.** Checks every file and counts what an import would insert "
+                "and update. Nothing is written.")
+    if st.button("Validate (dry run)", key="import_validate", disabled=not uploads,
+                 icon=":material/fact_check:"):
+        _keep(_run(dry_run=True, replace=False))
+    st.markdown("**2. Import.** Writes the files into the store in one transaction; actions, "
+                "the audit log and settings are kept.")
+    replace = st.checkbox("Replace the data in the store", key="import_replace", value=demo,
+                          disabled=demo,
+                          help="Empties the imported tables first. Always on over the demo "
+                               "portfolio, so that your data is not mixed with it.")
+    if st.button("Import…", key="import_run", type="primary", disabled=not uploads,
+                 icon=":material/upload:"):
+        st.session_state["import_confirm"] = True
+    if st.session_state.get("import_confirm") and uploads:
+        with st.container(border=True):
+            names = ", ".join(up.name for up in uploads)
+            st.warning(f"Import {len(uploads)} file(s) ({md(names, 200)}) into the store"
+                       + (", **replacing its data**" if replace else "") + "?",
+                       icon=":material/warning:")
+            y, n = st.columns([1, 4])
+            if y.button("Yes, import", key="import_confirm_yes", type="primary"):
+                st.session_state.pop("import_confirm", None)
+                _keep(_run(dry_run=False, replace=replace or demo))
+            if n.button("Cancel", key="import_confirm_no"):
+                st.session_state.pop("import_confirm", None)
                 st.rerun()
     if "import_toast" in st.session_state:
         st.toast(st.session_state.pop("import_toast"), icon=":material/check:")
@@ -119,10 +143,10 @@ with tab_data:
             st.success("Valid. Nothing was written yet: the counts show what Import would do.")
         else:
             st.success(f"Imported in {report.seconds:.1f} s.")
-        st.dataframe(report.tables_frame(), hide_index=True, key="import_tables")
+        lists.table(report.tables_frame(), key="import_tables")
         issues = report.issues_frame()
         if len(issues):
-            st.dataframe(issues, hide_index=True, key="import_issues",
+            lists.table(issues, key="import_issues",
                          column_config={"line": st.column_config.NumberColumn("Line", format="%d")})
 
     st.subheader("Import history")
@@ -130,4 +154,4 @@ with tab_data:
     if hist.empty:
         st.caption("No imports yet.")
     else:
-        st.dataframe(hist, hide_index=True, key="import_history")
+        lists.table(hist, key="import_history")

@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import actions_ui, data, lists, shell
 from greendoor.charts import expansion as charts
+from greendoor.labels import human, money
 from greendoor.scoring import skill
 from greendoor.text import md
 
@@ -18,14 +19,14 @@ x = data.expansion(token, f)
 pipe, stages = x["pipeline"], x["stages"]
 
 c1, c2, c3, c4 = st.columns(4, border=True)
-c1.metric("Open expansion pipeline", shell.fmt_money(pipe["amount"].sum()),
+c1.metric("Open expansion pipeline", money(pipe["amount"].sum()),
           help=f"{len(pipe)} open expansion opportunities created before the as-of date.")
-c2.metric("Weighted pipeline", shell.fmt_money(pipe["weighted"].sum()),
-          help="Σ amount × the opportunity's probability.")
+c2.metric("Weighted pipeline", money(pipe["weighted"].sum()),
+          help="Sum of each opportunity's amount × its probability of closing.")
 sig = x["signals"]
 c3.metric("Unconverted signals", f"{len(sig):,}", help="Accounts with an expansion signal and no "
           "open expansion opportunity.")
-c4.metric("Their estimated value", shell.fmt_money(sig["estimated_value"].sum()),
+c4.metric("Their estimated value", money(sig["estimated_value"].sum()),
           help="Seat signals: seats needed to bring utilization back to 80 % × ARR per seat. "
           "Other signals: ARR × the segment's median won expansion uplift of the last year.")
 
@@ -41,25 +42,7 @@ if len(stages):
         pts = lists.clicked(ev2)
         picked_stage = pts[-1][0] if pts else picked_stage
 
-    tab_board, tab_list = st.tabs(["Board", "Deals"])
-    with tab_board:
-        cols = st.columns(len(stages))
-        for col, s in zip(cols, stages.itertuples(), strict=True):
-            with col:
-                st.markdown(f"**{md(s.stage.replace('_', ' ').capitalize())}**  \n"
-                            f"{s.opportunities} deals · {shell.fmt_money(s.amount)}")
-                for d in pipe[pipe["stage"] == s.stage].head(6).itertuples():
-                    with st.container(border=True):
-                        st.markdown(f"{md(shell.account_label(d.account_id, d.name))}  \n"
-                                    f"{shell.fmt_money(d.amount)} · {d.probability:.0%} · "
-                                    f"{d.age_days:.0f} d old")
-                more = int(s.opportunities) - 6
-                if more > 0:
-                    st.caption(f"and {more} more in the Deals tab")
-    with tab_list:
-        deals = pipe if picked_stage is None else pipe[pipe["stage"] == picked_stage]
-        if picked_stage:
-            st.info(f"Showing the {len(deals)} deals in stage **{md(picked_stage)}** (your click).")
+    def _deals(deals) -> None:
         lists.account_list(
             deals.round({"amount": 0, "weighted": 0}), "deals",
             ["name", "opportunity", "stage", "amount", "probability", "weighted", "age_days",
@@ -70,6 +53,30 @@ if len(stages):
              "age_days": st.column_config.NumberColumn("Age (days)", format="%d"),
              "close_date": st.column_config.DateColumn("Close", format="D MMM YYYY"),
              "forecast_category": "Category", "csm_owner": "CSM"}, height=360)
+
+    if picked_stage:  # a click on a stage shows its deals here, not in a hidden tab
+        deals = pipe[pipe["stage"] == picked_stage]
+        st.info(f"Showing the {len(deals)} deals in stage **{md(human(picked_stage))}** (your "
+                "click; click the chart's background to show every stage).")
+        _deals(deals)
+    else:
+        tab_board, tab_list = st.tabs(["Board", "Deals"])
+        with tab_board:
+            cols = st.columns(len(stages))
+            for col, s in zip(cols, stages.itertuples(), strict=True):
+                with col:
+                    st.markdown(f"**{md(human(s.stage))}**  \n"
+                                f"{s.opportunities} deals · {money(s.amount)}")
+                    for d in pipe[pipe["stage"] == s.stage].head(6).itertuples():
+                        with st.container(border=True):
+                            st.markdown(f"{md(shell.account_label(d.account_id, d.name))}  \n"
+                                        f"{money(d.amount)} · {d.probability:.0%} · "
+                                        f"{d.age_days:.0f} d old")
+                    more = int(s.opportunities) - 6
+                    if more > 0:
+                        st.caption(f"and {more} more in the Deals tab")
+        with tab_list:
+            _deals(pipe)
 else:
     st.info("No open expansion opportunity in the store for these filters.")
 
@@ -117,4 +124,3 @@ else:
          "expected_value": lists.money_col("Expected value ($)"),
          "drivers": st.column_config.TextColumn("Top drivers (evidence)", width="large"),
          "csm_owner": "CSM"}, height=380)
-shell.provenance(token, f)

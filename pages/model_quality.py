@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app import data, shell
+from app import data, lists, shell
 from greendoor.charts import quality as charts
 from greendoor.scoring import skill as SK
 from greendoor.scoring.features import describe
@@ -26,7 +26,7 @@ st.caption(f"Time-ordered backtest stored {ev.get('created_at', '')[:16]}: train
            f"within {ev['horizon_days']} days.")
 
 st.subheader("Success metrics: target vs actual")
-st.dataframe(mq["success"], hide_index=True, key="success", column_config={
+lists.table(mq["success"], key="success", column_config={
     "metric": st.column_config.TextColumn("Metric", width="large"),
     "target": st.column_config.TextColumn("Target", width="small"),
     "actual": st.column_config.TextColumn("Actual", width="large"),
@@ -90,7 +90,7 @@ for kind in ("churn", "renewal", "expansion"):
         rows.append({"model": kind, "what": f"baseline: {b['description']}",
                      **{k: b[k] for k in ("auc", "pr_auc", "brier", "ece", "top_decile_lift")}})
 with st.expander("Every model beside every baseline (same test rows)"):
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="baselines", column_config={
+    lists.table(pd.DataFrame(rows), key="baselines", column_config={
         "what": st.column_config.TextColumn("Scored by", width="large"),
         **{k: st.column_config.NumberColumn(label, format="%.3f") for k, label in
            (("auc", "ROC AUC"), ("pr_auc", "PR AUC"), ("brier", "Brier"), ("ece", "ECE"),
@@ -113,16 +113,15 @@ fb = mq["forecast"]
 if fb.empty:
     st.info("No forecast yet: run `greendoor forecast`.")
 else:
-    st.dataframe(fb, hide_index=True, key="forecast_bt",
+    lists.table(fb, key="forecast_bt",
                  column_order=["series", "freq", "model", "chosen", "mape", "smape", "mase",
                                "coverage", "coverage_calibrated", "cutoffs", "status", "reason"],
-                 column_config={"mape": st.column_config.NumberColumn("MAPE", format="percent"),
-                                "smape": st.column_config.NumberColumn("sMAPE", format="percent"),
+                 column_config={"mape": lists.pct_col("MAPE", decimals=1),
+                                "smape": lists.pct_col("sMAPE", decimals=1),
                                 "mase": st.column_config.NumberColumn("MASE", format="%.3f"),
-                                "coverage": st.column_config.NumberColumn(
-                                    "Own 80 % interval: coverage", format="percent"),
-                                "coverage_calibrated": st.column_config.NumberColumn(
-                                    "Calibrated 80 % interval: coverage", format="percent"),
+                                "coverage": lists.pct_col("Own 80 % interval: coverage"),
+                                "coverage_calibrated": lists.pct_col(
+                                    "Calibrated 80 % interval: coverage"),
                                 "chosen": st.column_config.CheckboxColumn("Used")})
     st.caption("MASE < 1 beats the seasonal-naive error; the model used for each series is the "
                "one with the lowest backtest MASE at the forecast's horizon. The intervals shown "
@@ -133,18 +132,16 @@ if len(ren):
     st.subheader("Renewal forecast vs what renewed (forecast at each quarter's start)")
     st.caption("Beside two constant baselines under the same point-in-time rules: the trailing "
                "four quarters' renewal rate, and the last quarter's, each times the ARR due.")
-    st.dataframe(ren, hide_index=True, key="renewal_acc", column_order=[
+    lists.table(ren, key="renewal_acc", column_order=[
         "period_start", "renewals", "arr_due", "expected", "p10", "p90", "actual", "accuracy",
         "constant_accuracy", "last_quarter_accuracy", "inside", "reason"], column_config={
-        "constant_accuracy": st.column_config.NumberColumn("Constant rate: accuracy",
-                                                           format="percent"),
-        "last_quarter_accuracy": st.column_config.NumberColumn("Last quarter's rate: accuracy",
-                                                               format="percent"),
+        "constant_accuracy": lists.pct_col("Constant rate: accuracy", decimals=1),
+        "last_quarter_accuracy": lists.pct_col("Last quarter's rate: accuracy", decimals=1),
         "period_start": st.column_config.DateColumn("Quarter", format="MMM YYYY"),
         "expected": st.column_config.NumberColumn("Forecast ($)", format="localized"),
         "actual": st.column_config.NumberColumn("Renewed ($)", format="localized"),
         "arr_due": st.column_config.NumberColumn("Due ($)", format="localized"),
         "p10": st.column_config.NumberColumn("P10 ($)", format="localized"),
         "p90": st.column_config.NumberColumn("P90 ($)", format="localized"),
-        "accuracy": st.column_config.NumberColumn("Accuracy", format="percent"),
+        "accuracy": lists.pct_col("Accuracy", decimals=1),
         "inside": st.column_config.CheckboxColumn("Inside P10-P90")})

@@ -8,9 +8,9 @@ import datetime as dt
 
 import streamlit as st
 
-from app import PAGES_DIR, actions_ui, data, shell
+from app import actions_ui, data, lists, shell
 from greendoor.charts import portfolio as charts
-from greendoor.labels import human
+from greendoor.labels import human, money, percent
 from greendoor.periods import Filters
 from greendoor.scoring import skill
 
@@ -35,21 +35,17 @@ shell.missing_data_note(status, ["usage", "survey_responses", "tickets"])
 shell.data_quality_note(token, f.as_of)
 
 
-def open_account(account_id: str) -> None:
-    st.switch_page(PAGES_DIR / "account_360.py", query_params={"account": account_id})
-
-
 cols = st.columns(6, border=True)
-cols[0].metric("ARR", shell.fmt_money(k["arr"]),
-               delta=shell.fmt_money(k["arr"] - k0["arr"]) if k0["accounts"] else None,
+cols[0].metric("ARR", money(k["arr"]),
+               delta=money(k["arr"] - k0["arr"]) if k0["accounts"] else None,
                help="Annual recurring revenue of the subscriptions in force the day before "
                     "the as-of date.")
 cols[1].metric("Accounts", f"{k['accounts']:,}", delta=k["accounts"] - k0["accounts"],
                help="Accounts with ARR > 0 as of the date.")
-cols[2].metric("GRR (12 months)", shell.fmt_pct(k["grr"]), delta=shell.delta_pts(k["grr"], k0["grr"]),
+cols[2].metric("GRR (12 months)", percent(k["grr"]), delta=shell.delta_pts(k["grr"], k0["grr"]),
                help="Gross revenue retention = (start ARR − contraction − churned ARR) / start "
                     "ARR over the accounts active 12 months earlier, each capped at its start ARR.")
-cols[3].metric("NRR (12 months)", shell.fmt_pct(k["nrr"]), delta=shell.delta_pts(k["nrr"], k0["nrr"]),
+cols[3].metric("NRR (12 months)", percent(k["nrr"]), delta=shell.delta_pts(k["nrr"], k0["nrr"]),
                help="Net revenue retention = (start ARR + expansion − contraction − churned ARR) "
                     "/ start ARR over the accounts active 12 months earlier.")
 nps_text = "—" if k["nps_responses"] == 0 else f"{k['nps']:+.0f}"
@@ -58,7 +54,7 @@ nps_delta = (None if not (k["nps_responses"] and k0["nps_responses"])
 cols[4].metric("NPS (12 months)", nps_text, delta=nps_delta,
                help="Net Promoter Score = % promoters (9–10) − % detractors (0–6) over the NPS "
                     f"answers of the last 12 months ({k['nps_responses']:,} answers).")
-cols[5].metric("Logo churn (12 months)", shell.fmt_pct(k["logo_churn"]),
+cols[5].metric("Logo churn (12 months)", percent(k["logo_churn"]),
                delta=shell.delta_pts(k["logo_churn"], k0["logo_churn"]), delta_color="inverse",
                help="Accounts lost in the last 12 months / accounts active 12 months earlier.")
 
@@ -73,16 +69,16 @@ else:
     for i, (band, label) in enumerate((("green", "ARR green"), ("yellow", "ARR yellow"),
                                        ("red", "ARR red")), start=1):
         now = hk[f"share_{band}"]
-        c[i].metric(label, shell.fmt_pct(now),
+        c[i].metric(label, percent(now),
                     delta=shell.delta_pts(now, prev[f"share_{band}"]) if prev else None,
                     delta_color="normal" if band == "green" else "inverse",
                     help=f"Share of ARR in {band} accounts (green 80+, yellow 50-79, red < 50).")
     basis = hk.get("arr_at_risk_basis")
     c[4].metric("ARR at risk (90 days)" if basis == "model" else
-                f"ARR at risk (90 days, {basis} rule)", shell.fmt_money(hk["arr_at_risk"]),
-                delta=shell.fmt_money(hk["arr_at_risk"] - prev["arr_at_risk"]) if prev else None,
+                f"ARR at risk (90 days, {basis} rule)", money(hk["arr_at_risk"]),
+                delta=money(hk["arr_at_risk"] - prev["arr_at_risk"]) if prev else None,
                 delta_color="inverse",
-                help="Σ ARR × probability of churn within 90 days (SPEC.md): the churn "
+                help="Sum over accounts of ARR × the probability of churn within 90 days: the churn "
                      "model's when it beats its baselines in the backtest, else the "
                      "measured 90-day churn rate of each account's health band (or of all "
                      "accounts). " + skill.status_sentence(data.gates(token), "churn"))
@@ -106,41 +102,43 @@ if len(sc):
                + ". Click a row to open the account.")
     att = sc.sort_values("expected_loss", ascending=False).head(20).round(
         {"arr": 0, "expected_loss": 0})
-    picked_att = st.dataframe(
-        shell.present(att), key="attention", hide_index=True, on_select="rerun", selection_mode="single-row",
+    picked_att = lists.table(
+        shell.link_names(att), key="attention", on_select="rerun", selection_mode="single-row",
         column_order=["name", "segment", "csm_owner", "arr", "health_score", "band", "trend",
                       *(["risk_index"] if g.uses("renewal") else []), "renewal_probability",
                       "days_to_renewal", "expected_loss"],
         column_config={
-            "name": st.column_config.TextColumn("Account", width="large"),
+            "name": shell.name_link_column(),
             "csm_owner": "CSM", "arr": st.column_config.NumberColumn("ARR ($)", format="localized"),
             "health_score": st.column_config.ProgressColumn("Health", min_value=0, max_value=100, format="%.0f"),
             "risk_index": st.column_config.NumberColumn("Risk index", format="%.0f"),
-            "renewal_probability": st.column_config.NumberColumn(
+            "renewal_probability": lists.pct_col(
                 "P(renew)" if g.uses("renewal") else f"P(renew), {g.rule} rule",
-                format="percent", help=skill.DEFINITIONS["renewal_probability"]),
+                help=skill.DEFINITIONS["renewal_probability"]),
             "days_to_renewal": st.column_config.NumberColumn("Days to renewal", format="%d"),
             "expected_loss": st.column_config.NumberColumn("Expected loss ($)", format="localized")})
     rows = ((picked_att or {}).get("selection") or {}).get("rows", [])
     if rows:
-        open_account(att.iloc[rows[0]]["account_id"])
+        shell.open_account(att.iloc[rows[0]]["account_id"])
 
     mv = data.movers(token, f)
     if len(mv):
         st.subheader("Movers this week")
         m1, m2 = st.columns(2)
-        cfg = {"name": st.column_config.TextColumn("Account", width="large"),
+        cfg = {"name": shell.name_link_column(),
                "change": st.column_config.NumberColumn("Change (points)", format="%+.1f"),
                "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
                "arr": st.column_config.NumberColumn("ARR ($)", format="localized")}
         order = ["name", "health_score", "change", "band", "arr"]
         m1.caption("Biggest drops")
         mv = mv.round({"arr": 0})
-        mv = shell.present(mv)
-        m1.dataframe(mv.head(8), hide_index=True, column_order=order, column_config=cfg, key="movers_down")
+        mv = shell.link_names(mv)
+        with m1:
+            lists.table(mv.head(8), key="movers_down", column_order=order, column_config=cfg)
         m2.caption("Biggest gains")
-        m2.dataframe(mv.tail(8).iloc[::-1], hide_index=True, column_order=order, column_config=cfg,
-                     key="movers_up")
+        with m2:
+            lists.table(mv.tail(8).iloc[::-1], key="movers_up", column_order=order,
+                        column_config=cfg)
 
 left, right = st.columns([3, 2])
 with left:
@@ -186,14 +184,14 @@ if filters:
         what += f", health {bin_range[0]:.0f}-{bin_range[1]:.0f}"
     st.info(f"Showing the {len(table):,} accounts behind your click ({what}). Click it again, "
             "or clear the chart selection, to see all.")
-picked = st.dataframe(
-    shell.present(table), key="accounts_table", hide_index=True, height=520, on_select="rerun",
+picked = lists.table(
+    shell.link_names(table), key="accounts_table", height=520, on_select="rerun",
     selection_mode="single-row",
     column_order=["name", "segment", "csm_owner", "arr", "health_score", "band", "trend", "seats",
                   "seat_utilization", "renewal_date", "days_to_renewal", "latest_nps",
                   "open_tickets"],
     column_config={
-        "name": st.column_config.TextColumn("Account", width="large"),
+        "name": shell.name_link_column(width="large"),
         "segment": st.column_config.TextColumn("Segment"),
         "csm_owner": st.column_config.TextColumn("CSM"),
         "arr": st.column_config.NumberColumn("ARR ($)", format="localized"),
@@ -213,4 +211,4 @@ st.caption(f"{len(table):,} accounts, largest ARR first; click a row to open the
            "the as-of date.")
 rows = ((picked or {}).get("selection") or {}).get("rows", [])
 if rows:
-    open_account(table.iloc[rows[0]]["account_id"])
+    shell.open_account(table.iloc[rows[0]]["account_id"])

@@ -7,6 +7,7 @@ import streamlit as st
 from app import actions_ui, data, lists, shell
 from greendoor.analytics.renewals import SERIES
 from greendoor.charts import renewals as charts
+from greendoor.labels import money
 
 status = shell.require_data()
 actions_ui.show_toast()
@@ -24,14 +25,15 @@ else:
     q = r["quarters"]
     cur = q.iloc[0] if len(q) else None
     c1, c2, c3, c4 = st.columns(4, border=True)
-    c1.metric("ARR up for renewal (12 months)", shell.fmt_money(due["arr"].sum()),
+    c1.metric("ARR up for renewal (12 months)", money(due["arr"].sum()),
               help=f"{len(due):,} accounts with a renewal date in the next 12 months.")
-    c2.metric("Expected renewed ARR", shell.fmt_money(due["expected"].sum()),
-              help="Bottom-up: Σ ARR × P(renew) over the scored renewals.")
+    c2.metric("Expected renewed ARR", money(due["expected"].sum()),
+              help="Bottom-up: the sum of ARR × the probability of renewing over the scored "
+                   "renewals.")
     if cur is not None:
         c3.metric(f"This quarter (from {cur['period_start']:%b %Y})",
-                  shell.fmt_money(cur["expected"]),
-                  help=f"P10 {shell.fmt_money(cur['p10'])} to P90 {shell.fmt_money(cur['p90'])} "
+                  money(cur["expected"]),
+                  help=f"P10 {money(cur['p10'])} to P90 {money(cur['p90'])} "
                        f"(10,000 simulated quarters of independent renewals).")
     c4.metric("Due in 120 days without a plan", f"{int(r['windows']['without_plan'].sum()):,}",
               help="No renewal playbook run started in the last 180 days.")
@@ -53,11 +55,13 @@ else:
     st.subheader("Renewal windows")
     w = r["windows"]
     cols = st.columns(len(w), border=True)
-    for col, row in zip(cols, w.itertuples(), strict=True):
-        col.metric(f"Within {row.window} days", f"{row.renewals} renewals",
+    lows = [0, *[x + 1 for x in w["window"].tolist()[:-1]]]  # bands: 0-30, 31-60, ...
+    for col, low, row in zip(cols, lows, w.itertuples(), strict=True):
+        col.metric(f"In {low}-{row.window} days", f"{row.renewals} renewals",
                    f"{row.without_plan} without a plan" if row.without_plan else "all planned",
                    delta_color="red" if row.without_plan else "green", delta_arrow="off",
-                   help=f"{shell.fmt_money(row.arr)} ARR; {shell.fmt_money(row.arr_without_plan)} "
+                   help=f"Renewal dates {low} to {row.window} days after the as-of date: "
+                        f"{money(row.arr)} ARR; {money(row.arr_without_plan)} "
                         "of it without a renewal playbook.")
     only_no_plan = st.toggle("Only renewals without a plan", key="renewal_no_plan")
 
@@ -75,7 +79,7 @@ else:
     if only_no_plan:
         view = view[~view["has_plan"]]
         notes.append("without a renewal plan")
-    st.subheader(f"Renewals due ({len(view):,}, {shell.fmt_money(view['arr'].sum())} ARR)")
+    st.subheader(f"Renewals due ({len(view):,}, {money(view['arr'].sum())} ARR)")
     if notes:
         st.info("Showing renewals " + "; ".join(notes) + ".")
     view["plan"] = view["has_plan"].map({True: "yes", False: "no"})
@@ -106,7 +110,7 @@ else:
         st.markdown(f"**Which model won:** {td['verdict']}")
     cmp = td["comparison"]
     if len(cmp):
-        st.dataframe(cmp, hide_index=True, key="td_backtest",
+        lists.table(cmp, key="td_backtest",
                      column_order=["model", "status", "mape", "smape", "mase", "vs_best",
                                    "coverage", "cutoffs", "horizon", "chosen", "reason"],
                      column_config={"mape": lists.pct_col("MAPE"), "smape": lists.pct_col("sMAPE"),
@@ -128,4 +132,3 @@ else:
         st.caption(f"Accuracy (1 − |forecast − actual| / actual): {acc.mean():.1%} on average over "
                    f"{len(acc)} quarters; each forecast used only what was known at the quarter's "
                    "start. Portfolio-wide (filters do not apply).")
-shell.provenance(token, f, forecast=True)

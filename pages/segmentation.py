@@ -9,6 +9,7 @@ import streamlit as st
 from app import actions_ui, data, lists, shell
 from greendoor.analytics.segments import flows
 from greendoor.charts import segmentation as charts
+from greendoor.labels import money
 from greendoor.scoring.features import describe
 from greendoor.text import md
 
@@ -35,7 +36,7 @@ BENCH_CFG = {"group": st.column_config.TextColumn("Segment", width="medium"),
              "seat_utilization": lists.pct_col("Seat utilization"),
              "feature_breadth": st.column_config.NumberColumn("Features used", format="%.1f")}
 BENCH_NOTE = ("Health, NPS and adoption describe today's accounts; logo churn, GRR and NRR follow "
-              "the accounts that were in the segment a year ago (SPEC.md definitions), so churned "
+              "the accounts that were in the segment a year ago, so churned "
               "accounts count. Click a bar to list the accounts.")
 
 tab_rule, tab_cluster = st.tabs(["Rule segments", "Behavioral clusters"])
@@ -46,7 +47,7 @@ with tab_rule:
     pts = lists.clicked(ev)
     if pts:
         picked = ("rule_segment", pts[-1][0])
-    st.dataframe(b, hide_index=True, key="rule_bench", column_config=BENCH_CFG)
+    lists.table(b, key="rule_bench", column_config=BENCH_CFG)
     st.caption(BENCH_NOTE)
 
 with tab_cluster:
@@ -65,7 +66,7 @@ with tab_cluster:
         pb = g["persona_benchmarks"]
         left, right = st.columns([2, 3])
         with left:
-            ev2 = shell.chart(charts.persona_bars(pb, shell.fmt_money, shell.theme()),
+            ev2 = shell.chart(charts.persona_bars(pb, money, shell.theme()),
                               "persona_bars", select=True)
             pts = lists.clicked(ev2)
             if pts:
@@ -75,7 +76,7 @@ with tab_cluster:
             shell.chart(charts.persona_heatmap(cent, describe, shell.theme()), "persona_heatmap")
             st.caption("Measures: " + "; ".join(describe(c) for c in cent.columns)
                        + ". Each persona is named after its two most distinctive measures.")
-        st.dataframe(pb, hide_index=True, key="persona_bench", column_config=BENCH_CFG)
+        lists.table(pb, key="persona_bench", column_config=BENCH_CFG)
         st.caption(BENCH_NOTE + " For personas, a year ago means the persona the account's "
                    "behavior then matched, under today's clusters.")
 
@@ -101,7 +102,7 @@ if sel is not None:
     cmp["measure"] = cmp["measure"].map(lambda m: "health score" if m == "health_score" else describe(m))
     st.markdown(f"**Against its segment ({md(sel['rule_segment'])})**: the account's value, the "
                 "segment median, and where it ranks (share of the segment at or below it).")
-    st.dataframe(cmp, hide_index=True, key="vs_segment",
+    lists.table(cmp, key="vs_segment",
                  column_config={"measure": st.column_config.TextColumn("Measure", width="large"),
                                 "account": st.column_config.NumberColumn("Account", format="%.2f"),
                                 "segment_median": st.column_config.NumberColumn("Segment median", format="%.2f"),
@@ -144,4 +145,3 @@ else:
                             "arr": lists.money_col("ARR ($)"),
                             "health_score": st.column_config.NumberColumn("Health", format="%.0f"),
                             "csm_owner": "CSM"}, height=300)
-shell.provenance(token, f)

@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from app import PAGES_DIR, actions_ui, data, shell
+from app import actions_ui, data, lists, shell
 from greendoor.analytics.this_week import SECTIONS
 
 shell.require_data()
@@ -30,13 +30,12 @@ for i, section in enumerate(SECTIONS):
     if items.empty:
         st.caption("Nothing this time.")
         continue
-    picked = st.dataframe(shell.present(items.round({"arr": 0})), key=f"agenda_{i}", hide_index=True,
+    picked = lists.table(shell.link_names(items.round({"arr": 0})), key=f"agenda_{i}",
                           on_select="rerun", selection_mode="single-row",
                           column_order=["name", "detail", "arr"],
-                          column_config={"name": st.column_config.TextColumn("Account", width="medium"),
+                          column_config={"name": shell.name_link_column(),
                                          "detail": st.column_config.TextColumn("What changed", width="large"),
                                          "arr": st.column_config.NumberColumn("ARR ($)", format="localized")})
     rows = ((picked or {}).get("selection") or {}).get("rows", [])
     if rows:
-        st.switch_page(PAGES_DIR / "account_360.py",
-                       query_params={"account": items.iloc[rows[0]]["account_id"]})
+        shell.open_account(items.iloc[rows[0]]["account_id"])

@@ -5,14 +5,30 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
 from greendoor.demo import DemoParams, load_demo
+from greendoor.labels import human
 from greendoor.store.engine import init_store, make_engine
 
 DEMO_AS_OF = dt.date(2026, 6, 30)
+
+
+def code_for(label: str, codes) -> str:
+    """The code among ``codes`` that a page shows as ``label`` (greendoor.labels.human)."""
+    codes = list(codes)
+    return next((c for c in codes if human(c) == label), label)
+
+
+def shown(value: str) -> str:
+    """The text a name column shows: its link's ``name=`` (app.shell.link_names), else
+    the value itself."""
+    m = re.search(r"[?&]name=([^&]*)$", str(value))
+    return unquote(m.group(1)) if m else str(value)
 DEMO_PARAMS = DemoParams(n_accounts=150, months=12, seed=7, as_of=DEMO_AS_OF)
 
 

@@ -29,7 +29,7 @@ def wait_for_streamlit(page, timeout_s: float = 90.0) -> None:
     quiet_since = None
     while time.time() < deadline:
         running = page.locator('[data-testid="stStatusWidget"]').count()
-        skeleton = page.locator('[data-testid="stSkeleton"]').count()
+        skeleton = page.locator('[data-testid="stSkeleton"], [data-testid="stSpinner"]').count()
         if running == 0 and skeleton == 0:
             quiet_since = quiet_since or time.time()
             if time.time() - quiet_since > 1.5:

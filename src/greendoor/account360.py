@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from greendoor import access, periods, state
 from greendoor.access import Principal
+from greendoor.analytics.portfolio_health import alerts_at
 from greendoor.metrics.sql import arr_as_of_query
 from greendoor.store import schema
 
@@ -213,16 +214,15 @@ def alerts_as_of(conn: Connection, account_id: str, snapshot: dt.date | None,
     """The account's alerts at ``as_of``: ``alert_id, as_of, rule, severity, title, status,
     snoozed_until``, newest first. When ``snapshot`` (the latest scoring on or before
     ``as_of``) is the store's latest scoring, the alerts open now; at an earlier one, the
-    alerts that scoring raised, ``status`` ``raised`` (what was done with them afterwards
-    is not shown at a past date)."""
+    alerts that week's scoring raised (:func:`~greendoor.analytics.portfolio_health.alerts_at`,
+    ``status`` ``raised``: what was done with them afterwards is not shown at a past date)."""
     al = schema.alerts
-    cols = [al.c.alert_id, al.c.as_of, al.c.rule, al.c.severity, al.c.title, al.c.status,
-            al.c.snoozed_until]
+    cols = ["alert_id", "as_of", "rule", "severity", "title", "status", "snoozed_until"]
     if snapshot is None:
-        return pd.DataFrame(columns=[c.name for c in cols])
+        return pd.DataFrame(columns=cols)
     latest = conn.execute(sa.select(sa.func.max(al.c.as_of))).scalar()
-    q = sa.select(*cols).where(al.c.account_id == account_id).order_by(al.c.as_of.desc())
     if latest is None or snapshot >= latest:
-        return pd.read_sql(q.where(al.c.status == "open", al.c.as_of <= as_of), conn)
-    df = pd.read_sql(q.where(al.c.as_of == snapshot), conn)
-    return df.assign(status="raised", snoozed_until=None)
+        q = sa.select(*[al.c[c] for c in cols]).where(
+            al.c.account_id == account_id, al.c.status == "open", al.c.as_of <= as_of)
+        return pd.read_sql(q.order_by(al.c.as_of.desc()), conn)
+    return alerts_at(conn, snapshot, account_id=account_id)[cols]

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from greendoor import audit
 from greendoor.access import Actor, Principal, account_clause, authorize
+from greendoor.labels import human
 from greendoor.metrics.sql import arr_as_of_query
 from greendoor.playbooks import PLAYBOOKS
 from greendoor.store import schema
@@ -143,7 +144,7 @@ def start_playbook(engine: Engine, account_id: str, playbook: str, owner: str,
             due = max(base + dt.timedelta(days=step.offset_days), start)
             _insert_action(conn, actor, account_id=account_id, type="playbook_step",
                            title=step.title, owner=owner if step.owner_role == "csm" else
-                           f"{step.owner_role} ({owner})", due_date=due, playbook=playbook,
+                           f"{human(step.owner_role)} ({owner})", due_date=due, playbook=playbook,
                            parent_action_id=run["action_id"],
                            payload_json=json.dumps({"step": i + 1, "role": step.owner_role}))
     return run["action_id"]

@@ -8,6 +8,8 @@ labels that differ from that rule.
 
 from __future__ import annotations
 
+import math
+
 LABELS: dict[str, str] = {
     # segments
     "enterprise": "Enterprise", "mid_market": "Mid-market", "smb": "SMB",
@@ -24,19 +26,24 @@ LABELS: dict[str, str] = {
     "store.restore": "Store restored", "subject.erase": "Personal data erased",
     "playbook_run": "Playbook run", "playbook_step": "Playbook step",
     "alert_snooze": "Alert snoozed", "advocacy_invite": "Advocacy invitation",
-    "login.failed": "Failed sign-in", "login.locked": "Sign-in locked",
+    "login.failed": "Failed sign-in", "login.locked": "Sign-in locked", "login": "Signed in",
+    "user.add": "User added", "user.remove": "User removed", "user.set_role": "Role changed",
+    "user.set_password": "Password set",
     # renewal date basis
     "contract": "From the contract's term", "stored": "Exported renewal date",
 }
 
 
 def human(code: object) -> str:
-    """Words for a code: ``"mid_market"`` -> ``"Mid-market"``; ``None`` -> ``"—"``."""
+    """Words for a code: ``"mid_market"`` -> ``"Mid-market"``; ``None`` -> ``"—"``; each part
+    of a compound segment: ``"mid_market · established"`` -> ``"Mid-market · Established"``."""
     if code is None or (isinstance(code, float) and code != code):
         return "—"
     text = str(code)
     if text in LABELS:
         return LABELS[text]
+    if " · " in text:  # a compound segment, "mid_market · established"
+        return " · ".join(human(part) for part in text.split(" · "))
     words = text.replace("_", " ").replace(".", " ").strip()
     return words[:1].upper() + words[1:]
 
@@ -44,3 +51,28 @@ def human(code: object) -> str:
 def advocacy_type(code: object) -> str:
     """An advocacy activity type in words ("Reference call")."""
     return human(code)
+
+
+def money(v: float | None) -> str:
+    """USD for a screen: ``$1.2M``, ``$875K``, ``$900``; negative as ``-$35K`` (a metric's
+    arrow then points down); a value that rounds to 0 has no sign (never ``-$0``); one
+    that would round to ``$1,000K`` is ``$1.0M``; missing is ``—``."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    sign, v = ("-" if v < 0 else ""), abs(float(v))
+    if v >= 999_500:
+        return f"{sign}${v / 1e6:,.1f}M"
+    if v >= 999.5:
+        return f"{sign}${v / 1e3:,.0f}K"
+    if round(v) == 0:
+        return "$0"
+    return f"{sign}${v:,.0f}"
+
+
+def percent(v: float | None, digits: int = 1) -> str:
+    """A fraction as a percentage (``0.253`` -> ``25.3%``); missing is ``—``; never
+    ``-0.0%``."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    text = f"{100 * float(v):.{digits}f}%"
+    return text[1:] if text.startswith("-") and float(text[1:-1]) == 0 else text

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from greendoor import config
 from greendoor.demo import DATAFLOW, TECHCORP
 from greendoor.store import schema
+from tests.conftest import shown
 
 APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
 PAGE = "../pages/account_360.py"
@@ -75,7 +76,7 @@ def test_clicking_an_account_row_opens_account_360(scored_store_copy, monkeypatc
     at.session_state["accounts_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert [t.value for t in at.title] == [first["name"]]
+    assert [t.value for t in at.title] == [shown(first["name"])]
     assert at.query_params["account"] == first["account_id"]
 
 
@@ -102,7 +103,7 @@ def test_attention_list_and_band_drill_down(scored_store_copy, monkeypatch):
     at2.run()
     at2.session_state["attention"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at2.run()
-    assert [t.value for t in at2.title] == [attention.iloc[0]["name"]]
+    assert [t.value for t in at2.title] == [shown(attention.iloc[0]["name"])]
 
 
 def test_an_action_shows_on_the_actions_page_and_can_be_closed(app, scored_store_copy):
@@ -117,9 +118,9 @@ def test_an_action_shows_on_the_actions_page_and_can_be_closed(app, scored_store
     inbox = next(d.value for d in at.dataframe if "account_name" in d.value.columns
                  and "overdue" in d.value.columns)
     steps = inbox[inbox["playbook"] == "Expansion"]
-    assert len(steps) == 3 and set(steps["account_name"]) == {"TechCorp Financial Services"}
+    assert len(steps) == 3 and set(steps["account_name"].map(shown)) == {"TechCorp Financial Services"}
     runs = next(d.value for d in at.dataframe if "progress" in d.value.columns)
-    assert "TechCorp Financial Services" in set(runs["account_name"])
+    assert "TechCorp Financial Services" in set(runs["account_name"].map(shown))
     row = list(inbox.index).index(steps.index[0])
     at.session_state["inbox"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
     at.run()
@@ -146,7 +147,7 @@ def test_this_week_lists_changes_and_opens_the_account(scored_store_copy, monkey
                            "agenda_5", "agenda_6") if k in at.session_state)
     at.session_state[key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
-    assert [t.value for t in at.title] == [first["name"]]
+    assert [t.value for t in at.title] == [shown(first["name"])]
 
 
 def test_churn_risk_queue_drill_and_act(scored_store_copy, monkeypatch):

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from greendoor import config
 from greendoor.store import schema
+from tests.conftest import code_for
 
 APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
 PAGES = {"expansion": "Expansion pipeline", "renewals": "Renewal forecast",
@@ -80,8 +81,10 @@ def test_analytics_pages_on_ravenstack_say_what_is_missing(ravenstack_store, mon
 def test_expansion_stage_click_lists_deals_and_signal_creates_opportunity(demo):
     at = open_page("expansion")
     deals = frame_with(at, "opportunity")
-    stage = deals["stage"].iloc[-1]
-    click(at, "stage_funnel", stage, 1, 1.0)
+    stage = deals["stage"].iloc[-1]  # shown in words; the chart's customdata holds the code
+    with demo.connect() as conn:
+        codes = conn.execute(sa.select(schema.opportunities.c.stage).distinct()).scalars()
+        click(at, "stage_funnel", code_for(stage, codes), 1, 1.0)
     shown = frame_with(at, "opportunity")
     assert set(shown["stage"]) == {stage} and len(shown) == (deals["stage"] == stage).sum()
     signals = frame_with(at, "estimated_value")
@@ -119,11 +122,11 @@ def test_renewal_forecast_drill_down_and_top_down(demo):
     assert set(shown["period"]) == {period} and len(shown) < len(due)
     assert any("won the rolling-origin backtest" in m.value or "could be backtested" in m.value
                for m in at.markdown)
-    backtest = frame_with(at, "mase")
+    backtest = frame_with(at, "horizon")  # (columns with no value at all are not shown)
     assert {"prophet", "ets", "seasonal_naive"} <= set(backtest["model"])
     # the no-plan toggle keeps only renewals without a renewal playbook
     at.toggle(key="renewal_no_plan").set_value(True).run()
-    assert (frame_with(at, "renewal_probability")["plan"] == "no").all()
+    assert (frame_with(at, "renewal_probability")["plan"] == "No").all()
 
 
 def test_advocacy_candidates_and_invite(demo):
@@ -143,7 +146,9 @@ def test_advocacy_candidates_and_invite(demo):
     # a click on the pipeline lists the activities of that type and status
     acts = frame_with(at, "occurred_at")
     t, s = acts.iloc[0]["type"], acts.iloc[0]["status"]
-    click(at, "adv_pipeline", t, s)
+    with demo.connect() as conn:
+        codes = conn.execute(sa.select(schema.advocacy_activities.c.type).distinct()).scalars()
+        click(at, "adv_pipeline", code_for(t, codes), s)
     shown = frame_with(at, "occurred_at")
     assert set(shown["type"]) == {t} and set(shown["status"]) == {s}
 
@@ -152,7 +157,8 @@ def test_segmentation_click_and_account_vs_segment(demo):
     at = open_page("segmentation")
     bench = frame_with(at, "accounts_then")
     group = bench.iloc[0]["group"]
-    click(at, "rule_bars", group)
+    click(at, "rule_bars", code_for(group, [f"{s} · {lc}" for s in ("smb", "mid_market", "enterprise")
+                                           for lc in ("onboarding", "adopting", "established")]))
     accounts = frame_with(at, "rule_segment")
     assert set(accounts["rule_segment"]) == {group}
     select_row(at, "seg_accounts")

@@ -58,7 +58,9 @@ def test_upload_validate_then_import(engine, use_store):
     assert not at.exception
     assert any("Valid" in s.value for s in at.success)
     assert accounts_in(engine) == 0  # a dry run writes nothing
-    at.button(key="import_run").click().run()
+    at.button(key="import_run").click().run()  # asks first
+    assert accounts_in(engine) == 0 and any("Import 2 file(s)" in w.value for w in at.warning)
+    at.button(key="import_confirm_yes").click().run()
     assert not at.exception
     assert any("Imported" in s.value for s in at.success)
     assert accounts_in(engine) == 2
@@ -73,6 +75,7 @@ def test_a_bad_upload_shows_where_the_problem_is(engine, use_store):
         "accounts.csv", ACCOUNTS.replace(b"2024-02-10", b"2024-02-31"), "text/csv")
     at.run()
     at.button(key="import_run").click().run()
+    at.button(key="import_confirm_yes").click().run()
     assert not at.exception
     assert any("nothing was written" in e.value for e in at.error)
     issues = frame_with(at, "rule")

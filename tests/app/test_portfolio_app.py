@@ -51,7 +51,7 @@ def test_segment_filter_narrows_every_figure(demo_store, use_store):
     at.selectbox(key="segment").set_value("smb").run()
     assert not at.exception
     table = next(d.value for d in at.dataframe if "open_tickets" in d.value.columns)
-    assert set(table["segment"]) == {"smb"}
+    assert set(table["segment"]) == {"SMB"}  # codes shown in words
     assert at.metric[0].value != arr_all
 
 
@@ -61,7 +61,7 @@ def test_clicking_a_segment_bar_lists_the_accounts_behind_it(demo_store, use_sto
                                "point_indices": [0], "box": [], "lasso": []}}
     at = run_app(seg_arr=selection)
     table = next(d.value for d in at.dataframe if "open_tickets" in d.value.columns)
-    assert len(table) > 0 and set(table["segment"]) == {"enterprise"}
+    assert len(table) > 0 and set(table["segment"]) == {"Enterprise"}
     assert any("enterprise" in i.value.lower() for i in at.info)
 
 

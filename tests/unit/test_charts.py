@@ -77,7 +77,9 @@ def test_risk_advocacy_behavior_expansion_figures():
                           "passives": [8, 0], "detractors": [12, 0], "csat": [4.1, None],
                           "csat_responses": [10, 0], "csat_satisfied": [0.8, None]})
     fig = advocacy.nps_mix(trend, THEME)
-    assert "too few" in fig.data[0].x[1] and "too few" not in fig.data[0].x[0]
+    notes = [a.text for a in fig.layout.annotations]  # above each bar: NPS and n
+    assert notes == ["NPS +20<br>n=40", "NPS +100<br>n=1<br>too few"]
+    assert list(fig.data[0].x) == ["Jan 2026", "Feb 2026"]
     assert list(fig.data[0].marker.opacity) == [1.0, 0.35]
     assert len(advocacy.csat_trend(trend, THEME).data[0].x) == 1
     pipe = pd.DataFrame({"type": ["reference_call"], "asked": [2], "accepted": [1],

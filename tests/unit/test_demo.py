@@ -171,7 +171,8 @@ def test_churn_is_preceded_by_usage_decline_but_noisily():
     assert np.nanmedian(churned) < np.nanmedian(retained) - 0.2
     # noisy, as in life: churn without warning and warnings without churn
     assert np.nanmean(churned >= 0.9) > 0.1
-    assert np.nanmean(retained < 0.6) > 0.03
+    # (fewer since the demo's CSMs run retention playbooks that end some dips early)
+    assert np.nanmean(retained < 0.6) > 0.02
 
 
 def test_csm_books_and_quarter_end_renewals_at_default_size():
@@ -248,3 +249,39 @@ def test_streamed_usage_equals_the_in_memory_table_and_segment_mix_is_honoured()
     assert 0.85 < (smb == "smb").mean() < 0.95
     with pytest.raises(ValueError, match="segment_mix"):
         DemoParams(segment_mix=(0.5, 0.6, 0.1)).resolved()
+
+
+def test_the_csm_history_has_playbooks_that_work_and_one_that_does_not():
+    """The demo's playbook runs (issue 18) are in the actions table as start_playbook
+    writes them, and their effect is causal: retention runs shorten the usage dip they
+    answer (70 % of runs), renewal runs change nothing. Measured on the simulation itself:
+    the mean engagement 60 days after a retention run's start, against a copy of the
+    same portfolio simulated without any playbook effect."""
+    from greendoor.demo import simulator
+
+    params = DemoParams(n_accounts=300, months=14, seed=7, as_of=AS_OF)
+    out = generate(params)
+    runs = out["actions"][out["actions"]["type"] == "playbook_run"]
+    steps = out["actions"][out["actions"]["type"] == "playbook_step"]
+    assert set(runs["playbook"]) == {"retention_14d", "onboarding_90d", "renewal"}
+    assert set(steps["parent_action_id"]) == set(runs["action_id"])
+    assert (runs["created_by"] == "demo").all() and {"done", "open"} <= set(steps["status"])
+    assert not runs["account_id"].isin(["ACC-00001", "ACC-00002"]).any()  # archetypes
+
+    with_effect = simulator._Simulation(params)
+    with_effect._accounts()
+    with_effect._latent()
+    no_effect = simulator._Simulation(params)
+    no_effect._interventions = lambda failed: setattr(no_effect, "playbook_runs", [])
+    no_effect._accounts()
+    no_effect._latent()
+    after = {"retention_14d": [], "renewal": []}
+    helped = {a for a, key, _, _ in with_effect.playbook_runs if key != "renewal"}
+    for a, key, start, _ in with_effect.playbook_runs:
+        if key == "renewal" and a in helped:  # another playbook changed this account
+            continue
+        if key in after and start + 60 < with_effect.D:
+            span = slice(start + 30, start + 60)
+            after[key].append(with_effect.e[a, span].mean() - no_effect.e[a, span].mean())
+    assert np.mean(after["retention_14d"]) > 0.02  # engagement higher: the dip ended early
+    assert len(after["renewal"]) > 20 and np.abs(after["renewal"]).max() < 1e-6  # none

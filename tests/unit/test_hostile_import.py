@@ -82,8 +82,8 @@ def test_text_longer_than_the_limit_and_nul_bytes_are_refused(loaded, tmp_path):
                 f"A1,{long_name},2025-01-01\nA2,Bad\x00Name,2025-01-01\n")
     report = import_path(loaded, export(tmp_path, accounts=accounts), "canonical")
     # the NUL byte is found in the file's bytes, before any CSV reader can cut the cell
-    assert [(e.file, e.line, e.rule) for e in report.errors] == \
-        [("accounts.csv", 3, "column name: contains a NUL byte")]
+    assert [(e.file, e.line, e.column, e.rule) for e in report.errors] == \
+        [("accounts.csv", 3, "name", "contains a NUL byte")]
     long_only = "account_id,name,signup_date\n" f"A1,{long_name},2025-01-01\n"
     report = import_path(loaded, export(tmp_path, "y", accounts=long_only), "canonical")
     assert [(e.line, e.column, e.rule) for e in report.errors] == \

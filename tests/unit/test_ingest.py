@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from greendoor.demo import DemoParams, generate, load_demo
 from greendoor.ingest import ImportRefused, import_path
+from greendoor.ingest.contract import CONTRACT
 from greendoor.ingest.validate import detect_date_format
 from greendoor.store import meta, schema
 from greendoor.store.engine import init_store, make_engine
@@ -135,9 +136,11 @@ def test_one_bad_cell_refuses_the_import_and_leaves_the_store_byte_for_byte(engi
 
 
 def export_demo(folder: Path, **params) -> tuple[Path, dict[str, pd.DataFrame]]:
-    """The demo's tables (``DemoParams(**params)``, as of 2026-03-31) as canonical CSV
-    files in ``folder/demo_export``: (that folder, the frames)."""
-    frames = generate(DemoParams(as_of=pd.Timestamp("2026-03-31").date(), **params))
+    """The demo's tables of the data contract (``DemoParams(**params)``, as of 2026-03-31;
+    not its CSM history, which is app data) as canonical CSV files in
+    ``folder/demo_export``: (that folder, the frames)."""
+    frames = {k: v for k, v in generate(DemoParams(as_of=pd.Timestamp("2026-03-31").date(),
+                                                   **params)).items() if k in CONTRACT}
     d = folder / "demo_export"
     d.mkdir()
     for name, df in frames.items():
@@ -258,6 +261,10 @@ def test_demo_store_is_protected(engine, canonical_dir):
                                  as_of=pd.Timestamp("2026-01-31").date()))
     with pytest.raises(ImportRefused):
         import_path(engine, canonical_dir, "canonical")
+    before = file_digest(engine)  # a dry run needs no --replace: it counts a replace
+    dry = import_path(engine, canonical_dir, "canonical", dry_run=True)
+    assert dry.status == "dry_run" and dry.tables["accounts"].inserted == 3
+    assert file_digest(engine) == before and count(engine, schema.accounts) == 20
     report = import_path(engine, canonical_dir, "canonical", replace=True)
     assert report.ok and count(engine, schema.accounts) == 3
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greendoor import state
-from greendoor.analytics.portfolio_health import scores
+from greendoor.analytics.portfolio_health import alerts_at, scores
 from greendoor.metrics import sql as msql
 from greendoor.periods import Filters
 from greendoor.store import schema
@@ -126,7 +126,8 @@ def new_features(conn: Connection, as_of: dt.date, days: int = 30,
 def signals(conn: Connection, f: Filters, settings: dict) -> pd.DataFrame:
     """Expansion signals not yet converted, best first.
 
-    An account signals when its latest scoring (on or before ``f.as_of``) raised an
+    An account signals when its latest scoring (on or before ``f.as_of``; an earlier
+    week's from its snapshots, :func:`~greendoor.analytics.portfolio_health.alerts_at`) raised an
     ``expansion_signal`` alert (seat utilization above, or 90-day usage growth at or
     above, the thresholds in ``settings["rules"]``), or it started using 2+ new
     features in the last 30 days; accounts with an open expansion opportunity are
@@ -145,9 +146,7 @@ def signals(conn: Connection, f: Filters, settings: dict) -> pd.DataFrame:
     if sc.empty:
         return pd.DataFrame(columns=cols)
     snap = sc["as_of"].iloc[0]
-    al = schema.alerts
-    ev = pd.read_sql(sa.select(al.c.account_id, al.c.evidence_json)
-                     .where(al.c.rule == "expansion_signal", al.c.as_of == snap), conn)
+    ev = alerts_at(conn, snap, rule="expansion_signal")[["account_id", "evidence_json"]]
     ev = ev[ev["account_id"].isin(sc["account_id"])]
     parsed = ev["evidence_json"].map(lambda s: json.loads(s) if s else {})
     for k in ("seat_utilization", "usage_growth_90d"):  # null (unknown) -> NaN

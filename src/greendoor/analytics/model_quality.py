@@ -59,7 +59,7 @@ def success_metrics(evaluation: dict | None, renewal: pd.DataFrame) -> pd.DataFr
         actual = "not measurable yet: run `greendoor forecast` with a year of renewals"
     rows.append(("Renewal forecast accuracy (past quarters, mean), beating its best baseline",
                  "85 %+", actual, bool(acc.mean() >= 0.85 and cmp["beats"]) if len(acc) else None,
-                 "seed 001, success metrics"))
+                 "product success metrics"))
     m = ev.get("churn") or {}
     st = m.get("status", "not measured")
     auc = churn.get("auc")
@@ -71,26 +71,28 @@ def success_metrics(evaluation: dict | None, renewal: pd.DataFrame) -> pd.DataFr
                   if beyond is not None and beyond == beyond else f"{auc:.3f}; {st}")
                  if auc is not None else "not available: " + str(m.get("reason", "no backtest")),
                  bool(auc >= 0.80 and skilled) if auc is not None else None,
-                 "seed 000 (>80 %), issue 4"))
+                 "product success metrics (above 80 %)"))
     lift = churn.get("top_decile_lift")
     rows.append(("Churn model top-decile lift (with measured skill)", "3+",
                  f"{lift:.2f}" if lift is not None else "—",
-                 bool(lift >= 3 and skilled) if lift is not None else None, "issue 4"))
+                 bool(lift >= 3 and skilled) if lift is not None else None,
+                 "model standard: 3× the base rate in the top tenth"))
     h = ev.get("health") or {}
     h_auc = h.get("auc_low_health")
     rows.append(("Health score vs outcomes (ROC AUC of low health for churn)", "0.90",
                  f"{h_auc:.3f}" if h_auc is not None else "—",
                  bool(h_auc >= 0.90) if h_auc is not None else None,
-                 "seed 001 (90 % correlation), measured as AUC"))
+                 "product success metrics (90 % agreement), measured as AUC"))
     rates = {r["group"]: r["rate"] for r in h.get("churn_rate_by_band", [])}
     ordered = all(b in rates for b in ("red", "yellow", "green")) and \
         rates["red"] > rates["yellow"] > rates["green"]
     rows.append(("Churn rate falls from red to yellow to green", "strictly falling",
                  " > ".join(f"{b} {rates[b]:.1%}" for b in ("red", "yellow", "green") if b in rates)
-                 or "—", ordered if rates else None, "issue 4"))
+                 or "—", ordered if rates else None,
+                 "model standard: bands must order the risk"))
     rows.append(("Churn reduction through intervention", "40 %",
                  "not measurable yet: needs a year of playbook runs and their outcomes", None,
-                 "seed 001"))
+                 "product success metrics"))
     return pd.DataFrame(rows, columns=["metric", "target", "actual", "met", "source"])
 
 

@@ -9,6 +9,7 @@ sidebar's: ``segment`` and ``owner`` (CSM), both optional.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import sqlalchemy as sa
@@ -216,6 +217,38 @@ def snapshot_date(conn: Connection, as_of: dt.date) -> dt.date | None:
     """The latest score snapshot date on or before ``as_of`` (``None`` if unscored)."""
     ss = schema.score_snapshots
     return conn.execute(sa.select(sa.func.max(ss.c.as_of)).where(ss.c.as_of <= as_of)).scalar()
+
+
+def alerts_at(conn: Connection, snapshot: dt.date, rule: str | None = None,
+              account_id: str | None = None) -> pd.DataFrame:
+    """The alerts the scoring of ``snapshot`` raised: ``alert_id, account_id, as_of, rule,
+    severity, title, evidence_json, status, snoozed_until``. The latest scoring's come
+    from the alerts table, with what users did with them (``status``); an earlier week's
+    from its snapshots' details (``status`` ``raised``, ``alert_id`` None), as they stood
+    that day. ``rule`` and ``account_id`` narrow the rows."""
+    al, ss = schema.alerts, schema.score_snapshots
+    cols = ["alert_id", "account_id", "as_of", "rule", "severity", "title", "evidence_json",
+            "status", "snoozed_until"]
+    q = sa.select(*[al.c[c] for c in cols]).where(al.c.as_of == snapshot)
+    if rule:
+        q = q.where(al.c.rule == rule)
+    if account_id:
+        q = q.where(al.c.account_id == account_id)
+    latest = conn.execute(sa.select(sa.func.max(al.c.as_of))).scalar()
+    if latest is not None and snapshot >= latest:
+        return pd.read_sql(q, conn)
+    dq = sa.select(ss.c.account_id, ss.c.details_json).where(ss.c.as_of == snapshot)
+    if account_id:
+        dq = dq.where(ss.c.account_id == account_id)
+    rows = []
+    for a, text in conn.execute(dq).all():
+        for x in (json.loads(text).get("alerts", []) if text else []):
+            if rule is None or x["rule"] == rule:
+                rows.append({"alert_id": None, "account_id": a, "as_of": snapshot,
+                             "rule": x["rule"], "severity": x["severity"], "title": x["title"],
+                             "evidence_json": json.dumps(x.get("evidence") or {}),
+                             "status": "raised", "snoozed_until": None})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def scores(conn: Connection, f: Filters, snapshot: dt.date | None = None) -> pd.DataFrame:

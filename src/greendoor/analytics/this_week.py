@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greendoor import state
-from greendoor.analytics.portfolio_health import scores, snapshot_date
+from greendoor.analytics.portfolio_health import alerts_at, scores, snapshot_date
 from greendoor.config import DEFAULT_SETTINGS as DEFAULTS
 from greendoor.metrics import sql as msql
 from greendoor.metrics.core import nps_category
-from greendoor.periods import Filters
+from greendoor.periods import Filters, default_as_of
 from greendoor.store import schema
 
 SECTIONS = ("New reds", "Health drops", "Renewals entering a window", "New detractors",
@@ -57,6 +57,13 @@ def agenda(conn: Connection, f: Filters, since: dt.date,
             rows.append(("New expansion signals", aid, r["name"], r["arr"],
                          f"P(expansion) {r['expansion_probability_before']:.0%} → "
                          f"{r['expansion_probability']:.0%}"))
+        # the expansion-signal rule (seats, usage growth), with or without a model
+        raised = alerts_at(conn, now["as_of"].iloc[0], rule="expansion_signal")
+        earlier = set(alerts_at(conn, snap_before, rule="expansion_signal")["account_id"])
+        for r in raised[~raised["account_id"].isin(earlier | set(m.index[exp]))].itertuples():
+            if r.account_id in m.index:
+                rows.append(("New expansion signals", r.account_id, m.at[r.account_id, "name"],
+                             m.at[r.account_id, "arr"], r.title))
     a = schema.accounts
     ren = state.next_renewals(conn, f.as_of).dropna(subset=["next_renewal"])
     scope = pd.read_sql(sa.select(a.c.account_id, a.c.name).where(*_scope(a, f)), conn)
@@ -85,10 +92,19 @@ def agenda(conn: Connection, f: Filters, since: dt.date,
             rows.append((section, r.account_id, r.name, float(arr.get(r.account_id, float("nan"))),
                          f"NPS {r.score:.0f}" + (f": “{r.comment}”" if r.comment else "")))
     t = schema.actions
+    # overdue at the as-of date: created before it, due before it and not done by then
+    # (at the data's latest date or later: the actions open today)
+    latest = default_as_of(conn)
+    present = latest is None or f.as_of >= latest
+    ref = today if present else f.as_of
+    ref_ts = dt.datetime.combine(ref, dt.time())
+    open_then = (t.c.status == "open") if present else sa.and_(
+        t.c.created_at < ref_ts, t.c.status != "cancelled",
+        sa.or_(t.c.completed_at.is_(None), t.c.completed_at >= ref_ts))
     late = pd.read_sql(
         sa.select(t.c.account_id, a.c.name, t.c.title, t.c.owner, t.c.due_date)
         .select_from(t.join(a, a.c.account_id == t.c.account_id))
-        .where(t.c.status == "open", t.c.due_date < today, t.c.type != "playbook_run",
+        .where(open_then, t.c.due_date < ref, t.c.type != "playbook_run",
                *_scope(a, f)), conn)
     for r in late.itertuples():
         rows.append(("Overdue actions", r.account_id, r.name, float(arr.get(r.account_id, float("nan"))),

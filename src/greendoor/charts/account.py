@@ -30,3 +30,24 @@ def weekly_usage(usage: pd.DataFrame, theme: Theme) -> go.Figure:
                              line=dict(color=NAVY, width=3)))
     fig.update_layout(yaxis2=dict(overlaying="y", side="right", rangemode="tozero"))
     return finish(fig, "Usage per week (last 12 months)", theme, height=300)
+
+
+def health_components(components: pd.DataFrame, theme: Theme) -> go.Figure:
+    """The three health components of one snapshot as horizontal bars over the bands in
+    force. ``components``: ``component`` (engagement, sentiment, growth), ``score`` (0-100,
+    NaN when unknown: no bar, labelled "unknown")."""
+    score = pd.to_numeric(components["score"], errors="coerce")
+    text = [f"{v:.0f}" if pd.notna(v) else "unknown" for v in score]
+    color = [BAND_COLORS[b] for b in _bands(score, theme)]
+    fig = go.Figure(go.Bar(x=score.fillna(0), y=[c.capitalize() for c in components["component"]],
+                           orientation="h", marker_color=color, text=text,
+                           textposition="outside", cliponaxis=False,
+                           hovertemplate="%{y}: %{text}<extra></extra>"))
+    fig.update_xaxes(range=[0, 110], title_text="Score (0-100)")
+    fig.update_yaxes(autorange="reversed")
+    return finish(fig, "Health by component", theme, height=240)
+
+
+def _bands(score: pd.Series, theme: Theme) -> list[str]:
+    return ["green" if v >= theme.green else "yellow" if v >= theme.yellow else "red"
+            for v in score.fillna(0)]

@@ -18,9 +18,11 @@ def nps_mix(trend: pd.DataFrame, theme: Theme) -> go.Figure:
     :data:`MIN_ANSWERS` answers is drawn pale and labelled as such."""
     t = trend.dropna(subset=["nps"])
     few = t["responses"] < MIN_ANSWERS
-    x = [f"{m:%b %Y}<br>NPS {n:+.0f} (n={r}{', too few' if f else ''})" for m, n, r, f in
-         zip(t["month"], t["nps"], t["responses"], few, strict=True)]
+    x = [f"{m:%b %Y}" for m in t["month"]]
     fig = go.Figure()
+    for month, n, r, f in zip(x, t["nps"], t["responses"], few, strict=True):
+        fig.add_annotation(x=month, y=1.0, yanchor="bottom", showarrow=False,
+                           text=f"NPS {n:+.0f}<br>n={r}" + ("<br>too few" if f else ""))
     for col, name in (("promoters", "Promoters"), ("passives", "Passives"),
                       ("detractors", "Detractors")):
         fig.add_bar(x=x, y=t[col] / t["responses"], name=name,
@@ -29,8 +31,11 @@ def nps_mix(trend: pd.DataFrame, theme: Theme) -> go.Figure:
                     customdata=[[col[:-1]]] * len(t),
                     hovertemplate=f"{name}: %{{y:.0%}}<extra>click to list accounts</extra>")
     fig.update_layout(barmode="stack")
-    return finish(percent_axis(fig), "NPS mix by month (months with answers)", theme,
-                  height=380, legend_below=True)
+    fig.update_xaxes(tickangle=0)
+    fig = percent_axis(fig)
+    fig.update_yaxes(range=[0, 1.3], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    return finish(fig, "NPS mix by month (months with answers)", theme,
+                  height=420, legend_below=True)
 
 
 def csat_trend(trend: pd.DataFrame, theme: Theme) -> go.Figure:
@@ -51,7 +56,8 @@ def ask_pipeline(pipe: pd.DataFrame, theme: Theme, type_label=str) -> go.Figure:
     status; ``customdata`` = [type, status]. ``type_label`` names a type in words."""
     fig = go.Figure()
     for status in ("asked", "accepted", "completed", "declined"):
-        fig.add_bar(y=labels(pipe["type"].map(type_label)), x=pipe[status], name=status,
+        fig.add_bar(y=labels(pipe["type"].map(type_label)), x=pipe[status],
+                    name=status.capitalize(),
                     orientation="h", marker_color=OUTCOME_COLORS[status],
                     customdata=[[t, status] for t in pipe["type"]],
                     hovertemplate="%{y}, " + status + ": %{x}<extra>click to list</extra>")

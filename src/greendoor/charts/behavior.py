@@ -16,6 +16,7 @@ from greendoor.charts.theme import (
     labels,
     percent_axis,
 )
+from greendoor.labels import human
 
 
 def active_users(au: pd.DataFrame, theme: Theme) -> go.Figure:
@@ -38,7 +39,7 @@ def adoption(features: pd.DataFrame, gap: float, theme: Theme) -> go.Figure:
     feature."""
     d = features.sort_values("adoption")
     fig = go.Figure(go.Bar(
-        x=d["adoption"], y=labels(d["feature"]), orientation="h",
+        x=d["adoption"], y=labels(d["feature"].map(human)), orientation="h",
         customdata=d[["feature"]].to_numpy(),
         marker_color=[BAND_COLORS["red"] if g else BLUE for g in d["gap"]],
         text=d["adoption"].map(lambda v: f"{v:.0%}"), textposition="outside", cliponaxis=False,
@@ -56,7 +57,7 @@ def error_rates(features: pd.DataFrame, theme: Theme) -> go.Figure:
     fig = go.Figure()
     for col, name, color in (("error_rate", "Last 30 days", BAND_COLORS["red"]),
                              ("error_rate_prior", "30 days before", "#f5b7b1")):
-        fig.add_bar(x=d[col], y=labels(d["feature"]), orientation="h", name=name,
+        fig.add_bar(x=d[col], y=labels(d["feature"].map(human)), orientation="h", name=name,
                     marker_color=color, customdata=d[["feature"]].to_numpy(),
                     hovertemplate="%{y}: %{x:.2%} errors per event"
                                   "<extra>click to list accounts</extra>")

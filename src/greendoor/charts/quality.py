@@ -43,5 +43,5 @@ def band_churn(rates: pd.DataFrame, horizon_days: int, auc_words: str,
                                                                        strict=True)],
                            textposition="outside", cliponaxis=False))
     fig.update_yaxes(tickformat=".0%")
-    return finish(fig, f"Health bands: churn within {horizon_days} days ({auc_words})", theme,
-                  height=420)
+    fig.update_xaxes(title_text=auc_words)  # under the bars: the title stays one line
+    return finish(fig, f"Churn within {horizon_days} days by health band", theme, height=420)

@@ -17,5 +17,5 @@ def driver_bars(drivers: pd.DataFrame, theme: Theme, top: int = 10) -> go.Figure
         customdata=d[["feature"]].to_numpy(), marker_color=BAND_COLORS["red"],
         text=d["accounts"], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}: %{x} accounts<extra>click to filter the queue</extra>"))
-    fig.update_xaxes(title="Accounts with it as a top driver")
+    fig.update_xaxes(title="Accounts (top driver)")
     return finish(fig, "What drives the risk", theme, height=420)

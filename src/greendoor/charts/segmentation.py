@@ -6,12 +6,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from greendoor.charts.theme import BAND_COLORS, BLUE, INK, NAVY, Theme, finish, labels, percent_axis
+from greendoor.labels import human
 
 
 def retention_bars(bench: pd.DataFrame, theme: Theme) -> go.Figure:
     """NRR and GRR per rule segment. ``bench``: ``group``, ``nrr``, ``grr``;
     ``customdata`` = group."""
-    g = labels(bench["group"])
+    g = [x.replace(" · ", "<br>") for x in labels(bench["group"].map(human))]  # one part a line
     cd = bench[["group"]].to_numpy()
     fig = go.Figure(go.Bar(x=g, y=bench["nrr"], marker_color=BLUE, customdata=cd, name="NRR",
                            hovertemplate="%{x}: NRR %{y:.0%}<extra>click to list accounts</extra>"))

@@ -70,12 +70,16 @@ def finish(fig: go.Figure, title: str, theme: Theme, height: int = 360,
            legend_below: bool = False) -> go.Figure:
     """Title, type, margins, grid and hover of a figure, at the theme's scale."""
     scale = 1.15 if theme.present else 1.0
+    # the title on the first line, a legend above the plot on the second: room for both
+    top = theme.title + 18 + (0 if legend_below else theme.font + 14)
     fig.update_layout(
-        title=dict(text=plot_text(title), font=dict(size=theme.title, color=INK)),
+        title=dict(text=plot_text(title), font=dict(size=theme.title, color=INK),
+                   x=0, xanchor="left", xref="container", y=1, yanchor="top", yref="container",
+                   pad=dict(t=6, l=4)),
         height=int(height * scale), font=dict(size=theme.font, color=INK),
-        margin=dict(l=10, r=10, t=56 if theme.present else 50, b=10),
+        margin=dict(l=10, r=10, t=top, b=10),
         plot_bgcolor="white", hoverlabel=dict(font_size=theme.font),
-        legend=dict(orientation="h", y=-0.2 if legend_below else 1.02,
+        legend=dict(orientation="h", y=-0.2 if legend_below else 1.0,
                     yanchor="top" if legend_below else "bottom", x=0, font=dict(size=theme.font)))
     fig.update_xaxes(showgrid=False, tickfont=dict(size=theme.font, color=INK),
                      title_font=dict(size=theme.font, color=INK), automargin=True)

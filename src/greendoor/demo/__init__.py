@@ -102,8 +102,14 @@ def _generate_and_load(engine: Engine, params: DemoParams, wanted: str, actor: s
                 rows[table.name] = bulk_insert(conn, table, frames[table.name])
         meta.set_many(conn, {"dataset": "demo", "demo_params": wanted,
                              "as_of": params.as_of.isoformat()})
-        # what the export says of each opportunity is known from the export's date on
+        # the CRM's stage history up to the export; what the export says from its date on
+        conn.execute(schema.opportunity_history.delete())
+        bulk_insert(conn, schema.opportunity_history,
+                    stage_history(frames["opportunities"], params.resolved().as_of))
         state.record_history(conn, frames["opportunities"], params.resolved().as_of, "demo")
+        # the CSMs' playbook history (the app's own actions are kept)
+        conn.execute(schema.actions.delete().where(schema.actions.c.created_by == "demo"))
+        rows["actions"] = bulk_insert(conn, schema.actions, frames["actions"])
         t_load = time.perf_counter() - t1
         conn.execute(schema.import_log.insert().values(
             import_id=new_id(), started_at=now, finished_at=now + dt.timedelta(
@@ -122,6 +128,54 @@ def _generate_and_load(engine: Engine, params: DemoParams, wanted: str, actor: s
     return {"skipped": False, "params": json.loads(wanted), "rows": rows,
             "seconds": {"generate": round(t_gen, 2), "load": round(t_load, 2),
                         "total": round(time.perf_counter() - t0, 2)}}
+
+
+#: The demo CRM's stage paths and the probability a stage carries.
+STAGE_PATHS = {"renewal": ("discovery", "proposal", "negotiation", "contract_sent"),
+               "other": ("discovery", "qualification", "proposal", "negotiation")}
+STAGE_PROBABILITY = {"discovery": 0.1, "qualification": 0.25, "proposal": 0.5,
+                     "negotiation": 0.7, "contract_sent": 0.85}
+
+
+def stage_history(opps: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """``opportunity_history`` rows before ``as_of`` for the demo's opportunities, as a
+    CRM would have logged them: each moves through its stage path
+    (:data:`STAGE_PATHS`) at even steps from its creation to its close (closed ones: the
+    whole path, then won or lost on the close date) or to the as-of date (open ones: up to
+    the stage the export shows). Probability by stage (:data:`STAGE_PROBABILITY`); the
+    forecast category is the export's for renewals, else from the probability. The
+    export's own values are recorded from ``as_of`` on (:func:`greendoor.state.record_history`)."""
+    rows = []
+    end_day = pd.Timestamp(as_of)
+    for o in opps.itertuples(index=False):
+        created = pd.Timestamp(o.created_at).normalize()
+        close = pd.Timestamp(o.close_date).normalize()
+        path = STAGE_PATHS["renewal" if o.type == "renewal" else "other"]
+        closed = o.status in ("won", "lost") and close < end_day
+        if closed:
+            stages, until = list(path), close
+        elif o.stage in path:
+            stages, until = list(path[:path.index(o.stage) + 1]), end_day
+        else:
+            continue
+        step = (until - created) / max(len(stages), 1)
+        for i, stage in enumerate(stages):
+            valid = (created + step * i).date()
+            if valid >= as_of:
+                break
+            p = STAGE_PROBABILITY[stage]
+            cat = o.forecast_category if o.type == "renewal" else (
+                "pipeline" if p < 0.5 else "best_case" if p < 0.7 else "commit")
+            rows.append((o.opportunity_id, valid, stage, cat, p, "open", o.amount, close.date()))
+        if closed and close.date() < as_of:
+            won = o.status == "won"
+            rows.append((o.opportunity_id, close.date(), "closed_won" if won else "closed_lost",
+                         o.forecast_category, 1.0 if won else 0.0, o.status, o.amount,
+                         close.date()))
+    out = pd.DataFrame(rows, columns=["opportunity_id", "valid_from", "stage", "forecast_category",
+                                      "probability", "status", "amount", "close_date"])
+    out = out.drop_duplicates(["opportunity_id", "valid_from"], keep="last")
+    return out.assign(source="demo")
 
 
 def demo_signature(params: DemoParams) -> str:

@@ -35,12 +35,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import math
 
 import numpy as np
 import pandas as pd
 
 from greendoor.demo import names as N
+from greendoor.labels import human
+from greendoor.playbooks import PLAYBOOKS
 from greendoor.state import add_months
 
 TECHCORP = "ACC-00001"
@@ -121,6 +124,7 @@ class _Simulation:
             "churn_events": self._churn_df(),
             "advocacy_activities": self.advocacy_df,
             "invoices": self._invoices(),
+            "actions": self._actions_df(),
         }
         self._scale_archetype_money(out)
         return out
@@ -312,6 +316,7 @@ class _Simulation:
         chan[1, :2] = (0, 2)  # usage and relationship
 
         self.ep = dict(on=ep_on, start=start, ramp=ramp, depth=depth, end=end, chan=chan)
+        self._interventions(failed)
         months = self.p.months + 2
         knots = np.cumsum(rng.normal(0, 0.03, (A, months + 1)), axis=1)
         knots -= knots.mean(axis=1, keepdims=True)
@@ -331,6 +336,49 @@ class _Simulation:
         for lo in range(0, A, CHUNK_ACCOUNTS):
             sl = slice(lo, min(lo + CHUNK_ACCOUNTS, A))
             self.e[sl] = self._engagement(sl)
+
+    def _interventions(self, failed: np.ndarray) -> None:
+        """CSM playbooks run in the past, with their causal effect on engagement, so
+        "Do playbooks work?" has something true to find. They draw from their own random
+        stream: the rest of the portfolio's randomness is unchanged. Never on the two
+        archetype accounts.
+
+        * ``retention_14d``: a CSM notices half of the usage dips that start inside the
+          window, 2-6 weeks in, and runs the playbook; in 70 % of runs the dip ends 3-8
+          weeks after the start instead of when it would have (effective).
+        * ``onboarding_90d``: half of the accounts signing up inside the window get it; it
+          turns half of the failed onboardings into normal ones (effective).
+        * ``renewal``: started 120 days before a third of the renewals; it changes
+          nothing in engagement (the control: a playbook with no measurable effect).
+
+        Sets ``self.playbook_runs``: ``(account, playbook key, start day, base day)``."""
+        rng = np.random.default_rng(np.random.SeedSequence([self.p.seed, 11]))
+        ep, D = self.ep, self.D
+        A, K = ep["on"].shape
+        runs: list[tuple[int, str, int, int]] = []
+        eligible = np.ones(A, dtype=bool)
+        eligible[:2] = False  # the archetypes keep their scripted stories
+        detect = ep["start"] + rng.uniform(14, 42, (A, K))
+        noticed = (ep["on"] & (ep["start"] >= 0) & (detect < D - 1) & (detect < ep["end"])
+                   & eligible[:, None] & (rng.random((A, K)) < 0.5))
+        works = noticed & (rng.random((A, K)) < 0.7)
+        ep["end"] = np.where(works, np.minimum(ep["end"], detect + rng.uniform(21, 56, (A, K))),
+                             ep["end"])
+        for a, k in zip(*np.nonzero(noticed), strict=True):
+            runs.append((int(a), "retention_14d", int(detect[a, k]), int(detect[a, k])))
+        new = eligible & (self.signup_day >= 0) & (self.signup_day < D - 1)
+        onboarded = new & (rng.random(A) < 0.5)
+        rescued = onboarded & failed & (rng.random(A) < 0.5)
+        ep["on"][:, 0] &= ~rescued
+        for a in np.flatnonzero(onboarded):
+            runs.append((int(a), "onboarding_90d", int(self.signup_day[a]),
+                         int(self.signup_day[a])))
+        ann = self._anniversary_days(lo=120, hi=D + 120)
+        for a in np.flatnonzero(eligible):
+            for day in ann[a][np.isfinite(ann[a])]:
+                if rng.random() < 1 / 3:
+                    runs.append((int(a), "renewal", int(day) - 120, int(day)))
+        self.playbook_runs = sorted(runs, key=lambda r: (r[2], r[0]))
 
     def _anniversary_days(self, lo: int, hi: int) -> np.ndarray:
         """Contract anniversaries (days from the window start) in ``[lo, hi)``, per
@@ -1127,6 +1175,54 @@ class _Simulation:
         df.insert(1, "account_id", self.ids[df.pop("acc").to_numpy()])
         for c in ("close_date", "created_at"):
             df[c] = pd.to_datetime(df[c])
+        return df
+
+    def _actions_df(self) -> pd.DataFrame:
+        """The CSM history of :meth:`_interventions` as ``actions`` rows: one
+        ``playbook_run`` per run and one ``playbook_step`` per step (as
+        :func:`greendoor.actions.start_playbook` writes them), created on the run's start
+        day by the account's CSM. Steps due before the as-of date are done 0-3 days after
+        their due date, or still open (30 % of those due in the last 3 weeks, 2 % of older
+        ones); a run is done when all its steps are."""
+        rng = np.random.default_rng(np.random.SeedSequence([self.p.seed, 12]))
+        rows: list[dict] = []
+        for a, key, start, base in self.playbook_runs:
+            pb = PLAYBOOKS[key]
+            owner = str(self.owner[a])
+            created = pd.Timestamp(self.start + start) + pd.Timedelta(hours=9)
+            run_id = f"DEMO-RUN-{len(rows) + 1:06d}"
+            steps, all_done = [], True
+            for i, step in enumerate(pb.steps):
+                due = max(base + step.offset_days, start)
+                # most steps get done; the ones still open are mostly the recent ones
+                p_open = 0.3 if self.D - due <= 21 else 0.02
+                done = due < self.D and rng.random() >= p_open
+                all_done &= bool(done)
+                finished = min(due + int(rng.integers(0, 4)), self.D - 1)
+                steps.append(dict(
+                    action_id=f"{run_id}-{i + 1}", account_id=self.ids[a], type="playbook_step",
+                    title=step.title, owner=owner if step.owner_role == "csm" else
+                    f"{human(step.owner_role)} ({owner})", due_date=self.start + due,
+                    status="done" if done else "open", playbook=key, parent_action_id=run_id,
+                    payload_json=json.dumps({"step": i + 1, "role": step.owner_role}),
+                    created_at=created, completed_at=(pd.Timestamp(self.start + finished)
+                                                      + pd.Timedelta(hours=17)) if done else None))
+            last = base + max(st.offset_days for st in pb.steps)
+            rows.append(dict(
+                action_id=run_id, account_id=self.ids[a], type="playbook_run",
+                title=f"{pb.name}: {self.names[a]}", owner=owner, due_date=self.start + last,
+                status="done" if all_done else "open", playbook=key, parent_action_id=None,
+                payload_json=json.dumps({"start": str(self.start + start),
+                                         "base": str(self.start + base)}),
+                created_at=created, completed_at=max(x["completed_at"] for x in steps)
+                if all_done else None))
+            rows += steps
+        cols = ["action_id", "account_id", "type", "title", "owner", "due_date", "status",
+                "playbook", "parent_action_id", "note", "payload_json", "created_by",
+                "created_at", "updated_at", "completed_at"]
+        df = pd.DataFrame(rows).reindex(columns=cols)
+        df["created_by"] = "demo"
+        df["due_date"] = pd.to_datetime(df["due_date"]).dt.date
         return df
 
     def _churn_df(self) -> pd.DataFrame:

@@ -220,7 +220,7 @@ def _read_tables(files: dict[str, Path], adapter: Adapter, date_format: str | No
         try:
             raw = read_file(f)
         except ReadError as exc:
-            issues.note(f.name, str(exc), line=exc.line)
+            issues.note(f.name, str(exc), line=exc.line, column=exc.column)
             continue
         if raw.delimiter != ",":
             issues.note(f.name, f"read as {delimiter_name(raw.delimiter)}-separated (from its "
@@ -300,7 +300,7 @@ def _large_usage(files: dict[str, Path], issues: V.Collector) -> Path | None:
     try:
         return files.pop("usage") if chunked.is_large(files["usage"]) else None
     except ReadError as exc:
-        issues.note(files.pop("usage").name, str(exc), line=exc.line)
+        issues.note(files.pop("usage").name, str(exc), line=exc.line, column=exc.column)
         return None
 
 
@@ -358,8 +358,9 @@ def import_path(
     ``fmt`` is an adapter name (``canonical``, ``ravenstack``). With ``dry_run``
     the import runs in a transaction that is rolled back: the report shows what
     would be inserted and updated. ``replace`` empties the canonical tables first
-    (needed to import into a store holding the demo portfolio). Raises
-    :class:`ImportRefused` for a demo store without ``replace``, ``KeyError`` for
+    (needed to import into a store holding the demo portfolio; a dry run over the demo
+    counts what replacing it would do). Raises :class:`ImportRefused` for an import
+    (not a dry run) into a demo store without ``replace``, ``KeyError`` for
     an unknown format, ``FileNotFoundError`` for a missing path and
     :class:`~greendoor.access.AccessDenied` when ``actor`` is a principal who is not
     an admin (checked before anything is read). Validation
@@ -375,8 +376,11 @@ def import_path(
     step(0.05, "Reading and validating files")
     _, _, dataset, n_accounts = _store_keys(engine)
     if dataset == "demo" and n_accounts and not replace:
-        raise ImportRefused("The store holds the demo portfolio; importing would mix your data "
-                            "with it. Use another store (GREENDOOR_DB_URL) or --replace.")
+        if dry_run:  # validating is harmless: count what replacing the demo would do
+            replace = True
+        else:
+            raise ImportRefused("The store holds the demo portfolio; importing would mix your data "
+                                "with it. Use another store (GREENDOOR_DB_URL) or --replace.")
     typed = prepare(engine, path, adapter, date_format, issues, report)
     report.tables = {t: report.tables[t] for t in CONTRACT if t in report.tables}
     report.issues = sorted(issues.issues, key=lambda i: (i.severity != "error", i.file,

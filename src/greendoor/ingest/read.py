@@ -26,11 +26,13 @@ MAX_WHOLE_FILE_BYTES = 2 * 2**30
 
 class ReadError(ValueError):
     """A file cannot be read at all (not CSV/Parquet, bad encoding, no header, too big).
-    The message does not repeat the file name; ``line`` is set where one is known."""
+    The message does not repeat the file name; ``line`` and ``column`` are set where
+    known."""
 
-    def __init__(self, message: str, line: int | None = None):
+    def __init__(self, message: str, line: int | None = None, column: str | None = None):
         super().__init__(message)
         self.line = line
+        self.column = column
 
 
 @dataclasses.dataclass
@@ -137,7 +139,7 @@ def refuse_nul(path: Path, delimiter: str) -> None:
     cells = next(csv.reader([text.replace("\x00", "\ufffd")], delimiter=delimiter), [])
     at = next((i for i, c in enumerate(cells) if "\ufffd" in c), None)
     column = header[at] if at is not None and at < len(header) else None
-    raise ReadError((f"column {column}: " if column else "") + "contains a NUL byte", line=line)
+    raise ReadError("contains a NUL byte", line=line, column=column)
 
 
 def sniff_delimiter(path: Path) -> str:

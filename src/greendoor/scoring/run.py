@@ -495,6 +495,38 @@ def _details(out: pd.DataFrame, why: WhyPanel, f: pd.DataFrame, X: pd.DataFrame,
     return details, drivers
 
 
+def _past_details(out: pd.DataFrame, f: pd.DataFrame, why: WhyPanel, X: pd.DataFrame,
+                  renewal_cat: pd.Series, adv_cond: pd.DataFrame, models: dict,
+                  gates: skill.Gates, settings: dict, d: dt.date) -> list[str]:
+    """An earlier week's ``details_json`` per account, compact: what replaying that date
+    shows (the churn drivers of the accounts the at-risk queue lists then, when the churn
+    model has skill; the alerts the rules raised that day, as ``alerts``: the alerts table
+    keeps the latest date's only, with their status; the renewal, advocacy conditions and
+    best improvement), without the full why panel, which only the latest date keeps (its
+    components are columns of every snapshot)."""
+    listed = (at_risk_rows(out["band"], out["trend"])
+              | (out["risk_index"] >= settings["models"]["queue_min_risk_index"]))
+    drivers = _drivers(models.get("churn") if gates.uses("churn") else None,
+                       X[listed.to_numpy()], gates, "churn")
+    best = why.best_improvement().tolist()
+    days = out["days_to_renewal"].tolist()
+    cats = renewal_cat.tolist()
+    adv = {c: adv_cond[c].astype(bool).tolist() for c in adv_cond}
+    computed = (listed & gates.uses("churn")).tolist()
+    raised: dict[str, list[dict]] = {}
+    for r in AL.account_alerts(f, out, settings, d, drivers).itertuples(index=False):
+        raised.setdefault(r.account_id, []).append(
+            {"rule": r.rule, "severity": r.severity, "title": r.title, "evidence": r.evidence})
+    return [dumps({
+        "best_improvement": best[i],
+        "churn_drivers": drivers.get(a, []),
+        "drivers_computed": bool(computed[i]),
+        "alerts": raised.get(a, []),
+        "renewal": {"days_to_renewal": days[i], "forecast_category": cats[i]},
+        "advocacy": {k: v[i] for k, v in adv.items()},
+    }) for i, a in enumerate(out.index)]
+
+
 def _model_runs(conn: Connection, infos: dict, models: dict, scored_at: dt.datetime,
                 as_of: dt.date, version: int) -> None:
     for kind in KINDS:
@@ -551,6 +583,10 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
         for d in sorted(dates):
             base_h = cache.health.get(plan.bases[d], plan.stored_base.get(plan.bases[d]))
             out, X, renewal_cat, adv_cond = _score_date(cache, d, base_h, models, gates, engine)
+            if d != as_of:  # an earlier week: what replaying that date needs
+                out["details_json"] = _past_details(out, cache.features[d], cache.why[d], X,
+                                                    renewal_cat, adv_cond, models, gates,
+                                                    plan.settings, d)
             rows.append(out)
         secs["predict"] = time.perf_counter() - t3
         t5 = time.perf_counter()

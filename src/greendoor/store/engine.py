@@ -156,7 +156,7 @@ def init_store(engine: Engine, actor: str = "system") -> dict[str, str | None]:
                     version=1,
                     created_at=now,
                     created_by=actor,
-                    note="defaults from SPEC.md",
+                    note="Greendoor defaults",
                     settings_json=json.dumps(settings, sort_keys=True),
                 )
             )
