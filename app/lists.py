@@ -13,9 +13,9 @@ from greendoor.text import md
 #: Columns holding codes shown in words (:func:`greendoor.labels.human`): "mid_market"
 #: as "Mid-market", "no_opportunity" as "No renewal opportunity".
 CODE_COLUMNS = ("segment", "stage", "forecast_category", "category", "advocacy_type", "type",
-                "activity_type", "rule_segment", "plan", "group", "action")
+                "activity_type", "rule_segment", "plan", "group", "action", "component")
 
-DEFAULT_LABELS = {"segment": "Segment", "csm_owner": "CSM", "band": "Band", "trend": "Trend",
+DEFAULT_LABELS = {"component": "Component", "segment": "Segment", "csm_owner": "CSM", "band": "Band", "trend": "Trend",
                   "industry": "Industry"}
 
 

@@ -170,9 +170,10 @@ def data_quality_note(token: str, as_of: dt.date) -> None:
 #: Presentation type scale for a projected 1920x1080 screen. Streamlit sizes its tables
 #: (a canvas) in rem of the root font size, read when a table is drawn: a 21 px root
 #: gives table text 0.875 x 21 = 18.4 px, chart ticks are set by the figures' Theme.
-#: Always: KPI labels wrap instead of ending in "…".
+#: Always: KPI labels and button labels wrap instead of ending in "…".
 BASE_CSS = """<style>
-[data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div {
+[data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div,
+[data-testid^="stBaseButton"] p, [data-testid^="stBaseButton"] div {
   white-space: normal; overflow: visible; text-overflow: clip; }
 </style>"""
 

@@ -38,7 +38,7 @@ if acc is None:
 a, snap, det = acc.account, acc.snapshot or {}, acc.details
 st.title(md(shell.account_label(account_id, a["name"])))
 renewal = det.get("renewal", {}).get("days_to_renewal")
-sub_info = [a.get("segment") or "no segment", a.get("industry") or "", f"CSM {a.get('csm_owner') or '—'}"]
+sub_info = [human(a["segment"]) if a.get("segment") else "no segment", a.get("industry") or "", f"CSM {a.get('csm_owner') or '—'}"]
 st.caption(" · ".join(md(x) for x in sub_info if x) + f" · as of {f.as_of:%d %b %Y}")
 
 band = snap.get("band")

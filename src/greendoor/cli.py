@@ -19,7 +19,9 @@ import sys
 import time
 
 import sqlalchemy as sa
+from threadpoolctl import threadpool_limits
 
+from greendoor import config
 from greendoor.access import ROLES
 
 
@@ -99,6 +101,9 @@ def _model_args(sub) -> None:
     sc.add_argument("--retrain", action="store_true", help="retrain even if a fresh model exists")
     sc.add_argument("--if-needed", action="store_true",
                     help="only score when the store has no snapshots (used by `make run`)")
+    sc.add_argument("--evaluate", action="store_true",
+                    help="run the backtest even when nothing changed since the stored one "
+                         "(by default it runs only after new data, settings or models)")
     ev = sub.add_parser("evaluate", help="time-ordered backtest of the scores and models")
     ev.add_argument("--as-of", type=_date, default=None)
     ev.add_argument("--json", action="store_true", help="print the full result as JSON")
@@ -253,8 +258,10 @@ def _forecast(engine, args) -> int:
     if args.if_needed and _has_rows(engine, "forecasts"):
         print("store already has forecasts; nothing to do")
         return 0
-    report = run_forecasts(engine, as_of=args.as_of, horizon=args.horizon, n_jobs=args.jobs,
-                           progress=_progress if sys.stdout.isatty() else None)
+    with threadpool_limits(limits=config.threads(), user_api="openmp"):
+        report = run_forecasts(engine, as_of=args.as_of, horizon=args.horizon,
+                               n_jobs=args.jobs,
+                               progress=_progress if sys.stdout.isatty() else None)
     print(report.summary())
     return 0
 
@@ -379,7 +386,8 @@ def _score(engine, args) -> int:
         print("store already scored; nothing to do")
         return 0
     report = score(engine, as_of=args.as_of, backfill_weeks=args.backfill_weeks,
-                   retrain=args.retrain, progress=_progress if sys.stdout.isatty() else None)
+                   retrain=args.retrain, progress=_progress if sys.stdout.isatty() else None,
+                   evaluate_models=True if args.evaluate else None)
     print(report.summary())
     if report.evaluation:
         print(_format_evaluation(report.evaluation))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -32,8 +33,9 @@ def agenda(conn: Connection, f: Filters, since: dt.date,
     """One row per agenda item: ``section`` (in :data:`SECTIONS` order),
     ``account_id, name, arr, detail``; largest ARR first within a section. ``drop_points``
     and ``windows`` are the settings ``this_week_health_drop_points`` and
-    ``this_week_renewal_windows_days``; ``expansion_min`` the setting
-    ``this_week_expansion_probability``."""
+    ``this_week_renewal_windows_days`` (a renewal enters a window only when its contract
+    is at least twice the window's length: a month-to-month contract is always inside
+    its 30-day window); ``expansion_min`` the setting ``this_week_expansion_probability``."""
     today = today or dt.date.today()
     now = scores(conn, f)
     snap_before = snapshot_date(conn, since)
@@ -73,7 +75,11 @@ def agenda(conn: Connection, f: Filters, since: dt.date,
         renews = r.next_renewal.date()
         left_now = (renews - f.as_of).days
         left_then = (renews - since).days
-        entered = [w for w in sorted(windows) if left_now <= w < left_then]
+        # a window counts for contracts at least twice its length: a month-to-month
+        # contract is always inside its 30-day window, and would enter it every month
+        term_days = r.term_months * 365.25 / 12 if pd.notna(r.term_months) else np.inf
+        entered = [w for w in sorted(windows)
+                   if left_now <= w < left_then and term_days >= 2 * w]
         if entered:
             rows.append(("Renewals entering a window", r.account_id, r.name, float(r.arr),
                          f"{entered[0]}-day window: renews {renews:%d %b %Y} "

@@ -1182,7 +1182,7 @@ class _Simulation:
         ``playbook_run`` per run and one ``playbook_step`` per step (as
         :func:`greendoor.actions.start_playbook` writes them), created on the run's start
         day by the account's CSM. Steps due before the as-of date are done 0-3 days after
-        their due date, or still open (30 % of those due in the last 3 weeks, 2 % of older
+        their due date, or still open (20 % of those due in the last 3 weeks, 0.3 % of older
         ones); a run is done when all its steps are."""
         rng = np.random.default_rng(np.random.SeedSequence([self.p.seed, 12]))
         rows: list[dict] = []
@@ -1195,7 +1195,7 @@ class _Simulation:
             for i, step in enumerate(pb.steps):
                 due = max(base + step.offset_days, start)
                 # most steps get done; the ones still open are mostly the recent ones
-                p_open = 0.3 if self.D - due <= 21 else 0.02
+                p_open = 0.2 if self.D - due <= 21 else 0.003
                 done = due < self.D and rng.random() >= p_open
                 all_done &= bool(done)
                 finished = min(due + int(rng.integers(0, 4)), self.D - 1)

@@ -42,8 +42,9 @@ import orjson
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from threadpoolctl import threadpool_limits
 
-from greendoor import audit, state
+from greendoor import audit, config, state
 from greendoor.access import Actor, actor_name
 from greendoor.config import DEFAULT_SETTINGS
 from greendoor.periods import data_start, default_as_of
@@ -66,7 +67,7 @@ from greendoor.scoring.health import (
 )
 from greendoor.scoring.labels import churn_labels, expansion_labels
 from greendoor.settings import current as current_settings
-from greendoor.store import schema
+from greendoor.store import meta, schema
 from greendoor.store.bulk import staged, upsert
 from greendoor.store.engine import new_id
 from greendoor.store.rollups import usage_rollups_fresh
@@ -116,6 +117,8 @@ class ScoreReport:
     evaluation: dict | None = None
     seconds: dict = dataclasses.field(default_factory=dict)
     missing_tables: list = dataclasses.field(default_factory=list)
+    #: when the stored backtest was reused (nothing changed since): its creation time
+    evaluation_reused: str | None = None
 
     def summary(self) -> str:
         """The run as text for the command line: counts, each model beside its baselines with
@@ -134,6 +137,9 @@ class ScoreReport:
                              f"{m['trained_through']}; backtest: {use}")
             else:
                 lines.append(f"  {kind} model: not available: {m.get('reason')}")
+        if self.evaluation_reused:
+            lines.append(f"  backtest: reused the one of {self.evaluation_reused[:16]} (same data, "
+                         "settings and models; `greendoor score --evaluate` runs it again)")
         lines.append(f"  alerts: {self.alerts:,}")
         lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in self.seconds.items()))
         return "\n".join(lines)
@@ -368,6 +374,17 @@ class _Plan:
     infos: dict
     stored_base: dict
     stored_evaluation: dict | None
+    fingerprint: dict
+
+
+def inputs_fingerprint(conn: Connection, as_of: dt.date, version: int) -> dict:
+    """What a backtest's result depends on: the as-of date, the settings version, the
+    latest import's end and the demo's parameters. A stored evaluation with the same
+    fingerprint (and no model retrained) is reused by :func:`score`."""
+    last = conn.execute(sa.select(sa.func.max(schema.import_log.c.finished_at))).scalar()
+    return {"as_of": str(as_of), "settings_version": int(version),
+            "last_import": str(last) if last else None,
+            "demo_params": meta.get(conn, "demo_params")}
 
 
 def _plan(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None,
@@ -400,8 +417,9 @@ def _plan(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None,
             if len(prev):
                 stored_base[b] = prev.set_index("account_id")
         stored = latest_evaluation(conn)
+        fingerprint = inputs_fingerprint(conn, as_of, version)
     return _Plan(as_of, version, settings, start, dates, bases, models, infos, stored_base,
-                 stored)
+                 stored, fingerprint)
 
 
 def _score_date(cache: FeatureCache, d: dt.date, base_h, models: dict, gates: skill.Gates,
@@ -544,16 +562,31 @@ def _model_runs(conn: Connection, infos: dict, models: dict, scored_at: dt.datet
 
 def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | None = None,
           retrain: bool = False, progress: Callable[[float, str], None] | None = None,
-          evaluate_models: bool = True, actor: Actor = "system") -> ScoreReport:
+          evaluate_models: bool | None = None, actor: Actor = "system") -> ScoreReport:
     """Score every account as of ``as_of`` (and ``backfill_weeks`` earlier weeks) and
     write snapshots, alerts, model runs and an audit row (``score.run``) in one
-    transaction. With ``evaluate_models`` the backtest runs again; otherwise the stored
-    one decides which models have skill (:class:`greendoor.scoring.skill.Gates`).
+    transaction. With ``evaluate_models`` the backtest runs again; with ``False`` the
+    stored one decides which models have skill (:class:`greendoor.scoring.skill.Gates`);
+    with ``None`` (the default) the backtest runs only when a model is retrained or the
+    inputs changed since the stored one (:func:`inputs_fingerprint`), and
+    ``report.evaluation_reused`` says so.
 
     Raises ``ValueError`` for an empty store, and
     :class:`~greendoor.access.AccessDenied` when ``actor`` is a principal who is not an
     admin (rescoring applies the settings).
+
+    scikit-learn's OpenMP threads are capped at :func:`greendoor.config.threads` for the
+    run, so that scoring on a busy machine (the app serving beside it) slows in
+    proportion to the load instead of collapsing.
     """
+    with threadpool_limits(limits=config.threads(), user_api="openmp"):
+        return _score(engine, as_of, backfill_weeks, retrain, progress, evaluate_models, actor)
+
+
+def _score(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None, retrain: bool,
+           progress: Callable[[float, str], None] | None, evaluate_models: bool | None,
+           actor: Actor) -> ScoreReport:
+    """:func:`score`'s run, inside its thread limits."""
     actor = actor_name(actor, "admin")
     step = progress or (lambda f, m: None)
     t0 = time.perf_counter()
@@ -564,6 +597,10 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     cache = FeatureCache(engine, plan.settings, progress)
     train = training_dates(as_of, plan.start, horizon=cache.horizon)
     need_train = retrain or any(models.get(k) is None for k in KINDS)
+    stored = plan.stored_evaluation or {}
+    reused = evaluate_models is None and not need_train and \
+        stored.get("fingerprint") == plan.fingerprint
+    evaluate_models = not reused if evaluate_models is None else evaluate_models
     wanted = set(dates) | {b for b in plan.bases.values()
                            if (plan.start is None or b >= plan.start) and b not in plan.stored_base}
     if need_train or evaluate_models:
@@ -571,6 +608,8 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     cache.ensure(wanted, 0.0, 0.7)
     secs["features"] = time.perf_counter() - t0
     evaluation = _train_and_backtest(cache, train, models, infos, evaluate_models, step, secs)
+    if evaluation is not None:
+        evaluation["fingerprint"] = plan.fingerprint
     gates = skill.Gates(evaluation if evaluation is not None else plan.stored_evaluation)
     # the batch below builds about a million small acyclic dicts and lists (details,
     # drivers, alerts); the cyclic garbage collector would walk them all again and
@@ -612,7 +651,8 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     missing = [t.name for t in OPTIONAL_TABLES if t.name not in cache.has_rows]
     return ScoreReport(as_of=as_of, dates=sorted(dates, reverse=True), accounts=len(out),
                        alerts=len(al), models=infos, evaluation=evaluation, seconds=secs,
-                       missing_tables=missing)
+                       missing_tables=missing,
+                       evaluation_reused=stored.get("created_at") if reused else None)
 
 
 def _train_and_backtest(cache: FeatureCache, train: list[dt.date], models: dict, infos: dict,
