@@ -68,14 +68,20 @@ def masker(token: str) -> Masker:
         return build_masker(conn)
 
 
+#: Cached results kept per loader (the least recently used go first): each as-of date,
+#: filter or data version visited is one entry, so the server's memory stays bounded
+#: however many dates a meeting walks through (it grew about 13 MiB per date, issue 23).
+MAX_ENTRIES = 32
+
+
 def loader(ttl: int = 3600, spinner: str | bool = False):
-    """``st.cache_data`` for a loader whose first argument is the data token, and the
-    one place names are masked: when :func:`masking`, the cached result is returned
-    through :meth:`Masker.apply` (account and contact names, e-mails, and free text
-    containing them), so no page can forget it. ``spinner``: words shown while a cold
-    call runs."""
+    """``st.cache_data`` for a loader whose first argument is the data token (at most
+    :data:`MAX_ENTRIES` results each), and the one place names are masked: when
+    :func:`masking`, the cached result is returned through :meth:`Masker.apply` (account
+    and contact names, e-mails, and free text containing them), so no page can forget
+    it. ``spinner``: words shown while a cold call runs."""
     def wrap(fn):
-        cached = st.cache_data(show_spinner=spinner, ttl=ttl)(fn)
+        cached = st.cache_data(show_spinner=spinner, ttl=ttl, max_entries=MAX_ENTRIES)(fn)
 
         @functools.wraps(fn)
         def call(token, *args, **kwargs):
@@ -112,6 +118,12 @@ def store_status(token: str) -> dict:
 def kpis(token: str, f: Filters) -> dict:
     with engine().connect() as conn:
         return portfolio_health.kpis(conn, f)
+
+
+@loader(ttl=3600, spinner="Computing the retention bridge…")
+def retention_bridge(token: str, f: Filters) -> dict:
+    with engine().connect() as conn:
+        return portfolio_health.retention_bridge(conn, f)
 
 
 @loader(ttl=3600, spinner="Computing the ARR trend…")

@@ -152,6 +152,28 @@ with right:
                                                              "Accounts by segment", shell.theme()),
                                          "seg_accounts", select=True)
 
+br = data.retention_bridge(token, f)
+if br["bridge"] is not None:
+    st.subheader("Retention bridge")
+    period = f"{br['start']:%d %b %Y} to {br['end']:%d %b %Y}"
+    ev_bridge = shell.chart(charts.retention_bridge(br["bridge"], period, money, shell.theme()),
+                            "bridge", select=True)
+    st.caption("ARR as of the period's start, the new logos, the expansion, contraction and "
+               "churn of the accounts that had ARR then, and the ARR at its end. GRR = (start − "
+               "contraction − churn) / start and NRR = (start + expansion − contraction − churn) "
+               "/ start are computed from these bars (new logos are outside both), the same "
+               "figures as the KPIs above. Click a bar to list its accounts.")
+    moved = [cd[0] for cd in lists.clicked(ev_bridge) if cd and cd[0]]
+    if moved:
+        rows = br["accounts"][br["accounts"]["movement"] == moved[-1]]
+        st.info(f"Showing the {len(rows):,} accounts behind **{human(moved[-1])}** "
+                f"({money(rows['change'].abs().sum())}).")
+        lists.account_list(rows, "bridge_accounts",
+                           ["name", "segment", "csm_owner", "start_arr", "end_arr", "change"],
+                           {"name": lists.name_col(), "start_arr": lists.money_col("Start ARR ($)"),
+                            "end_arr": lists.money_col("End ARR ($)"),
+                            "change": lists.money_col("Change ($)")}, height=300)
+
 
 def clicked(name: str) -> list:
     ev = events.get(name) or {}

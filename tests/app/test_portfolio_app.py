@@ -65,6 +65,22 @@ def test_clicking_a_segment_bar_lists_the_accounts_behind_it(demo_store, use_sto
     assert any("enterprise" in i.value.lower() for i in at.info)
 
 
+def test_the_retention_bridge_agrees_with_the_kpis_and_drills_to_its_accounts(demo_store,
+                                                                             use_store):
+    use_store(demo_store[0])
+    at = run_app()
+    values = {m.label: m.value for m in at.metric}
+    title = next(c.proto.spec for c in at.get("plotly_chart") if "ARR bridge" in c.proto.spec)
+    # the bridge's GRR and NRR are the KPIs' (both to one decimal)
+    assert f"GRR {values['GRR (12 months)']}" in title and f"NRR {values['NRR (12 months)']}" in title
+    churn = {"selection": {"points": [{"customdata": ["churn"]}], "point_indices": [4],
+                           "box": [], "lasso": []}}
+    at = run_app(bridge=churn)
+    rows = next(d.value for d in at.dataframe if "start_arr" in d.value.columns)
+    assert len(rows) > 0 and (rows["end_arr"] == 0).all() and (rows["change"] < 0).all()
+    assert any("accounts behind **Churn**" in i.value for i in at.info)
+
+
 def test_empty_store_offers_the_demo_and_loads_it(store_url, use_store):
     use_store(store_url)
     at = run_app()

@@ -115,3 +115,17 @@ def test_renewal_and_quality_figures():
                           "n": [100, 10, 1]})
     fig = quality.band_churn(rates, 90, "AUC 0.8", THEME)
     assert list(fig.data[0].x) == ["Red", "Green"]  # bands in order, "unknown" left out
+
+
+def test_retention_bridge_waterfall():
+    b = {"start": 430.0, "new": 50.0, "expansion": 20.0, "contraction": 50.0, "churn": 100.0,
+         "end": 350.0, "grr": 280 / 430, "nrr": 300 / 430}
+    fig = portfolio.retention_bridge(b, "2025", lambda v: f"${v:,.0f}", THEME)
+    w = fig.data[0]
+    assert list(w.measure) == ["absolute", "relative", "relative", "relative", "relative",
+                               "total"]
+    assert list(w.y[:5]) == [430.0, 50.0, 20.0, -50.0, -100.0]  # losses drawn downwards
+    assert list(w.text) == ["$430", "+$50", "+$20", "−$50", "−$100", "$350"]
+    assert [c[0] for c in w.customdata] == [None, "new", "expansion", "contraction", "churn",
+                                            None]
+    assert "GRR 65.1%, NRR 69.8%" in fig.layout.title.text

@@ -198,3 +198,32 @@ def test_arr_at_risk_messages():
     with pytest.raises(ValueError, match="same length"):
         m.arr_at_risk([100, 200], [0.1])
     assert m.arr_at_risk([100], [0.0]) == 0.0 and m.arr_at_risk([100], [1.0]) == 100.0
+
+
+def test_retention_bridge_hand_computed():
+    # A expands 100 -> 120, B contracts 200 -> 150, C churns (100), D is new (50),
+    # E stays flat at 30, F has no ARR at either end
+    start = [100, 200, 100, 0, 30, 0]
+    end = [120, 150, float("nan"), 50, 30, 0]
+    assert list(core.arr_movement(start, end)) == [
+        "expansion", "contraction", "churn", "new", "flat", "none"]
+    b = core.retention_bridge(start, end)
+    assert (b["start"], b["new"], b["expansion"], b["contraction"], b["churn"]) == (
+        430.0, 50.0, 20.0, 50.0, 100.0)
+    assert b["end"] == 350.0  # 430 + 50 + 20 - 50 - 100
+    assert b["grr"] == pytest.approx(280 / 430)  # (430 - 50 - 100) / 430
+    assert b["nrr"] == pytest.approx(300 / 430)  # (430 + 20 - 50 - 100) / 430
+    active = [i for i, s in enumerate(start) if s > 0]  # the same as grr() and nrr()
+    assert b["grr"] == pytest.approx(core.grr([start[i] for i in active],
+                                              [end[i] for i in active]))
+    assert b["nrr"] == pytest.approx(core.nrr([start[i] for i in active],
+                                              [end[i] for i in active]))
+
+
+def test_retention_bridge_errors():
+    with pytest.raises(ValueError, match="no account had ARR"):
+        core.retention_bridge([0, 0], [10, 0])
+    with pytest.raises(ValueError, match="negative"):
+        core.arr_movement([-1], [0])
+    with pytest.raises(ValueError, match="same length"):
+        core.arr_movement([1, 2], [1])

@@ -210,3 +210,31 @@ def test_success_metrics_are_met_only_when_the_model_beats_its_best_baseline():
     m = success_metrics(evaluation("skill"), renewal).set_index("metric")["met"]
     assert m["Renewal forecast accuracy (past quarters, mean), beating its best baseline"] is True
     assert m[churn] is True and m["Churn model top-decile lift (with measured skill)"] is True
+
+
+def test_arr_movements_hand_computed(small):
+    with small.connect() as conn:
+        mv = msql.arr_movements(conn, D(2024, 6, 1), D(2025, 6, 1)).set_index("account_id")
+    assert mv["movement"].to_dict() == {"A": "expansion", "B": "contraction", "C": "churn",
+                                        "D": "new"}
+    assert mv.loc["D", "start_arr"] == 0.0 and mv.loc["D", "end_arr"] == 50.0
+
+
+@pytest.mark.parametrize("segment", [None, "smb"])
+@pytest.mark.parametrize("days_back", [120, 240, 365])
+def test_the_bridge_reproduces_grr_and_nrr_on_the_demo(demo_store, segment, days_back):
+    """Three periods x two segments: the bridge's bars give the KPIs' GRR and NRR."""
+    _, eng = demo_store
+    with eng.connect() as conn:
+        end = periods.default_as_of(conn)
+        start = end - dt.timedelta(days=days_back)
+        ret = msql.retention(conn, start, end, segment)
+        bridge = portfolio_health.retention_bridge(
+            conn, periods.Filters(as_of=end, segment=segment), days=days_back)["bridge"]
+    assert bridge["grr"] == pytest.approx(ret["grr"]) and bridge["nrr"] == pytest.approx(ret["nrr"])
+    assert bridge["start"] == pytest.approx(ret["start_arr"])
+    assert bridge["churn"] == pytest.approx(ret["churned_arr"])
+    assert bridge["contraction"] == pytest.approx(ret["contraction"])
+    with eng.connect() as conn:  # the bars end at the ARR as of the end date
+        end_arr = msql.arr_as_of(conn, end, segment)["arr"].sum()
+    assert bridge["end"] == pytest.approx(end_arr)

@@ -16,7 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greendoor import state
+from greendoor.metrics import core
 from greendoor.metrics import sql as msql
+from greendoor.metrics.core import MOVEMENTS
 from greendoor.periods import Filters
 from greendoor.store import schema
 
@@ -54,6 +56,25 @@ def kpis(conn: Connection, f: Filters) -> dict[str, float]:
         "nps": n["nps"],
         "nps_responses": n["responses"],
     }
+
+
+def retention_bridge(conn: Connection, f: Filters, days: int = 365) -> dict:
+    """The retention bridge over ``[as_of - days, as_of)`` within the filters, the period of
+    the GRR and NRR KPIs (:func:`kpis`): ``bridge`` (:func:`greendoor.metrics.core.
+    retention_bridge`: start, new, expansion, contraction, churn, end in USD; grr, nrr),
+    ``start`` and ``end`` dates, and ``accounts``: one row per account that moved
+    (``account_id, name, segment, csm_owner, start_arr, end_arr, change, movement``),
+    largest change first. ``bridge`` is ``None`` when no account had ARR at the start."""
+    start = f.as_of - dt.timedelta(days=days)
+    mv = msql.arr_movements(conn, start, f.as_of, f.segment, f.owner)
+    a = schema.accounts
+    names = pd.read_sql(sa.select(a.c.account_id, a.c.name, a.c.segment, a.c.csm_owner), conn)
+    moved = mv[mv["movement"].isin(MOVEMENTS)].merge(names, on="account_id", how="left")
+    moved["change"] = moved["end_arr"] - moved["start_arr"]
+    moved = moved.sort_values("change", key=abs, ascending=False, ignore_index=True)
+    bridge = core.retention_bridge(mv["start_arr"], mv["end_arr"]) \
+        if (mv["start_arr"] > 0).any() else None
+    return {"bridge": bridge, "start": start, "end": f.as_of, "accounts": moved}
 
 
 def arr_trend(conn: Connection, f: Filters, months: int = 24) -> pd.DataFrame:

@@ -45,6 +45,9 @@ def segment_bars(df: pd.DataFrame, value: str, title: str, theme: Theme,
         hovertemplate="%{y}: %{text}<extra>click to list these accounts</extra>",
     ))
     fig.update_yaxes(autorange="reversed")
+    top = float(d[value].max()) if len(d) else 0.0
+    if top > 0:  # room for the label outside the longest bar
+        fig.update_xaxes(range=[0, top * 1.25])
     if money:
         money_axis(fig, "x")
     return finish(fig, title, theme, height=260)
@@ -97,3 +100,36 @@ def arr_by_band_segment(scores: pd.DataFrame, theme: Theme) -> go.Figure:
             hovertemplate="%{x}, " + band + ": $%{y:,.0f}<extra>click to list</extra>"))
     fig.update_layout(barmode="stack")
     return finish(money_axis(fig), "ARR by health band and segment", theme)
+
+
+#: Retention bridge bars: label, kind (Plotly waterfall measure) and sign.
+BRIDGE_BARS = (("start", "Start ARR", "absolute", 1), ("new", "New logos", "relative", 1),
+               ("expansion", "Expansion", "relative", 1),
+               ("contraction", "Contraction", "relative", -1),
+               ("churn", "Churn", "relative", -1), ("end", "End ARR", "total", 1))
+
+
+def retention_bridge(bridge: dict, period: str, money, theme: Theme) -> go.Figure:
+    """Start ARR -> new -> expansion -> contraction -> churn -> end ARR as a waterfall.
+    ``bridge``: :func:`greendoor.metrics.core.retention_bridge`'s dict; ``period`` names
+    it in the title; ``money`` formats a dollar amount. Each movement bar carries its
+    movement in ``customdata`` (start and end carry ``None``)."""
+    keys = [k for k, *_ in BRIDGE_BARS]
+    fig = go.Figure(go.Waterfall(
+        x=[label for _, label, *_ in BRIDGE_BARS],
+        measure=[m for *_, m, _ in BRIDGE_BARS],
+        y=[bridge[k] * sign if m != "total" else 0 for k, _, m, sign in BRIDGE_BARS],
+        text=[("−" if sign < 0 else "+" if m == "relative" else "") + money(bridge[k])
+              for k, _, m, sign in BRIDGE_BARS],
+        textposition="outside", cliponaxis=False,
+        customdata=[[k if k in ("new", "expansion", "contraction", "churn") else None]
+                    for k in keys],
+        connector=dict(line=dict(color="#9aa5b1", width=1)),
+        increasing=dict(marker=dict(color=BAND_COLORS["green"])),
+        decreasing=dict(marker=dict(color=BAND_COLORS["red"])),
+        totals=dict(marker=dict(color=NAVY)),
+        hovertemplate="%{x}: %{text}<extra>click to list the accounts</extra>"))
+    fig.update_yaxes(rangemode="tozero")
+    title = f"ARR bridge, {period}: GRR {bridge['grr']:.1%}, NRR {bridge['nrr']:.1%}"
+    return finish(money_axis(fig), title, theme, height=400)
+

@@ -75,6 +75,53 @@ def nrr(start_arr: Iterable[float], end_arr: Iterable[float]) -> float:
     return float(e.sum() / s.sum())
 
 
+#: The ARR movements of a retention bridge, in the order the bars are drawn.
+MOVEMENTS = ("new", "expansion", "contraction", "churn")
+
+
+def arr_movement(start_arr: Iterable[float], end_arr: Iterable[float]) -> np.ndarray:
+    """Each account's ARR movement over a period, aligned per account (NaN = 0):
+    ``"new"`` (no ARR at the start, some at the end), ``"expansion"`` (end > start > 0),
+    ``"contraction"`` (0 < end < start), ``"churn"`` (start > 0, end 0), ``"flat"``
+    (end = start > 0) or ``"none"`` (no ARR at either). Raises ``ValueError`` for
+    negative ARR or unequal lengths."""
+    s = np.nan_to_num(np.asarray(start_arr, dtype=float), nan=0.0)
+    e = np.nan_to_num(np.asarray(end_arr, dtype=float), nan=0.0)
+    if s.shape != e.shape:
+        raise ValueError("start_arr and end_arr must have the same length")
+    if (s < 0).any() or (e < 0).any():
+        raise ValueError("ARR cannot be negative")
+    return np.select([(s <= 0) & (e > 0), (s > 0) & (e > s), (s > 0) & (e > 0) & (e < s),
+                      (s > 0) & (e <= 0), (s > 0) & (e == s)],
+                     ["new", "expansion", "contraction", "churn", "flat"], "none")
+
+
+def retention_bridge(start_arr: Iterable[float], end_arr: Iterable[float]) -> dict[str, float]:
+    """The retention bridge of a period from per-account ARR at its start and end
+    (aligned, NaN = 0): ``start, new, expansion, contraction, churn, end`` (USD; the
+    movements as positive amounts, end = start + new + expansion - contraction - churn)
+    and ``grr, nrr`` computed from exactly those bars:
+    GRR = (start - contraction - churn) / start, NRR = (start + expansion - contraction
+    - churn) / start (SPEC.md "GRR", "NRR"; new logos are outside both). They equal
+    :func:`grr` and :func:`nrr` over the accounts active at the start. Raises
+    ``ValueError`` when no account had ARR at the start."""
+    s = np.nan_to_num(np.asarray(start_arr, dtype=float), nan=0.0)
+    e = np.nan_to_num(np.asarray(end_arr, dtype=float), nan=0.0)
+    kind = arr_movement(s, e)
+    start = float(s.sum())
+    if start <= 0:
+        raise ValueError("no account had ARR at the start of the period")
+    out = {"start": start,
+           "new": float(e[kind == "new"].sum()),
+           "expansion": float((e - s)[kind == "expansion"].sum()),
+           "contraction": float((s - e)[kind == "contraction"].sum()),
+           "churn": float(s[kind == "churn"].sum())}
+    out["end"] = start + out["new"] + out["expansion"] - out["contraction"] - out["churn"]
+    out["grr"] = (start - out["contraction"] - out["churn"]) / start
+    out["nrr"] = (start + out["expansion"] - out["contraction"] - out["churn"]) / start
+    return out
+
+
 #: SPEC.md: promoters answer 9-10, detractors 0-6, passives 7-8 (the one home of the
 #: NPS cut-offs).
 PROMOTER_MIN = 9

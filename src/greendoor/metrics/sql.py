@@ -101,6 +101,26 @@ def retention(
     return out
 
 
+def arr_movements(conn: Connection, start: dt.date, end: dt.date, segment=None,
+                  owner=None) -> pd.DataFrame:
+    """Every account with ARR as of ``start`` or as of ``end`` (within the filters):
+    ``account_id, start_arr, end_arr`` (USD, 0 when none) and ``movement``
+    (:func:`greendoor.metrics.core.arr_movement`). :func:`greendoor.metrics.core.
+    retention_bridge` of these rows gives the same GRR and NRR as :func:`retention`.
+    Raises ``ValueError`` when ``end`` is not after ``start``."""
+    if end <= start:
+        raise ValueError("end must be after start")
+    st = arr_as_of_query(start, segment, owner).subquery("st")
+    en = arr_as_of_query(end, segment, owner).subquery("en")
+    q = sa.select(sa.func.coalesce(st.c.account_id, en.c.account_id).label("account_id"),
+                  sa.func.coalesce(st.c.arr, 0.0).label("start_arr"),
+                  sa.func.coalesce(en.c.arr, 0.0).label("end_arr")).select_from(
+        st.join(en, st.c.account_id == en.c.account_id, full=True))
+    df = pd.read_sql(q, conn)
+    df["movement"] = core.arr_movement(df["start_arr"], df["end_arr"])
+    return df
+
+
 def nps(conn: Connection, start: dt.date, end: dt.date, segment=None, owner=None) -> dict:
     """NPS over the ``nps`` survey answers dated in ``[start, end)``.
 
