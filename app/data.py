@@ -120,6 +120,12 @@ def kpis(token: str, f: Filters) -> dict:
         return portfolio_health.kpis(conn, f)
 
 
+@loader(ttl=3600, spinner="Reading why customers left…")
+def churn_reasons(token: str, f: Filters) -> dict:
+    with engine().connect() as conn:
+        return churn_risk.churn_reasons(conn, f)
+
+
 @loader(ttl=3600, spinner="Computing the retention bridge…")
 def retention_bridge(token: str, f: Filters) -> dict:
     with engine().connect() as conn:

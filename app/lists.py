@@ -13,7 +13,8 @@ from greendoor.text import md
 #: Columns holding codes shown in words (:func:`greendoor.labels.human`): "mid_market"
 #: as "Mid-market", "no_opportunity" as "No renewal opportunity".
 CODE_COLUMNS = ("segment", "stage", "forecast_category", "category", "advocacy_type", "type",
-                "activity_type", "rule_segment", "plan", "group", "action", "component")
+                "activity_type", "rule_segment", "plan", "group", "action", "component",
+                "reason")
 
 DEFAULT_LABELS = {"component": "Component", "segment": "Segment", "csm_owner": "CSM", "band": "Band", "trend": "Trend",
                   "industry": "Industry"}

@@ -1,12 +1,12 @@
 """Churn risk: the at-risk queue with drivers and evidence, risk drivers across the
-portfolio, and a retention what-if."""
+portfolio, a retention what-if, and why customers left (reasons, trend, feedback)."""
 
 import streamlit as st
 
 from app import actions_ui, data, lists, shell
 from greendoor.analytics import churn_risk
 from greendoor.charts import risk as charts
-from greendoor.labels import money
+from greendoor.labels import human, money
 from greendoor.scoring import skill
 
 #: Intervention strategies and their assumed save rates (share of the expected loss an
@@ -93,3 +93,40 @@ lists.account_list(
      "reading": st.column_config.TextColumn("Why listed", width="medium"),
      "drivers": st.column_config.TextColumn("Top drivers (evidence)", width="large"),
      "csm_owner": "CSM", "open_playbook": "Open playbook"}, height=560)
+
+st.subheader("Why customers left (two years to the as-of date)")
+cr = data.churn_reasons(token, f)
+if cr["events"].empty:
+    st.info("No churn event in the two years before the as-of date for these filters "
+            "(the export's churn_events table; reactivations are left out).")
+else:
+    left, right = st.columns(2)
+    with left:
+        ev_reason = shell.chart(charts.churn_reasons(cr["by_reason"], money, shell.theme()),
+                                "churn_reasons", select=True)
+    with right:
+        ev_trend = shell.chart(charts.reason_trend(cr["by_quarter"], shell.theme()),
+                               "reason_trend", select=True)
+    reasons = [cd[0] for cd in lists.clicked(ev_reason) + lists.clicked(ev_trend)]
+    query = st.text_input("Search what customers said", key="churn_feedback_search",
+                          placeholder="e.g. competitor, support, budget",
+                          help="Every word must appear in the feedback or the reason "
+                               "(not case-sensitive).")
+    events = cr["events"]
+    if reasons:
+        events = events[events["reason"] == reasons[-1]]
+    events = churn_risk.search_feedback(events, query)
+    shown = f"reason **{human(reasons[-1])}**" if reasons else "every reason"
+    st.caption(f"{len(events):,} churns ({shown}{', matching your search' if query else ''}), "
+               f"{money(events['arr_lost'].sum())} ARR lost; tenure = signup to churn. "
+               "Click a bar to keep one reason.")
+    lists.account_list(
+        events, "churn_events",
+        ["name", "churn_date", "reason", "arr_lost", "tenure_days", "segment", "feedback",
+         "csm_owner"],
+        {"name": lists.name_col(), "reason": "Reason",
+         "churn_date": st.column_config.DateColumn("Churned", format="D MMM YYYY"),
+         "arr_lost": lists.money_col("ARR lost ($)"),
+         "tenure_days": st.column_config.NumberColumn("Tenure (days)", format="%d"),
+         "feedback": st.column_config.TextColumn("What they said", width="large"),
+         "csm_owner": "CSM"}, height=360)

@@ -226,3 +226,20 @@ def test_settings_change_rescore_and_pages_show_the_new_version(tmp_path, monkey
     assert snap[0] == 2 and snap[1] >= 85.0  # the new band applied
     at.switch_page("../pages/advocacy.py").run()
     assert any("settings version 2" in c.value for c in at.caption)
+
+
+def test_churn_reasons_click_and_feedback_search(demo):
+    at = open_page("churn_risk")
+    events = frame_with(at, "tenure_days")
+    assert len(events) > 0 and (events["arr_lost"] >= 0).all()
+    with demo.connect() as conn:
+        codes = conn.execute(sa.select(schema.churn_events.c.reason).distinct()).scalars()
+        reason = code_for(events["reason"].iloc[0], codes)
+    click(at, "churn_reasons", reason)
+    shown = frame_with(at, "tenure_days")
+    assert set(shown["reason"]) == {events["reason"].iloc[0]} and len(shown) <= len(events)
+    word = next(w for w in str(shown["feedback"].dropna().iloc[0]).split() if len(w) > 3)
+    at.text_input(key="churn_feedback_search").input(word).run()
+    found = frame_with(at, "tenure_days")
+    assert 0 < len(found) <= len(shown)
+    assert found["feedback"].str.lower().str.contains(word.lower(), regex=False).all()

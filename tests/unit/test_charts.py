@@ -129,3 +129,18 @@ def test_retention_bridge_waterfall():
     assert [c[0] for c in w.customdata] == [None, "new", "expansion", "contraction", "churn",
                                             None]
     assert "GRR 65.1%, NRR 69.8%" in fig.layout.title.text
+
+
+def test_churn_reason_figures():
+    by_reason = pd.DataFrame({"reason": ["competitor", "not given"], "events": [3, 1],
+                              "arr_lost": [3000.0, 500.0]})
+    fig = risk.churn_reasons(by_reason, lambda v: f"${v:,.0f}", THEME)
+    assert list(fig.data[0].y) == ["Not given", "Competitor"]  # most ARR at the top
+    assert list(fig.data[0].text) == ["$500 (1)", "$3,000 (3)"]
+    assert fig.data[0].customdata[1][0] == "competitor"
+    by_quarter = pd.DataFrame({"quarter": pd.to_datetime(["2025-01-01", "2025-01-01",
+                                                          "2025-04-01"]),
+                               "reason": ["budget", "competitor", "budget"], "events": [1, 2, 4]})
+    fig = risk.reason_trend(by_quarter, THEME)
+    assert [t.name for t in fig.data] == ["Budget", "Competitor"]
+    assert list(fig.data[0].y) == [1, 4] and fig.data[1].customdata[0][0] == "competitor"

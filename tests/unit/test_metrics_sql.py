@@ -238,3 +238,42 @@ def test_the_bridge_reproduces_grr_and_nrr_on_the_demo(demo_store, segment, days
     with eng.connect() as conn:  # the bars end at the ARR as of the end date
         end_arr = msql.arr_as_of(conn, end, segment)["arr"].sum()
     assert bridge["end"] == pytest.approx(end_arr)
+
+
+def test_churn_reasons_by_reason_quarter_and_feedback(small):
+    events = pd.DataFrame({
+        "churn_event_id": ["e1", "e2", "e3", "e4"],
+        "account_id": ["C", "B", "A", "C"],
+        "churn_date": pd.to_datetime(["2025-02-01", "2025-03-01", "2025-04-10", "2024-01-05"]),
+        "reason": ["competitor", None, "competitor", "budget"],
+        "arr_lost": [100.0, 50.0, 30.0, 10.0],
+        "feedback": ["Moved to a COMPETITOR with a broader suite.", None, "Price (x+y)?", None],
+        "is_reactivation": [False, False, True, False],
+    })
+    with small.begin() as conn:
+        bulk_insert(conn, schema.churn_events, events)
+    f = periods.Filters(as_of=D(2025, 6, 1))
+    with small.connect() as conn:
+        r = churn_risk.churn_reasons(conn, f, days=365)
+        smb = churn_risk.churn_reasons(conn, periods.Filters(as_of=D(2025, 6, 1), segment="smb"),
+                                       days=365)
+        before = churn_risk.churn_reasons(conn, periods.Filters(as_of=D(2025, 2, 15)), days=365)
+    # e3 is a reactivation, e4 before the window: two churns, the missing reason named
+    ev = r["events"]
+    assert list(ev["account_id"]) == ["B", "C"]  # newest first
+    assert r["by_reason"].set_index("reason")["arr_lost"].to_dict() == {
+        "competitor": 100.0, "not given": 50.0}
+    assert ev.set_index("account_id").loc["C", "tenure_days"] == 762  # 2023-01-01 to 2025-02-01
+    assert r["by_quarter"][["reason", "events"]].values.tolist() == [
+        ["competitor", 1], ["not given", 1]] and (r["by_quarter"]["quarter"]
+                                                  == pd.Timestamp("2025-01-01")).all()
+    assert len(smb["events"]) == 2 and len(before["events"]) == 1  # only what was known
+    with small.connect() as conn:
+        enterprise = churn_risk.churn_reasons(conn, periods.Filters(
+            as_of=D(2025, 6, 1), segment="enterprise"), days=365)
+    assert enterprise["events"].empty  # A's only event is a reactivation
+    # the search is literal and needs every word
+    assert list(churn_risk.search_feedback(ev, "competitor BROADER")["account_id"]) == ["C"]
+    assert churn_risk.search_feedback(ev, "competitor budget").empty
+    assert churn_risk.search_feedback(ev, "(x+y)?").empty  # no pattern, and e3 is not there
+    assert len(churn_risk.search_feedback(ev, "  ")) == 2

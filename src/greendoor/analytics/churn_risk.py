@@ -4,6 +4,7 @@ across the queue, and the retention what-if (SPEC.md page 2)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import numpy as np
@@ -115,3 +116,54 @@ def retention_what_if(queue: pd.DataFrame, save_rate: float, top_n: int) -> dict
     at_stake = float((q["arr"] * q["loss_probability"]).sum())
     return {"accounts": int(len(q)), "arr": float(q["arr"].sum()), "expected_loss": at_stake,
             "expected_saved": at_stake * save_rate}
+
+
+def churn_reasons(conn: Connection, f: Filters, days: int = 730) -> dict:
+    """Why customers left: the churn events (reactivations excluded) dated in
+    ``[as_of - days, as_of)`` within the filters.
+
+    ``events``: ``account_id, name, segment, csm_owner, churn_date, reason, arr_lost, feedback,
+    tenure_days`` (signup to churn), newest first. ``by_reason``: ``reason, events, arr_lost,
+    median_tenure_days`` (most ARR lost first). ``by_quarter``: ``quarter`` (its first
+    day), ``reason``, ``events``, ``arr_lost``. A missing reason is ``"not given"``."""
+    ce, a = schema.churn_events, schema.accounts
+    start = f.as_of - dt.timedelta(days=days)
+    conds = [ce.c.churn_date >= start, ce.c.churn_date < f.as_of,
+             sa.func.coalesce(ce.c.is_reactivation, False).is_(False)]
+    if f.segment:
+        conds.append(a.c.segment == f.segment)
+    if f.owner:
+        conds.append(a.c.csm_owner == f.owner)
+    ev = pd.read_sql(sa.select(ce.c.account_id, a.c.name, a.c.segment, a.c.csm_owner,
+                               ce.c.churn_date, ce.c.reason, ce.c.arr_lost, ce.c.feedback,
+                               a.c.signup_date)
+                     .select_from(ce.join(a, a.c.account_id == ce.c.account_id)).where(*conds),
+                     conn)
+    ev["reason"] = ev["reason"].astype(object).where(ev["reason"].notna(), "not given")
+    ev["churn_date"] = pd.to_datetime(ev["churn_date"])
+    ev["tenure_days"] = (ev["churn_date"] - pd.to_datetime(ev["signup_date"])).dt.days
+    ev["arr_lost"] = pd.to_numeric(ev["arr_lost"], errors="coerce").fillna(0.0)
+    ev = ev.drop(columns=["signup_date"]).sort_values("churn_date", ascending=False,
+                                                      ignore_index=True)
+    by_reason = (ev.groupby("reason").agg(events=("account_id", "size"),
+                                          arr_lost=("arr_lost", "sum"),
+                                          median_tenure_days=("tenure_days", "median"))
+                 .reset_index().sort_values("arr_lost", ascending=False, ignore_index=True))
+    ev["quarter"] = ev["churn_date"].dt.to_period("Q").dt.start_time
+    by_quarter = (ev.groupby(["quarter", "reason"]).agg(events=("account_id", "size"),
+                                                         arr_lost=("arr_lost", "sum"))
+                  .reset_index())
+    return {"events": ev.drop(columns=["quarter"]), "by_reason": by_reason,
+            "by_quarter": by_quarter, "start": start}
+
+
+def search_feedback(events: pd.DataFrame, query: str) -> pd.DataFrame:
+    """The churn events whose feedback or reason contains every word of ``query``
+    (case-insensitive, literal text, not a pattern); all of them for an empty query."""
+    words = [w for w in str(query or "").lower().split() if w]
+    if not words or events.empty:
+        return events
+    text = (events["feedback"].fillna("").astype(str) + " " + events["reason"].astype(str)).str.lower()
+    keep = np.logical_and.reduce([text.str.contains(w, regex=False).to_numpy() for w in words])
+    return events[keep]
+

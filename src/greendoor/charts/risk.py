@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from greendoor.charts.theme import BAND_COLORS, Theme, finish, labels
+from greendoor.charts.theme import BAND_COLORS, Theme, finish, labels, money_axis
+from greendoor.labels import human
 
 
 def driver_bars(drivers: pd.DataFrame, theme: Theme, top: int = 10) -> go.Figure:
@@ -19,3 +20,35 @@ def driver_bars(drivers: pd.DataFrame, theme: Theme, top: int = 10) -> go.Figure
         hovertemplate="%{y}: %{x} accounts<extra>click to filter the queue</extra>"))
     fig.update_xaxes(title="Accounts (top driver)")
     return finish(fig, "What drives the risk", theme, height=420)
+
+
+def churn_reasons(by_reason: pd.DataFrame, money, theme: Theme) -> go.Figure:
+    """ARR lost by churn reason. ``by_reason``: ``reason, events, arr_lost`` (most first);
+    ``money`` formats a dollar amount; ``customdata`` = reason."""
+    d = by_reason.iloc[::-1]
+    fig = go.Figure(go.Bar(
+        x=d["arr_lost"], y=labels(d["reason"].map(human)), orientation="h",
+        customdata=d[["reason"]].to_numpy(), marker_color=BAND_COLORS["red"],
+        text=[f"{money(v)} ({n})" for v, n in zip(d["arr_lost"], d["events"], strict=True)],
+        textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{text}<extra>click to list these churns</extra>"))
+    top = float(d["arr_lost"].max()) if len(d) else 0.0
+    if top > 0:
+        fig.update_xaxes(range=[0, top * 1.3])
+    return finish(money_axis(fig, "x"), "ARR lost by reason (churns in the period)", theme,
+                  height=360)
+
+
+def reason_trend(by_quarter: pd.DataFrame, theme: Theme) -> go.Figure:
+    """Churns per quarter stacked by reason. ``by_quarter``: ``quarter, reason, events``;
+    ``customdata`` = reason."""
+    fig = go.Figure()
+    for reason, g in by_quarter.groupby("reason", sort=True):
+        fig.add_bar(x=g["quarter"], y=g["events"], name=human(reason),
+                    customdata=[[reason]] * len(g),
+                    hovertemplate=f"{human(reason)}: %{{y}} churns<extra>%{{x|Q%q %Y}}</extra>")
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(dtick="M3", tickformat="Q%q %Y")
+    fig.update_yaxes(title="Churns")
+    return finish(fig, "Churns per quarter by reason", theme, height=360, legend_below=True)
+
