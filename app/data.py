@@ -334,6 +334,12 @@ def segmentation(token: str, f: Filters, dims: tuple[str, ...]) -> dict:
     return out
 
 
+@loader(ttl=3600, spinner="Computing how long customers stay…")
+def survival(token: str, f: Filters) -> pd.DataFrame:
+    with engine().connect() as conn:
+        return SG.survival_curves(SG.account_lifetimes(conn, f))
+
+
 @loader(ttl=3600, spinner="Following accounts between groups…")
 def migration(token: str, f: Filters, before, kind: str) -> pd.DataFrame:
     with engine().connect() as conn:

@@ -1,15 +1,17 @@
 """Segmentation: rule segments (tier x industry x lifecycle) and behavioral
 clusters with personas, per-segment benchmarks, an account vs its segment, and
-segment migration between two dates (Sankey)."""
+how long customers stay by segment (Kaplan-Meier), and segment migration between two
+dates (Sankey)."""
 
 import datetime as dt
 
 import streamlit as st
 
 from app import actions_ui, data, lists, shell
+from greendoor.analytics import segments as SG
 from greendoor.analytics.segments import flows
 from greendoor.charts import segmentation as charts
-from greendoor.labels import money
+from greendoor.labels import human, money
 from greendoor.scoring.features import describe
 from greendoor.text import md
 
@@ -108,6 +110,22 @@ if sel is not None:
                                 "segment_median": st.column_config.NumberColumn("Segment median", format="%.2f"),
                                 "percentile": st.column_config.ProgressColumn("Percentile", min_value=0.0,
                                                                               max_value=1.0, format="percent")})
+
+st.subheader("How long customers stay")
+curves = data.survival(token, f)
+if curves.empty:
+    st.info("Not enough churn yet to draw survival curves (a segment needs 20 accounts and "
+            "at least one churn).")
+else:
+    shell.chart(charts.survival_curves(curves, shell.theme()), "survival")
+    at = {m: SG.survival_at(curves, m).set_index("segment") for m in (12,)}
+    st.caption(
+        "Kaplan-Meier estimate: the share of customers still with us after each month since "
+        "their first contract (a customer leaves when its last subscription ends; those "
+        "still with us at the as-of date count until then), with its pointwise 95 % "
+        "interval. After 12 months: " + "; ".join(
+            f"{human(seg)} {r.survival:.0%} ({r.lower:.0%}-{r.upper:.0%})"
+            for seg, r in at[12].iterrows()) + ".")
 
 st.subheader("Segment migration")
 c1, c2 = st.columns(2)

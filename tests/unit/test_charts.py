@@ -144,3 +144,13 @@ def test_churn_reason_figures():
     fig = risk.reason_trend(by_quarter, THEME)
     assert [t.name for t in fig.data] == ["Budget", "Competitor"]
     assert list(fig.data[0].y) == [1, 4] and fig.data[1].customdata[0][0] == "competitor"
+
+
+def test_survival_curves_figure():
+    curves = pd.DataFrame({"segment": ["smb"] * 3, "months": [0.0, 2.0, 3.0],
+                           "survival": [1.0, 0.75, 0.5], "lower": [1.0, 0.4, 0.2],
+                           "upper": [1.0, 0.95, 0.8], "at_risk": [4, 4, 3]})
+    fig = segmentation.survival_curves(curves, THEME)
+    band_hi, band_lo, line = fig.data
+    assert line.name == "SMB" and list(line.y) == [1.0, 0.75, 0.5] and line.line.shape == "hv"
+    assert band_lo.fill == "tonexty" and list(band_lo.y) == [1.0, 0.4, 0.2]

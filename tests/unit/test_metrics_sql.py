@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from greendoor import periods
-from greendoor.analytics import churn_risk, portfolio_health
+from greendoor.analytics import churn_risk, portfolio_health, segments
 from greendoor.metrics import sql as msql
 from greendoor.store import schema
 from greendoor.store.bulk import bulk_insert
@@ -277,3 +277,34 @@ def test_churn_reasons_by_reason_quarter_and_feedback(small):
     assert churn_risk.search_feedback(ev, "competitor budget").empty
     assert churn_risk.search_feedback(ev, "(x+y)?").empty  # no pattern, and e3 is not there
     assert len(churn_risk.search_feedback(ev, "  ")) == 2
+
+
+def test_account_lifetimes_and_survival(small):
+    with small.connect() as conn:
+        life = segments.account_lifetimes(conn, periods.Filters(as_of=D(2025, 6, 1)))
+        early = segments.account_lifetimes(conn, periods.Filters(as_of=D(2024, 6, 1)))
+    life = life.set_index("account_id")
+    # C's only subscription ended 2025-02-01, 397 days after it started: churned
+    assert life["churned"].to_dict() == {"A": 0, "B": 0, "C": 1, "D": 0}
+    assert life.loc["C", "months"] == pytest.approx(397 / segments.DAYS_PER_MONTH)
+    assert life.loc["A", "months"] == pytest.approx(517 / segments.DAYS_PER_MONTH)  # to as-of
+    assert set(early["account_id"]) == {"A", "B", "C"} and early["churned"].sum() == 0
+    # Kaplan-Meier by hand: times 2, 3, 3+, 5 -> S = 3/4, 3/4 x 2/3 = 1/2, then 0
+    lt = pd.DataFrame({"segment": "smb", "months": [2.0, 3.0, 3.0, 5.0],
+                       "churned": [1, 1, 0, 1]})
+    km = segments.survival_curves(lt, min_accounts=1)
+    assert km["months"].tolist() == [0.0, 2.0, 3.0, 5.0]
+    assert km["survival"].tolist() == pytest.approx([1.0, 0.75, 0.5, 0.0])
+    assert km["at_risk"].tolist() == [4, 4, 3, 1]
+    inside = km.dropna(subset=["lower", "upper"])
+    assert ((inside["lower"] <= inside["survival"]) & (inside["survival"] <= inside["upper"])).all()
+    assert segments.survival_at(km, 4.0)["survival"].tolist() == pytest.approx([0.5])
+    assert segments.survival_curves(lt, min_accounts=5).empty  # too few accounts
+
+
+def test_loglog_interval_by_hand():
+    # S = 0.5, se = 0.25: w = 1.96 x 0.25 / (0.5 x ln 2) = 1.4139; exp(w) = 4.112
+    lower, upper = segments.loglog_interval([0.5, 1.0, 0.0], [0.25, 0.0, 0.0])
+    assert lower[0] == pytest.approx(0.5 ** 4.1119, rel=1e-3)  # 0.0578
+    assert upper[0] == pytest.approx(0.5 ** (1 / 4.1119), rel=1e-3)  # 0.8448
+    assert math.isnan(lower[1]) and math.isnan(upper[2])  # no interval at 1 or 0

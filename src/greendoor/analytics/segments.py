@@ -26,6 +26,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sqlalchemy.engine import Connection
+from statsmodels.duration.survfunc import SurvfuncRight
 
 from greendoor.analytics.portfolio_health import scores, snapshot_date
 from greendoor.metrics import core
@@ -297,3 +298,77 @@ def rule_segments(conn: Connection, f: Filters, dims: list[str],
     now = rule_groups(conn, f.as_of, list(dims), list(accounts.index))
     then = rule_groups(conn, f.as_of - YEAR, list(dims))
     return now, benchmarks(conn, accounts, now, then, f.as_of)
+
+
+#: Days in a month, for survival times in months.
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def account_lifetimes(conn: Connection, f: Filters) -> pd.DataFrame:
+    """Each account that held ARR before ``f.as_of`` (within the filters): ``account_id,
+    segment, months`` (from its first subscription's start to its churn, or to the as-of
+    date) and ``churned`` (1 when it holds no ARR at the as-of date: its last
+    subscription ended before it; 0 = still a customer, censored). Only what was known
+    at the as-of date: later starts and ends are ignored."""
+    s, a = schema.subscriptions, schema.accounts
+    end = sa.func.max(sa.case((s.c.end_date.is_(None) | (s.c.end_date >= f.as_of), f.as_of),
+                              else_=s.c.end_date))
+    q = (sa.select(s.c.account_id, a.c.segment, sa.func.min(s.c.start_date).label("first"),
+                   end.label("last"))
+         .select_from(s.join(a, a.c.account_id == s.c.account_id))
+         .where(s.c.start_date < f.as_of, s.c.arr > 0)
+         .group_by(s.c.account_id, a.c.segment))
+    if f.segment:
+        q = q.where(a.c.segment == f.segment)
+    if f.owner:
+        q = q.where(a.c.csm_owner == f.owner)
+    df = pd.read_sql(q, conn)
+    last = pd.to_datetime(df["last"])
+    df["churned"] = (last < pd.Timestamp(f.as_of)).astype(int)
+    df["months"] = (last - pd.to_datetime(df["first"])).dt.days.clip(lower=0) / DAYS_PER_MONTH
+    return df.drop(columns=["first", "last"])
+
+
+def survival_curves(lifetimes: pd.DataFrame, min_accounts: int = 20) -> pd.DataFrame:
+    """Kaplan-Meier survival of customers by segment (statsmodels' ``SurvfuncRight``,
+    Greenwood standard errors) with its pointwise 95 % confidence interval on the
+    log(-log) scale (Kalbfleisch & Prentice 2002, 1.3): S^exp(±1.96 se / (S |log S|)),
+    which stays inside 0-1. ``lifetimes``: ``segment, months, churned``
+    (:func:`account_lifetimes`). Returns one row per segment and churn time, starting at
+    month 0: ``segment, months, survival, lower, upper, at_risk`` (the interval is NaN
+    where S is 0 or 1). Segments with fewer than ``min_accounts`` accounts or no churn are
+    left out (their curve would be noise)."""
+    rows = []
+    for seg, g in lifetimes.dropna(subset=["segment"]).groupby("segment", sort=True):
+        if len(g) < min_accounts or g["churned"].sum() == 0:
+            continue
+        sf = SurvfuncRight(g["months"].to_numpy(float), g["churned"].to_numpy(int))
+        lower, upper = loglog_interval(sf.surv_prob, sf.surv_prob_se)
+        rows.append(pd.DataFrame({"segment": seg, "months": 0.0, "survival": 1.0,
+                                  "lower": 1.0, "upper": 1.0, "at_risk": len(g)}, index=[0]))
+        rows.append(pd.DataFrame({"segment": seg, "months": sf.surv_times,
+                                  "survival": sf.surv_prob, "lower": lower, "upper": upper,
+                                  "at_risk": sf.n_risk}))
+    cols = ["segment", "months", "survival", "lower", "upper", "at_risk"]
+    return pd.concat(rows, ignore_index=True)[cols] if rows else pd.DataFrame(columns=cols)
+
+
+def loglog_interval(survival: np.ndarray, se: np.ndarray, z: float = 1.959964
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise confidence limits of a survival estimate on the log(-log) scale:
+    ``survival ** exp(±z se / (survival |log survival|))`` (lower with +, upper with -);
+    NaN where the survival is 0 or 1 (no interval there)."""
+    s = np.asarray(survival, dtype=float)
+    inside = (s > 0) & (s < 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(inside, z * np.asarray(se, float) / (s * np.abs(np.log(s))), np.nan)
+        return np.where(inside, s ** np.exp(w), np.nan), np.where(inside, s ** np.exp(-w), np.nan)
+
+
+def survival_at(curves: pd.DataFrame, months: float) -> pd.DataFrame:
+    """Each segment's survival (and band) at ``months``: the curve's last step at or
+    before it. ``segment, survival, lower, upper, at_risk``."""
+    upto = curves[curves["months"] <= months]
+    return (upto.sort_values("months").groupby("segment").tail(1)
+            .drop(columns=["months"]).reset_index(drop=True))
+

@@ -66,3 +66,30 @@ def migration_sankey(flows: pd.DataFrame, title: str, theme: Theme) -> go.Figure
                   hovertemplate="%{source.label} → %{target.label}: %{value} accounts, "
                                 "$%{customdata[0]:,.0f} ARR<extra></extra>")))
     return finish(fig, title, theme, height=420)
+
+
+def survival_curves(curves: pd.DataFrame, theme: Theme) -> go.Figure:
+    """Customer survival by segment (Kaplan-Meier) with its pointwise 95 % interval.
+    ``curves``: ``segment, months, survival, lower, upper, at_risk``."""
+    fig = go.Figure()
+    palette = [NAVY, BLUE, BAND_COLORS["yellow"], BAND_COLORS["green"], INK]
+    for i, (seg, g) in enumerate(curves.groupby("segment", sort=True)):
+        color = palette[i % len(palette)]
+        name = human(seg)
+        band = g.dropna(subset=["lower", "upper"])
+        fig.add_scatter(x=band["months"], y=band["upper"], mode="lines", line_shape="hv",
+                        line=dict(width=0, color=color), showlegend=False, hoverinfo="skip",
+                        legendgroup=name)
+        fig.add_scatter(x=band["months"], y=band["lower"], mode="lines", line_shape="hv",
+                        line=dict(width=0, color=color), fill="tonexty", opacity=0.15,
+                        showlegend=False, hoverinfo="skip", legendgroup=name)
+        fig.add_scatter(x=g["months"], y=g["survival"], mode="lines", line_shape="hv",
+                        name=name, legendgroup=name, line=dict(color=color, width=3),
+                        customdata=g[["at_risk"]].to_numpy(),
+                        hovertemplate=name + ", month %{x:.0f}: %{y:.0%} still customers "
+                                      "(%{customdata[0]} at risk)<extra></extra>")
+    fig.update_xaxes(title="Months since the first contract", rangemode="tozero")
+    fig.update_yaxes(range=[0, 1.02])
+    return finish(percent_axis(fig), "Customers still with us, by segment (95 % interval)", theme,
+                  height=420, legend_below=True)
+
