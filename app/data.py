@@ -7,6 +7,7 @@ global filters. Never DataFrames as arguments (DESIGN.md "Cache at the app layer
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 import pandas as pd
@@ -20,6 +21,7 @@ from greendoor import settings as S
 from greendoor import users as U
 from greendoor.access import Principal
 from greendoor.analytics import advocacy as AD
+from greendoor.analytics import alerts as IB
 from greendoor.analytics import behavior as BH
 from greendoor.analytics import churn_risk, portfolio_health, this_week
 from greendoor.analytics import expansion as EX
@@ -118,6 +120,18 @@ def store_status(token: str) -> dict:
 def kpis(token: str, f: Filters) -> dict:
     with engine().connect() as conn:
         return portfolio_health.kpis(conn, f)
+
+
+@loader(ttl=3600, spinner="Reading the alerts…")
+def alert_inbox(token: str, f: Filters, today: dt.date) -> pd.DataFrame:
+    with engine().connect() as conn:
+        return IB.inbox(conn, f, today)
+
+
+@loader(ttl=3600, spinner="Measuring each rule against what happened next…")
+def rule_quality(token: str, f: Filters) -> pd.DataFrame:
+    with engine().connect() as conn:
+        return IB.rule_quality(conn, f, horizon_days=S.current(conn)[1]["churn_horizon_days"])
 
 
 @loader(ttl=3600, spinner="Reading why customers left…")

@@ -33,6 +33,7 @@ PAGES = {
         _page("portfolio_health.py", "Portfolio health", "monitor_heart", "home", default=True),
         _page("this_week.py", "This week", "event_upcoming", "this-week"),
         _page("churn_risk.py", "Churn risk", "warning", "churn-risk"),
+        _page("alerts.py", "Alerts", "notifications", "alerts"),
         _page("renewals.py", "Renewal forecast", "event_repeat", "renewals"),
         _page("expansion.py", "Expansion pipeline", "trending_up", "expansion"),
         *(st.Page(_portfolio_alias, title="Portfolio health", url_path=path, visibility="hidden")

@@ -26,6 +26,7 @@ from greendoor.access import Actor, Principal, account_clause, authorize
 from greendoor.labels import human
 from greendoor.metrics.sql import arr_as_of_query
 from greendoor.playbooks import PLAYBOOKS
+from greendoor.rules import LIVE_ALERT
 from greendoor.store import schema
 from greendoor.store.engine import new_id
 
@@ -242,6 +243,68 @@ def snooze_alert(engine: Engine, alert_id: str, until, reason: str, dismiss: boo
                              payload_json=json.dumps({"alert_id": alert["alert_id"],
                                                       "until": str(until_d)}))
     return row["action_id"]
+
+
+#: What the alert inbox can do to alerts, in words (the action row's title).
+ALERT_CHANGES = {"acknowledge": "Acknowledged", "snooze": "Snoozed", "resolve": "Resolved",
+                 "false_positive": "Marked false positive"}
+#: The alert status each change leaves (:data:`greendoor.rules.ALERT_STATUSES`).
+ALERT_STATUS_AFTER = {"acknowledge": "acknowledged", "snooze": "snoozed",
+                      "resolve": "resolved", "false_positive": "false_positive"}
+
+
+def update_alerts(engine: Engine, alert_ids: list[str], change: str, actor: Actor = "user",
+                  note: str | None = None, until=None, quiet_days: int = 30,
+                  today: dt.date | None = None) -> int:
+    """Apply one inbox ``change`` (:data:`ALERT_CHANGES`) to every alert of ``alert_ids``,
+    in one transaction: the alert's status (and ``snoozed_until``), an audit row
+    (``alert.<change>``, before/after) and a done action on the account (shown on
+    Account 360), per alert. ``snooze`` needs ``until`` (a date after ``today``);
+    ``resolve`` needs the outcome and ``false_positive`` the reason, as ``note``. A
+    resolved or false-positive alert is not raised again for ``quiet_days`` (the setting
+    ``alert_quiet_days``). Returns the number of alerts changed.
+
+    Raises :class:`ActionError` (nothing written) for an unknown change or alert, a
+    missing note or date, or an alert already closed; :class:`~greendoor.access.
+    AccessDenied` when ``actor`` may not act on one of the accounts."""
+    if change not in ALERT_CHANGES:
+        raise ActionError(f"unknown alert change {change!r}: one of {', '.join(ALERT_CHANGES)}")
+    ids = [str(a) for a in dict.fromkeys(alert_ids)]
+    if not ids:
+        raise ActionError("no alert selected")
+    today = today or dt.date.today()
+    needs = {"resolve": "outcome", "false_positive": "reason"}
+    note = _text(note, needs.get(change, "note"), change in needs, MAX_TEXT)
+    until_d = None
+    if change == "snooze":
+        until_d = _date(until, "snooze until")
+        if until_d <= today:
+            raise ActionError(f"snooze until {until_d}: pick a date after {today}")
+    elif change in needs:
+        until_d = today + dt.timedelta(days=int(quiet_days))
+    t = schema.alerts
+    with engine.begin() as conn:
+        rows = conn.execute(sa.select(t).where(t.c.alert_id.in_(ids))).mappings().all()
+        missing = set(ids) - {r["alert_id"] for r in rows}
+        if missing:
+            raise ActionError(f"unknown alert {sorted(missing)[0]!r}")
+        for alert in rows:
+            if alert["status"] not in LIVE_ALERT + ("snoozed",):
+                raise ActionError(f"alert {alert['alert_id']!r} is already {alert['status']}")
+            who = authorize(conn, actor, "act", alert["account_id"])
+            before = {"status": alert["status"], "snoozed_until": alert["snoozed_until"]}
+            after = {"status": ALERT_STATUS_AFTER[change],
+                     "snoozed_until": until_d if change != "acknowledge" else None}
+            conn.execute(t.update().where(t.c.alert_id == alert["alert_id"]).values(**after))
+            _audit(conn, who, f"alert.{change}", "alerts", alert["alert_id"], before,
+                   {**after, "note": note})
+            _insert_action(conn, who, account_id=alert["account_id"], type=f"alert_{change}",
+                           title=f"{ALERT_CHANGES[change]}: {alert['title']}", owner=who,
+                           status="done", completed_at=_now(), note=note,
+                           payload_json=json.dumps({"alert_id": alert["alert_id"],
+                                                    "rule": alert["rule"],
+                                                    "until": str(until_d) if until_d else None}))
+    return len(rows)
 
 
 def reassign_owner(engine: Engine, account_id: str, new_owner: str, reason: str | None = None,

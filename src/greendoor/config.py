@@ -186,6 +186,9 @@ class Settings(BaseModel):
                                              "many points", "points", gt=0, le=100)
     this_week_renewal_windows_days: list[int] = _f([90, 60, 30], "This week: renewals "
                                                    "entering these windows", "days")
+    alert_quiet_days: int = _f(30, "Alerts: days a resolved or false-positive alert is not "
+                               "raised again for the same account and rule", "days",
+                               ge=1, le=365)
     this_week_expansion_probability: float = _f(0.5, "This week: a new expansion signal when "
                                                 "P(expansion) crosses this", "share", gt=0, lt=1)
     models: Models = Models()
@@ -281,7 +284,7 @@ def setting_info(path: str) -> dict[str, Any]:
 
 
 #: The scalar settings of the settings editor's second table (the rules have their own).
-SCALAR_SETTINGS = ("churn_horizon_days", "this_week_health_drop_points",
+SCALAR_SETTINGS = ("churn_horizon_days", "alert_quiet_days", "this_week_health_drop_points",
                    "this_week_expansion_probability",
                    *[f"models.{k}" for k in Models.model_fields],
                    *[f"behavior.{k}" for k in Behavior.model_fields])

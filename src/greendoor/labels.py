@@ -29,6 +29,11 @@ LABELS: dict[str, str] = {
     "login.failed": "Failed sign-in", "login.locked": "Sign-in locked", "login": "Signed in",
     "user.add": "User added", "user.remove": "User removed", "user.set_role": "Role changed",
     "user.set_password": "Password set",
+    # alert rules
+    "renewal_30": "Renewal in 30 days", "renewal_60": "Renewal in 60 days",
+    "renewal_90": "Renewal in 90 days", "renewal_120": "Renewal in 120 days",
+    "proactive_checkin": "Proactive check-in", "tickets_spike": "Ticket spike",
+    "false_positive": "False positive",
     # renewal date basis
     "contract": "From the contract's term", "stored": "Exported renewal date",
 }

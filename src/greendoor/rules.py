@@ -19,6 +19,15 @@ from collections.abc import Callable
 
 import numpy as np
 
+#: An alert's life: raised ``open``; ``acknowledged`` (someone owns it); ``snoozed`` until a
+#: date; closed as ``resolved`` (with an outcome), ``false_positive`` (with a reason) or
+#: ``dismissed``. Live alerts are the inbox; quiet ones keep the same account and rule
+#: from being raised again until their ``snoozed_until`` (or for good when it is empty).
+ALERT_STATUSES = ("open", "acknowledged", "snoozed", "resolved", "false_positive",
+                  "dismissed")
+LIVE_ALERT = ("open", "acknowledged")
+QUIET_ALERT = ("snoozed", "resolved", "false_positive", "dismissed")
+
 
 @dataclasses.dataclass(frozen=True)
 class Threshold:
@@ -97,11 +106,17 @@ def _downgrade(ctx):
     return ctx.x["arr_change_90d"] < 0
 
 
+def _share(x: float) -> str:
+    """A share in words: "28%", or "under 1%" (not "0%") for a small one."""
+    return f"{x:.0%}" if x >= 0.01 else "under 1%"
+
+
 def _escalation(ctx, i):
     why = ([f"health is red ({ctx.health_score[i]:.0f})"] if _red(ctx)[i] else []) + \
           ([f"usage down {-ctx.v('usage_change_mom', i):.0%} month over month"]
            if _collapse(ctx)[i] else []) + \
-          ([f"ARR down {-ctx.v('arr_change_90d', i):.0%} in 90 days"] if _downgrade(ctx)[i] else [])
+          ([f"ARR down {_share(-ctx.v('arr_change_90d', i))} in 90 days"]
+           if _downgrade(ctx)[i] else [])
     renewal = ctx.v("days_to_renewal", i)
     r = ctx.r
     days = r["escalation_deadline_days"]

@@ -243,3 +243,25 @@ def test_churn_reasons_click_and_feedback_search(demo):
     found = frame_with(at, "tenure_days")
     assert 0 < len(found) <= len(shown)
     assert found["feedback"].str.lower().str.contains(word.lower(), regex=False).all()
+
+
+def test_alert_inbox_bulk_acknowledge_round_trips(demo):
+    at = open_page("alerts")
+    inbox = frame_with(at, "severity")
+    assert len(inbox) >= 2 and any(m.label == "Live alerts" for m in at.metric)
+    rules = frame_with(at, "oldest_days")
+    assert rules["alerts"].sum() == len(inbox)
+    select = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    at.session_state["alert_inbox"] = select
+    at.run()
+    at.selectbox(key="alert_action").set_value("Acknowledge")
+    next(b for b in at.button if b.label.startswith("Apply to 2")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    ids = inbox["alert_id"].iloc[:2].tolist()
+    al, log = schema.alerts, schema.audit_log
+    with demo.connect() as conn:
+        st = dict(conn.execute(sa.select(al.c.alert_id, al.c.status)
+                               .where(al.c.alert_id.in_(ids))).all())
+        audited = conn.execute(sa.select(sa.func.count()).select_from(log).where(
+            log.c.action == "alert.acknowledge")).scalar()
+    assert st == dict.fromkeys(ids, "acknowledged") and audited == 2

@@ -48,6 +48,7 @@ from greendoor import audit, config, state
 from greendoor.access import Actor, actor_name
 from greendoor.config import DEFAULT_SETTINGS
 from greendoor.periods import data_start, default_as_of
+from greendoor.rules import LIVE_ALERT, QUIET_ALERT
 from greendoor.scoring import alerts as AL
 from greendoor.scoring import backtest as BT
 from greendoor.scoring import skill
@@ -800,33 +801,41 @@ def dumps(obj) -> str:
 
 
 def _write_alerts(conn: Connection, al: pd.DataFrame, as_of: dt.date) -> None:
-    """Make ``al`` the open alerts of ``as_of``. An open alert raised again with the same
-    rule, severity, title and evidence is kept as it is (same id and creation time);
-    open alerts not raised again are removed; new ones are added. Alerts a user
-    snoozed or dismissed for the same account and rule stay as they are and are not
-    raised again."""
+    """Make ``al`` the live alerts of ``as_of``: one per account and rule
+    (:data:`greendoor.rules.LIVE_ALERT`). A live alert raised again with the same
+    rule, severity, title and evidence is kept as it is (same id, creation time and
+    status); live alerts not raised again are removed; new ones are added, acknowledged
+    when the account's alert of that rule was acknowledged on an earlier date. Alerts
+    a user snoozed, dismissed, resolved or marked false positive
+    (:data:`greendoor.rules.QUIET_ALERT`) are not raised again for the same account
+    and rule until their ``snoozed_until`` (never, when it is empty)."""
     t = schema.alerts
     kept = {(r[0], r[1]) for r in conn.execute(
-        sa.select(t.c.account_id, t.c.rule).where(t.c.status.in_(["snoozed", "dismissed"]),
+        sa.select(t.c.account_id, t.c.rule).where(t.c.status.in_(QUIET_ALERT),
                                                   sa.or_(t.c.snoozed_until.is_(None),
                                                          t.c.snoozed_until > as_of)))}
     if kept:
         al = al[[(a, r) not in kept for a, r in zip(al["account_id"], al["rule"], strict=True)]]
+    acked = {(r[0], r[1]) for r in conn.execute(
+        sa.select(t.c.account_id, t.c.rule).where(t.c.status == "acknowledged",
+                                                  t.c.as_of < as_of))}
     raised = pd.DataFrame({c: al[c].to_numpy(dtype=object)
                            for c in ("account_id", "rule", "severity", "title")})
     raised["evidence_json"] = [dumps(e) for e in al["evidence"]]
     same = list(raised.columns)
+    raised["status"] = ["acknowledged" if (a, r) in acked else "open"
+                        for a, r in zip(raised["account_id"], raised["rule"], strict=True)]
     with staged(conn, t, raised) as stage:
         match = sa.and_(*[t.c[c] == stage.c[c] for c in same])
-        open_now = (t.c.as_of == as_of) & (t.c.status == "open")
-        conn.execute(t.delete().where(open_now, ~sa.select(sa.literal(1)).select_from(stage)
+        live_now = (t.c.as_of == as_of) & t.c.status.in_(LIVE_ALERT)
+        conn.execute(t.delete().where(live_now, ~sa.select(sa.literal(1)).select_from(stage)
                                       .where(match).exists()))
         conn.execute(t.insert().from_select(
             ["alert_id", *same, "as_of", "status", "snoozed_until", "created_at"],
             sa.select(_random_ids(), *[stage.c[c] for c in same],
-                      sa.literal(as_of, sa.Date), sa.literal("open"), sa.null(),
+                      sa.literal(as_of, sa.Date), stage.c.status, sa.null(),
                       sa.literal(now_utc(), sa.DateTime))
-            .where(~sa.select(sa.literal(1)).select_from(t).where(match, open_now).exists())))
+            .where(~sa.select(sa.literal(1)).select_from(t).where(match, live_now).exists())))
 
 
 def _random_ids() -> sa.ColumnElement:

@@ -1,0 +1,168 @@
+"""Alerts: every live alert across the book the user may see, grouped by rule with each
+rule's measured lift and false-positive share, and acted on one by one or in bulk
+(acknowledge, snooze, resolve, mark false positive, create a task, start a playbook)."""
+
+import datetime as dt
+
+import streamlit as st
+
+from app import actions_ui, auth, data, lists, shell
+from greendoor import actions as A
+from greendoor.actions import ActionError
+from greendoor.analytics import alerts as IB
+from greendoor.labels import human, money
+from greendoor.playbooks import PLAYBOOKS
+from greendoor.text import md
+
+shell.require_data()
+actions_ui.show_toast()
+f = shell.current_filters()
+token = data.data_token()
+today = dt.date.today()
+user = auth.current()
+
+
+def _inbox(alerts):
+    """KPIs, the rules with their measured quality, and the filtered inbox; returns the
+    selected alerts."""
+    c = st.columns(4, border=True)
+    c[0].metric("Live alerts", f"{len(alerts):,}",
+                help="Open or acknowledged, from the latest scoring on or before the as-of date, "
+                     "plus snoozed alerts whose date has passed.")
+    c[1].metric("Accounts", f"{alerts['account_id'].nunique():,}")
+    c[2].metric("ARR behind them", money(alerts.drop_duplicates("account_id")["arr"].sum()),
+                help="Each account counted once.")
+    c[3].metric("Critical", f"{int((alerts['severity'] == 'critical').sum()):,}")
+
+    # --------------------------------------------------------------------------- #
+    st.subheader("By rule")
+    quality = data.rule_quality(token, f)
+    table = IB.by_rule(alerts).merge(
+        quality[["rule", "outcome", "lift", "hit_rate", "base_rate", "fp_share"]], on="rule",
+        how="left")
+    table["flag"] = table["lift"].map(lambda x: "no better than chance" if x == x and x <= 1 else "")
+    table["rule_label"] = table["rule"].map(human)
+    picked = lists.table(
+        table, key="alert_rules", on_select="rerun", selection_mode="single-row",
+        column_order=["rule_label", "alerts", "accounts", "arr", "oldest_days", "lift", "hit_rate",
+                      "base_rate", "fp_share", "flag"],
+        column_config={"rule_label": st.column_config.TextColumn("Rule", width="medium"),
+                       "alerts": "Alerts", "accounts": "Accounts",
+                       "arr": lists.money_col("ARR ($)"),
+                       "oldest_days": st.column_config.NumberColumn("Oldest (days)", format="%d"),
+                       "lift": st.column_config.NumberColumn(
+                           "Lift", format="%.1f×",
+                           help="How much likelier than other accounts an alerted account was to "
+                                "have the rule's outcome (churn, or expansion for expansion "
+                                "signals) within the horizon, measured on past weekly snapshots."),
+                       "hit_rate": lists.pct_col("Followed by the outcome"),
+                       "base_rate": lists.pct_col("All accounts"),
+                       "fp_share": lists.pct_col("Marked false positive",
+                                                 help="Of the alerts of this rule closed by users: "
+                                                      "false positive / (resolved + false "
+                                                      "positive)."),
+                       "flag": st.column_config.TextColumn("Note", width="medium")})
+    st.caption("Lift above 1: the rule finds accounts likelier than the rest to churn (or, for "
+               "expansion signals, to expand) within the horizon. A rule at or below 1 is flagged: "
+               "its alerts are noise on this data. Select a rule to keep its alerts.")
+    rows = ((picked or {}).get("selection") or {}).get("rows", [])
+    rule = table.iloc[rows[0]]["rule"] if rows and rows[0] < len(table) else None
+
+    # --------------------------------------------------------------------------- #
+    st.subheader("Inbox")
+    c1, c2, c3 = st.columns(3)
+    severities = c1.multiselect("Severity", ["critical", "warning", "info"],
+                                default=["critical", "warning", "info"], key="alert_severity",
+                                format_func=human)
+    window = c2.segmented_control("Renewal", ["any", "in 30 days", "in 90 days", "in 120 days"],
+                                  default="any", key="alert_window")
+    min_age = c3.number_input("Raised at least (days ago)", min_value=0, value=0, step=1,
+                              key="alert_min_age")
+    view = alerts[alerts["severity"].isin(severities) & (alerts["age_days"] >= min_age)]
+    if rule:
+        view = view[view["rule"] == rule]
+    if window and window != "any":
+        days = int(window.split()[1])
+        view = view[view["days_to_renewal"].between(0, days)]
+    st.caption(f"{len(view):,} alerts" + (f" of the rule **{md(human(rule))}**" if rule else "")
+               + ". Select rows (several at once) and act on them below; names open Account 360.")
+    sel = lists.table(
+        shell.link_names(view), key="alert_inbox", on_select="rerun", selection_mode="multi-row",
+        height=420,
+        column_order=["name", "severity", "title", "status", "arr", "days_to_renewal", "age_days",
+                      "segment", "csm_owner"],
+        column_config={"name": shell.name_link_column(), "severity": "Severity",
+                       "title": st.column_config.TextColumn("Alert", width="large"),
+                       "status": "Status", "arr": lists.money_col("ARR ($)"),
+                       "days_to_renewal": st.column_config.NumberColumn("Renewal in (days)",
+                                                                        format="%d"),
+                       "age_days": st.column_config.NumberColumn("Age (days)", format="%d"),
+                       "csm_owner": "CSM"})
+    chosen = view.iloc[[r for r in ((sel or {}).get("selection") or {}).get("rows", [])
+                        if r < len(view)]]
+
+    # --------------------------------------------------------------------------- #
+    return chosen
+
+def _act(chosen) -> None:
+    """The bulk action form for the selected alerts."""
+    st.markdown(f"**{len(chosen)} selected**" if len(chosen) else "**Select alerts to act on.**")
+    with st.form("alert_bulk", border=True):
+        what = st.selectbox("Action", list(CHANGES), key="alert_action")
+        f1, f2 = st.columns(2)
+        note = f1.text_input("Outcome, reason or task title", key="alert_note",
+                             help="Required to resolve (the outcome) and to mark a false "
+                                  "positive (why it was wrong); the task's title for Create a "
+                                  "task.")
+        until = f2.date_input("Snooze until / task due", value=today + dt.timedelta(days=14),
+                              min_value=today + dt.timedelta(days=1), key="alert_until")
+        playbook = f1.selectbox("Playbook", list(PLAYBOOKS), key="alert_playbook",
+                                format_func=lambda k: PLAYBOOKS[k].name)
+        go = st.form_submit_button(f"Apply to {len(chosen)} selected", type="primary",
+                                   disabled=chosen.empty)
+    if go and len(chosen):
+        try:
+            n = _apply(chosen, CHANGES[what], note, until, playbook)
+        except ActionError as exc:
+            st.error(f"Nothing was changed: {md(exc)}.")
+        else:
+            st.cache_data.clear()
+            st.session_state["action_toast"] = f"{what}: {n} done"
+            st.rerun()
+
+
+def _apply(chosen, change: str, note: str, until, playbook: str) -> int:
+    """Write one change for the selected alerts (or their accounts); returns how many."""
+    if change in A.ALERT_CHANGES:
+        quiet = data.settings(token)[1]["alert_quiet_days"]
+        return A.update_alerts(data.engine(), chosen["alert_id"].tolist(), change, actor=user,
+                               note=note or None, until=until, quiet_days=quiet, today=today)
+    accounts = chosen.drop_duplicates("account_id")
+    for r in accounts.itertuples():
+        if change == "task":
+            A.create_task(data.engine(), r.account_id, note or f"Follow up: {r.title}",
+                          r.csm_owner or user.label, until, actor=user)
+        else:
+            A.start_playbook(data.engine(), r.account_id, playbook, r.csm_owner or user.label,
+                             actor=user)
+    return len(accounts)
+
+
+CHANGES = {"Acknowledge": "acknowledge", "Snooze": "snooze", "Resolve": "resolve",
+           "Mark false positive": "false_positive", "Create a task": "task",
+           "Start a playbook": "playbook"}
+
+st.title("Alerts")
+alerts = data.alert_inbox(token, f, today)
+if alerts.empty:
+    st.info("No live alert for these filters: nothing open or acknowledged from the latest "
+            "scoring (`greendoor score` raises them; snoozed and closed alerts are not shown).")
+else:
+    chosen = _inbox(alerts)
+    if alerts["alert_id"].isna().all():
+        st.caption("At a past as-of date the inbox shows the alerts that week's scoring raised, "
+                   "as they stood then; act on alerts at the latest date.")
+    elif not user.can("act"):
+        st.caption(f"Read-only: the {user.role} role cannot act on alerts.")
+    else:
+        _act(chosen)

@@ -1,0 +1,149 @@
+"""The alert inbox: every live alert across the book, grouped by rule, and how good each
+rule has been (read model of the Alerts page).
+
+An alert is live while ``open`` or ``acknowledged`` (:data:`greendoor.rules.LIVE_ALERT`);
+a snoozed alert whose date has passed is back in the inbox until the next scoring raises
+it again. Writes go through :func:`greendoor.actions.update_alerts`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from greendoor.analytics.portfolio_health import alerts_at, scores, snapshot_date
+from greendoor.periods import Filters
+from greendoor.rules import LIVE_ALERT
+from greendoor.scoring.labels import churn_labels, expansion_labels
+from greendoor.store import schema
+
+#: Severity order, worst first.
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+#: Rules whose alerts announce an opportunity: measured against expansion, not churn.
+EXPANSION_RULES = ("expansion_signal",)
+
+
+def inbox(conn: Connection, f: Filters, today: dt.date | None = None) -> pd.DataFrame:
+    """The live alerts of the latest scoring on or before ``f.as_of`` within the filters,
+    plus the snoozed ones whose date has passed (status shown as ``snooze ended``):
+    ``alert_id, account_id, name, segment, csm_owner, arr, days_to_renewal, rule,
+    severity, title, status, snoozed_until, created_at, age_days`` (since raised, as of
+    ``today``), worst severity and largest ARR first.
+
+    At an as-of date before the latest scoring, the alerts that week's scoring raised, as
+    they stood that day (status ``raised then``, ``alert_id`` None: nothing to act on)."""
+    today = today or dt.date.today()
+    cols = ["alert_id", "account_id", "name", "segment", "csm_owner", "arr", "days_to_renewal",
+            "rule", "severity", "title", "status", "snoozed_until", "created_at", "age_days"]
+    week = snapshot_date(conn, f.as_of)
+    latest = conn.execute(sa.select(sa.func.max(schema.alerts.c.as_of))).scalar()
+    if week is None:
+        return pd.DataFrame(columns=cols)
+    if latest is not None and week >= latest:
+        al = schema.alerts
+        live = al.c.status.in_(LIVE_ALERT) | ((al.c.status == "snoozed")
+                                             & (al.c.snoozed_until <= today))
+        raised = pd.read_sql(sa.select(al.c.alert_id, al.c.account_id, al.c.as_of, al.c.rule,
+                                       al.c.severity, al.c.title, al.c.status,
+                                       al.c.snoozed_until, al.c.created_at)
+                             .where(al.c.as_of == latest, live), conn)
+        raised["status"] = raised["status"].where(raised["status"] != "snoozed",
+                                                  "snooze ended")
+    else:
+        raised = alerts_at(conn, week).drop(columns=["evidence_json"])
+        raised["status"] = "raised then"
+        raised["created_at"] = pd.Timestamp(week)
+    who = scores(conn, f, snapshot=week)[["account_id", "name", "segment", "csm_owner", "arr",
+                                          "days_to_renewal"]]
+    df = raised.merge(who, on="account_id")  # the filters: scores() applies them
+    df["age_days"] = (pd.Timestamp(min(today, f.as_of)) - pd.to_datetime(df["created_at"])
+                      ).dt.days.clip(lower=0)
+    order = df["severity"].map(SEVERITY_ORDER).fillna(9)
+    df = df.assign(_o=order).sort_values(["_o", "arr"], ascending=[True, False])
+    return df.drop(columns="_o").reset_index(drop=True)[cols]
+
+
+def by_rule(alerts: pd.DataFrame) -> pd.DataFrame:
+    """One row per rule of an :func:`inbox` frame: ``rule, alerts, accounts, arr`` (USD,
+    each account counted once), ``critical`` (alerts), ``oldest_days``; most ARR first."""
+    if alerts.empty:
+        return pd.DataFrame(columns=["rule", "alerts", "accounts", "arr", "critical",
+                                     "oldest_days"])
+    arr = alerts.drop_duplicates(["rule", "account_id"]).groupby("rule")["arr"].sum()
+    g = alerts.groupby("rule").agg(alerts=("alert_id", "size"),
+                                   accounts=("account_id", "nunique"),
+                                   critical=("severity", lambda s: int((s == "critical").sum())),
+                                   oldest_days=("age_days", "max"))
+    return (g.join(arr).reset_index().sort_values("arr", ascending=False, ignore_index=True)
+            [["rule", "alerts", "accounts", "arr", "critical", "oldest_days"]])
+
+
+def _raised(conn: Connection, d: dt.date) -> pd.DataFrame:
+    """``account_id, rule`` of the alerts the scoring of ``d`` raised (its snapshots'
+    details: what the rules said that day, whatever users did later)."""
+    ss = schema.score_snapshots
+    rows = []
+    for account, text in conn.execute(sa.select(ss.c.account_id, ss.c.details_json)
+                                      .where(ss.c.as_of == d)).all():
+        for x in (json.loads(text).get("alerts", []) if text else []):
+            rows.append((account, x["rule"]))
+    return pd.DataFrame(rows, columns=["account_id", "rule"]).drop_duplicates()
+
+
+def rule_quality(conn: Connection, f: Filters, horizon_days: int = 90, every_weeks: int = 4,
+                 max_dates: int = 12) -> pd.DataFrame:
+    """How well each rule has told what happened next, from the weekly snapshots whose
+    horizon has passed by ``f.as_of`` (every ``every_weeks``-th, at most ``max_dates``):
+    ``rule, outcome`` ("churn", or "expansion" for :data:`EXPANSION_RULES`),
+    ``raised`` (account-dates alerted), ``hit_rate`` (share of them followed by the
+    outcome within ``horizon_days``), ``base_rate`` (the same share over every account
+    scored those dates), ``lift`` = hit_rate / base_rate (above 1: the rule finds
+    accounts more likely than others to have the outcome), ``dates``. From live
+    feedback on the alerts table: ``resolved``, ``false_positive`` and ``fp_share`` =
+    false_positive / (resolved + false_positive). Only accounts within the filters."""
+    ss, a, al = schema.score_snapshots, schema.accounts, schema.alerts
+    last = f.as_of - dt.timedelta(days=horizon_days)
+    dates = [r[0] for r in conn.execute(sa.select(ss.c.as_of).distinct().where(
+        ss.c.as_of <= last).order_by(ss.c.as_of.desc()))]
+    dates = dates[::every_weeks][:max_dates]
+    conds = [c for c in (a.c.segment == f.segment if f.segment else None,
+                         a.c.csm_owner == f.owner if f.owner else None) if c is not None]
+    scope = set(pd.read_sql(sa.select(a.c.account_id).where(*conds), conn)["account_id"])
+    hits: dict[tuple[str, str], list[float]] = {}
+    bases: dict[str, list[float]] = {"churn": [], "expansion": []}
+    for d in dates:
+        raised = _raised(conn, d)
+        raised = raised[raised["account_id"].isin(scope)]
+        labels = {"churn": churn_labels(conn, d, horizon_days),
+                  "expansion": expansion_labels(conn, d, horizon_days)}
+        for outcome, y in labels.items():
+            bases[outcome] += y[y.index.isin(scope)].tolist()
+        for rule, g in raised.groupby("rule"):
+            outcome = "expansion" if rule in EXPANSION_RULES else "churn"
+            y = labels[outcome].reindex(g["account_id"]).dropna()
+            hits.setdefault((rule, outcome), []).extend(y.tolist())
+    fb = pd.read_sql(sa.select(al.c.rule, al.c.status, sa.func.count().label("n"))
+                     .where(al.c.status.in_(["resolved", "false_positive"]),
+                            al.c.account_id.in_(scope) if conds else sa.true())
+                     .group_by(al.c.rule, al.c.status), conn)
+    fb = fb.pivot_table(index="rule", columns="status", values="n", aggfunc="sum",
+                        fill_value=0) if len(fb) else pd.DataFrame()
+    rows = []
+    for (rule, outcome), ys in sorted(hits.items()):
+        base = float(np.mean(bases[outcome])) if bases[outcome] else float("nan")
+        hit = float(np.mean(ys)) if ys else float("nan")
+        res = int(fb.at[rule, "resolved"]) if rule in fb.index and "resolved" in fb else 0
+        fp = int(fb.at[rule, "false_positive"]) if rule in fb.index and "false_positive" in fb \
+            else 0
+        rows.append({"rule": rule, "outcome": outcome, "raised": len(ys), "hit_rate": hit,
+                     "base_rate": base, "lift": hit / base if base > 0 else float("nan"),
+                     "dates": len(dates), "resolved": res, "false_positive": fp,
+                     "fp_share": fp / (res + fp) if res + fp else float("nan")})
+    cols = ["rule", "outcome", "raised", "hit_rate", "base_rate", "lift", "dates", "resolved",
+            "false_positive", "fp_share"]
+    return pd.DataFrame(rows, columns=cols)
