@@ -108,7 +108,7 @@ def test_rescoring_reuses_the_model_and_replaces_snapshots(scored):
         conn.execute(ss.update().where(ss.c.account_id == DATAFLOW, ss.c.as_of == AS_OF)
                      .values(health_score=-1.0, details_json=None))
         conn.execute(al.insert().values(alert_id="stale", account_id=DATAFLOW, as_of=AS_OF,
-                                        rule="logins_drop", severity="warning", title="old",
+                                        rule="retired_rule", severity="warning", title="old",
                                         status="open", created_at=dt.datetime(2026, 1, 1)))
     again = score(eng, evaluate_models=False)
     assert again.models["churn"]["source"] == "reused"

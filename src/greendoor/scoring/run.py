@@ -802,9 +802,9 @@ def dumps(obj) -> str:
 
 def _write_alerts(conn: Connection, al: pd.DataFrame, as_of: dt.date) -> None:
     """Make ``al`` the live alerts of ``as_of``: one per account and rule
-    (:data:`greendoor.rules.LIVE_ALERT`). A live alert raised again with the same
-    rule, severity, title and evidence is kept as it is (same id, creation time and
-    status); live alerts not raised again are removed; new ones are added, acknowledged
+    (:data:`greendoor.rules.LIVE_ALERT`). A live alert raised again is updated in place
+    (its severity, title and evidence; same id, creation time and status); live alerts
+    not raised again are removed; new ones are added, acknowledged
     when the account's alert of that rule was acknowledged on an earlier date. Alerts
     a user snoozed, dismissed, resolved or marked false positive
     (:data:`greendoor.rules.QUIET_ALERT`) are not raised again for the same account
@@ -826,10 +826,18 @@ def _write_alerts(conn: Connection, al: pd.DataFrame, as_of: dt.date) -> None:
     raised["status"] = ["acknowledged" if (a, r) in acked else "open"
                         for a, r in zip(raised["account_id"], raised["rule"], strict=True)]
     with staged(conn, t, raised) as stage:
-        match = sa.and_(*[t.c[c] == stage.c[c] for c in same])
+        # the same alert: account and rule (a portfolio alert: and its title, one per gap)
+        match = sa.and_(t.c.account_id == stage.c.account_id, t.c.rule == stage.c.rule,
+                        sa.or_(t.c.account_id != AL.PORTFOLIO, t.c.title == stage.c.title))
         live_now = (t.c.as_of == as_of) & t.c.status.in_(LIVE_ALERT)
         conn.execute(t.delete().where(live_now, ~sa.select(sa.literal(1)).select_from(stage)
                                       .where(match).exists()))
+        # raised again: updated in place, keeping its id, creation time and status
+        conn.execute(t.update().where(live_now, sa.select(sa.literal(1)).select_from(stage)
+                                      .where(match).exists())
+                     .values(**{c: sa.select(stage.c[c]).where(match).limit(1)
+                                .scalar_subquery() for c in ("severity", "title",
+                                                             "evidence_json")}))
         conn.execute(t.insert().from_select(
             ["alert_id", *same, "as_of", "status", "snoozed_until", "created_at"],
             sa.select(_random_ids(), *[stage.c[c] for c in same],
