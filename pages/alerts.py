@@ -64,7 +64,9 @@ def _inbox(alerts):
                        "flag": st.column_config.TextColumn("Note", width="medium")})
     st.caption("Lift above 1: the rule finds accounts likelier than the rest to churn (or, for "
                "expansion signals, to expand) within the horizon. A rule at or below 1 is flagged: "
-               "its alerts are noise on this data. Select a rule to keep its alerts.")
+               "its alerts are noise on this data. A renewal reminder further out than the "
+               "horizon cannot be followed by churn within it: it is a reminder to prepare, "
+               "not a risk signal. Select a rule to keep its alerts.")
     rows = ((picked or {}).get("selection") or {}).get("rows", [])
     rule = table.iloc[rows[0]]["rule"] if rows and rows[0] < len(table) else None
 
