@@ -107,8 +107,9 @@ def _downgrade(ctx):
 
 
 def _share(x: float) -> str:
-    """A share in words: "28%", or "under 1%" (not "0%") for a small one."""
-    return f"{x:.0%}" if x >= 0.01 else "under 1%"
+    """A share in whole percent: "28%", or "under 1%" (not "0%") for one that rounds to 0."""
+    whole = round(x * 100)
+    return f"{whole}%" if whole >= 1 else "under 1%"
 
 
 def _escalation(ctx, i):

@@ -110,7 +110,7 @@ def test_snoozed_alert_is_not_raised_again_by_rescoring(store):
     assert len(rows(store, schema.alerts, rule="proactive_checkin")) == 1  # still only the snoozed one
 
 
-def test_rewriting_alerts_keeps_the_unchanged_and_replaces_the_changed(store):
+def test_rewriting_alerts_keeps_one_per_account_and_rule_and_updates_it_in_place(store):
     day = dt.date(2026, 6, 8)
 
     def alert(rule, title, **evidence):
@@ -128,7 +128,10 @@ def test_rewriting_alerts_keeps_the_unchanged_and_replaces_the_changed(store):
     second = rows(store, schema.alerts, as_of=day).set_index("rule")
     assert sorted(second.index) == ["logins_drop", "tickets_spike", "usage_decline"]
     assert second.loc["usage_decline", "alert_id"] == first.loc["usage_decline", "alert_id"]
-    assert second.loc["logins_drop", "alert_id"] != first.loc["logins_drop", "alert_id"]
+    # raised again with new evidence: the same alert (id, creation time), updated
+    assert second.loc["logins_drop", "alert_id"] == first.loc["logins_drop", "alert_id"]
+    assert second.loc["logins_drop", "created_at"] == first.loc["logins_drop", "created_at"]
+    assert second.loc["logins_drop", "title"] == "Logins down 45%"
     assert json.loads(second.loc["logins_drop", "evidence_json"]) == {"change": -0.45}
     assert (second["status"] == "open").all() and second["alert_id"].str.len().eq(32).all()
     with store.begin() as conn:

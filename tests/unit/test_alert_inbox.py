@@ -117,7 +117,7 @@ def test_rule_lift_by_hand(engine):
                                horizon_days=90).empty  # the horizon has not passed
 
 
-@pytest.mark.parametrize("share, words", [(0.28, "28%"), (0.01, "1%"), (0.0099, "under 1%"),
+@pytest.mark.parametrize("share, words", [(0.28, "28%"), (0.0099, "1%"), (0.004, "under 1%"),
                                           (0.0, "under 1%")])
 def test_a_small_arr_drop_is_not_written_as_zero(share, words):
     assert rules._share(share) == words
