@@ -184,6 +184,7 @@ BASE_CSS = """<style>
 #: by the chart theme instead (:class:`greendoor.charts.theme.Theme`).
 PRESENT_CSS = """<style>
 [data-testid="stMainBlockContainer"] { zoom: 1.3; }
+[data-testid="stMetricValue"] { font-size: 1.75rem; }
 [data-testid="stMainBlockContainer"] [data-testid="stPlotlyChart"] { zoom: 0.7692; }
 [data-testid="stMainBlockContainer"] [data-testid="stDataFrame"] { width: 100%; }
 [data-testid="stMainBlockContainer"] [data-testid="stDataFrameResizable"],

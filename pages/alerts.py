@@ -26,9 +26,11 @@ def _inbox(alerts):
     """KPIs, the rules with their measured quality, and the filtered inbox; returns the
     selected alerts."""
     c = st.columns(4, border=True)
-    c[0].metric("Live alerts", f"{len(alerts):,}",
-                help="Open or acknowledged, from the latest scoring on or before the as-of date, "
-                     "plus snoozed alerts whose date has passed.")
+    past = alerts["alert_id"].isna().all()  # an earlier week: what its scoring raised
+    c[0].metric("Alerts raised that week" if past else "Live alerts", f"{len(alerts):,}",
+                help="Raised by the scoring of the week of the as-of date, as they stood then."
+                if past else "Open or acknowledged, from the latest scoring on or before the "
+                             "as-of date, plus snoozed alerts whose date has passed.")
     c[1].metric("Accounts", f"{alerts['account_id'].nunique():,}")
     c[2].metric("ARR behind them", money(alerts.drop_duplicates("account_id")["arr"].sum()),
                 help="Each account counted once.")

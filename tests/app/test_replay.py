@@ -24,7 +24,7 @@ KEY = {
     "portfolio_health": (["health_score", "expected_loss"], ["ARR", "Accounts"]),
     "this_week": ([], []),
     "churn_risk": (["loss_probability"], []),
-    "alerts": (["severity"], ["Live alerts"]),
+    "alerts": (["severity"], ["Alerts raised that week", "Accounts"]),
     "account_360": (["kind"], ["ARR"]),
     "actions": (["playbook"], []),
     "expansion": (["opportunity"], []),

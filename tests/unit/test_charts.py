@@ -33,9 +33,9 @@ def test_health_histogram_bins_carry_their_range_and_follow_the_bands():
     assert list(yellow.y) == [3] and yellow.customdata[0].tolist() == ["yellow", 60.0, 70.0]
     assert by_band["Green"].customdata[-1].tolist() == ["green", 90.0, 100.0]  # 100 in the last
     assert by_band["Red"].marker.color == BAND_COLORS["red"]
-    assert "green 80+, yellow 50-79, red below 50" in fig.layout.title.text
+    assert "green 80+, yellow 50-79, red below 50" in fig.layout.xaxis.title.text
     edited = portfolio.health_histogram(scores, Theme(green=75, yellow=40))
-    assert "green 75+, yellow 40-74, red below 40" in edited.layout.title.text
+    assert "green 75+, yellow 40-74, red below 40" in edited.layout.xaxis.title.text
 
 
 def test_presentation_scale_is_larger_and_dark():

@@ -82,9 +82,9 @@ def health_histogram(scores: pd.DataFrame, theme: Theme) -> go.Figure:
             hovertemplate="health %{customdata[1]:.0f}-%{customdata[2]:.0f}, " + band
                           + ": %{y} accounts<extra>click to list them</extra>"))
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(range=[0, 100], title="Health score")
+    fig.update_xaxes(range=[0, 100], title=f"Health score ({theme.band_words()})")
     fig.update_yaxes(title="Accounts")
-    return finish(fig, f"Health distribution ({theme.band_words()})", theme)
+    return finish(fig, "Health distribution", theme)  # short: one line at 1600 px
 
 
 def arr_by_band_segment(scores: pd.DataFrame, theme: Theme) -> go.Figure:
