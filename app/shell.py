@@ -272,19 +272,15 @@ def name_link_column(label: str = "Account", width: str = "medium"):
                                        help="Opens Account 360 in a new tab")
 
 
-def masked_label(account_id: str) -> str:
-    """The pseudonym of one account (the masking rule of :mod:`greendoor.masking`)."""
-    return data.masker(data.data_token()).accounts.get(account_id, access.pseudonym_label(0))
-
-
 def account_label(account_id: str, name: str | None) -> str:
     """How to name an account on screen: its pseudonym when names are masked."""
-    return masked_label(account_id) if presenting() else (name or account_id)
+    return account_labels({account_id: name})[account_id]
 
 
-def account_labels(names: dict[str, str]) -> dict[str, str]:
-    """:func:`account_label` of every ``{account_id: name}`` at once (one masker look-up,
-    for pickers of thousands of accounts), in the order shown: by label."""
+def account_labels(names: dict[str, str | None]) -> dict[str, str]:
+    """How to name each ``{account_id: name}`` on screen (the pseudonym of
+    :mod:`greendoor.masking` when names are masked, else the name or the id), with one
+    masker look-up for pickers of thousands of accounts; in the order shown: by label."""
     if presenting():
         pseudonyms = data.masker(data.data_token()).accounts
         out = {k: pseudonyms.get(k, access.pseudonym_label(0)) for k in names}
