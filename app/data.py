@@ -13,7 +13,7 @@ import functools
 import pandas as pd
 import streamlit as st
 
-from greendoor import access, config, ingest, periods
+from greendoor import access, config, ingest, periods, reports
 from greendoor import account360 as A360
 from greendoor import actions as A
 from greendoor import audit as AU
@@ -31,6 +31,7 @@ from greendoor.analytics import segments as SG
 from greendoor.masking import Masker
 from greendoor.masking import masker as build_masker
 from greendoor.periods import Filters
+from greendoor.reports import render
 from greendoor.scoring import skill
 from greendoor.store import meta
 from greendoor.store.engine import current_revision, init_store, make_engine
@@ -405,3 +406,26 @@ def users(token: str, principal: Principal) -> pd.DataFrame:
 def audit_facets(token: str, principal: Principal) -> dict:
     with engine().connect() as conn:
         return AU.facets(conn, principal)
+
+
+def report_file(kind: str, **args):
+    """A callable for ``st.download_button(data=...)``: the report is made only when the
+    user clicks (Streamlit runs it on its own thread, so nothing here touches the
+    session). ``kind`` ``"weekly"`` (``f``, ``fmt``, ``since``, ``mask``) or ``"qbr"``
+    (``account_id``, ``as_of``, ``mask``, ``principal``): :func:`greendoor.reports.
+    weekly_report` and :func:`greendoor.reports.qbr_report`."""
+    make = {"weekly": reports.weekly_report, "qbr": reports.qbr_report}[kind]
+
+    def build() -> bytes:
+        with engine().connect() as conn:
+            return make(conn, **args)
+    return build
+
+
+def reports_available() -> str | None:
+    """``None`` when the reports' charts and PDF can be made here, else why not."""
+    try:
+        render.browser()
+    except render.ReportError as exc:
+        return str(exc)
+    return None

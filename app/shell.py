@@ -293,9 +293,7 @@ def theme() -> Theme:
     """The figures' theme: presentation scale when presenting, and the health bands of
     the settings in force."""
     _, settings = data.settings(data.data_token())
-    bands = settings["health"]["bands"]
-    return Theme(present=bool(st.session_state.get(data.PRESENT_KEY)),
-                 green=float(bands["green"]), yellow=float(bands["yellow"]))
+    return Theme.of(settings, present=bool(st.session_state.get(data.PRESENT_KEY)))
 
 
 def chart(fig, key: str, select: bool = False):

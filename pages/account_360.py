@@ -36,10 +36,21 @@ if acc is None:
     st.stop()
 
 a, snap, det = acc.account, acc.snapshot or {}, acc.details
-st.title(md(shell.account_label(account_id, a["name"])))
+head, deck = st.columns([5, 1], vertical_alignment="bottom")
+head.title(md(shell.account_label(account_id, a["name"])))
 renewal = det.get("renewal", {}).get("days_to_renewal")
 sub_info = [human(a["segment"]) if a.get("segment") else "no segment", a.get("industry") or "", f"CSM {a.get('csm_owner') or '—'}"]
-st.caption(" · ".join(md(x) for x in sub_info if x) + f" · as of {f.as_of:%d %b %Y}")
+head.caption(" · ".join(md(x) for x in sub_info if x) + f" · as of {f.as_of:%d %b %Y}")
+no_browser = data.reports_available()
+deck.download_button(
+    "QBR deck", icon=":material/slideshow:", key="qbr_deck", on_click="ignore",
+    file_name=f"greendoor-qbr-{account_id}-{f.as_of:%Y-%m-%d}.pptx", width="stretch",
+    mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    data=data.report_file("qbr", account_id=account_id, as_of=f.as_of, mask=data.masking(),
+                          principal=user), disabled=bool(no_browser),
+    help=no_browser or "PowerPoint for the quarterly business review: health and its why, "
+                       "usage, value, voice of the customer, renewal and open actions, as "
+                       f"of {f.as_of:%d %b %Y}" + (" (names masked)" if data.masking() else ""))
 
 band = snap.get("band")
 cols = st.columns(6, border=True)

@@ -13,9 +13,20 @@ f = shell.current_filters()
 token = data.data_token()
 
 st.title("This week")
-pick, _ = st.columns([1, 4])
+pick, _, pdf, page = st.columns([1, 2, 1, 1], vertical_alignment="bottom")
 since = pick.date_input("Changes since", value=f.as_of - dt.timedelta(days=7), max_value=f.as_of,
                       key="since", bind="query-params")
+no_browser = data.reports_available()
+stem = f"greendoor-weekly-{f.as_of:%Y-%m-%d}"
+for col, fmt, mime in ((pdf, "pdf", "application/pdf"), (page, "html", "text/html")):
+    col.download_button(
+        f"Digest ({fmt.upper()})", icon=":material/download:", file_name=f"{stem}.{fmt}",
+        mime=mime, key=f"digest_{fmt}", on_click="ignore", width="stretch",
+        disabled=since >= f.as_of or bool(no_browser),
+        data=data.report_file("weekly", f=f, fmt=fmt, since=since, mask=data.masking()),
+        help=no_browser or "The week's KPIs, ARR bridge, what changed, top risks with their "
+                           "drivers, renewals in the windows and the decisions taken, as a "
+                           "file to send" + (" (names masked)" if data.masking() else ""))
 st.caption(f"From {since:%d %b %Y} to {f.as_of:%d %b %Y}: score snapshots compared, and the "
            "events dated in between. Click a line to open the account.")
 ag = data.agenda(token, f, since)

@@ -98,12 +98,6 @@ def load(conn: Connection, account_id: str, as_of: dt.date,
                       alerts=alerts_as_of(conn, aid, snap["as_of"] if snap else None, as_of))
 
 
-def _is_present(conn: Connection, as_of: dt.date) -> bool:
-    """Whether ``as_of`` is the data's latest date or later (not a replay of the past)."""
-    latest = periods.default_as_of(conn)
-    return latest is None or as_of >= latest
-
-
 def usage_weekly(conn: Connection, account_id: str, as_of: dt.date) -> pd.DataFrame:
     """Weekly usage in the year before ``as_of``: ``week`` (Monday), ``events`` (sum) and
     ``active_users`` (distinct users in the week)."""
@@ -125,7 +119,7 @@ def timeline(conn: Connection, account_id: str, as_of: dt.date) -> pd.DataFrame:
     (:func:`greendoor.periods.default_as_of`) or later, actions taken since then (in
     the app, after the export) show too: that is the present."""
     ts = dt.datetime.combine(as_of, dt.time())
-    present = _is_present(conn, as_of)
+    present = periods.is_present(conn, as_of)
     t, r, i, act = schema.tickets, schema.survey_responses, schema.interactions, schema.actions
     queries = [
         sa.select(t.c.opened_at.label("when"), sa.literal("ticket").label("kind"),

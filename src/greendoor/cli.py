@@ -7,6 +7,8 @@
     greendoor evaluate [--as-of DATE] [--json]
     greendoor forecast [--as-of DATE] [--horizon MONTHS] [--jobs N]
     greendoor info                      what the store holds
+    greendoor report weekly --out digest.pdf|.html [--as-of DATE] [--since DATE] [--mask]
+    greendoor report qbr ACCOUNT_ID --out qbr.pptx [--as-of DATE] [--mask]
 
 The store is ``$GREENDOOR_DB_URL`` or ``data/greendoor.duckdb`` (see README).
 """
@@ -57,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "or data/greendoor.duckdb)")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create or upgrade the store schema (idempotent)")
-    for add in (_demo_args, _import_args, _model_args, _store_args, _users_args):
+    for add in (_demo_args, _import_args, _model_args, _store_args, _users_args, _report_args):
         add(sub)
     return p
 
@@ -159,6 +161,29 @@ def _users_args(sub) -> None:
     up.add_argument("username")
     up.add_argument("--password-stdin", action="store_true")
     usub.add_parser("list", help="list users and roles (never the password hashes)")
+
+
+def _report_args(sub) -> None:
+    """``greendoor report weekly|qbr``."""
+    rp = sub.add_parser("report", help="write the weekly digest (HTML/PDF) or an account's "
+                                       "QBR deck (PPTX), e.g. from a scheduler")
+    rsub = rp.add_subparsers(dest="report", required=True)
+    wk = rsub.add_parser("weekly", help="the weekly meeting digest")
+    wk.add_argument("--out", required=True, help="file to write: .pdf or .html")
+    wk.add_argument("--since", type=_date, default=None,
+                    help="changes since this date (default: a week before the as-of date)")
+    wk.add_argument("--segment", default=None, help="only this segment")
+    wk.add_argument("--owner", default=None, help="only this CSM's book")
+    wk.add_argument("--no-charts", action="store_true",
+                    help="HTML without chart images (needs no browser)")
+    qb = rsub.add_parser("qbr", help="an account's QBR deck")
+    qb.add_argument("account_id")
+    qb.add_argument("--out", required=True, help="file to write: .pptx")
+    for p in (wk, qb):
+        p.add_argument("--as-of", type=_date, default=None,
+                       help="default: the store's as-of date")
+        p.add_argument("--mask", action="store_true",
+                       help="replace account and contact names (as presentation mode does)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -480,10 +505,50 @@ def _info(engine, args=None) -> int:
 #: Each subcommand's function: (engine, parsed arguments) -> exit status. Modules are
 #: imported inside them so that a command starts without loading what it does not use
 #: (Prophet, scikit-learn, Alembic), not to avoid an import cycle.
+def _report(engine, args) -> int:
+    import pathlib
+
+    from greendoor import reports
+    from greendoor.periods import Filters, default_as_of
+
+    out = pathlib.Path(args.out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in reports.FORMATS[args.report]:
+        print(f"error: {out}: the {args.report} report is written as "
+              + " or ".join(f".{f}" for f in reports.FORMATS[args.report]), file=sys.stderr)
+        return 2
+    if _account_count(engine) == 0:
+        print("error: the store is empty", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    try:
+        with engine.connect() as conn:
+            as_of = args.as_of or default_as_of(conn)
+            if args.report == "weekly":
+                body = reports.weekly_report(
+                    conn, Filters(as_of=as_of, segment=args.segment, owner=args.owner), fmt,
+                    since=args.since, mask=args.mask, images=not args.no_charts)
+            else:
+                body = reports.qbr_report(conn, args.account_id, as_of, mask=args.mask)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    except (reports.ReportError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_bytes(body)
+    tmp.replace(out)
+    print(f"wrote {out} ({len(body) / 1024:,.0f} KiB, as of {as_of:%d %b %Y}) in "
+          f"{time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 COMMANDS = {"init": _init, "demo": _demo, "import": _import, "score": _score,
             "evaluate": _evaluate, "forecast": _forecast, "info": _info, "backup": _backup,
             "restore": _backup,
-            "export-subject": _subject, "erase-subject": _subject, "users": _users_command}
+            "export-subject": _subject, "erase-subject": _subject, "users": _users_command,
+            "report": _report}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -191,6 +191,9 @@ class Settings(BaseModel):
                                ge=1, le=365)
     this_week_expansion_probability: float = _f(0.5, "This week: a new expansion signal when "
                                                 "P(expansion) crosses this", "share", gt=0, lt=1)
+    report_top_accounts: int = _f(10, "Reports: accounts listed per section of the weekly "
+                                  "digest (top risks, renewals, changes)", "accounts",
+                                  ge=1, le=100)
     models: Models = Models()
     behavior: Behavior = Behavior()
 
@@ -285,7 +288,7 @@ def setting_info(path: str) -> dict[str, Any]:
 
 #: The scalar settings of the settings editor's second table (the rules have their own).
 SCALAR_SETTINGS = ("churn_horizon_days", "alert_quiet_days", "this_week_health_drop_points",
-                   "this_week_expansion_probability",
+                   "this_week_expansion_probability", "report_top_accounts",
                    *[f"models.{k}" for k in Models.model_fields],
                    *[f"behavior.{k}" for k in Behavior.model_fields])
 

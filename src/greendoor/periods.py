@@ -48,6 +48,13 @@ def default_as_of(conn: Connection) -> dt.date | None:
     return min(max(latest) + dt.timedelta(days=1), dt.date.today())
 
 
+def is_present(conn: Connection, as_of: dt.date) -> bool:
+    """Whether ``as_of`` is the data's latest date or later (the present, where actions
+    taken in the app after the export count), not a replay of the past."""
+    latest = default_as_of(conn)
+    return latest is None or as_of >= latest
+
+
 def filter_options(conn: Connection) -> dict[str, list[str]]:
     """Distinct segments and CSM owners for the sidebar filters."""
     a = schema.accounts

@@ -469,3 +469,36 @@ def test_hostile_names_and_url_values_show_as_literal_text(hostile_server, page)
     no_exception(page)
     assert _evil_links(page) == 0
     page.screenshot(path=str(ARTIFACTS / "hostile-names.png"))
+
+
+def test_digest_and_qbr_deck_download_masked_in_presentation_mode(server, browser, tmp_path):
+    import io
+
+    import pypdfium2 as pdfium
+    from pptx import Presentation
+
+    base, store = server
+    names = _customer_names(store)
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1200}, accept_downloads=True)
+    page = ctx.new_page()
+    got = {}
+    for url, label in ((f"{base}/this-week?present=1", "Digest (PDF)"),
+                       (f"{base}/account?account=ACC-00002&present=1", "QBR deck")):
+        page.goto(url)
+        settle(page)
+        with page.expect_download(timeout=120_000) as dl:
+            page.get_by_role("button", name=label).click()
+        path = tmp_path / dl.value.suggested_filename
+        dl.value.save_as(path)
+        got[label] = path.read_bytes()
+    ctx.close()
+    pdf = pdfium.PdfDocument(got["Digest (PDF)"])
+    text = "\n".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    assert "Weekly customer-success digest" in text and "names masked" in text
+    deck = Presentation(io.BytesIO(got["QBR deck"]))
+    deck_text = "\n".join(s.text_frame.text for slide in deck.slides for s in slide.shapes
+                          if s.has_text_frame)
+    assert "Quarterly business review" in deck_text
+    for body in (text, deck_text):  # on a shared screen, the files are masked too
+        shown = [n for n in names if len(n) > 3 and n in body]
+        assert not shown, shown[:3]

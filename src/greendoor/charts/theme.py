@@ -55,6 +55,13 @@ class Theme:
         """Title font size in px: 22 on a projected screen, 17 otherwise."""
         return 22 if self.present else 17
 
+    @classmethod
+    def of(cls, settings: dict, present: bool = False) -> Theme:
+        """The theme of the health bands in ``settings`` (:class:`greendoor.config.Settings`
+        as a dict)."""
+        bands = settings["health"]["bands"]
+        return cls(present=present, green=float(bands["green"]), yellow=float(bands["yellow"]))
+
     def bands(self) -> list[tuple[str, float, float]]:
         """``[(band, low, high), ...]`` from red to green."""
         return [("red", 0.0, self.yellow), ("yellow", self.yellow, self.green),
