@@ -23,6 +23,7 @@ from greendoor.access import Principal
 from greendoor.analytics import advocacy as AD
 from greendoor.analytics import alerts as IB
 from greendoor.analytics import behavior as BH
+from greendoor.analytics import benchmarks as BM
 from greendoor.analytics import churn_risk, portfolio_health, this_week
 from greendoor.analytics import expansion as EX
 from greendoor.analytics import model_quality as Q
@@ -145,6 +146,13 @@ def churn_reasons(token: str, f: Filters) -> dict:
 def retention_bridge(token: str, f: Filters) -> dict:
     with engine().connect() as conn:
         return portfolio_health.retention_bridge(conn, f)
+
+
+@loader(ttl=3600)
+def benchmark_table(token: str) -> pd.DataFrame:
+    """The published benchmarks (:func:`greendoor.analytics.benchmarks.table`)."""
+    with engine().connect() as conn:
+        return BM.table(conn)
 
 
 @loader(ttl=3600, spinner="Computing the ARR trend…")

@@ -12,6 +12,7 @@ import streamlit as st
 from app import auth, data
 from greendoor import config
 from greendoor import settings as S
+from greendoor.text import md
 
 ROW_LABELS = {"default": "Default (all segments)", "enterprise": "Enterprise",
               "mid_market": "Mid-market", "smb": "SMB"}
@@ -48,7 +49,7 @@ def _typed(path: str, value: float):
 
 def settings_from_form(base: dict, weights: pd.DataFrame, bands: dict, trend: dict,
                        rules: pd.DataFrame, windows: str,
-                       others: pd.DataFrame | None = None) -> dict:
+                       others: pd.DataFrame | None = None, currency: str | None = None) -> dict:
     """The edited settings (raises :class:`greendoor.settings.SettingsError` with the
     field named when a value cannot be read)."""
     out = copy.deepcopy(base)
@@ -71,6 +72,8 @@ def settings_from_form(base: dict, weights: pd.DataFrame, bands: dict, trend: di
                                              reverse=True)
     except ValueError as exc:
         raise S.SettingsError(f"renewal_windows_days: not a list of whole days: {windows!r}") from exc
+    if currency is not None:
+        out["currency"] = currency.strip().upper()
     return out
 
 
@@ -85,6 +88,7 @@ def editor() -> None:
     _form(cur)
     _rescore(token, version)
     _history(token)
+    _benchmarks(token)
 
 
 def _form(cur: dict) -> None:
@@ -125,13 +129,17 @@ def _form(cur: dict) -> None:
         windows = st.text_input("Renewal windows (days before renewal, comma-separated)",
                                 ", ".join(str(w) for w in cur["renewal_windows_days"]),
                                 key="settings_windows")
+        currency = st.text_input("Currency of the store's money (ISO 4217)", cur["currency"],
+                                 max_chars=3, key="settings_currency",
+                                 help="Published benchmarks in another currency are not compared.")
         note = st.text_input("Why this change (recorded with the version)", key="settings_note",
                              max_chars=500)
         saved = st.form_submit_button("Save as a new version", type="primary")
     if saved:
         try:
             new = settings_from_form(cur, wf, {"green": green, "yellow": yellow},
-                                     {"window": window, "threshold": threshold}, rf, windows, of)
+                                     {"window": window, "threshold": threshold}, rf, windows, of,
+                                     currency)
             v = S.save(data.engine(), new, actor=auth.current(), note=note)
         except S.SettingsError as exc:
             st.error(str(exc))
@@ -183,3 +191,43 @@ def _history(token: str) -> None:
                  column_config={"created_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY, HH:mm"),
                                 "created_by": "Who", "note": "Why",
                                 "changes": st.column_config.TextColumn("What changed", width="large")})
+
+
+def _benchmarks(token: str) -> None:
+    """The published GRR/NRR benchmarks Portfolio health compares with: edited as a table,
+    saved in one audited transaction (greendoor.settings.save_benchmarks)."""
+    st.markdown("**Retention benchmarks**")
+    st.caption("Published GRR and NRR by average contract value (ACV = ARR / accounts), in "
+               "fractions (0.93 = 93 %). Portfolio health and the weekly digest compare the book "
+               "with the bucket of its ACV, in the store's currency, when its ARR is at least "
+               "the source's smallest company. Add a row for another source or year; the most "
+               "recent year wins.")
+    with st.form("benchmarks_form", border=True):
+        edited = st.data_editor(
+            data.benchmark_table(token), key="benchmarks_editor", num_rows="dynamic",
+            hide_index=True, width="stretch",
+            column_config={"benchmark_id": st.column_config.TextColumn("Id", required=True),
+                           "metric": st.column_config.SelectboxColumn("Metric", options=["grr", "nrr"],
+                                                                      required=True),
+                           "acv_min": st.column_config.NumberColumn("ACV from", format="localized"),
+                           "acv_max": st.column_config.NumberColumn("ACV below", format="localized"),
+                           "value": st.column_config.NumberColumn("Value", format="%.3f"),
+                           "currency": st.column_config.TextColumn("Currency"),
+                           "statistic": st.column_config.TextColumn("Statistic"),
+                           "url": st.column_config.TextColumn("Link (https)"),
+                           "min_company_arr": st.column_config.NumberColumn(
+                               "Companies from ARR", format="localized"),
+                           "source": st.column_config.TextColumn("Source", width="large"),
+                           "year": st.column_config.NumberColumn("Year", format="%d")})
+        saved = st.form_submit_button("Save benchmarks")
+    if saved:
+        try:
+            n = S.save_benchmarks(data.engine(), edited, auth.current())
+        except S.SettingsError as exc:
+            st.error(md(str(exc)))
+        except ValueError as exc:
+            st.info(md(str(exc)))
+        else:
+            st.cache_data.clear()
+            st.session_state["action_toast"] = f"Saved {n} benchmark rows."
+            st.rerun()

@@ -9,10 +9,12 @@ import datetime as dt
 import streamlit as st
 
 from app import actions_ui, data, lists, shell
+from greendoor.analytics import benchmarks
 from greendoor.charts import portfolio as charts
 from greendoor.labels import human, money, percent
 from greendoor.periods import Filters
 from greendoor.scoring import skill
+from greendoor.text import md
 
 COMPARE_DAYS = 90
 
@@ -42,12 +44,16 @@ cols[0].metric("ARR", money(k["arr"]),
                     "the as-of date.")
 cols[1].metric("Accounts", f"{k['accounts']:,}", delta=k["accounts"] - k0["accounts"],
                help="Accounts with ARR > 0 as of the date.")
+market = benchmarks.compare_kpis(data.benchmark_table(token), k,
+                                 data.settings(token)[1]["currency"])
 cols[2].metric("GRR (12 months)", percent(k["grr"]), delta=shell.delta_pts(k["grr"], k0["grr"]),
                help="Gross revenue retention = (start ARR − contraction − churned ARR) / start "
-                    "ARR over the accounts active 12 months earlier, each capped at its start ARR.")
+                    "ARR over the accounts active 12 months earlier, each capped at its start "
+                    "ARR. " + market["grr"].words)
 cols[3].metric("NRR (12 months)", percent(k["nrr"]), delta=shell.delta_pts(k["nrr"], k0["nrr"]),
                help="Net revenue retention = (start ARR + expansion − contraction − churned ARR) "
-                    "/ start ARR over the accounts active 12 months earlier.")
+                    "/ start ARR over the accounts active 12 months earlier. "
+                    + market["nrr"].words)
 nps_text = "—" if k["nps_responses"] == 0 else f"{k['nps']:+.0f}"
 nps_delta = (None if not (k["nps_responses"] and k0["nps_responses"])
              else f"{k['nps'] - k0['nps']:+.0f}")
@@ -163,6 +169,7 @@ if br["bridge"] is not None:
                "contraction − churn) / start and NRR = (start + expansion − contraction − churn) "
                "/ start are computed from these bars (new logos are outside both), the same "
                "figures as the KPIs above. Click a bar to list its accounts.")
+    st.caption("**Against the market.** " + " ".join(md(c.words) for c in market.values()))
     moved = [cd[0] for cd in lists.clicked(ev_bridge) if cd and cd[0]]
     if moved:
         rows = br["accounts"][br["accounts"]["movement"] == moved[-1]]

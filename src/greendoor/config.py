@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
@@ -171,6 +171,34 @@ class Behavior(BaseModel):
                              "more than this share", "share", gt=0, le=1)
 
 
+class BenchmarkRow(BaseModel):
+    """One published benchmark (table ``benchmarks``): ``metric`` grr or nrr, the annual
+    contract value bucket ``[acv_min, acv_max)`` (``acv_max`` None: no upper bound) in
+    ``currency``, ``value`` as a fraction (0.93 = 93 %), the ``statistic`` it is, the
+    smallest company ARR the source counted, and the ``source`` and ``year``."""
+
+    model_config = ConfigDict(extra="forbid")
+    benchmark_id: str = Field(min_length=1, max_length=100)
+    metric: Literal["grr", "nrr"]
+    acv_min: float = Field(ge=0)
+    acv_max: float | None = Field(default=None, gt=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    value: float = Field(gt=0, le=3)
+    statistic: Literal["median", "mean", "top_quartile", "bottom_quartile"] = "median"
+    min_company_arr: float | None = Field(default=None, ge=0)
+    source: str = Field(min_length=3, max_length=300)
+    year: int = Field(ge=1990, le=2100)
+    url: str | None = Field(default=None, max_length=500, pattern=r"^https://")
+
+    @model_validator(mode="after")
+    def _bucket(self):
+        if self.acv_max is not None and self.acv_max <= self.acv_min:
+            raise ValueError(f"acv_max {self.acv_max:g} must be above acv_min {self.acv_min:g}")
+        if self.metric == "grr" and self.value > 1:
+            raise ValueError(f"a GRR cannot exceed 100 %, got {self.value:g}")
+        return self
+
+
 class Settings(BaseModel):
     """Every setting of Greendoor (SPEC.md "Health score", "Rules, alerts and playbooks",
     "Pages"). ``Settings().model_dump()`` are the defaults (version 1 of a new store)."""
@@ -191,6 +219,9 @@ class Settings(BaseModel):
                                ge=1, le=365)
     this_week_expansion_probability: float = _f(0.5, "This week: a new expansion signal when "
                                                 "P(expansion) crosses this", "share", gt=0, lt=1)
+    currency: str = _f("USD", "ISO 4217 code of the store's money (ARR, amounts); published "
+                       "benchmarks in another currency are not compared", "code",
+                       pattern=r"^[A-Z]{3}$")
     report_top_accounts: int = _f(10, "Reports: accounts listed per section of the weekly "
                                   "digest (top risks, renewals, changes)", "accounts",
                                   ge=1, le=100)

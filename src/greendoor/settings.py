@@ -116,3 +116,57 @@ def scored_version(conn: Connection, as_of: dt.date | None = None) -> dict[str, 
         q = q.where(ss.c.as_of <= as_of)
     row = conn.execute(q.order_by(ss.c.as_of.desc(), ss.c.scored_at.desc()).limit(1)).mappings().first()
     return dict(row) if row else None
+
+
+def save_benchmarks(engine: Engine, rows: pd.DataFrame, actor: Actor) -> int:
+    """Replace the benchmark table with ``rows`` (columns of
+    :class:`greendoor.config.BenchmarkRow`), in one transaction with an audit row
+    (``benchmarks.update``: the rows removed and added). Returns the number of rows.
+
+    Raises :class:`SettingsError` naming each bad row by its id, column, value and rule
+    (nothing is written), ``ValueError`` when nothing changed or two rows of one metric,
+    currency, source and year overlap in contract size, and
+    :class:`~greendoor.access.AccessDenied` when ``actor`` is not an admin."""
+    records = rows.astype(object).where(rows.notna(), None).to_dict("records")
+    errs, clean = [], []
+    for i, rec in enumerate(records, start=1):
+        try:
+            clean.append(config.BenchmarkRow.model_validate(
+                {k: v for k, v in rec.items() if k in config.BenchmarkRow.model_fields}))
+        except pydantic.ValidationError as exc:
+            for e in exc.errors():
+                col = ".".join(str(p) for p in e["loc"]) or "row"
+                errs.append(f"row {i} ({rec.get('benchmark_id') or 'no id'}), {col}: "
+                            f"{e['msg'].removeprefix('Value error, ')}, got {e.get('input')!r}")
+    ids = [r.benchmark_id for r in clean]
+    errs += [f"benchmark_id {d!r} is used twice" for d in sorted({i for i in ids if ids.count(i) > 1})]
+    if errs:
+        raise SettingsError("invalid benchmarks:\n- " + "\n- ".join(errs))
+    _no_overlap(clean)
+    new = {r.benchmark_id: r.model_dump() for r in clean}
+    b = schema.benchmarks
+    with engine.begin() as conn:
+        actor = actor_name(actor, "admin")
+        old = {r["benchmark_id"]: {k: r[k] for k in config.BenchmarkRow.model_fields}
+               for r in conn.execute(sa.select(b)).mappings()}
+        if old == new:
+            raise ValueError("nothing changed: the benchmarks are as stored")
+        conn.execute(b.delete())
+        if new:
+            conn.execute(b.insert(), list(new.values()))
+        audit.record(conn, actor, "benchmarks.update", "benchmarks", "all",
+                     before={k: v for k, v in old.items() if new.get(k) != v},
+                     after={k: v for k, v in new.items() if old.get(k) != v})
+    return len(new)
+
+
+def _no_overlap(rows: list) -> None:
+    groups: dict[tuple, list] = {}
+    for r in rows:
+        groups.setdefault((r.metric, r.currency, r.source, r.year, r.statistic), []).append(r)
+    for key, rs in groups.items():
+        rs = sorted(rs, key=lambda r: r.acv_min)
+        for a, b in zip(rs, rs[1:], strict=False):
+            if a.acv_max is None or a.acv_max > b.acv_min:
+                raise ValueError(f"{a.benchmark_id} and {b.benchmark_id} overlap in contract "
+                                 f"size ({key[0]}, {key[1]}, {key[2]} {key[3]})")

@@ -92,3 +92,17 @@ def test_empty_store_offers_the_demo_and_loads_it(store_url, use_store):
     assert not at.exception, [e.value for e in at.exception]
     assert [t.value for t in at.title] == ["Portfolio health"]
     assert at.metric[1].label == "Accounts" and int(at.metric[1].value) > 0
+
+
+def test_grr_and_nrr_stand_beside_their_published_benchmark(scored_demo_store, use_store):
+    url, eng = scored_demo_store
+    use_store(url)
+    at = run_app()
+    helps = {m.label: m.help for m in at.metric}
+    market = [c.value for c in at.caption if "Against the market" in c.value]
+    assert len(market) == 1
+    # the small test book either falls in a bucket (compared, source and year named) or
+    # says in words why it is not compared; the tooltip says the same as the caption
+    for metric in ("GRR (12 months)", "NRR (12 months)"):
+        words = helps[metric]
+        assert ("SaaS Capital" in words and "2023" in words) or "not compared" in words

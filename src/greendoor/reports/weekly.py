@@ -20,7 +20,14 @@ from sqlalchemy.engine import Connection
 
 from greendoor import periods
 from greendoor import settings as S
-from greendoor.analytics import churn_risk, model_quality, portfolio_health, renewals, this_week
+from greendoor.analytics import (
+    benchmarks,
+    churn_risk,
+    model_quality,
+    portfolio_health,
+    renewals,
+    this_week,
+)
 from greendoor.charts import portfolio as PC
 from greendoor.charts.theme import Theme
 from greendoor.labels import human, money, percent
@@ -39,7 +46,9 @@ class WeeklyDigest:
     :func:`portfolio_health.retention_bridge` (trailing 12 months); ``agenda``:
     :func:`this_week.agenda`; ``risks``: the top of the at-risk queue (``name, segment,
     arr, health_score, band, expected_loss, days_to_renewal, drivers, open_playbook``);
-    ``windows``: :func:`renewals.window_summary`; ``renewals_due``: the largest renewals
+    ``market``: GRR and NRR against published medians
+    (:func:`greendoor.analytics.benchmarks.compare_kpis`); ``windows``:
+    :func:`renewals.window_summary`; ``renewals_due``: the largest renewals
     in the first window (``name, renewal_date, days_to_renewal, arr, renewal_probability,
     has_plan``); ``decisions``: actions created in ``[since, as_of)`` (``created_at, name,
     type, title, owner, status, created_by``); ``model_notes``: one sentence per model on
@@ -59,6 +68,7 @@ class WeeklyDigest:
     decisions: pd.DataFrame
     model_notes: list[str]
     uses: dict
+    market: dict = dataclasses.field(default_factory=dict)
     theme: Theme = dataclasses.field(default_factory=Theme)
     masked: bool = False
     top: int = 10
@@ -80,9 +90,10 @@ def weekly_digest(conn: Connection, f: Filters, since: dt.date | None = None,
     first = due[due["window"] == windows[0]].sort_values("arr", ascending=False) if len(due) \
         else due
     queue = churn_risk.at_risk_queue(conn, f, s)
+    kpis = portfolio_health.kpis(conn, f)
     return WeeklyDigest(
-        as_of=f.as_of, since=since, scope=scope_words(f),
-        kpis=portfolio_health.kpis(conn, f),
+        as_of=f.as_of, since=since, scope=scope_words(f), kpis=kpis,
+        market=benchmarks.compare_kpis(benchmarks.table(conn), kpis, s["currency"]),
         kpis_before=portfolio_health.kpis(conn, dataclasses.replace(f, as_of=since)),
         health=portfolio_health.health_kpis(conn, f),
         bridge=portfolio_health.retention_bridge(conn, f),
@@ -255,6 +266,9 @@ def weekly_html(d: WeeklyDigest, images: bool = True) -> str:
              f'<p class="sub">{_e(d.scope)} · data as of {d.as_of:%d %b %Y} · changes since '
              f"{d.since:%d %b %Y}{' · names masked' if d.masked else ''}</p>",
              _kpi_cards(d)]
+    if d.market:
+        parts.append('<p class="sub" style="margin-top:6pt">Against the market: '
+                     + " ".join(_e(c.words) for c in d.market.values()) + "</p>")
     br = d.bridge.get("bridge")
     if images and br:
         fig = PC.retention_bridge(br, f"{d.bridge['start']:%d %b %Y} to {d.bridge['end']:%d %b %Y}",

@@ -284,6 +284,25 @@ alerts = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+benchmarks = sa.Table(
+    "benchmarks",
+    metadata,
+    # Published retention medians that GRR and NRR are compared with (issue 21): one row per
+    # metric and contract-size bucket of a source; seeded by migration 0010 with SaaS
+    # Capital's 2023 survey, editable by an admin (actions.save_benchmarks, audited).
+    _id("benchmark_id"),
+    sa.Column("metric", Str, nullable=False),  # grr | nrr
+    sa.Column("acv_min", Money, nullable=False),  # annual contract value bucket, >=
+    sa.Column("acv_max", Money),  # < ; NULL = no upper bound
+    sa.Column("currency", Str, nullable=False),  # ISO 4217
+    sa.Column("value", sa.Double, nullable=False),  # fraction: 0.93 = 93 %
+    sa.Column("statistic", Str, nullable=False),  # median | top_quartile ...
+    sa.Column("min_company_arr", Money),  # the survey left out companies below this ARR
+    sa.Column("source", Str, nullable=False),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("url", Str),
+)
+
 actions = sa.Table(
     "actions",
     metadata,
