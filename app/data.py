@@ -320,6 +320,20 @@ def renewals(token: str, f: Filters) -> dict:
                 "quarters": RN.periods(due, "quarter"), "months": RN.periods(due, "month")}
 
 
+@loader(ttl=600, spinner="Reading the forecast calls…")
+def forecast_calls(token: str, f: Filters) -> dict:
+    """The call sheet and this quarter's rollup (:func:`greendoor.analytics.renewals.
+    forecast_calls`)."""
+    with engine().connect() as conn:
+        return RN.forecast_calls(conn, f, skill.Gates(Q.latest(conn)).uses("renewal"))
+
+
+@loader(ttl=3600, spinner="Measuring past forecasts week by week…")
+def call_accuracy(token: str, as_of) -> dict:
+    with engine().connect() as conn:
+        return RN.call_accuracy(conn, as_of)
+
+
 @loader(ttl=3600, spinner="Reading the forecast…")
 def top_down(token: str, series: str, segment: str) -> dict:
     with engine().connect() as conn:

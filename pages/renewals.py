@@ -2,12 +2,122 @@
 with P10-P90, forecast categories, renewal windows without a plan, the top-down
 forecast with its backtest, and past quarters' forecast vs actual."""
 
+import pandas as pd
 import streamlit as st
 
-from app import actions_ui, data, lists, shell
+from app import actions_ui, auth, data, lists, shell
+from greendoor import actions as A
 from greendoor.analytics.renewals import SERIES
 from greendoor.charts import renewals as charts
-from greendoor.labels import money
+from greendoor.forecast import calls as FC
+from greendoor.labels import money, percent
+from greendoor.text import md
+
+CALL_LABELS = {"commit": "Commit", "best_case": "Best case", "at_risk": "At risk", "lost": "Lost"}
+
+
+def calls_section() -> None:
+    """The CSMs' calls on this and next quarter's renewals, beside the model, and this
+    quarter's rollup; saved as new calls (never overwritten) with an audit row each."""
+    st.subheader("Forecast calls")
+    fc = data.forecast_calls(token, f)
+    sheet, roll, qs = fc["sheet"], fc["rollup"], fc["quarter"]
+    cols = st.columns(5, border=True)
+    last = (pd.Timestamp(qs) + pd.offsets.QuarterEnd(0)).date()
+    cols[0].metric(f"Due by {last:%d %b %Y}",
+                   money(roll["due"]), help=f"{roll['renewals']:,} renewals; the forecasts "
+                   "below are renewed ARR capped at the renewal value (GRR basis).")
+    cols[1].metric("Model", money(roll["model"]) if roll["model"] == roll["model"] else "—",
+                   help="Σ ARR × P(renew)." if roll["model"] == roll["model"] else
+                   "No renewal model with measured skill: no model forecast.")
+    cols[2].metric("CSM calls", money(roll["calls"]),
+                   delta=f"{percent(roll['coverage'], 0)} of ARR called", delta_color="off",
+                   delta_arrow="off", help="Σ the calls' amounts (capped at ARR due), and the "
+                   "constant rate × ARR for renewals without a call.")
+    cols[3].metric("Commit", money(roll["commit"]), help="Σ the amounts called commit.")
+    cols[4].metric("Constant baseline", money(roll["constant"]),
+                   help=f"The trailing four quarters' renewal rate ({percent(fc['rates']['grr'])}) "
+                        "× ARR due: what any forecast must beat.")
+    if sheet.empty:
+        st.caption("No renewal is due this quarter or the next for these filters.")
+        return
+    present = status["default_as_of"] is None or f.as_of >= status["default_as_of"]
+    may = auth.current().can("act") and present
+    view = sheet[["account_id", "name", "csm_owner", "renewal_date", "arr", "renewal_probability",
+                  "expected", "call", "amount", "note"]].copy()
+    view[["call", "note"]] = view[["call", "note"]].astype("string")  # editable as text
+    view = view.round({"arr": 0, "expected": 0, "amount": 0})
+    view["renewal_probability"] = 100 * view["renewal_probability"]  # points, as pct_col shows
+    edited = st.data_editor(
+        view, key="forecast_calls_editor", hide_index=True, width="stretch", height=380,
+        disabled=[c for c in view.columns if c not in ("call", "amount", "note")] if may
+        else True,
+        column_config={"account_id": None, "name": st.column_config.TextColumn("Account"),
+                       "csm_owner": "CSM",
+                       "renewal_date": st.column_config.DateColumn("Renewal", format="D MMM YYYY"),
+                       "arr": lists.money_col("ARR due ($)"),
+                       "renewal_probability": lists.pct_col("P(renew)"),
+                       "expected": lists.money_col("Model ($)"),
+                       "call": st.column_config.SelectboxColumn(
+                           "Call", options=list(CALL_LABELS), format_func=CALL_LABELS.get),
+                       "amount": st.column_config.NumberColumn(
+                           "Expected amount ($)", min_value=0.0, format="localized",
+                           help="The renewed ARR you expect, expansion included."),
+                       "note": st.column_config.TextColumn("Note", max_chars=500)})
+    st.caption("Calls in force " + ("now" if present else f"on {f.as_of:%d %b %Y} (read only at "
+               "a past date)") + ". A saved call never replaces an earlier one: each week's "
+               "forecast is read from the calls in force that week, and scored once the quarter "
+               "closes (below).")
+    if may and st.button("Save calls", key="forecast_calls_save", icon=":material/save:"):
+        changed = FC.changed_calls(view, edited)
+        try:
+            n = A.record_forecast_calls(data.engine(), changed, actor=auth.current())
+        except A.ActionError as exc:
+            st.error(md(str(exc)))
+        else:
+            st.cache_data.clear()
+            st.session_state["action_toast"] = f"Saved {n} forecast call(s)."
+            st.rerun()
+    acc = data.call_accuracy(token, f.as_of)
+    _accuracy(acc)
+
+
+def _accuracy(acc: dict) -> None:
+    st.subheader("Forecast accuracy: calls, model and the constant baseline")
+    summ = acc["summary"]
+    if summ.empty:
+        st.info("No quarter has closed with renewals due yet (a quarter is scored 14 days after "
+                "it ends).")
+        return
+    labels = FC.METHODS
+    view = summ.assign(method=summ["method"].map(labels), basis=summ["basis"].str.upper(),
+                       beats=summ["beats_constant"].map({True: "yes", False: "no"}))
+    lists.table(view, key="call_accuracy", column_order=[
+        "basis", "method", "quarters", "accuracy", "bias", "mape", "within_5", "within_10",
+        "coverage", "beats"], column_config={
+        "basis": "Basis", "method": st.column_config.TextColumn("Forecast", width="medium"),
+        "quarters": st.column_config.NumberColumn("Quarters", format="%d"),
+        "accuracy": lists.pct_col("Day-1 accuracy"), "bias": lists.pct_col("Bias"),
+        "mape": lists.pct_col("MAPE (4 quarters)"), "within_5": lists.pct_col("Quarters ±5 %"),
+        "within_10": lists.pct_col("Quarters ±10 %"), "coverage": lists.pct_col("ARR called"),
+        "beats": "Beats the constant"})
+    st.caption("Accuracy = 1 − |forecast − actual| / actual of the forecast made on the "
+               "quarter's first day; bias = (forecast − actual) / actual (positive: too high); "
+               "MAPE over the trailing four closed quarters. GRR basis: renewed ARR capped at "
+               "the renewal value; NRR basis: with expansion and contraction. A forecast beats "
+               "the constant only with a lower MAPE and closer in most quarters. "
+               "Portfolio-wide (filters do not apply).")
+    weekly = acc["weekly"]
+    quarters = sorted(weekly["quarter_start"].unique())
+    pick = st.selectbox("Quarter", quarters, index=len(quarters) - 1, key="call_acc_quarter",
+                        format_func=lambda q: f"{pd.Timestamp(q):%b %Y} quarter")
+    basis = st.segmented_control("Basis", ["grr", "nrr"], default="grr", key="call_acc_basis",
+                                 format_func=str.upper) or "grr"
+    one = weekly[(weekly["quarter_start"] == pick) & (weekly["basis"] == basis)]
+    if not (one["method"] == "calls").any() or not (one["coverage"].fillna(0) > 0).any():
+        one = one[~one["method"].isin(["calls", "commit"])]
+    shell.chart(charts.call_accuracy(one, labels, shell.theme()), "call_accuracy_weeks")
+
 
 status = shell.require_data()
 actions_ui.show_toast()
@@ -93,6 +203,8 @@ else:
          "expected": lists.money_col("Expected ($)"), "category": "Forecast category",
          "plan": "Renewal plan", "csm_owner": "CSM"}, height=400,
         caption="Start the renewal playbook from here: select a row, then **Start playbook**.")
+
+calls_section()
 
 st.subheader("Top-down forecast")
 seg = f.segment or "all"

@@ -443,3 +443,58 @@ def playbook_effectiveness(conn: Connection, days: int = 30) -> pd.DataFrame:
                         "comparable_retained": float(np.mean(kept_peers)) if kept_peers
                         else float("nan")})
     return pd.DataFrame(out, columns=cols)
+
+
+#: The CSM's forecast call on a renewal (issue 21), most to least likely to renew.
+FORECAST_CALLS = ("commit", "best_case", "at_risk", "lost")
+
+
+def record_forecast_calls(engine: Engine, calls: pd.DataFrame, actor: Actor = "user") -> int:
+    """Record the CSM's calls on renewals: ``calls`` has one row per renewal with
+    ``account_id, renewal_date, call`` (:data:`FORECAST_CALLS`), ``amount`` (the expected
+    renewed ARR, expansion included; a ``lost`` call is 0) and an optional ``note``.
+    Rows equal to the call in force are skipped; the others are appended (a call is never
+    overwritten: earlier weeks keep the call they had) with one audit row each, all in one
+    transaction. Returns the number of calls recorded. Raises :class:`ActionError` naming
+    the row, column and value (nothing written) and
+    :class:`~greendoor.access.AccessDenied` for an account outside the actor's book."""
+    rows = calls.astype(object).where(calls.notna(), None).to_dict("records")
+    clean = [_call_row(i, r) for i, r in enumerate(rows, start=1)]
+    fc = schema.forecast_calls
+    now, written = _now(), 0
+    with engine.begin() as conn:
+        for r in clean:
+            who = authorize(conn, actor, "act", r["account_id"])
+            _account(conn, r["account_id"])
+            prev = conn.execute(sa.select(fc.c.call, fc.c.amount, fc.c.note).where(
+                fc.c.account_id == r["account_id"], fc.c.renewal_date == r["renewal_date"])
+                .order_by(fc.c.created_at.desc()).limit(1)).mappings().first()
+            if prev is not None and (prev["call"], prev["amount"], prev["note"]) == (
+                    r["call"], r["amount"], r["note"]):
+                continue
+            row = {"call_id": new_id(), **r, "created_by": who, "created_at": now}
+            conn.execute(fc.insert().values(**row))
+            _audit(conn, who, "forecast.call", "forecast_calls", row["call_id"],
+                   dict(prev) if prev else None, row)
+            written += 1
+    return written
+
+
+def _call_row(i: int, r: dict) -> dict:
+    """One checked call (see :func:`record_forecast_calls`)."""
+    where = f"row {i} ({r.get('account_id') or 'no account'})"
+    call = r.get("call")
+    if call not in FORECAST_CALLS:
+        raise ActionError(f"{where}, call: must be one of {', '.join(FORECAST_CALLS)}, "
+                          f"got {call!r}")
+    try:
+        amount = 0.0 if call == "lost" else float(r.get("amount"))
+    except (TypeError, ValueError):
+        raise ActionError(f"{where}, amount: not a number, got {r.get('amount')!r}") from None
+    if not np.isfinite(amount) or amount < 0:
+        raise ActionError(f"{where}, amount: must be a finite amount of 0 or more, "
+                          f"got {r.get('amount')!r}")
+    return {"account_id": _text(r.get("account_id"), f"{where}, account_id", limit=100),
+            "renewal_date": _date(r.get("renewal_date"), f"{where}, renewal_date"),
+            "call": call, "amount": amount,
+            "note": _text(r.get("note"), f"{where}, note", False, MAX_TEXT)}

@@ -2,6 +2,7 @@
 Segmentation, Behavior) on the demo and on RavenStack, a drill-down per page, and the
 settings change -> rescore -> page shows the new version round trip."""
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,18 @@ def test_alert_inbox_bulk_acknowledge_round_trips(demo):
         audited = conn.execute(sa.select(sa.func.count()).select_from(log).where(
             log.c.action == "alert.acknowledge")).scalar()
     assert st == dict.fromkeys(ids, "acknowledged") and audited == 2
+
+
+def test_forecast_calls_section_saves_only_in_the_present(demo):
+    at = open_page("renewals")
+    labels = [m.label for m in at.metric]
+    assert {"Model", "CSM calls", "Commit", "Constant baseline"} <= set(labels)
+    assert any(lbl.startswith("Due by ") for lbl in labels)
+    assert any(b.label == "Save calls" for b in at.button)
+    assert any("Forecast accuracy" in h.value for h in at.subheader)
+    # at a past date the calls in force then are shown, read only
+    day = at.sidebar.date_input[0]
+    day.set_value(day.value - dt.timedelta(days=60)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not any(b.label == "Save calls" for b in at.button)
+    assert any("read only at a past date" in c.value for c in at.caption)

@@ -16,6 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -502,3 +503,41 @@ def test_digest_and_qbr_deck_download_masked_in_presentation_mode(server, browse
     for body in (text, deck_text):  # on a shared screen, the files are masked too
         shown = [n for n in names if len(n) > 3 and n in body]
         assert not shown, shown[:3]
+
+
+def test_a_forecast_call_entered_in_the_grid_is_saved_audited_and_in_next_weeks_snapshot(
+        server, page):
+    from greendoor.forecast import calls as FC
+
+    base, store = server
+    page.goto(f"{base}/renewals")
+    settle(page)
+    grid = page.locator(".st-key-forecast_calls_editor")
+    grid.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)  # the grid's canvas lays out after it scrolls in
+    box = grid.bounding_box()
+    # the first renewal's Call cell: from its Account cell, six columns to the right
+    page.mouse.click(box["x"] + 60, box["y"] + 35 + 17)
+    for _ in range(6):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(500)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "forecast-call-editor.png"))
+    page.get_by_role("option", name="At risk").click()
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Save calls").click()
+    settle(page)
+    no_exception(page)
+    eng = make_engine(store)
+    with eng.connect() as conn:
+        mine = conn.execute(sa.select(schema.forecast_calls).where(
+            schema.forecast_calls.c.created_by != "demo")).mappings().all()
+        audit = conn.execute(sa.select(sa.func.count()).select_from(schema.audit_log).where(
+            schema.audit_log.c.action == "forecast.call")).scalar()
+        week = FC.calls_at(conn, dt.datetime.now() + dt.timedelta(days=7))
+    eng.dispose()
+    assert len(mine) == 1 and mine[0]["call"] == "at_risk" and audit == 1
+    got = week[(week["account_id"] == mine[0]["account_id"])
+               & (week["renewal_date"] == pd.Timestamp(mine[0]["renewal_date"]))]
+    assert list(got["call"]) == ["at_risk"]  # next week's snapshot reads it

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor.forecast import calls as FC
 from greendoor.forecast import renewals as FR
 from greendoor.forecast.run import latest_run_id
-from greendoor.periods import Filters
+from greendoor.periods import Filters, is_present
 from greendoor.store import schema
 
 #: Series of the top-down forecast, and how the page names them.
@@ -135,3 +137,55 @@ def forecast_as_of(conn: Connection) -> dt.date | None:
     """The as-of date of the latest forecast run."""
     fr = schema.forecast_runs
     return conn.execute(sa.select(fr.c.as_of).order_by(fr.c.created_at.desc()).limit(1)).scalar()
+
+
+def forecast_calls(conn: Connection, f: Filters, model_skill: bool) -> dict:
+    """The call sheet of the renewals due this quarter and the next (filtered), as of
+    ``f.as_of``: ``sheet`` (:func:`greendoor.forecast.calls.call_sheet`: the calls in force
+    at the as-of date; at the data's latest date, every call made since too), ``quarter``
+    (its start), ``rates`` (the constant baseline's renewal rates for this quarter,
+    :func:`greendoor.forecast.calls.trailing_rates`) and ``rollup``
+    (:func:`call_rollup` of this quarter)."""
+    qs = FR.quarter_start(f.as_of)
+    end = FR.add_quarters(qs, 2)
+    up = FR.upcoming(conn, f.as_of, (end - f.as_of).days)
+    if f.segment:
+        up = up[up["segment"] == f.segment]
+    if f.owner:
+        up = up[up["csm_owner"] == f.owner]
+    when = None if is_present(conn, f.as_of) else dt.datetime.combine(f.as_of, dt.time())
+    sheet = FC.call_sheet(up.reset_index(drop=True), FC.calls_at(conn, when), model_skill)
+    rates = FC.trailing_rates(conn, qs)
+    this_q = sheet[sheet["renewal_date"] < pd.Timestamp(FR.add_quarters(qs, 1))]
+    return {"sheet": sheet, "quarter": qs, "rates": rates, "rollup": call_rollup(this_q, rates)}
+
+
+def call_rollup(sheet: pd.DataFrame, rates: dict) -> dict:
+    """This quarter's forecasts from a call sheet, on the GRR basis (amounts capped at the
+    ARR due): ``due`` (ARR), ``model`` (Σ expected; NaN without a model with skill),
+    ``calls`` (Σ capped call amounts + the constant rate × ARR without a call),
+    ``commit`` (Σ capped amounts called commit), ``constant`` (rate × ARR due) and
+    ``coverage`` (share of ARR due with a call)."""
+    due = float(sheet["arr"].sum())
+    called = sheet["call"].notna()
+    capped = np.minimum(sheet["amount"].astype(float), sheet["arr"])
+    rate = rates.get("grr", np.nan)
+    return {"due": due, "renewals": int(len(sheet)),
+            "model": float(sheet["expected"].sum()) if sheet["expected"].notna().any() else np.nan,
+            "calls": float(capped[called].sum()) + rate * float(sheet.loc[~called, "arr"].sum()),
+            "commit": float(capped[sheet["call"] == "commit"].sum()),
+            "constant": rate * due,
+            "coverage": float(sheet.loc[called, "arr"].sum()) / due if due else np.nan}
+
+
+def call_accuracy(conn: Connection, as_of: dt.date) -> dict:
+    """Forecast accuracy of the closed quarters before ``as_of``, portfolio-wide:
+    ``weekly`` (:func:`greendoor.forecast.calls.accuracy`) and ``summary``
+    (:func:`greendoor.forecast.calls.summary`, without the calls and commit rows when no
+    call was recorded in those quarters)."""
+    acc = FC.accuracy(conn, as_of)
+    summ = FC.summary(acc)
+    if len(summ):
+        no_calls = summ["method"].isin(["calls", "commit"]) & ~(summ["coverage"].fillna(0) > 0)
+        summ = summ[~no_calls].reset_index(drop=True)
+    return {"weekly": acc, "summary": summ}

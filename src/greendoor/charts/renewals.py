@@ -10,6 +10,7 @@ from greendoor.charts.theme import (
     BLUE,
     GREY,
     NAVY,
+    ORANGE,
     OUTCOME_COLORS,
     Theme,
     finish,
@@ -95,3 +96,29 @@ def past_quarters(past: pd.DataFrame, theme: Theme) -> go.Figure:
                 marker_color=BAND_COLORS["green"])
     return finish(money_axis(fig), "Renewed ARR: forecast made at each quarter's start vs "
                   "actual", theme, height=340, legend_below=True)
+
+
+#: How each way of forecasting is drawn in the accuracy chart.
+METHOD_STYLE = {"model": (NAVY, "solid"), "calls": (BLUE, "solid"), "commit": (GREY, "dot"),
+                "constant": (ORANGE, "dash")}
+
+
+def call_accuracy(weekly: pd.DataFrame, labels: dict, theme: Theme) -> go.Figure:
+    """Absolute percentage error of each forecast by week of one quarter (week 0 = Day 1),
+    with the ±5 % and ±10 % bands. ``weekly``: ``week_no, method, ape`` of one quarter and
+    basis; ``labels``: method -> legend text. The model is a single Day-1 point."""
+    fig = go.Figure()
+    for y, text in ((0.05, "±5 %"), (0.10, "±10 %")):
+        fig.add_hline(y=y, line=dict(color=GREY, width=1, dash="dot"), annotation_text=text,
+                      annotation_position="top left")
+    for method, g in weekly.groupby("method", sort=False):
+        color, dash = METHOD_STYLE.get(method, (GREY, "solid"))
+        fig.add_trace(go.Scatter(x=g["week_no"], y=g["ape"], name=labels.get(method, method),
+                                 mode="lines+markers" if len(g) > 1 else "markers",
+                                 marker=dict(size=11 if len(g) == 1 else 6, color=color),
+                                 line=dict(color=color, dash=dash, width=3),
+                                 hovertemplate="week %{x}: %{y:.1%} off<extra></extra>"))
+    fig.update_xaxes(title_text="Week of the quarter (0 = Day 1)", dtick=1)
+    fig.update_yaxes(title_text="|forecast − actual| / actual", rangemode="tozero")
+    return finish(percent_axis(fig), "How far each forecast was off, week by week", theme,
+                  height=380, legend_below=True)

@@ -110,6 +110,10 @@ def _generate_and_load(engine: Engine, params: DemoParams, wanted: str, actor: s
         # the CSMs' playbook history (the app's own actions are kept)
         conn.execute(schema.actions.delete().where(schema.actions.c.created_by == "demo"))
         rows["actions"] = bulk_insert(conn, schema.actions, frames["actions"])
+        # the CSMs' forecast calls on past and open renewals (the app's own are kept)
+        conn.execute(schema.forecast_calls.delete().where(
+            schema.forecast_calls.c.created_by == "demo"))
+        rows["forecast_calls"] = bulk_insert(conn, schema.forecast_calls, frames["forecast_calls"])
         t_load = time.perf_counter() - t1
         conn.execute(schema.import_log.insert().values(
             import_id=new_id(), started_at=now, finished_at=now + dt.timedelta(

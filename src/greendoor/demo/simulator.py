@@ -125,6 +125,7 @@ class _Simulation:
             "advocacy_activities": self.advocacy_df,
             "invoices": self._invoices(),
             "actions": self._actions_df(),
+            "forecast_calls": self._forecast_calls_df(),
         }
         self._scale_archetype_money(out)
         return out
@@ -447,6 +448,7 @@ class _Simulation:
 
         self.subs: list[dict] = []
         self.opps: list[dict] = []
+        self.called_renewals: list[tuple] = []  # (account, renewal day, ARR due)
         self.churn: list[dict] = []
         main = np.array([self._new_sub(a, cs[a], arr[a], seats[a]) for a in range(A)])
         addons: list[list[int]] = [[] for _ in range(A)]
@@ -612,6 +614,7 @@ class _Simulation:
             main[a] = new_sub(a, r, arr[a], seats[a])
 
     def _renewal_opp(self, a, r, amount, ebar, won):
+        self.called_renewals.append((int(a), r, float(amount)))
         noisy = ebar + self.rng.normal(0, 0.08)
         cat = "commit" if noisy > 0.68 else "best_case" if noisy > 0.55 else (
             "pipeline" if noisy > 0.4 else "omitted")
@@ -1177,6 +1180,40 @@ class _Simulation:
             df[c] = pd.to_datetime(df[c])
         return df
 
+    #: Days before a renewal the CSM calls it, then updates the call (issue 21).
+    CALL_LEADS = (100, 35)
+
+    def _forecast_calls_df(self) -> pd.DataFrame:
+        """The CSMs' forecast calls on the annual and multi-year renewals: a call about 100
+        days before the renewal (so Day 1 of its quarter has one) and an update 35 days
+        before, each read from the account's engagement over the 30 days before the call,
+        with noise (what a CSM could see then, never the outcome): commit above 0.62,
+        best case above 0.5, at risk above 0.38, else lost. Amounts: the ARR due (commit
+        with a 4 % uplift above 0.7), half of it at risk, nothing when lost. Their own
+        random stream, so the rest of the demo is unchanged."""
+        rng = np.random.default_rng(np.random.SeedSequence([self.p.seed, 13]))
+        rows: list[dict] = []
+        for a, r, arr in self.called_renewals:
+            r_day = int((r - self.start).astype(int))
+            for lead in self.CALL_LEADS:
+                day = r_day - lead + int(rng.integers(0, 8))
+                if not 30 <= day < self.D:
+                    continue
+                e = float(self._window_mean_e(np.array([a]), np.array([day]))[0]) \
+                    + rng.normal(0, 0.08)
+                call = ("commit" if e > 0.62 else "best_case" if e > 0.5 else
+                        "at_risk" if e > 0.38 else "lost")
+                amount = {"commit": arr * (1.04 if e > 0.7 else 1.0), "best_case": arr,
+                          "at_risk": arr * 0.5, "lost": 0.0}[call]
+                rows.append({"account_id": self.ids[a], "renewal_date": pd.Timestamp(r),
+                             "call": call, "amount": round(amount, 2), "note": None,
+                             "created_by": "demo", "created_at": pd.Timestamp(
+                                 self.start + day) + pd.Timedelta(hours=10)})
+        df = pd.DataFrame(rows, columns=["account_id", "renewal_date", "call", "amount", "note",
+                                         "created_by", "created_at"])
+        df.insert(0, "call_id", [f"CALL-{i + 1:06d}" for i in range(len(df))])
+        return df
+
     def _actions_df(self) -> pd.DataFrame:
         """The CSM history of :meth:`_interventions` as ``actions`` rows: one
         ``playbook_run`` per run and one ``playbook_step`` per step (as
@@ -1270,6 +1307,9 @@ class _Simulation:
             subs.loc[mine, "mrr"] = (subs.loc[mine, "arr"] / 12.0).round(2)
             inv = out["invoices"]["account_id"] == acc
             out["invoices"].loc[inv, "amount"] = (out["invoices"].loc[inv, "amount"] * f).round(2)
+            fc = out["forecast_calls"]
+            fc.loc[fc["account_id"] == acc, "amount"] = (
+                fc.loc[fc["account_id"] == acc, "amount"] * f).round(2)
             op = out["opportunities"]
             mo = (op["account_id"] == acc) & (op["type"] != "new_business")
             op.loc[mo, "amount"] = (op.loc[mo, "amount"] * f).round(2)

@@ -303,6 +303,23 @@ benchmarks = sa.Table(
     sa.Column("url", Str),
 )
 
+forecast_calls = sa.Table(
+    "forecast_calls",
+    metadata,
+    # The CSM's call on a renewal (issue 21), append-only: a new call is a new row, so the
+    # calls in force at any past week are known (the weekly forecast snapshot of the calls
+    # and the commit is read from here, as of that week). Written by
+    # actions.record_forecast_calls with an audit row each.
+    _id("call_id"),
+    _ref(),
+    sa.Column("renewal_date", sa.Date, nullable=False),  # the renewal the call is about
+    sa.Column("call", Str, nullable=False),  # commit | best_case | at_risk | lost
+    sa.Column("amount", Money, nullable=False),  # expected renewed ARR, expansion included
+    sa.Column("note", sa.Text),
+    sa.Column("created_by", Str, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
 actions = sa.Table(
     "actions",
     metadata,
