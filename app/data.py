@@ -371,6 +371,12 @@ def segmentation(token: str, f: Filters, dims: tuple[str, ...]) -> dict:
     return out
 
 
+@loader(ttl=3600, spinner="Following each signup cohort's ARR…")
+def revenue_cohorts(token: str, f: Filters) -> pd.DataFrame:
+    with engine().connect() as conn:
+        return SG.revenue_cohorts(conn, f)
+
+
 @loader(ttl=3600, spinner="Computing how long customers stay…")
 def survival(token: str, f: Filters) -> pd.DataFrame:
     with engine().connect() as conn:

@@ -127,6 +127,23 @@ else:
             f"{human(seg)} {r.survival:.0%} ({r.lower:.0%}-{r.upper:.0%})"
             for seg, r in at[12].iterrows()) + ".")
 
+st.subheader("Retention by signup cohort")
+cohorts = data.revenue_cohorts(token, f)
+if cohorts.empty:
+    st.info("No signup cohort of 10 or more accounts started in the last 24 months.")
+else:
+    measure = st.segmented_control(
+        "Measure", ["revenue_retention", "logo_retention"], default="revenue_retention",
+        key="cohort_measure", format_func={"revenue_retention": "Revenue (ARR kept)",
+                                           "logo_retention": "Logos (accounts kept)"}.get)
+    shell.chart(charts.cohort_curves(cohorts, measure or "revenue_retention", shell.theme()),
+                "cohort_curves")
+    st.caption("Each line follows the accounts that signed up in one quarter, from the first "
+               "month they held ARR: the share of their starting ARR they hold each month "
+               "after (expansion included, so it can pass 100 %) or the share of them still "
+               "customers. A month shows once every account of the cohort has reached it, "
+               "from month-start ARR before the as-of date.")
+
 st.subheader("Segment migration")
 c1, c2 = st.columns(2)
 kinds = {"band": "Health band"}

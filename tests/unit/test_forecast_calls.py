@@ -227,3 +227,29 @@ def test_only_edited_rows_with_a_call_are_recorded():
     assert list(out["amount"]) == [100.0, 200.0]
     assert out.set_index("account_id").loc["B", "note"] == "signed next week"
     assert FC.changed_calls(before, before).empty
+
+
+def test_cohort_logo_and_revenue_retention_by_hand(book):
+    from greendoor.analytics import segments as SG
+
+    with book.connect() as conn:
+        c = SG.revenue_cohorts(conn, Filters(as_of=dt.date(2026, 4, 15)), months=24,
+                               min_accounts=1)
+    q1 = c[c["cohort"] == pd.Timestamp("2025-01-01")].set_index("age")
+    # Q1 2025 signups: A (from 1 Mar 2025, ARR 100) and B (from 1 Apr 2025, ARR 200)
+    assert (q1["accounts"] == 2).all()
+    # month 11: A on 1 Feb 2026 (100) and B on 1 Mar 2026 (200, ends 5 Mar): all kept
+    assert q1.loc[11, "revenue_retention"] == pytest.approx(1.0)
+    # month 12: A on 1 Mar 2026 renewed at 110; B on 1 Apr 2026 gone: 110 / 300
+    assert q1.loc[12, "revenue_retention"] == pytest.approx(110 / 300)
+    assert q1.loc[12, "logo_retention"] == 0.5
+    # month 13 is shown only once both accounts reach it (B would on 1 May 2026)
+    assert 13 not in q1.index
+    # D (Q4 2024) is its own cohort: 100 until its renewal, 120 after (1 Dec 2025 = month 12)
+    d = c[c["cohort"] == pd.Timestamp("2024-10-01")].set_index("age")
+    assert d.loc[11, "revenue_retention"] == 1.0 and d.loc[12, "revenue_retention"] == 1.2
+    # with a 12-month window D held ARR at its first month: it has no age 0 and no cohort
+    with book.connect() as conn:
+        short = SG.revenue_cohorts(conn, Filters(as_of=dt.date(2026, 4, 15)), months=12,
+                                   min_accounts=1)
+    assert pd.Timestamp("2024-10-01") not in set(short["cohort"])

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
-from greendoor.charts.theme import BAND_COLORS, BLUE, INK, NAVY, Theme, finish, labels, percent_axis
+from greendoor.charts.theme import (
+    BAND_COLORS,
+    BLUE,
+    GREY,
+    INK,
+    NAVY,
+    Theme,
+    finish,
+    labels,
+    percent_axis,
+)
 from greendoor.labels import human
 
 
@@ -93,3 +104,24 @@ def survival_curves(curves: pd.DataFrame, theme: Theme) -> go.Figure:
     return finish(percent_axis(fig), "Customers still with us, by segment (95 % interval)", theme,
                   height=420, legend_below=True)
 
+
+
+def cohort_curves(cohorts: pd.DataFrame, measure: str, theme: Theme) -> go.Figure:
+    """Retention by signup cohort over the months since each account's first ARR: one line
+    per cohort (the latest darkest), 100 % dotted. ``cohorts``: ``cohort`` (quarter
+    start), ``age``, ``accounts`` and ``measure`` (``logo_retention`` or
+    ``revenue_retention``, fractions)."""
+    fig = go.Figure()
+    groups = list(cohorts.groupby("cohort", sort=True))
+    colors = sample_colorscale("Viridis", max(len(groups), 2), low=0.0, high=0.85)
+    for (cohort, g), color in zip(groups, colors, strict=False):
+        q = pd.Timestamp(cohort)
+        name = f"{q.year} Q{q.quarter} ({int(g['accounts'].iloc[0])} accounts)"
+        fig.add_scatter(x=g["age"], y=g[measure], mode="lines+markers", name=name,
+                        line=dict(color=color, width=2.5), marker=dict(size=5, color=color),
+                        hovertemplate=name + ", month %{x}: %{y:.0%}<extra></extra>")
+    fig.add_hline(y=1.0, line=dict(color=GREY, width=1, dash="dot"))
+    fig.update_xaxes(title_text="Months since the first ARR", dtick=3)
+    title = ("Revenue retention by signup cohort (ARR kept, expansion included)"
+             if measure == "revenue_retention" else "Logo retention by signup cohort")
+    return finish(percent_axis(fig), title, theme, height=400, legend_below=True)
