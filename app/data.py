@@ -138,8 +138,12 @@ def rule_quality(token: str, f: Filters) -> pd.DataFrame:
 
 @loader(ttl=3600, spinner="Reading why customers left…")
 def churn_reasons(token: str, f: Filters) -> dict:
+    lead = settings(token)[1]["churn_reason_lead_days"]
     with engine().connect() as conn:
-        return churn_risk.churn_reasons(conn, f)
+        out = churn_risk.churn_reasons(conn, f)
+        out["precursors"] = churn_risk.reason_precursors(conn, out["events"], lead)
+        out["lead_days"] = lead
+        return out
 
 
 @loader(ttl=3600, spinner="Computing the retention bridge…")

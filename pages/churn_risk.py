@@ -130,3 +130,17 @@ else:
          "tenure_days": st.column_config.NumberColumn("Tenure (days)", format="%d"),
          "feedback": st.column_config.TextColumn("What they said", width="large"),
          "csm_owner": "CSM"}, height=360)
+    pre = cr["precursors"]
+    if pre.empty:
+        st.caption(f"No churned account had a score {cr['lead_days']} days or more before it "
+                   "left, so what preceded each reason cannot be shown yet.")
+    else:
+        shell.chart(charts.reason_precursors(pre, cr["lead_days"], shell.theme()),
+                    "reason_precursors")
+        st.caption(f"For each reason, the median of the churned accounts' latest scores "
+                   f"{cr['lead_days']} days or more before they left (setting "
+                   "churn_reason_lead_days), and in brackets its gap to the median of every "
+                   "account scored that day: a reason whose health was already low gave a "
+                   f"warning. {int(pre.groupby('reason')['events'].max().sum()):,} of "
+                   f"{len(cr['events']):,} churns had a score that early (in brackets: churns "
+                   "per reason).")

@@ -222,6 +222,9 @@ class Settings(BaseModel):
     currency: str = _f("USD", "ISO 4217 code of the store's money (ARR, amounts); published "
                        "benchmarks in another currency are not compared", "code",
                        pattern=r"^[A-Z]{3}$")
+    churn_reason_lead_days: int = _f(30, "Churn reasons: the scores shown for each reason are "
+                                     "the latest ones at least this many days before the "
+                                     "churn", "days", ge=0, le=365)
     report_top_accounts: int = _f(10, "Reports: accounts listed per section of the weekly "
                                   "digest (top risks, renewals, changes)", "accounts",
                                   ge=1, le=100)
@@ -320,6 +323,7 @@ def setting_info(path: str) -> dict[str, Any]:
 #: The scalar settings of the settings editor's second table (the rules have their own).
 SCALAR_SETTINGS = ("churn_horizon_days", "alert_quiet_days", "this_week_health_drop_points",
                    "this_week_expansion_probability", "report_top_accounts",
+                   "churn_reason_lead_days",
                    *[f"models.{k}" for k in Models.model_fields],
                    *[f"behavior.{k}" for k in Behavior.model_fields])
 

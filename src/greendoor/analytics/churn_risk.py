@@ -167,3 +167,50 @@ def search_feedback(events: pd.DataFrame, query: str) -> pd.DataFrame:
     keep = np.logical_and.reduce([text.str.contains(w, regex=False).to_numpy() for w in words])
     return events[keep]
 
+
+
+#: The health measures compared before each churn reason, in the order shown.
+PRECURSORS = ("health_score", "engagement", "sentiment", "growth")
+
+
+def reason_precursors(conn: Connection, events: pd.DataFrame, lead_days: int) -> pd.DataFrame:
+    """What the scores showed before each churn reason (issue 21): for every churn event of
+    ``events`` (:func:`churn_reasons`), the account's latest score snapshot dated at least
+    ``lead_days`` before the churn (setting ``churn_reason_lead_days``), and the median
+    of every account scored that day (the book then). Per reason and measure of
+    :data:`PRECURSORS`: ``events`` (with a snapshot), ``before`` (median over the reason's
+    accounts), ``book`` (median of the book's medians on those days) and ``gap`` =
+    before − book (points; negative: the measure was already low). Reasons without any
+    snapshot that early are left out."""
+    cols = ["reason", "measure", "events", "before", "book", "gap"]
+    if events.empty:
+        return pd.DataFrame(columns=cols)
+    ss = schema.score_snapshots
+    ids = sorted(set(events["account_id"]))
+    snaps = pd.read_sql(sa.select(ss.c.account_id, ss.c.as_of, *[ss.c[m] for m in PRECURSORS])
+                        .where(ss.c.account_id.in_(ids)), conn)
+    if snaps.empty:
+        return pd.DataFrame(columns=cols)
+    snaps["as_of"] = pd.to_datetime(snaps["as_of"]).astype("datetime64[ns]")
+    ev = events[["account_id", "churn_date", "reason"]].copy()
+    ev["cutoff"] = (pd.to_datetime(ev["churn_date"]) - pd.Timedelta(days=lead_days)
+                    ).astype("datetime64[ns]")
+    ev = ev.sort_values("cutoff")
+    snaps = snaps.sort_values("as_of")
+    hit = pd.merge_asof(ev, snaps, left_on="cutoff", right_on="as_of", by="account_id",
+                        direction="backward").dropna(subset=["as_of"])
+    if hit.empty:
+        return pd.DataFrame(columns=cols)
+    days = sorted({d.date() for d in hit["as_of"]})
+    book = pd.read_sql(sa.select(ss.c.as_of, *[ss.c[m] for m in PRECURSORS])
+                       .where(ss.c.as_of.in_(days)), conn)
+    book["as_of"] = pd.to_datetime(book["as_of"]).astype("datetime64[ns]")
+    medians = book.groupby("as_of")[list(PRECURSORS)].median()
+    rows = []
+    for reason, g in hit.groupby("reason"):
+        base = medians.reindex(g["as_of"])
+        for m in PRECURSORS:
+            before, typical = float(g[m].median()), float(base[m].median())
+            rows.append({"reason": reason, "measure": m, "events": int(g[m].notna().sum()),
+                         "before": before, "book": typical, "gap": before - typical})
+    return pd.DataFrame(rows, columns=cols)

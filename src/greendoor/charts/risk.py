@@ -52,3 +52,34 @@ def reason_trend(by_quarter: pd.DataFrame, theme: Theme) -> go.Figure:
     fig.update_yaxes(title="Churns")
     return finish(fig, "Churns per quarter by reason", theme, height=360, legend_below=True)
 
+
+
+#: Names of the precursor measures on the heatmap.
+PRECURSOR_LABELS = {"health_score": "Health", "engagement": "Engagement",
+                    "sentiment": "Sentiment", "growth": "Growth"}
+
+
+def reason_precursors(pre: pd.DataFrame, lead_days: int, theme: Theme) -> go.Figure:
+    """Each churn reason (rows) by health measure (columns): the reason's median score
+    ``lead_days`` or more before the churn, coloured by its gap to the book's median then
+    (red below, green above; points). ``pre``: ``reason, measure, events, before, book,
+    gap`` (:func:`greendoor.analytics.churn_risk.reason_precursors`)."""
+    gap = pre.pivot(index="reason", columns="measure", values="gap")
+    before = pre.pivot(index="reason", columns="measure", values="before")
+    n = pre.groupby("reason")["events"].max()
+    cols = [c for c in PRECURSOR_LABELS if c in gap.columns]
+    gap, before = gap[cols], before[cols]
+    rows = [f"{human(r)} ({n[r]})" for r in gap.index]
+    text = [[f"{b:.0f} ({g:+.0f})" for b, g in zip(br, gr, strict=True)]
+            for br, gr in zip(before.to_numpy(), gap.to_numpy(), strict=True)]
+    lim = max(float(abs(gap.to_numpy()).max()), 1.0)
+    fig = go.Figure(go.Heatmap(
+        z=gap.to_numpy(), x=[PRECURSOR_LABELS[c] for c in cols], y=labels(rows), text=text,
+        texttemplate="%{text}", zmin=-lim, zmax=lim, zmid=0,
+        colorscale=[[0, BAND_COLORS["red"]], [0.5, "#f8f9f9"], [1, BAND_COLORS["green"]]],
+        colorbar=dict(title="vs book (pts)"),
+        hovertemplate="%{y}, %{x}: %{text}<extra>median score (gap to the book)</extra>"))
+    fig.update_yaxes(autorange="reversed")
+    return finish(fig, f"What the scores showed {lead_days}+ days before each reason "
+                  "(median, and its gap to the book then)", theme,
+                  height=140 + 48 * len(rows))

@@ -1,7 +1,8 @@
-"""Forecast calls and their accuracy (issue 21): calls are recorded append-only with an
-audit row, the weekly snapshot reads the calls in force that week, and the accuracy,
-bias and MAPE of calls, commit, model and the constant baseline are checked by hand on
-two closed quarters."""
+"""RevOps figures on a five-account book computed by hand (issue 21): forecast calls
+(recorded append-only with an audit row; the weekly snapshot reads the calls in force
+that week; accuracy, bias and MAPE of calls, commit, model and the constant baseline on
+two closed quarters), retention by signup cohort, and what the scores showed before
+each churn reason."""
 
 import datetime as dt
 
@@ -253,3 +254,26 @@ def test_cohort_logo_and_revenue_retention_by_hand(book):
         short = SG.revenue_cohorts(conn, Filters(as_of=dt.date(2026, 4, 15)), months=12,
                                    min_accounts=1)
     assert pd.Timestamp("2024-10-01") not in set(short["cohort"])
+
+
+def test_scores_before_a_churn_reason_against_the_book_then(book):
+    from greendoor.analytics import churn_risk as CR
+
+    def snap(aid, day, health):
+        return {"account_id": aid, "as_of": dt.date.fromisoformat(day), "settings_version": 1,
+                "health_score": health, "engagement": health, "sentiment": 50.0,
+                "growth": 50.0, "band": "yellow", "scored_at": dt.datetime(2026, 3, 1)}
+
+    with book.begin() as conn:
+        conn.execute(schema.score_snapshots.insert(), [
+            snap("A", "2026-01-20", 80.0), snap("B", "2026-01-20", 40.0),
+            snap("C", "2026-01-20", 60.0), snap("B", "2026-02-20", 30.0)])
+        events = CR.churn_reasons(conn, Filters(as_of=AS_OF), days=365)["events"]
+        pre = CR.reason_precursors(conn, events, lead_days=30).set_index("measure")
+        late = CR.reason_precursors(conn, events, lead_days=90)
+    # B churned on 5 Mar 2026 ("not given"): 30 days before is 3 Feb, so the 20 Jan score
+    # (40), not the 20 Feb one (30); the book that day: 80, 40, 60 -> median 60
+    assert pre.loc["health_score", "before"] == 40.0 and pre.loc["health_score", "book"] == 60.0
+    assert pre.loc["health_score", "gap"] == -20.0 and pre.loc["sentiment", "gap"] == 0.0
+    assert pre.loc["health_score", "reason"] == "not given"
+    assert late.empty  # no score 90 days before the churn
