@@ -147,9 +147,9 @@ def churn_reasons(token: str, f: Filters) -> dict:
 
 
 @loader(ttl=3600, spinner="Computing the retention bridge…")
-def retention_bridge(token: str, f: Filters) -> dict:
+def retention_bridge(token: str, f: Filters, days: int = 365) -> dict:
     with engine().connect() as conn:
-        return portfolio_health.retention_bridge(conn, f)
+        return portfolio_health.retention_bridge(conn, f, days)
 
 
 @loader(ttl=3600)

@@ -158,18 +158,27 @@ with right:
                                                              "Accounts by segment", shell.theme()),
                                          "seg_accounts", select=True)
 
-br = data.retention_bridge(token, f)
-if br["bridge"] is not None:
-    st.subheader("Retention bridge")
+#: The bridge's periods: days back from the as-of date (year to date: since 1 January).
+BRIDGE_PERIODS = {"12 months": 365, "6 months": 182, "3 months": 91,
+                  "Year to date": (f.as_of - f.as_of.replace(month=1, day=1)).days}
+st.subheader("Retention bridge")
+period_name = st.segmented_control("Period", list(BRIDGE_PERIODS), default="12 months",
+                                   key="bridge_period") or "12 months"
+br = data.retention_bridge(token, f, max(BRIDGE_PERIODS[period_name], 1))
+if br["bridge"] is None:
+    st.info("No account held ARR at the start of this period.")
+else:
     period = f"{br['start']:%d %b %Y} to {br['end']:%d %b %Y}"
     ev_bridge = shell.chart(charts.retention_bridge(br["bridge"], period, money, shell.theme()),
                             "bridge", select=True)
     st.caption("ARR as of the period's start, the new logos, the expansion, contraction and "
                "churn of the accounts that had ARR then, and the ARR at its end. GRR = (start − "
                "contraction − churn) / start and NRR = (start + expansion − contraction − churn) "
-               "/ start are computed from these bars (new logos are outside both), the same "
-               "figures as the KPIs above. Click a bar to list its accounts.")
-    st.caption("**Against the market.** " + " ".join(md(c.words) for c in market.values()))
+               "/ start are computed from these bars (new logos are outside both); over 12 "
+               "months they are the KPIs above, over a shorter period they are not annualised. "
+               "Click a bar to list its accounts.")
+    if period_name == "12 months":  # the published medians are annual
+        st.caption("**Against the market.** " + " ".join(md(c.words) for c in market.values()))
     moved = [cd[0] for cd in lists.clicked(ev_bridge) if cd and cd[0]]
     if moved:
         rows = br["accounts"][br["accounts"]["movement"] == moved[-1]]
