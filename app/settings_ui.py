@@ -88,6 +88,7 @@ def editor() -> None:
     _form(cur)
     _rescore(token, version)
     _history(token)
+    _notifications(cur)
     _benchmarks(token)
 
 
@@ -230,4 +231,45 @@ def _benchmarks(token: str) -> None:
         else:
             st.cache_data.clear()
             st.session_state["action_toast"] = f"Saved {n} benchmark rows."
+            st.rerun()
+
+
+def _notifications(cur: dict) -> None:
+    """The daily digest's channels (greendoor notify): saved as a new settings version."""
+    st.markdown("**Notifications** (the daily digest sent by `greendoor notify`)")
+    n = cur["notifications"]
+    with st.form("notifications_form", border=True):
+        c1, c2 = st.columns(2)
+        with c1:
+            email_on = st.checkbox("Send by e-mail", n["email_enabled"], key="nt_email")
+            host = st.text_input("SMTP host", n["smtp_host"], key="nt_host")
+            port = st.number_input("SMTP port", 1, 65535, int(n["smtp_port"]), key="nt_port")
+            tls = st.checkbox("STARTTLS", n["smtp_starttls"], key="nt_tls")
+            user = st.text_input("SMTP login (password: $GREENDOOR_SMTP_PASSWORD)",
+                                 n["smtp_user"], key="nt_user")
+        with c2:
+            sender = st.text_input("From", n["email_from"], key="nt_from")
+            team = st.text_input("Team address (the whole book's digest)", n["team_email"],
+                                 key="nt_team")
+            hook_on = st.checkbox("Post to a chat webhook", n["webhook_enabled"], key="nt_hook")
+            url = st.text_input("Webhook URL (Slack-compatible)", n["webhook_url"], key="nt_url")
+        st.caption("Users whose user name is an e-mail address get their own digest (a csm: "
+                   "their book). Schedule `greendoor notify` daily; a failed delivery is "
+                   "retried on the next run.")
+        saved = st.form_submit_button("Save notifications")
+    if saved:
+        new = copy.deepcopy(cur)
+        new["notifications"].update(
+            email_enabled=email_on, smtp_host=host.strip(), smtp_port=int(port),
+            smtp_starttls=tls, smtp_user=user.strip(), email_from=sender.strip(),
+            team_email=team.strip(), webhook_enabled=hook_on, webhook_url=url.strip())
+        try:
+            v = S.save(data.engine(), new, actor=auth.current(), note="notifications")
+        except S.SettingsError as exc:
+            st.error(md(str(exc)))
+        except ValueError as exc:
+            st.info(md(str(exc)))
+        else:
+            st.cache_data.clear()
+            st.session_state["action_toast"] = f"Saved settings version {v} (notifications)."
             st.rerun()

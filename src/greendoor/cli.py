@@ -9,6 +9,7 @@
     greendoor info                      what the store holds
     greendoor report weekly --out digest.pdf|.html [--as-of DATE] [--since DATE] [--mask]
     greendoor report qbr ACCOUNT_ID --out qbr.pptx [--as-of DATE] [--mask]
+    greendoor notify [--as-of DATE] [--since DATE]   daily digests by e-mail and webhook
 
 The store is ``$GREENDOOR_DB_URL`` or ``data/greendoor.duckdb`` (see README).
 """
@@ -59,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "or data/greendoor.duckdb)")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create or upgrade the store schema (idempotent)")
-    for add in (_demo_args, _import_args, _model_args, _store_args, _users_args, _report_args):
+    for add in (_demo_args, _import_args, _model_args, _store_args, _users_args, _report_args,
+                _notify_args):
         add(sub)
     return p
 
@@ -184,6 +186,15 @@ def _report_args(sub) -> None:
                        help="default: the store's as-of date")
         p.add_argument("--mask", action="store_true",
                        help="replace account and contact names (as presentation mode does)")
+
+
+def _notify_args(sub) -> None:
+    """``greendoor notify``."""
+    nt = sub.add_parser("notify", help="queue today's digests and deliver every undelivered "
+                                       "one (e-mail, chat webhook; configured in the settings)")
+    nt.add_argument("--as-of", type=_date, default=None, help="default: the store's as-of date")
+    nt.add_argument("--since", type=_date, default=None,
+                    help="what happened since this date (default: the day before)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -544,11 +555,28 @@ def _report(engine, args) -> int:
     return 0
 
 
+def _notify(engine, args) -> int:
+    from greendoor import notify
+    from greendoor.periods import default_as_of
+    from greendoor.store.engine import init_store
+
+    init_store(engine)
+    with engine.connect() as conn:
+        as_of = args.as_of or default_as_of(conn) or dt.date.today()
+    try:
+        queued, delivery = notify.run(engine, as_of, args.since)
+    except notify.NotifyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"queued {queued} digest(s) for {as_of:%d %b %Y}; " + delivery.summary())
+    return 1 if delivery.failed else 0
+
+
 COMMANDS = {"init": _init, "demo": _demo, "import": _import, "score": _score,
             "evaluate": _evaluate, "forecast": _forecast, "info": _info, "backup": _backup,
             "restore": _backup,
             "export-subject": _subject, "erase-subject": _subject, "users": _users_command,
-            "report": _report}
+            "report": _report, "notify": _notify}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -171,6 +171,35 @@ class Behavior(BaseModel):
                              "more than this share", "share", gt=0, le=1)
 
 
+class Notifications(BaseModel):
+    """The daily digest that leaves the screen (issue 19, ``greendoor notify``): e-mail over
+    SMTP and a Slack-compatible chat webhook, both off by default. The SMTP password is
+    never stored here: it is read from ``$GREENDOOR_SMTP_PASSWORD``."""
+
+    model_config = ConfigDict(extra="forbid")
+    email_enabled: bool = False
+    smtp_host: str = Field("", max_length=253, description="SMTP server host name")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port (587 with STARTTLS)")
+    smtp_starttls: bool = Field(False, description="Upgrade the connection with STARTTLS")
+    smtp_user: str = Field("", max_length=200, description="SMTP login (empty: none)")
+    email_from: str = Field("greendoor@localhost", max_length=200,
+                            pattern=r"^[^@\s]+@[^@\s]+$", description="Sender address")
+    team_email: str = Field("", max_length=200, pattern=r"^$|^[^@\s]+@[^@\s]+$",
+                            description="Also send the whole book's digest here")
+    webhook_enabled: bool = False
+    webhook_url: str = Field("", max_length=500, pattern=r"^$|^https?://\S+$",
+                             description="Chat webhook (Slack-compatible JSON {\"text\": ...})")
+    timeout_seconds: float = Field(10.0, gt=0, le=120, description="Per delivery")
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.email_enabled and not self.smtp_host:
+            raise ValueError("e-mail is enabled but smtp_host is empty")
+        if self.webhook_enabled and not self.webhook_url:
+            raise ValueError("the webhook is enabled but webhook_url is empty")
+        return self
+
+
 class BenchmarkRow(BaseModel):
     """One published benchmark (table ``benchmarks``): ``metric`` grr or nrr, the annual
     contract value bucket ``[acv_min, acv_max)`` (``acv_max`` None: no upper bound) in
@@ -230,6 +259,7 @@ class Settings(BaseModel):
                                   ge=1, le=100)
     models: Models = Models()
     behavior: Behavior = Behavior()
+    notifications: Notifications = Notifications()
 
     @field_validator("renewal_windows_days", "this_week_renewal_windows_days")
     @classmethod

@@ -320,6 +320,26 @@ forecast_calls = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    # The daily digests of `greendoor notify` (issue 19): one row per recipient, channel
+    # and day, kept until delivered; a failed delivery stays "failed" with its error and
+    # is retried on the next run.
+    _id("notification_id"),
+    sa.Column("day", sa.Date, nullable=False),  # the as-of date of the digest
+    sa.Column("recipient", Str, nullable=False),  # e-mail address, or "webhook"
+    sa.Column("channel", Str, nullable=False),  # email | webhook
+    sa.Column("subject", Str, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", Str, nullable=False),  # pending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime),
+    sa.UniqueConstraint("day", "recipient", "channel", name="uq_notifications_day"),
+)
+
 actions = sa.Table(
     "actions",
     metadata,
