@@ -53,7 +53,9 @@ def test_digest_figures_are_the_pages_figures(scored_demo_store):
         before = portfolio_health.kpis(conn, Filters(as_of=f.as_of - dt.timedelta(days=7)))
         queue = churn_risk.at_risk_queue(conn, f)
     assert d.since == f.as_of - dt.timedelta(days=7)
-    assert d.kpis == kpis and d.kpis_before == before
+    # (the engine sums ARR in parallel: the last bits of a float may differ between calls)
+    assert d.kpis == pytest.approx(kpis, nan_ok=True)
+    assert d.kpis_before == pytest.approx(before, nan_ok=True)
     # the top risks are the head of the Churn risk page's queue, in its order
     assert list(d.risks["account_id"]) == list(queue["account_id"].head(d.top))
     assert d.top == 10  # the setting report_top_accounts' default
