@@ -29,6 +29,7 @@ from greendoor.analytics import expansion as EX
 from greendoor.analytics import model_quality as Q
 from greendoor.analytics import renewals as RN
 from greendoor.analytics import segments as SG
+from greendoor.analytics import team as TM
 from greendoor.masking import Masker
 from greendoor.masking import masker as build_masker
 from greendoor.periods import Filters
@@ -336,6 +337,18 @@ def forecast_calls(token: str, f: Filters) -> dict:
 def call_accuracy(token: str, as_of) -> dict:
     with engine().connect() as conn:
         return RN.call_accuracy(conn, as_of)
+
+
+@loader(ttl=600, spinner="Weighing each CSM's book…")
+def team(token: str, f: Filters) -> dict:
+    """The team view (:mod:`greendoor.analytics.team`): ``accounts`` (load per account),
+    ``summary`` (per CSM) and ``suggestions`` (reassignments)."""
+    cap = settings(token)[1]["capacity"]
+    with engine().connect() as conn:
+        load = TM.account_load(conn, f, cap)
+        summary = TM.team(load, TM.open_work(conn, f), cap)
+    return {"accounts": load, "summary": summary,
+            "suggestions": TM.suggestions(load, summary, cap)}
 
 
 @loader(ttl=3600, spinner="Reading the forecast…")

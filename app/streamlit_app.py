@@ -42,6 +42,7 @@ PAGES = {
     "Accounts and analysis": [
         _page("account_360.py", "Account 360", "person_search", "account"),
         _page("actions.py", "Actions & playbooks", "task_alt", "actions"),
+        _page("team.py", "Team", "groups", "team"),
         _page("advocacy.py", "Advocacy", "campaign", "advocacy"),
         _page("segmentation.py", "Segmentation", "donut_small", "segmentation"),
         _page("behavior.py", "Behavior", "insights", "behavior"),

@@ -310,19 +310,34 @@ def update_alerts(engine: Engine, alert_ids: list[str], change: str, actor: Acto
 def reassign_owner(engine: Engine, account_id: str, new_owner: str, reason: str | None = None,
                    actor: Actor = "user") -> str:
     """Change the account's CSM owner (before/after in the audit log)."""
-    new_owner = _text(new_owner, "new owner", limit=100)
+    return reassign_owners(engine, [(account_id, new_owner)], reason, actor)[0]
+
+
+def reassign_owners(engine: Engine, moves: list[tuple[str, str]], reason: str | None = None,
+                    actor: Actor = "user") -> list[str]:
+    """Change the CSM owner of several accounts, ``moves`` = [(account id, new owner)], in
+    **one transaction** with an audit row and a ``reassign`` action per account (a bulk
+    action, or the team view's rebalancing). Returns the action ids. Raises
+    :class:`ActionError` (nothing written) for a bad owner or unknown account and
+    :class:`~greendoor.access.AccessDenied` when ``actor`` may not reassign one of them."""
+    reason = _text(reason, "reason", False, MAX_TEXT)
+    checked = [(str(aid), _text(owner, "new owner", limit=100)) for aid, owner in moves]
+    ids = []
     with engine.begin() as conn:
-        actor = authorize(conn, actor, "reassign", account_id)
-        acc = _account(conn, account_id)
-        a = schema.accounts
-        conn.execute(a.update().where(a.c.account_id == account_id).values(csm_owner=new_owner))
-        _audit(conn, actor, "account.reassign", "accounts", account_id,
-               {"csm_owner": acc["csm_owner"]}, {"csm_owner": new_owner})
-        row = _insert_action(conn, actor, account_id=account_id, type="reassign",
-                             title=f"Owner {acc['csm_owner']} -> {new_owner}", owner=new_owner,
-                             status="done", completed_at=_now(),
-                             note=_text(reason, "reason", False, MAX_TEXT))
-    return row["action_id"]
+        for account_id, new_owner in checked:
+            who = authorize(conn, actor, "reassign", account_id)
+            acc = _account(conn, account_id)
+            a = schema.accounts
+            conn.execute(a.update().where(a.c.account_id == account_id)
+                         .values(csm_owner=new_owner))
+            _audit(conn, who, "account.reassign", "accounts", account_id,
+                   {"csm_owner": acc["csm_owner"]}, {"csm_owner": new_owner})
+            row = _insert_action(conn, who, account_id=account_id, type="reassign",
+                                 title=f"Owner {acc['csm_owner']} -> {new_owner}",
+                                 owner=new_owner, status="done", completed_at=_now(),
+                                 note=reason)
+            ids.append(row["action_id"])
+    return ids
 
 
 def set_status(engine: Engine, action_id: str, status: str, actor: Actor = "user") -> None:

@@ -171,6 +171,41 @@ class Behavior(BaseModel):
                              "more than this share", "share", gt=0, le=1)
 
 
+class Capacity(BaseModel):
+    """The CSM workload model of the team view (issue 19; Planhat-style utilisation): hours
+    a month each account takes by segment, plus onboarding in an account's first days and
+    preparation of each renewal in its window, against the hours a CSM has."""
+
+    model_config = ConfigDict(extra="forbid")
+    hours_per_account_month: dict[str, float] = _f(
+        {"enterprise": 2.5, "mid_market": 1.0, "smb": 0.5},
+        "Team: hours a month an account takes, by segment", "hours")
+    onboarding_hours: float = _f(9.0, "Team: hours of onboarding per new account (seeds: "
+                                 "8-10 h in the first 90 days)", "hours", ge=0, le=200)
+    onboarding_days: int = _f(90, "Team: an account is onboarding this many days after "
+                              "signup", "days", ge=1, le=365)
+    renewal_prep_hours: float = _f(12.5, "Team: hours preparing each renewal (seeds: "
+                                   "10-15 h)", "hours", ge=0, le=200)
+    renewal_window_days: int = _f(90, "Team: a renewal is prepared in the days before it",
+                                  "days", ge=1, le=365)
+    csm_hours_month: float = _f(120.0, "Team: hours a month a CSM has for their accounts",
+                                "hours", gt=0, le=400)
+    overloaded: float = _f(1.0, "Team: a CSM above this share of their hours is overloaded",
+                           "share", gt=0, le=3)
+    underloaded: float = _f(0.6, "Team: a CSM below this share of their hours can take more",
+                            "share", ge=0, le=3)
+
+    @field_validator("hours_per_account_month")
+    @classmethod
+    def _segments(cls, v):
+        bad = set(v) - set(SEGMENTS)
+        if bad:
+            raise ValueError(f"unknown segment {sorted(bad)}")
+        if any(h < 0 for h in v.values()):
+            raise ValueError("hours cannot be negative")
+        return v
+
+
 class Notifications(BaseModel):
     """The daily digest that leaves the screen (issue 19, ``greendoor notify``): e-mail over
     SMTP and a Slack-compatible chat webhook, both off by default. The SMTP password is
@@ -260,6 +295,7 @@ class Settings(BaseModel):
     models: Models = Models()
     behavior: Behavior = Behavior()
     notifications: Notifications = Notifications()
+    capacity: Capacity = Capacity()
 
     @field_validator("renewal_windows_days", "this_week_renewal_windows_days")
     @classmethod
@@ -355,7 +391,9 @@ SCALAR_SETTINGS = ("churn_horizon_days", "alert_quiet_days", "this_week_health_d
                    "this_week_expansion_probability", "report_top_accounts",
                    "churn_reason_lead_days",
                    *[f"models.{k}" for k in Models.model_fields],
-                   *[f"behavior.{k}" for k in Behavior.model_fields])
+                   *[f"behavior.{k}" for k in Behavior.model_fields],
+                   *[f"capacity.{k}" for k in Capacity.model_fields
+                     if k != "hours_per_account_month"])
 
 
 def get_path(settings: dict, path: str):

@@ -33,6 +33,7 @@ KEY = {
     "segmentation": (["rule_segment"], []),
     "behavior": (["active_days"], ["MAU"]),
     "model_quality": (["target"], []),
+    "team": (["utilisation"], ["CSMs", "Accounts"]),
 }
 
 

@@ -299,6 +299,14 @@ def scores(conn: Connection, f: Filters, snapshot: dt.date | None = None) -> pd.
     return df
 
 
+def churn_90(df: pd.DataFrame) -> pd.Series:
+    """Each account's probability of churning within 90 days behind ARR at risk: the churn
+    model's when any score carries one (the model has measured skill), else the rule's
+    (``rule_churn_probability``). ``df``: :func:`scores` rows."""
+    model = df["churn_probability"].notna().any()
+    return df["churn_probability"] if model else df["rule_churn_probability"]
+
+
 def health_kpis(conn: Connection, f: Filters) -> dict:
     """Average health, share of ARR per band (0-1), and ARR at risk = Σ ARR x P(churn
     within 90 days) (SPEC.md) from the latest snapshot on or before ``f.as_of``: the
@@ -311,7 +319,7 @@ def health_kpis(conn: Connection, f: Filters) -> dict:
     arr = df["arr"].sum()
     share = df.groupby("band")["arr"].sum() / arr if arr else pd.Series(dtype=float)
     model = df["churn_probability"].notna().any()
-    p90 = df["churn_probability"] if model else df["rule_churn_probability"]
+    p90 = churn_90(df)
     return {"snapshot": df["as_of"].iloc[0], "avg_health": float(df["health_score"].mean()),
             "share_green": float(share.get("green", 0.0)),
             "share_yellow": float(share.get("yellow", 0.0)),
