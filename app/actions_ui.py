@@ -14,7 +14,7 @@ import streamlit as st
 
 from app import auth, data
 from greendoor import actions as A
-from greendoor.labels import human
+from greendoor.labels import human, money
 from greendoor.playbooks import PLAYBOOKS
 from greendoor.text import md
 
@@ -161,3 +161,65 @@ def _dialog() -> None:
     if st.button("Cancel", key="dlg_cancel"):
         st.session_state.pop(FLAG, None)
         st.rerun()
+
+
+#: What can be done to many selected accounts at once.
+BULK = ("Start playbook", "Create task", "Reassign owner")
+
+
+def bulk_bar(selected, key: str) -> None:
+    """Act on several selected accounts at once (``selected``: rows with ``account_id``,
+    ``name``, optionally ``arr`` and ``renewal_date``): start a playbook, create a task or
+    reassign the owner, in one transaction with an audit row per account
+    (:func:`greendoor.actions.bulk_start_playbook`, ``bulk_create_tasks``,
+    ``reassign_owners``), within the signed-in user's rights."""
+    user = auth.current()
+    n = len(selected)
+    if not user.can("act"):
+        st.caption(f"Read-only: the {user.role} role cannot act on accounts.")
+        return
+    arr = f", {money(selected['arr'].sum())} ARR" if "arr" in selected else ""
+    st.markdown(f"**{n} accounts selected**{arr}: act on all of them at once.")
+    kinds = [k for k in BULK if k != "Reassign owner" or user.can("reassign")]
+    kind = st.segmented_control("Bulk action", kinds, default=kinds[0], key=f"{key}_bulk_kind")
+    ids = list(selected["account_id"])
+    today = dt.date.today()
+    with st.form(f"{key}_bulk_form", border=True):
+        if kind == "Start playbook":
+            pb = st.selectbox("Playbook", list(PLAYBOOKS), key=f"{key}_bulk_pb",
+                              format_func=lambda k: PLAYBOOKS[k].name)
+            st.caption("Owned by each account's CSM; the renewal playbook counts back from "
+                       "each account's next renewal.")
+        elif kind == "Create task":
+            task_type = st.selectbox("Type", A.TASK_TYPES, key=f"{key}_bulk_type",
+                                     format_func=human)
+            title = st.text_input("Title", key=f"{key}_bulk_title",
+                                  placeholder="e.g. Check in before the price change")
+            due = st.date_input("Due", value=today + dt.timedelta(days=7), key=f"{key}_bulk_due")
+        else:
+            new_owner = st.text_input("New CSM owner", key=f"{key}_bulk_owner")
+            reason = st.text_input("Why", key=f"{key}_bulk_reason")
+        go = st.form_submit_button(f"Apply to {n} accounts", type="primary")
+    if not go:
+        return
+    try:
+        if kind == "Start playbook":
+            renewals = ({a: r for a, r in zip(selected["account_id"], selected["renewal_date"],
+                                               strict=True) if r == r and r is not None}
+                        if "renewal_date" in selected else None)
+            A.bulk_start_playbook(data.engine(), ids, pb, start=today, renewal_dates=renewals,
+                                  actor=user)
+            message = f"Started {PLAYBOOKS[pb].name} on {n} accounts"
+        elif kind == "Create task":
+            A.bulk_create_tasks(data.engine(), ids, title or human(task_type), due, task_type,
+                                actor=user)
+            message = f"Created {n} tasks"
+        else:
+            A.reassign_owners(data.engine(), [(a, new_owner) for a in ids], reason, actor=user)
+            message = f"Reassigned {n} accounts to {new_owner}"
+    except A.ActionError as exc:
+        st.error(md(str(exc)))
+        return
+    st.cache_data.clear()
+    st.session_state["action_toast"] = message
+    st.rerun()

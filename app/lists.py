@@ -28,10 +28,11 @@ def clicked(event) -> list:
 
 def account_list(df: pd.DataFrame, key: str, column_order: list[str], column_config: dict,
                  height: int | None = None, caption: str | None = None) -> pd.Series | None:
-    """A table of accounts (one row each, with ``account_id`` and ``name``) with
-    single-row selection; each name links to the account's Account 360. The selected
-    account gets the action buttons and an "Open Account 360" button; returns the
-    selected row (or ``None``)."""
+    """A table of accounts (one row each, with ``account_id`` and ``name``) with row
+    selection; each name links to the account's Account 360. One selected account gets
+    the action buttons and an "Open Account 360" button, and is returned; several get the
+    bulk actions (:func:`app.actions_ui.bulk_bar`) and ``None`` is returned, as it is
+    with nothing selected."""
     view = df.reset_index(drop=True)
     config = {**DEFAULT_LABELS, **column_config}
     if "name" in view and "account_id" in view:
@@ -39,12 +40,15 @@ def account_list(df: pd.DataFrame, key: str, column_order: list[str], column_con
         label = given if isinstance(given, str) else (given or {}).get("label")
         config["name"] = shell.name_link_column(label or "Account")
     ev = st.dataframe(percent_points(humanize(shell.link_names(view)), config), key=key, hide_index=True, on_select="rerun",
-                      selection_mode="single-row", column_order=column_order,
+                      selection_mode="multi-row", column_order=column_order,
                       column_config=config, height=height or "auto", width=shell.table_width())
     if caption:
         st.caption(caption)
-    rows = ((ev or {}).get("selection") or {}).get("rows", [])
-    if not rows or rows[0] >= len(view):
+    rows = [r for r in ((ev or {}).get("selection") or {}).get("rows", []) if r < len(view)]
+    if len(rows) > 1:
+        actions_ui.bulk_bar(view.iloc[rows], key)
+        return None
+    if not rows:
         return None
     sel = view.iloc[rows[0]]
     st.markdown(f"**{md(shell.account_label(sel['account_id'], sel.get('name')))}**: act on it here, "

@@ -21,7 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from greendoor import audit
+from greendoor import audit, state
 from greendoor.access import Actor, Principal, account_clause, authorize
 from greendoor.labels import human
 from greendoor.metrics.sql import arr_as_of_query
@@ -93,17 +93,39 @@ def create_task(engine: Engine, account_id: str, title: str, owner: str, due_dat
                 actor: Actor = "user") -> str:
     """Create a task (check-in, executive outreach, QBR, training) on an account.
     Returns the action id."""
+    return bulk_create_tasks(engine, [account_id], title, due_date, task_type, note,
+                             owner=owner, actor=actor)[0]
+
+
+def bulk_create_tasks(engine: Engine, account_ids: list[str], title: str, due_date,
+                      task_type: str = "check-in", note: str | None = None,
+                      owner: str | None = None, actor: Actor = "user") -> list[str]:
+    """The same task on each of ``account_ids`` in **one transaction** (an audit row per
+    account), owned by ``owner`` or else by each account's CSM. Returns the action ids.
+    Raises :class:`ActionError` (nothing written) for a bad input or unknown account and
+    :class:`~greendoor.access.AccessDenied` for an account outside the actor's book."""
     if task_type not in TASK_TYPES:
         raise ActionError(f"task type must be one of {', '.join(TASK_TYPES)}")
+    title, due = _text(title, "title"), _date(due_date, "due date")
+    owner, note = _text(owner, "owner", False, 100), _text(note, "note", False, MAX_TEXT)
+    ids = []
     with engine.begin() as conn:
-        actor = authorize(conn, actor, "act", account_id)
-        _account(conn, account_id)
-        row = _insert_action(
-            conn, actor, account_id=account_id, type="task",
-            title=_text(title, "title"), owner=_text(owner, "owner", limit=100),
-            due_date=_date(due_date, "due date"), note=_text(note, "note", False, MAX_TEXT),
-            payload_json=json.dumps({"task_type": task_type}))
-    return row["action_id"]
+        for account_id in _ids(account_ids):
+            who = authorize(conn, actor, "act", account_id)
+            acc = _account(conn, account_id)
+            row = _insert_action(
+                conn, who, account_id=account_id, type="task", title=title,
+                owner=owner or _text(acc["csm_owner"], "owner", limit=100), due_date=due,
+                note=note, payload_json=json.dumps({"task_type": task_type}))
+            ids.append(row["action_id"])
+    return ids
+
+
+def _ids(account_ids) -> list[str]:
+    ids = list(dict.fromkeys(str(a) for a in account_ids))
+    if not ids:
+        raise ActionError("no account selected")
+    return ids
 
 
 def escalate(engine: Engine, account_id: str, owner: str, due_date, reason: str,
@@ -123,31 +145,59 @@ def start_playbook(engine: Engine, account_id: str, playbook: str, owner: str,
                    start=None, renewal_date=None, actor: Actor = "user") -> str:
     """Start a playbook: one run plus one task per step (due on its day offset; for
     the renewal playbook, counted back from ``renewal_date``). Returns the run id."""
+    return bulk_start_playbook(engine, [account_id], playbook, owner=owner, start=start,
+                               renewal_dates={str(account_id): renewal_date}
+                               if renewal_date is not None else None, actor=actor)[0]
+
+
+def bulk_start_playbook(engine: Engine, account_ids: list[str], playbook: str,
+                        owner: str | None = None, start=None,
+                        renewal_dates: dict | None = None, actor: Actor = "user") -> list[str]:
+    """Start ``playbook`` on each of ``account_ids`` in **one transaction** (the run and its
+    steps, an audit row each), owned by ``owner`` or else each account's CSM. The renewal
+    playbook counts back from ``renewal_dates[account]``, or else from the account's next
+    renewal in force (:func:`greendoor.state.next_renewals`); an account without one is
+    refused. Returns the run ids; raises :class:`ActionError` (nothing written) or
+    :class:`~greendoor.access.AccessDenied`."""
     if playbook not in PLAYBOOKS:
         raise ActionError(f"unknown playbook {playbook!r}; one of {', '.join(PLAYBOOKS)}")
     pb = PLAYBOOKS[playbook]
     start = _date(start or dt.date.today(), "start date")
-    if pb.relative_to == "renewal":
-        if renewal_date is None:
-            raise ActionError("the renewal playbook needs the renewal date")
-        base = _date(renewal_date, "renewal date")
-    else:
-        base = start
-    owner = _text(owner, "owner", limit=100)
+    owner = _text(owner, "owner", False, 100)
+    ids = []
     with engine.begin() as conn:
-        actor = authorize(conn, actor, "act", account_id)
-        acc = _account(conn, account_id)
-        run = _insert_action(conn, actor, account_id=account_id, type="playbook_run",
-                             title=f"{pb.name}: {acc['name']}", owner=owner, playbook=playbook,
-                             due_date=base + dt.timedelta(days=max(s.offset_days for s in pb.steps)),
-                             payload_json=json.dumps({"start": str(start), "base": str(base)}))
-        for i, step in enumerate(pb.steps):
-            due = max(base + dt.timedelta(days=step.offset_days), start)
-            _insert_action(conn, actor, account_id=account_id, type="playbook_step",
-                           title=step.title, owner=owner if step.owner_role == "csm" else
-                           f"{human(step.owner_role)} ({owner})", due_date=due, playbook=playbook,
-                           parent_action_id=run["action_id"],
-                           payload_json=json.dumps({"step": i + 1, "role": step.owner_role}))
+        renewals = dict(renewal_dates or {})
+        if pb.relative_to == "renewal":
+            nxt = state.next_renewals(conn, start).dropna(subset=["next_renewal"])
+            for aid, r in zip(nxt["account_id"], nxt["next_renewal"], strict=True):
+                renewals.setdefault(aid, r)
+        for account_id in _ids(account_ids):
+            who = authorize(conn, actor, "act", account_id)
+            acc = _account(conn, account_id)
+            if pb.relative_to == "renewal" and renewals.get(account_id) is None:
+                raise ActionError(f"the renewal playbook needs the renewal date of "
+                                  f"{acc['name']} ({account_id}): none is known")
+            base = _date(renewals[account_id], "renewal date") \
+                if pb.relative_to == "renewal" else start
+            ids.append(_start_run(conn, who, acc, pb, playbook, start, base,
+                                  owner or _text(acc["csm_owner"], "owner", limit=100)))
+    return ids
+
+
+def _start_run(conn: Connection, actor: str, acc: dict, pb, playbook: str, start: dt.date,
+               base: dt.date, owner: str) -> str:
+    account_id = acc["account_id"]
+    run = _insert_action(conn, actor, account_id=account_id, type="playbook_run",
+                         title=f"{pb.name}: {acc['name']}", owner=owner, playbook=playbook,
+                         due_date=base + dt.timedelta(days=max(s.offset_days for s in pb.steps)),
+                         payload_json=json.dumps({"start": str(start), "base": str(base)}))
+    for i, step in enumerate(pb.steps):
+        due = max(base + dt.timedelta(days=step.offset_days), start)
+        _insert_action(conn, actor, account_id=account_id, type="playbook_step",
+                       title=step.title, owner=owner if step.owner_role == "csm" else
+                       f"{human(step.owner_role)} ({owner})", due_date=due, playbook=playbook,
+                       parent_action_id=run["action_id"],
+                       payload_json=json.dumps({"step": i + 1, "role": step.owner_role}))
     return run["action_id"]
 
 

@@ -281,3 +281,28 @@ def test_forecast_calls_section_saves_only_in_the_present(demo):
     assert not at.exception, [e.value for e in at.exception]
     assert not any(b.label == "Save calls" for b in at.button)
     assert any("read only at a past date" in c.value for c in at.caption)
+
+
+def test_bulk_start_playbook_from_the_churn_queue_round_trips(demo):
+    at = open_page("churn_risk")
+    queue = frame_with(at, "loss_probability")
+    assert len(queue) >= 3
+    at.session_state["risk_queue"] = {"selection": {"rows": [0, 1, 2], "columns": [],
+                                                    "cells": []}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("3 accounts selected" in m.value for m in at.markdown)
+    at.selectbox(key="risk_queue_bulk_pb").set_value("retention_14d")
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=1)
+    next(b for b in at.button if b.label == "Apply to 3 accounts").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    ids = queue["account_id"].iloc[:3].tolist()
+    t, log = schema.actions, schema.audit_log
+    with demo.connect() as conn:
+        runs = conn.execute(sa.select(t.c.action_id, t.c.account_id).where(
+            t.c.type == "playbook_run", t.c.playbook == "retention_14d",
+            t.c.created_at >= started)).all()
+        audited = conn.execute(sa.select(sa.func.count()).select_from(log).where(
+            log.c.action == "action.playbook_run",
+            log.c.entity_id.in_([r[0] for r in runs]))).scalar()
+    assert sorted(r[1] for r in runs) == sorted(ids) and audited == 3

@@ -130,3 +130,37 @@ def test_a_csm_sees_only_their_own_row(book):
         load = TM.account_load(conn, f, CAP)
         summary = TM.team(load, TM.open_work(conn, f), CAP)
     assert list(summary["csm_owner"]) == ["Kai"]
+
+
+def test_bulk_tasks_and_playbooks_in_one_transaction_within_the_actors_book(book):
+    log = schema.audit_log
+    ids = A.bulk_create_tasks(book, ["E1", "S1"], "Check in before the price change",
+                              "2026-07-15", actor="admin")
+    with book.connect() as conn:
+        rows = conn.execute(sa.select(schema.actions.c.account_id, schema.actions.c.owner)
+                            .where(schema.actions.c.action_id.in_(ids))).all()
+    assert sorted(rows) == [("E1", "Ana"), ("S1", "Ana")]  # each owned by its CSM
+    # one account outside a csm's book: the whole batch is refused, nothing written
+    ana = Principal("ana", "csm", book="Ana")
+    with book.connect() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(log)).scalar()
+    with pytest.raises(AccessDenied):
+        A.bulk_start_playbook(book, ["E1", "M1"], "retention_14d", actor=ana)
+    with pytest.raises(A.ActionError, match="no account selected"):
+        A.bulk_create_tasks(book, [], "x", "2026-07-15", actor=ana)
+    with book.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(log)).scalar() == before
+    # the renewal playbook counts back from each account's next renewal; none known: refused
+    with pytest.raises(A.ActionError, match="needs the renewal date of Account E1"):
+        A.bulk_start_playbook(book, ["E1"], "renewal", start="2026-06-01", actor=ana)
+    runs = A.bulk_start_playbook(book, ["E1", "S1"], "renewal", start="2026-06-01",
+                                 renewal_dates={"E1": "2026-09-30", "S1": "2026-07-30"},
+                                 actor=ana)
+    with book.connect() as conn:
+        due = dict(conn.execute(sa.select(schema.actions.c.account_id,
+                                          schema.actions.c.due_date)
+                                .where(schema.actions.c.action_id.in_(runs))).all())
+        audited = conn.execute(sa.select(sa.func.count()).select_from(log).where(
+            log.c.action == "action.playbook_run", log.c.entity_id.in_(runs))).scalar()
+    assert set(due) == {"E1", "S1"} and audited == 2
+    assert due["E1"] > due["S1"]  # each counted back from its own renewal
