@@ -40,14 +40,15 @@ def _inbox(alerts):
     st.subheader("By rule")
     quality = data.rule_quality(token, f)
     table = IB.by_rule(alerts).merge(
-        quality[["rule", "outcome", "lift", "hit_rate", "base_rate", "fp_share"]], on="rule",
+        quality[["rule", "outcome", "lift", "hit_rate", "base_rate", "fp_share", "lead_days"]],
+        on="rule",
         how="left")
     table["flag"] = table["lift"].map(lambda x: "no better than chance" if x == x and x <= 1 else "")
     table["rule_label"] = table["rule"].map(human)
     picked = lists.table(
         table, key="alert_rules", on_select="rerun", selection_mode="single-row",
         column_order=["rule_label", "alerts", "accounts", "arr", "oldest_days", "lift", "hit_rate",
-                      "base_rate", "fp_share", "flag"],
+                      "base_rate", "lead_days", "fp_share", "flag"],
         column_config={"rule_label": st.column_config.TextColumn("Rule", width="medium"),
                        "alerts": "Alerts", "accounts": "Accounts",
                        "arr": lists.money_col("ARR ($)"),
@@ -59,6 +60,10 @@ def _inbox(alerts):
                                 "signals) within the horizon, measured on past weekly snapshots."),
                        "hit_rate": lists.pct_col("Followed by the outcome"),
                        "base_rate": lists.pct_col("All accounts"),
+                       "lead_days": st.column_config.NumberColumn(
+                           "Warning (days)", format="%d",
+                           help="Median days from the alert to the churn that followed it: "
+                                "how much time the rule gave (churn rules)."),
                        "fp_share": lists.pct_col("Marked false positive",
                                                  help="Of the alerts of this rule closed by users: "
                                                       "false positive / (resolved + false "

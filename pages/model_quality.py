@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import data, lists, shell
 from greendoor.charts import quality as charts
+from greendoor.labels import human
 from greendoor.scoring import skill as SK
 from greendoor.scoring.features import describe
 
@@ -145,3 +146,30 @@ if len(ren):
         "p90": st.column_config.NumberColumn("P90 ($)", format="localized"),
         "accuracy": lists.pct_col("Accuracy", decimals=1),
         "inside": st.column_config.CheckboxColumn("Inside P10-P90")})
+
+rq = data.rule_quality(token, shell.current_filters())
+st.subheader("Alert rules: do they tell what happens next?")
+if rq.empty:
+    st.info("No alert rule can be measured yet: its horizon has not passed since the first "
+            "weekly scores.")
+else:
+    rq = rq.assign(rule_label=rq["rule"].map(human),
+                   flag=rq["lift"].map(lambda x: "no better than chance" if x == x and x <= 1
+                                       else ""))
+    lists.table(rq, key="rule_quality_mq", column_order=[
+        "rule_label", "outcome", "raised", "hit_rate", "base_rate", "lift", "lead_days",
+        "false_positive", "fp_share", "flag"], column_config={
+        "rule_label": st.column_config.TextColumn("Rule", width="medium"),
+        "outcome": "Outcome", "raised": "Alerts measured",
+        "hit_rate": lists.pct_col("Followed by the outcome"),
+        "base_rate": lists.pct_col("All accounts (baseline)"),
+        "lift": st.column_config.NumberColumn("Lift", format="%.1f×"),
+        "lead_days": st.column_config.NumberColumn("Warning (days)", format="%d"),
+        "false_positive": "Marked false positive",
+        "fp_share": lists.pct_col("False-positive share"),
+        "flag": st.column_config.TextColumn("Note", width="medium")})
+    st.caption("Each rule's alerts on past weekly scores whose horizon has passed, against the "
+               "base rate of every account scored the same days (the simplest baseline): lift "
+               "= followed by the outcome / baseline. A rule at or below 1 is flagged. Warning "
+               "= median days from the alert to the churn. False positives come from the "
+               "users' own feedback on the Alerts page.")

@@ -112,6 +112,8 @@ def test_rule_lift_by_hand(engine):
     row = q.set_index("rule").loc["usage_decline"]
     assert (row["outcome"], row["raised"], row["dates"]) == ("churn", 2, 1)
     assert row["hit_rate"] == 0.5 and row["base_rate"] == 0.25 and row["lift"] == 2.0
+    # A's contract ended on 1 Feb 2026, 1 Feb - d days after the alert: the warning it gave
+    assert row["lead_days"] == (dt.date(2026, 2, 1) - d).days
     with engine.connect() as conn:  # before the horizon has passed, nothing is measured
         assert IB.rule_quality(conn, Filters(as_of=dt.date(2026, 1, 10)),
                                horizon_days=90).empty  # the horizon has not passed

@@ -277,3 +277,15 @@ def test_scores_before_a_churn_reason_against_the_book_then(book):
     assert pre.loc["health_score", "gap"] == -20.0 and pre.loc["sentiment", "gap"] == 0.0
     assert pre.loc["health_score", "reason"] == "not given"
     assert late.empty  # no score 90 days before the churn
+
+
+def test_rule_lead_time_is_the_median_days_from_alert_to_churn():
+    from greendoor.analytics import alerts as AL
+
+    churns = pd.DataFrame({"account_id": ["B", "B", "X"],
+                           "churn_date": pd.to_datetime(["2026-03-05", "2026-05-01",
+                                                         "2026-02-01"])})
+    # alerted on 1 Feb: B churned 32 days later (its first churn in the horizon); X on the
+    # day itself is not after the alert; C never churned
+    assert AL._leads(churns, ["B", "X", "C"], dt.date(2026, 2, 1), 90) == [32]
+    assert AL._leads(churns, ["B"], dt.date(2026, 2, 1), 30) == []  # beyond the horizon

@@ -95,6 +95,30 @@ def _raised(conn: Connection, d: dt.date) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["account_id", "rule"]).drop_duplicates()
 
 
+def _churn_dates(conn: Connection) -> pd.DataFrame:
+    """``account_id, churn_date`` (Timestamp) of every churn: the churn events that are
+    not reactivations, and the end of an account's last subscription when none runs on
+    (an export without churn events)."""
+    ce, s = schema.churn_events, schema.subscriptions
+    events = pd.read_sql(sa.select(ce.c.account_id, ce.c.churn_date).where(
+        sa.func.coalesce(ce.c.is_reactivation, False).is_(False)), conn)
+    ended = pd.read_sql(
+        sa.select(s.c.account_id, sa.func.max(s.c.end_date).label("churn_date"))
+        .group_by(s.c.account_id)
+        .having(sa.func.count() == sa.func.count(s.c.end_date)), conn)  # no open contract
+    df = pd.concat([events, ended], ignore_index=True)
+    df["churn_date"] = pd.to_datetime(df["churn_date"])
+    return df
+
+
+def _leads(churns: pd.DataFrame, accounts, d: dt.date, horizon_days: int) -> list[int]:
+    """Days from ``d`` to the first churn of each of ``accounts`` within the horizon."""
+    start, end = pd.Timestamp(d), pd.Timestamp(d + dt.timedelta(days=horizon_days))
+    c = churns[churns["account_id"].isin(set(accounts)) & (churns["churn_date"] > start)
+               & (churns["churn_date"] <= end)]
+    return (c.groupby("account_id")["churn_date"].min() - start).dt.days.tolist()
+
+
 def rule_quality(conn: Connection, f: Filters, horizon_days: int = 90, every_weeks: int = 4,
                  max_dates: int = 12) -> pd.DataFrame:
     """How well each rule has told what happened next, from the weekly snapshots whose
@@ -105,7 +129,9 @@ def rule_quality(conn: Connection, f: Filters, horizon_days: int = 90, every_wee
     scored those dates), ``lift`` = hit_rate / base_rate (above 1: the rule finds
     accounts more likely than others to have the outcome), ``dates``. From live
     feedback on the alerts table: ``resolved``, ``false_positive`` and ``fp_share`` =
-    false_positive / (resolved + false_positive). Only accounts within the filters."""
+    false_positive / (resolved + false_positive). ``lead_days``: for the churn rules, the
+    median days from the alert to the churn that followed it (how much warning the rule
+    gives; NaN for expansion rules). Only accounts within the filters."""
     ss, a, al = schema.score_snapshots, schema.accounts, schema.alerts
     last = f.as_of - dt.timedelta(days=horizon_days)
     dates = [r[0] for r in conn.execute(sa.select(ss.c.as_of).distinct().where(
@@ -115,7 +141,9 @@ def rule_quality(conn: Connection, f: Filters, horizon_days: int = 90, every_wee
                          a.c.csm_owner == f.owner if f.owner else None) if c is not None]
     scope = set(pd.read_sql(sa.select(a.c.account_id).where(*conds), conn)["account_id"])
     hits: dict[tuple[str, str], list[float]] = {}
+    leads: dict[str, list[int]] = {}
     bases: dict[str, list[float]] = {"churn": [], "expansion": []}
+    churns = _churn_dates(conn)
     for d in dates:
         raised = _raised(conn, d)
         raised = raised[raised["account_id"].isin(scope)]
@@ -127,6 +155,9 @@ def rule_quality(conn: Connection, f: Filters, horizon_days: int = 90, every_wee
             outcome = "expansion" if rule in EXPANSION_RULES else "churn"
             y = labels[outcome].reindex(g["account_id"]).dropna()
             hits.setdefault((rule, outcome), []).extend(y.tolist())
+            if outcome == "churn":
+                leads.setdefault(rule, []).extend(_leads(churns, y[y == 1].index, d,
+                                                         horizon_days))
     fb = pd.read_sql(sa.select(al.c.rule, al.c.status, sa.func.count().label("n"))
                      .where(al.c.status.in_(["resolved", "false_positive"]),
                             al.c.account_id.in_(scope) if conds else sa.true())
@@ -143,7 +174,9 @@ def rule_quality(conn: Connection, f: Filters, horizon_days: int = 90, every_wee
         rows.append({"rule": rule, "outcome": outcome, "raised": len(ys), "hit_rate": hit,
                      "base_rate": base, "lift": hit / base if base > 0 else float("nan"),
                      "dates": len(dates), "resolved": res, "false_positive": fp,
-                     "fp_share": fp / (res + fp) if res + fp else float("nan")})
+                     "fp_share": fp / (res + fp) if res + fp else float("nan"),
+                     "lead_days": float(np.median(leads[rule])) if leads.get(rule)
+                     else float("nan")})
     cols = ["rule", "outcome", "raised", "hit_rate", "base_rate", "lift", "dates", "resolved",
-            "false_positive", "fp_share"]
+            "false_positive", "fp_share", "lead_days"]
     return pd.DataFrame(rows, columns=cols)
