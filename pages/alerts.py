@@ -147,13 +147,13 @@ def _apply(chosen, change: str, note: str, until, playbook: str) -> int:
         return A.update_alerts(data.engine(), chosen["alert_id"].tolist(), change, actor=user,
                                note=note or None, until=until, quiet_days=quiet, today=today)
     accounts = chosen.drop_duplicates("account_id")
-    for r in accounts.itertuples():
-        if change == "task":
-            A.create_task(data.engine(), r.account_id, note or f"Follow up: {r.title}",
-                          r.csm_owner or user.label, until, actor=user)
-        else:
-            A.start_playbook(data.engine(), r.account_id, playbook, r.csm_owner or user.label,
-                             actor=user)
+    ids = accounts["account_id"].tolist()
+    if change == "task":  # one transaction for all of them, each owned by its CSM
+        title = note or (f"Follow up: {accounts['title'].iloc[0]}" if len(accounts) == 1
+                         else "Follow up on the alert")
+        A.bulk_create_tasks(data.engine(), ids, title, until, actor=user)
+    else:
+        A.bulk_start_playbook(data.engine(), ids, playbook, actor=user)
     return len(accounts)
 
 
