@@ -289,3 +289,25 @@ def test_rule_lead_time_is_the_median_days_from_alert_to_churn():
     # day itself is not after the alert; C never churned
     assert AL._leads(churns, ["B", "X", "C"], dt.date(2026, 2, 1), 90) == [32]
     assert AL._leads(churns, ["B"], dt.date(2026, 2, 1), 30) == []  # beyond the horizon
+
+
+def test_the_models_weekly_forecast_uses_only_scores_recorded_live(book):
+    def snap(aid, day, p, scored):
+        return {"account_id": aid, "as_of": dt.date.fromisoformat(day), "settings_version": 1,
+                "renewal_probability": p, "scored_at": dt.datetime.fromisoformat(scored)}
+
+    with book.begin() as conn:
+        conn.execute(schema.score_snapshots.insert(), [
+            snap("C", "2026-04-20", 0.9, "2026-04-20 06:00"),   # live
+            snap("E", "2026-04-20", 0.5, "2026-04-20 06:00"),
+            snap("C", "2026-05-04", 0.1, "2026-08-01 06:00"),   # backfilled months later
+            snap("E", "2026-05-04", 0.1, "2026-08-01 06:00")])
+        acc = FC.accuracy(conn, AS_OF, n_quarters=2)
+    m = acc[(acc["quarter_start"] == Q2) & (acc["method"] == "model")].set_index("week_no")
+    # Day 1: the stored retrained forecast (390); weeks 1-2 (8 and 15 Apr): no live scoring yet
+    assert m.loc[0, "forecast"] == 390.0 and 1 not in m.index and 2 not in m.index
+    # from week 3 (22 Apr): 300 x 0.9 + 100 x 0.5 = 320 against 400, every renewal scored
+    assert m.loc[3, "forecast"] == pytest.approx(320.0) and m.loc[3, "coverage"] == 1.0
+    assert m.loc[3, "bias"] == pytest.approx(-0.2)
+    # week 5 (6 May): the 4 May scores were backfilled later and are not used
+    assert m.loc[5, "forecast"] == pytest.approx(320.0)

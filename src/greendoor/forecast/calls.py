@@ -24,10 +24,11 @@ renewals dated before ``w`` count with their known outcome; each later renewal w
   constant rate for a renewal without a call (``coverage``: the share of the ARR still
   due that has a call);
 * ``commit``: the amount of the renewals called commit, nothing for the others;
-* ``model``: Day 1 only, on the GRR basis: Σ ARR due × P(renew) from a churn model
-  trained on outcomes known at ``qs`` (the stored past-quarter forecast of
-  ``greendoor forecast``); weekly scores of earlier weeks were backfilled by today's
-  model and would leak.
+* ``model`` (GRR basis): on Day 1, Σ ARR due × P(renew) from a churn model trained on
+  outcomes known at ``qs`` (the stored past-quarter forecast of ``greendoor forecast``);
+  in later weeks, P(renew) from the weekly scoring recorded live that week (scored within
+  :data:`LIVE_DAYS` of its date), the constant rate for a renewal it did not score.
+  Scores backfilled later by today's model are never used: they would leak.
 
 Accuracy = 1 − |forecast − actual| / actual, bias = (forecast − actual) / actual, and
 MAPE = the mean of |forecast − actual| / actual over the trailing four closed quarters
@@ -55,6 +56,9 @@ METHODS = {"model": "Model: Σ ARR × P(renew), Day 1",
            "constant": "Constant: trailing four quarters' renewal rate"}
 #: Days after a quarter's end at which its renewals' outcome is read.
 CHECK_DAYS = 14
+#: A weekly score counts as recorded live when it was computed within this many days of
+#: its as-of date (a backfill runs later, with a model that has seen the outcomes).
+LIVE_DAYS = 7
 
 
 def call_history(conn: Connection) -> pd.DataFrame:
@@ -161,6 +165,36 @@ def _model_day1(conn: Connection) -> dict[pd.Timestamp, float]:
                                                       strict=True)}
 
 
+def live_scores(conn: Connection, accounts, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """P(renew) of ``accounts`` from the weekly scorings dated in ``[start, end)`` that were
+    recorded live (``scored_at`` within :data:`LIVE_DAYS` of the date) and carry a model
+    probability: ``account_id, as_of`` (Timestamp), ``renewal_probability``."""
+    ss = schema.score_snapshots
+    df = pd.read_sql(sa.select(ss.c.account_id, ss.c.as_of, ss.c.renewal_probability,
+                               ss.c.scored_at)
+                     .where(ss.c.account_id.in_(list(accounts)), ss.c.as_of >= start,
+                            ss.c.as_of < end, ss.c.renewal_probability.isnot(None)), conn)
+    df["as_of"] = pd.to_datetime(df["as_of"])
+    live = pd.to_datetime(df["scored_at"]) <= df["as_of"] + pd.Timedelta(days=LIVE_DAYS)
+    return df.loc[live, ["account_id", "as_of", "renewal_probability"]]
+
+
+def _model_week(o: pd.DataFrame, live: pd.DataFrame, w: dt.date, rate: float):
+    """The model's GRR forecast at week ``w`` from the latest live scoring on or before it
+    (``None`` when there is none): known outcomes + Σ ARR due × P(renew), the constant
+    rate where the scoring has no probability; and the share of ARR it scored."""
+    seen = live[live["as_of"] <= pd.Timestamp(w)]
+    if seen.empty:
+        return None
+    p = seen[seen["as_of"] == seen["as_of"].max()].set_index("account_id")["renewal_probability"]
+    known = o[o["renewal_date"] < pd.Timestamp(w)]
+    future = o[o["renewal_date"] >= pd.Timestamp(w)]
+    prob = future["account_id"].map(p).astype(float)  # (an empty map keeps the str dtype)
+    due = float(future["arr"].sum())
+    forecast = float(known["grr"].sum()) + float((future["arr"] * prob.fillna(rate)).sum())
+    return forecast, float(future.loc[prob.notna(), "arr"].sum()) / due if due else np.nan
+
+
 def _week_forecasts(o: pd.DataFrame, calls: pd.DataFrame, w: dt.date, rates: dict) -> list:
     """(method, basis, forecast, coverage) at week ``w`` (see the module docstring)."""
     known = o[o["renewal_date"] < pd.Timestamp(w)]
@@ -205,6 +239,7 @@ def accuracy(conn: Connection, as_of: dt.date, n_quarters: int = 4) -> pd.DataFr
         final = _outcomes(conn, due, qs, qe + dt.timedelta(days=CHECK_DAYS))
         actual = {"grr": float(final["grr"].sum()), "nrr": float(final["nrr"].sum())}
         rates = trailing_rates(conn, qs)
+        live = live_scores(conn, due["account_id"], qs - dt.timedelta(days=7), qe)
         for k in range(14):
             w = qs + dt.timedelta(days=7 * k)
             if w >= qe:
@@ -214,6 +249,8 @@ def accuracy(conn: Connection, as_of: dt.date, n_quarters: int = 4) -> pd.DataFr
             found = _week_forecasts(o, calls, w, rates)
             if k == 0 and pd.Timestamp(qs) in model:
                 found.append(("model", "grr", model[pd.Timestamp(qs)], np.nan))
+            elif (week := _model_week(o, live, w, rates["grr"])) is not None:
+                found.append(("model", "grr", *week))
             rows += [{"quarter_start": pd.Timestamp(qs), "week": pd.Timestamp(w), "week_no": k,
                       "method": m, "basis": b, "forecast": f, "actual": actual[b],
                       "coverage": cov} for m, b, f, cov in found]
