@@ -19,7 +19,7 @@ from greendoor.playbooks import PLAYBOOKS
 from greendoor.text import md
 
 LABELS = ("Create task", "Start playbook", "Escalate", "Log interaction",
-          "Create expansion opportunity", "Invite to advocacy", "Snooze alert")
+          "New expansion", "Invite to advocacy", "Snooze alert", "Close out")
 FLAG = "action_dialog"
 
 
@@ -142,11 +142,24 @@ def _snooze_form(req: dict, eng, today: dt.date, owner: str) -> None:
         _done("Alert dismissed" if dismiss else f"Alert snoozed until {until:%d %b}")
 
 
+def _close_out_form(req: dict, eng, today: dt.date, owner: str) -> None:
+    st.caption("The account is lost: record when, why and what the customer said. The churn "
+               "reasons on Churn risk read it; the next import still decides the ARR.")
+    when = st.date_input("Churned on", value=today, max_value=today, key="dlg_due")
+    reason = st.selectbox("Reason", A.CHURN_REASONS, key="dlg_reason", format_func=human)
+    note = st.text_area("What the customer said", key="dlg_note")
+    if _confirm():
+        A.record_close_out(eng, req["account_id"], when, reason, note, actor=auth.current(),
+                           today=today)
+        _done(f"Closed out: {human(reason)}")
+
+
 #: The dialog's form for each action button.
 FORMS = {"Create task": _task_form, "Start playbook": _playbook_form,
          "Escalate": _escalate_form, "Log interaction": _interaction_form,
-         "Create expansion opportunity": _expansion_form,
-         "Invite to advocacy": _advocacy_form, "Snooze alert": _snooze_form}
+         "New expansion": _expansion_form,
+         "Invite to advocacy": _advocacy_form, "Snooze alert": _snooze_form,
+         "Close out": _close_out_form}
 
 
 @st.dialog("Action", width="large")

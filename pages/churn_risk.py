@@ -123,13 +123,16 @@ else:
     lists.account_list(
         events, "churn_events",
         ["name", "churn_date", "reason", "arr_lost", "tenure_days", "segment", "feedback",
-         "csm_owner"],
+         "csm_owner", "source"],
         {"name": lists.name_col(), "reason": "Reason",
          "churn_date": st.column_config.DateColumn("Churned", format="D MMM YYYY"),
          "arr_lost": lists.money_col("ARR lost ($)"),
          "tenure_days": st.column_config.NumberColumn("Tenure (days)", format="%d"),
          "feedback": st.column_config.TextColumn("What they said", width="large"),
-         "csm_owner": "CSM"}, height=360)
+         "csm_owner": "CSM",
+         "source": st.column_config.TextColumn(
+             "Source", help="export: the churn_events table; close-out: a CSM's close-out in "
+                            "Greendoor that no exported churn covers")}, height=360)
     pre = cr["precursors"]
     if pre.empty:
         st.caption(f"No churned account had a score {cr['lead_days']} days or more before it "

@@ -83,7 +83,7 @@ else:
 st.subheader(f"Expansion signals not yet converted ({len(sig):,})")
 st.caption("Seat utilization above the threshold, usage up over 90 days, or 2+ features adopted "
            "in the last 30 days (thresholds on the Data & settings page), on accounts without an "
-           "open expansion opportunity. Select one and click **Create expansion opportunity**.")
+           "open expansion opportunity. Select one and click **New expansion**.")
 if len(sig):
     lists.account_list(
         sig.round({"arr": 0, "estimated_value": 0}), "signals",

@@ -563,3 +563,45 @@ def _call_row(i: int, r: dict) -> dict:
             "renewal_date": _date(r.get("renewal_date"), f"{where}, renewal_date"),
             "call": call, "amount": amount,
             "note": _text(r.get("note"), f"{where}, note", False, MAX_TEXT)}
+
+
+#: Why a customer left: the data contract's churn reasons (greendoor.ingest.contract).
+CHURN_REASONS = ("pricing", "budget", "competitor", "features", "support", "other")
+#: An exported churn event this close to a close-out (days) is the same churn.
+SAME_CHURN_DAYS = 60
+
+
+def record_close_out(engine: Engine, account_id: str, churn_date, reason: str,
+                     feedback: str | None = None, arr_lost: float | None = None,
+                     actor: Actor = "user", today: dt.date | None = None) -> str:
+    """Close out a lost account: the CSM records when it left, why (:data:`CHURN_REASONS`),
+    what the customer said and the ARR lost (default: its ARR on the day) as a done
+    ``close_out`` action with an audit row. The churn reasons of the Churn risk page read
+    these beside the export's churn events (an export's event within
+    :data:`SAME_CHURN_DAYS` days is the same churn; the close-out gives it a reason when it
+    has none). Canonical data is not touched: the next import still decides the ARR.
+    Returns the action id; raises :class:`ActionError` for a date after ``today``, an
+    unknown reason or a negative amount."""
+    today = today or dt.date.today()
+    when = _date(churn_date, "churn date")
+    if when > today:
+        raise ActionError(f"churn date {when}: a close-out records a churn that happened "
+                          f"(on or before {today})")
+    if reason not in CHURN_REASONS:
+        raise ActionError(f"reason must be one of {', '.join(CHURN_REASONS)}, got {reason!r}")
+    with engine.begin() as conn:
+        who = authorize(conn, actor, "act", account_id)
+        acc = _account(conn, account_id)
+        if arr_lost is None:
+            arr = pd.read_sql(arr_as_of_query(when).where(
+                schema.subscriptions.c.account_id == account_id), conn)
+            arr_lost = float(arr["arr"].sum()) if len(arr) else 0.0
+        if not np.isfinite(float(arr_lost)) or float(arr_lost) < 0:
+            raise ActionError(f"ARR lost must be 0 or more, got {arr_lost!r}")
+        row = _insert_action(
+            conn, who, account_id=account_id, type="close_out",
+            title=f"Closed out ({human(reason)}): {acc['name']}", owner=who, status="done",
+            completed_at=_now(), note=_text(feedback, "feedback", False, MAX_TEXT),
+            payload_json=json.dumps({"churn_date": str(when), "reason": reason,
+                                     "arr_lost": float(arr_lost)}))
+    return row["action_id"]

@@ -14,7 +14,7 @@ from tests.conftest import shown
 APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
 PAGE = "../pages/account_360.py"
 LABELS = ["Create task", "Start playbook", "Escalate", "Log interaction",
-          "Create expansion opportunity", "Invite to advocacy", "Snooze alert"]
+          "New expansion", "Invite to advocacy", "Snooze alert", "Close out"]
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_account_360_renders_the_archetypes(app, account_id, name):
     assert labels[0] == "ARR" and labels[1].startswith("Health (") and "Churn risk index" in labels
     # DataFlow is the red archetype, TechCorp the green one
     assert labels[1] == ("Health (red)" if account_id == DATAFLOW else "Health (green)")
-    assert [b.label for b in at.button][:7] == LABELS
+    assert [b.label for b in at.button][:8] == LABELS
 
 
 def test_action_round_trip_from_account_360(app, scored_store_copy):
@@ -220,9 +220,10 @@ DIALOG_CASES = [
     ("Start playbook", {}, "playbook_run"),
     ("Escalate", {"dlg_note": "Sponsor unresponsive"}, "escalation"),
     ("Log interaction", {"dlg_note": "Call with the new champion"}, "interaction"),
-    ("Create expansion opportunity", {}, "opportunity"),
+    ("New expansion", {}, "opportunity"),
     ("Invite to advocacy", {}, "advocacy_invite"),
     ("Snooze alert", {"dlg_note": "Known issue, fix shipping"}, "alert_snooze"),
+    ("Close out", {"dlg_note": "Moved to a competitor's suite"}, "close_out"),
 ]
 
 

@@ -96,7 +96,7 @@ def test_expansion_stage_click_lists_deals_and_signal_creates_opportunity(demo):
     assert not set(signals["account_id"]) & open_acc  # only unconverted signals
     acc = signals.iloc[0]["account_id"]
     select_row(at, "signals")
-    at.button(key="signals_Create expansion opportunity").click().run()
+    at.button(key="signals_New expansion").click().run()
     at.button(key="dlg_confirm").click().run()
     assert not at.exception, [e.value for e in at.exception]
     with demo.connect() as conn:

@@ -311,3 +311,34 @@ def test_the_models_weekly_forecast_uses_only_scores_recorded_live(book):
     assert m.loc[3, "bias"] == pytest.approx(-0.2)
     # week 5 (6 May): the 4 May scores were backfilled later and are not used
     assert m.loc[5, "forecast"] == pytest.approx(320.0)
+
+
+def test_close_outs_add_reasons_beside_the_exported_churn_events(book):
+    from greendoor.analytics import churn_risk as CR
+
+    with book.begin() as conn:  # the export's churn of B (5 Mar 2026) carries no reason
+        conn.execute(schema.churn_events.update().values(reason=None))
+    today = dt.date(2026, 7, 20)
+    # B's CSM closes it out two days after the export's date: the same churn
+    A.record_close_out(book, "B", "2026-03-07", "competitor", "Moved to a suite",
+                       actor="ana", today=today)
+    # E left on 10 Jun without an exported churn event: a churn of its own
+    aid = A.record_close_out(book, "E", "2026-06-10", "pricing", actor="ana", today=today)
+    with book.connect() as conn:
+        ev = CR.churn_reasons(conn, Filters(as_of=AS_OF), days=365)["events"]
+        payload = conn.execute(sa.select(schema.actions.c.payload_json).where(
+            schema.actions.c.action_id == aid)).scalar()
+        audited = conn.execute(sa.select(sa.func.count()).select_from(schema.audit_log).where(
+            schema.audit_log.c.action == "action.close_out")).scalar()
+    by = ev.set_index("account_id")
+    assert list(ev["account_id"]).count("B") == 1  # not counted twice
+    assert by.loc["B", "reason"] == "competitor" and by.loc["B", "source"] == "export"
+    assert by.loc["B", "feedback"] == "Moved to a suite"
+    assert by.loc["E", "reason"] == "pricing" and by.loc["E", "source"] == "close-out"
+    # E's ARR lost defaults to the ARR in force on the day it left (its contract to 10 Jun)
+    assert by.loc["E", "arr_lost"] == 100.0 and '"arr_lost": 100.0' in payload
+    assert audited == 2
+    with pytest.raises(A.ActionError, match="a close-out records a churn that happened"):
+        A.record_close_out(book, "C", "2026-08-01", "budget", today=today)
+    with pytest.raises(A.ActionError, match="reason must be one of"):
+        A.record_close_out(book, "C", "2026-07-01", "weather", today=today)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from greendoor.analytics.portfolio_health import scores
 from greendoor.config import DEFAULT_SETTINGS
-from greendoor.periods import Filters
+from greendoor.periods import Filters, is_present
 from greendoor.playbooks import PLAYBOOKS
 from greendoor.scoring.features import describe
 from greendoor.scoring.health import at_risk_rows
@@ -123,7 +123,8 @@ def churn_reasons(conn: Connection, f: Filters, days: int = 730) -> dict:
     ``[as_of - days, as_of)`` within the filters.
 
     ``events``: ``account_id, name, segment, csm_owner, churn_date, reason, arr_lost, feedback,
-    tenure_days`` (signup to churn), newest first. ``by_reason``: ``reason, events, arr_lost,
+    tenure_days`` (signup to churn), ``source`` ("export", or "close-out": a CSM's close-out
+    in Greendoor that no exported event covers, :func:`close_outs`), newest first. ``by_reason``: ``reason, events, arr_lost,
     median_tenure_days`` (most ARR lost first). ``by_quarter``: ``quarter`` (its first
     day), ``reason``, ``events``, ``arr_lost``. A missing reason is ``"not given"``."""
     ce, a = schema.churn_events, schema.accounts
@@ -139,8 +140,9 @@ def churn_reasons(conn: Connection, f: Filters, days: int = 730) -> dict:
                                a.c.signup_date)
                      .select_from(ce.join(a, a.c.account_id == ce.c.account_id)).where(*conds),
                      conn)
-    ev["reason"] = ev["reason"].astype(object).where(ev["reason"].notna(), "not given")
     ev["churn_date"] = pd.to_datetime(ev["churn_date"])
+    ev = _with_close_outs(conn, ev, f, start)
+    ev["reason"] = ev["reason"].astype(object).where(ev["reason"].notna(), "not given")
     ev["tenure_days"] = (ev["churn_date"] - pd.to_datetime(ev["signup_date"])).dt.days
     ev["arr_lost"] = pd.to_numeric(ev["arr_lost"], errors="coerce").fillna(0.0)
     ev = ev.drop(columns=["signup_date"]).sort_values("churn_date", ascending=False,
@@ -155,6 +157,61 @@ def churn_reasons(conn: Connection, f: Filters, days: int = 730) -> dict:
                   .reset_index())
     return {"events": ev.drop(columns=["quarter"]), "by_reason": by_reason,
             "by_quarter": by_quarter, "start": start}
+
+
+def close_outs(conn: Connection, f: Filters, start: dt.date) -> pd.DataFrame:
+    """The CSMs' close-outs (:func:`greendoor.actions.record_close_out`) dated in
+    ``[start, as_of)`` within the filters (at a past date, only those recorded before it):
+    ``account_id, name, segment, csm_owner, churn_date, reason, arr_lost, feedback,
+    signup_date``."""
+    t, a = schema.actions, schema.accounts
+    q = (sa.select(t.c.account_id, a.c.name, a.c.segment, a.c.csm_owner, t.c.payload_json,
+                   t.c.note.label("feedback"), a.c.signup_date, t.c.created_at)
+         .select_from(t.join(a, a.c.account_id == t.c.account_id))
+         .where(t.c.type == "close_out"))
+    if f.segment:
+        q = q.where(a.c.segment == f.segment)
+    if f.owner:
+        q = q.where(a.c.csm_owner == f.owner)
+    df = pd.read_sql(q, conn)
+    cols = ["account_id", "name", "segment", "csm_owner", "churn_date", "reason", "arr_lost",
+            "feedback", "signup_date"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    if not is_present(conn, f.as_of):
+        df = df[pd.to_datetime(df["created_at"]) < pd.Timestamp(f.as_of)]
+    p = df["payload_json"].map(lambda x: json.loads(x or "{}"))
+    df["churn_date"] = pd.to_datetime(p.map(lambda d: d.get("churn_date")))
+    df["reason"] = p.map(lambda d: d.get("reason"))
+    df["arr_lost"] = p.map(lambda d: d.get("arr_lost"))
+    keep = (df["churn_date"] >= pd.Timestamp(start)) & (df["churn_date"] < pd.Timestamp(f.as_of))
+    return df.loc[keep, cols].reset_index(drop=True)
+
+
+def _with_close_outs(conn: Connection, ev: pd.DataFrame, f: Filters, start: dt.date
+                     ) -> pd.DataFrame:
+    """``ev`` (exported churn events) with ``source`` "export", plus the close-outs with
+    ``source`` "close-out" that no exported event within
+    :data:`greendoor.actions.SAME_CHURN_DAYS` days of the same account covers; an exported
+    event without a reason takes its close-out's reason and feedback."""
+    from greendoor.actions import SAME_CHURN_DAYS
+
+    co = close_outs(conn, f, start)
+    ev = ev.assign(source="export")
+    if co.empty:
+        return ev
+    near = ev.rename_axis("ev_row").reset_index().merge(
+        co.rename_axis("co_row").reset_index(), on="account_id", suffixes=("", "_co"))
+    near = near[(near["churn_date"] - near["churn_date_co"]).abs()
+                <= pd.Timedelta(days=SAME_CHURN_DAYS)]
+    ev = ev.astype({"reason": object, "feedback": object})
+    for r in near.itertuples():
+        if pd.isna(ev.at[r.ev_row, "reason"]):
+            ev.at[r.ev_row, "reason"] = r.reason_co
+            if pd.isna(ev.at[r.ev_row, "feedback"]):
+                ev.at[r.ev_row, "feedback"] = r.feedback_co
+    extra = co[~co.index.isin(near["co_row"])].assign(source="close-out")
+    return pd.concat([ev, extra], ignore_index=True) if len(extra) else ev
 
 
 def search_feedback(events: pd.DataFrame, query: str) -> pd.DataFrame:
