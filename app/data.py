@@ -17,6 +17,7 @@ from greendoor import access, config, ingest, periods, reports
 from greendoor import account360 as A360
 from greendoor import actions as A
 from greendoor import audit as AU
+from greendoor import automation as AUT
 from greendoor import settings as S
 from greendoor import users as U
 from greendoor.access import Principal
@@ -349,6 +350,36 @@ def team(token: str, f: Filters) -> dict:
         summary = TM.team(load, TM.open_work(conn, f), cap)
     return {"accounts": load, "summary": summary,
             "suggestions": TM.suggestions(load, summary, cap)}
+
+
+@loader(ttl=600)
+def automation_rules(token: str) -> pd.DataFrame:
+    """The automation rules as a table: ``rule_id, name, conditions, action, period_days,
+    enabled, version`` (conditions and action in words)."""
+    with engine().connect() as conn:
+        rows = AUT.rules(conn)
+    return pd.DataFrame([{
+        "rule_id": r.rule_id, "name": r.name,
+        "conditions": " and ".join(f"{c['field']} {c['op']} {c['value']}" for c in r.conditions),
+        "action": (f"task: {r.action.get('title')} (due in {r.action.get('due_days')} days)"
+                   if r.action["type"] == "task" else f"playbook: {r.action.get('playbook')}"),
+        "period_days": r.period_days, "enabled": r.enabled, "version": r.version}
+        for r in rows], columns=["rule_id", "name", "conditions", "action", "period_days",
+                                 "enabled", "version"])
+
+
+def automation_rule(rule_id: str) -> dict:
+    """One stored rule as the dict :func:`greendoor.automation.save` takes."""
+    with engine().connect() as conn:
+        r = next(x for x in AUT.rules(conn) if x.rule_id == rule_id)
+    return {"rule_id": r.rule_id, "name": r.name, "conditions": list(r.conditions),
+            "action": dict(r.action), "period_days": r.period_days, "enabled": r.enabled}
+
+
+def automation_preview(rule: dict, as_of) -> dict:
+    """:func:`greendoor.automation.preview` (not cached: the rule is being edited)."""
+    with engine().connect() as conn:
+        return AUT.preview(conn, rule, as_of)
 
 
 @loader(ttl=3600, spinner="Reading the forecast…")

@@ -4,10 +4,12 @@ rule's measured lift and false-positive share, and acted on one by one or in bul
 
 import datetime as dt
 
+import pandas as pd
 import streamlit as st
 
 from app import actions_ui, auth, data, lists, shell
 from greendoor import actions as A
+from greendoor import automation as AUT
 from greendoor.actions import ActionError
 from greendoor.analytics import alerts as IB
 from greendoor.labels import human, money
@@ -175,3 +177,91 @@ else:
         st.caption(f"Read-only: the {user.role} role cannot act on alerts.")
     else:
         _act(chosen)
+
+
+def _automation() -> None:
+    """Automation rules: a condition on the scores and an action, run after each scoring
+    (greendoor.automation); created, previewed, enabled and disabled by a manager or admin."""
+    st.subheader("Automation rules")
+    st.caption("Each rule runs after every scoring: the accounts that meet all its conditions "
+               "get its task or playbook, once per account and period. Every edit is a new "
+               "version in the audit log.")
+    rules = data.automation_rules(token)
+    if len(rules):
+        edited = st.data_editor(rules, key="automation_table", hide_index=True, width="stretch",
+                                disabled=[c for c in rules.columns if c != "enabled"],
+                                column_config={"rule_id": None, "name": "Rule",
+                                               "conditions": st.column_config.TextColumn(
+                                                   "When", width="large"),
+                                               "action": "Then", "period_days": "Once per (days)",
+                                               "enabled": "On", "version": "Version"})
+        flips = edited[edited["enabled"] != rules["enabled"]]
+        if len(flips) and st.button(f"Save {len(flips)} on/off change(s)", key="automation_flip"):
+            for r in flips.itertuples():
+                _save_rule({**data.automation_rule(r.rule_id), "enabled": bool(r.enabled)})
+    else:
+        st.caption("No rule yet.")
+    with st.expander("New rule", expanded=not len(rules)):
+        name = st.text_input("Name", key="au_name", placeholder="Yellow, renewing, no playbook")
+        conds = st.data_editor(
+            AU_DEFAULT, key="au_conditions", num_rows="dynamic", hide_index=True,
+            width="stretch", column_config={
+                "field": st.column_config.SelectboxColumn("Field", options=list(AUT.FIELDS),
+                                                          required=True),
+                "op": st.column_config.SelectboxColumn("Is", options=list(AUT.OPS),
+                                                       required=True),
+                "value": st.column_config.TextColumn("Value", required=True)})
+        c1, c2, c3 = st.columns(3)
+        kind = c1.selectbox("Then", list(AUT.ACTIONS), key="au_kind",
+                            format_func={"task": "Create a task",
+                                         "playbook": "Start a playbook"}.get)
+        if kind == "task":
+            title = c2.text_input("Task title", key="au_title", value="Plan the renewal")
+            due = c3.number_input("Due in (days)", 0, 365, 7, key="au_due")
+            action = {"type": "task", "title": title, "due_days": int(due)}
+        else:
+            pb = c2.selectbox("Playbook", list(PLAYBOOKS), key="au_pb",
+                              format_func=lambda k: PLAYBOOKS[k].name)
+            action = {"type": "playbook", "playbook": pb}
+        period = c3.number_input("Once per account every (days)", 1, 366, 90, key="au_period")
+        rule = {"name": name, "conditions": conds.to_dict("records"), "action": action,
+                "period_days": int(period)}
+        b1, b2 = st.columns([1, 4])
+        if b1.button("Preview", key="au_preview"):
+            try:
+                p = data.automation_preview(rule, f.as_of)
+            except AUT.AutomationError as exc:
+                st.error(md(str(exc)))
+            else:
+                then = (f"{p['then']:,} accounts on {p['then_date']:%d %b %Y}; "
+                        f"{_pct(p['churn_rate'])} of them churned in the next "
+                        f"{AUT.PREVIEW_DAYS} days, against {_pct(p['base_rate'])} of all "
+                        "accounts") if p["then_date"] else "no scoring a quarter ago to test on"
+                st.info(f"Matches {p['now']:,} accounts now. A quarter ago: {then}.")
+        if b2.button("Save rule", key="au_save", type="primary"):
+            _save_rule(rule)
+
+
+AU_DEFAULT = pd.DataFrame(
+    [{"field": "band", "op": "==", "value": "yellow"},
+     {"field": "days_to_renewal", "op": "<=", "value": "120"},
+     {"field": "has_open_playbook", "op": "==", "value": "false"}])
+
+
+def _pct(v: float) -> str:
+    return "—" if v != v else f"{v:.0%}"
+
+
+def _save_rule(rule: dict) -> None:
+    try:
+        AUT.save(data.engine(), rule, user)
+    except AUT.AutomationError as exc:
+        st.error(md(str(exc)))
+        return
+    st.cache_data.clear()
+    st.session_state["action_toast"] = f"Saved the rule {rule['name']!r}: it runs after the next scoring."
+    st.rerun()
+
+
+if user.can("reassign"):
+    _automation()

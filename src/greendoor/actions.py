@@ -113,12 +113,21 @@ def bulk_create_tasks(engine: Engine, account_ids: list[str], title: str, due_da
         for account_id in _ids(account_ids):
             who = authorize(conn, actor, "act", account_id)
             acc = _account(conn, account_id)
-            row = _insert_action(
-                conn, who, account_id=account_id, type="task", title=title,
-                owner=owner or _text(acc["csm_owner"], "owner", limit=100), due_date=due,
-                note=note, payload_json=json.dumps({"task_type": task_type}))
-            ids.append(row["action_id"])
+            ids.append(add_task(conn, who, acc, title,
+                                owner or _text(acc["csm_owner"], "owner", limit=100), due,
+                                task_type, note))
     return ids
+
+
+def add_task(conn: Connection, actor: str, acc: dict, title: str, owner: str, due: dt.date,
+             task_type: str = "other", note: str | None = None, payload: dict | None = None
+             ) -> str:
+    """Write one task on ``acc`` (an ``accounts`` row) with its audit row inside the
+    caller's transaction (inputs already checked); returns the action id."""
+    row = _insert_action(conn, actor, account_id=acc["account_id"], type="task", title=title,
+                         owner=owner, due_date=due, note=note,
+                         payload_json=json.dumps({"task_type": task_type, **(payload or {})}))
+    return row["action_id"]
 
 
 def _ids(account_ids) -> list[str]:
@@ -182,6 +191,14 @@ def bulk_start_playbook(engine: Engine, account_ids: list[str], playbook: str,
             ids.append(_start_run(conn, who, acc, pb, playbook, start, base,
                                   owner or _text(acc["csm_owner"], "owner", limit=100)))
     return ids
+
+
+def add_playbook_run(conn: Connection, actor: str, acc: dict, playbook: str, start: dt.date,
+                     base: dt.date, owner: str) -> str:
+    """Write one run of ``playbook`` on ``acc`` (an ``accounts`` row), its steps counted
+    from ``base``, with their audit rows inside the caller's transaction; returns the run
+    id."""
+    return _start_run(conn, actor, acc, PLAYBOOKS[playbook], playbook, start, base, owner)
 
 
 def _start_run(conn: Connection, actor: str, acc: dict, pb, playbook: str, start: dt.date,

@@ -306,3 +306,23 @@ def test_bulk_start_playbook_from_the_churn_queue_round_trips(demo):
             log.c.action == "action.playbook_run",
             log.c.entity_id.in_([r[0] for r in runs]))).scalar()
     assert sorted(r[1] for r in runs) == sorted(ids) and audited == 3
+
+
+def test_an_automation_rule_created_on_the_alerts_page_fires_on_the_next_scoring(demo):
+    from greendoor import automation
+    from greendoor.scoring.run import score
+
+    at = open_page("alerts")
+    assert any(h.value == "Automation rules" for h in at.subheader)
+    at.text_input(key="au_name").set_value("Yellow and renewing")
+    at.button(key="au_preview").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(i.value.startswith("Matches ") for i in at.info)
+    at.button(key="au_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with demo.connect() as conn:
+        (rule,) = automation.rules(conn)
+    assert rule.name == "Yellow and renewing" and rule.action["type"] == "task"
+    fired = score(demo, backfill_weeks=0, evaluate_models=False).automation
+    again = score(demo, backfill_weeks=0, evaluate_models=False).automation
+    assert fired["Yellow and renewing"] >= 1 and again == {"Yellow and renewing": 0}

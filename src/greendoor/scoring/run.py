@@ -120,6 +120,8 @@ class ScoreReport:
     missing_tables: list = dataclasses.field(default_factory=list)
     #: when the stored backtest was reused (nothing changed since): its creation time
     evaluation_reused: str | None = None
+    #: actions the automation rules created after the scoring: rule name -> count
+    automation: dict = dataclasses.field(default_factory=dict)
 
     def summary(self) -> str:
         """The run as text for the command line: counts, each model beside its baselines with
@@ -142,6 +144,8 @@ class ScoreReport:
             lines.append(f"  backtest: reused the one of {self.evaluation_reused[:16]} (same data, "
                          "settings and models; `greendoor score --evaluate` runs it again)")
         lines.append(f"  alerts: {self.alerts:,}")
+        for name, n in self.automation.items():
+            lines.append(f"  automation {name!r}: {n} new action(s)")
         lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in self.seconds.items()))
         return "\n".join(lines)
 
@@ -650,10 +654,14 @@ def _score(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None, re
     for kind in KINDS:
         infos.setdefault(kind, {})["skill"] = gates.status[kind]
     missing = [t.name for t in OPTIONAL_TABLES if t.name not in cache.has_rows]
+    from greendoor import automation  # (it reads the scores this run wrote)
+
+    fired = automation.run(engine, as_of)
     return ScoreReport(as_of=as_of, dates=sorted(dates, reverse=True), accounts=len(out),
                        alerts=len(al), models=infos, evaluation=evaluation, seconds=secs,
                        missing_tables=missing,
-                       evaluation_reused=stored.get("created_at") if reused else None)
+                       evaluation_reused=stored.get("created_at") if reused else None,
+                       automation=fired)
 
 
 def _train_and_backtest(cache: FeatureCache, train: list[dt.date], models: dict, infos: dict,

@@ -340,6 +340,36 @@ notifications = sa.Table(
     sa.UniqueConstraint("day", "recipient", "channel", name="uq_notifications_day"),
 )
 
+automation_rules = sa.Table(
+    "automation_rules",
+    metadata,
+    # Automation rules as data (issue 19): a condition on the scores and an action, run
+    # after each scoring by greendoor.automation; versioned (every edit +1, audited).
+    _id("rule_id"),
+    sa.Column("name", Str, nullable=False),
+    sa.Column("conditions_json", sa.Text, nullable=False),  # [{field, op, value}, ...]
+    sa.Column("action_json", sa.Text, nullable=False),  # {type: task|playbook, ...}
+    sa.Column("period_days", sa.Integer, nullable=False),  # one firing per account and period
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_by", Str, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+automation_firings = sa.Table(
+    "automation_firings",
+    metadata,
+    # One row per rule, account and period: a second scoring in the same period finds it
+    # and creates nothing (idempotent).
+    sa.Column("rule_id", Str, primary_key=True),
+    sa.Column("account_id", Str, primary_key=True),
+    sa.Column("period", sa.Integer, primary_key=True),
+    sa.Column("rule_version", sa.Integer, nullable=False),
+    sa.Column("action_id", Str, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("fired_at", sa.DateTime, nullable=False),
+)
+
 actions = sa.Table(
     "actions",
     metadata,
