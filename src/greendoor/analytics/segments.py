@@ -390,6 +390,7 @@ def revenue_cohorts(conn: Connection, f: Filters, months: int = 24,
     starts = [(pd.Timestamp(first) - pd.DateOffset(months=k)).date() for k in range(months, -1, -1)]
     snaps = [msql.arr_as_of(conn, d, f.segment, f.owner)[["account_id", "arr"]].assign(month=d)
              for d in starts if d <= f.as_of]
+    snaps = [x for x in snaps if len(x)]  # (a month before the first contract has none)
     arr = pd.concat(snaps, ignore_index=True) if snaps else pd.DataFrame()
     if arr.empty:
         return pd.DataFrame(columns=cols)
