@@ -47,14 +47,19 @@ def _free_port() -> int:
 
 
 def _serve(url: str, **env_extra: str):
-    """`streamlit run` serving the store at ``url``; yields the base URL."""
+    """`streamlit run` serving the store at ``url``; yields the base URL. The server's
+    output goes to a file: a pipe nobody reads fills up (64 KiB of log lines) and then
+    blocks the server in the middle of a page."""
+    import tempfile
+
     port = _free_port()
     env = {**os.environ, "GREENDOOR_DB_URL": url, **env_extra}
+    log = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
          "--server.port", str(port), "--server.headless", "true",
          "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=log, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -65,10 +70,12 @@ def _serve(url: str, **env_extra: str):
             time.sleep(0.5)
     else:
         proc.kill()
-        pytest.fail("streamlit did not start: " + (proc.stdout.read() if proc.stdout else ""))
+        log.seek(0)
+        pytest.fail("streamlit did not start: " + log.read()[-5000:])
     yield base
     proc.terminate()
     proc.wait(20)
+    log.close()
 
 
 @pytest.fixture(scope="module")
