@@ -222,16 +222,8 @@ def _benchmarks(token: str) -> None:
                            "year": st.column_config.NumberColumn("Year", format="%d")})
         saved = st.form_submit_button("Save benchmarks")
     if saved:
-        try:
-            n = S.save_benchmarks(data.engine(), edited, auth.current())
-        except S.SettingsError as exc:
-            st.error(md(str(exc)))
-        except ValueError as exc:
-            st.info(md(str(exc)))
-        else:
-            st.cache_data.clear()
-            st.session_state["action_toast"] = f"Saved {n} benchmark rows."
-            st.rerun()
+        _write(lambda: S.save_benchmarks(data.engine(), edited, auth.current()),
+               "Saved {} benchmark rows.")
 
 
 def _notifications(cur: dict) -> None:
@@ -263,13 +255,20 @@ def _notifications(cur: dict) -> None:
             email_enabled=email_on, smtp_host=host.strip(), smtp_port=int(port),
             smtp_starttls=tls, smtp_user=user.strip(), email_from=sender.strip(),
             team_email=team.strip(), webhook_enabled=hook_on, webhook_url=url.strip())
-        try:
-            v = S.save(data.engine(), new, actor=auth.current(), note="notifications")
-        except S.SettingsError as exc:
-            st.error(md(str(exc)))
-        except ValueError as exc:
-            st.info(md(str(exc)))
-        else:
-            st.cache_data.clear()
-            st.session_state["action_toast"] = f"Saved settings version {v} (notifications)."
-            st.rerun()
+        _write(lambda: S.save(data.engine(), new, actor=auth.current(), note="notifications"),
+               "Saved settings version {} (notifications).")
+
+
+def _write(save, toast: str) -> None:
+    """Run ``save`` (a settings write); on success clear the caches, show ``toast`` with
+    its result and rerun; a refused write shows why (invalid: an error, unchanged: a note)."""
+    try:
+        result = save()
+    except S.SettingsError as exc:
+        st.error(md(str(exc)))
+    except ValueError as exc:
+        st.info(md(str(exc)))
+    else:
+        st.cache_data.clear()
+        st.session_state["action_toast"] = toast.format(result)
+        st.rerun()
