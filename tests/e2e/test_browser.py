@@ -395,7 +395,9 @@ def test_a_reload_keeps_the_session_and_deep_links_survive_sign_in(password_serv
     from greendoor import users as U
 
     base, eng, *_ = password_server
-    if "ada" not in set(U.list_users(eng.connect())["username"]):
+    with eng.connect() as conn:  # closed at once: an open DuckDB connection locks the server out
+        known = set(U.list_users(conn)["username"])
+    if "ada" not in known:
         U.add_user(eng, "ada", "admin", PASSWORD, display_name="Ada")
     ctx = browser.new_context(viewport={"width": 1600, "height": 1200})
     page = ctx.new_page()
