@@ -361,11 +361,18 @@ def automation_rules(token: str) -> pd.DataFrame:
     return pd.DataFrame([{
         "rule_id": r.rule_id, "name": r.name,
         "conditions": " and ".join(f"{c['field']} {c['op']} {c['value']}" for c in r.conditions),
-        "action": (f"task: {r.action.get('title')} (due in {r.action.get('due_days')} days)"
-                   if r.action["type"] == "task" else f"playbook: {r.action.get('playbook')}"),
+        "action": _action_words(r.action),
         "period_days": r.period_days, "enabled": r.enabled, "version": r.version}
         for r in rows], columns=["rule_id", "name", "conditions", "action", "period_days",
                                  "enabled", "version"])
+
+
+def _action_words(action: dict) -> str:
+    if action["type"] == "task":
+        return f"task: {action.get('title')} (due in {action.get('due_days')} days)"
+    if action["type"] == "alert":
+        return f"{action.get('severity')} alert: {action.get('title')}"
+    return f"playbook: {action.get('playbook')}"
 
 
 def automation_rule(rule_id: str) -> dict:

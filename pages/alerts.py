@@ -46,7 +46,6 @@ def _inbox(alerts):
         on="rule",
         how="left")
     table["flag"] = table["lift"].map(lambda x: "no better than chance" if x == x and x <= 1 else "")
-    table["rule_label"] = table["rule"].map(human)
     picked = lists.table(
         table, key="alert_rules", on_select="rerun", selection_mode="single-row",
         column_order=["rule_label", "alerts", "accounts", "arr", "oldest_days", "lift", "hit_rate",
@@ -95,16 +94,18 @@ def _inbox(alerts):
     if window and window != "any":
         days = int(window.split()[1])
         view = view[view["days_to_renewal"].between(0, days)]
-    st.caption(f"{len(view):,} alerts" + (f" of the rule **{md(human(rule))}**" if rule else "")
+    label = table.iloc[rows[0]]["rule_label"] if rule else ""
+    st.caption(f"{len(view):,} alerts" + (f" of the rule **{md(label)}**" if rule else "")
                + ". Select rows (several at once) and act on them below; names open Account 360.")
     sel = lists.table(
         shell.link_names(view), key="alert_inbox", on_select="rerun", selection_mode="multi-row",
         height=420,
-        column_order=["name", "severity", "title", "status", "arr", "days_to_renewal", "age_days",
-                      "segment", "csm_owner"],
+        column_order=["name", "severity", "title", "status", "assignee", "arr",
+                      "days_to_renewal", "age_days", "segment", "csm_owner"],
         column_config={"name": shell.name_link_column(), "severity": "Severity",
                        "title": st.column_config.TextColumn("Alert", width="large"),
-                       "status": "Status", "arr": lists.money_col("ARR ($)"),
+                       "status": "Status", "assignee": "Assigned to",
+                       "arr": lists.money_col("ARR ($)"),
                        "days_to_renewal": st.column_config.NumberColumn("Renewal in (days)",
                                                                         format="%d"),
                        "age_days": st.column_config.NumberColumn("Age (days)", format="%d"),
@@ -129,11 +130,16 @@ def _act(chosen) -> None:
                               min_value=today + dt.timedelta(days=1), key="alert_until")
         playbook = f1.selectbox("Playbook", list(PLAYBOOKS), key="alert_playbook",
                                 format_func=lambda k: PLAYBOOKS[k].name)
+        assignee = f2.selectbox("Assign to", data.store_status(token)["options"]["owners"],
+                                index=None,
+                                key="alert_assignee", accept_new_options=True,
+                                placeholder="A CSM or colleague",
+                                help="For Assign: who owns these alerts now.")
         go = st.form_submit_button(f"Apply to {len(chosen)} selected", type="primary",
                                    disabled=chosen.empty)
     if go and len(chosen):
         try:
-            n = _apply(chosen, CHANGES[what], note, until, playbook)
+            n = _apply(chosen, CHANGES[what], note, until, playbook, assignee)
         except ActionError as exc:
             st.error(f"Nothing was changed: {md(exc)}.")
         else:
@@ -142,12 +148,13 @@ def _act(chosen) -> None:
             st.rerun()
 
 
-def _apply(chosen, change: str, note: str, until, playbook: str) -> int:
+def _apply(chosen, change: str, note: str, until, playbook: str, assignee: str | None) -> int:
     """Write one change for the selected alerts (or their accounts); returns how many."""
     if change in A.ALERT_CHANGES:
         quiet = data.settings(token)[1]["alert_quiet_days"]
         return A.update_alerts(data.engine(), chosen["alert_id"].tolist(), change, actor=user,
-                               note=note or None, until=until, quiet_days=quiet, today=today)
+                               note=note or None, until=until, quiet_days=quiet, today=today,
+                               assignee=assignee)
     accounts = chosen.drop_duplicates("account_id")
     ids = accounts["account_id"].tolist()
     if change == "task":  # one transaction for all of them, each owned by its CSM
@@ -159,7 +166,8 @@ def _apply(chosen, change: str, note: str, until, playbook: str) -> int:
     return len(accounts)
 
 
-CHANGES = {"Acknowledge": "acknowledge", "Snooze": "snooze", "Resolve": "resolve",
+CHANGES = {"Acknowledge": "acknowledge", "Assign": "assign", "Snooze": "snooze",
+           "Resolve": "resolve",
            "Mark false positive": "false_positive", "Create a task": "task",
            "Start a playbook": "playbook"}
 
@@ -184,8 +192,9 @@ def _automation() -> None:
     (greendoor.automation); created, previewed, enabled and disabled by a manager or admin."""
     st.subheader("Automation rules")
     st.caption("Each rule runs after every scoring: the accounts that meet all its conditions "
-               "get its task or playbook, once per account and period. Every edit is a new "
-               "version in the audit log.")
+               "get its task or playbook once per account and period, or its alert in the inbox "
+               "for as long as they meet them (snoozed, resolved or false-positive alerts stay "
+               "quiet like any other). Every edit is a new version in the audit log.")
     rules = data.automation_rules(token)
     if len(rules):
         edited = st.data_editor(rules, key="automation_table", hide_index=True, width="stretch",
@@ -213,12 +222,18 @@ def _automation() -> None:
                 "value": st.column_config.TextColumn("Value", required=True)})
         c1, c2, c3 = st.columns(3)
         kind = c1.selectbox("Then", list(AUT.ACTIONS), key="au_kind",
-                            format_func={"task": "Create a task",
-                                         "playbook": "Start a playbook"}.get)
+                            format_func={"task": "Create a task", "playbook": "Start a playbook",
+                                         "alert": "Raise an alert"}.get)
         if kind == "task":
             title = c2.text_input("Task title", key="au_title", value="Plan the renewal")
             due = c3.number_input("Due in (days)", 0, 365, 7, key="au_due")
             action = {"type": "task", "title": title, "due_days": int(due)}
+        elif kind == "alert":
+            title = c2.text_input("Alert", key="au_alert_title",
+                                  value="Yellow and renewing without a playbook")
+            sev = c3.selectbox("Severity", list(AUT.SEVERITIES), index=1, key="au_severity",
+                               format_func=human)
+            action = {"type": "alert", "title": title, "severity": sev}
         else:
             pb = c2.selectbox("Playbook", list(PLAYBOOKS), key="au_pb",
                               format_func=lambda k: PLAYBOOKS[k].name)

@@ -291,7 +291,7 @@ def invite_to_advocacy(engine: Engine, account_id: str, kind: str, contact_id: s
 def snooze_alert(engine: Engine, alert_id: str, until, reason: str, dismiss: bool = False,
                  actor: Actor = "user") -> str:
     """Snooze an alert until a date (or dismiss it) with a reason. Re-scoring does
-    not raise it again while snoozed (:func:`greendoor.scoring.run._write_alerts`)."""
+    not raise it again while snoozed (:func:`greendoor.scoring.run.write_alerts`)."""
     reason = _text(reason, "reason", True, MAX_TEXT)
     until_d = None if dismiss else _date(until, "snooze until")
     with engine.begin() as conn:
@@ -313,22 +313,26 @@ def snooze_alert(engine: Engine, alert_id: str, until, reason: str, dismiss: boo
 
 
 #: What the alert inbox can do to alerts, in words (the action row's title).
-ALERT_CHANGES = {"acknowledge": "Acknowledged", "snooze": "Snoozed", "resolve": "Resolved",
-                 "false_positive": "Marked false positive"}
-#: The alert status each change leaves (:data:`greendoor.rules.ALERT_STATUSES`).
-ALERT_STATUS_AFTER = {"acknowledge": "acknowledged", "snooze": "snoozed",
-                      "resolve": "resolved", "false_positive": "false_positive"}
+ALERT_CHANGES = {"acknowledge": "Acknowledged", "assign": "Assigned", "snooze": "Snoozed",
+                 "resolve": "Resolved", "false_positive": "Marked false positive"}
+#: The alert status each change leaves (:data:`greendoor.rules.ALERT_STATUSES`); an
+#: assigned alert is acknowledged (someone owns it).
+ALERT_STATUS_AFTER = {"acknowledge": "acknowledged", "assign": "acknowledged",
+                      "snooze": "snoozed", "resolve": "resolved",
+                      "false_positive": "false_positive"}
 
 
 def update_alerts(engine: Engine, alert_ids: list[str], change: str, actor: Actor = "user",
                   note: str | None = None, until=None, quiet_days: int = 30,
-                  today: dt.date | None = None) -> int:
+                  today: dt.date | None = None, assignee: str | None = None) -> int:
     """Apply one inbox ``change`` (:data:`ALERT_CHANGES`) to every alert of ``alert_ids``,
     in one transaction: the alert's status (and ``snoozed_until``), an audit row
     (``alert.<change>``, before/after) and a done action on the account (shown on
     Account 360), per alert. ``snooze`` needs ``until`` (a date after ``today``);
-    ``resolve`` needs the outcome and ``false_positive`` the reason, as ``note``. A
-    resolved or false-positive alert is not raised again for ``quiet_days`` (the setting
+    ``resolve`` needs the outcome and ``false_positive`` the reason, as ``note``;
+    ``assign`` needs the ``assignee`` (a person's name; the alert becomes acknowledged and
+    keeps its assignee when a later scoring raises it again). A resolved or
+    false-positive alert is not raised again for ``quiet_days`` (the setting
     ``alert_quiet_days``). Returns the number of alerts changed.
 
     Raises :class:`ActionError` (nothing written) for an unknown change or alert, a
@@ -342,6 +346,7 @@ def update_alerts(engine: Engine, alert_ids: list[str], change: str, actor: Acto
     today = today or dt.date.today()
     needs = {"resolve": "outcome", "false_positive": "reason"}
     note = _text(note, needs.get(change, "note"), change in needs, MAX_TEXT)
+    who_to = _text(assignee, "assignee", True, 100) if change == "assign" else None
     until_d = None
     if change == "snooze":
         until_d = _date(until, "snooze until")
@@ -359,14 +364,18 @@ def update_alerts(engine: Engine, alert_ids: list[str], change: str, actor: Acto
             if alert["status"] not in LIVE_ALERT + ("snoozed",):
                 raise ActionError(f"alert {alert['alert_id']!r} is already {alert['status']}")
             who = authorize(conn, actor, "act", alert["account_id"])
-            before = {"status": alert["status"], "snoozed_until": alert["snoozed_until"]}
+            before = {"status": alert["status"], "snoozed_until": alert["snoozed_until"],
+                      "assignee": alert["assignee"]}
             after = {"status": ALERT_STATUS_AFTER[change],
-                     "snoozed_until": until_d if change != "acknowledge" else None}
+                     "snoozed_until": until_d if change not in ("acknowledge", "assign")
+                     else None,
+                     "assignee": who_to if change == "assign" else alert["assignee"]}
             conn.execute(t.update().where(t.c.alert_id == alert["alert_id"]).values(**after))
             _audit(conn, who, f"alert.{change}", "alerts", alert["alert_id"], before,
                    {**after, "note": note})
             _insert_action(conn, who, account_id=alert["account_id"], type=f"alert_{change}",
-                           title=f"{ALERT_CHANGES[change]}: {alert['title']}", owner=who,
+                           title=f"{ALERT_CHANGES[change]}"
+                           f"{' to ' + who_to if who_to else ''}: {alert['title']}", owner=who,
                            status="done", completed_at=_now(), note=note,
                            payload_json=json.dumps({"alert_id": alert["alert_id"],
                                                     "rule": alert["rule"],

@@ -1,11 +1,15 @@
 """Automation rules as data (issue 19): a condition on each account's scores and an action
-(create a task, or start a playbook), run after each scoring.
+(create a task, start a playbook, or raise an alert), run after each scoring.
 
 A rule is ``{"name", "conditions": [{"field", "op", "value"}, ...], "action": {...},
 "period_days", "enabled"}``; every condition must hold (AND). Fields are the columns of
 :data:`FIELDS` (the latest score snapshot, plus the account's open playbooks and live
 alerts); ``op`` one of :data:`OPS`. Actions: ``{"type": "task", "title", "due_days"}``
-or ``{"type": "playbook", "playbook"}``, owned by the account's CSM.
+or ``{"type": "playbook", "playbook"}``, owned by the account's CSM, or
+``{"type": "alert", "severity", "title"}``: an alert in the inbox under the rule key
+``automation:<rule id>``, with the life of every alert (one per account, raised again at
+each scoring while the condition holds and updated in place, kept quiet once snoozed,
+resolved or marked false positive; see :func:`greendoor.scoring.run.write_alerts`).
 
 **Idempotent.** A rule fires at most once per account and period (``period_days`` long,
 counted from a fixed origin): :func:`run` records each firing in ``automation_firings``
@@ -35,7 +39,7 @@ from greendoor.access import Actor, actor_name
 from greendoor.analytics.portfolio_health import scores, snapshot_date
 from greendoor.periods import Filters
 from greendoor.playbooks import PLAYBOOKS
-from greendoor.rules import LIVE_ALERT
+from greendoor.rules import AUTOMATION_ALERT, LIVE_ALERT
 from greendoor.scoring.labels import churn_labels
 from greendoor.store import schema
 from greendoor.store.engine import new_id
@@ -49,7 +53,8 @@ OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
        "==": operator.eq, "!=": operator.ne}
 #: Days back of the preview's "a quarter ago", and the horizon of its churn rate.
 PREVIEW_DAYS = 90
-ACTIONS = ("task", "playbook")
+ACTIONS = ("task", "playbook", "alert")
+SEVERITIES = ("critical", "warning", "info")
 
 
 class AutomationError(ValueError):
@@ -130,7 +135,19 @@ def _action(action: dict, errs: list[str]) -> dict:
                 raise ValueError
         except (TypeError, ValueError):
             errs.append(f"action: due_days {action.get('due_days')!r} is not 0-365 days")
+    elif kind == "alert":
+        if not str(action.get("title") or "").strip():
+            errs.append("action: an alert needs a title")
+        action.setdefault("severity", "warning")
+        if action["severity"] not in SEVERITIES:
+            errs.append(f"action: alert severity {action['severity']!r} is not one of "
+                        f"{', '.join(SEVERITIES)}")
     return action
+
+
+def alert_rule_key(rule_id: str) -> str:
+    """The ``alerts.rule`` of the alerts an automation rule raises."""
+    return AUTOMATION_ALERT + str(rule_id)
 
 
 def _typed(kind: str, value):
@@ -240,20 +257,25 @@ def run(engine: Engine, as_of: dt.date, today: dt.date | None = None) -> dict[st
     """Fire every enabled rule on the scoring of ``as_of``: for each matching account
     without a firing of the rule in this period, the action and its firing row, one
     transaction per rule (actor ``automation``, the rule's version in the action's
-    payload). Returns ``{rule name: actions created}``."""
+    payload). An alert rule also makes its alerts of ``as_of`` exactly the matching
+    accounts (a disabled one: none). Returns ``{rule name: actions or alerts created}``."""
     today = today or dt.date.today()
     created: dict[str, int] = {}
     fr = schema.automation_firings
     with engine.connect() as conn:
-        active = [r for r in rules(conn) if r.enabled]
+        every = rules(conn)
+        active = [r for r in every if r.enabled]
         frame = accounts_frame(conn, as_of) if active else pd.DataFrame()
-    if frame.empty:
-        return created
     accounts_ = schema.accounts
-    for r in active:
+    for r in every:
         period = as_of.toordinal() // r.period_days
-        hit = frame.index[matches(frame, r)]
+        hit = frame.index[matches(frame, r)] if r.enabled and not frame.empty else []
+        if r.action["type"] != "alert" and not len(hit):
+            continue
         with engine.begin() as conn:
+            if r.action["type"] == "alert":
+                rows = frame.loc[hit] if len(hit) else pd.DataFrame(columns=["arr"])
+                alert_ids = _raise_alerts(conn, r, rows, as_of)
             done = {row[0] for row in conn.execute(sa.select(fr.c.account_id).where(
                 fr.c.rule_id == r.rule_id, fr.c.period == period))}
             todo = [a for a in hit if a not in done]
@@ -261,12 +283,35 @@ def run(engine: Engine, as_of: dt.date, today: dt.date | None = None) -> dict[st
                 sa.select(accounts_).where(accounts_.c.account_id.in_(todo))).mappings()} \
                 if todo else {}
             for aid in todo:
-                action_id = _fire(conn, r, accs[aid], today)
+                action_id = (alert_ids.get(aid) if r.action["type"] == "alert"
+                             else _fire(conn, r, accs[aid], today))
                 conn.execute(fr.insert().values(rule_id=r.rule_id, account_id=aid, period=period,
                                                 rule_version=r.version, action_id=action_id,
                                                 as_of=as_of, fired_at=_now()))
-        created[r.name] = len(todo)
+        if r.enabled:
+            created[r.name] = len(todo)
     return created
+
+
+def _raise_alerts(conn: Connection, r: Rule, hit: pd.DataFrame, as_of: dt.date) -> dict:
+    """Make ``hit`` (rows of :func:`accounts_frame`) the alerts of ``as_of`` of rule ``r``;
+    returns ``{account id: alert id}`` of its live alerts then."""
+    from greendoor.scoring.run import write_alerts  # (the scoring imports this module)
+
+    key = alert_rule_key(r.rule_id)
+    why = {"automation_rule": r.rule_id, "rule_version": r.version, "rule_name": r.name,
+           "conditions": list(r.conditions)}
+    al = pd.DataFrame({"account_id": hit.index.astype(object), "rule": key,
+                       "severity": r.action["severity"],
+                       "title": str(r.action["title"]).strip()[:200],
+                       "evidence": [{**why, "arr": float(a) if pd.notna(a) else None}
+                                    for a in hit["arr"]]},
+                      columns=["account_id", "rule", "severity", "title", "evidence"])
+    write_alerts(conn, al, as_of, scope=(key,))
+    t = schema.alerts
+    return {row[0]: row[1] for row in conn.execute(
+        sa.select(t.c.account_id, t.c.alert_id).where(t.c.rule == key, t.c.as_of == as_of,
+                                                      t.c.status.in_(LIVE_ALERT)))}
 
 
 def _fire(conn: Connection, r: Rule, acc: dict, today: dt.date) -> str:

@@ -27,6 +27,9 @@ ALERT_STATUSES = ("open", "acknowledged", "snoozed", "resolved", "false_positive
                   "dismissed")
 LIVE_ALERT = ("open", "acknowledged")
 QUIET_ALERT = ("snoozed", "resolved", "false_positive", "dismissed")
+#: Rule key prefix of the alerts raised by automation rules (``automation:<rule id>``):
+#: written by :func:`greendoor.automation.run`, never by the scoring's own rules.
+AUTOMATION_ALERT = "automation:"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -268,6 +268,27 @@ def test_alert_inbox_bulk_acknowledge_round_trips(demo):
     assert st == dict.fromkeys(ids, "acknowledged") and audited == 2
 
 
+def test_alert_inbox_assigns_alerts_to_a_csm(demo):
+    at = open_page("alerts")
+    inbox = frame_with(at, "severity")
+    owner = inbox["csm_owner"].dropna().iloc[-1]
+    at.session_state["alert_inbox"] = {"selection": {"rows": [len(inbox) - 1], "columns": [],
+                                                     "cells": []}}
+    at.run()
+    at.selectbox(key="alert_action").set_value("Assign")
+    at.selectbox(key="alert_assignee").set_value(owner)
+    next(b for b in at.button if b.label.startswith("Apply to 1")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    aid = inbox["alert_id"].iloc[-1]
+    al = schema.alerts
+    with demo.connect() as conn:
+        row = conn.execute(sa.select(al.c.status, al.c.assignee)
+                           .where(al.c.alert_id == aid)).one()
+    assert tuple(row) == ("acknowledged", owner)
+    shown = frame_with(at, "severity").set_index("alert_id")
+    assert shown.loc[aid, "assignee"] == owner  # the inbox shows it at once
+
+
 def test_forecast_calls_section_saves_only_in_the_present(demo):
     at = open_page("renewals")
     labels = [m.label for m in at.metric]

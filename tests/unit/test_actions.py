@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from greendoor import actions as A
 from greendoor.playbooks import PLAYBOOKS
-from greendoor.scoring.run import _write_alerts
+from greendoor.scoring.run import write_alerts
 from greendoor.store import schema
 from greendoor.store.bulk import bulk_insert
 
@@ -106,7 +106,7 @@ def test_snoozed_alert_is_not_raised_again_by_rescoring(store):
     new = pd.DataFrame([{"account_id": "A1", "rule": "proactive_checkin", "severity": "warning",
                          "title": "Proactive check-in", "evidence": {}}])
     with store.begin() as conn:
-        _write_alerts(conn, new, dt.date(2026, 6, 8))
+        write_alerts(conn, new, dt.date(2026, 6, 8))
     assert len(rows(store, schema.alerts, rule="proactive_checkin")) == 1  # still only the snoozed one
 
 
@@ -118,11 +118,11 @@ def test_rewriting_alerts_keeps_one_per_account_and_rule_and_updates_it_in_place
                 "evidence": evidence}
 
     with store.begin() as conn:
-        _write_alerts(conn, pd.DataFrame([alert("usage_decline", "Usage down 30%", change=-0.3),
+        write_alerts(conn, pd.DataFrame([alert("usage_decline", "Usage down 30%", change=-0.3),
                                           alert("logins_drop", "Logins down 40%", change=-0.4)]), day)
     first = rows(store, schema.alerts, as_of=day).set_index("rule")
     with store.begin() as conn:
-        _write_alerts(conn, pd.DataFrame([alert("usage_decline", "Usage down 30%", change=-0.3),
+        write_alerts(conn, pd.DataFrame([alert("usage_decline", "Usage down 30%", change=-0.3),
                                           alert("logins_drop", "Logins down 45%", change=-0.45),
                                           alert("tickets_spike", "Tickets up", tickets_30d=4)]), day)
     second = rows(store, schema.alerts, as_of=day).set_index("rule")
@@ -135,7 +135,7 @@ def test_rewriting_alerts_keeps_one_per_account_and_rule_and_updates_it_in_place
     assert json.loads(second.loc["logins_drop", "evidence_json"]) == {"change": -0.45}
     assert (second["status"] == "open").all() and second["alert_id"].str.len().eq(32).all()
     with store.begin() as conn:
-        _write_alerts(conn, pd.DataFrame(columns=["account_id", "rule", "severity", "title",
+        write_alerts(conn, pd.DataFrame(columns=["account_id", "rule", "severity", "title",
                                                   "evidence"]), day)
     assert rows(store, schema.alerts, as_of=day, status="open").empty
 
@@ -193,3 +193,30 @@ def test_playbook_effectiveness_against_comparable_accounts(store):
     assert row["uplift"] == pytest.approx(15) and row["runs"] == 1
     # 90 days after the start is past the last snapshot: retention not measurable yet
     assert pd.isna(row["retained"])
+
+
+def test_an_assigned_alert_keeps_its_assignee_when_raised_on_a_later_date(store):
+    """Issue 19: "Assign" acknowledges the alert and names its owner (audited before and
+    after); the next week's scoring raises it again acknowledged, with the same assignee;
+    the scoring never touches an automation rule's alerts."""
+    A.update_alerts(store, ["al1"], "assign", assignee="Dana Lee", actor="mgr",
+                    today=dt.date(2026, 6, 1))
+    alert = rows(store, schema.alerts, alert_id="al1").iloc[0]
+    assert (alert["status"], alert["assignee"]) == ("acknowledged", "Dana Lee")
+    audit = rows(store, schema.audit_log, action="alert.assign").iloc[0]
+    assert json.loads(audit["before_json"])["assignee"] is None
+    assert json.loads(audit["after_json"])["assignee"] == "Dana Lee"
+    with pytest.raises(A.ActionError, match="assignee is required"):
+        A.update_alerts(store, ["al1"], "assign", assignee=" ")
+    later = alert["as_of"] + dt.timedelta(days=7)
+    auto = pd.DataFrame([{"account_id": "A1", "rule": "automation:r1", "severity": "warning",
+                          "title": "From a rule", "evidence": {}}])
+    with store.begin() as conn:
+        write_alerts(conn, auto, later, scope=("automation:r1",))
+        write_alerts(conn, pd.DataFrame([{"account_id": "A1", "rule": alert["rule"],
+                                          "severity": "warning", "title": "again",
+                                          "evidence": {}}]), later)
+    again = rows(store, schema.alerts, as_of=later).set_index("rule")
+    assert again.loc[alert["rule"], "status"] == "acknowledged"
+    assert again.loc[alert["rule"], "assignee"] == "Dana Lee"
+    assert again.loc["automation:r1", "status"] == "open"  # the scoring left it alone

@@ -53,6 +53,53 @@ def test_a_rule_creates_its_tasks_on_the_next_scoring_and_only_once(scored_store
     assert audited == len(made)
 
 
+def test_an_alert_rule_raises_one_live_alert_per_account_and_follows_its_condition(
+        scored_store_copy):
+    """The action "raise an alert": its alerts are in the inbox under the rule's key, one per
+    account, raised again (same alert) by a second scoring, quiet once resolved, and gone
+    when the rule is disabled."""
+    from greendoor import actions as A
+    from greendoor.analytics import alerts as IB
+    from greendoor.periods import Filters
+
+    _, eng = scored_store_copy
+    rule = {**RULE, "action": {"type": "alert", "title": "Yellow, renewing, no playbook",
+                               "severity": "critical"}}
+    rid = AU.save(eng, rule, "admin")
+    key = AU.alert_rule_key(rid)
+    with eng.connect() as conn:
+        as_of = default_as_of(conn)
+        frame = AU.accounts_frame(conn, as_of)
+    expected = set(frame.index[(frame["band"] == "yellow") & (frame["days_to_renewal"] <= 120)
+                               & ~frame["has_open_playbook"]])
+    assert len(expected) >= 2
+    first = score(eng, backfill_weeks=0, evaluate_models=False)
+    assert first.automation == {rule["name"]: len(expected)}
+
+    def inbox():
+        with eng.connect() as conn:
+            df = IB.inbox(conn, Filters(as_of=as_of), as_of)
+        return df[df["rule"] == key]
+
+    mine = inbox()
+    assert set(mine["account_id"]) == expected and (mine["severity"] == "critical").all()
+    assert set(mine["rule_label"]) == {"Automation: Yellow, renewing, no playbook"}
+    assert score(eng, backfill_weeks=0, evaluate_models=False).automation == {rule["name"]: 0}
+    again = inbox()
+    assert set(again["alert_id"]) == set(mine["alert_id"])  # the same alerts, not new ones
+    closed = again["alert_id"].iloc[0]
+    A.update_alerts(eng, [closed], "resolve", note="renewal planned", today=as_of)
+    score(eng, backfill_weeks=0, evaluate_models=False)
+    assert set(inbox()["account_id"]) == expected - {again["account_id"].iloc[0]}
+    with eng.connect() as conn:
+        firings = conn.execute(sa.select(sa.func.count()).select_from(
+            schema.automation_firings).where(schema.automation_firings.c.rule_id == rid)).scalar()
+    assert firings == len(expected)
+    AU.save(eng, {**rule, "rule_id": rid, "enabled": False}, "admin")
+    score(eng, backfill_weeks=0, evaluate_models=False)
+    assert inbox().empty
+
+
 def test_a_disabled_rule_fires_nothing_and_edits_are_versioned(scored_store_copy):
     _, eng = scored_store_copy
     rid = AU.save(eng, {**RULE, "enabled": False}, "admin")
@@ -74,7 +121,10 @@ def test_a_disabled_rule_fires_nothing_and_edits_are_versioned(scored_store_copy
      "condition 1 (health_score): 'low' is not a number"),
     ({"conditions": [{"field": "band", "op": "<", "value": "red"}]},
      "condition 1 (band): operator '<' is not one of ==, !="),
-    ({"action": {"type": "email"}}, "action: type 'email' is not one of task, playbook"),
+    ({"action": {"type": "email"}}, "action: type 'email' is not one of task, playbook, alert"),
+    ({"action": {"type": "alert", "title": "x", "severity": "loud"}},
+     "alert severity 'loud' is not one of critical, warning, info"),
+    ({"action": {"type": "alert", "title": " "}}, "an alert needs a title"),
     ({"action": {"type": "playbook", "playbook": "magic"}}, "unknown playbook 'magic'"),
     ({"period_days": 0}, "period_days: 0 is not 1-366 days"),
 ])

@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greendoor.analytics.portfolio_health import alerts_at, scores, snapshot_date
+from greendoor.labels import human
 from greendoor.periods import Filters
-from greendoor.rules import LIVE_ALERT
+from greendoor.rules import AUTOMATION_ALERT, LIVE_ALERT
 from greendoor.scoring.labels import churn_labels, expansion_labels
 from greendoor.store import schema
 
@@ -39,7 +40,8 @@ def inbox(conn: Connection, f: Filters, today: dt.date | None = None) -> pd.Data
     they stood that day (status ``raised then``, ``alert_id`` None: nothing to act on)."""
     today = today or dt.date.today()
     cols = ["alert_id", "account_id", "name", "segment", "csm_owner", "arr", "days_to_renewal",
-            "rule", "severity", "title", "status", "snoozed_until", "created_at", "age_days"]
+            "rule", "rule_label", "severity", "title", "status", "assignee", "snoozed_until",
+            "created_at", "age_days"]
     week = snapshot_date(conn, f.as_of)
     latest = conn.execute(sa.select(sa.func.max(schema.alerts.c.as_of))).scalar()
     if week is None:
@@ -50,17 +52,19 @@ def inbox(conn: Connection, f: Filters, today: dt.date | None = None) -> pd.Data
                                              & (al.c.snoozed_until <= today))
         raised = pd.read_sql(sa.select(al.c.alert_id, al.c.account_id, al.c.as_of, al.c.rule,
                                        al.c.severity, al.c.title, al.c.status,
-                                       al.c.snoozed_until, al.c.created_at)
+                                       al.c.assignee, al.c.snoozed_until, al.c.created_at)
                              .where(al.c.as_of == latest, live), conn)
         raised["status"] = raised["status"].where(raised["status"] != "snoozed",
                                                   "snooze ended")
     else:
         raised = alerts_at(conn, week).drop(columns=["evidence_json"])
         raised["status"] = "raised then"
+        raised["assignee"] = None
         raised["created_at"] = pd.Timestamp(week)
     who = scores(conn, f, snapshot=week)[["account_id", "name", "segment", "csm_owner", "arr",
                                           "days_to_renewal"]]
     df = raised.merge(who, on="account_id")  # the filters: scores() applies them
+    df["rule_label"] = [rule_label(r, t) for r, t in zip(df["rule"], df["title"], strict=True)]
     df["age_days"] = (pd.Timestamp(min(today, f.as_of)) - pd.to_datetime(df["created_at"])
                       ).dt.days.clip(lower=0)
     order = df["severity"].map(SEVERITY_ORDER).fillna(9)
@@ -68,19 +72,29 @@ def inbox(conn: Connection, f: Filters, today: dt.date | None = None) -> pd.Data
     return df.drop(columns="_o").reset_index(drop=True)[cols]
 
 
+def rule_label(rule: str, title: str) -> str:
+    """A rule in words: the rule's label, or for an automation rule's alert
+    (:data:`greendoor.rules.AUTOMATION_ALERT`) "Automation: " and the alert's title."""
+    if str(rule).startswith(AUTOMATION_ALERT):
+        return f"Automation: {title}"
+    return human(rule)
+
+
 def by_rule(alerts: pd.DataFrame) -> pd.DataFrame:
-    """One row per rule of an :func:`inbox` frame: ``rule, alerts, accounts, arr`` (USD,
-    each account counted once), ``critical`` (alerts), ``oldest_days``; most ARR first."""
+    """One row per rule of an :func:`inbox` frame: ``rule, rule_label, alerts, accounts,
+    arr`` (USD, each account counted once), ``critical`` (alerts), ``oldest_days``; most
+    ARR first."""
     if alerts.empty:
-        return pd.DataFrame(columns=["rule", "alerts", "accounts", "arr", "critical",
-                                     "oldest_days"])
+        return pd.DataFrame(columns=["rule", "rule_label", "alerts", "accounts", "arr",
+                                     "critical", "oldest_days"])
     arr = alerts.drop_duplicates(["rule", "account_id"]).groupby("rule")["arr"].sum()
     g = alerts.groupby("rule").agg(alerts=("alert_id", "size"),
                                    accounts=("account_id", "nunique"),
                                    critical=("severity", lambda s: int((s == "critical").sum())),
-                                   oldest_days=("age_days", "max"))
+                                   oldest_days=("age_days", "max"),
+                                   rule_label=("rule_label", "first"))
     return (g.join(arr).reset_index().sort_values("arr", ascending=False, ignore_index=True)
-            [["rule", "alerts", "accounts", "arr", "critical", "oldest_days"]])
+            [["rule", "rule_label", "alerts", "accounts", "arr", "critical", "oldest_days"]])
 
 
 def _raised(conn: Connection, d: dt.date) -> pd.DataFrame:

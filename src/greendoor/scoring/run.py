@@ -48,7 +48,7 @@ from greendoor import audit, config, state
 from greendoor.access import Actor, actor_name
 from greendoor.config import DEFAULT_SETTINGS
 from greendoor.periods import data_start, default_as_of
-from greendoor.rules import LIVE_ALERT, QUIET_ALERT
+from greendoor.rules import AUTOMATION_ALERT, LIVE_ALERT, QUIET_ALERT
 from greendoor.scoring import alerts as AL
 from greendoor.scoring import backtest as BT
 from greendoor.scoring import skill
@@ -701,7 +701,7 @@ def _write_run(engine: Engine, plan, snaps: pd.DataFrame, accounts: int, al: pd.
         # marks the accounts no longer scored on these dates, which are removed
         upsert(conn, ss, snaps, ["account_id", "as_of"])
         conn.execute(ss.delete().where(ss.c.as_of.in_(dates), ss.c.scored_at != scored_at))
-        _write_alerts(conn, al, as_of)
+        write_alerts(conn, al, as_of)
         _model_runs(conn, plan.infos, models, scored_at, as_of, plan.version)
         if evaluation is not None:
             _store_evaluation(conn, evaluation, as_of, plan.version)
@@ -808,36 +808,45 @@ def dumps(obj) -> str:
                         | orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _write_alerts(conn: Connection, al: pd.DataFrame, as_of: dt.date) -> None:
+def write_alerts(conn: Connection, al: pd.DataFrame, as_of: dt.date,
+                  scope: tuple[str, ...] | None = None) -> None:
     """Make ``al`` the live alerts of ``as_of``: one per account and rule
     (:data:`greendoor.rules.LIVE_ALERT`). A live alert raised again is updated in place
-    (its severity, title and evidence; same id, creation time and status); live alerts
-    not raised again are removed; new ones are added, acknowledged
-    when the account's alert of that rule was acknowledged on an earlier date. Alerts
-    a user snoozed, dismissed, resolved or marked false positive
+    (its severity, title and evidence; same id, creation time, status and assignee); live
+    alerts not raised again are removed; new ones are added, acknowledged (and with the
+    same assignee) when the account's alert of that rule was acknowledged on an earlier
+    date. Alerts a user snoozed, dismissed, resolved or marked false positive
     (:data:`greendoor.rules.QUIET_ALERT`) are not raised again for the same account
-    and rule until their ``snoozed_until`` (never, when it is empty)."""
+    and rule until their ``snoozed_until`` (never, when it is empty).
+
+    ``scope``: the rules this call owns. ``None`` (the scoring): every rule except the
+    automation rules' alerts (:data:`greendoor.rules.AUTOMATION_ALERT` prefix), which
+    :func:`greendoor.automation.run` writes with their own scope."""
     t = schema.alerts
+    mine = (t.c.rule.in_(scope) if scope is not None
+            else ~t.c.rule.startswith(AUTOMATION_ALERT))
     kept = {(r[0], r[1]) for r in conn.execute(
-        sa.select(t.c.account_id, t.c.rule).where(t.c.status.in_(QUIET_ALERT),
+        sa.select(t.c.account_id, t.c.rule).where(mine, t.c.status.in_(QUIET_ALERT),
                                                   sa.or_(t.c.snoozed_until.is_(None),
                                                          t.c.snoozed_until > as_of)))}
     if kept:
-        al = al[[(a, r) not in kept for a, r in zip(al["account_id"], al["rule"], strict=True)]]
-    acked = {(r[0], r[1]) for r in conn.execute(
-        sa.select(t.c.account_id, t.c.rule).where(t.c.status == "acknowledged",
-                                                  t.c.as_of < as_of))}
+        al = al[np.array([(a, r) not in kept for a, r in zip(al["account_id"], al["rule"],
+                                                              strict=True)], dtype=bool)]
+    acked = {(r[0], r[1]): r[2] for r in conn.execute(
+        sa.select(t.c.account_id, t.c.rule, t.c.assignee).where(
+            mine, t.c.status == "acknowledged", t.c.as_of < as_of).order_by(t.c.as_of))}
     raised = pd.DataFrame({c: al[c].to_numpy(dtype=object)
                            for c in ("account_id", "rule", "severity", "title")})
     raised["evidence_json"] = [dumps(e) for e in al["evidence"]]
     same = list(raised.columns)
-    raised["status"] = ["acknowledged" if (a, r) in acked else "open"
-                        for a, r in zip(raised["account_id"], raised["rule"], strict=True)]
+    keys = list(zip(raised["account_id"], raised["rule"], strict=True))
+    raised["status"] = ["acknowledged" if k in acked else "open" for k in keys]
+    raised["assignee"] = pd.Series([acked.get(k) for k in keys], dtype=object)
     with staged(conn, t, raised) as stage:
         # the same alert: account and rule (a portfolio alert: and its title, one per gap)
         match = sa.and_(t.c.account_id == stage.c.account_id, t.c.rule == stage.c.rule,
                         sa.or_(t.c.account_id != AL.PORTFOLIO, t.c.title == stage.c.title))
-        live_now = (t.c.as_of == as_of) & t.c.status.in_(LIVE_ALERT)
+        live_now = (t.c.as_of == as_of) & t.c.status.in_(LIVE_ALERT) & mine
         conn.execute(t.delete().where(live_now, ~sa.select(sa.literal(1)).select_from(stage)
                                       .where(match).exists()))
         # raised again: updated in place, keeping its id, creation time and status
@@ -847,9 +856,9 @@ def _write_alerts(conn: Connection, al: pd.DataFrame, as_of: dt.date) -> None:
                                 .scalar_subquery() for c in ("severity", "title",
                                                              "evidence_json")}))
         conn.execute(t.insert().from_select(
-            ["alert_id", *same, "as_of", "status", "snoozed_until", "created_at"],
+            ["alert_id", *same, "as_of", "status", "assignee", "snoozed_until", "created_at"],
             sa.select(_random_ids(), *[stage.c[c] for c in same],
-                      sa.literal(as_of, sa.Date), stage.c.status, sa.null(),
+                      sa.literal(as_of, sa.Date), stage.c.status, stage.c.assignee, sa.null(),
                       sa.literal(now_utc(), sa.DateTime))
             .where(~sa.select(sa.literal(1)).select_from(t).where(match, live_now).exists())))
 

@@ -282,6 +282,8 @@ alerts = sa.Table(
     sa.Column("status", Str, nullable=False),  # open | snoozed | dismissed | resolved
     sa.Column("snoozed_until", sa.Date),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # who the alert is assigned to (the inbox's "Assign"); kept when a scoring raises it again
+    sa.Column("assignee", Str),
 )
 
 benchmarks = sa.Table(
