@@ -367,6 +367,12 @@ def automation_rules(token: str) -> pd.DataFrame:
                                  "enabled", "version"])
 
 
+def threshold_preview(current: dict, proposed: dict, segment: str, as_of) -> pd.DataFrame:
+    """:func:`greendoor.analytics.alerts.threshold_preview` (not cached: run on request)."""
+    with engine().connect() as conn:
+        return IB.threshold_preview(conn, current, proposed, segment, as_of)
+
+
 def _action_words(action: dict) -> str:
     if action["type"] == "task":
         return f"task: {action.get('title')} (due in {action.get('due_days')} days)"

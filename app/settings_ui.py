@@ -11,7 +11,9 @@ import streamlit as st
 
 from app import auth, data
 from greendoor import config
+from greendoor import rules as R
 from greendoor import settings as S
+from greendoor.labels import human
 from greendoor.text import md
 
 ROW_LABELS = {"default": "Default (all segments)", "enterprise": "Enterprise",
@@ -77,6 +79,32 @@ def settings_from_form(base: dict, weights: pd.DataFrame, bands: dict, trend: di
     return out
 
 
+def segment_rules_frame(cur: dict, segment: str) -> pd.DataFrame:
+    """``setting, default, value, unit, meaning``: every threshold a segment may set
+    (:func:`greendoor.rules.segment_thresholds`), the default in force and the segment's
+    own value (empty: the default applies)."""
+    own = (cur.get("rules_by_segment") or {}).get(segment, {})
+    return pd.DataFrame([{"setting": t.name, "default": float(cur["rules"][t.name]),
+                          "value": float(own[t.name]) if t.name in own else None,
+                          "unit": t.unit, "meaning": t.help}
+                         for t in R.segment_thresholds()])
+
+
+def with_segment_rules(cur: dict, segment: str, edited: pd.DataFrame) -> dict:
+    """``cur`` with ``segment``'s thresholds from an edited :func:`segment_rules_frame`
+    (an empty cell, or the default's value, sets nothing)."""
+    out = copy.deepcopy(cur)
+    own = {r.setting: _typed(f"rules.{r.setting}", r.value) for r in edited.itertuples()
+           if pd.notna(r.value) and float(r.value) != float(cur["rules"][r.setting])}
+    by_segment = dict(out.get("rules_by_segment") or {})
+    if own:
+        by_segment[segment] = own
+    else:
+        by_segment.pop(segment, None)
+    out["rules_by_segment"] = by_segment
+    return out
+
+
 def editor() -> None:
     """The Settings section of the Data page: the form that saves a new version, the
     rescore button and the version history."""
@@ -86,6 +114,7 @@ def editor() -> None:
                 "what changed) and never overwrites an old one; scores record the version they "
                 "were computed with.")
     _form(cur)
+    _segment_rules(cur, token)
     _rescore(token, version)
     _history(token)
     _notifications(cur)
@@ -151,6 +180,61 @@ def _form(cur: dict) -> None:
             st.session_state["action_toast"] = (f"Saved settings version {v}. Rescore to apply it "
                                                 "to the scores.")
             st.rerun()
+
+
+def _segment_rules(cur: dict, token: str) -> None:
+    """A segment's own rule thresholds, previewed (accounts raised today and backtested
+    lift, in force against proposed) and saved as a new settings version."""
+    st.markdown("**Rule thresholds per segment**")
+    segments = data.store_status(token)["options"]["segments"]
+    if not segments:
+        st.caption("The store has no segments.")
+        return
+    st.caption("A segment may set its own value for any account rule's threshold; an empty "
+               "cell uses the default above. Each account is judged by its segment as of the "
+               "date scored. Preview before saving: how many of the segment's accounts each "
+               "changed rule raises today, and its lift on past scorings (the share of its "
+               "alerts followed by churn, or expansion for expansion signals, within 90 days, "
+               "over the segment's rate), in force and proposed.")
+    seg = st.selectbox("Segment", segments, key="seg_rules_segment", format_func=human)
+    edited = st.data_editor(
+        segment_rules_frame(cur, seg), key=f"seg_rules_{seg}", hide_index=True, width="stretch",
+        disabled=["setting", "default", "unit", "meaning"],
+        column_config={"setting": "Threshold", "default": st.column_config.NumberColumn("Default"),
+                       "value": st.column_config.NumberColumn(f"{human(seg)} (empty: default)"),
+                       "unit": st.column_config.TextColumn("Unit", width="small"),
+                       "meaning": st.column_config.TextColumn("Meaning", width="large")})
+    try:
+        proposed = with_segment_rules(cur, seg, edited)
+        S.validate(proposed)
+    except (S.SettingsError, ValueError) as exc:
+        st.error(md(str(exc)))
+        return
+    b1, b2 = st.columns([1, 4])
+    if b1.button("Preview", key="seg_rules_preview"):
+        with st.spinner("Re-running the rules on past scorings"):
+            p = data.threshold_preview(cur, proposed, seg,
+                                       data.store_status(token)["default_as_of"])
+        if p.empty:
+            st.info("No threshold of this segment changes: nothing to preview.")
+        else:
+            p["rule"] = p["rule"].map(human)
+            st.dataframe(p, hide_index=True, key="seg_rules_preview_table", column_config={
+                "rule": "Rule", "now_current": "Raised today (in force)",
+                "now_candidate": "Raised today (proposed)",
+                "raised_current": "Past alerts (in force)",
+                "raised_candidate": "Past alerts (proposed)",
+                "lift_current": st.column_config.NumberColumn("Lift (in force)", format="%.1f×"),
+                "lift_candidate": st.column_config.NumberColumn("Lift (proposed)", format="%.1f×"),
+                "base_rate": st.column_config.NumberColumn("Segment's rate", format="percent"),
+                "dates": "Past scorings"})
+            st.caption("Lift at or below 1: the rule's alerts in this segment were no likelier "
+                       "than its other accounts to have the outcome (noise). Empty: no past "
+                       "scoring 90 days back, or no alert to measure.")
+    if b2.button("Save as a new version", key="seg_rules_save", type="primary"):
+        _write(lambda: S.save(data.engine(), proposed, actor=auth.current(),
+                              note=f"rule thresholds for {seg}"),
+               "Saved settings version {} " + f"(rule thresholds for {human(seg)}).")
 
 
 def _rescore(token: str, version: int) -> None:

@@ -292,10 +292,34 @@ class Settings(BaseModel):
     report_top_accounts: int = _f(10, "Reports: accounts listed per section of the weekly "
                                   "digest (top risks, renewals, changes)", "accounts",
                                   ge=1, le=100)
+    rules_by_segment: dict[str, dict[str, float]] = _f(
+        {}, "Rule thresholds a segment sets for itself, over the defaults in rules: "
+        "{segment: {threshold: value}}", "thresholds")
     models: Models = Models()
     behavior: Behavior = Behavior()
     notifications: Notifications = Notifications()
     capacity: Capacity = Capacity()
+
+    @field_validator("rules_by_segment")
+    @classmethod
+    def _by_segment(cls, v):
+        known = {t.name: t for t in rules.segment_thresholds()}
+        for segment, values in v.items():
+            if not str(segment).strip():
+                raise ValueError("a segment name is empty")
+            for name, x in values.items():
+                t = known.get(name)
+                if t is None:
+                    raise ValueError(f"{segment}: unknown threshold {name!r}; one of "
+                                     f"{', '.join(known)}")
+                if x < t.ge or (t.le is not None and x > t.le):
+                    top = f"{t.le:g}" if t.le is not None else "any"
+                    raise ValueError(f"{segment}.{name}: {x:g} is outside {t.ge:g} to {top} "
+                                     f"({t.unit})")
+                if t.integer and x != int(x):
+                    raise ValueError(f"{segment}.{name}: {x:g} is not a whole number of "
+                                     f"{t.unit}")
+        return v
 
     @field_validator("renewal_windows_days", "this_week_renewal_windows_days")
     @classmethod

@@ -52,9 +52,10 @@ class Threshold:
 @dataclasses.dataclass
 class Context:
     """What the rules read, one entry per account: ``x`` feature arrays (float, NaN when
-    missing), ``band``, ``health_score`` and ``health_change`` arrays, the rule settings
-    ``r``, the renewal ``windows`` (days, ascending), the as-of date and each account's
-    churn ``drivers``."""
+    missing), ``band``, ``health_score`` and ``health_change`` arrays, the rule thresholds
+    ``r`` (each a number, or an array over the accounts where a segment has its own:
+    :func:`per_account`), the renewal ``windows`` (days, ascending), the as-of date and
+    each account's churn ``drivers``."""
 
     accounts: list[str]
     x: dict[str, np.ndarray]
@@ -70,6 +71,13 @@ class Context:
     def v(self, name: str, i: int) -> float:
         """Feature ``name`` of account ``i`` as a float (NaN when missing)."""
         return float(self.x[name][i])
+
+    def t(self, name: str, i: int) -> float:
+        """Threshold ``name`` as it applies to account ``i`` (its segment's, or the
+        default); a whole number for thresholds that count days, tickets or features."""
+        value = self.r[name]
+        value = value[i] if isinstance(value, np.ndarray) else value
+        return int(value) if THRESHOLDS[name].integer else float(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,9 +130,8 @@ def _escalation(ctx, i):
           ([f"ARR down {_share(-ctx.v('arr_change_90d', i))} in 90 days"]
            if _downgrade(ctx)[i] else [])
     renewal = ctx.v("days_to_renewal", i)
-    r = ctx.r
-    days = r["escalation_deadline_days"]
-    before = r["escalation_before_renewal_days"]
+    days = ctx.t("escalation_deadline_days", i)
+    before = ctx.t("escalation_before_renewal_days", i)
     if not math.isnan(renewal) and renewal > before:  # act before the renewal's last stretch
         days = min(days, int(renewal) - before)
     deadline = ctx.as_of + dt.timedelta(days=days)
@@ -138,7 +145,7 @@ def _checkin(ctx, i):
     d = ctx.v("days_since_touch", i)
     return ("proactive_checkin", "warning",
             f"Proactive check-in: yellow health and no CSM contact in {d:.0f} days",
-            {"days_since_touch": d, "threshold_days": ctx.r["checkin_no_contact_days"],
+            {"days_since_touch": d, "threshold_days": ctx.t("checkin_no_contact_days", i),
              "recommended_actions": RECOMMENDED["proactive_checkin"]})
 
 
@@ -151,7 +158,7 @@ def _tickets_spike(ctx):
 def _renewal_window(ctx, i):
     d = ctx.v("days_to_renewal", i)
     w = min(w for w in ctx.windows if d <= w)
-    return (f"renewal_{w}", "warning" if w <= ctx.r["renewal_urgent_days"] else "info",
+    return (f"renewal_{w}", "warning" if w <= ctx.t("renewal_urgent_days", i) else "info",
             f"Renewal in {d:.0f} days ({w}-day window)", {"days_to_renewal": d, "window": w})
 
 
@@ -169,8 +176,8 @@ def _expansion(ctx, i):
           ([f"usage up {growth:.0%} over 90 days"] if _growing(ctx)[i] else [])
     return ("expansion_signal", "info", "Expansion signal: " + "; ".join(why),
             {"seat_utilization": util, "usage_growth_90d": growth,
-             "thresholds": {"seat_utilization": ctx.r["expansion_seat_utilization"],
-                            "usage_growth_90d": ctx.r["expansion_usage_growth"]}})
+             "thresholds": {"seat_utilization": ctx.t("expansion_seat_utilization", i),
+                            "usage_growth_90d": ctx.t("expansion_usage_growth", i)}})
 
 
 ACCOUNT_RULES: tuple[AlertRule, ...] = (
@@ -201,7 +208,7 @@ ACCOUNT_RULES: tuple[AlertRule, ...] = (
         lambda ctx, i: ("usage_decline", "warning",
                         f"Usage down {-ctx.v('usage_change_mom', i):.0%} month over month",
                         {"change": ctx.v("usage_change_mom", i),
-                         "threshold": -ctx.r["warning_usage_decline"]}),
+                         "threshold": -ctx.t("warning_usage_decline", i)}),
         needs=("usage_change_mom",)),
     AlertRule(
         "logins_drop", "Logins (active user-days) falling month over month",
@@ -211,7 +218,7 @@ ACCOUNT_RULES: tuple[AlertRule, ...] = (
         lambda ctx, i: ("logins_drop", "warning",
                         f"Logins down {-ctx.v('logins_change_mom', i):.0%} month over month",
                         {"change": ctx.v("logins_change_mom", i),
-                         "threshold": -ctx.r["warning_login_drop"]}),
+                         "threshold": -ctx.t("warning_login_drop", i)}),
         needs=("logins_change_mom",)),
     AlertRule(
         "tickets_spike", "Many more tickets than the month before",
@@ -225,7 +232,7 @@ ACCOUNT_RULES: tuple[AlertRule, ...] = (
                         f"{ctx.v('tickets_prior_30d', i):.0f} before",
                         {"tickets_30d": ctx.v("tickets_30d", i),
                          "tickets_prior_30d": ctx.v("tickets_prior_30d", i),
-                         "threshold": ctx.r["warning_ticket_increase"]}),
+                         "threshold": ctx.t("warning_ticket_increase", i)}),
         needs=("tickets_30d", "tickets_prior_30d")),
     AlertRule(
         "health_drop", "Health falling fast",
@@ -235,7 +242,7 @@ ACCOUNT_RULES: tuple[AlertRule, ...] = (
         lambda ctx, i: ("health_drop", "warning",
                         f"Health down {-ctx.health_change[i]:.0f} points in 30 days",
                         {"change_points": float(ctx.health_change[i]),
-                         "threshold_points": -ctx.r["warning_health_drop_points"]})),
+                         "threshold_points": -ctx.t("warning_health_drop_points", i)})),
     AlertRule(
         "champion_inactive", "The champion left, or there is none", (),
         lambda ctx: (ctx.x["champion_left_90d"] == 1) | (ctx.x["champion_active"] == 0),
@@ -287,6 +294,43 @@ def all_thresholds() -> tuple[Threshold, ...]:
             seen.add(t.name)
             out.append(t)
     return tuple(out)
+
+
+#: Every rule threshold by name.
+THRESHOLDS: dict[str, Threshold] = {t.name: t for t in all_thresholds()}
+
+
+def segment_thresholds() -> tuple[Threshold, ...]:
+    """The thresholds a segment may set for itself (settings ``rules_by_segment``): those
+    of the account rules (the portfolio rules look at the whole book)."""
+    return tuple(t for t in all_thresholds() if t not in GAP_THRESHOLDS)
+
+
+def for_segment(settings: dict, segment: str | None) -> dict:
+    """The rule thresholds that apply to an account of ``segment``: ``settings["rules"]``
+    with the segment's own values from ``settings["rules_by_segment"]`` over them."""
+    out = dict(settings["rules"])
+    out.update((settings.get("rules_by_segment") or {}).get(segment) or {})
+    return out
+
+
+def per_account(settings: dict, segments) -> dict:
+    """The thresholds of :attr:`Context.r` for accounts of ``segments`` (one per account,
+    as of the date scored): a number where every account shares the default, an array
+    over the accounts where a segment has its own value (numpy broadcasts it through
+    the rules' conditions)."""
+    out = dict(settings["rules"])
+    by_segment = settings.get("rules_by_segment") or {}
+    if not by_segment:
+        return out
+    seg = np.asarray(segments, dtype=object)
+    for name in {n for values in by_segment.values() for n in values}:
+        arr = np.full(len(seg), float(out[name]))
+        for segment, values in by_segment.items():
+            if name in values:
+                arr[seg == segment] = float(values[name])
+        out[name] = arr
+    return out
 
 
 def features_used() -> list[str]:

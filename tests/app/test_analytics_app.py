@@ -229,6 +229,28 @@ def test_settings_change_rescore_and_pages_show_the_new_version(tmp_path, monkey
     assert any("settings version 2" in c.value for c in at.caption)
 
 
+def test_segment_thresholds_frame_round_trips_and_the_section_previews(demo):
+    from app import settings_ui as SU
+
+    cur = config.default_settings()
+    frame = SU.segment_rules_frame(cur, "enterprise")
+    assert frame["value"].isna().all() and "warning_usage_decline" in set(frame["setting"])
+    assert "product_gap_arr" not in set(frame["setting"])  # portfolio rules: the whole book
+    frame.loc[frame["setting"] == "warning_usage_decline", "value"] = 0.15
+    frame.loc[frame["setting"] == "checkin_no_contact_days", "value"] = 30  # = the default
+    new = SU.with_segment_rules(cur, "enterprise", frame)
+    assert new["rules_by_segment"] == {"enterprise": {"warning_usage_decline": 0.15}}
+    assert SU.with_segment_rules(new, "enterprise", SU.segment_rules_frame(cur, "enterprise")
+                                 )["rules_by_segment"] == {}  # cleared cells: the default again
+    at = open_page("data")
+    assert at.selectbox(key="seg_rules_segment").value
+    at.button(key="seg_rules_preview").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("nothing to preview" in i.value for i in at.info)
+    at.button(key="seg_rules_save").click().run()
+    assert any("nothing changed" in i.value for i in at.info)
+
+
 def test_churn_reasons_click_and_feedback_search(demo):
     at = open_page("churn_risk")
     events = frame_with(at, "tenure_days")

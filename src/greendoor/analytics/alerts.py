@@ -20,6 +20,7 @@ from greendoor.analytics.portfolio_health import alerts_at, scores, snapshot_dat
 from greendoor.labels import human
 from greendoor.periods import Filters
 from greendoor.rules import AUTOMATION_ALERT, LIVE_ALERT
+from greendoor.scoring.features import features_as_of, tables_with_rows
 from greendoor.scoring.labels import churn_labels, expansion_labels
 from greendoor.store import schema
 
@@ -194,3 +195,100 @@ def rule_quality(conn: Connection, f: Filters, horizon_days: int = 90, every_wee
     cols = ["rule", "outcome", "raised", "hit_rate", "base_rate", "lift", "dates", "resolved",
             "false_positive", "fp_share", "lead_days"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def _rule_inputs(conn: Connection, d: dt.date, has_rows: set[str],
+                 trend_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the account rules read at the scoring of ``d``: the features as of ``d`` and
+    the stored ``band, health_score`` with ``health_change`` (points since the snapshot
+    ``trend_days`` before; NaN without one)."""
+    ss = schema.score_snapshots
+    f = features_as_of(conn, d, has_rows=has_rows)
+
+    def health(day: dt.date) -> pd.DataFrame:
+        return pd.read_sql(sa.select(ss.c.account_id, ss.c.health_score, ss.c.band)
+                           .where(ss.c.as_of == day), conn).set_index("account_id")
+
+    sc = health(d).reindex(f.index)
+    before = health(d - dt.timedelta(days=trend_days))["health_score"].reindex(f.index)
+    sc["health_change"] = sc["health_score"] - before
+    return f, sc
+
+
+def threshold_preview(conn: Connection, settings: dict, candidate: dict, segment: str,
+                      as_of: dt.date, horizon_days: int = 90, every_weeks: int = 4,
+                      max_dates: int = 6) -> pd.DataFrame:
+    """What new thresholds for one segment would do, before they are saved: for each
+    account rule reading a threshold that differs between ``settings`` (in force) and
+    ``candidate`` (proposed; both full settings dicts) for accounts of ``segment``, the
+    rules are re-run on the segment's accounts with each:
+
+    - ``now_current``, ``now_candidate``: accounts it raises at the scoring of ``as_of``;
+    - ``raised_current``, ``raised_candidate``: account-dates it raises on the past
+      scorings whose ``horizon_days`` have passed (every ``every_weeks``-th, at most
+      ``max_dates``), and ``lift_current``, ``lift_candidate``: the share of them
+      followed by the rule's outcome (churn; expansion for :data:`EXPANSION_RULES`)
+      within the horizon, over ``base_rate``, the same share over all the segment's
+      accounts those dates (as in :func:`rule_quality`); ``dates``.
+
+    Features are recomputed as of each date (only what was known then); bands and
+    health come from that date's snapshot. An empty frame when no threshold changes."""
+    from greendoor import rules as R
+    from greendoor.scoring.alerts import account_alerts
+
+    old, new = R.for_segment(settings, segment), R.for_segment(candidate, segment)
+    changed = {k for k in old if old[k] != new.get(k)}
+    names = [rule.name for rule in R.ACCOUNT_RULES
+             if changed & {t.name for t in rule.thresholds}]
+    cols = ["rule", "now_current", "now_candidate", "raised_current", "raised_candidate",
+            "lift_current", "lift_candidate", "base_rate", "dates"]
+    if not names:
+        return pd.DataFrame(columns=cols)
+    trend_days = 7 * max(1, round(settings["health"]["trend_window_days"] / 7))
+    has_rows = tables_with_rows(conn)
+    ss = schema.score_snapshots
+    last = as_of - dt.timedelta(days=horizon_days)
+    past = [r[0] for r in conn.execute(sa.select(ss.c.as_of).distinct().where(
+        ss.c.as_of <= last).order_by(ss.c.as_of.desc()))][::every_weeks][:max_dates]
+    now = snapshot_date(conn, as_of)
+
+    def raised(d: dt.date) -> tuple[dict[str, set], dict[str, set], pd.Index]:
+        f, sc = _rule_inputs(conn, d, has_rows, trend_days)
+        f = f[f["segment"] == segment]
+        out = []
+        for s in (settings, candidate):
+            al = account_alerts(f, sc.reindex(f.index), s, d)
+            al["rule"] = al["rule"].where(~al["rule"].str.startswith("renewal_"),
+                                          "renewal_window")
+            out.append({n: set(al.loc[al["rule"] == n, "account_id"]) for n in names})
+        return out[0], out[1], f.index
+
+    rows = {n: {"rule": n, "now_current": 0, "now_candidate": 0} for n in names}
+    if now is not None:
+        cur, cand, _ = raised(now)
+        for n in names:
+            rows[n].update(now_current=len(cur[n]), now_candidate=len(cand[n]))
+    hits: dict[tuple[str, str], list[int]] = {}
+    bases: dict[str, list[int]] = {"churn": [], "expansion": []}
+    for d in past:
+        cur, cand, accounts = raised(d)
+        labels = {"churn": churn_labels(conn, d, horizon_days),
+                  "expansion": expansion_labels(conn, d, horizon_days)}
+        for outcome, y in labels.items():
+            bases[outcome] += y.reindex(accounts).dropna().astype(int).tolist()
+        for n in names:
+            y = labels["expansion" if n in EXPANSION_RULES else "churn"]
+            for which, got in (("current", cur[n]), ("candidate", cand[n])):
+                hits.setdefault((n, which), []).extend(
+                    y.reindex(sorted(got)).dropna().astype(int).tolist())
+    for n in names:
+        b = bases["expansion" if n in EXPANSION_RULES else "churn"]
+        base = float(np.mean(b)) if b else float("nan")
+        rows[n]["base_rate"] = base
+        rows[n]["dates"] = len(past)
+        for which in ("current", "candidate"):
+            ys = hits.get((n, which), [])
+            rows[n][f"raised_{which}"] = len(ys)
+            hit = float(np.mean(ys)) if ys else float("nan")
+            rows[n][f"lift_{which}"] = hit / base if base > 0 else float("nan")
+    return pd.DataFrame(list(rows.values()), columns=cols)

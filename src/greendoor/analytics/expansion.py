@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greendoor import state
+from greendoor import rules, state
 from greendoor.analytics.portfolio_health import alerts_at, scores
 from greendoor.metrics import sql as msql
 from greendoor.periods import Filters
@@ -151,12 +151,12 @@ def signals(conn: Connection, f: Filters, settings: dict) -> pd.DataFrame:
     parsed = ev["evidence_json"].map(lambda s: json.loads(s) if s else {})
     for k in ("seat_utilization", "usage_growth_90d"):  # null (unknown) -> NaN
         ev[k] = pd.to_numeric(parsed.map(lambda e, k=k: e.get(k)), errors="coerce")
-    r = settings["rules"]
     nf = new_features(conn, snap)
-    nf = nf[nf["new_features"] >= r["expansion_new_features"]]
     df = sc.merge(ev.drop(columns="evidence_json"), on="account_id", how="left")
     df = df.merge(nf, on="account_id", how="left")
-    df = df[df["account_id"].isin(set(ev["account_id"]) | set(nf["account_id"]))].copy()
+    # each account's thresholds: its segment's own, or the default (settings rules_by_segment)
+    need = df["segment"].map(lambda s: rules.for_segment(settings, s)["expansion_new_features"])
+    df = df[df["account_id"].isin(set(ev["account_id"])) | (df["new_features"] >= need)].copy()
     opp = state.opportunities_as_of(conn, snap, types=("expansion",), open_only=True)
     df = df[~df["account_id"].isin(set(opp["account_id"]))]
     if df.empty:
@@ -166,6 +166,7 @@ def signals(conn: Connection, f: Filters, settings: dict) -> pd.DataFrame:
     uplift = won_uplift(conn, snap)
 
     def value_and_basis(row) -> tuple[float, str, str]:
+        r = rules.for_segment(settings, row["segment"])
         util, growth = row["seat_utilization"], row["usage_growth_90d"]
         words = []
         if util is not None and not _nan(util) and util > r["expansion_seat_utilization"]:

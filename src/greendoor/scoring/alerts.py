@@ -33,7 +33,9 @@ def account_alerts(features: pd.DataFrame, scores: pd.DataFrame, settings: dict,
     alerts raised are built one by one: about 1 s less than a loop over the 85,000
     accounts of bench tier L).
 
-    ``features``: :func:`greendoor.scoring.features.features_as_of` output;
+    ``features``: :func:`greendoor.scoring.features.features_as_of` output (its
+    ``segment``, as of ``as_of``, picks each account's thresholds:
+    :func:`greendoor.rules.per_account`);
     ``scores``: same index with ``band``, ``health_score``, ``health_change``
     (points over the trend window). Returns ``account_id, rule, severity, title,
     evidence`` (dict), account by account in the features' order, each account's
@@ -46,7 +48,8 @@ def account_alerts(features: pd.DataFrame, scores: pd.DataFrame, settings: dict,
         .to_numpy(dtype=object),
         health_score=np.asarray(_floats(scores["health_score"]), dtype=float),
         health_change=np.asarray(_floats(scores["health_change"]), dtype=float),
-        r=settings["rules"], windows=sorted(settings["renewal_windows_days"]), as_of=as_of,
+        r=rules.per_account(settings, features["segment"].to_numpy(dtype=object)),
+        windows=sorted(settings["renewal_windows_days"]), as_of=as_of,
         drivers=drivers or {}, has_contacts=bool(features["champion_active"].notna().any()))
     out: list[tuple] = []  # (account position, rule order, account_id, rule, ...)
     with np.errstate(invalid="ignore"):
