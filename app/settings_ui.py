@@ -80,19 +80,20 @@ def settings_from_form(base: dict, weights: pd.DataFrame, bands: dict, trend: di
 
 
 def segment_rules_frame(cur: dict, segment: str) -> pd.DataFrame:
-    """``setting, default, value, unit, meaning``: every threshold a segment may set
-    (:func:`greendoor.rules.segment_thresholds`), the default in force and the segment's
-    own value (empty: the default applies)."""
+    """``setting, default, value, own, unit, meaning``: every threshold a segment may set
+    (:func:`greendoor.rules.segment_thresholds`), the default in force, the value that
+    applies to the segment (its own, else the default) and whether it is its own."""
     own = (cur.get("rules_by_segment") or {}).get(segment, {})
     return pd.DataFrame([{"setting": t.name, "default": float(cur["rules"][t.name]),
-                          "value": float(own[t.name]) if t.name in own else None,
+                          "value": float(own.get(t.name, cur["rules"][t.name])),
+                          "own": "own value" if t.name in own else "default",
                           "unit": t.unit, "meaning": t.help}
                          for t in R.segment_thresholds()])
 
 
 def with_segment_rules(cur: dict, segment: str, edited: pd.DataFrame) -> dict:
     """``cur`` with ``segment``'s thresholds from an edited :func:`segment_rules_frame`
-    (an empty cell, or the default's value, sets nothing)."""
+    (a value equal to the default, or an emptied cell, sets nothing)."""
     out = copy.deepcopy(cur)
     own = {r.setting: _typed(f"rules.{r.setting}", r.value) for r in edited.itertuples()
            if pd.notna(r.value) and float(r.value) != float(cur["rules"][r.setting])}
@@ -190,8 +191,8 @@ def _segment_rules(cur: dict, token: str) -> None:
     if not segments:
         st.caption("The store has no segments.")
         return
-    st.caption("A segment may set its own value for any account rule's threshold; an empty "
-               "cell uses the default above. Each account is judged by its segment as of the "
+    st.caption("A segment may set its own value for any account rule's threshold; a value "
+               "equal to the default (or an emptied cell) uses the default above. Each account is judged by its segment as of the "
                "date scored. Preview before saving: how many of the segment's accounts each "
                "changed rule raises today, and its lift on past scorings (the share of its "
                "alerts followed by churn, or expansion for expansion signals, within 90 days, "
@@ -199,9 +200,10 @@ def _segment_rules(cur: dict, token: str) -> None:
     seg = st.selectbox("Segment", segments, key="seg_rules_segment", format_func=human)
     edited = st.data_editor(
         segment_rules_frame(cur, seg), key=f"seg_rules_{seg}", hide_index=True, width="stretch",
-        disabled=["setting", "default", "unit", "meaning"],
+        disabled=["setting", "default", "own", "unit", "meaning"],
         column_config={"setting": "Threshold", "default": st.column_config.NumberColumn("Default"),
-                       "value": st.column_config.NumberColumn(f"{human(seg)} (empty: default)"),
+                       "value": st.column_config.NumberColumn(human(seg)),
+                       "own": st.column_config.TextColumn("Set by", width="small"),
                        "unit": st.column_config.TextColumn("Unit", width="small"),
                        "meaning": st.column_config.TextColumn("Meaning", width="large")})
     try:
@@ -219,6 +221,8 @@ def _segment_rules(cur: dict, token: str) -> None:
             st.info("No threshold of this segment changes: nothing to preview.")
         else:
             p["rule"] = p["rule"].map(human)
+            p["verdict"] = [("no better than chance" if lift <= 1 else "finds risk")
+                            if lift == lift else "not measured" for lift in p["lift_candidate"]]
             st.dataframe(p, hide_index=True, key="seg_rules_preview_table", column_config={
                 "rule": "Rule", "now_current": "Raised today (in force)",
                 "now_candidate": "Raised today (proposed)",
@@ -227,7 +231,8 @@ def _segment_rules(cur: dict, token: str) -> None:
                 "lift_current": st.column_config.NumberColumn("Lift (in force)", format="%.1f×"),
                 "lift_candidate": st.column_config.NumberColumn("Lift (proposed)", format="%.1f×"),
                 "base_rate": st.column_config.NumberColumn("Segment's rate", format="percent"),
-                "dates": "Past scorings"})
+                "dates": "Past scorings",
+                "verdict": st.column_config.TextColumn("Proposed, measured", width="medium")})
             st.caption("Lift at or below 1: the rule's alerts in this segment were no likelier "
                        "than its other accounts to have the outcome (noise). Empty: no past "
                        "scoring 90 days back, or no alert to measure.")

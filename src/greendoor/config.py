@@ -313,9 +313,9 @@ class Settings(BaseModel):
                     raise ValueError(f"{segment}: unknown threshold {name!r}; one of "
                                      f"{', '.join(known)}")
                 if x < t.ge or (t.le is not None and x > t.le):
-                    top = f"{t.le:g}" if t.le is not None else "any"
-                    raise ValueError(f"{segment}.{name}: {x:g} is outside {t.ge:g} to {top} "
-                                     f"({t.unit})")
+                    allowed = (f"{t.ge:g} to {t.le:g}" if t.le is not None
+                               else f"at least {t.ge:g}")
+                    raise ValueError(f"{segment}.{name}: {x:g} is outside {allowed} ({t.unit})")
                 if t.integer and x != int(x):
                     raise ValueError(f"{segment}.{name}: {x:g} is not a whole number of "
                                      f"{t.unit}")

@@ -234,14 +234,17 @@ def test_segment_thresholds_frame_round_trips_and_the_section_previews(demo):
 
     cur = config.default_settings()
     frame = SU.segment_rules_frame(cur, "enterprise")
-    assert frame["value"].isna().all() and "warning_usage_decline" in set(frame["setting"])
+    assert (frame["value"] == frame["default"]).all() and (frame["own"] == "default").all()
+    assert "warning_usage_decline" in set(frame["setting"])
     assert "product_gap_arr" not in set(frame["setting"])  # portfolio rules: the whole book
     frame.loc[frame["setting"] == "warning_usage_decline", "value"] = 0.15
     frame.loc[frame["setting"] == "checkin_no_contact_days", "value"] = 30  # = the default
     new = SU.with_segment_rules(cur, "enterprise", frame)
     assert new["rules_by_segment"] == {"enterprise": {"warning_usage_decline": 0.15}}
+    again = SU.segment_rules_frame(new, "enterprise").set_index("setting")
+    assert again.loc["warning_usage_decline", ["value", "own"]].tolist() == [0.15, "own value"]
     assert SU.with_segment_rules(new, "enterprise", SU.segment_rules_frame(cur, "enterprise")
-                                 )["rules_by_segment"] == {}  # cleared cells: the default again
+                                 )["rules_by_segment"] == {}  # back to the defaults
     at = open_page("data")
     assert at.selectbox(key="seg_rules_segment").value
     at.button(key="seg_rules_preview").click().run()
