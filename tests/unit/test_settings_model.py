@@ -36,7 +36,8 @@ def leaves(model: type[BaseModel], prefix: str = "") -> list[str]:
                                   if not p.startswith(ITERATED)])
 def test_every_declared_setting_is_read(path):
     key = path.rsplit(".", 1)[-1]
-    pattern = re.compile(rf"""\[\s*["']{re.escape(key)}["']\s*\]|get\(\s*["']{re.escape(key)}["']""")
+    # read as settings[...][key], .get(key), or a rule's ctx.t(key, i) (its per-segment value)
+    pattern = re.compile(rf"""\[\s*["']{re.escape(key)}["']\s*\]|(get|ctx\.t)\(\s*["']{re.escape(key)}["']""")
     readers = [p for p in CODE if pattern.search(p.read_text())]
     assert readers, f"the setting {path} is declared but never read"
 
