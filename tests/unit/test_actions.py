@@ -220,3 +220,5 @@ def test_an_assigned_alert_keeps_its_assignee_when_raised_on_a_later_date(store)
     assert again.loc[alert["rule"], "status"] == "acknowledged"
     assert again.loc[alert["rule"], "assignee"] == "Dana Lee"
     assert again.loc["automation:r1", "status"] == "open"  # the scoring left it alone
+    # raised at the scoring before: the same alert, so its age runs on
+    assert again.loc[alert["rule"], "created_at"] == alert["created_at"]

@@ -145,7 +145,7 @@ class ScoreReport:
                          "settings and models; `greendoor score --evaluate` runs it again)")
         lines.append(f"  alerts: {self.alerts:,}")
         for name, n in self.automation.items():
-            lines.append(f"  automation {name!r}: {n} new action(s)")
+            lines.append(f"  automation {name!r}: fired on {n} new account(s) this period")
         lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in self.seconds.items()))
         return "\n".join(lines)
 
@@ -815,7 +815,8 @@ def write_alerts(conn: Connection, al: pd.DataFrame, as_of: dt.date,
     (its severity, title and evidence; same id, creation time, status and assignee); live
     alerts not raised again are removed; new ones are added, acknowledged (and with the
     same assignee) when the account's alert of that rule was acknowledged on an earlier
-    date. Alerts a user snoozed, dismissed, resolved or marked false positive
+    date, and with the creation time of the same account and rule's live alert at the
+    scoring before (its age counts from when it was first raised in a row). Alerts a user snoozed, dismissed, resolved or marked false positive
     (:data:`greendoor.rules.QUIET_ALERT`) are not raised again for the same account
     and rule until their ``snoozed_until`` (never, when it is empty).
 
@@ -842,6 +843,13 @@ def write_alerts(conn: Connection, al: pd.DataFrame, as_of: dt.date,
     keys = list(zip(raised["account_id"], raised["rule"], strict=True))
     raised["status"] = ["acknowledged" if k in acked else "open" for k in keys]
     raised["assignee"] = pd.Series([acked.get(k) for k in keys], dtype=object)
+    # raised at the scoring before too: the same alert, so it keeps its age
+    prev = conn.execute(sa.select(sa.func.max(t.c.as_of)).where(mine, t.c.as_of < as_of)).scalar()
+    since = {(r[0], r[1]): r[2] for r in conn.execute(
+        sa.select(t.c.account_id, t.c.rule, t.c.created_at).where(
+            mine, t.c.as_of == prev, t.c.status.in_(LIVE_ALERT)))} if prev else {}
+    now = now_utc()
+    raised["created_at"] = pd.Series([since.get(k, now) for k in keys], dtype="datetime64[us]")
     with staged(conn, t, raised) as stage:
         # the same alert: account and rule (a portfolio alert: and its title, one per gap)
         match = sa.and_(t.c.account_id == stage.c.account_id, t.c.rule == stage.c.rule,
@@ -859,7 +867,7 @@ def write_alerts(conn: Connection, al: pd.DataFrame, as_of: dt.date,
             ["alert_id", *same, "as_of", "status", "assignee", "snoozed_until", "created_at"],
             sa.select(_random_ids(), *[stage.c[c] for c in same],
                       sa.literal(as_of, sa.Date), stage.c.status, stage.c.assignee, sa.null(),
-                      sa.literal(now_utc(), sa.DateTime))
+                      stage.c.created_at)
             .where(~sa.select(sa.literal(1)).select_from(t).where(match, live_now).exists())))
 
 
