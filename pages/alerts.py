@@ -97,8 +97,12 @@ def _inbox(alerts):
     label = table.iloc[rows[0]]["rule_label"] if rule else ""
     st.caption(f"{len(view):,} alerts" + (f" of the rule **{md(label)}**" if rule else "")
                + ". Select rows (several at once) and act on them below; names open Account 360.")
+    # a new key after each change: the grid then shows no ticked row where the closed
+    # alerts were (the rows below them move up)
+    gen = st.session_state.get("alert_inbox_gen", 0)
     sel = lists.table(
-        shell.link_names(view), key="alert_inbox", on_select="rerun", selection_mode="multi-row",
+        shell.link_names(view), key="alert_inbox" + (f"_{gen}" if gen else ""),
+        on_select="rerun", selection_mode="multi-row",
         height=420,
         column_order=["name", "severity", "title", "status", "assignee", "arr",
                       "days_to_renewal", "age_days", "segment", "csm_owner"],
@@ -145,6 +149,9 @@ def _act(chosen) -> None:
         else:
             st.cache_data.clear()
             st.session_state["action_toast"] = f"{what}: {n} done"
+            # the rows move up once these leave the inbox: a kept selection would point at
+            # other alerts
+            st.session_state["alert_inbox_gen"] = st.session_state.get("alert_inbox_gen", 0) + 1
             st.rerun()
 
 

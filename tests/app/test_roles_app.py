@@ -192,3 +192,21 @@ def test_single_sign_on_without_a_provider_says_what_to_configure(scored_store_c
     assert not at.exception, [e.value for e in at.exception]
     assert any(b.label == "Sign in with your company account" for b in at.button)
     assert not at.metric
+
+
+def test_a_csms_alert_inbox_holds_their_book_only(signed_store):
+    """Issue 19: the inbox of a csm lists the live alerts of their book and nothing else;
+    acting on another owner's alert is refused by the library (test_alert_inbox.py)."""
+    eng, mine, other, names, books = signed_store
+    at = signed_in(eng, "carl").run()
+    at.switch_page("../pages/alerts.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    inbox = next(d.value for d in at.dataframe if "severity" in d.value.columns)
+    assert len(inbox) > 0 and set(inbox["csm_owner"]) == {mine}
+    al = schema.alerts
+    with eng.connect() as conn:
+        latest = conn.execute(sa.select(sa.func.max(al.c.as_of))).scalar()
+        theirs = {r[0] for r in conn.execute(sa.select(al.c.alert_id).where(
+            al.c.as_of == latest, al.c.account_id.in_(
+                [a for a, o in books.items() if o == other])))}
+    assert theirs and not theirs & set(inbox["alert_id"])
