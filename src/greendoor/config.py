@@ -171,6 +171,23 @@ class Behavior(BaseModel):
                              "more than this share", "share", gt=0, le=1)
 
 
+class Experiments(BaseModel):
+    """Defaults of a new experiment of playbooks (issue 25; greendoor.experiments): what it
+    must be able to detect and how its interval is made."""
+
+    model_config = ConfigDict(extra="forbid")
+    outcome_days: int = _f(180, "Experiments: retention is measured this many days after "
+                           "the start", "days", ge=30, le=730)
+    min_effect: float = _f(0.05, "Experiments: the smallest retention difference worth "
+                           "finding (0.05 = 5 points)", "share", gt=0, lt=1)
+    alpha: float = _f(0.05, "Experiments: false-positive rate of the test (two-sided)",
+                      "share", gt=0, lt=0.5)
+    power: float = _f(0.8, "Experiments: chance of finding an effect of the smallest size",
+                      "share", ge=0.5, lt=1)
+    bootstrap_resamples: int = _f(2000, "Experiments: bootstrap resamples of each interval",
+                                  "resamples", ge=200, le=20000)
+
+
 class Capacity(BaseModel):
     """The CSM workload model of the team view (issue 19; Planhat-style utilisation): hours
     a month each account takes by segment, plus onboarding in an account's first days and
@@ -299,6 +316,7 @@ class Settings(BaseModel):
     behavior: Behavior = Behavior()
     notifications: Notifications = Notifications()
     capacity: Capacity = Capacity()
+    experiments: Experiments = Experiments()
 
     @field_validator("rules_by_segment")
     @classmethod
@@ -417,7 +435,8 @@ SCALAR_SETTINGS = ("churn_horizon_days", "alert_quiet_days", "this_week_health_d
                    *[f"models.{k}" for k in Models.model_fields],
                    *[f"behavior.{k}" for k in Behavior.model_fields],
                    *[f"capacity.{k}" for k in Capacity.model_fields
-                     if k != "hours_per_account_month"])
+                     if k != "hours_per_account_month"],
+                   *[f"experiments.{k}" for k in Experiments.model_fields])
 
 
 def get_path(settings: dict, path: str):

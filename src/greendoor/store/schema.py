@@ -372,6 +372,38 @@ automation_firings = sa.Table(
     sa.Column("fired_at", sa.DateTime, nullable=False),
 )
 
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    # A controlled experiment of playbooks (issue 25; greendoor.experiments): its arms (the
+    # first is the control), the accounts it draws from, the seed of the random assignment
+    # and what it must be able to detect.
+    _id("experiment_id"),
+    sa.Column("name", Str, nullable=False),
+    sa.Column("hypothesis", sa.Text),
+    sa.Column("arms_json", sa.Text, nullable=False),  # [{"name", "playbook" | null}, ...]
+    sa.Column("scope_json", sa.Text, nullable=False),  # {"segment", "accounts"}
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("outcome_days", sa.Integer, nullable=False),
+    sa.Column("min_effect", sa.Float, nullable=False),  # retention points, 0-1
+    sa.Column("alpha", sa.Float, nullable=False),
+    sa.Column("power", sa.Float, nullable=False),
+    sa.Column("status", Str, nullable=False),  # running | stopped
+    sa.Column("created_by", Str, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+experiment_assignments = sa.Table(
+    "experiment_assignments",
+    metadata,
+    sa.Column("experiment_id", Str, primary_key=True),
+    sa.Column("account_id", Str, primary_key=True),
+    sa.Column("arm", Str, nullable=False),
+    sa.Column("stratum", Str, nullable=False),  # segment · health band at the start
+    sa.Column("action_id", Str),  # the playbook run it started (none for a control)
+)
+
 actions = sa.Table(
     "actions",
     metadata,
