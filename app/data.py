@@ -18,6 +18,7 @@ from greendoor import account360 as A360
 from greendoor import actions as A
 from greendoor import audit as AU
 from greendoor import automation as AUT
+from greendoor import experiments as EXP
 from greendoor import settings as S
 from greendoor import users as U
 from greendoor.access import Principal
@@ -365,6 +366,27 @@ def automation_rules(token: str) -> pd.DataFrame:
         "period_days": r.period_days, "enabled": r.enabled, "version": r.version}
         for r in rows], columns=["rule_id", "name", "conditions", "action", "period_days",
                                  "enabled", "version"])
+
+
+@loader(ttl=600)
+def experiments(token: str) -> pd.DataFrame:
+    """:func:`greendoor.experiments.listing`."""
+    with engine().connect() as conn:
+        return EXP.listing(conn)
+
+
+@loader(ttl=600, spinner="Measuring the experiment…")
+def experiment_results(token: str, experiment_id: str, as_of) -> dict:
+    """:func:`greendoor.experiments.results` as known at ``as_of``."""
+    with engine().connect() as conn:
+        return EXP.results(conn, experiment_id, as_of,
+                           S.current(conn)[1]["experiments"]["bootstrap_resamples"])
+
+
+def experiment_plan(spec: dict, start) -> dict:
+    """:func:`greendoor.experiments.plan` (not cached: on request)."""
+    with engine().connect() as conn:
+        return EXP.plan(conn, spec, S.current(conn)[1]["experiments"], start)
 
 
 def threshold_preview(current: dict, proposed: dict, segment: str, as_of) -> pd.DataFrame:

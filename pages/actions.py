@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from app import actions_ui, auth, data, lists, shell
+from app import actions_ui, auth, data, experiments_ui, lists, shell
 from greendoor import actions as A
 from greendoor.playbooks import PLAYBOOKS
 
@@ -80,6 +80,9 @@ else:
                                 "overdue": st.column_config.NumberColumn("Overdue steps")})
 
 st.subheader("Do playbooks work?")
+st.caption("Observational: accounts a CSM chose for a playbook against comparable accounts "
+           "that got none. Who was chosen, and why, can explain a difference as well as the "
+           "playbook; the experiments below settle it.")
 eff = data.playbook_effectiveness(token)
 if eff.empty:
     st.caption("No playbook run has 30 days of outcome yet. For each playbook this will show the "
@@ -98,3 +101,5 @@ else:
         "uplift": st.column_config.NumberColumn("Uplift", format="%+.1f"),
         "retained": lists.pct_col("Retained after 90 days"),
         "comparable_retained": lists.pct_col("Comparable retained")})
+
+experiments_ui.section(token, f, auth.current(), today)

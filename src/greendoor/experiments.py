@@ -159,6 +159,21 @@ def eligible(conn: Connection, spec: Spec, start: dt.date) -> pd.DataFrame:
     return df.set_index("account_id")[["name", "segment", "band", "csm_owner"]]
 
 
+def plan(conn: Connection, spec: dict, defaults: dict, start: dt.date) -> dict:
+    """Before creating: ``eligible`` accounts, ``per_arm`` (what each arm would get),
+    ``base_retention`` (the share of accounts with ARR ``outcome_days`` before ``start``
+    that did not churn in the next ``outcome_days``: what the control is expected to
+    keep), ``needed_per_arm`` to detect ``min_effect`` from it, and ``enough``. Raises
+    :class:`ExperimentError`."""
+    s = check(spec, defaults)
+    n = len(eligible(conn, s, start))
+    y = churn_labels(conn, start - dt.timedelta(days=s.outcome_days), s.outcome_days)
+    base = 1 - float(y.mean()) if len(y) else 0.9
+    need = needed_per_arm(base, s.min_effect, s.alpha, s.power)
+    return {"eligible": n, "per_arm": n // len(s.arms), "base_retention": base,
+            "needed_per_arm": need, "enough": n // len(s.arms) >= need}
+
+
 def create(engine: Engine, spec: dict, defaults: dict, actor: Actor,
            start: dt.date | None = None) -> str:
     """Create an experiment and start it on ``start`` (default today), in **one
@@ -249,15 +264,15 @@ def needed_per_arm(p_control: float, min_effect: float, alpha: float, power: flo
     ``p_control`` (two-sided test at ``alpha``, with ``power``): statsmodels'
     ``NormalIndPower`` on Cohen's h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p0)), i.e.
     n = 2 ((z(1 - alpha/2) + z(power)) / h)^2 (each arm's transformed rate has variance
-    1/n), rounded up (Cohen 1988, ch. 6). The effect is taken upwards unless that passes
-    100 %."""
+    1/n), rounded up (Cohen 1988, ch. 6). The larger of the samples for an effect up and
+    down (the harder one to see; only the possible ones near 0 % and 100 %)."""
     from statsmodels.stats.power import NormalIndPower
     from statsmodels.stats.proportion import proportion_effectsize
 
     p0 = min(max(p_control, 0.001), 0.999)
-    p1 = p0 + min_effect if p0 + min_effect < 1 else p0 - min_effect
-    h = abs(proportion_effectsize(p1, p0))
-    n = NormalIndPower().solve_power(effect_size=h, alpha=alpha, power=power, ratio=1.0,
+    hs = [abs(proportion_effectsize(p1, p0)) for p1 in (p0 + min_effect, p0 - min_effect)
+          if 0 < p1 < 1]
+    n = NormalIndPower().solve_power(effect_size=min(hs), alpha=alpha, power=power, ratio=1.0,
                                      alternative="two-sided")
     return int(math.ceil(n))
 

@@ -45,13 +45,14 @@ def test_two_proportion_test_by_hand():
 
 
 def test_sample_size_by_hand():
-    """Control retention 0.8, smallest effect 0.1 (to 0.9), alpha 0.05, power 0.8:
-    h = 2 asin(sqrt 0.9) - 2 asin(sqrt 0.8) = 2.49809 - 2.21430 = 0.28379;
-    n = 2 ((1.95996 + 0.84162) / 0.28379)^2 = 2 x 97.457 = 194.9 -> 195 per arm."""
-    assert E.needed_per_arm(0.8, 0.1, 0.05, 0.8) == 195
-    # near 100 % the effect is taken downwards: 0.95 -> 0.85 has the |h| of 0.85 -> 0.95
-    assert E.needed_per_arm(0.95, 0.1, 0.05, 0.8) == E.needed_per_arm(0.85, 0.1, 0.05, 0.8)
-    assert E.needed_per_arm(0.8, 0.05, 0.05, 0.8) > 195  # a smaller effect needs more
+    """Control retention 0.8, smallest effect 0.1, alpha 0.05, power 0.8; each arm's
+    n = 2 ((1.95996 + 0.84162) / h)^2 = 2 x 7.84885 / h^2. Up to 0.9:
+    h = 2 asin(sqrt 0.9) - 2 asin(sqrt 0.8) = 2.49809 - 2.21430 = 0.28379, n = 194.9;
+    down to 0.7: h = 2.21430 - 1.98231 = 0.23199, n = 291.7. The harder one: 292.
+    At 0.95 only down is possible: h = 2.69057 - 2.34619 = 0.34438, n = 132.4 -> 133."""
+    assert E.needed_per_arm(0.8, 0.1, 0.05, 0.8) == 292
+    assert E.needed_per_arm(0.95, 0.1, 0.05, 0.8) == 133
+    assert E.needed_per_arm(0.8, 0.05, 0.05, 0.8) > 292  # a smaller effect needs more
 
 
 def test_assignment_is_stratified_balanced_and_reproducible():
