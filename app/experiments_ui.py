@@ -31,6 +31,7 @@ def section(token: str, f: Filters, user: Principal, today: dt.date) -> None:
                "differ only by chance and by the playbook. This is how to know that a "
                "playbook works; the comparison above is observational.")
     exps = data.experiments(token)
+    exps = exps[exps["start_date"] <= f.as_of]  # at a past date: the ones started by then
     if exps.empty:
         st.caption("No experiment yet." + (" Start one below." if user.can("reassign") else
                                           " A manager or admin can start one."))
@@ -41,12 +42,17 @@ def section(token: str, f: Filters, user: Principal, today: dt.date) -> None:
 
 
 def _finding(token: str, f: Filters, exps, user: Principal) -> None:
-    shown = exps.assign(arms=exps["arms"].map(lambda a: " vs ".join(x["name"] for x in a)))
+    stage = ["stopped" if s == "stopped" else "outcome in" if end <= f.as_of else "measuring"
+             for s, end in zip(exps["status"], exps["ends"], strict=True)]
+    shown = exps.assign(arms=exps["arms"].map(lambda a: " vs ".join(x["name"] for x in a)),
+                        stage=stage)
     lists.table(shown, key="experiments_table", column_order=[
-        "name", "arms", "accounts", "start_date", "ends", "status"], column_config={
+        "name", "arms", "accounts", "start_date", "ends", "stage"], column_config={
         "name": "Experiment", "arms": st.column_config.TextColumn("Arms", width="large"),
-        "accounts": "Accounts", "start_date": st.column_config.DateColumn("Started"),
-        "ends": st.column_config.DateColumn("Outcome on"), "status": "Status"})
+        "accounts": "Accounts",
+        "start_date": st.column_config.DateColumn("Started", format="D MMM YYYY"),
+        "ends": st.column_config.DateColumn("Outcome on", format="D MMM YYYY"),
+        "stage": "Stage"})
     eid = st.selectbox("Experiment", exps["experiment_id"].tolist(), key="experiment_pick",
                        format_func=dict(zip(exps["experiment_id"], exps["name"],
                                             strict=True)).get)
@@ -70,7 +76,11 @@ def _finding(token: str, f: Filters, exps, user: Principal) -> None:
         "renewing": st.column_config.NumberColumn("Renewing in the window", format="%d"),
         "renewal_rate": lists.pct_col("Renewed")})
     eff = res["effects"]
-    if len(eff):
+    if not res["closed"]:
+        st.caption("Counts so far. The effects and their intervals are shown once the outcome "
+                   "window has closed: looking at them earlier and stopping when they look good "
+                   "finds effects that are not there.")
+    elif len(eff):
         shell.chart(CX.retention_effects(eff, e["min_effect"], shell.theme()),
                     key="experiment_effects")
         lists.table(eff.assign(**{c: eff[c] * 100 for c in (
@@ -91,7 +101,9 @@ def _finding(token: str, f: Filters, exps, user: Principal) -> None:
                    f"({1 - e['alpha']:.0%}); bootstrap: {1 - e['alpha']:.0%} percentile "
                    "interval of resampled accounts. Retained: no churn from the start to the "
                    f"end of the {e['outcome_days']}-day window (or to the as-of date while it "
-                   "runs). Needed per arm: accounts to detect "
+                   "runs). Shaded: differences smaller than the "
+                   f"{e['min_effect'] * 100:.0f} points worth finding. Needed per arm: "
+                   "accounts to detect "
                    f"{e['min_effect'] * 100:.0f} points with {e['power']:.0%} power at the "
                    "control's retention.")
     if e["status"] == "running" and user.can("reassign") and \
@@ -129,9 +141,10 @@ def _new(token: str, f: Filters, user: Principal, today: dt.date) -> None:
         spec = {"name": name, "hypothesis": hypothesis, "arms": arms, "segment": segment,
                 "outcome_days": int(days), "min_effect": mde / 100}
         b1, b2 = st.columns([1, 4])
+        start = data.store_status(token)["default_as_of"]  # the latest scoring's date
         if b1.button("Check", key="ex_check"):
             try:
-                p = data.experiment_plan(spec, today)
+                p = data.experiment_plan(spec, start)
             except E.ExperimentError as exc:
                 st.error(md(str(exc)))
             else:
@@ -143,7 +156,8 @@ def _new(token: str, f: Filters, user: Principal, today: dt.date) -> None:
                        "inconclusive. Widen it or look for a larger effect."))
         if b2.button("Start the experiment", key="ex_start", type="primary"):
             try:
-                E.create(data.engine(), spec, defaults, user, start=today)
+                E.create(data.engine(), spec, defaults, user, start=start,
+                         runs_from=max(today, start))
             except E.ExperimentError as exc:
                 st.error(md(str(exc)))
             else:

@@ -175,15 +175,18 @@ def plan(conn: Connection, spec: dict, defaults: dict, start: dt.date) -> dict:
 
 
 def create(engine: Engine, spec: dict, defaults: dict, actor: Actor,
-           start: dt.date | None = None) -> str:
-    """Create an experiment and start it on ``start`` (default today), in **one
-    transaction**: the experiment, each eligible account's arm, each arm's playbook run
-    (owned by the account's CSM) with its audit rows, and an ``experiment.create`` audit
-    row. Managers and admins only. Returns the experiment id; raises
+           start: dt.date | None = None, runs_from: dt.date | None = None) -> str:
+    """Create an experiment starting on ``start`` (default today; the app passes the date
+    of the latest scoring, whose scores pick the eligible accounts and strata and from
+    which the outcome window runs), in **one transaction**: the experiment, each eligible
+    account's arm, each arm's playbook run (owned by the account's CSM, its steps due from
+    ``runs_from``, default ``start``) with its audit rows, and an ``experiment.create``
+    audit row. Managers and admins only. Returns the experiment id; raises
     :class:`ExperimentError` (nothing written) for a bad spec or fewer than two eligible
     accounts per arm."""
     s = check(spec, defaults)
     start = start or dt.date.today()
+    runs_from = runs_from or start
     seed = s.seed if s.seed is not None else secrets.randbits(31)
     ex, asg = schema.experiments, schema.experiment_assignments
     with engine.begin() as conn:
@@ -211,10 +214,10 @@ def create(engine: Engine, spec: dict, defaults: dict, actor: Actor,
             action_id = None
             if r.arm != NONE:
                 acc = rows[r.account_id]
-                base = start
+                base = runs_from
                 if PLAYBOOKS[r.arm].relative_to == "renewal":
                     base = pd.Timestamp(renewals[r.account_id]).date()
-                action_id = A.add_playbook_run(conn, who, acc, r.arm, start, base,
+                action_id = A.add_playbook_run(conn, who, acc, r.arm, runs_from, base,
                                                acc.get("csm_owner") or "unassigned")
             out.append({"experiment_id": eid, "account_id": r.account_id, "arm": r.arm,
                         "stratum": r.stratum, "action_id": action_id})

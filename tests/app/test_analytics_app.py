@@ -5,6 +5,7 @@ settings change -> rescore -> page shows the new version round trip."""
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
@@ -252,6 +253,31 @@ def test_segment_thresholds_frame_round_trips_and_the_section_previews(demo):
     assert any("nothing to preview" in i.value for i in at.info)
     at.button(key="seg_rules_save").click().run()
     assert any("nothing changed" in i.value for i in at.info)
+
+
+def test_an_experiment_started_on_the_actions_page_assigns_and_reports(demo):
+    """Issue 25: a manager checks and starts an experiment on the page; its accounts get
+    their arms and the playbook arm its runs; the page says it is measuring and shows no
+    effect before its window closes; the observational comparison is labelled."""
+    from greendoor import experiments as E
+
+    at = open_page("actions")
+    assert any(h.value == "Experiments" for h in at.subheader)
+    assert any(c.value.startswith("Observational:") for c in at.caption)
+    at.text_input(key="ex_name").set_value("Retention playbook against none")
+    at.button(key="ex_check").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("eligible accounts" in m.value for m in [*at.info, *at.warning])
+    at.button(key="ex_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with demo.connect() as conn:
+        (row,) = E.listing(conn).itertuples()
+        arms = pd.read_sql(sa.select(schema.experiment_assignments), conn)
+    assert row.name == "Retention playbook against none" and row.accounts == len(arms) > 4
+    assert set(arms["arm"]) == {"none", "retention_14d"}
+    assert arms.loc[arms["arm"] == "retention_14d", "action_id"].notna().all()
+    assert any("the outcome window closes on 27 Dec 2026" in i.value for i in at.info)
+    assert not any(c.value.startswith("Interval: Newcombe") for c in at.caption)
 
 
 def test_churn_reasons_click_and_feedback_search(demo):

@@ -154,3 +154,19 @@ def test_survival_curves_figure():
     band_hi, band_lo, line = fig.data
     assert line.name == "SMB" and list(line.y) == [1.0, 0.75, 0.5] and line.line.shape == "hv"
     assert band_lo.fill == "tonexty" and list(band_lo.y) == [1.0, 0.4, 0.2]
+
+
+def test_experiment_effects_mark_zero_the_band_and_the_colour_of_a_finding():
+    from greendoor.charts import experiments as CX
+
+    eff = pd.DataFrame({"name": ["Retention (14 days)", "Renewal"],
+                        "retention_diff": [0.2, 0.01], "lo": [0.05, -0.04], "hi": [0.34, 0.06],
+                        "boot_lo": [0.04, -0.05], "boot_hi": [0.36, 0.07]})
+    fig = CX.retention_effects(eff, 0.05, Theme())
+    band = fig.layout.shapes[0]
+    assert (band.x0, band.x1) == (-5.0, 5.0)  # points, +/- the smallest effect worth finding
+    diff = fig.data[1]
+    assert list(diff.x) == [1.0, 20.0]  # reversed: the first arm on top
+    assert list(diff.error_x.arrayminus) == pytest.approx([5.0, 15.0])
+    # an interval above 0 is a finding (green); one across 0 is not (navy)
+    assert diff.marker.color[1] != diff.marker.color[0]

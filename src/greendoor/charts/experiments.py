@@ -36,8 +36,6 @@ def retention_effects(effects: pd.DataFrame, min_effect: float, theme: Theme) ->
                      array=(e["hi"] - e["retention_diff"]) * pts,
                      arrayminus=(e["retention_diff"] - e["lo"]) * pts),
         hovertemplate="%{y}: %{x:+.1f} points<extra></extra>"))
-    fig.update_xaxes(title="retention against the control (points); shaded: smaller than "
-                           f"the {min_effect * pts:.0f} points worth finding",
-                     zeroline=False, ticksuffix="")
+    fig.update_xaxes(title="retention against the control (points)", zeroline=False)
     return finish(fig, "Effect on retention, with its interval", theme,
-                  height=170 + 70 * len(e), legend_below=True)
+                  height=190 + 70 * len(e))
