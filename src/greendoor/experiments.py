@@ -415,8 +415,9 @@ def _verdict(closed: bool, effect: bool, bounded: bool, cmp: dict, e: dict, need
                 "concluded before then.")
     if effect:
         way = "more" if cmp["diff"] > 0 else "fewer"
+        p = "p < 0.001" if cmp["p_value"] < 0.001 else f"p = {cmp['p_value']:.3f}"
         return (f"Conclusive: {abs(cmp['diff']) * 100:.1f} points {way} accounts retained "
-                f"than the control ({span}, p = {cmp['p_value']:.3f}).")
+                f"than the control ({span}, {p}).")
     if bounded:
         return (f"Conclusive: no effect as large as {e['min_effect'] * 100:.0f} points "
                 f"({span}).")

@@ -114,6 +114,13 @@ def _generate_and_load(engine: Engine, params: DemoParams, wanted: str, actor: s
         conn.execute(schema.forecast_calls.delete().where(
             schema.forecast_calls.c.created_by == "demo"))
         rows["forecast_calls"] = bulk_insert(conn, schema.forecast_calls, frames["forecast_calls"])
+        # the experiment the CS team ran (the app's own are kept)
+        ex, asg = schema.experiments, schema.experiment_assignments
+        demo_ex = sa.select(ex.c.experiment_id).where(ex.c.created_by == "demo")
+        conn.execute(asg.delete().where(asg.c.experiment_id.in_(demo_ex)))
+        conn.execute(ex.delete().where(ex.c.created_by == "demo"))
+        rows["experiments"] = bulk_insert(conn, ex, frames["experiments"])
+        rows["experiment_assignments"] = bulk_insert(conn, asg, frames["experiment_assignments"])
         t_load = time.perf_counter() - t1
         conn.execute(schema.import_log.insert().values(
             import_id=new_id(), started_at=now, finished_at=now + dt.timedelta(

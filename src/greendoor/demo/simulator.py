@@ -49,6 +49,11 @@ from greendoor.state import add_months
 TECHCORP = "ACC-00001"
 DATAFLOW = "ACC-00002"
 SEGMENTS = np.array(["enterprise", "mid_market", "smb"])
+#: The demo's randomized experiment (issue 25): started this many days before the as-of
+#: date, retention measured over ``outcome_days``.
+EXPERIMENT = {"name": "14-day retention playbook for accounts in a usage dip",
+              "playbook": "retention_14d", "days_before": 240, "outcome_days": 180,
+              "seed": 20260401}
 EPISODE_CHANNELS = ("usage", "support", "relationship", "budget")
 PLANS = {
     "smb": (("Starter", 0.6), ("Growth", 0.4)),
@@ -109,6 +114,7 @@ class _Simulation:
     def run(self, usage_sink=None) -> dict[str, pd.DataFrame]:
         self._accounts()
         self._latent()
+        self._start_trial()
         self._contracts()
         self._contacts()
         facts = self._daily_facts(usage_sink)
@@ -127,6 +133,7 @@ class _Simulation:
             "actions": self._actions_df(),
             "forecast_calls": self._forecast_calls_df(),
         }
+        out["experiments"], out["experiment_assignments"] = self._experiment_dfs()
         self._scale_archetype_money(out)
         return out
 
@@ -359,9 +366,10 @@ class _Simulation:
         runs: list[tuple[int, str, int, int]] = []
         eligible = np.ones(A, dtype=bool)
         eligible[:2] = False  # the archetypes keep their scripted stories
+        in_trial = self._experiment(eligible)  # (account, dip) held by the experiment
         detect = ep["start"] + rng.uniform(14, 42, (A, K))
         noticed = (ep["on"] & (ep["start"] >= 0) & (detect < D - 1) & (detect < ep["end"])
-                   & eligible[:, None] & (rng.random((A, K)) < 0.5))
+                   & eligible[:, None] & (rng.random((A, K)) < 0.5)) & ~in_trial
         works = noticed & (rng.random((A, K)) < 0.7)
         ep["end"] = np.where(works, np.minimum(ep["end"], detect + rng.uniform(21, 56, (A, K))),
                              ep["end"])
@@ -380,6 +388,66 @@ class _Simulation:
                 if rng.random() < 1 / 3:
                     runs.append((int(a), "renewal", int(day) - 120, int(day)))
         self.playbook_runs = sorted(runs, key=lambda r: (r[2], r[0]))
+
+    def _experiment(self, eligible: np.ndarray) -> np.ndarray:
+        """The population of a randomized experiment the CS team ran (issue 25):
+        :data:`EXPERIMENT` days before the as-of date, the accounts (not the archetypes)
+        in a usage dip then. Sets ``trial_day`` (``None`` when the window is too short)
+        and returns the (account, dip) pairs it holds, which the CSMs' own retention runs
+        leave alone; :meth:`_start_trial` assigns the arms once it is known who is still
+        a customer that day."""
+        ep, D = self.ep, self.D
+        held = np.zeros_like(ep["on"])
+        self.trial_day, self.trial_arms, self.trial_strata = None, {}, {}
+        day = D - EXPERIMENT["days_before"]
+        if day < 90:
+            return held
+        dipping = ep["on"] & (ep["start"] <= day) & (ep["end"] > day + 14)
+        pool = np.flatnonzero(eligible & (self.signup_day < day - 30) & dipping.any(axis=1))
+        held[pool] = dipping[pool]
+        self.trial_day, self._trial_pool, self._trial_dips = day, pool, dipping
+        return held
+
+    def _start_trial(self) -> None:
+        """Assign the experiment's arms and give the playbook arm its effect, from their
+        own random stream: a first pass of the contracts says which accounts of the
+        population are still customers on the start day; they are assigned at random,
+        stratified by segment, to no playbook or the 14-day retention playbook; in the
+        playbook arm 80 % of the dips end 2-6 weeks after the start instead of when they
+        would have. The portfolio's random stream is then rewound, so the contracts run
+        again identically up to the start day and differ after it only through the
+        playbook. Sets ``trial_arms`` ({arm: accounts}) and ``trial_strata``."""
+        if self.trial_day is None:
+            return
+        ep, day = self.ep, self.trial_day
+        rewind = self.rng.bit_generator.state
+        self._contracts()  # the first pass: who is a customer on the start day
+        pool = self._trial_pool[self.churn_day[self._trial_pool] > day]
+        rng = np.random.default_rng(np.random.SeedSequence([self.p.seed, 13]))
+        arms = ["none", EXPERIMENT["playbook"]]
+        out: dict[str, list[int]] = {a: [] for a in arms}
+        for s, sname in enumerate(SEGMENTS):
+            ids = pool[self.seg[pool] == s]
+            ids = ids[rng.permutation(len(ids))]
+            first = int(rng.integers(2))
+            for j, a in enumerate(ids):
+                out[arms[(first + j) % 2]].append(int(a))
+                self.trial_strata[int(a)] = f"{sname} · in a usage dip"
+        treated = np.zeros(self.A, dtype=bool)
+        treated[out[EXPERIMENT["playbook"]]] = True
+        works = self._trial_dips & treated[:, None] & (rng.random(ep["on"].shape) < 0.8)
+        ep["end"] = np.where(works, np.minimum(ep["end"],
+                                               day + rng.uniform(14, 42, ep["on"].shape)),
+                             ep["end"])
+        idx = np.flatnonzero(treated)
+        if len(idx):
+            self.e[idx] = self._engagement(idx)
+        self._e_prefix = None  # engagement changed: the window means are built again
+        self.trial_arms = out
+        self.playbook_runs = sorted(
+            self.playbook_runs + [(int(a), EXPERIMENT["playbook"], day, day) for a in idx],
+            key=lambda r: (r[2], r[0]))
+        self.rng.bit_generator.state = rewind
 
     def _anniversary_days(self, lo: int, hi: int) -> np.ndarray:
         """Contract anniversaries (days from the window start) in ``[lo, hi)``, per
@@ -1214,6 +1282,38 @@ class _Simulation:
         df.insert(0, "call_id", [f"CALL-{i + 1:06d}" for i in range(len(df))])
         return df
 
+    def _experiment_dfs(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The experiment of :meth:`_experiment` as ``experiments`` and
+        ``experiment_assignments`` rows (after :meth:`_actions_df`, for the runs' ids);
+        accounts that churned before its start are not in it (their churn came before
+        any treatment, so dropping them keeps the arms comparable)."""
+        ex_cols = ["experiment_id", "name", "hypothesis", "arms_json", "scope_json", "seed",
+                   "start_date", "outcome_days", "min_effect", "alpha", "power", "status",
+                   "created_by", "created_at"]
+        as_cols = ["experiment_id", "account_id", "arm", "stratum", "action_id"]
+        if self.trial_day is None:
+            return pd.DataFrame(columns=ex_cols), pd.DataFrame(columns=as_cols)
+        eid = "DEMO-EXPERIMENT-1"
+        start = self.start + self.trial_day
+        rows = [{"experiment_id": eid, "account_id": self.ids[a], "arm": arm,
+                 "stratum": self.trial_strata[a], "action_id": self.trial_runs.get(a)}
+                for arm, accs in self.trial_arms.items() for a in accs
+                if self.churn_day[a] > self.trial_day]
+        arms = [{"name": "No playbook", "playbook": None},
+                {"name": PLAYBOOKS[EXPERIMENT["playbook"]].name,
+                 "playbook": EXPERIMENT["playbook"]}]
+        ex = pd.DataFrame([{
+            "experiment_id": eid, "name": EXPERIMENT["name"],
+            "hypothesis": "Running the 14-day retention playbook as soon as an account's "
+                          "usage dips keeps more of them than leaving the dip alone.",
+            "arms_json": json.dumps(arms), "scope_json": json.dumps(
+                {"segment": None, "accounts": [], "rule": "in a usage dip"}),
+            "seed": EXPERIMENT["seed"], "start_date": start,
+            "outcome_days": EXPERIMENT["outcome_days"], "min_effect": 0.05, "alpha": 0.05,
+            "power": 0.8, "status": "running", "created_by": "demo",
+            "created_at": pd.Timestamp(start) + pd.Timedelta(hours=9)}], columns=ex_cols)
+        return ex, pd.DataFrame(rows, columns=as_cols)
+
     def _actions_df(self) -> pd.DataFrame:
         """The CSM history of :meth:`_interventions` as ``actions`` rows: one
         ``playbook_run`` per run and one ``playbook_step`` per step (as
@@ -1223,11 +1323,15 @@ class _Simulation:
         ones); a run is done when all its steps are."""
         rng = np.random.default_rng(np.random.SeedSequence([self.p.seed, 12]))
         rows: list[dict] = []
+        treated = set(self.trial_arms.get(EXPERIMENT["playbook"], []))
+        self.trial_runs: dict[int, str] = {}
         for a, key, start, base in self.playbook_runs:
             pb = PLAYBOOKS[key]
             owner = str(self.owner[a])
             created = pd.Timestamp(self.start + start) + pd.Timedelta(hours=9)
             run_id = f"DEMO-RUN-{len(rows) + 1:06d}"
+            if a in treated and key == EXPERIMENT["playbook"] and start == self.trial_day:
+                self.trial_runs[a] = run_id
             steps, all_done = [], True
             for i, step in enumerate(pb.steps):
                 due = max(base + step.offset_days, start)
