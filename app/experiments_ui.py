@@ -48,7 +48,7 @@ def _finding(token: str, f: Filters, exps, user: Principal) -> None:
                         stage=stage)
     lists.table(shown, key="experiments_table", column_order=[
         "name", "arms", "accounts", "start_date", "ends", "stage"], column_config={
-        "name": "Experiment", "arms": st.column_config.TextColumn("Arms", width="large"),
+        "name": "Experiment", "arms": st.column_config.TextColumn("Arms", width="medium"),
         "accounts": "Accounts",
         "start_date": st.column_config.DateColumn("Started", format="D MMM YYYY"),
         "ends": st.column_config.DateColumn("Outcome on", format="D MMM YYYY"),
