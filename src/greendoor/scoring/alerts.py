@@ -48,7 +48,8 @@ def account_alerts(features: pd.DataFrame, scores: pd.DataFrame, settings: dict,
         .to_numpy(dtype=object),
         health_score=np.asarray(_floats(scores["health_score"]), dtype=float),
         health_change=np.asarray(_floats(scores["health_change"]), dtype=float),
-        r=rules.per_account(settings, features["segment"].to_numpy(dtype=object)),
+        r=rules.per_account(settings, features["segment"].to_numpy(dtype=object)
+                            if "segment" in features else [None] * len(features)),
         windows=sorted(settings["renewal_windows_days"]), as_of=as_of,
         drivers=drivers or {}, has_contacts=bool(features["champion_active"].notna().any()))
     out: list[tuple] = []  # (account position, rule order, account_id, rule, ...)
