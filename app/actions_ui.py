@@ -236,3 +236,21 @@ def bulk_bar(selected, key: str) -> None:
     st.cache_data.clear()
     st.session_state["action_toast"] = message
     st.rerun()
+
+
+def promote_button(sel) -> None:
+    """"Promote": ask one selected advocate (a row of the advocacy ladder) for the next
+    rung; refused past the quarterly ask limit, with the reason."""
+    if sel is None or not isinstance(sel.get("next_ask"), str) or not auth.current().can("act"):
+        return
+    rung = str(sel["next_rung"])
+    if st.button(f"Promote to {rung}", key="adv_promote", icon=":material/trending_up:",
+                 type="primary", help=f"Asks the account for the next rung ({rung}): an "
+                                      "advocacy ask, counted against the quarterly limit."):
+        try:
+            A.invite_to_advocacy(data.engine(), sel["account_id"], sel["next_ask"],
+                                 note="Promotion on the advocacy ladder", actor=auth.current())
+        except A.ActionError as exc:
+            st.error(md(str(exc)))
+            return
+        _done(f"Asked to move up to {rung}")

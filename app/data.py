@@ -429,10 +429,14 @@ def top_down(token: str, series: str, segment: str) -> dict:
 def advocacy(token: str, f: Filters) -> dict:
     with engine().connect() as conn:
         acts = AD.activities(conn, f)
+        adv = S.current(conn)[1]["advocacy"]
         return {"trend": AD.nps_trend(conn, f), "latest": AD.latest_nps_by_account(conn, f),
                 "candidates": AD.candidates(conn, f), "activities": acts,
                 "pipeline": AD.pipeline(acts), "referrals": AD.referrals(acts, conn, f),
-                "advocates": AD.advocates_vs_others(conn, f)}
+                "advocates": AD.advocates_vs_others(conn, f),
+                "ladder": AD.ladder(conn, f, adv["max_asks_per_quarter"]),
+                "roi": AD.roi(conn, f, adv["reference_influence_days"]),
+                "max_asks": adv["max_asks_per_quarter"]}
 
 
 @loader(ttl=3600, spinner="Clustering accounts by behavior…")

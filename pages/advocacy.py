@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import actions_ui, data, lists, shell
 from greendoor import labels
+from greendoor.analytics import advocacy as AD
 from greendoor.charts import advocacy as charts
 from greendoor.labels import money
 
@@ -80,6 +81,49 @@ else:
                                                                max_value=100, format="%.0f"),
          "promoter": "Promoter", "green": "Green", "champion_active": "Champion",
          "no_recent_ask": "No ask in 90 d", "csm_owner": "CSM"}, height=360)
+
+st.subheader("Advocacy ladder")
+lad = v["ladder"]
+if lad.empty:
+    st.info("Not scored yet: the ladder's readiness comes from the scores (`greendoor score`).")
+else:
+    roi = v["roi"]
+    r1, r2, r3, r4 = st.columns(4, border=True)
+    r1.metric("Referral conversion (12 months)",
+              "—" if roi["referral_conversion"] != roi["referral_conversion"]
+              else f"{roi['referral_conversion']:.0%}",
+              help=f"{roi['referrals_completed']:,} referrals made of "
+                   f"{roi['referrals_asked']:,} asked.")
+    r2.metric("Referral pipeline", money(roi["referral_pipeline"]),
+              help="The deal value recorded on the completed referrals (the referred deal's "
+                   "amount). Revenue won from referrals needs the referred deal's id, which "
+                   "the data contract does not carry.")
+    r3.metric("Reference calls", f"{roi['references']:,}")
+    r4.metric("Deals influenced by references", money(roi["influenced_revenue"]),
+              help=f"{roi['influenced_deals']:,} new-business deals won within "
+                   f"{roi['influence_days']} days after a completed reference call (a "
+                   "time-window rule: influence, not cause; each deal counted once).")
+    left, right = st.columns([2, 3])
+    with left:
+        counts = AD.ladder_counts(lad)
+        ev = shell.chart(charts.ladder(counts, shell.theme()), "adv_ladder", select=True)
+        pts = lists.clicked(ev)
+    with right:
+        level = pts[-1][0] if pts else None
+        ready = lad[lad["ready"]] if level is None else lad[lad["level"] == level]
+        st.caption(("Ready to move up: promoter, green health, no declined ask in 90 days and "
+                    f"fewer than {v['max_asks']} asks in 90 days (the setting "
+                    "`advocacy.max_asks_per_quarter`: asking more wears advocates out). ")
+                   if level is None else f"Accounts on the rung **{counts.set_index('level').at[level, 'rung']}**. ")
+        picked = lists.account_list(
+            ready.round({"arr": 0}), "adv_ladder_accounts",
+            ["name", "rung", "next_rung", "advocacy_readiness", "asks_90d", "arr", "csm_owner"],
+            {"name": lists.name_col(), "rung": "Rung", "next_rung": "Next",
+             "advocacy_readiness": st.column_config.ProgressColumn(
+                 "Readiness", min_value=0, max_value=100, format="%.0f"),
+             "asks_90d": st.column_config.NumberColumn("Asks in 90 days", format="%d"),
+             "arr": lists.money_col("ARR ($)"), "csm_owner": "CSM"}, height=300)
+        actions_ui.promote_button(picked)
 
 pipe = v["pipeline"]
 st.subheader("Advocacy pipeline (12 months)")

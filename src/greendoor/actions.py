@@ -27,13 +27,14 @@ from greendoor.labels import human
 from greendoor.metrics.sql import arr_as_of_query
 from greendoor.playbooks import PLAYBOOKS
 from greendoor.rules import LIVE_ALERT
+from greendoor.settings import current as current_settings
 from greendoor.store import schema
 from greendoor.store.engine import new_id
 
 TASK_TYPES = ("check-in", "executive outreach", "QBR", "training", "other")
 INTERACTION_TYPES = ("meeting", "call", "email", "qbr", "ebr")
 ADVOCACY_TYPES = ("reference_call", "case_study", "review", "referral", "testimonial",
-                  "speaking", "community")
+                  "speaking", "community", "advisory_board")
 MAX_TEXT = 2000
 
 
@@ -270,17 +271,31 @@ def create_expansion_opportunity(engine: Engine, account_id: str, amount: float,
 
 
 def invite_to_advocacy(engine: Engine, account_id: str, kind: str, contact_id: str | None = None,
-                       note: str | None = None, actor: Actor = "user") -> str:
-    """Ask the account to advocate (writes an ``asked`` advocacy activity and an action)."""
+                       note: str | None = None, actor: Actor = "user",
+                       today: dt.date | None = None) -> str:
+    """Ask the account to advocate (writes an ``asked`` advocacy activity and an action).
+    Refused (:class:`ActionError`, nothing written) when the account already had
+    ``advocacy.max_asks_per_quarter`` asks (any advocacy activity) in the 90 days before
+    ``today``: asking more wears advocates out."""
     if kind not in ADVOCACY_TYPES:
         raise ActionError(f"advocacy type must be one of {', '.join(ADVOCACY_TYPES)}")
+    today = today or dt.date.today()
+    v = schema.advocacy_activities
     with engine.begin() as conn:
         actor = authorize(conn, actor, "act", account_id)
         _account(conn, account_id)
+        limit = current_settings(conn)[1]["advocacy"]["max_asks_per_quarter"]
+        asks = conn.execute(sa.select(sa.func.count()).select_from(v).where(
+            v.c.account_id == account_id, v.c.occurred_at > today - dt.timedelta(days=90),
+            v.c.occurred_at <= today)).scalar()
+        if asks >= limit:
+            raise ActionError(f"{account_id} was already asked {asks} time(s) in the last 90 "
+                              f"days (at most {limit} a quarter: the advocacy setting "
+                              "max_asks_per_quarter); ask again later")
         aid = new_id()
-        conn.execute(schema.advocacy_activities.insert().values(
+        conn.execute(v.insert().values(
             activity_id=aid, account_id=account_id, contact_id=contact_id, type=kind,
-            status="asked", occurred_at=dt.date.today(), value=None))
+            status="asked", occurred_at=today, value=None))
         row = _insert_action(conn, actor, account_id=account_id, type="advocacy_invite",
                              title=f"Advocacy ask: {kind.replace('_', ' ')}", owner=actor,
                              note=_text(note, "note", False, MAX_TEXT),

@@ -171,6 +171,19 @@ class Behavior(BaseModel):
                              "more than this share", "share", gt=0, le=1)
 
 
+class Advocacy(BaseModel):
+    """The advocacy ladder's limits (issue 25; greendoor.analytics.advocacy): how often an
+    account may be asked, and how long a reference counts as influencing a deal."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_asks_per_quarter: int = _f(2, "Advocacy: asks an account may get in 90 days (asking "
+                                   "more wears advocates out); a further ask is refused",
+                                   "asks", ge=1, le=20)
+    reference_influence_days: int = _f(90, "Advocacy: a new-business deal won within this "
+                                       "many days after a completed reference call counts as "
+                                       "influenced by references", "days", ge=7, le=365)
+
+
 class Experiments(BaseModel):
     """Defaults of a new experiment of playbooks (issue 25; greendoor.experiments): what it
     must be able to detect and how its interval is made."""
@@ -317,6 +330,7 @@ class Settings(BaseModel):
     notifications: Notifications = Notifications()
     capacity: Capacity = Capacity()
     experiments: Experiments = Experiments()
+    advocacy: Advocacy = Advocacy()
 
     @field_validator("rules_by_segment")
     @classmethod
@@ -436,7 +450,8 @@ SCALAR_SETTINGS = ("churn_horizon_days", "alert_quiet_days", "this_week_health_d
                    *[f"behavior.{k}" for k in Behavior.model_fields],
                    *[f"capacity.{k}" for k in Capacity.model_fields
                      if k != "hours_per_account_month"],
-                   *[f"experiments.{k}" for k in Experiments.model_fields])
+                   *[f"experiments.{k}" for k in Experiments.model_fields],
+                   *[f"advocacy.{k}" for k in Advocacy.model_fields])
 
 
 def get_path(settings: dict, path: str):

@@ -280,6 +280,30 @@ def test_an_experiment_started_on_the_actions_page_assigns_and_reports(demo):
     assert not any(c.value.startswith("Interval: Newcombe") for c in at.caption)
 
 
+def test_advocacy_ladder_promotes_a_ready_account_once_within_the_limit(demo):
+    """Issue 25: the ladder's figures, its ready accounts, and "Promote" asking one for the
+    next rung (an advocacy ask with its action row)."""
+    at = open_page("advocacy")
+    labels = {m.label for m in at.metric}
+    assert {"Referral conversion (12 months)", "Deals influenced by references"} <= labels
+    ready = frame_with(at, "next_rung")
+    assert len(ready) > 0
+    at.session_state["adv_ladder_accounts"] = {"selection": {"rows": [0], "columns": [],
+                                                             "cells": []}}
+    at.run()
+    button = at.button(key="adv_promote")
+    assert button.label == f"Promote to {ready['next_rung'].iloc[0]}"
+    button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    v = schema.advocacy_activities
+    with demo.connect() as conn:
+        asked = conn.execute(sa.select(v.c.type).where(
+            v.c.account_id == ready["account_id"].iloc[0], v.c.status == "asked")).scalars().all()
+    from greendoor.analytics.advocacy import LADDER
+
+    assert {r.ask for r in LADDER if r.name == ready["next_rung"].iloc[0]} <= set(asked)
+
+
 def test_churn_reasons_click_and_feedback_search(demo):
     at = open_page("churn_risk")
     events = frame_with(at, "tenure_days")

@@ -7,6 +7,7 @@ score snapshot's readiness conditions.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -159,3 +160,116 @@ def referrals(acts: pd.DataFrame, conn: Connection, f: Filters) -> dict:
     return {"referrals": int(len(ref)), "referral_value": float(ref["value"].fillna(0).sum()),
             "new_business_won": float(by.get("won", 0.0)),
             "new_business_open": float(by.get("open", 0.0))}
+
+
+# --------------------------------------------------------------------------- #
+# the advocacy ladder (issue 25; seed journey 9.5)
+# --------------------------------------------------------------------------- #
+@dataclasses.dataclass(frozen=True)
+class Rung:
+    """One step of the ladder: its name and the advocacy activity types that reach it
+    (a completed one); ``ask`` is the type a promotion asks for."""
+
+    name: str
+    types: tuple[str, ...]
+    ask: str
+
+
+#: Testimonial -> case study -> reference -> speaker -> advisory board (seeds 9.5.1); a
+#: public review counts as a testimonial. Referrals and community activity are not rungs:
+#: they are measured on their own (:func:`roi`, the evangelism pipeline).
+LADDER: tuple[Rung, ...] = (
+    Rung("Testimonial", ("testimonial", "review"), "testimonial"),
+    Rung("Case study", ("case_study",), "case_study"),
+    Rung("Reference", ("reference_call",), "reference_call"),
+    Rung("Speaker", ("speaking",), "speaking"),
+    Rung("Advisory board", ("advisory_board",), "advisory_board"),
+)
+
+
+def ladder(conn: Connection, f: Filters, max_asks: int) -> pd.DataFrame:
+    """Each scored account's place on :data:`LADDER` as of ``f.as_of`` (only activities
+    before it): ``account_id, name, segment, csm_owner, arr, health_score, level`` (0 =
+    not on the ladder, 1-5 = the highest rung with a completed activity), ``rung``,
+    ``next_rung``, ``next_ask`` (the activity type a promotion asks for), ``asks_90d``
+    (advocacy activities of any type in the 90 days before), ``declined_90d``,
+    ``fatigued`` (``asks_90d`` >= ``max_asks``), the readiness conditions of
+    :func:`candidates` and ``ready`` = promoter, green, no decline in 90 days, not
+    fatigued and a rung left to climb. Ready first, then by level and ARR."""
+    cand = candidates(conn, f)
+    cols = ["account_id", "name", "segment", "csm_owner", "arr", "health_score", "level",
+            "rung", "next_rung", "next_ask", "asks_90d", "declined_90d", "fatigued",
+            "promoter", "green", "champion_active", "advocacy_readiness", "ready"]
+    if cand.empty:
+        return pd.DataFrame(columns=cols)
+    v = schema.advocacy_activities
+    acts = pd.read_sql(sa.select(v.c.account_id, v.c.type, v.c.status, v.c.occurred_at)
+                       .where(v.c.occurred_at < f.as_of), conn)
+    acts["occurred_at"] = pd.to_datetime(acts["occurred_at"])
+    level_of = {t: i + 1 for i, r in enumerate(LADDER) for t in r.types}
+    done = acts[(acts["status"] == "completed") & acts["type"].isin(level_of)]
+    level = done.assign(level=done["type"].map(level_of)).groupby("account_id")["level"].max()
+    recent = acts[acts["occurred_at"] >= pd.Timestamp(f.as_of - dt.timedelta(days=90))]
+    asks = recent.groupby("account_id").size()
+    declined = recent[recent["status"] == "declined"].groupby("account_id").size()
+    df = cand.copy()
+    df["level"] = df["account_id"].map(level).fillna(0).astype(int)
+    df["rung"] = df["level"].map(lambda n: LADDER[n - 1].name if n else "Not on the ladder")
+    df["next_rung"] = df["level"].map(lambda n: LADDER[n].name if n < len(LADDER) else None)
+    df["next_ask"] = df["level"].map(lambda n: LADDER[n].ask if n < len(LADDER) else None)
+    df["asks_90d"] = df["account_id"].map(asks).fillna(0).astype(int)
+    df["declined_90d"] = df["account_id"].map(declined).fillna(0).astype(int)
+    df["fatigued"] = df["asks_90d"] >= max_asks
+    df["ready"] = (df["promoter"] & df["green"] & (df["declined_90d"] == 0) & ~df["fatigued"]
+                   & df["next_rung"].notna())
+    return df.sort_values(["ready", "level", "arr"], ascending=False, ignore_index=True)[cols]
+
+
+def ladder_counts(lad: pd.DataFrame) -> pd.DataFrame:
+    """Accounts per rung (``rung, level, accounts, ready``: ready to move up from it),
+    from the bottom of the ladder up."""
+    rows = [{"rung": "Not on the ladder", "level": 0}] + [
+        {"rung": r.name, "level": i + 1} for i, r in enumerate(LADDER)]
+    out = pd.DataFrame(rows)
+    g = lad.groupby("level").agg(accounts=("account_id", "size"), ready=("ready", "sum"))
+    out["accounts"] = out["level"].map(g["accounts"]).fillna(0).astype(int)
+    out["ready"] = out["level"].map(g["ready"]).fillna(0).astype(int)
+    return out
+
+
+def roi(conn: Connection, f: Filters, influence_days: int, days: int = 365) -> dict:
+    """What referrals and references brought in the ``days`` before ``f.as_of``, by stated
+    rules (accounts within the filters):
+
+    - ``referrals_asked`` (every referral activity), ``referrals_completed``,
+      ``referral_conversion`` = completed / asked; ``referral_pipeline`` (USD) = the
+      value recorded on the completed referrals (the referred deal's amount in the CRM
+      export);
+    - ``references`` (completed reference calls); ``influenced_deals`` and
+      ``influenced_revenue`` (USD): new-business opportunities **won** within
+      ``influence_days`` after a completed reference call (the time-window rule of
+      influence, not cause: a deal counts once, however many references preceded it).
+    """
+    start = f.as_of - dt.timedelta(days=days)
+    v, o = schema.advocacy_activities, schema.opportunities
+    q = sa.select(v.c.account_id, v.c.type, v.c.status, v.c.occurred_at, v.c.value).where(
+        v.c.occurred_at >= start, v.c.occurred_at < f.as_of)
+    flt = msql.account_filter(v.c.account_id, f.segment, f.owner)
+    acts = pd.read_sql(q.where(flt) if flt is not None else q, conn)
+    ref = acts[acts["type"] == "referral"]
+    done = ref[ref["status"] == "completed"]
+    calls = pd.to_datetime(acts.loc[(acts["type"] == "reference_call")
+                                    & (acts["status"] == "completed"), "occurred_at"])
+    won = pd.read_sql(sa.select(o.c.opportunity_id, o.c.amount, o.c.close_date).where(
+        o.c.type == "new_business", o.c.status == "won", o.c.close_date >= start,
+        o.c.close_date < f.as_of), conn)
+    won["close_date"] = pd.to_datetime(won["close_date"])
+    window = pd.Timedelta(days=influence_days)
+    hit = [bool(((calls < c) & (calls >= c - window)).any()) for c in won["close_date"]]
+    influenced = won[hit] if len(won) else won
+    return {"referrals_asked": int(len(ref)), "referrals_completed": int(len(done)),
+            "referral_conversion": len(done) / len(ref) if len(ref) else float("nan"),
+            "referral_pipeline": float(done["value"].fillna(0).sum()),
+            "references": int(len(calls)), "influenced_deals": int(len(influenced)),
+            "influenced_revenue": float(influenced["amount"].sum()),
+            "influence_days": influence_days}

@@ -64,3 +64,24 @@ def ask_pipeline(pipe: pd.DataFrame, theme: Theme, type_label=str) -> go.Figure:
     fig.update_layout(barmode="stack")
     fig.update_yaxes(autorange="reversed")
     return finish(fig, "Asks by activity type and status", theme, height=380, legend_below=True)
+
+
+def ladder(counts: pd.DataFrame, theme: Theme) -> go.Figure:
+    """Accounts on each rung of the advocacy ladder, the top rung on top, and how many
+    of them are ready to move up. ``counts``: ``rung, level, accounts, ready``
+    (:func:`greendoor.analytics.advocacy.ladder_counts`). A click selects a rung
+    (customdata: level)."""
+    c = counts.sort_values("level")
+    fig = go.Figure()
+    fig.add_trace(go.Bar(y=c["rung"], x=c["accounts"] - c["ready"], orientation="h",
+                         name="on the rung", marker_color=BLUE, customdata=c[["level"]],
+                         hovertemplate="%{y}: %{x} not ready<extra></extra>"))
+    fig.add_trace(go.Bar(y=c["rung"], x=c["ready"], orientation="h", name="ready to move up",
+                         marker_color=OUTCOME_COLORS["completed"],
+                         customdata=c[["level"]], text=[f"{r} ready" if r else "" for r in
+                                                        c["ready"]],
+                         textposition="outside",
+                         hovertemplate="%{y}: %{x} ready to move up<extra></extra>"))
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title="accounts")
+    return finish(fig, "Advocacy ladder: accounts on each rung", theme, height=360)
