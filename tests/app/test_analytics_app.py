@@ -343,6 +343,28 @@ def test_alert_inbox_bulk_acknowledge_round_trips(demo):
     assert st == dict.fromkeys(ids, "acknowledged") and audited == 2
 
 
+def test_alert_inbox_snoozes_in_bulk_and_the_alerts_leave_the_inbox(demo):
+    at = open_page("alerts")
+    inbox = frame_with(at, "severity")
+    at.session_state["alert_inbox"] = {"selection": {"rows": [0, 1, 2], "columns": [],
+                                                     "cells": []}}
+    at.run()
+    at.selectbox(key="alert_action").set_value("Snooze")
+    until = dt.date.today() + dt.timedelta(days=21)
+    at.date_input(key="alert_until").set_value(until)
+    next(b for b in at.button if b.label.startswith("Apply to 3")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    ids = inbox["alert_id"].iloc[:3].tolist()
+    al, log = schema.alerts, schema.audit_log
+    with demo.connect() as conn:
+        rows = conn.execute(sa.select(al.c.status, al.c.snoozed_until)
+                            .where(al.c.alert_id.in_(ids))).all()
+        audited = conn.execute(sa.select(sa.func.count()).select_from(log).where(
+            log.c.action == "alert.snooze")).scalar()
+    assert set(rows) == {("snoozed", until)} and audited == 3
+    assert not set(ids) & set(frame_with(at, "severity")["alert_id"])  # gone from the inbox
+
+
 def test_alert_inbox_assigns_alerts_to_a_csm(demo):
     at = open_page("alerts")
     inbox = frame_with(at, "severity")
