@@ -434,7 +434,8 @@ def advocacy(token: str, f: Filters) -> dict:
                 "candidates": AD.candidates(conn, f), "activities": acts,
                 "pipeline": AD.pipeline(acts), "referrals": AD.referrals(acts, conn, f),
                 "advocates": AD.advocates_vs_others(conn, f),
-                "ladder": AD.ladder(conn, f, adv["max_asks_per_quarter"]),
+                "ladder": (lad := AD.ladder(conn, f, adv["max_asks_per_quarter"])),
+                "evangelism": AD.evangelism(lad, conn, f),
                 "roi": AD.roi(conn, f, adv["reference_influence_days"]),
                 "max_asks": adv["max_asks_per_quarter"]}
 

@@ -103,7 +103,7 @@ else:
               help=f"{roi['influenced_deals']:,} new-business deals won within "
                    f"{roi['influence_days']} days after a completed reference call (a "
                    "time-window rule: influence, not cause; each deal counted once).")
-    left, right = st.columns([2, 3])
+    left, right = st.columns(2)
     with left:
         counts = AD.ladder_counts(lad)
         ev = shell.chart(charts.ladder(counts, shell.theme()), "adv_ladder", select=True)
@@ -124,6 +124,38 @@ else:
              "asks_90d": st.column_config.NumberColumn("Asks in 90 days", format="%d"),
              "arr": lists.money_col("ARR ($)"), "csm_owner": "CSM"}, height=300)
         actions_ui.promote_button(picked)
+
+st.subheader("Evangelism pipeline")
+ev_df = v["evangelism"]
+if ev_df.empty:
+    st.info("No account is in the evangelism pipeline yet (it needs scores and advocacy "
+            "activities).")
+else:
+    funnel = AD.evangelism_funnel(ev_df)
+    left, right = st.columns(2)
+    with left:
+        ev_click = shell.chart(charts.evangelism_funnel(funnel, shell.theme()), "adv_evangelism",
+                               select=True)
+        stage_pts = lists.clicked(ev_click)
+    with right:
+        stage = stage_pts[-1][0] if stage_pts else None
+        shown = ev_df if stage is None else ev_df[ev_df["stage"] == stage]
+        st.caption("Score 0-100: 25 each for a promoter, green health, an active champion and "
+                   "a completed public activity (community, speaking, review, case study, "
+                   "testimonial) in the year. Stages: identified (score 75+), invited (an "
+                   "ask in 90 days not yet answered), engaged (an accepted or completed "
+                   "activity in the year), active evangelist (two or more completed, one of "
+                   "them public)." + (f" Showing **{stage}**." if stage else ""))
+        lists.account_list(
+            shown.round({"arr": 0}), "adv_evangelists",
+            ["name", "stage", "evangelism_score", "completed_12m", "referral_value_12m", "rung",
+             "csm_owner"],
+            {"name": lists.name_col(), "stage": "Stage",
+             "evangelism_score": st.column_config.ProgressColumn(
+                 "Score", min_value=0, max_value=100, format="%.0f"),
+             "completed_12m": st.column_config.NumberColumn("Done in 12 months", format="%d"),
+             "referral_value_12m": lists.money_col("Referred ($)"), "rung": "Rung",
+             "csm_owner": "CSM"}, height=300)
 
 pipe = v["pipeline"]
 st.subheader("Advocacy pipeline (12 months)")

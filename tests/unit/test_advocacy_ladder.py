@@ -85,3 +85,38 @@ def test_ladder_levels_readiness_and_the_ask_limit(scored_store_copy):
         A.invite_to_advocacy(eng, aid, "reference_call", today=as_of)
     with eng.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(v)).scalar() == n
+
+
+def test_evangelism_stages_and_score_by_hand(engine):
+    """As of 1 Sep 2026. A: promoter, green, champion; a completed community talk (public)
+    and a completed reference in the year -> active evangelist, score 25 x 4 = 100.
+    B: promoter, green, champion; an accepted case study -> engaged, 75 (nothing public
+    completed). C: promoter, green, no champion; a testimonial asked on 15 Aug, unanswered
+    -> invited, 50. D: promoter, green, champion, no activity -> identified, 75.
+    E: promoter only -> 25, in no stage. F: a referral completed in June 2025, more than a
+    year before -> nothing counts, in no stage."""
+    ids = list("ABCDEF")
+    accounts = pd.DataFrame({"account_id": ids, "name": ids,
+                             "signup_date": pd.to_datetime(["2024-01-01"] * 6)})
+    acts = pd.DataFrame({
+        "activity_id": [f"v{i}" for i in range(5)], "account_id": ["A", "A", "B", "C", "F"],
+        "type": ["community", "reference_call", "case_study", "testimonial", "referral"],
+        "status": ["completed", "completed", "accepted", "asked", "completed"],
+        "occurred_at": pd.to_datetime(["2026-05-01", "2026-03-01", "2026-06-01", "2026-08-15",
+                                       "2025-06-01"]),
+        "value": [None, None, None, None, 1000.0]})
+    with engine.begin() as conn:
+        bulk_insert(conn, schema.accounts, accounts)
+        bulk_insert(conn, schema.advocacy_activities, acts)
+    lad = pd.DataFrame({"account_id": ids, "arr": [10.0] * 6,
+                        "promoter": [True, True, True, True, True, False],
+                        "green": [True, True, True, True, False, False],
+                        "champion_active": [True, True, False, True, False, False]})
+    with engine.connect() as conn:
+        ev = AD.evangelism(lad, conn, Filters(as_of=dt.date(2026, 9, 1))).set_index("account_id")
+    assert ev["stage"].to_dict() == {"A": "active evangelist", "B": "engaged", "C": "invited",
+                                     "D": "identified"}
+    assert ev["evangelism_score"].to_dict() == {"A": 100.0, "B": 75.0, "C": 50.0, "D": 75.0}
+    funnel = AD.evangelism_funnel(ev.reset_index()).set_index("stage")["accounts"]
+    assert funnel.to_dict() == {"identified": 1, "invited": 1, "engaged": 1,
+                                "active evangelist": 1}

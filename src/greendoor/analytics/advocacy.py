@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -273,3 +274,69 @@ def roi(conn: Connection, f: Filters, influence_days: int, days: int = 365) -> d
             "references": int(len(calls)), "influenced_deals": int(len(influenced)),
             "influenced_revenue": float(influenced["amount"].sum()),
             "influence_days": influence_days}
+
+
+#: Evangelism stages, from the first to the last (issue 25; seed journey 9.8).
+EVANGELISM_STAGES = ("identified", "invited", "engaged", "active evangelist")
+#: Activities that speak in public: what makes an advocate an evangelist.
+PUBLIC_TYPES = ("community", "speaking", "review", "case_study", "testimonial")
+
+
+def evangelism(lad: pd.DataFrame, conn: Connection, f: Filters) -> pd.DataFrame:
+    """The evangelism pipeline as of ``f.as_of`` from a :func:`ladder` frame:
+    ``evangelism_score`` (0-100) = 25 each for a promoter, green health, an active champion
+    and community activity (a completed public activity, :data:`PUBLIC_TYPES`, in the
+    year before); ``stage``, the furthest reached:
+
+    - ``active evangelist``: 2 or more completed activities in the year, one of them public;
+    - ``engaged``: a completed or accepted activity in the year;
+    - ``invited``: an ask in the 90 days before that is not answered yet;
+    - ``identified``: a score of 75 or more, and none of the above;
+
+    accounts in no stage are left out. Also ``completed_12m``, ``public_12m``,
+    ``referral_value_12m`` (USD recorded on completed referrals: what the stage brought).
+    Furthest stage first, then score and ARR."""
+    cols = [*lad.columns, "evangelism_score", "stage", "completed_12m", "public_12m",
+            "referral_value_12m"]
+    if lad.empty:
+        return pd.DataFrame(columns=cols)
+    v = schema.advocacy_activities
+    year = pd.read_sql(sa.select(v.c.account_id, v.c.type, v.c.status, v.c.occurred_at,
+                                 v.c.value).where(
+        v.c.occurred_at < f.as_of, v.c.occurred_at >= f.as_of - dt.timedelta(days=365)), conn)
+    year["occurred_at"] = pd.to_datetime(year["occurred_at"])
+    done = year[year["status"] == "completed"]
+    completed = done.groupby("account_id").size()
+    public = done[done["type"].isin(PUBLIC_TYPES)].groupby("account_id").size()
+    answered = year[year["status"].isin(["accepted", "completed"])].groupby("account_id").size()
+    recent = year["occurred_at"] >= pd.Timestamp(f.as_of - dt.timedelta(days=90))
+    waiting = year[recent & (year["status"] == "asked")].groupby("account_id").size()
+    referral = done[done["type"] == "referral"].groupby("account_id")["value"].sum()
+    df = lad.copy()
+    df["completed_12m"] = df["account_id"].map(completed).fillna(0).astype(int)
+    df["public_12m"] = df["account_id"].map(public).fillna(0).astype(int)
+    df["referral_value_12m"] = df["account_id"].map(referral).fillna(0.0)
+    df["evangelism_score"] = 25.0 * (df["promoter"].astype(int) + df["green"].astype(int)
+                                     + df["champion_active"].astype(int)
+                                     + (df["public_12m"] > 0).astype(int))
+    stage = np.select(
+        [(df["completed_12m"] >= 2) & (df["public_12m"] >= 1),
+         df["account_id"].map(answered).fillna(0) > 0,
+         df["account_id"].map(waiting).fillna(0) > 0,
+         df["evangelism_score"] >= 75],
+        ["active evangelist", "engaged", "invited", "identified"], default="")
+    df["stage"] = stage
+    df = df[df["stage"] != ""]
+    order = df["stage"].map({s: i for i, s in enumerate(EVANGELISM_STAGES)})
+    return (df.assign(_o=order).sort_values(["_o", "evangelism_score", "arr"],
+                                            ascending=False)
+            .drop(columns="_o").reset_index(drop=True)[cols])
+
+
+def evangelism_funnel(ev: pd.DataFrame) -> pd.DataFrame:
+    """``stage, accounts, arr, completed_12m, referral_value_12m`` per stage of
+    :data:`EVANGELISM_STAGES` (zeros for an empty stage), first stage first."""
+    g = ev.groupby("stage").agg(accounts=("account_id", "size"), arr=("arr", "sum"),
+                                completed_12m=("completed_12m", "sum"),
+                                referral_value_12m=("referral_value_12m", "sum"))
+    return g.reindex(list(EVANGELISM_STAGES), fill_value=0).rename_axis("stage").reset_index()

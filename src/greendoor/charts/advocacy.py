@@ -80,8 +80,27 @@ def ladder(counts: pd.DataFrame, theme: Theme) -> go.Figure:
                          marker_color=OUTCOME_COLORS["completed"],
                          customdata=c[["level"]], text=[f"{r} ready" if r else "" for r in
                                                         c["ready"]],
-                         textposition="outside",
+                         textposition="outside", cliponaxis=False,
                          hovertemplate="%{y}: %{x} ready to move up<extra></extra>"))
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(title="accounts")
-    return finish(fig, "Advocacy ladder: accounts on each rung", theme, height=360)
+    top = float(c["accounts"].max()) if len(c) else 1.0
+    fig.update_xaxes(title="accounts", range=[0, max(top, 1.0) * 1.35])
+    return finish(fig, "Accounts on each rung", theme, height=380, legend_below=True)
+
+
+def evangelism_funnel(funnel: pd.DataFrame, theme: Theme) -> go.Figure:
+    """Accounts per evangelism stage, first stage on top, with what each stage brought
+    (completed activities in the year). ``funnel``: ``stage, accounts, completed_12m``
+    (:func:`greendoor.analytics.advocacy.evangelism_funnel`). A click selects a stage
+    (customdata: stage)."""
+    c = funnel.iloc[::-1]
+    fig = go.Figure(go.Bar(
+        y=[s.capitalize() for s in c["stage"]], x=c["accounts"], orientation="h",
+        marker_color=OUTCOME_COLORS["completed"], customdata=c[["stage"]],
+        text=[f"{n:,}" for n in c["accounts"]], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{x} accounts, %{customdata[1]:,} activities done in 12 "
+                      "months<extra></extra>"))
+    fig.data[0].customdata = c[["stage", "completed_12m"]].to_numpy()
+    top = float(c["accounts"].max()) if len(c) else 1.0
+    fig.update_xaxes(title="accounts", range=[0, max(top, 1.0) * 1.25])
+    return finish(fig, "Accounts per stage", theme, height=320)
