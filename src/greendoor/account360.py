@@ -113,14 +113,17 @@ def usage_weekly(conn: Connection, account_id: str, as_of: dt.date) -> pd.DataFr
 
 
 def timeline(conn: Connection, account_id: str, as_of: dt.date) -> pd.DataFrame:
-    """Tickets, surveys, interactions and actions dated before ``as_of``, newest first:
-    ``when`` (timestamp), ``kind`` (ticket | survey | interaction | action), ``what``
-    (one line) and ``flag`` (an escalated ticket). At the data's latest date
+    """Tickets, surveys, interactions, community and social mentions by the account's
+    people and actions dated before ``as_of``, newest first: ``when`` (timestamp),
+    ``kind`` (ticket | survey | interaction | mention | action), ``what`` (one line:
+    a mention's source, author and text) and ``flag`` (an escalated ticket). At the
+    data's latest date
     (:func:`greendoor.periods.default_as_of`) or later, actions taken since then (in
     the app, after the export) show too: that is the present."""
     ts = dt.datetime.combine(as_of, dt.time())
     present = periods.is_present(conn, as_of)
     t, r, i, act = schema.tickets, schema.survey_responses, schema.interactions, schema.actions
+    m = schema.mentions
     queries = [
         sa.select(t.c.opened_at.label("when"), sa.literal("ticket").label("kind"),
                   (sa.func.coalesce(t.c.priority, "") + sa.literal(" · ")
@@ -137,6 +140,12 @@ def timeline(conn: Connection, account_id: str, as_of: dt.date) -> pd.DataFrame:
                                       else_="")).label("what"),
                   sa.literal(False).label("flag"))
         .where(i.c.account_id == account_id, i.c.occurred_at < ts),
+        sa.select(sa.cast(m.c.occurred_at, sa.DateTime).label("when"),
+                  sa.literal("mention").label("kind"),
+                  (m.c.source + sa.literal(" · ") + sa.func.coalesce(m.c.author, "anonymous")
+                   + sa.literal(": ") + sa.func.substr(m.c.text, 1, 200)).label("what"),
+                  sa.literal(False).label("flag"))
+        .where(m.c.account_id == account_id, m.c.occurred_at < as_of),
         sa.select(act.c.created_at.label("when"), sa.literal("action").label("kind"),
                   act.c.title.label("what"), sa.literal(False).label("flag"))
         .where(act.c.account_id == account_id, act.c.type != "playbook_step",

@@ -184,6 +184,32 @@ class Advocacy(BaseModel):
                                        "influenced by references", "days", ge=7, le=365)
 
 
+class Mentions(BaseModel):
+    """Community and social mentions (issue 25; greendoor.analytics.mentions): the names that
+    count for the share of voice, VADER's cut-offs, and the negative-mention alert."""
+
+    model_config = ConfigDict(extra="forbid")
+    brand_keywords: list[str] = _f(["Nimbus"], "Mentions: words naming the product (the "
+                                   "demo's product is Nimbus: set your own)", "words")
+    competitors: dict[str, list[str]] = _f(
+        {"Stratus": ["Stratus"], "Cirrus": ["Cirrus"]},
+        "Mentions: each competitor and the words naming it (the demo's: set your own)",
+        "words")
+    negative_below: float = _f(-0.05, "Mentions: a compound sentiment at or below this is "
+                               "negative (VADER's authors: -0.05)", "score", ge=-1, le=0)
+    positive_above: float = _f(0.05, "Mentions: a compound sentiment at or above this is "
+                               "positive (VADER's authors: +0.05)", "score", ge=0, le=1)
+    alert_days: int = _f(30, "Mentions: a negative mention by an account's people in this "
+                         "many days raises an alert", "days", ge=1, le=365)
+
+    @field_validator("brand_keywords")
+    @classmethod
+    def _brand(cls, v):
+        if not [w for w in v if w.strip()]:
+            raise ValueError("name the product in at least one word")
+        return v
+
+
 class Experiments(BaseModel):
     """Defaults of a new experiment of playbooks (issue 25; greendoor.experiments): what it
     must be able to detect and how its interval is made."""
@@ -331,6 +357,7 @@ class Settings(BaseModel):
     capacity: Capacity = Capacity()
     experiments: Experiments = Experiments()
     advocacy: Advocacy = Advocacy()
+    mentions: Mentions = Mentions()
 
     @field_validator("rules_by_segment")
     @classmethod
@@ -451,7 +478,9 @@ SCALAR_SETTINGS = ("churn_horizon_days", "alert_quiet_days", "this_week_health_d
                    *[f"capacity.{k}" for k in Capacity.model_fields
                      if k != "hours_per_account_month"],
                    *[f"experiments.{k}" for k in Experiments.model_fields],
-                   *[f"advocacy.{k}" for k in Advocacy.model_fields])
+                   *[f"advocacy.{k}" for k in Advocacy.model_fields],
+                   *[f"mentions.{k}" for k in ("negative_below", "positive_above",
+                                               "alert_days")])
 
 
 def get_path(settings: dict, path: str):

@@ -97,3 +97,34 @@ NPS_COMMENTS = {
     "detractor": ("Too many bugs lately.", "Hard to get value; considering alternatives.",
                   "Support response has been slow."),
 }
+
+#: The demo's product and its competitors, as the mentions name them (the settings'
+#: ``mentions.brand_keywords`` and ``mentions.competitors`` default to these).
+PRODUCT = "Nimbus"
+COMPETITORS = ("Stratus", "Cirrus")
+MENTION_SOURCES = ("community", "linkedin", "x", "g2", "reddit")
+#: Community and social posts by tone; {product} and {competitor} are filled in.
+MENTION_TEXTS = {
+    "positive": (
+        "{product} dashboards have made our weekly ops review so much faster. Love it.",
+        "Big thanks to the {product} support team, they fixed our SSO issue in an hour!",
+        "Just presented our {product} rollout at the user group, great community.",
+        "Five stars for {product}: easy to set up and the reports are excellent.",
+        "We compared {competitor} and {product}; {product} won easily on usability.",
+        "The new {product} workflows feature is a huge win for our team.",
+    ),
+    "neutral": (
+        "Anyone know if {product} supports exporting scheduled reports to S3?",
+        "Migrating our data import mapping to {product} this quarter.",
+        "How does {product} handle API rate limits for bulk syncs?",
+        "Looking at {competitor} and {product} for our analytics stack, any experiences?",
+        "Attending the {product} webinar on permissions next week.",
+    ),
+    "negative": (
+        "{product} has been down twice this week and support is slow to respond. Frustrating.",
+        "Really disappointed with {product} lately, too many bugs in the exports.",
+        "Seriously considering moving to {competitor}, {product} pricing is getting ridiculous.",
+        "The {product} Salesforce sync broke again. Terrible experience.",
+        "Our team hates the new {product} navigation, it's confusing and slow.",
+    ),
+}

@@ -130,6 +130,7 @@ class _Simulation:
             "churn_events": self._churn_df(),
             "advocacy_activities": self.advocacy_df,
             "invoices": self._invoices(),
+            "mentions": self._mentions(),
             "actions": self._actions_df(),
             "forecast_calls": self._forecast_calls_df(),
         }
@@ -1093,6 +1094,55 @@ class _Simulation:
         df = pd.DataFrame(rows)
         df["attended"] = df["attended"].astype("boolean")
         return df
+
+    def _mentions(self) -> pd.DataFrame:
+        """Community and social mentions (issue 25), from their own random stream: each
+        customer's people post about the product in about 8 % of the months they are
+        customers, in a tone that follows the account's engagement that day (low
+        engagement: more negative posts, some of them naming a competitor); anonymous
+        posts, one a day on average, name a competitor a third of the time. Reach is
+        lognormal (median 500), engagement about 2 % of it."""
+        rng = np.random.default_rng(np.random.SeedSequence([self.p.seed, 14]))
+        D, A = self.D, self.A
+        people = self.contacts_df.groupby("account_id")["name"].apply(list).to_dict()
+        rows: list[dict] = []
+
+        def post(day: int, tone: str, account: str | None, author: str) -> None:
+            text = rng.choice(N.MENTION_TEXTS[tone])
+            rival = N.COMPETITORS[int(rng.integers(len(N.COMPETITORS)))]
+            reach = float(np.round(rng.lognormal(np.log(500), 1.2)))
+            rows.append(dict(
+                mention_id=f"MEN-{len(rows) + 1:06d}", account_id=account,
+                source=N.MENTION_SOURCES[int(rng.integers(len(N.MENTION_SOURCES)))],
+                author=author, text=text.format(product=N.PRODUCT, competitor=rival),
+                occurred_at=self.start + day, reach=reach,
+                engagement=float(rng.binomial(int(reach), 0.02)), url=None))
+
+        months = max(D // 30, 1)
+        for a in range(A):
+            names = people.get(self.ids[a])
+            if not names:
+                continue
+            lo = max(int(self.signup_day[a]), 0)
+            hi = min(int(self.churn_day[a]), D - 1)
+            n = rng.binomial(months, 0.08)
+            for day in np.sort(rng.integers(0, D - 1, n)):
+                if not lo <= day < hi:
+                    continue
+                e = float(self.e[a, day])
+                p_neg = float(np.clip(0.6 - e, 0.05, 0.6))
+                p_pos = float(np.clip(e - 0.2, 0.1, 0.7))
+                u = rng.random()
+                tone = "negative" if u < p_neg else "positive" if u < p_neg + p_pos \
+                    else "neutral"
+                post(int(day), tone, self.ids[a], names[int(rng.integers(len(names)))])
+        for day in np.sort(rng.integers(0, D - 1, D)):
+            tone = ("negative", "neutral", "positive")[int(rng.choice(3, p=[0.25, 0.4, 0.35]))]
+            post(int(day), tone, None, f"@user{int(rng.integers(10_000, 99_999))}")
+        df = pd.DataFrame(rows, columns=["mention_id", "account_id", "source", "author", "text",
+                                         "occurred_at", "reach", "engagement", "url"])
+        df["occurred_at"] = pd.to_datetime(df["occurred_at"])
+        return df.sort_values(["occurred_at", "mention_id"], ignore_index=True)
 
     def _invoices(self) -> pd.DataFrame:
         rng = self.rng

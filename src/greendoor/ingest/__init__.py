@@ -513,7 +513,8 @@ def freshness(engine: Engine) -> pd.DataFrame:
                 "tickets": "opened_at", "survey_responses": "responded_at",
                 "contacts": "last_engaged_at", "interactions": "occurred_at",
                 "opportunities": "close_date", "churn_events": "churn_date",
-                "advocacy_activities": "occurred_at", "invoices": "issued_at"}
+                "advocacy_activities": "occurred_at", "invoices": "issued_at",
+                "mentions": "occurred_at"}
     il = schema.import_log
     last_load: dict[str, dt.datetime] = {}
     rows = []

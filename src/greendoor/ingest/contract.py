@@ -63,7 +63,8 @@ ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("opportunities", "status"): ("open", "won", "lost"),
     ("churn_events", "reason"): ("pricing", "budget", "competitor", "features", "support", "other"),
     ("advocacy_activities", "type"): ("reference_call", "case_study", "review", "referral",
-                                      "testimonial", "speaking", "community"),
+                                      "testimonial", "speaking", "community",
+                                      "advisory_board"),
     ("advocacy_activities", "status"): ("asked", "accepted", "completed", "declined"),
 }
 
@@ -88,13 +89,15 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("churn_events", "refund_amount"): (0, 1e10),
     ("advocacy_activities", "value"): (0, 1e11),
     ("invoices", "amount"): (-1e11, 1e11),  # credit notes are negative
+    ("mentions", "reach"): (0, 1e11),
+    ("mentions", "engagement"): (0, 1e11),
 }
 
 #: Longest text a cell may hold (characters): ids and short labels, and free text.
 MAX_TEXT = 1_000
 MAX_FREE_TEXT = 10_000
 FREE_TEXT = {("survey_responses", "comment"), ("churn_events", "feedback"),
-             ("tickets", "subject"), ("interactions", "note")}
+             ("tickets", "subject"), ("interactions", "note"), ("mentions", "text")}
 
 
 def max_text(table: str, column: str) -> int:

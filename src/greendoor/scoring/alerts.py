@@ -106,3 +106,43 @@ def gap_alerts(conn: Connection, as_of: dt.date, settings: dict,
                         "title": f"Documentation gap: {len(g)} how-to tickets on '{topic}'",
                         "evidence": {"topic": topic, "tickets": len(g), "accounts": accounts}})
     return pd.DataFrame(out, columns=["account_id", "rule", "severity", "title", "evidence"])
+
+
+def mention_alerts(conn: Connection, as_of: dt.date, settings: dict,
+                   scored: pd.Index | None = None) -> pd.DataFrame:
+    """Negative mentions by an account's people (issue 25): one ``negative_mention`` alert
+    (warning) per account with a mention in the ``mentions.alert_days`` before ``as_of``
+    whose VADER sentiment is at or below ``mentions.negative_below``
+    (:mod:`greendoor.analytics.mentions`); the latest one in the title, all of them
+    counted in the evidence. Only ``scored`` accounts when given. Empty without mentions."""
+    from greendoor.analytics import mentions as MN
+
+    cfg = settings["mentions"]
+    m = schema.mentions
+    cols = ["account_id", "rule", "severity", "title", "evidence"]
+    if conn.execute(sa.select(sa.literal(1)).select_from(m).limit(1)).first() is None:
+        return pd.DataFrame(columns=cols)  # no mentions in the store: no VADER load
+    df = pd.read_sql(sa.select(m.c.account_id, m.c.source, m.c.author, m.c.text,
+                               m.c.occurred_at).where(
+        m.c.account_id.is_not(None), m.c.occurred_at < as_of,
+        m.c.occurred_at >= as_of - dt.timedelta(days=cfg["alert_days"]))
+        .order_by(m.c.occurred_at.desc()), conn)
+    if scored is not None:
+        df = df[df["account_id"].isin(scored)]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    df["sentiment"] = MN.sentiment(df["text"])
+    neg = df[df["sentiment"] <= cfg["negative_below"]]
+    rows = []
+    for account, g in neg.groupby("account_id", sort=True):
+        last = g.iloc[0]
+        text = str(last["text"])
+        snippet = text if len(text) <= 90 else text[:87].rstrip() + "…"
+        rows.append((account, "negative_mention", "warning",
+                     f"Negative mention on {last['source']}: \u201c{snippet}\u201d",
+                     {"mentions": int(len(g)), "source": last["source"],
+                      "author": last["author"], "text": text,
+                      "date": str(pd.Timestamp(last["occurred_at"]).date()),
+                      "sentiment": float(last["sentiment"]),
+                      "threshold": cfg["negative_below"]}))
+    return pd.DataFrame(rows, columns=cols)

@@ -642,7 +642,8 @@ def _score(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None, re
         al = AL.account_alerts(f, out, plan.settings, as_of, drivers)
         with engine.connect() as conn:
             gaps = AL.gap_alerts(conn, as_of, plan.settings, f["arr"])
-        al = pd.concat([al, gaps], ignore_index=True)
+            said = AL.mention_alerts(conn, as_of, plan.settings, f.index)
+        al = pd.concat([x for x in (al, gaps, said) if len(x)] or [al], ignore_index=True)
         secs["alerts"] = time.perf_counter() - t5
         secs["scoring"] = time.perf_counter() - t3
         step(0.95, "Writing snapshots")

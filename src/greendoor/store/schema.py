@@ -221,6 +221,22 @@ invoices = sa.Table(
     sa.Column("amount", Money, nullable=False),
 )
 
+mentions = sa.Table(
+    "mentions",
+    metadata,
+    # Community and social mentions (issue 25; optional): a post, review or comment that
+    # names the product or a competitor, by an author who may be one of an account's people.
+    _id("mention_id"),
+    _ref(nullable=True),  # the account, when the author is known to belong to one
+    sa.Column("source", Str, nullable=False),  # community | linkedin | x | g2 | reddit | blog ...
+    sa.Column("author", Str),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("occurred_at", sa.Date, nullable=False),
+    sa.Column("reach", sa.Double),  # audience: followers or views
+    sa.Column("engagement", sa.Double),  # likes + comments + shares
+    sa.Column("url", Str),
+)
+
 #: Canonical tables in load order (accounts first).
 CANONICAL_TABLES: tuple[sa.Table, ...] = (
     accounts,
@@ -234,6 +250,7 @@ CANONICAL_TABLES: tuple[sa.Table, ...] = (
     churn_events,
     advocacy_activities,
     invoices,
+    mentions,
 )
 
 # --------------------------------------------------------------------------- #
@@ -620,4 +637,12 @@ WRITTEN_TABLES: tuple[sa.Table, ...] = (
     forecast_backtests,
     renewal_forecasts,
     store_meta,
+    forecast_calls,
+    benchmarks,
+    notifications,
+    automation_rules,
+    automation_firings,
+    experiments,
+    experiment_assignments,
+    users,
 )
