@@ -28,6 +28,7 @@ from greendoor.analytics import behavior as BH
 from greendoor.analytics import benchmarks as BM
 from greendoor.analytics import churn_risk, portfolio_health, this_week
 from greendoor.analytics import expansion as EX
+from greendoor.analytics import mentions as MN
 from greendoor.analytics import model_quality as Q
 from greendoor.analytics import renewals as RN
 from greendoor.analytics import segments as SG
@@ -438,6 +439,21 @@ def advocacy(token: str, f: Filters) -> dict:
                 "evangelism": AD.evangelism(lad, conn, f),
                 "roi": AD.roi(conn, f, adv["reference_influence_days"]),
                 "max_asks": adv["max_asks_per_quarter"]}
+
+
+@loader(ttl=3600, spinner="Reading the mentions…")
+def mentions(token: str, f: Filters) -> dict:
+    """Community and social mentions of the year before the as-of date
+    (:mod:`greendoor.analytics.mentions`): the frame, its months, influencers and the
+    share of voice over the last 90 days."""
+    with engine().connect() as conn:
+        settings = S.current(conn)[1]
+        df = MN.mentions(conn, f, settings)
+    recent = df[pd.to_datetime(df["occurred_at"]) >= pd.Timestamp(f.as_of - dt.timedelta(days=90))]
+    cfg = settings["mentions"]
+    return {"mentions": df, "recent": recent, "monthly": MN.monthly(df),
+            "influencers": MN.influencers(df), "share": MN.share_of_voice(
+                recent["text"], cfg["brand_keywords"], cfg["competitors"])}
 
 
 @loader(ttl=3600, spinner="Clustering accounts by behavior…")

@@ -144,6 +144,8 @@ POWERS = {
     "churn_events": "churn reasons",
     "advocacy_activities": "the advocacy pipeline",
     "invoices": "late payments",
+    "mentions": "community and social sentiment, influencers, share of voice and "
+                "negative-mention alerts",
 }
 
 

@@ -157,6 +157,56 @@ else:
              "referral_value_12m": lists.money_col("Referred ($)"), "rung": "Rung",
              "csm_owner": "CSM"}, height=300)
 
+st.subheader("Community and social")
+if status["counts"].get("mentions", 0) == 0:
+    shell.missing_data_note(status, ["mentions"])
+else:
+    mv = data.mentions(token, f)
+    rec, share = mv["recent"], mv["share"].set_index("name")
+    n = len(rec)
+    m1, m2, m3, m4 = st.columns(4, border=True)
+    m1.metric("Mentions (90 days)", f"{n:,}")
+    net = ((rec["tone"] == "positive").sum() - (rec["tone"] == "negative").sum()) / n if n else None
+    m2.metric("Net sentiment (90 days)", "—" if net is None else f"{net * 100:+.0f}",
+              help="% positive − % negative mentions (VADER compound at or above +0.05 / at or "
+                   "below −0.05: the settings mentions.positive_above / negative_below).")
+    us = share.at["us", "share"] if "us" in share.index else float("nan")
+    m3.metric("Share of voice (90 days)", "—" if us != us else f"{us:.0%}",
+              help="Mentions naming the product over mentions naming it or a competitor "
+                   "(the keyword lists in the settings); "
+                   + ", ".join(f"{k}: {r.mentions:,}" for k, r in share.iterrows()) + ".")
+    neg = rec[(rec["tone"] == "negative") & rec["account_id"].notna()]
+    m4.metric("Negative, by customers' people (90 days)", f"{len(neg):,}",
+              help="Each raises an alert on its account at the next scoring.")
+    left, right = st.columns(2)
+    with left:
+        shell.chart(charts.mentions_monthly(mv["monthly"], shell.theme()), "adv_mentions")
+    with right:
+        st.markdown("**Most influential authors** (12 months)")
+        st.caption("Influence of a mention = log10(1 + reach) + log10(1 + reactions): ten "
+                   "times the audience adds one point; an author's is the sum of theirs.")
+        lists.table(mv["influencers"], key="adv_influencers", height=300,
+                    column_order=["author", "name", "mentions", "influence", "sentiment",
+                                  "negative"],
+                    column_config={"author": "Author", "name": "Account",
+                                   "mentions": "Mentions",
+                                   "influence": st.column_config.NumberColumn(
+                                       "Influence", format="%.1f"),
+                                   "sentiment": st.column_config.NumberColumn(
+                                       "Mean sentiment", format="%+.2f"),
+                                   "negative": "Negative"})
+    if len(neg):
+        st.markdown("**Negative mentions by customers' people** (90 days): act on the account")
+        lists.account_list(
+            neg.rename(columns={"occurred_at": "posted"}), "adv_negative_mentions",
+            ["name", "posted", "source", "author", "text", "sentiment"],
+            {"name": lists.name_col(),
+             "posted": st.column_config.DateColumn("Posted", format="D MMM YYYY"),
+             "source": "Source", "author": "Author",
+             "text": st.column_config.TextColumn("Said", width="large"),
+             "sentiment": st.column_config.NumberColumn("Sentiment", format="%+.2f")},
+            height=260)
+
 pipe = v["pipeline"]
 st.subheader("Advocacy pipeline (12 months)")
 if pipe.empty:

@@ -189,8 +189,8 @@ class Mentions(BaseModel):
     count for the share of voice, VADER's cut-offs, and the negative-mention alert."""
 
     model_config = ConfigDict(extra="forbid")
-    brand_keywords: list[str] = _f(["Nimbus"], "Mentions: words naming the product (the "
-                                   "demo's product is Nimbus: set your own)", "words")
+    brand_keywords: list[str] = _f(["Lumora"], "Mentions: words naming the product (the "
+                                   "demo's product is Lumora: set your own)", "words")
     competitors: dict[str, list[str]] = _f(
         {"Stratus": ["Stratus"], "Cirrus": ["Cirrus"]},
         "Mentions: each competitor and the words naming it (the demo's: set your own)",

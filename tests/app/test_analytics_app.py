@@ -78,6 +78,8 @@ def test_analytics_pages_on_ravenstack_say_what_is_missing(ravenstack_store, mon
     expected = {"expansion": "opportunities", "renewals": "renewal", "advocacy": "survey_responses",
                 "segmentation": "No score snapshot"}[page]
     assert expected in notes
+    if page == "advocacy":  # no mentions: what they would power
+        assert "mentions" in notes and "share of voice" in notes
 
 
 def test_expansion_stage_click_lists_deals_and_signal_creates_opportunity(demo):
@@ -278,6 +280,14 @@ def test_an_experiment_started_on_the_actions_page_assigns_and_reports(demo):
     assert arms.loc[arms["arm"] == "retention_14d", "action_id"].notna().all()
     assert any("the outcome window closes on 27 Dec 2026" in i.value for i in at.info)
     assert not any(c.value.startswith("Interval: Newcombe") for c in at.caption)
+
+
+def test_advocacy_community_and_social_on_the_demo(demo):
+    at = open_page("advocacy")
+    labels = {m.label: m.value for m in at.metric}
+    assert int(labels["Mentions (90 days)"].replace(",", "")) > 0
+    assert labels["Share of voice (90 days)"].endswith("%")
+    assert len(frame_with(at, "influence")) > 0
 
 
 def test_advocacy_ladder_promotes_a_ready_account_once_within_the_limit(demo):

@@ -104,3 +104,20 @@ def evangelism_funnel(funnel: pd.DataFrame, theme: Theme) -> go.Figure:
     top = float(c["accounts"].max()) if len(c) else 1.0
     fig.update_xaxes(title="accounts", range=[0, max(top, 1.0) * 1.25])
     return finish(fig, "Accounts per stage", theme, height=320)
+
+
+def mentions_monthly(month: pd.DataFrame, theme: Theme) -> go.Figure:
+    """Mentions per month by tone (negative, neutral, positive stacked), from
+    :func:`greendoor.analytics.mentions.monthly`. A click selects a month and tone
+    (customdata: month, tone)."""
+    fig = go.Figure()
+    colors = {"negative": OUTCOME_COLORS["detractors"], "neutral": OUTCOME_COLORS["passives"],
+              "positive": OUTCOME_COLORS["promoters"]}
+    for tone in ("negative", "neutral", "positive"):
+        fig.add_trace(go.Bar(x=month["month"], y=month[tone], name=tone, marker_color=colors[tone],
+                             customdata=[[str(m.date()), tone] for m in month["month"]],
+                             hovertemplate="%{x|%b %Y}: %{y} " + tone + "<extra></extra>"))
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(tickformat="%b %Y")
+    fig.update_yaxes(title="mentions")
+    return finish(fig, "Mentions per month, by tone", theme, height=340)

@@ -100,7 +100,7 @@ NPS_COMMENTS = {
 
 #: The demo's product and its competitors, as the mentions name them (the settings'
 #: ``mentions.brand_keywords`` and ``mentions.competitors`` default to these).
-PRODUCT = "Nimbus"
+PRODUCT = "Lumora"
 COMPETITORS = ("Stratus", "Cirrus")
 MENTION_SOURCES = ("community", "linkedin", "x", "g2", "reddit")
 #: Community and social posts by tone; {product} and {competitor} are filled in.
