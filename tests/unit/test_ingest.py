@@ -427,3 +427,26 @@ def test_a_bad_cell_in_a_later_slice_names_its_line_and_nothing_is_written(
     assert got == {("usage.csv", 12_346, "events", "-3"),
                    ("usage.csv", 17_001, "account_id", "ACC-NOPE")}
     assert file_digest(eng) == before
+
+
+def test_mentions_import_like_the_other_tables(engine, canonical_dir):
+    """Issue 25: a mentions file is validated like every table (a negative reach and an
+    empty text are named by line, column, value and rule; nothing is written), and a valid
+    one loads, an author without an account included."""
+    rows = [{"mention_id": "M1", "account_id": "A1", "source": "x", "author": "Ann",
+             "text": "Great tool", "occurred_at": "2024-06-01", "reach": "100",
+             "engagement": "3"},
+            {"mention_id": "M2", "account_id": "", "source": "reddit", "author": "@anon",
+             "text": "Meh", "occurred_at": "2024-06-02", "reach": "-5", "engagement": ""},
+            {"mention_id": "M3", "account_id": "A2", "source": "g2", "author": "Bo",
+             "text": "", "occurred_at": "2024-06-03", "reach": "", "engagement": ""}]
+    write_csv(canonical_dir / "mentions.csv", rows)
+    report = import_path(engine, canonical_dir, "canonical")
+    bad = {(e.file, e.line, e.column) for e in report.errors}
+    assert ("mentions.csv", 3, "reach") in bad and ("mentions.csv", 4, "text") in bad
+    assert count(engine, schema.mentions) == 0 and count(engine, schema.accounts) == 0
+    rows[1]["reach"], rows[2]["text"] = "5", "Fine"
+    write_csv(canonical_dir / "mentions.csv", rows)
+    report = import_path(engine, canonical_dir, "canonical")
+    assert report.ok, report.summary()
+    assert count(engine, schema.mentions) == 3
