@@ -34,6 +34,8 @@ LABELS: dict[str, str] = {
     "renewal_90": "Renewal in 90 days", "renewal_120": "Renewal in 120 days",
     "proactive_checkin": "Proactive check-in", "tickets_spike": "Ticket spike",
     "false_positive": "False positive",
+    # mention sources
+    "x": "X", "linkedin": "LinkedIn", "g2": "G2", "reddit": "Reddit",
     # renewal date basis
     "contract": "From the contract's term", "stored": "Exported renewal date",
 }

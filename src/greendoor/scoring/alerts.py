@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greendoor import rules
+from greendoor.labels import human
 from greendoor.store import schema
 
 PORTFOLIO = "portfolio"  # account_id of portfolio-level alerts
@@ -139,7 +140,7 @@ def mention_alerts(conn: Connection, as_of: dt.date, settings: dict,
         text = str(last["text"])
         snippet = text if len(text) <= 90 else text[:87].rstrip() + "…"
         rows.append((account, "negative_mention", "warning",
-                     f"Negative mention on {last['source']}: \u201c{snippet}\u201d",
+                     f"Negative mention on {human(last['source'])}: \u201c{snippet}\u201d",
                      {"mentions": int(len(g)), "source": last["source"],
                       "author": last["author"], "text": text,
                       "date": str(pd.Timestamp(last["occurred_at"]).date()),
