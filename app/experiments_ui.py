@@ -53,6 +53,8 @@ def _finding(token: str, f: Filters, exps, user: Principal) -> None:
         "start_date": st.column_config.DateColumn("Started", format="D MMM YYYY"),
         "ends": st.column_config.DateColumn("Outcome on", format="D MMM YYYY"),
         "stage": "Stage"})
+    if st.session_state.get("experiment_new") in set(exps["experiment_id"]):
+        st.session_state["experiment_pick"] = st.session_state.pop("experiment_new")
     eid = st.selectbox("Experiment", exps["experiment_id"].tolist(), key="experiment_pick",
                        format_func=dict(zip(exps["experiment_id"], exps["name"],
                                             strict=True)).get)
@@ -156,12 +158,13 @@ def _new(token: str, f: Filters, user: Principal, today: dt.date) -> None:
                        "inconclusive. Widen it or look for a larger effect."))
         if b2.button("Start the experiment", key="ex_start", type="primary"):
             try:
-                E.create(data.engine(), spec, defaults, user, start=start,
-                         runs_from=max(today, start))
+                eid = E.create(data.engine(), spec, defaults, user, start=start,
+                               runs_from=max(today, start))
             except E.ExperimentError as exc:
                 st.error(md(str(exc)))
             else:
                 st.cache_data.clear()
+                st.session_state["experiment_new"] = eid  # shown on the next run
                 st.session_state["action_toast"] = (f"Started {name!r}: its playbooks are in "
                                                     "the task inbox.")
                 st.rerun()
