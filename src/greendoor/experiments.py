@@ -139,7 +139,8 @@ def assign(frame: pd.DataFrame, arms: list[str], seed: int) -> pd.DataFrame:
 
 def eligible(conn: Connection, spec: Spec, start: dt.date) -> pd.DataFrame:
     """The accounts an experiment starting on ``start`` may draw: scored on or before it,
-    with ARR, in the segment and list given, not in another running experiment, and (when
+    with ARR, in the segment and list given, not in another experiment still measuring
+    its outcome on ``start`` (a running one whose window has not closed), and (when
     an arm runs the renewal playbook) with a renewal in force. Index ``account_id``;
     ``name, segment, band, csm_owner``."""
     df = scores(conn, Filters(as_of=start, segment=spec.segment))
@@ -149,8 +150,12 @@ def eligible(conn: Connection, spec: Spec, start: dt.date) -> pd.DataFrame:
     if spec.accounts:
         df = df[df["account_id"].isin(set(spec.accounts))]
     ex, asg = schema.experiments, schema.experiment_assignments
-    busy = {r[0] for r in conn.execute(sa.select(asg.c.account_id).join(
-        ex, ex.c.experiment_id == asg.c.experiment_id).where(ex.c.status == "running"))}
+    live = [r[0] for r in conn.execute(sa.select(ex.c.experiment_id, ex.c.start_date,
+                                                 ex.c.outcome_days)
+                                       .where(ex.c.status == "running"))
+            if r[1] <= start < r[1] + dt.timedelta(days=r[2])]  # still measuring then
+    busy = {r[0] for r in conn.execute(sa.select(asg.c.account_id).where(
+        asg.c.experiment_id.in_(live)))} if live else set()
     df = df[~df["account_id"].isin(busy)]
     if any(a["playbook"] and PLAYBOOKS[a["playbook"]].relative_to == "renewal"
            for a in spec.arms):
