@@ -254,3 +254,24 @@ def promote_button(sel) -> None:
             st.error(md(str(exc)))
             return
         _done(f"Asked to move up to {rung}")
+
+
+def asset_use_form(library) -> None:
+    """Record where an asset of the library was used (greendoor.actions.record_asset_use)."""
+    if not auth.current().can("act"):
+        return
+    labels = {r.activity_id: f"{r.name} · {human(r.type)} ({r.occurred_at:%b %Y})"
+              for r in library.itertuples()}
+    with st.form("asset_use", border=True):
+        c1, c2 = st.columns(2)
+        asset = c1.selectbox("Asset", list(labels), format_func=labels.get, key="asset_pick")
+        used_for = c2.text_input("Used for", key="asset_used_for",
+                                 placeholder="Acme Corp deal, security review")
+        go = st.form_submit_button("Record use")
+    if go:
+        try:
+            A.record_asset_use(data.engine(), asset, used_for, actor=auth.current())
+        except A.ActionError as exc:
+            st.error(md(str(exc)))
+            return
+        _done("Asset use recorded")

@@ -437,6 +437,7 @@ def advocacy(token: str, f: Filters) -> dict:
                 "advocates": AD.advocates_vs_others(conn, f),
                 "ladder": (lad := AD.ladder(conn, f, adv["max_asks_per_quarter"])),
                 "evangelism": AD.evangelism(lad, conn, f),
+                "assets": AD.assets(conn, f),
                 "roi": AD.roi(conn, f, adv["reference_influence_days"]),
                 "max_asks": adv["max_asks_per_quarter"]}
 

@@ -157,6 +157,25 @@ else:
              "referral_value_12m": lists.money_col("Referred ($)"), "rung": "Rung",
              "csm_owner": "CSM"}, height=300)
 
+st.subheader("Asset library")
+lib = v["assets"]
+if lib.empty:
+    st.info("No completed case study, testimonial or review yet: each one becomes an asset here.")
+else:
+    st.caption("Every completed case study, testimonial and review, and where it was used "
+               "(a deal, a campaign, a web page). Record a use below: it shows on the "
+               "account's timeline.")
+    lists.table(lib.rename(columns={"occurred_at": "made"}), key="adv_assets", height=300,
+                column_order=["name", "type", "made", "uses", "last_used", "used_for"],
+                column_config={"name": "Account", "type": "Asset",
+                               "made": st.column_config.DateColumn("Made", format="D MMM YYYY"),
+                               "uses": st.column_config.NumberColumn("Uses", format="%d"),
+                               "last_used": st.column_config.DatetimeColumn("Last used",
+                                                                            format="D MMM YYYY"),
+                               "used_for": st.column_config.TextColumn("Last used for",
+                                                                       width="large")})
+    actions_ui.asset_use_form(lib)
+
 st.subheader("Community and social")
 if status["counts"].get("mentions", 0) == 0:
     shell.missing_data_note(status, ["mentions"])

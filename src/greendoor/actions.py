@@ -303,6 +303,41 @@ def invite_to_advocacy(engine: Engine, account_id: str, kind: str, contact_id: s
     return row["action_id"]
 
 
+#: Advocacy activities whose result is a reusable asset (the asset library, issue 25).
+ASSET_TYPES = ("case_study", "testimonial", "review")
+
+
+def record_asset_use(engine: Engine, activity_id: str, used_for: str,
+                     opportunity_id: str | None = None, actor: Actor = "user") -> str:
+    """Record that an advocacy asset (a completed case study, testimonial or review:
+    :data:`ASSET_TYPES`) was used, ``used_for`` what (a deal, a campaign, a web page),
+    optionally naming the ``opportunity_id`` it supported: a done ``asset_use`` action on
+    the asset's account, audited. Returns the action id; raises :class:`ActionError`
+    (nothing written) for an unknown or unfinished asset, an empty ``used_for`` or an
+    unknown opportunity, :class:`~greendoor.access.AccessDenied` outside the actor's book."""
+    used_for = _text(used_for, "used for", True, 200)
+    v, o = schema.advocacy_activities, schema.opportunities
+    with engine.begin() as conn:
+        act = conn.execute(sa.select(v).where(v.c.activity_id == str(activity_id))) \
+            .mappings().first()
+        if act is None:
+            raise ActionError(f"unknown advocacy activity {activity_id!r}")
+        if act["type"] not in ASSET_TYPES or act["status"] != "completed":
+            raise ActionError(f"{activity_id!r} is a {act['status']} {human(act['type'])}: "
+                              f"an asset is a completed {', '.join(ASSET_TYPES)}")
+        if opportunity_id and conn.execute(sa.select(o.c.opportunity_id).where(
+                o.c.opportunity_id == str(opportunity_id))).first() is None:
+            raise ActionError(f"unknown opportunity {opportunity_id!r}")
+        who = authorize(conn, actor, "act", act["account_id"])
+        row = _insert_action(conn, who, account_id=act["account_id"], type="asset_use",
+                             title=f"{human(act['type'])} used: {used_for}", owner=who,
+                             status="done", completed_at=_now(),
+                             payload_json=json.dumps({"activity_id": act["activity_id"],
+                                                      "used_for": used_for,
+                                                      "opportunity_id": opportunity_id}))
+    return row["action_id"]
+
+
 def snooze_alert(engine: Engine, alert_id: str, until, reason: str, dismiss: bool = False,
                  actor: Actor = "user") -> str:
     """Snooze an alert until a date (or dismiss it) with a reason. Re-scoring does

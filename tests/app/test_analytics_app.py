@@ -284,6 +284,22 @@ def test_an_experiment_started_on_the_actions_page_assigns_and_reports(demo):
     assert not any(c.value.startswith("Interval: Newcombe") for c in at.caption)
 
 
+def test_advocacy_asset_use_is_recorded_from_the_page(demo):
+    at = open_page("advocacy")
+    lib = frame_with(at, "uses")  # (no "used for" column yet: an empty column is left out)
+    assert len(lib) > 0 and (lib["uses"] == 0).all()
+    at.text_input(key="asset_used_for").set_value("Website customer page")
+    at.button(key="FormSubmitter:asset_use-Record use").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    t = schema.actions
+    with demo.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(t).where(
+            t.c.type == "asset_use")).scalar()
+    assert n == 1
+    after = frame_with(at, "used_for")
+    assert after["uses"].sum() == 1 and "Website customer page" in set(after["used_for"])
+
+
 def test_advocacy_community_and_social_on_the_demo(demo):
     at = open_page("advocacy")
     labels = {m.label: m.value for m in at.metric}

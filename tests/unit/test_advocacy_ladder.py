@@ -120,3 +120,38 @@ def test_evangelism_stages_and_score_by_hand(engine):
     funnel = AD.evangelism_funnel(ev.reset_index()).set_index("stage")["accounts"]
     assert funnel.to_dict() == {"identified": 1, "invited": 1, "engaged": 1,
                                 "active evangelist": 1}
+
+
+def test_the_asset_library_lists_assets_and_where_they_were_used(scored_store_copy):
+    """Completed case studies, testimonials and reviews are the library; a use recorded
+    against a deal shows with its count and what it was used for; a declined or
+    non-asset activity, an empty "used for" and an unknown deal are refused, nothing
+    written; a csm cannot use another book's asset."""
+    from greendoor.access import AccessDenied, Principal
+
+    _, eng = scored_store_copy
+    with eng.connect() as conn:
+        as_of = default_as_of(conn)
+        lib = AD.assets(conn, Filters(as_of=as_of))
+        v, o = schema.advocacy_activities, schema.opportunities
+        other = conn.execute(sa.select(v.c.activity_id).where(
+            v.c.type == "referral")).scalar()
+        deal = conn.execute(sa.select(o.c.opportunity_id).where(
+            o.c.type == "new_business")).scalar()
+    assert len(lib) > 5 and set(lib["type"]) <= set(A.ASSET_TYPES) and (lib["uses"] == 0).all()
+    asset = lib.iloc[0]
+    A.record_asset_use(eng, asset["activity_id"], "Acme Corp deal, security review",
+                       opportunity_id=deal, actor="mgr")
+    A.record_asset_use(eng, asset["activity_id"], "Website customer page", actor="mgr")
+    for bad in (dict(activity_id=other, used_for="x"),
+                dict(activity_id=asset["activity_id"], used_for="  "),
+                dict(activity_id=asset["activity_id"], used_for="x", opportunity_id="NOPE")):
+        with pytest.raises(A.ActionError):
+            A.record_asset_use(eng, **bad)
+    with pytest.raises(AccessDenied):
+        A.record_asset_use(eng, asset["activity_id"], "x",
+                           actor=Principal("carl", "csm", book="nobody"))
+    with eng.connect() as conn:
+        row = AD.assets(conn, Filters(as_of=as_of)).set_index("activity_id").loc[
+            asset["activity_id"]]
+    assert row["uses"] == 2 and row["used_for"] == "Website customer page"

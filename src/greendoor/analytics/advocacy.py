@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor import periods
 from greendoor.analytics.portfolio_health import scores
 from greendoor.metrics import core
 from greendoor.metrics import sql as msql
@@ -340,3 +341,39 @@ def evangelism_funnel(ev: pd.DataFrame) -> pd.DataFrame:
                                 completed_12m=("completed_12m", "sum"),
                                 referral_value_12m=("referral_value_12m", "sum"))
     return g.reindex(list(EVANGELISM_STAGES), fill_value=0).rename_axis("stage").reset_index()
+
+
+def assets(conn: Connection, f: Filters) -> pd.DataFrame:
+    """The asset library as of ``f.as_of``: every completed case study, testimonial and
+    review (:data:`greendoor.actions.ASSET_TYPES`) of the accounts within the filters,
+    newest first, with where it was used (``asset_use`` actions recorded before the
+    as-of date): ``activity_id, account_id, name, type, occurred_at, uses, last_used,
+    used_for`` (the latest use's "used for")."""
+    from greendoor.actions import ASSET_TYPES
+
+    v, a, t = schema.advocacy_activities, schema.accounts, schema.actions
+    q = (sa.select(v.c.activity_id, v.c.account_id, a.c.name, v.c.type, v.c.occurred_at)
+         .select_from(v.join(a, a.c.account_id == v.c.account_id))
+         .where(v.c.type.in_(ASSET_TYPES), v.c.status == "completed", v.c.occurred_at < f.as_of))
+    flt = msql.account_filter(v.c.account_id, f.segment, f.owner)
+    df = pd.read_sql((q.where(flt) if flt is not None else q)
+                     .order_by(v.c.occurred_at.desc(), v.c.activity_id), conn)
+    # at the data's latest date, uses recorded in the app since then count: the present
+    cut = sa.true() if periods.is_present(conn, f.as_of) else \
+        t.c.created_at < dt.datetime.combine(f.as_of + dt.timedelta(days=1), dt.time())
+    uses = pd.read_sql(sa.select(t.c.payload_json, t.c.created_at).where(
+        t.c.type == "asset_use", cut), conn)
+    if len(uses):
+        p = uses["payload_json"].map(json.loads)
+        uses = uses.assign(activity_id=p.map(lambda x: x.get("activity_id")),
+                           used_for=p.map(lambda x: x.get("used_for")))
+        uses = uses.sort_values("created_at")
+        g = uses.groupby("activity_id").agg(uses=("used_for", "size"),
+                                            last_used=("created_at", "max"),
+                                            used_for=("used_for", "last"))
+        df = df.join(g, on="activity_id")
+    for c in ("uses", "last_used", "used_for"):
+        if c not in df:
+            df[c] = None
+    df["uses"] = df["uses"].fillna(0).astype(int)
+    return df
