@@ -119,6 +119,7 @@ def editor() -> None:
     _rescore(token, version)
     _history(token)
     _notifications(cur)
+    _share_of_voice(cur)
     _benchmarks(token)
 
 
@@ -346,6 +347,46 @@ def _notifications(cur: dict) -> None:
             team_email=team.strip(), webhook_enabled=hook_on, webhook_url=url.strip())
         _write(lambda: S.save(data.engine(), new, actor=auth.current(), note="notifications"),
                "Saved settings version {} (notifications).")
+
+
+def competitors_text(competitors: dict[str, list[str]]) -> str:
+    """One competitor a line: ``Name: word, word``."""
+    return "\n".join(f"{name}: {', '.join(words)}" for name, words in competitors.items())
+
+
+def parse_competitors(text: str) -> dict[str, list[str]]:
+    """The competitors of :func:`competitors_text`'s format; a line without words names
+    the competitor by its name. Raises :class:`greendoor.settings.SettingsError` naming
+    the line that cannot be read."""
+    out: dict[str, list[str]] = {}
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, _, words = line.partition(":")
+        name = name.strip()
+        if not name:
+            raise S.SettingsError(f"competitors, line {i}: {line!r} has no name before ':'")
+        out[name] = [w.strip() for w in words.split(",") if w.strip()] or [name]
+    return out
+
+
+def _share_of_voice(cur: dict) -> None:
+    """The words that name the product and its competitors in mentions (share of voice)."""
+    st.markdown("**Share of voice** (community and social mentions)")
+    m = cur["mentions"]
+    with st.form("sov_form", border=True):
+        brand = st.text_input("Words naming the product (comma-separated)",
+                              ", ".join(m["brand_keywords"]), key="sov_brand")
+        rivals = st.text_area("Competitors, one a line: Name: word, word",
+                              competitors_text(m["competitors"]), key="sov_competitors")
+        saved = st.form_submit_button("Save share of voice")
+    if saved:
+        def save():
+            new = copy.deepcopy(cur)
+            new["mentions"]["brand_keywords"] = [w.strip() for w in brand.split(",") if w.strip()]
+            new["mentions"]["competitors"] = parse_competitors(rivals)
+            return S.save(data.engine(), new, actor=auth.current(), note="share of voice")
+        _write(save, "Saved settings version {} (share of voice).")
 
 
 def _write(save, toast: str) -> None:

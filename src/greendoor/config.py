@@ -396,13 +396,21 @@ def default_settings() -> dict[str, Any]:
     return copy.deepcopy(DEFAULT_SETTINGS)
 
 
-def merge_settings(stored: dict[str, Any], defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+#: Settings that are maps a user edits as a whole (a competitor or a segment removed stays
+#: removed): taken as stored, never merged key by key with their defaults.
+WHOLE_MAPS = ("mentions.competitors", "rules_by_segment", "health.segment_weights")
+
+
+def merge_settings(stored: dict[str, Any], defaults: dict[str, Any] | None = None,
+                   _path: str = "") -> dict[str, Any]:
     """Stored settings over the defaults, recursively: a key missing from an older
-    stored version takes its default; a stored value always wins."""
+    stored version takes its default; a stored value always wins (a map of
+    :data:`WHOLE_MAPS` as a whole)."""
     out = copy.deepcopy(DEFAULT_SETTINGS if defaults is None else defaults)
     for key, value in stored.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_settings(value, out[key])
+        path = f"{_path}{key}"
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and path not in WHOLE_MAPS:
+            out[key] = merge_settings(value, out[key], path + ".")
         else:
             out[key] = copy.deepcopy(value)
     return out

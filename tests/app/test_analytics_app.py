@@ -332,6 +332,25 @@ def test_advocacy_ladder_promotes_a_ready_account_once_within_the_limit(demo):
     assert {r.ask for r in LADDER if r.name == ready["next_rung"].iloc[0]} <= set(asked)
 
 
+def test_share_of_voice_words_are_saved_as_a_settings_version(demo):
+    from app import settings_ui as SU
+    from greendoor import settings as S
+
+    assert SU.parse_competitors("Stratus: stratus, stratus.io\n\nCirrus") == {
+        "Stratus": ["stratus", "stratus.io"], "Cirrus": ["Cirrus"]}
+    with pytest.raises(S.SettingsError, match="line 1"):
+        SU.parse_competitors(": nameless")
+    at = open_page("data")
+    at.text_input(key="sov_brand").set_value("Lumora, lumora.io")
+    at.text_area(key="sov_competitors").set_value("Stratus: Stratus\nOrbit: Orbit, orbit.app")
+    at.button(key="FormSubmitter:sov_form-Save share of voice").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with demo.connect() as conn:
+        m = S.current(conn)[1]["mentions"]
+    assert m["brand_keywords"] == ["Lumora", "lumora.io"]
+    assert m["competitors"] == {"Stratus": ["Stratus"], "Orbit": ["Orbit", "orbit.app"]}
+
+
 def test_churn_reasons_click_and_feedback_search(demo):
     at = open_page("churn_risk")
     events = frame_with(at, "tenure_days")

@@ -95,3 +95,15 @@ def test_an_old_stored_version_gains_the_new_settings_with_their_defaults():
     assert merged["health"]["bands"] == {"green": 85, "yellow": 55}
     assert merged["rules"]["checkin_no_contact_days"] == 21
     assert merged["models"]["queue_min_risk_index"] == 90.0
+
+
+def test_a_map_edited_as_a_whole_keeps_its_removals():
+    """A competitor removed from the share of voice stays removed (maps of WHOLE_MAPS are
+    not merged key by key with their defaults), while a setting missing from an older
+    stored version still takes its default."""
+    stored = config.default_settings()
+    stored["mentions"]["competitors"] = {"Orbit": ["Orbit"]}
+    del stored["mentions"]["alert_days"]
+    merged = config.merge_settings(stored)
+    assert merged["mentions"]["competitors"] == {"Orbit": ["Orbit"]}
+    assert merged["mentions"]["alert_days"] == config.DEFAULT_SETTINGS["mentions"]["alert_days"]
