@@ -21,6 +21,7 @@ from greendoor.labels import human
 from greendoor.periods import Filters
 from greendoor.rules import AUTOMATION_ALERT, LIVE_ALERT
 from greendoor.scoring.features import features_as_of, tables_with_rows
+from greendoor.scoring.health import trend_days as health_trend_days
 from greendoor.scoring.labels import churn_labels, expansion_labels
 from greendoor.store import schema
 
@@ -244,7 +245,7 @@ def threshold_preview(conn: Connection, settings: dict, candidate: dict, segment
             "lift_current", "lift_candidate", "base_rate", "dates"]
     if not names:
         return pd.DataFrame(columns=cols)
-    trend_days = 7 * max(1, round(settings["health"]["trend_window_days"] / 7))
+    trend_days = health_trend_days(settings)
     has_rows = tables_with_rows(conn)
     ss = schema.score_snapshots
     last = as_of - dt.timedelta(days=horizon_days)

@@ -60,6 +60,12 @@ def classify_trend(delta: float, threshold: float = 5.0) -> str | None:
     return "stable"
 
 
+def trend_days(settings: dict) -> int:
+    """Days between a score and the one its trend compares with: the setting
+    ``health.trend_window_days`` rounded to whole weeks (scores are weekly), at least 7."""
+    return 7 * max(1, round(settings["health"]["trend_window_days"] / 7))
+
+
 def is_at_risk(band_: str | None, trend: str | None) -> bool:
     """At risk = red, or yellow and declining (SPEC.md)."""
     return band_ == "red" or (band_ == "yellow" and trend == "declining")

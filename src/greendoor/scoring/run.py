@@ -66,6 +66,7 @@ from greendoor.scoring.health import (
     classify_trend,
     health_panel,
 )
+from greendoor.scoring.health import trend_days as health_trend_days
 from greendoor.scoring.labels import churn_labels, expansion_labels
 from greendoor.settings import current as current_settings
 from greendoor.store import meta, schema
@@ -408,7 +409,7 @@ def _plan(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None,
         earliest = (start + dt.timedelta(days=30)) if start else as_of
         dates = [d for d in (as_of - dt.timedelta(weeks=k) for k in range(backfill_weeks + 1))
                  if d >= earliest] or [as_of]
-        trend_days = 7 * max(1, round(settings["health"]["trend_window_days"] / 7))
+        trend_days = health_trend_days(settings)
         bases = {d: d - dt.timedelta(days=trend_days) for d in dates}
         models, infos = {}, {}
         for kind in KINDS:
