@@ -30,6 +30,7 @@ from greendoor.analytics import churn_risk, portfolio_health, this_week
 from greendoor.analytics import expansion as EX
 from greendoor.analytics import mentions as MN
 from greendoor.analytics import model_quality as Q
+from greendoor.analytics import onboarding as OBA
 from greendoor.analytics import renewals as RN
 from greendoor.analytics import segments as SG
 from greendoor.analytics import team as TM
@@ -322,8 +323,15 @@ def expansion(token: str, f: Filters) -> dict:
 @loader(ttl=600, spinner="Finding the renewals due…")
 def renewals(token: str, f: Filters) -> dict:
     with engine().connect() as conn:
-        windows = S.current(conn)[1]["renewal_windows_days"]
+        settings = S.current(conn)[1]
+        windows = settings["renewal_windows_days"]
         due = RN.due(conn, f, windows)
+        # each account's realized value and ROI from its success plan (issue 20)
+        value = OBA.value_book(conn, f, settings)["accounts"]
+        if len(value):
+            due = due.merge(value.drop_duplicates("account_id")[["account_id", "benefit", "roi"]]
+                            .rename(columns={"benefit": "value_realized", "roi": "realized_roi"}),
+                            on="account_id", how="left")
         return {"due": due, "windows": RN.window_summary(due, windows), "window_days": windows,
                 "quarters": RN.periods(due, "quarter"), "months": RN.periods(due, "month")}
 
@@ -562,3 +570,50 @@ def reports_available() -> str | None:
     except render.ReportError as exc:
         return str(exc)
     return None
+
+
+@loader(ttl=3600, spinner="Reading the success plans…")
+def onboarding(token: str, f: Filters) -> dict:
+    """The Onboarding page (:func:`greendoor.analytics.onboarding.onboarding_book`)."""
+    with engine().connect() as conn:
+        return OBA.onboarding_book(conn, f, S.current(conn)[1])
+
+
+@loader(ttl=3600)
+def plan_detail(token: str, plan_id: str, as_of: dt.date) -> dict:
+    """One success plan at a date, and its value trajectory
+    (:func:`greendoor.analytics.onboarding.plan_detail`, ``trajectory``)."""
+    with engine().connect() as conn:
+        detail = OBA.plan_detail(conn, plan_id, as_of)
+    if detail:
+        detail["trajectory"] = OBA.trajectory(detail, as_of)
+    return detail
+
+
+@loader(ttl=3600, spinner="Measuring realized value…")
+def value(token: str, f: Filters) -> dict:
+    """The Value realization page (:func:`greendoor.analytics.onboarding.value_book`)."""
+    with engine().connect() as conn:
+        return OBA.value_book(conn, f, S.current(conn)[1])
+
+
+@loader(ttl=3600)
+def account_value(token: str, account_id: str, as_of: dt.date) -> dict | None:
+    """Account 360's success plan and value line
+    (:func:`greendoor.analytics.onboarding.account_value`)."""
+    with engine().connect() as conn:
+        return OBA.account_value(conn, account_id, as_of, S.current(conn)[1])
+
+
+@loader(ttl=3600)
+def open_deals(token: str, f: Filters) -> pd.DataFrame:
+    """Open new-business and expansion deals of the filtered book (to close as won)."""
+    with engine().connect() as conn:
+        return OBA.open_deals(conn, f)
+
+
+def plan_file(plan_id: str, as_of: dt.date, fmt: str) -> bytes:
+    """A success plan as HTML or PDF bytes, masked like the page
+    (:func:`greendoor.reports.plan_report`)."""
+    with engine().connect() as conn:
+        return reports.plan_report(conn, plan_id, as_of, fmt, mask=masking())

@@ -146,6 +146,9 @@ POWERS = {
     "invoices": "late payments",
     "mentions": "community and social sentiment, influencers, share of voice and "
                 "negative-mention alerts",
+    "success_plans": "onboarding plans, phases, time to value and approvals",
+    "milestones": "onboarding progress and stalled onboardings",
+    "value_metrics": "realized value and ROI",
 }
 
 

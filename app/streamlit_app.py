@@ -43,6 +43,8 @@ PAGES = {
         _page("account_360.py", "Account 360", "person_search", "account"),
         _page("actions.py", "Actions & playbooks", "task_alt", "actions"),
         _page("team.py", "Team", "groups", "team"),
+        _page("onboarding.py", "Onboarding", "rocket_launch", "onboarding"),
+        _page("value.py", "Value realization", "savings", "value"),
         _page("advocacy.py", "Advocacy", "campaign", "advocacy"),
         _page("segmentation.py", "Segmentation", "donut_small", "segmentation"),
         _page("behavior.py", "Behavior", "insights", "behavior"),

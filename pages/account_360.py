@@ -102,6 +102,23 @@ if story:
 if not snap:
     st.info("This account has no score yet: run `greendoor score` (or rescore on the Data page).")
 
+plan_value = data.account_value(token, account_id, f.as_of)
+if plan_value:
+    pg, val = plan_value["progress"], plan_value["value"]
+    line = (f"**Success plan** ({human(plan_value['plan']['approval'])}): day {int(pg['day'])}, "
+            f"{pg['phase']}, {int(pg['done'])} of {int(pg['milestones'])} milestones "
+            f"done, **{pg['status']}**")
+    if pg["days_behind"]:
+        line += f" ({int(pg['days_behind'])} days behind)"
+    if pd.notna(pg["time_to_value"]):
+        line += f"; time to value {pg['time_to_value']:.0f} days"
+    if val and pd.notna(val["benefit"]):
+        line += (f". **Value realized** {money(val['benefit'])} a year against "
+                 f"{money(val['planned_benefit'])} planned; ROI {val['roi']:.0%} "
+                 f"({val['roi_low']:.0%} to {val['roi_high']:.0%})"
+                 + (" — behind plan" if val["value_risk"] else ""))
+    st.markdown(line + ". See Onboarding and Value realization.")
+
 alerts = acc.alerts.to_dict("records")
 renewal_date = (pd.Timestamp(f.as_of) + pd.Timedelta(days=renewal)).date() if renewal is not None else None
 actions_ui.action_buttons(account_id, key="a360", alerts=alerts, renewal_date=renewal_date,

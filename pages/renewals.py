@@ -196,12 +196,15 @@ else:
     lists.account_list(
         view.round({"arr": 0, "expected": 0}), "renewals_due",
         ["name", "segment", "renewal_date", "days_to_renewal", "arr", "renewal_probability",
-         "expected", "category", "plan", "csm_owner"],
+         "expected", "category", "plan", "csm_owner",
+         *[c for c in ("value_realized", "realized_roi") if c in view]],
         {"name": lists.name_col(), "segment": "Segment", "renewal_date": st.column_config.DateColumn("Renewal", format="D MMM YYYY"),
          "days_to_renewal": st.column_config.NumberColumn("Days", format="%d"),
          "arr": lists.money_col("ARR ($)"), "renewal_probability": lists.pct_col("P(renew)"),
          "expected": lists.money_col("Expected ($)"), "category": "Forecast category",
-         "plan": "Renewal plan", "csm_owner": "CSM"}, height=400,
+         "plan": "Renewal plan", "csm_owner": "CSM",
+         "value_realized": lists.money_col("Value realized a year ($)"),
+         "realized_roi": lists.pct_col("Realized ROI")}, height=400,
         caption="Start the renewal playbook from here: select a row, then **Start playbook**.")
 
 calls_section()

@@ -38,15 +38,16 @@ ROLES: tuple[str, ...] = ("viewer", "csm", "manager", "admin")
 
 #: What each role may do. ``read`` = see data, ``act`` = write actions on an account
 #: in scope, ``all_accounts`` = scope is every account, ``reassign`` = change an
-#: account's CSM owner, ``admin`` = import, settings, users, audit log, privacy.
+#: account's CSM owner, ``approve`` = decide on submitted success plans, ``admin`` = import, settings, users, audit log, privacy.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read", "all_accounts"}),
     "csm": frozenset({"read", "act"}),
-    "manager": frozenset({"read", "act", "all_accounts", "reassign"}),
-    "admin": frozenset({"read", "act", "all_accounts", "reassign", "admin"}),
+    "manager": frozenset({"read", "act", "all_accounts", "reassign", "approve"}),
+    "admin": frozenset({"read", "act", "all_accounts", "reassign", "approve", "admin"}),
 }
 
 WHAT = {"read": "read data", "act": "act on accounts", "reassign": "reassign account owners",
+        "approve": "approve or reject success plans",
         "admin": "administer Greendoor (import, settings, users, audit log)"}
 
 

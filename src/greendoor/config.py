@@ -97,7 +97,9 @@ class Health(BaseModel):
             "active_days_30d": [[4, 0], [22, 100]],
             "seat_utilization": [[0.15, 0], [0.75, 100]],
             "feature_breadth_30d": [[1, 0], [8, 100]],
-            "days_since_touch": [[14, 100], [90, 0]]}),
+            "days_since_touch": [[14, 100], [90, 0]],
+            # success plans of the last year (issue 20); no plan: left out (weight 0)
+            "onboarding_days_behind": [[0, 100], [30, 0]]}),
         "sentiment": _measures({
             "latest_nps": [[0, 0], [6, 40], [9, 100]],
             "csat_90d": [[1, 0], [3, 40], [4.5, 100]],
@@ -107,7 +109,8 @@ class Health(BaseModel):
         "growth": _measures({
             "usage_trend": [[0.4, 0], [1.0, 75], [1.3, 100]],
             "seat_utilization_change": [[-0.3, 0], [0.0, 75], [0.15, 100]],
-            "arr_change_90d": [[-0.2, 0], [0.0, 75], [0.1, 100]]}),
+            "arr_change_90d": [[-0.2, 0], [0.0, 75], [0.1, 100]],
+            "time_to_value_days": [[60, 100], [150, 0]]}),
     }
 
     @model_validator(mode="after")
@@ -225,6 +228,40 @@ class Experiments(BaseModel):
                       "share", ge=0.5, lt=1)
     bootstrap_resamples: int = _f(2000, "Experiments: bootstrap resamples of each interval",
                                   "resamples", ge=200, le=20000)
+
+
+class Onboarding(BaseModel):
+    """Success plans, onboarding and value realization (issue 20; greendoor.onboarding)."""
+
+    model_config = ConfigDict(extra="forbid")
+    behind_days: int = _f(7, "Onboarding: a plan is behind when an open milestone is this "
+                          "many days past due", "days", ge=1, le=90)
+    stuck_days: int = _f(21, "Onboarding: a plan is stuck when an open milestone is this many "
+                         "days past due", "days", ge=2, le=180)
+    approval_business_days: int = _f(2, "Success plans: approval is due this many business "
+                                     "days after submission", "business days", ge=1, le=20)
+    plan_window_days: int = _f(90, "Success plans: an import creates a plan for each deal won "
+                               "in this many days before the data's date (an action: at once)",
+                               "days", ge=0, le=365)
+    feature_window_days: int = _f(365, "Onboarding features and health measures count for "
+                                  "plans started this many days before the as-of date",
+                                  "days", ge=90, le=1095)
+    value_risk_margin: float = _f(0.25, "Value realization: an alert when realized "
+                                  "improvement is this share below the planned trajectory",
+                                  "share", gt=0, lt=1)
+    value_risk_min_days: int = _f(30, "Value realization: no value-risk alert in a plan's "
+                                  "first days", "days", ge=0, le=365)
+    roi_draws: int = _f(10_000, "Value realization: Monte Carlo draws of the ROI interval",
+                        "draws", ge=1000, le=200_000)
+    roi_level: float = _f(0.8, "Value realization: the ROI interval's coverage", "share",
+                          ge=0.5, lt=1)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.stuck_days <= self.behind_days:
+            raise ValueError(f"stuck_days ({self.stuck_days}) must exceed behind_days "
+                             f"({self.behind_days})")
+        return self
 
 
 class Capacity(BaseModel):
@@ -358,6 +395,7 @@ class Settings(BaseModel):
     experiments: Experiments = Experiments()
     advocacy: Advocacy = Advocacy()
     mentions: Mentions = Mentions()
+    onboarding: Onboarding = Onboarding()
 
     @field_validator("rules_by_segment")
     @classmethod

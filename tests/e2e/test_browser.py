@@ -37,7 +37,8 @@ PAGES = {"": "Portfolio health", "this-week": "This week", "churn-risk": "Churn 
          "account": "Account 360", "actions": "Actions & playbooks",
          "expansion": "Expansion pipeline", "renewals": "Renewal forecast",
          "advocacy": "Advocacy", "segmentation": "Segmentation", "behavior": "Behavior",
-         "model-quality": "Model quality", "data": "Data & settings", "audit": "Audit log"}
+         "model-quality": "Model quality", "data": "Data & settings", "audit": "Audit log",
+         "onboarding": "Onboarding", "value": "Value realization"}
 
 
 def _free_port() -> int:
@@ -615,3 +616,75 @@ def test_a_forecast_call_entered_in_the_grid_is_saved_audited_and_in_next_weeks_
     got = week[(week["account_id"] == mine[0]["account_id"])
                & (week["renewal_date"] == pd.Timestamp(mine[0]["renewal_date"]))]
     assert list(got["call"]) == [code]  # next week's snapshot reads it
+
+
+def test_the_raci_grid_refuses_a_plan_without_an_accountable_and_the_plan_downloads_as_pdf(
+        server, browser, tmp_path):
+    import pypdfium2 as pdfium
+
+    base, store = server
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1200}, accept_downloads=True)
+    page = ctx.new_page()
+    page.goto(f"{base}/onboarding")
+    settle(page)
+    no_exception(page)
+    from greendoor.analytics import onboarding as OBA
+    from greendoor.config import Settings
+    from greendoor.periods import Filters, default_as_of
+
+    eng = make_engine(store)
+    with eng.connect() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(schema.audit_log)).scalar()
+        d = default_as_of(conn)
+        plans = OBA.onboarding_book(conn, Filters(as_of=d), Settings().model_dump())["plans"]
+        for r in plans.itertuples():  # a plan with a single Accountable (listed first)
+            people = OBA.plan_detail(conn, r.plan_id, d)["stakeholders"]
+            if (people["raci"] == "accountable").sum() == 1:
+                break
+    eng.dispose()
+    page.get_by_role("combobox", name="Plan").click()
+    page.keyboard.type(f"{r.name} · {r.status}")  # the list is long: filter it
+    page.get_by_role("option", name=f"{r.name} · {r.status}").click()
+    settle(page)
+    page.get_by_role("tab", name="Stakeholders (RACI)").click()
+    settle(page)
+    grid = page.locator('[class*="st-key-raci_"]').first
+    for _attempt in range(4):  # the grid's canvas takes focus only once it is laid out
+        grid.scroll_into_view_if_needed()
+        page.wait_for_timeout(1500)
+        box = grid.bounding_box()
+        # the first stakeholder (the sponsor, Accountable): its RACI cell, 3 columns right
+        page.mouse.click(box["x"] + 40, box["y"] + 35 + 17)
+        for _ in range(3):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")
+        option = page.get_by_role("option", name="consulted")
+        try:
+            option.wait_for(timeout=8000)
+            break
+        except Exception:  # noqa: BLE001 - playwright's timeout: try again
+            page.keyboard.press("Escape")
+    option.click()
+    page.wait_for_timeout(500)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "raci-editor.png"))
+    page.get_by_role("button", name="Save stakeholders").click()
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "raci-saved.png"))
+    assert "no one is Accountable" in page.locator('[data-testid="stAlert"]').all_inner_texts()[-1]
+    eng = make_engine(store)
+    with eng.connect() as conn:  # refused: nothing written
+        after = conn.execute(sa.select(sa.func.count()).select_from(schema.audit_log)).scalar()
+    eng.dispose()
+    assert after == before
+    page.get_by_role("tab", name="Download").click()
+    page.get_by_role("button", name="Prepare the PDF").click()
+    settle(page)
+    with page.expect_download(timeout=120_000) as dl:
+        page.get_by_role("button", name="Download the PDF").click()
+    path = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(path)
+    ctx.close()
+    pdf = pdfium.PdfDocument(path.read_bytes())
+    text = "\n".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    assert "Stakeholders (RACI)" in text and "Milestones" in text and "success plan" in text

@@ -45,6 +45,11 @@ from greendoor.demo import names as N
 from greendoor.labels import human
 from greendoor.playbooks import PLAYBOOKS
 from greendoor.state import add_months
+from greendoor.store import schema as _schema
+
+
+def _table(name: str):
+    return _schema.metadata.tables[name].c
 
 TECHCORP = "ACC-00001"
 DATAFLOW = "ACC-00002"
@@ -118,6 +123,7 @@ class _Simulation:
         self._contracts()
         self._contacts()
         facts = self._daily_facts(usage_sink)
+        plans = self._success_plans()
         out = {
             "accounts": self.accounts_df,
             "subscriptions": self._subscriptions_df(),
@@ -131,10 +137,15 @@ class _Simulation:
             "advocacy_activities": self.advocacy_df,
             "invoices": self._invoices(),
             "mentions": self._mentions(),
+            **plans,
             "actions": self._actions_df(),
             "forecast_calls": self._forecast_calls_df(),
         }
         out["experiments"], out["experiment_assignments"] = self._experiment_dfs()
+        deals = out["opportunities"].pop("plan_id")
+        won = deals.notna()
+        plans["success_plans"]["opportunity_id"] = plans["success_plans"]["plan_id"].map(
+            dict(zip(deals[won], out["opportunities"]["opportunity_id"][won], strict=True)))
         self._scale_archetype_money(out)
         return out
 
@@ -380,6 +391,7 @@ class _Simulation:
         onboarded = new & (rng.random(A) < 0.5)
         rescued = onboarded & failed & (rng.random(A) < 0.5)
         ep["on"][:, 0] &= ~rescued
+        self.failed_onboarding = failed & ~rescued  # stalls its success plan (issue 20)
         for a in np.flatnonzero(onboarded):
             runs.append((int(a), "onboarding_90d", int(self.signup_day[a]),
                          int(self.signup_day[a])))
@@ -814,6 +826,7 @@ class _Simulation:
         feat_names = np.array([f[0] for f in N.FEATURES])
         feat_pop = np.array([f[1] for f in N.FEATURES])
         feat_err = np.array([f[2] for f in N.FEATURES])
+        self.top_feature = np.full(self.A, feat_names[0], dtype=object)
         for ci, lo in enumerate(range(0, self.A, CHUNK_ACCOUNTS)):
             sl = slice(lo, min(lo + CHUNK_ACCOUNTS, self.A))
             rng = np.random.default_rng(np.random.SeedSequence([self.p.seed, 101, ci]))
@@ -895,6 +908,7 @@ class _Simulation:
         breadth = np.clip(np.round(3 + 0.18 * tenure_m * (0.4 + e[aidx, didx])), 2, 12).astype(int)
         pref = rng.gumbel(size=(nA, len(feat_names))) + np.log(feat_pop)[None, :]
         feat_order = np.argsort(-pref, axis=1)
+        self.top_feature[sl] = feat_names[feat_order[:, 0]]  # the account's favourite
         first_pick = np.floor(breadth * rng.random(len(uidx)) ** 1.8).astype(int)
         pick = (first_pick[rep] + k_in_day) % breadth[rep]
         feature = feat_order[aidx[rep], pick]
@@ -1144,6 +1158,129 @@ class _Simulation:
         df["occurred_at"] = pd.to_datetime(df["occurred_at"])
         return df.sort_values(["occurred_at", "mention_id"], ignore_index=True)
 
+    def _success_plans(self) -> dict[str, pd.DataFrame]:
+        """Success plans (issue 20) for the accounts signing up inside the window, from
+        their own random stream: the won deal that brought each one in (appended after
+        the other opportunities, so their ids do not move), a plan from the segment's
+        template (:data:`greendoor.success_plans.TEMPLATES`) started at signup, approved
+        1-4 business days after submission, its manual milestones done with a small slip
+        (15 % slip 10-25 days) -- except the failed onboardings (the persistent early dip
+        that raises churn), whose integration slips 30-80 days or never happens, and
+        whose value follows. Adoption milestones carry usage rules (counts from the
+        account's seats) that Greendoor evaluates on the usage. Two value metrics per plan,
+        measured monthly: realized gain = planned gain x a factor near 1, near 0.3 for a
+        failed onboarding."""
+        from greendoor import success_plans as SP
+
+        rng = np.random.default_rng(np.random.SeedSequence([self.p.seed, 13]))
+        D = self.D
+        new = np.flatnonzero((self.signup_day >= 0) & (self.signup_day < D - 3))
+        new = new[new > 1]
+        contacts = self.contacts_df
+        plans, ms, sh, vm, meas = [], [], [], [], []
+        self.signup_deals = []
+        for k, a in enumerate(new):
+            day0 = int(self.signup_day[a])
+            start = self.start + day0
+            seg = SEGMENTS[self.seg[a]]
+            tpl = SP.TEMPLATES[seg]
+            failed = bool(self.failed_onboarding[a])
+            pid = f"PLAN-{k + 1:05d}"
+            self.signup_deals.append(dict(
+                acc=a, type="new_business", stage="closed_won", amount=round(float(self.arr0[a]), 2),
+                probability=1.0, forecast_category="commit", close_date=start - 2,
+                status="won", created_at=start - int(rng.integers(30, 120)),
+                name=f"{self.names[a]} - new business", plan_id=pid))
+            created = pd.Timestamp(start - 2)
+            submitted = created + pd.Timedelta(hours=float(rng.uniform(20, 60)))
+            decided = pd.Timestamp(np.busday_offset(np.datetime64(submitted.date()), int(rng.choice(
+                [0, 1, 1, 2, 2, 3, 4])), roll="forward")) + pd.Timedelta(
+                hours=float(rng.uniform(9, 17)))
+            decided = max(decided, submitted + pd.Timedelta(hours=1))
+            seats = int(self.seats0[a])
+            counts = {"first_users": max(2, round(0.15 * seats)),
+                      "rollout_users": max(3, round(0.3 * seats)),
+                      "feature_users": max(2, round(0.2 * seats)),
+                      "feature": self.top_feature[a]}
+            plans.append(dict(
+                plan_id=pid, account_id=self.ids[a], opportunity_id=None,
+                name=f"{self.names[a]} success plan", template=seg,
+                objectives="\n".join(tpl.objectives), owner=self.owner[a],
+                start_date=start, status="approved", created_at=created.normalize(),
+                submitted_at=submitted, decided_at=decided, approver="CS Manager",
+                decision_note=None,
+                investment=round(float({"enterprise": rng.uniform(20e3, 40e3),
+                                        "mid_market": rng.uniform(5e3, 10e3),
+                                        "smb": rng.uniform(0, 2e3)}[seg]), -2), version=3))
+            done: dict[str, int | None] = {}
+            for m in tpl.milestones:
+                mid = f"{pid}-{m.key}"
+                due = day0 + m.due_day - 1
+                slip = rng.exponential(4) + (rng.uniform(10, 25) if rng.random() < 0.15 else 0)
+                if failed and m.key == "integration":
+                    slip = rng.uniform(30, 80) if rng.random() < 0.5 else 10_000
+                dep_done = [done.get(x) for x in m.depends]
+                if any(x is None for x in dep_done):
+                    fin = None
+                else:
+                    fin = int(max([due + slip, *[x + 3 for x in dep_done]]))
+                    if failed and m.kind in ("value", "checkpoint") and m.key != "kickoff":
+                        fin += int(rng.uniform(20, 60))
+                done[m.key] = fin if m.rule is None else day0 + m.due_day - 1
+                completed = (self.start + fin) if (m.rule is None and fin is not None
+                                                   and fin < D) else None
+                ms.append(dict(
+                    milestone_id=mid, plan_id=pid, name=m.name, phase=m.phase, kind=m.kind,
+                    owner=self.owner[a], start_date=start + m.start_day - 1,
+                    due_date=start + m.due_day - 1, completed_at=completed,
+                    completion_rule=m.rule.format(**counts) if m.rule else None,
+                    depends_on=",".join(f"{pid}-{x}" for x in m.depends) or None))
+            people = contacts[contacts["account_id"] == self.ids[a]]
+            raci = SP.ROLE_RACI
+            for _, c in people[people["role"].isin(["executive_sponsor", "champion",
+                                                    "decision_maker", "admin"])].iterrows():
+                sh.append(dict(stakeholder_id=f"{pid}-{c['contact_id']}", plan_id=pid,
+                               contact_id=c["contact_id"], name=c["name"], title=c["title"],
+                               side="customer", raci=raci[c["role"]], email=c["email"]))
+            sh.append(dict(stakeholder_id=f"{pid}-CSM", plan_id=pid, contact_id=None,
+                           name=self.owner[a], title="Customer Success Manager", side="vendor",
+                           raci="responsible" if any(
+                               r["plan_id"] == pid and r["raci"] == "accountable" for r in sh)
+                           else "accountable", email=None))
+            factor = rng.uniform(0.15, 0.45) if failed else rng.normal(1.0, 0.15)
+            scale = {"enterprise": 4.0, "mid_market": 1.5, "smb": 0.5}[seg]
+            for j, (name, unit, base, tgt, vpu) in enumerate((
+                    ("Hours on reporting per month", "hours", 160 * scale, 90 * scale, 45 * 12),
+                    ("Days to close the month", "days", 10.0, 6.0,
+                     float(self.arr0[a]) * 0.06))):
+                base_v = round(base * rng.uniform(0.8, 1.2), 1)
+                tgt_v = round(base_v * tgt / base, 1)
+                vm_id = f"{pid}-V{j + 1}"
+                vm.append(dict(metric_id=vm_id, plan_id=pid, name=name, unit=unit,
+                               direction="decrease", baseline=base_v, target=tgt_v,
+                               target_date=start + 89, value_per_unit=round(vpu, 2),
+                               value_per_unit_low=round(vpu * 0.7, 2),
+                               value_per_unit_high=round(vpu * 1.25, 2)))
+                for t in range(30, min(D - day0, 400), 30):
+                    ramp = min(1.0, t / 90.0)
+                    v = base_v + (tgt_v - base_v) * ramp * factor * rng.normal(1, 0.08)
+                    meas.append(dict(measurement_id=f"{vm_id}-{t}", metric_id=vm_id,
+                                     measured_at=start + t, value=round(float(v), 1)))
+        out = {"success_plans": pd.DataFrame(plans, columns=[c.name for c in _table("success_plans")]),
+               "milestones": pd.DataFrame(ms, columns=[c.name for c in _table("milestones")]),
+               "stakeholders": pd.DataFrame(sh, columns=[c.name for c in _table("stakeholders")]),
+               "value_metrics": pd.DataFrame(vm, columns=[c.name for c in _table("value_metrics")]),
+               "value_measurements": pd.DataFrame(
+                   meas, columns=[c.name for c in _table("value_measurements")])}
+        for name, cols in (("success_plans", ("start_date", "created_at", "submitted_at",
+                                              "decided_at")),
+                           ("milestones", ("start_date", "due_date", "completed_at")),
+                           ("value_metrics", ("target_date",)),
+                           ("value_measurements", ("measured_at",))):
+            for c in cols:
+                out[name][c] = pd.to_datetime(out[name][c])
+        return out
+
     def _invoices(self) -> pd.DataFrame:
         rng = self.rng
         rows = []
@@ -1291,6 +1428,7 @@ class _Simulation:
                              close_date=(self.start + d + 60) if won else self.as_of + 45,
                              status="won" if won else "open", created_at=self.start + d,
                              name=f"Referral from {self.names[a]}"))
+        opps += self.signup_deals
         df = pd.DataFrame(opps)
         df.insert(0, "opportunity_id", [f"OPP-{i + 1:06d}" for i in range(len(df))])
         df.insert(1, "account_id", self.ids[df.pop("acc").to_numpy()])

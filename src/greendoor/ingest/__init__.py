@@ -30,7 +30,7 @@ from greendoor.config import segment_from_arr
 from greendoor.ingest import chunked, tables
 from greendoor.ingest import validate as V
 from greendoor.ingest.adapters import ADAPTERS, COUNTRY_REGION, DERIVATIONS, Adapter
-from greendoor.ingest.contract import CONTRACT, TABLES
+from greendoor.ingest.contract import CONTRACT, PARENTS, TABLES
 from greendoor.ingest.read import (
     SUFFIXES,
     RawTable,
@@ -293,6 +293,54 @@ def _check(p: _Prepared, known_accounts: set, issues: V.Collector) -> None:
                         severity="warning")
 
 
+def _check_parents(engine: Engine, p: _Prepared, issues: V.Collector) -> None:
+    """Rows that belong to a parent row (a milestone to its plan, a measurement to its
+    value metric: :data:`~greendoor.ingest.contract.PARENTS`) must name one in this import
+    or in the store; a milestone's dependencies must be milestones of the same plan, and
+    form no cycle (the cycle is named)."""
+    from greendoor import onboarding
+
+    for table, (col, parent, key) in PARENTS.items():
+        if table not in p.typed or col not in p.typed[table]:
+            continue
+        with engine.connect() as conn:
+            known = {r[0] for r in conn.execute(sa.select(TABLES[parent].c[key]))}
+        if parent in p.typed and key in p.typed[parent]:
+            known |= set(p.typed[parent][key].dropna())
+        V.check_references(p.raws[table], p.typed[table], col, known, human_table(parent),
+                           p.srcs[table], issues)
+    ms = p.typed.get("milestones")
+    if ms is None or "depends_on" not in ms or "plan_id" not in ms:
+        return
+    m = schema.milestones
+    with engine.connect() as conn:
+        stored = pd.read_sql(sa.select(m.c.milestone_id, m.c.plan_id, m.c.depends_on), conn)
+    raw, src = p.raws["milestones"], p.srcs["milestones"]
+    allm = pd.concat([stored[~stored["milestone_id"].isin(ms["milestone_id"])],
+                      ms[["milestone_id", "plan_id", "depends_on"]]], ignore_index=True)
+    plan_of = dict(zip(allm["milestone_id"], allm["plan_id"], strict=True))
+    deps = ms["depends_on"].map(onboarding.dependencies)
+    bad = pd.Series([any(plan_of.get(x) != pl for x in d) for d, pl in
+                     zip(deps, ms["plan_id"], strict=True)], index=ms.index)
+    if bad.any():
+        issues.add(raw, V.positions(bad), src.get("depends_on", "depends_on"),
+                   ms["depends_on"][bad], "depends on a milestone that is not in the same plan "
+                   "(in this import or in the store)")
+    for plan, grp in allm.groupby("plan_id"):
+        cyc = onboarding.dependency_cycle(grp)
+        if cyc:
+            hit = ms.index[ms["milestone_id"].isin(cyc) & (ms["plan_id"] == plan)]
+            at = hit[:1] if len(hit) else ms.index[:0]
+            issues.add(raw, at.to_numpy(), src.get("depends_on", "depends_on"),
+                       ms.loc[at, "depends_on"], "dependency cycle: " + " -> ".join(cyc))
+
+
+def human_table(name: str) -> str:
+    """A table's rows in words: ``success_plans`` -> ``success plan``."""
+    return {"success_plans": "success plan", "value_metrics": "value metric"}.get(
+        name, name.rstrip("s").replace("_", " "))
+
+
 def _large_usage(files: dict[str, Path], issues: V.Collector) -> Path | None:
     """The usage file when it is to be read in slices (removed from ``files``)."""
     if "usage" not in files:
@@ -334,6 +382,7 @@ def prepare(engine: Engine, path: Path, adapter: Adapter, date_format: str | Non
     if "accounts" in p.typed and "account_id" in p.typed["accounts"]:
         known_accounts |= set(p.typed["accounts"]["account_id"].dropna())
     _check(p, known_accounts, issues)
+    _check_parents(engine, p, issues)
     if large is not None:
         spilled = _prepare_sliced(large, adapter, sub_to_acct, known_accounts, date_format,
                                   issues, report)
@@ -467,6 +516,21 @@ def _load(conn, typed: dict, stage: sa.Table | None, replace: bool, report: Impo
     if "opportunities" in typed:
         state.record_history(conn, typed["opportunities"],
                              state.export_date(conn) or dt.date.today(), "import")
+        _plans_for_won_deals(conn, report)
+
+
+def _plans_for_won_deals(conn, report: ImportReport) -> None:
+    """A success plan for each new-business or expansion deal the data shows won in the
+    settings' ``onboarding.plan_window_days`` before its date (issue 20), as the importer."""
+    from greendoor import settings as S
+    from greendoor import success_plans
+
+    d = state.export_date(conn) or dt.date.today()
+    days = S.current(conn)[1]["onboarding"]["plan_window_days"]
+    made = success_plans.plans_for_won_deals(conn, d, days, "import")
+    if made:
+        report.tables.setdefault("success_plans", TableResult("success_plans", "(from deals)"))
+        report.tables["success_plans"].inserted += len(made)
 
 
 def _log(conn, report: ImportReport, actor: str, started: dt.datetime, replace: bool) -> None:
@@ -514,7 +578,9 @@ def freshness(engine: Engine) -> pd.DataFrame:
                 "contacts": "last_engaged_at", "interactions": "occurred_at",
                 "opportunities": "close_date", "churn_events": "churn_date",
                 "advocacy_activities": "occurred_at", "invoices": "issued_at",
-                "mentions": "occurred_at"}
+                "mentions": "occurred_at", "success_plans": "start_date",
+                "milestones": "due_date", "stakeholders": None, "value_metrics": "target_date",
+                "value_measurements": "measured_at"}
     il = schema.import_log
     last_load: dict[str, dt.datetime] = {}
     rows = []
@@ -529,9 +595,9 @@ def freshness(engine: Engine) -> pd.DataFrame:
                 if read:
                     last_load[table] = finished
         for t in schema.CANONICAL_TABLES:
-            c = t.c[date_col[t.name]]
+            c = t.c[date_col[t.name]] if date_col[t.name] else sa.null()
             n, lo, hi = conn.execute(sa.select(sa.func.count(), sa.func.min(c),
-                                               sa.func.max(c))).one()
+                                               sa.func.max(c)).select_from(t)).one()
             rows.append({"table": t.name, "rows": int(n), "first": lo, "last": hi,
                          "last_load": last_load.get(t.name)})
     df = pd.DataFrame(rows)

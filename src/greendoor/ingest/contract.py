@@ -66,6 +66,14 @@ ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
                                       "testimonial", "speaking", "community",
                                       "advisory_board"),
     ("advocacy_activities", "status"): ("asked", "accepted", "completed", "declined"),
+    ("success_plans", "status"): ("draft", "submitted", "approved", "rejected", "completed",
+                                  "cancelled"),
+    ("success_plans", "template"): SEGMENTS,
+    ("milestones", "phase"): ("foundation", "integration", "realization"),
+    ("milestones", "kind"): ("technical", "adoption", "value", "checkpoint"),
+    ("stakeholders", "raci"): ("responsible", "accountable", "consulted", "informed"),
+    ("stakeholders", "side"): ("customer", "vendor"),
+    ("value_metrics", "direction"): ("increase", "decrease"),
 }
 
 #: Allowed ranges. Every number has an upper bound too: an ARR of 1e308 or seats of
@@ -91,13 +99,22 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("invoices", "amount"): (-1e11, 1e11),  # credit notes are negative
     ("mentions", "reach"): (0, 1e11),
     ("mentions", "engagement"): (0, 1e11),
+    ("success_plans", "investment"): (0, 1e10),
+    ("success_plans", "version"): (1, 1e6),
+    ("value_metrics", "baseline"): (-1e12, 1e12),
+    ("value_metrics", "target"): (-1e12, 1e12),
+    ("value_metrics", "value_per_unit"): (0, 1e10),
+    ("value_metrics", "value_per_unit_low"): (0, 1e10),
+    ("value_metrics", "value_per_unit_high"): (0, 1e10),
+    ("value_measurements", "value"): (-1e12, 1e12),
 }
 
 #: Longest text a cell may hold (characters): ids and short labels, and free text.
 MAX_TEXT = 1_000
 MAX_FREE_TEXT = 10_000
 FREE_TEXT = {("survey_responses", "comment"), ("churn_events", "feedback"),
-             ("tickets", "subject"), ("interactions", "note"), ("mentions", "text")}
+             ("tickets", "subject"), ("interactions", "note"), ("mentions", "text"),
+             ("success_plans", "objectives"), ("success_plans", "decision_note")}
 
 
 def max_text(table: str, column: str) -> int:
@@ -107,6 +124,15 @@ def max_text(table: str, column: str) -> int:
 
 #: NPS 0-10, CSAT 1-5, CES 1-7 (SPEC.md metric definitions; CES on the common 7-point scale).
 SURVEY_SCORE_RANGES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+
+#: Tables whose rows belong to a parent row of another table (not to an account):
+#: ``table -> (column, parent table, parent key)``. The importer refuses an unknown parent.
+PARENTS: dict[str, tuple[str, str, str]] = {
+    "milestones": ("plan_id", "success_plans", "plan_id"),
+    "stakeholders": ("plan_id", "success_plans", "plan_id"),
+    "value_metrics": ("plan_id", "success_plans", "plan_id"),
+    "value_measurements": ("metric_id", "value_metrics", "metric_id"),
+}
 
 #: Required columns beyond the schema's NOT NULL ones, and NOT NULL ones Greendoor derives.
 DERIVED_WHEN_ABSENT = {

@@ -17,9 +17,9 @@ from greendoor.periods import Filters
 from greendoor.reports.render import ReportError
 
 #: The file formats of each report.
-FORMATS = {"weekly": ("html", "pdf"), "qbr": ("pptx",)}
+FORMATS = {"weekly": ("html", "pdf"), "qbr": ("pptx",), "plan": ("html", "pdf")}
 
-__all__ = ["FORMATS", "ReportError", "qbr_report", "weekly_report"]
+__all__ = ["FORMATS", "ReportError", "plan_report", "qbr_report", "weekly_report"]
 
 
 def weekly_report(conn: Connection, f: Filters, fmt: str = "pdf", since: dt.date | None = None,
@@ -54,3 +54,29 @@ def qbr_report(conn: Connection, account_id: str, as_of: dt.date, mask: bool = F
     if mask or (principal is not None and principal.masks_pii):
         d = masker(conn).apply(d)
     return qbr.qbr_pptx(d)
+
+
+def plan_report(conn: Connection, plan_id: str, as_of: dt.date, fmt: str = "pdf",
+                mask: bool = False) -> bytes:
+    """A success plan (issue 20) as of ``as_of`` as ``"html"`` or ``"pdf"`` bytes, names
+    masked when ``mask``. Raises ``KeyError`` for a plan unknown at ``as_of`` and
+    :class:`ReportError` for another format or without Chromium (PDF)."""
+    import sqlalchemy as sa
+
+    from greendoor.analytics import onboarding as OBA
+    from greendoor.reports import plan, render
+    from greendoor.store import schema
+
+    if fmt not in ("html", "pdf"):
+        raise ReportError(f"a success plan is written as html or pdf, not {fmt!r}")
+    detail = OBA.plan_detail(conn, plan_id, as_of)
+    if not detail:
+        raise KeyError(f"no success plan {plan_id!r} as of {as_of}")
+    a = schema.accounts
+    name = conn.execute(sa.select(a.c.name).where(
+        a.c.account_id == detail["plan"]["account_id"])).scalar()
+    if mask:
+        m = masker(conn)
+        detail, name = m.apply(detail), m.apply(name)
+    page = plan.plan_html(detail, as_of, name)
+    return page.encode("utf-8") if fmt == "html" else render.html_to_pdf(page)

@@ -147,3 +147,47 @@ def mention_alerts(conn: Connection, as_of: dt.date, settings: dict,
                       "sentiment": float(last["sentiment"]),
                       "threshold": cfg["negative_below"]}))
     return pd.DataFrame(rows, columns=cols)
+
+
+def onboarding_alerts(conn: Connection, as_of: dt.date, settings: dict,
+                      scored: pd.Index | None = None) -> pd.DataFrame:
+    """Success plans (issue 20), as known the day before ``as_of``: ``onboarding_stuck``
+    (warning) for a plan in its first ``onboarding.feature_window_days`` whose most overdue
+    open milestone is ``onboarding.stuck_days`` late, and ``value_risk`` (warning) when a
+    plan's realized value is ``onboarding.value_risk_margin`` below its planned trajectory
+    (:func:`greendoor.analytics.onboarding.value_table`). Only ``scored`` accounts when
+    given. Empty on a store without plans."""
+    from greendoor import success_plans as SP
+    from greendoor.analytics import onboarding as OBA
+    from greendoor.periods import Filters
+
+    cols = ["account_id", "rule", "severity", "title", "evidence"]
+    if not SP.has_plans(conn):
+        return pd.DataFrame(columns=cols)
+    cfg = settings["onboarding"]
+    d = as_of - dt.timedelta(days=1)
+    plans = SP.plans_as_of(conn, d)
+    plans = plans[(pd.Timestamp(d) - plans["start_date"]).dt.days
+                  .between(0, cfg["feature_window_days"])]
+    if scored is not None:
+        plans = plans[plans["account_id"].isin(scored)]
+    if plans.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    prog = SP.progress(conn, d, cfg["behind_days"], cfg["stuck_days"], plans=plans)
+    for r in prog[prog["status"] == "stuck"].itertuples():
+        rows.append((r.account_id, "onboarding_stuck", "warning",
+                     f"Onboarding stuck: \u201c{r.next_milestone}\u201d {int(r.days_behind)} "
+                     "days late",
+                     {"plan_id": r.plan_id, "day": int(r.day), "done": int(r.done),
+                      "milestones": int(r.milestones), "days_behind": int(r.days_behind),
+                      "threshold": cfg["stuck_days"]}))
+    acc = OBA._accounts(conn, Filters(as_of=d))
+    val = OBA.value_table(plans, SP.value_as_of(conn, d, plans), acc, d, cfg)
+    for r in val[val["value_risk"]].itertuples():
+        rows.append((r.account_id, "value_risk", "warning",
+                     f"Value behind plan: {r.realization:.0%} of the planned value realized",
+                     {"plan_id": r.plan_id, "benefit": float(r.benefit),
+                      "planned_benefit": float(r.planned_benefit),
+                      "margin": cfg["value_risk_margin"]}))
+    return pd.DataFrame(rows, columns=cols).drop_duplicates(["account_id", "rule"])

@@ -84,6 +84,11 @@ FEATURES: dict[str, tuple[str, str]] = {
     "max_days_late_180d": ("commercial", "most days late of invoices due in the last 180 days"),
     "open_expansion_pipeline": ("commercial", "open expansion opportunity amount (USD)"),
     "open_opportunities": ("commercial", "open opportunities (any type)"),
+    "onboarding_days_behind": ("onboarding", "days the most overdue open milestone of the "
+                               "success plan is late (plans of the last year)"),
+    "onboarding_stuck": ("onboarding", "1 if the success plan is stuck"),
+    "time_to_value_days": ("onboarding", "days from the plan's start to its first value "
+                           "milestone (so far, past day 90 without one)"),
     "segment": ("commercial", "segment"),
     "plan": ("commercial", "plan"),
     "industry": ("commercial", "industry"),
@@ -360,6 +365,17 @@ def _commercial(conn: Connection, d: dt.date) -> pd.DataFrame:
     return base.merge(late, on="account_id", how="left").merge(opps, on="account_id", how="left")
 
 
+def _onboarding(conn: Connection, d: dt.date) -> pd.DataFrame:
+    """Success-plan features (issue 20): :func:`greendoor.success_plans.onboarding_features`
+    with the store's current onboarding settings; no rows on a store without plans."""
+    from greendoor import settings as S
+    from greendoor import success_plans
+
+    # what was known before the as-of day, as every other feature
+    return success_plans.onboarding_features(conn, d - dt.timedelta(days=1),
+                                             S.current(conn)[1])
+
+
 def features_as_of(conn: Connection, as_of: dt.date,
                    has_rows: set[str] | None = None, rollup: bool | None = None) -> pd.DataFrame:
     """Features of every account with ARR as of ``as_of`` (see :data:`FEATURES`).
@@ -376,7 +392,7 @@ def features_as_of(conn: Connection, as_of: dt.date,
     base = _commercial(conn, as_of)
     df = base.set_index("account_id")
     for part in (_usage(conn, as_of, rollup), _tickets(conn, as_of), _surveys(conn, as_of),
-                 _relationship(conn, as_of)):
+                 _relationship(conn, as_of), _onboarding(conn, as_of)):
         df = df.join(part.set_index("account_id"), how="left")
     df = df.sort_index()  # one order whatever order the database returned (parallel scans)
     return derive(df, as_of, has_rows=tables_with_rows(conn) if has_rows is None else has_rows)
@@ -470,6 +486,8 @@ def derive(df: pd.DataFrame, as_of: dt.date, has_rows: set[str]) -> pd.DataFrame
     out["days_to_renewal"] = (pd.to_datetime(df["next_renewal"]) - d).dt.days.astype(float) \
         if "next_renewal" in df else np.nan
     out["term_months"] = col("term_months")
+    for name in ("onboarding_days_behind", "onboarding_stuck", "time_to_value_days"):
+        out[name] = col(name)  # NaN without a plan of the last year: unknown, not zero
     out["auto_renew"] = col("auto_renew")
     counts(["overdue_invoices"], "invoices")
     max_late = df["max_late"] if "max_late" in df else pd.Series(np.nan, index=df.index)

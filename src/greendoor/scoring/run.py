@@ -644,7 +644,8 @@ def _score(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None, re
         with engine.connect() as conn:
             gaps = AL.gap_alerts(conn, as_of, plan.settings, f["arr"])
             said = AL.mention_alerts(conn, as_of, plan.settings, f.index)
-        al = pd.concat([x for x in (al, gaps, said) if len(x)] or [al], ignore_index=True)
+            onb = AL.onboarding_alerts(conn, as_of, plan.settings, f.index)
+        al = pd.concat([x for x in (al, gaps, said, onb) if len(x)] or [al], ignore_index=True)
         secs["alerts"] = time.perf_counter() - t5
         secs["scoring"] = time.perf_counter() - t3
         step(0.95, "Writing snapshots")

@@ -237,6 +237,90 @@ mentions = sa.Table(
     sa.Column("url", Str),
 )
 
+success_plans = sa.Table(
+    "success_plans",
+    metadata,
+    # Success plans (issue 20; optional): a customer's plan from a closed-won deal to the
+    # value it bought, a 90-day onboarding in phases (greendoor.onboarding). The approval
+    # workflow's instants say what was known at a past date: a plan is visible from
+    # ``created_at``, submitted from ``submitted_at``, approved or rejected from ``decided_at``.
+    _id("plan_id"),
+    _ref(),
+    sa.Column("opportunity_id", Str),  # the closed-won deal it came from
+    sa.Column("name", Str),
+    sa.Column("template", Str),  # the segment template it was made from
+    sa.Column("objectives", sa.Text),  # one objective per line
+    sa.Column("owner", Str),  # the CSM
+    sa.Column("start_date", sa.Date, nullable=False),  # kickoff: day 1 of the 90 days
+    sa.Column("status", Str, nullable=False),  # draft | submitted | approved | rejected | ...
+    sa.Column("created_at", sa.Date),
+    sa.Column("submitted_at", sa.DateTime),
+    sa.Column("decided_at", sa.DateTime),
+    sa.Column("approver", Str),
+    sa.Column("decision_note", sa.Text),
+    sa.Column("investment", Money),  # one-off services fee (ROI cost beside the ARR)
+    sa.Column("version", sa.Integer),  # 1 at creation, +1 at each edit (audited)
+)
+
+milestones = sa.Table(
+    "milestones",
+    metadata,
+    # A plan's milestones: phase, due date, and either a completion rule evaluated on the
+    # usage (``active_users>=5``, ``feature_users:reports>=3``) or a manual completion.
+    _id("milestone_id"),
+    sa.Column("plan_id", Str, nullable=False),
+    sa.Column("name", Str, nullable=False),
+    sa.Column("phase", Str, nullable=False),  # foundation | integration | realization
+    sa.Column("kind", Str),  # technical | adoption | value | checkpoint
+    sa.Column("owner", Str),
+    sa.Column("start_date", sa.Date),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("completed_at", sa.Date),  # manual completion (a rule's is computed)
+    sa.Column("completion_rule", Str),
+    sa.Column("depends_on", Str),  # milestone ids of the same plan, separated by commas
+)
+
+stakeholders = sa.Table(
+    "stakeholders",
+    metadata,
+    # A plan's people with their RACI role (responsible | accountable | consulted | informed).
+    _id("stakeholder_id"),
+    sa.Column("plan_id", Str, nullable=False),
+    sa.Column("contact_id", Str),
+    sa.Column("name", Str, nullable=False),
+    sa.Column("title", Str),
+    sa.Column("side", Str),  # customer | vendor
+    sa.Column("raci", Str, nullable=False),
+    sa.Column("email", Str),
+)
+
+value_metrics = sa.Table(
+    "value_metrics",
+    metadata,
+    # What the customer bought, measured: a baseline, a target by a date, and the money one
+    # unit of improvement is worth per year (with a low-high range for the ROI interval).
+    _id("metric_id"),
+    sa.Column("plan_id", Str, nullable=False),
+    sa.Column("name", Str, nullable=False),
+    sa.Column("unit", Str),
+    sa.Column("direction", Str),  # increase | decrease (which way is better)
+    sa.Column("baseline", sa.Double, nullable=False),
+    sa.Column("target", sa.Double, nullable=False),
+    sa.Column("target_date", sa.Date),
+    sa.Column("value_per_unit", Money, nullable=False),  # per unit of improvement, per year
+    sa.Column("value_per_unit_low", Money),
+    sa.Column("value_per_unit_high", Money),
+)
+
+value_measurements = sa.Table(
+    "value_measurements",
+    metadata,
+    _id("measurement_id"),
+    sa.Column("metric_id", Str, nullable=False),
+    sa.Column("measured_at", sa.Date, nullable=False),
+    sa.Column("value", sa.Double, nullable=False),
+)
+
 #: Canonical tables in load order (accounts first).
 CANONICAL_TABLES: tuple[sa.Table, ...] = (
     accounts,
@@ -251,6 +335,11 @@ CANONICAL_TABLES: tuple[sa.Table, ...] = (
     advocacy_activities,
     invoices,
     mentions,
+    success_plans,
+    milestones,
+    stakeholders,
+    value_metrics,
+    value_measurements,
 )
 
 # --------------------------------------------------------------------------- #
