@@ -17,6 +17,7 @@ from greendoor.demo import (
     load_demo,
 )
 from greendoor.demo.simulator import _Simulation
+from greendoor.ingest.contract import PARENTS
 from greendoor.metrics import sql as msql
 from greendoor.state import add_months
 from greendoor.store import meta, schema
@@ -50,8 +51,10 @@ def test_ids_unique_and_references_known(frames):
         pk = [c.name for c in table.primary_key.columns]
         if pk:
             assert not df.duplicated(pk).any(), table.name
-        if table.name != "accounts":
+        if table.name != "accounts" and "account_id" in table.c:
             assert set(df["account_id"].dropna().astype(str)) <= known, table.name
+    for table, (col, parent, key) in PARENTS.items():  # plans' rows name known parents
+        assert set(frames[table][col]) <= set(frames[parent][key]), table
 
 
 def test_money_and_scores_in_range(frames):

@@ -516,12 +516,14 @@ def _load(conn, typed: dict, stage: sa.Table | None, replace: bool, report: Impo
     if "opportunities" in typed:
         state.record_history(conn, typed["opportunities"],
                              state.export_date(conn) or dt.date.today(), "import")
-        _plans_for_won_deals(conn, report)
+        if "success_plans" not in typed:  # an export with its own plans keeps them as is
+            _plans_for_won_deals(conn, report)
 
 
 def _plans_for_won_deals(conn, report: ImportReport) -> None:
     """A success plan for each new-business or expansion deal the data shows won in the
-    settings' ``onboarding.plan_window_days`` before its date (issue 20), as the importer."""
+    settings' ``onboarding.plan_window_days`` before its date, for an account without a
+    plan (issue 20), as the importer; not when the import brings its own plans."""
     from greendoor import settings as S
     from greendoor import success_plans
 

@@ -173,9 +173,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             raise NotEnoughData("no positive observation in the training or the held-out "
                                 "period; a time-ordered model cannot be validated")
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        # features that carry no information here (all missing, or constant) are
-        # left out: e.g. survey features when the store has no surveys
-        self.dropped_features_ = [c for c in X.columns if X[c].nunique(dropna=True) <= 1]
+        # features that carry no information where the models learn (all missing, or
+        # constant, before the held-out dates) are left out: e.g. survey features when the
+        # store has no surveys, or success-plan features when plans start only recently
+        early = X[~hold]
+        self.dropped_features_ = [c for c in X.columns if early[c].nunique(dropna=True) <= 1]
         X = X.drop(columns=self.dropped_features_)
         if X.shape[1] == 0:
             raise NotEnoughData("no feature varies across the observations")

@@ -32,6 +32,13 @@ DEFAULT_BANDS = DEFAULT_SETTINGS["health"]["bands"]
 #: accounts at risk and those at or above this risk index.
 QUEUE_MIN_RISK_INDEX = DEFAULT_SETTINGS["models"]["queue_min_risk_index"]
 
+#: Measures that apply only to some accounts: a success plan's days behind and time to
+#: value (issue 20) exist for accounts with a plan of the last year. Without one they
+#: neither count in the score nor lower its confidence (a missing measure of any other
+#: kind lowers the confidence: the data that should say something is absent).
+CONDITIONAL_MEASURES = frozenset({"onboarding_days_behind", "time_to_value_days"})
+
+
 def band(score: float, bands: dict[str, float] | None = None) -> str | None:
     """Band of a 0-100 score: "green" (>= 80), "yellow" (>= 50), else "red".
 
@@ -223,7 +230,11 @@ def health_panel(features: pd.DataFrame, settings: dict) -> tuple[pd.DataFrame, 
     present_w = np.where(np.isnan(S), 0.0, m_w)  # a missing measure's weight is 0
     onehot = (comp_of[:, None] == np.arange(len(COMPONENTS))[None, :]).astype(float)  # M x C
     comp_present_w = present_w @ onehot  # accounts x components
-    comp_total_w = np.broadcast_to(m_w @ onehot, comp_present_w.shape)
+    # a conditional measure that does not apply to an account (no success plan) is left
+    # out of the weight its confidence is measured against
+    cond = np.array([name in CONDITIONAL_MEASURES for _, name, _ in cols], dtype=bool)
+    applies_w = np.where(np.isnan(S) & cond[None, :], 0.0, m_w) if cols else present_w
+    comp_total_w = applies_w @ onehot
     with np.errstate(invalid="ignore", divide="ignore"):
         within = np.where(comp_present_w[:, comp_of] > 0, present_w / comp_present_w[:, comp_of], 0.0)
         comp = np.where(comp_present_w > 0, (np.nan_to_num(S) * within) @ onehot, np.nan)
