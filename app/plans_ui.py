@@ -17,6 +17,9 @@ from greendoor.charts import onboarding as charts
 from greendoor.labels import human, money
 from greendoor.text import md
 
+#: Session-state key of a plan just created, for the page to select it after the rerun.
+NEW_PLAN = "onb_new_plan"
+
 
 def _write(fn, message: str) -> None:
     """Run a write; on success clear the caches, toast ``message`` and rerun."""
@@ -48,8 +51,12 @@ def close_deal_form(token: str, f) -> None:
         # new plan is in the book the page shows; never later than today
         on = min(data.store_status(token)["default_as_of"] or dt.date.today(),
                  dt.date.today())
-        _write(lambda: SP.close_deal(data.engine(), pick, won=True, actor=user, on=on),
-               "Deal won; its success plan is a draft: edit and submit it below")
+        def close():
+            pid = SP.close_deal(data.engine(), pick, won=True, actor=user, on=on)
+            if pid:
+                st.session_state[NEW_PLAN] = pid  # the page shows it after the rerun
+            return pid
+        _write(close, "Deal won; its success plan is a draft: edit and submit it below")
 
 
 def _sla_words(plan: dict, cfg: dict) -> str:
@@ -77,6 +84,8 @@ def plan_editor(token: str, plan_id: str, as_of: dt.date, settings: dict) -> Non
     st.markdown(f"**{md(plan['name'])}** · {human(plan['template'])} template · owner "
                 f"{md(plan.get('owner') or '—')} · day 1 {pd.Timestamp(plan['start_date']):%-d %b %Y}"
                 f" · version {plan.get('version') or 1} · **{human(plan['approval'])}**")
+    st.caption(f"Required fields: {plan['filled']:.0%} filled"
+               + (f" (missing: {', '.join(plan['missing'])})." if plan["missing"] else "."))
     words = _sla_words(plan, cfg)
     if words:
         (st.warning if "overdue" in words else st.caption)(words)

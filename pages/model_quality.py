@@ -7,7 +7,7 @@ from app import data, lists, shell
 from greendoor.charts import quality as charts
 from greendoor.labels import human
 from greendoor.scoring import skill as SK
-from greendoor.scoring.features import describe
+from greendoor.scoring.features import FEATURES, describe
 
 shell.require_data()
 token = data.data_token()
@@ -33,6 +33,21 @@ lists.table(mq["success"], key="success", column_config={
     "actual": st.column_config.TextColumn("Actual", width="large"),
     "met": st.column_config.CheckboxColumn("Met", width="small"),
     "source": st.column_config.TextColumn("Source", width="medium")})
+
+def _onboarding_effect(m: dict) -> str:
+    """The success-plan features' measured effect (issue 20), as every feature's: the drop
+    in test AUC when shuffled, with its interval."""
+    names = [n for n, (group, _) in FEATURES.items() if group == "onboarding"]
+    imp = {r["feature"]: r for r in m.get("importance", [])}
+    parts = [f"{describe(n)}: {imp[n]['mean']:+.4f} AUC ({imp[n]['lo']:+.4f} to "
+             f"{imp[n]['hi']:+.4f})" for n in names if n in imp]
+    if not parts:
+        return ""
+    rest = [describe(n) for n in names if n not in imp]
+    return ("Success-plan features, measured like every other (AUC lost when shuffled): "
+            + "; ".join(parts) + (f". Not among the most influential at fit time: "
+                                  f"{', '.join(rest)}." if rest else "."))
+
 
 st.subheader("Predictive models against their baselines")
 st.caption("Each model is tested on the same later dates as the simplest rules that could "
@@ -79,6 +94,9 @@ for col, kind, title in zip(cols, ("churn", "renewal", "expansion"),
                    f"{t['positives']:,} positives (base rate {t['base_rate']:.1%}); trained on "
                    f"{m['n_train']:,}. Features with measured importance (the only possible "
                    f"drivers): {imp or 'none'}.")
+        onb = _onboarding_effect(m)
+        if onb:
+            st.caption(onb)
 rows = []
 for kind in ("churn", "renewal", "expansion"):
     m = ev.get(kind) or {}

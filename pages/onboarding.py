@@ -74,7 +74,11 @@ else:
     if len(plans):
         st.subheader("One plan")
         ids = list(view["plan_id"]) or list(plans["plan_id"])
-        if sel is not None and sel.get("plan_id") in ids:
+        new = st.session_state.pop(plans_ui.NEW_PLAN, None)
+        if new in set(plans["plan_id"]):
+            ids = [new, *[i for i in ids if i != new]]
+            st.session_state["onb_plan"] = new
+        elif sel is not None and sel.get("plan_id") in ids:
             st.session_state["onb_plan"] = sel["plan_id"]
         names = dict(zip(plans["plan_id"], plans["name"] + " · " + plans["status"],
                          strict=True))
@@ -87,4 +91,3 @@ with st.expander("Close a won deal into a new success plan", icon=":material/han
                "(sponsor Accountable, champion and admin Responsible), as a draft to edit "
                "and submit.")
     plans_ui.close_deal_form(token, f)
-shell.provenance(token, f)

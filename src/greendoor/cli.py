@@ -9,6 +9,7 @@
     greendoor info                      what the store holds
     greendoor report weekly --out digest.pdf|.html [--as-of DATE] [--since DATE] [--mask]
     greendoor report qbr ACCOUNT_ID --out qbr.pptx [--as-of DATE] [--mask]
+    greendoor report plan PLAN_ID --out plan.pdf [--as-of DATE] [--mask]
     greendoor notify [--as-of DATE] [--since DATE]   daily digests by e-mail and webhook
 
 The store is ``$GREENDOOR_DB_URL`` or ``data/greendoor.duckdb`` (see README).
@@ -166,7 +167,7 @@ def _users_args(sub) -> None:
 
 
 def _report_args(sub) -> None:
-    """``greendoor report weekly|qbr``."""
+    """``greendoor report weekly|qbr|plan``."""
     rp = sub.add_parser("report", help="write the weekly digest (HTML/PDF) or an account's "
                                        "QBR deck (PPTX), e.g. from a scheduler")
     rsub = rp.add_subparsers(dest="report", required=True)
@@ -181,7 +182,10 @@ def _report_args(sub) -> None:
     qb = rsub.add_parser("qbr", help="an account's QBR deck")
     qb.add_argument("account_id")
     qb.add_argument("--out", required=True, help="file to write: .pptx")
-    for p in (wk, qb):
+    pl = rsub.add_parser("plan", help="a success plan (issue 20)")
+    pl.add_argument("plan_id")
+    pl.add_argument("--out", required=True, help="file to write: .pdf or .html")
+    for p in (wk, qb, pl):
         p.add_argument("--as-of", type=_date, default=None,
                        help="default: the store's as-of date")
         p.add_argument("--mask", action="store_true",
@@ -539,6 +543,8 @@ def _report(engine, args) -> int:
                 body = reports.weekly_report(
                     conn, Filters(as_of=as_of, segment=args.segment, owner=args.owner), fmt,
                     since=args.since, mask=args.mask, images=not args.no_charts)
+            elif args.report == "plan":
+                body = reports.plan_report(conn, args.plan_id, as_of, fmt, mask=args.mask)
             else:
                 body = reports.qbr_report(conn, args.account_id, as_of, mask=args.mask)
     except KeyError as exc:

@@ -211,16 +211,36 @@ def draft(conn: Connection, opportunity: dict, d: dt.date, feature: str | None =
             "start_date": start, "status": "draft", "created_at": d, "submitted_at": None,
             "decided_at": None, "approver": None, "decision_note": None, "investment": None,
             "version": 1}
-    have = {"account": True, "deal": bool(opportunity.get("opportunity_id")),
-            "deal amount": bool(opportunity.get("amount")), "owner": bool(acc["csm_owner"]),
-            "start date": True, "objectives": True,
-            "executive sponsor": people["sponsor"] is not None,
-            "champion": people["champion"] is not None,
-            "milestone owners": all(m["owner"] for m in ms), "milestone due dates": True,
-            "value metric": False}
-    missing = [k for k in REQUIRED if not have[k]]
-    return {"plan": plan, "milestones": ms, "stakeholders": sh,
-            "filled": 1 - len(missing) / len(REQUIRED), "missing": missing}
+    filled, missing = required_fields(plan, pd.DataFrame(ms), pd.DataFrame(sh), 0,
+                                      opportunity.get("amount"))
+    return {"plan": plan, "milestones": ms, "stakeholders": sh, "filled": filled,
+            "missing": missing}
+
+
+def required_fields(plan: dict, milestones: pd.DataFrame, stakeholders: pd.DataFrame,
+                    n_metrics: int, deal_amount=None) -> tuple[float, list[str]]:
+    """The share of :data:`REQUIRED` fields a plan fills and the missing ones: a deal and
+    its amount, an owner, objectives, an Accountable customer stakeholder (the sponsor), a
+    Responsible one (the champion), an owner and due date on every milestone, and at least
+    one value metric."""
+    people = stakeholders if len(stakeholders) else pd.DataFrame(columns=["side", "raci"])
+    customer = people[people["side"].fillna("customer") == "customer"]
+    def given(v) -> bool:
+        return v is not None and not (isinstance(v, float) and np.isnan(v)) and \
+            str(v).strip() not in ("", "0", "0.0")
+
+    has = {"account": given(plan.get("account_id")), "deal": given(plan.get("opportunity_id")),
+           "deal amount": given(deal_amount), "owner": given(plan.get("owner")),
+           "start date": given(plan.get("start_date")),
+           "objectives": given(plan.get("objectives")),
+           "executive sponsor": bool((customer["raci"] == "accountable").any()),
+           "champion": bool((customer["raci"] == "responsible").any()),
+           "milestone owners": bool(len(milestones)) and bool(milestones["owner"].notna().all()),
+           "milestone due dates": bool(len(milestones))
+           and bool(milestones["due_date"].notna().all()),
+           "value metric": n_metrics > 0}
+    missing = [k for k in REQUIRED if not has[k]]
+    return 1 - len(missing) / len(REQUIRED), missing
 
 
 def _insert_draft(conn: Connection, actor: str, dr: dict) -> str:

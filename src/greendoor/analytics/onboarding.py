@@ -36,8 +36,8 @@ def onboarding_book(conn: Connection, f: Filters, settings: dict) -> dict:
     """The Onboarding page at ``f.as_of``.
 
     Returns ``{"available": bool, "plans": frame, "kpis": dict, "rule": str}``. ``plans``
-    holds one row per plan of a current customer (ARR in force) that is in its first 90
-    days or not complete and started within ``onboarding.feature_window_days``:
+    holds one row per plan in its first 90 days, or of a current customer (ARR in force)
+    not complete and started within ``onboarding.feature_window_days``:
     :func:`greendoor.success_plans.progress` columns plus ``name, segment, csm_owner, arr,
     plan_name, approval, approval_due, approval_overdue, ttv_segment_median`` (days, over
     every plan of the segment that reached value by ``as_of``) and ``ttv_vs_median``
@@ -57,8 +57,11 @@ def onboarding_book(conn: Connection, f: Filters, settings: dict) -> dict:
     prog["ttv_segment_median"] = prog["segment"].map(med)
     prog["ttv_vs_median"] = prog["time_to_value"] - prog["ttv_segment_median"]
     window = cfg["feature_window_days"]
-    live = (prog["arr"].notna() & prog["account_id"].isin(acc["account_id"])
-            & ((prog["day"] <= 90) | ((prog["status"] != "complete") & (prog["day"] <= window))))
+    # a plan in its first 90 days shows even before the first invoice (no ARR yet); after
+    # that, only current customers' unfinished plans of the window
+    live = prog["account_id"].isin(acc["account_id"]) & (
+        (prog["day"] <= 90) | (prog["arr"].notna() & (prog["status"] != "complete")
+                               & (prog["day"] <= window)))
     cur = prog[live].copy()
     end = dt.datetime.combine(d, dt.time(23, 59))
     due, late = [], []
@@ -116,7 +119,13 @@ def plan_detail(conn: Connection, plan_id: str, d: dt.date) -> dict:
     meas = pd.read_sql(sa.select(mm).where(mm.c.metric_id.in_(list(metrics["metric_id"])),
                                            mm.c.measured_at <= d), conn)
     meas["measured_at"] = pd.to_datetime(meas["measured_at"])
-    return {"plan": plans.iloc[0].to_dict(), "milestones": ms.reset_index(drop=True),
+    plan = plans.iloc[0].to_dict()
+    o = schema.opportunities
+    amount = conn.execute(sa.select(o.c.amount).where(
+        o.c.opportunity_id == plan.get("opportunity_id"))).scalar() \
+        if isinstance(plan.get("opportunity_id"), str) else None
+    plan["filled"], plan["missing"] = SP.required_fields(plan, ms, people, len(metrics), amount)
+    return {"plan": plan, "milestones": ms.reset_index(drop=True),
             "critical_path": path, "stakeholders": people, "metrics": metrics,
             "measurements": meas.sort_values("measured_at")}
 

@@ -60,8 +60,8 @@ def gantt(ms: pd.DataFrame, as_of: dt.date, theme: Theme) -> go.Figure:
             hovertemplate="%{y}<br>%{customdata[0]} · due %{x|%-d %b %Y}<br>done: "
                           "%{customdata[1]} · days late: %{customdata[2]}<extra></extra>")
     fig.add_vline(x=pd.Timestamp(as_of).value / 1e6, line=dict(color=INK, dash="dot"))
-    fig.add_annotation(x=pd.Timestamp(as_of), y=1, yref="paper", text="as of", showarrow=False,
-                       yanchor="bottom")
+    fig.add_annotation(x=pd.Timestamp(as_of), y=0, yref="paper", text=" as of", showarrow=False,
+                       xanchor="left", yanchor="bottom", font=dict(color=INK))
     fig.update_xaxes(type="date")
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels)
     fig.update_layout(barmode="overlay")

@@ -29,9 +29,9 @@ def plan_html(detail: dict, as_of: dt.date, account_name: str) -> str:
     ms, people, met = detail["milestones"], detail["stakeholders"], detail["metrics"]
     rows_m = "".join(
         f"<tr class='{'crit' if r.critical else ''}'><td>{_e(human(r.phase))}</td>"
-        f"<td>{'★ ' if r.critical else ''}{_e(r.name)}</td><td>{_e(r.owner)}</td>"
-        f"<td>{_day(r.due_date)}</td><td>{_day(r.done_on)}</td>"
-        f"<td>{_e(r.completion_rule) if r.auto else 'manual'}</td></tr>"
+        f"<td class=n>{'★ ' if r.critical else ''}{_e(r.name)}</td><td>{_e(r.owner)}</td>"
+        f"<td class=d>{_day(r.due_date)}</td><td class=d>{_day(r.done_on)}</td>"
+        f"<td class=r>{'usage: ' + _e(r.completion_rule) if r.auto else 'by hand'}</td></tr>"
         for r in ms.itertuples())
     rows_s = "".join(
         f"<tr><td>{_e(r.name)}</td><td>{_e(r.title)}</td><td>{_e(human(r.side))}</td>"
@@ -54,6 +54,7 @@ h1 {{ font-size: 19pt; margin: 0 0 4px; }} h2 {{ font-size: 13pt; margin: 18px 0
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border-bottom: 1px solid #d5d8dc; padding: 4px 6px; text-align: left; }}
 th {{ background: #eaf2f8; }} tr.crit td {{ font-weight: bold; }}
+td.d {{ white-space: nowrap; }} td.n {{ width: 34%; }} td.r {{ font-size: 9pt; word-break: break-all; width: 22%; }}
 .meta {{ color: #566573; }}
 </style></head><body>
 <h1>{_e(p.get('name'))}</h1>

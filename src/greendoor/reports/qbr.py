@@ -26,6 +26,7 @@ from greendoor import settings as S
 from greendoor.access import Principal
 from greendoor.analytics import model_quality
 from greendoor.charts import account as AC
+from greendoor.charts import onboarding as onboarding_charts
 from greendoor.charts.theme import BAND_COLORS, INK, NAVY, Theme
 from greendoor.labels import human, money, percent
 from greendoor.reports import render
@@ -57,6 +58,7 @@ class QbrData:
     uses: dict
     notes: dict
     theme: Theme
+    value: dict | None = None  # the success plan's value (issue 20), with "trajectory"
 
 
 def qbr_data(conn: Connection, account_id: str, as_of: dt.date,
@@ -81,11 +83,18 @@ def qbr_data(conn: Connection, account_id: str, as_of: dt.date,
     tk = conn.execute(sa.select(sa.func.count(), sa.func.sum(sa.case((k.c.escalated, 1), else_=0)))
                       .where(k.c.account_id == account_id, k.c.opened_at < ts,
                              k.c.opened_at >= start)).one()
+    from greendoor.analytics import onboarding as OBA
+
+    settings = S.current(conn)[1]
+    value = OBA.account_value(conn, account_id, as_of, settings)
+    if value is not None:
+        detail = OBA.plan_detail(conn, value["plan"]["plan_id"], as_of)
+        value["trajectory"] = OBA.trajectory(detail, as_of)
     return QbrData(as_of=as_of, a360=a360, open_actions=actions, surveys=surveys,
                    tickets=int(tk[0] or 0), escalations=int(tk[1] or 0),
                    uses={m: gates.uses(m) for m in gates.MODELS},
                    notes={m: skill.status_sentence(gates, m) for m in ("churn", "renewal")},
-                   theme=Theme.of(S.current(conn)[1]))
+                   theme=Theme.of(settings), value=value)
 
 
 # ---------------------------------------------------------------- PPTX
@@ -208,12 +217,33 @@ def _usage_slide(prs, d: QbrData) -> None:
 
 
 def _value_slide(prs, d: QbrData) -> None:
-    slide = _slide(prs, "Value and ROI")
-    _text(slide, Inches(0.5), Inches(1.6), Inches(12), Inches(2), [
-        ("This store holds no value measurements for the account (success plans with value "
-         "metrics and their baselines), so no ROI is claimed here.", 18, False, _INK),
-        ("Import value metrics and measurements to show realized value and ROI = "
-         "(benefits − cost) / cost on this slide.", 14, False, _GREY)])
+    v = (d.value or {}).get("value")
+    if not v or pd.isna(v.get("benefit")):
+        slide = _slide(prs, "Value and ROI")
+        _text(slide, Inches(0.5), Inches(1.6), Inches(12), Inches(2), [
+            ("This store holds no value measurements for the account (success plans with "
+             "value metrics and their baselines), so no ROI is claimed here.", 18, False, _INK),
+            ("Import value metrics and measurements, or add them to the account's success "
+             "plan, to show realized value and ROI = (benefits − cost) / cost on this slide.",
+             14, False, _GREY)])
+        return
+    pg = d.value["progress"]
+    slide = _slide(prs, "Value and ROI", f"Success plan day {int(pg['day'])}: "
+                   f"{int(pg['done'])} of {int(pg['milestones'])} milestones done, {pg['status']}")
+    _text(slide, Inches(0.5), Inches(1.5), Inches(4.6), Inches(5), [
+        (f"{money(v['benefit'])} a year", 30, True, _NAVY),
+        (f"realized, against {money(v['planned_benefit'])} planned by now", 14, False, _GREY),
+        (f"ROI {v['roi']:.0%}", 26, True, _NAVY),
+        (f"80 % interval {v['roi_low']:.0%} to {v['roi_high']:.0%}; cost "
+         f"{money(v['cost'])} (ARR and services)", 14, False, _GREY),
+        (f"Next quarter {money(v['quarter_benefit'])}, next year "
+         f"{money(v['annual_benefit'])} at the realized run rate", 14, False, _INK),
+        ("Behind plan: realized value trails the trajectory" if v["value_risk"] else
+         "On plan", 14, True, _INK)])
+    traj = d.value.get("trajectory")
+    if traj is not None and len(traj):
+        _picture(slide, onboarding_charts.value_trajectory(traj, d.theme), Inches(5.3),
+                 Inches(1.5), Inches(7.6))
 
 
 def _voice_slide(prs, d: QbrData) -> None:
