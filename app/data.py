@@ -327,7 +327,7 @@ def renewals(token: str, f: Filters) -> dict:
         windows = settings["renewal_windows_days"]
         due = RN.due(conn, f, windows)
         # each account's realized value and ROI from its success plan (issue 20)
-        value = OBA.value_book(conn, f, settings)["accounts"]
+        value = OBA.value_book(conn, f, settings, interval=False)["accounts"]
         if len(value):
             due = due.merge(value.drop_duplicates("account_id")[["account_id", "benefit", "roi"]]
                             .rename(columns={"benefit": "value_realized", "roi": "realized_roi"}),

@@ -562,18 +562,28 @@ def _first_users(conn: Connection, plans: pd.DataFrame, d: dt.date) -> pd.DataFr
     return out
 
 
-def rule_completion(first: pd.DataFrame, plan_id: str, rule) -> pd.Timestamp | None:
-    """The day a usage rule was first met (the n-th distinct user's first day), from
-    :func:`_first_users` rows; ``None`` when not met or for a manual milestone."""
-    parsed = onboarding.parse_rule(rule)
-    if parsed is None:
-        return None
-    measure, feature, n = parsed
-    f = first[first["plan_id"] == plan_id]
-    if feature is not None:
-        f = f[f["feature"] == feature]
-    days = f.groupby("user_id")["first"].min().sort_values()
-    return days.iloc[n - 1] if len(days) >= n else None
+class RuleDays:
+    """The days each plan's users first used the product (or a feature) since its start,
+    from :func:`_first_users` rows, sorted, for :meth:`met_on` look-ups."""
+
+    def __init__(self, first: pd.DataFrame):
+        self.any = {p: np.sort(g.to_numpy()) for p, g in
+                    first.groupby(["plan_id", "user_id"])["first"].min().groupby(level=0)}
+        self.by_feature = {k: np.sort(g.to_numpy()) for k, g in
+                           first.groupby(["plan_id", "feature", "user_id"])["first"].min()
+                           .groupby(level=[0, 1])}
+
+    def met_on(self, plan_id: str, rule) -> pd.Timestamp | None:
+        """The day a usage rule was first met (the n-th distinct user's first day);
+        ``None`` when not met or for a manual milestone. Raises ``ValueError`` for a rule
+        :func:`greendoor.onboarding.parse_rule` does not read."""
+        parsed = onboarding.parse_rule(rule)
+        if parsed is None:
+            return None
+        _, feature, n = parsed
+        days = self.any.get(plan_id) if feature is None else \
+            self.by_feature.get((plan_id, feature))
+        return pd.Timestamp(days[n - 1]) if days is not None and len(days) >= n else None
 
 
 def milestones_as_of(conn: Connection, d: dt.date, plans: pd.DataFrame) -> pd.DataFrame:
@@ -591,13 +601,14 @@ def milestones_as_of(conn: Connection, d: dt.date, plans: pd.DataFrame) -> pd.Da
     t = pd.Timestamp(d)
     manual = ms["completed_at"].where(ms["completed_at"] <= t)
     ruled = ms["completion_rule"].notna() & (ms["completion_rule"].astype(str).str.strip() != "")
-    first = _first_users(conn, plans[plans["plan_id"].isin(ms.loc[ruled, "plan_id"])], d) \
-        if ruled.any() else None
+    days = RuleDays(_first_users(conn, plans[plans["plan_id"].isin(ms.loc[ruled, "plan_id"])],
+                                 d)) if ruled.any() else None
     auto = pd.Series(pd.NaT, index=ms.index, dtype="datetime64[ns]")
-    for i in ms.index[ruled]:
+    for i, plan_id, rule in zip(ms.index[ruled], ms.loc[ruled, "plan_id"],
+                                ms.loc[ruled, "completion_rule"], strict=True):
         try:
-            hit = rule_completion(first, ms.at[i, "plan_id"], ms.at[i, "completion_rule"])
-        except ValueError:
+            hit = days.met_on(plan_id, rule)
+        except ValueError:  # an unreadable rule completes nothing (the import refuses it)
             hit = None
         if hit is not None:
             auto[i] = hit

@@ -192,13 +192,17 @@ def test_import_refuses_an_unknown_plan_and_a_cycle_and_changes_nothing(engine, 
         {"milestone_id": "X2", "plan_id": "P1", "name": "Loop a", "phase": "integration",
          "due_date": "2026-02-10", "depends_on": "X3"},
         {"milestone_id": "X3", "plan_id": "P1", "name": "Loop b", "phase": "integration",
-         "due_date": "2026-02-12", "depends_on": "X2"}])
+         "due_date": "2026-02-12", "depends_on": "X2"},
+        {"milestone_id": "X4", "plan_id": "P1", "name": "Users", "phase": "foundation",
+         "due_date": "2026-02-12", "completion_rule": "users > 5"}])
     rep = import_path(engine, tmp_path, replace=False)
     assert rep.status == "failed"
     errs = [str(e) for e in rep.errors]
     assert any("milestones.csv, line 2, column plan_id, value 'NOPE': unknown success plan"
                in e for e in errs), errs
     assert any("milestones.csv, line" in e and "dependency cycle: X" in e for e in errs), errs
+    assert any("line 5, column completion_rule, value 'users > 5': not a completion rule"
+               in e for e in errs), errs
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.milestones)
                             ).scalar() == before

@@ -155,7 +155,7 @@ def trajectory(detail: dict, d: dt.date) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def value_book(conn: Connection, f: Filters, settings: dict) -> dict:
+def value_book(conn: Connection, f: Filters, settings: dict, interval: bool = True) -> dict:
     """The Value realization page at ``f.as_of``: ``{"available", "accounts", "kpis"}``.
 
     ``accounts``: one row per plan of a current customer with value metrics: ``plan_id,
@@ -175,7 +175,7 @@ def value_book(conn: Connection, f: Filters, settings: dict) -> dict:
     plans = SP.plans_as_of(conn, d)
     plans = plans[plans["account_id"].isin(acc.loc[acc["arr"].notna(), "account_id"])]
     met = SP.value_as_of(conn, d, plans)
-    out = value_table(plans, met, acc, d, cfg)
+    out = value_table(plans, met, acc, d, cfg, interval)
     if out.empty:
         return {"available": True, "accounts": out, "kpis": {}}
     from greendoor import state
@@ -195,9 +195,10 @@ def value_book(conn: Connection, f: Filters, settings: dict) -> dict:
 
 
 def value_table(plans: pd.DataFrame, met: pd.DataFrame, acc: pd.DataFrame, d: dt.date,
-                cfg: dict) -> pd.DataFrame:
-    """Per plan: benefit, cost, ROI with its interval, projections and the value-risk flag
-    (see :func:`value_book`); pure over its frames."""
+                cfg: dict, interval: bool = True) -> pd.DataFrame:
+    """Per plan: benefit, cost, ROI with its interval (NaN without ``interval``: the Monte
+    Carlo draws are skipped), projections and the value-risk flag (see :func:`value_book`);
+    pure over its frames."""
     cols = ["plan_id", "account_id", "name", "segment", "csm_owner", "arr", "investment",
             "cost", "benefit", "planned_benefit", "realization", "roi", "roi_low", "roi_high",
             "quarter_benefit", "annual_benefit", "value_risk"]
@@ -218,7 +219,7 @@ def value_table(plans: pd.DataFrame, met: pd.DataFrame, acc: pd.DataFrame, d: dt
         benefit = float(g.loc[measured, "benefit"].sum()) if measured.any() else np.nan
         planned_b = float(g.loc[measured, "planned_benefit"].sum()) if measured.any() else np.nan
         lo = mid = hi = np.nan
-        if measured.any() and cost > 0:
+        if interval and measured.any() and cost > 0:
             gm = g[measured]
             lo, mid, hi = OB.roi_interval(gm["gain"].to_numpy(),
                                           gm["value_per_unit_low"].astype(float).to_numpy(),

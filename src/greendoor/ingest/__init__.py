@@ -310,6 +310,19 @@ def _check_parents(engine: Engine, p: _Prepared, issues: V.Collector) -> None:
         V.check_references(p.raws[table], p.typed[table], col, known, human_table(parent),
                            p.srcs[table], issues)
     ms = p.typed.get("milestones")
+    if ms is not None and "completion_rule" in ms:
+        def unreadable(rule) -> bool:
+            try:
+                onboarding.parse_rule(rule)
+            except ValueError:
+                return True
+            return False
+        bad = ms["completion_rule"].map(unreadable).astype(bool)
+        if bad.any():
+            issues.add(p.raws["milestones"], V.positions(bad),
+                       p.srcs["milestones"].get("completion_rule", "completion_rule"),
+                       ms["completion_rule"][bad], "not a completion rule: use "
+                       "'active_users>=N' or 'feature_users:FEATURE>=N' (empty: by hand)")
     if ms is None or "depends_on" not in ms or "plan_id" not in ms:
         return
     m = schema.milestones

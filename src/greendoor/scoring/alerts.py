@@ -183,7 +183,7 @@ def onboarding_alerts(conn: Connection, as_of: dt.date, settings: dict,
                       "milestones": int(r.milestones), "days_behind": int(r.days_behind),
                       "threshold": cfg["stuck_days"]}))
     acc = OBA._accounts(conn, Filters(as_of=d))
-    val = OBA.value_table(plans, SP.value_as_of(conn, d, plans), acc, d, cfg)
+    val = OBA.value_table(plans, SP.value_as_of(conn, d, plans), acc, d, cfg, interval=False)
     for r in val[val["value_risk"]].itertuples():
         rows.append((r.account_id, "value_risk", "warning",
                      f"Value behind plan: {r.realization:.0%} of the planned value realized",
