@@ -450,3 +450,15 @@ def test_mentions_import_like_the_other_tables(engine, canonical_dir):
     report = import_path(engine, canonical_dir, "canonical")
     assert report.ok, report.summary()
     assert count(engine, schema.mentions) == 3
+
+
+def test_the_fast_number_reader_agrees_with_pandas():
+    """Arrow's cast reads a column of numbers; one value it cannot read sends the whole
+    column to pandas' coercion, so both paths give pandas' answer (issue 23)."""
+    from greendoor.ingest.validate import _to_float
+
+    fast = pd.Series(["+5", "5.", ".5", "1E5", "-2.25", None, "nan", "inf"])
+    slow = pd.concat([fast, pd.Series([" 5", "0x10", "1_000"])], ignore_index=True)
+    for s in (fast, slow):
+        want = pd.to_numeric(s, errors="coerce").astype("float64")
+        pd.testing.assert_series_equal(_to_float(s), want)

@@ -20,6 +20,8 @@ import re
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as pya
+import pyarrow.compute as pc
 
 from greendoor.ingest.contract import SURVEY_SCORE_RANGES, TableSpec, max_text
 from greendoor.ingest.read import RawTable
@@ -106,6 +108,8 @@ def detect_date_format(values: pd.Series, date_format: str | None = None
     if v.empty:
         return "ISO8601", None
     iso = v.str.match(ISO_RE)
+    if iso.all():  # the usual case: no need to read every value as day-month-year too
+        return "ISO8601", None
     m = v.str.extract(DMY_RE)
     dmy = m[0].notna()
     if iso.sum() >= dmy.sum() and iso.any():
@@ -178,11 +182,23 @@ def _parse_text(raw, text, field, src, issues, date_format) -> pd.Series:
     return values
 
 
+def _to_float(text: pd.Series) -> pd.Series:
+    """Text to float64 (missing -> NaN). Arrow's cast first (about 50x faster on a column of
+    numbers); when any value is not one it reads as, pandas' ``to_numeric`` with
+    ``errors="coerce"`` decides value by value (the two agree wherever Arrow reads a
+    value: tested on signs, exponents, nan and inf)."""
+    try:
+        arr = pc.cast(pya.array(text, type=pya.string(), from_pandas=True), pya.float64())
+        return pd.Series(arr.to_numpy(zero_copy_only=False), index=text.index, dtype="float64")
+    except (pya.ArrowInvalid, pya.ArrowTypeError):
+        return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
 def _parse_number(raw, text, field, src, issues, date_format) -> pd.Series:
     """Finite numbers within :data:`MAX_EXACT` (whole for an int column); anything else
     is reported at its line and left missing."""
     empty = text == ""
-    num = pd.to_numeric(text.where(~empty, None), errors="coerce").astype("float64")
+    num = _to_float(text.where(~empty, None))
     bad = num.isna() & ~empty
     infinite = num.notna() & ~np.isfinite(num)
     if infinite.any():  # "inf", "-inf", "1e999": never a quantity
