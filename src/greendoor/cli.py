@@ -5,7 +5,7 @@
     greendoor import PATH [--format canonical|ravenstack] [--date-format FMT] [--dry-run]
     greendoor score [--as-of DATE] [--backfill-weeks N] [--retrain]
     greendoor evaluate [--as-of DATE] [--json]
-    greendoor forecast [--as-of DATE] [--horizon MONTHS] [--jobs N]
+    greendoor forecast [--as-of DATE] [--horizon MONTHS] [--jobs N] [--refit]
     greendoor info                      what the store holds
     greendoor report weekly --out digest.pdf|.html [--as-of DATE] [--since DATE] [--mask]
     greendoor report qbr ACCOUNT_ID --out qbr.pptx [--as-of DATE] [--mask]
@@ -118,6 +118,9 @@ def _model_args(sub) -> None:
     fc.add_argument("--jobs", type=_positive, default=2, help="parallel fits (default 2)")
     fc.add_argument("--if-needed", action="store_true",
                     help="only forecast when the store has no forecast (used by `make run`)")
+    fc.add_argument("--refit", action="store_true",
+                    help="fit every series again (by default a series whose points did not "
+                         "change keeps the previous run's fit)")
 
 
 def _store_args(sub) -> None:
@@ -300,7 +303,7 @@ def _forecast(engine, args) -> int:
         return 0
     with threadpool_limits(limits=config.threads(), user_api="openmp"):
         report = run_forecasts(engine, as_of=args.as_of, horizon=args.horizon,
-                               n_jobs=args.jobs,
+                               n_jobs=args.jobs, refit=args.refit,
                                progress=_progress if sys.stdout.isatty() else None)
     print(report.summary())
     return 0

@@ -160,3 +160,66 @@ def test_a_constant_series_is_not_forecast():
     out = _fit_one("renewed_arr", "all", "MS", flat, 12)
     assert out["model"] is None and "constant" in out["reason"]
     assert len(out["rows"]) == 30  # the history is still kept
+
+
+def _stored_forecast(eng) -> dict[str, pd.DataFrame]:
+    """Every forecast table without its run id, in a stable order."""
+    out = {}
+    with eng.connect() as conn:
+        for t in (schema.forecasts, schema.forecast_backtests, schema.renewal_forecasts):
+            df = pd.read_sql(sa.select(t), conn).drop(columns="run_id")
+            keys = [c.name for c in t.primary_key.columns if c.name != "run_id"]
+            out[t.name] = df.sort_values(keys, ignore_index=True)
+    return out
+
+
+def test_a_repeated_forecast_refits_only_the_series_whose_points_changed(forecast_store,
+                                                                           tmp_path):
+    """Issue 23: nothing changed -> every fit and the past quarters come from the previous
+    run and the stored forecast is identical; one enterprise subscription's ARR changed
+    -> the portfolio's and the enterprise series are fitted again, the other segments'
+    are kept, and the past quarters (whose data changed) are recomputed."""
+    import shutil
+
+    from greendoor.forecast.run import _tasks, series_fingerprint
+
+    eng0, first = forecast_store
+    eng0.dispose()  # the file is complete on disk
+    path = tmp_path / "again.duckdb"
+    shutil.copy(eng0.url.database, path)
+    eng = make_engine(f"duckdb:///{path}")
+    before = _stored_forecast(eng)
+    again = run_forecasts(eng, past_quarters=2)
+    assert again.reused_fits == again.series == first.series and again.past_reused
+    assert again.previous_run == first.run_id and "reused from run" in again.summary()
+    after = _stored_forecast(eng)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(after[name], frame, check_dtype=False, obj=name)
+
+    s, a = schema.subscriptions, schema.accounts
+    with eng.begin() as conn:
+        sub = conn.execute(sa.select(s.c.subscription_id).join(a, a.c.account_id == s.c.account_id)
+                           .where(a.c.segment == "enterprise").order_by(s.c.start_date)
+                           .limit(1)).scalar()
+        conn.execute(s.update().where(s.c.subscription_id == sub).values(arr=s.c.arr * 3 + 1000))
+        tasks = _tasks(conn, again.as_of, 12)
+    changed = {(t[0], t[1], t[2]) for t in tasks
+               if series_fingerprint(*t) != json_fits(eng)[f"{t[0]}|{t[1]}|{t[2]}"]}
+    assert changed and {seg for _, seg, _ in changed} <= {"all", "enterprise"}
+    third = run_forecasts(eng, past_quarters=2)
+    assert third.reused_fits == third.series - len(changed) > 0
+    assert not third.past_reused
+    forced = run_forecasts(eng, past_quarters=2, refit=True)
+    assert forced.reused_fits == 0 and forced.previous_run is None
+    eng.dispose()
+
+
+def json_fits(eng) -> dict[str, str]:
+    """The latest forecast run's stored fingerprint per series key."""
+    import json
+
+    fr = schema.forecast_runs
+    with eng.connect() as conn:
+        detail = conn.execute(sa.select(fr.c.detail_json).order_by(fr.c.created_at.desc())
+                              .limit(1)).scalar()
+    return {k: v["fingerprint"] for k, v in json.loads(detail)["fits"].items()}

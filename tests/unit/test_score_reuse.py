@@ -1,5 +1,6 @@
 """A repeated `greendoor score` with nothing changed reuses the stored backtest and
-writes the same snapshots (issue 23); new settings run it again; threads are capped."""
+writes the same snapshots (issue 23); new settings or changed data run it again;
+threads are capped."""
 
 from __future__ import annotations
 
@@ -41,6 +42,14 @@ def test_a_repeated_score_reuses_the_backtest_and_writes_the_same_snapshots(scor
     assert third.evaluation is not None and third.evaluation_reused is None
     forced = score(eng, backfill_weeks=0, evaluate_models=True)  # --evaluate
     assert forced.evaluation is not None
+    assert score(eng, backfill_weeks=0).evaluation is None  # the forced one is reused
+    # a data change made outside an import (an edit in the app) runs it again
+    subs = schema.subscriptions
+    with eng.begin() as conn:
+        sid = conn.execute(sa.select(sa.func.min(subs.c.subscription_id))).scalar()
+        conn.execute(subs.update().where(subs.c.subscription_id == sid)
+                     .values(arr=subs.c.arr * 3))
+    assert score(eng, backfill_weeks=0).evaluation is not None
 
 
 @pytest.mark.parametrize("raw, expected", [(None, 1), ("2", 2), (" 3 ", 3)])

@@ -385,12 +385,16 @@ class _Plan:
 
 def inputs_fingerprint(conn: Connection, as_of: dt.date, version: int) -> dict:
     """What a backtest's result depends on: the as-of date, the settings version, the
-    latest import's end and the demo's parameters. A stored evaluation with the same
-    fingerprint (and no model retrained) is reused by :func:`score`."""
+    latest import's end, the demo's parameters and a digest of the canonical data
+    (:func:`greendoor.store.backup.content_digest`: a deal closed or a close-out
+    recorded in the app changes it too). A stored evaluation with the same fingerprint
+    (and no model retrained) is reused by :func:`score`."""
+    from greendoor.store.backup import content_digest
+
     last = conn.execute(sa.select(sa.func.max(schema.import_log.c.finished_at))).scalar()
     return {"as_of": str(as_of), "settings_version": int(version),
             "last_import": str(last) if last else None,
-            "demo_params": meta.get(conn, "demo_params")}
+            "demo_params": meta.get(conn, "demo_params"), "data": content_digest(conn)}
 
 
 def _plan(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None,

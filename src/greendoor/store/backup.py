@@ -106,6 +106,18 @@ def fingerprint(conn: Connection, table: sa.Table) -> list:
     return [v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v for v in row]
 
 
+def content_digest(conn: Connection, tables: tuple[sa.Table, ...] = schema.CANONICAL_TABLES
+                   ) -> str:
+    """SHA-256 (hex) of the :func:`fingerprint` of each of ``tables`` (default: the
+    canonical data), sums rounded to 9 significant digits (their last digits depend on
+    the order of addition): equal for equal content, different after any row is added,
+    removed or changed in a counted or summed column. One aggregate query per table."""
+    def norm(v):
+        return float(f"{v:.9g}") if isinstance(v, float) else v
+    prints = {t.name: [norm(v) for v in fingerprint(conn, t)] for t in tables}
+    return hashlib.sha256(json.dumps(prints, default=str).encode()).hexdigest()
+
+
 def _same(a: list, b: list) -> bool:
     """Equal fingerprints: numbers to 1e-9 (sums depend on the order of addition)."""
     if len(a) != len(b):
