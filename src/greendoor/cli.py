@@ -11,6 +11,7 @@
     greendoor report qbr ACCOUNT_ID --out qbr.pptx [--as-of DATE] [--mask]
     greendoor report plan PLAN_ID --out plan.pdf [--as-of DATE] [--mask]
     greendoor notify [--as-of DATE] [--since DATE]   daily digests by e-mail and webhook
+    greendoor source check MAPPING.yaml [--url URL]   validate a warehouse mapping in place
 
 The store is ``$GREENDOOR_DB_URL`` or ``data/greendoor.duckdb`` (see README).
 """
@@ -54,7 +55,7 @@ def _adapter(name: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``greendoor`` argument parser: one sub-command per entry of :data:`COMMANDS`, import
+    """The ``greendoor`` argument parser: one sub-command per entry of :data:`COMMANDS` (and ``source``), import
     formats from :data:`greendoor.ingest.adapters.ADAPTERS`, roles from :data:`greendoor.access.ROLES`."""
     p = argparse.ArgumentParser(prog="greendoor", description="Greendoor customer-success analytics")
     p.add_argument("--db-url", help="SQLAlchemy URL of the store (default: $GREENDOOR_DB_URL "
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create or upgrade the store schema (idempotent)")
     for add in (_demo_args, _import_args, _model_args, _store_args, _users_args, _report_args,
-                _notify_args):
+                _notify_args, _source_args):
         add(sub)
     return p
 
@@ -204,6 +205,18 @@ def _notify_args(sub) -> None:
                     help="what happened since this date (default: the day before)")
 
 
+def _source_args(sub) -> None:
+    """``greendoor source check``."""
+    so = sub.add_parser("source", help="a warehouse source: a connection and a mapping of the "
+                                       "canonical tables onto its tables (docs/warehouse.md)")
+    ssub = so.add_subparsers(dest="source_command", required=True)
+    ck = ssub.add_parser("check", help="validate the mapping where the data lives (queries "
+                                       "pushed down; writes nothing)")
+    ck.add_argument("mapping", help="the mapping file (YAML)")
+    ck.add_argument("--url", default=None, help="SQLAlchemy URL replacing the file's")
+    ck.add_argument("--max-errors", type=_positive, default=20, help="problems listed (default 20)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status
     (0 success; 1 or 2 a failed step, said on stderr: bad input, a failed check or
@@ -229,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "source":  # reads the warehouse only: the store is not opened
+        return _source(args)
     from greendoor.store.engine import make_engine
 
     return COMMANDS[args.command](make_engine(args.db_url), args)
@@ -579,6 +594,24 @@ def _notify(engine, args) -> int:
         return 2
     print(f"queued {queued} digest(s) for {as_of:%d %b %Y}; " + delivery.summary())
     return 1 if delivery.failed else 0
+
+
+def _source(args) -> int:
+    from greendoor.warehouse.check import check_source
+    from greendoor.warehouse.mapping import MappingError, load_mapping
+
+    try:
+        mapping = load_mapping(args.mapping, url=args.url)
+        report = check_source(mapping)
+    except (MappingError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except sa.exc.DBAPIError as exc:
+        print(f"error: cannot read the source: {str(exc.orig).strip().splitlines()[0]}",
+              file=sys.stderr)
+        return 2
+    print(report.summary(args.max_errors))
+    return 0 if report.ok else 1
 
 
 COMMANDS = {"init": _init, "demo": _demo, "import": _import, "score": _score,

@@ -1,0 +1,335 @@
+"""``greendoor source check``: validate a warehouse mapping where the data lives.
+
+Every check is a query pushed down to the source (SQLAlchemy Core, so the same code
+runs on DuckDB, PostgreSQL and any dialect with regular expressions); only counts and
+the first failing rows' keys come back, never the tables. Per mapped table:
+
+1. the table or view exists and has every mapped and required column (reflection);
+2. each column's type can feed the contract's kind: a date from a DATE/TIMESTAMP, or
+   from text in ISO 8601 (``YYYY-MM-DD``, checked row by row); a number from a numeric
+   type or from numeric text; anything for text;
+3. one scan counting the rows that break each rule: required value missing, text not
+   a date or number, value outside its enumeration or range, text too long;
+4. duplicate natural keys (``GROUP BY key HAVING count(*) > 1``);
+5. orphans: an ``account_id`` with no account, a child with no parent
+   (:data:`greendoor.ingest.contract.PARENTS`), by ``NOT EXISTS``.
+
+The connection is opened read-only where the dialect allows (DuckDB ``read_only``,
+PostgreSQL ``SET TRANSACTION READ ONLY``) and its transaction rolled back: a check
+writes nothing, to the source or to Greendoor's store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from greendoor.ingest.contract import CONTRACT, PARENTS, Field, max_text
+from greendoor.warehouse.mapping import SourceMapping, required_columns
+
+#: First failing rows listed per rule.
+SAMPLE = 3
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+ISO_DATETIME = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?"
+                r"(Z|[+-][0-9]{2}:?[0-9]{2})?$")
+INTEGER = r"^[+-]?[0-9]+$"
+NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
+TRUE_FALSE = ("true", "false", "t", "f", "yes", "no", "y", "n", "1", "0")
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceIssue:
+    """One broken rule: the canonical ``table`` and ``column``, where they come from
+    (``source``: ``schema.table.column``), ``count`` rows (or keys) breaking it, the first
+    failing rows' ``keys`` (``key=value`` text) and values, and the ``rule``."""
+
+    table: str
+    column: str | None
+    source: str
+    rule: str
+    count: int | None = None
+    keys: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        col = f", column {self.column}" if self.column else ""
+        out = f"{self.table}{col} (source {self.source}): {self.rule}"
+        if self.count is not None:
+            out += f"; {self.count:,} row{'s' if self.count != 1 else ''}"
+        if self.keys:
+            shown = [k + (f" value {v!r}" if v not in (None, "") else "")
+                     for k, v in zip(self.keys, self.values or [None] * len(self.keys),
+                                     strict=False)]
+            out += ", first: " + "; ".join(shown)
+        return out
+
+
+@dataclasses.dataclass
+class SourceCheck:
+    """The result of :func:`check_source`: ``issues`` (empty when the mapping is usable),
+    rows per canonical table, and seconds."""
+
+    url: str
+    issues: list[SourceIssue] = dataclasses.field(default_factory=list)
+    rows: dict[str, int] = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """No broken rule."""
+        return not self.issues
+
+    def summary(self, max_issues: int = 20) -> str:
+        """The check as text for the command line."""
+        lines = [f"source {self.url}: {len(self.rows)} table(s) checked in "
+                 f"{self.seconds:.1f} s"]
+        for t, n in self.rows.items():
+            lines.append(f"  {t:<22}{n:>14,} rows")
+        if self.ok:
+            lines.append("mapping OK: every rule holds (nothing was written)")
+        else:
+            lines.append(f"{len(self.issues)} problem(s) (nothing was written):")
+            lines += [f"  {i}" for i in self.issues[:max_issues]]
+            if len(self.issues) > max_issues:
+                lines.append(f"  ... and {len(self.issues) - max_issues} more")
+        return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Mapped:
+    """One mapped table as the checks see it: the SQL table construct, canonical ->
+    source column names, the key columns shown for failing rows, the reflected types."""
+
+    name: str
+    where: str
+    table: sa.TableClause
+    columns: dict[str, str]
+    key: tuple[str, ...]
+    types: dict[str, sa.types.TypeEngine]
+
+    def col(self, canonical: str) -> sa.ColumnClause:
+        return self.table.c[self.columns[canonical]]
+
+    def source(self, canonical: str | None) -> str:
+        return self.where + (f".{self.columns[canonical]}" if canonical else "")
+
+
+def source_engine(url: str) -> Engine:
+    """An engine on ``url`` opened read-only where the dialect allows it."""
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() == "duckdb":
+        return sa.create_engine(u, connect_args={"read_only": True})
+    return sa.create_engine(u)
+
+
+def check_source(mapping: SourceMapping, engine: Engine | None = None,
+                 sample: int = SAMPLE) -> SourceCheck:
+    """Check ``mapping`` against its source (``engine``, default one on ``mapping.url``)
+    with queries pushed down (module docstring). Returns a :class:`SourceCheck`;
+    a source that cannot be reached raises SQLAlchemy's ``OperationalError``."""
+    if engine is None:  # our own engine: closed afterwards (DuckDB holds the file open)
+        engine = source_engine(mapping.url)
+        try:
+            return check_source(mapping, engine, sample)
+        finally:
+            engine.dispose()
+    t0 = time.perf_counter()
+    report = SourceCheck(url=engine.url.render_as_string(hide_password=True))
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        try:
+            mapped = {}
+            for name in CONTRACT:  # load order: parents before children
+                if name in mapping.tables:
+                    m = _reflect(conn, mapping, name, report.issues)
+                    if m is not None:
+                        mapped[name] = m
+            for name, m in mapped.items():
+                report.rows[name] = _scan(conn, m, report.issues, sample)
+                _duplicates(conn, m, report.issues, sample)
+                _orphans(conn, m, mapped, report.issues, sample)
+        finally:
+            conn.rollback()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _reflect(conn: Connection, mapping: SourceMapping, name: str,
+             issues: list[SourceIssue]) -> _Mapped | None:
+    """The mapped table with its reflected columns; records missing tables and columns."""
+    ts = mapping.tables[name]
+    insp = sa.inspect(conn)
+    if not insp.has_table(ts.table_name, schema=ts.schema_name):
+        known = insp.get_table_names(schema=ts.schema_name) + insp.get_view_names(
+            schema=ts.schema_name)
+        issues.append(SourceIssue(name, None, ts.from_, "no such table or view in the source"
+                                  + (f" (it has {', '.join(sorted(known)[:12])})" if known
+                                     else "")))
+        return None
+    reflected = {c["name"]: c["type"] for c in insp.get_columns(ts.table_name,
+                                                                schema=ts.schema_name)}
+    columns = mapping.canonical_columns(name, list(reflected))
+    ok = True
+    for canon, src in columns.items():
+        if src not in reflected:
+            ok = False
+            issues.append(SourceIssue(name, canon, f"{ts.from_}.{src}",
+                                      f"the source has no column {src!r} (it has "
+                                      f"{', '.join(reflected)})"))
+    for canon in required_columns(name):
+        if canon not in columns:
+            ok = False
+            issues.append(SourceIssue(name, canon, ts.from_,
+                                      f"required column not mapped and not in the source; map "
+                                      f"it under tables.{name}.columns.{canon}"))
+    if not ok:
+        return None
+    table = sa.table(ts.table_name, *(sa.column(c) for c in reflected), schema=ts.schema_name)
+    spec = CONTRACT[name]
+    key = (("account_id", "date", "user_id", "feature") if spec.fact else spec.key)
+    return _Mapped(name=name, where=ts.from_, table=table, columns=columns,
+                   key=tuple(k for k in key if k in columns),
+                   types={c: reflected[s] for c, s in columns.items()})
+
+
+def _is_text(t: sa.types.TypeEngine) -> bool:
+    return isinstance(t, (sa.String, sa.Text, sa.Enum)) or t.__class__.__name__ in (
+        "NullType",)
+
+
+def _is_number(t: sa.types.TypeEngine) -> bool:
+    return isinstance(t, (sa.Integer, sa.Numeric, sa.Float))
+
+
+def _type_rule(m: _Mapped, f: Field) -> tuple[str | None, sa.ColumnElement | None]:
+    """(a schema-level problem, a per-row condition of a malformed value) for ``f``."""
+    t, col = m.types[f.name], m.col(f.name)
+    if f.kind in ("date", "datetime"):
+        if isinstance(t, (sa.Date, sa.DateTime)):
+            return None, None
+        if _is_text(t):
+            pattern = ISO_DATE if f.kind == "date" else ISO_DATETIME
+            return None, sa.and_(col.is_not(None), sa.func.trim(col) != "",
+                                 sa.not_(sa.func.trim(col).regexp_match(pattern)))
+        return (f"is {t} in the source; a {f.kind} is needed (a DATE/TIMESTAMP column, or "
+                "text in ISO 8601 YYYY-MM-DD)"), None
+    if f.kind in ("int", "float"):
+        if isinstance(t, sa.Integer) or (f.kind == "float" and _is_number(t)):
+            return None, None
+        if _is_number(t):  # a decimal where a whole number is needed
+            return None, sa.and_(col.is_not(None), col != sa.func.floor(col))
+        if _is_text(t):
+            pattern = INTEGER if f.kind == "int" else NUMBER
+            return None, sa.and_(col.is_not(None), sa.func.trim(col) != "",
+                                 sa.not_(sa.func.trim(col).regexp_match(pattern)))
+        return f"is {t} in the source; a number is needed", None
+    if f.kind == "bool" and not isinstance(t, sa.Boolean):
+        text = sa.func.lower(sa.func.trim(sa.cast(col, sa.String)))
+        return None, sa.and_(col.is_not(None), text.not_in(TRUE_FALSE))
+    return None, None
+
+
+def _rules(m: _Mapped, issues: list[SourceIssue]) -> list[tuple[str, str, sa.ColumnElement]]:
+    """(canonical column, rule, condition of a failing row) for every mapped column."""
+    out = []
+    for f in CONTRACT[m.name].fields:
+        if f.name not in m.columns:
+            continue
+        col, t = m.col(f.name), m.types[f.name]
+        problem, malformed = _type_rule(m, f)
+        if problem:
+            issues.append(SourceIssue(m.name, f.name, m.source(f.name), problem))
+            continue
+        if f.required:
+            missing = col.is_(None)
+            if _is_text(t):
+                missing = sa.or_(missing, sa.func.trim(col) == "")
+            out.append((f.name, "a value is required", missing))
+        if malformed is not None:
+            what = {"date": "a date (YYYY-MM-DD)", "datetime": "a date and time (ISO 8601)",
+                    "int": "a whole number", "float": "a number",
+                    "bool": "true or false"}[f.kind]
+            out.append((f.name, f"not {what}", malformed))
+            continue  # ranges need the typed value
+        if f.enum:
+            norm = sa.func.lower(sa.func.replace(sa.func.replace(
+                sa.func.trim(sa.cast(col, sa.String)), " ", "_"), "-", "_"))
+            out.append((f.name, f"not one of {', '.join(f.enum)}",
+                        sa.and_(col.is_not(None), norm.not_in(f.enum))))
+        if _is_number(t) and f.min is not None and f.max is not None:
+            out.append((f.name, f"outside [{f.min:g}, {f.max:g}]",
+                        sa.or_(col < f.min, col > f.max)))
+        if f.kind == "str" and _is_text(t):
+            out.append((f.name, f"longer than {max_text(m.name, f.name):,} characters",
+                        sa.func.length(col) > max_text(m.name, f.name)))
+    return out
+
+
+def _key_text(m: _Mapped, row) -> str:
+    return ", ".join(f"{k}={row[i]}" for i, k in enumerate(m.key))
+
+
+def _scan(conn: Connection, m: _Mapped, issues: list[SourceIssue], sample: int) -> int:
+    """One pass over the table counting each rule's failing rows; then the first failing
+    rows of each broken rule. Returns the table's row count."""
+    rules = _rules(m, issues)
+    counts = [sa.func.sum(sa.case((cond, 1), else_=0)) for _, _, cond in rules]
+    row = conn.execute(sa.select(sa.func.count(), *counts).select_from(m.table)).one()
+    for (canon, rule, cond), n in zip(rules, row[1:], strict=True):
+        if not n:
+            continue
+        keys = [m.col(k) for k in m.key]
+        first = conn.execute(sa.select(*keys, m.col(canon)).where(cond)
+                             .order_by(*keys).limit(sample)).all()
+        issues.append(SourceIssue(m.name, canon, m.source(canon), rule, int(n),
+                                  tuple(_key_text(m, r) for r in first),
+                                  tuple("" if r[-1] is None else str(r[-1]) for r in first)))
+    return int(row[0])
+
+
+def _duplicates(conn: Connection, m: _Mapped, issues: list[SourceIssue], sample: int) -> None:
+    """Natural keys held by more than one row (not for the usage fact table)."""
+    spec = CONTRACT[m.name]
+    if spec.fact or not m.key:
+        return
+    keys = [m.col(k) for k in m.key]
+    dup = (sa.select(*keys).where(*(k.is_not(None) for k in keys)).group_by(*keys)
+           .having(sa.func.count() > 1))
+    n = conn.execute(sa.select(sa.func.count()).select_from(dup.subquery())).scalar()
+    if n:
+        first = conn.execute(dup.order_by(*keys).limit(sample)).all()
+        issues.append(SourceIssue(m.name, m.key[0], m.source(m.key[0]),
+                                  "the key is not unique (keys held by more than one row)",
+                                  int(n), tuple(_key_text(m, r) for r in first)))
+
+
+def _orphans(conn: Connection, m: _Mapped, mapped: dict[str, _Mapped],
+             issues: list[SourceIssue], sample: int) -> None:
+    """Rows whose account (or parent row) the source does not have."""
+    links = []
+    if m.name != "accounts" and "account_id" in m.columns and "accounts" in mapped:
+        links.append(("account_id", "accounts", "account_id"))
+    if m.name in PARENTS and PARENTS[m.name][1] in mapped:
+        links.append(PARENTS[m.name])
+    for column, parent_name, parent_key in links:
+        if column not in m.columns:
+            continue
+        parent = mapped[parent_name]
+        child = m.col(column)
+        cond = sa.and_(child.is_not(None),
+                       ~sa.exists().where(parent.col(parent_key) == child))
+        n = conn.execute(sa.select(sa.func.count()).select_from(m.table).where(cond)).scalar()
+        if not n:
+            continue
+        keys = [m.col(k) for k in m.key]
+        first = conn.execute(sa.select(*keys, child).where(cond).order_by(*keys)
+                             .limit(sample)).all()
+        issues.append(SourceIssue(
+            m.name, column, m.source(column),
+            f"no such {parent_name[:-1] if parent_name.endswith('s') else parent_name} in "
+            f"{parent.where}.{parent.columns[parent_key]}", int(n),
+            tuple(_key_text(m, r) for r in first), tuple(str(r[-1]) for r in first)))
