@@ -7,6 +7,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SPARK  := $(VENV)/.installed-spark
 LOCK   := constraints.txt
 PORT   ?= 8501
 
@@ -21,6 +22,11 @@ $(STAMP): pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
+## The tests also run the warehouse checks on Apache Spark (local mode; Java 17+).
+$(SPARK): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[test,postgres,spark]"
+	@touch $(SPARK)
+
 ## Install, create the store, load the demo portfolio if the store is empty, score and
 ## forecast it, start the app.
 run: install
@@ -31,7 +37,7 @@ run: install
 	$(BIN)/streamlit run app/streamlit_app.py --server.port $(PORT)
 
 ## Install and run the test suite.
-test: install
+test: install $(SPARK)
 	$(BIN)/ruff check src app pages tests tools bench
 	$(BIN)/python -m pytest
 
@@ -46,7 +52,7 @@ lock:
 	rm -rf .venv-lock
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet --upgrade pip
-	.venv-lock/bin/python -m pip install --quiet -e ".[test,postgres]"
+	.venv-lock/bin/python -m pip install --quiet -e ".[test,postgres,spark]"
 	printf '# The lock file: exact versions `make run`, `make test` and CI install (pip -c).\n# Refresh with `make lock`; tools/check_latest.py reports what newer releases break.\n' > $(LOCK)
 	.venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^greendoor' >> $(LOCK)
 	rm -rf .venv-lock

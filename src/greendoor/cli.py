@@ -12,6 +12,7 @@
     greendoor report plan PLAN_ID --out plan.pdf [--as-of DATE] [--mask]
     greendoor notify [--as-of DATE] [--since DATE]   daily digests by e-mail and webhook
     greendoor source check MAPPING.yaml [--url URL]   validate a warehouse mapping in place
+                                        (DuckDB, PostgreSQL, Apache Spark)
 
 The store is ``$GREENDOOR_DB_URL`` or ``data/greendoor.duckdb`` (see README).
 """
@@ -605,6 +606,10 @@ def _source(args) -> int:
         report = check_source(mapping)
     except (MappingError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        print(f"error: {exc.name or exc} is not installed; a Spark source needs the spark "
+              "extra (pip install -e '.[spark]') and a Java 17+ runtime", file=sys.stderr)
         return 2
     except sa.exc.DBAPIError as exc:
         print(f"error: cannot read the source: {str(exc.orig).strip().splitlines()[0]}",

@@ -187,3 +187,86 @@ def test_a_mapping_file_that_cannot_be_used_names_the_entry(tmp_path, edit, mess
     with pytest.raises(MappingError) as exc:
         load_mapping(path)
     assert str(exc.value).startswith(f"{path}: ") and message in str(exc.value)
+
+
+# --------------------------------------------------------------------------- #
+# Apache Spark in local mode, over Parquet files of the same warehouse
+# --------------------------------------------------------------------------- #
+
+@pytest.fixture(scope="module")
+def spark():
+    """A local Spark session (one core) shared by the module's tests."""
+    import shutil
+
+    from tests.conftest import missing
+
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        missing("pyspark is not installed (pip install -e .[spark])")
+    if shutil.which("java") is None:
+        missing("no Java runtime for Spark's local mode")
+    session = (SparkSession.builder.master("local[1]").appName("greendoor-tests")
+               .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
+               .config("spark.driver.bindAddress", "127.0.0.1")
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    yield session
+    session.stop()
+
+
+def _parquet_warehouse(tmp_path: Path, *changes: str) -> dict:
+    """The warehouse (plus ``changes``) written as Parquet; Spark views -> paths."""
+    tmp_path.mkdir()
+    eng = sa.create_engine("duckdb:///:memory:")
+    views = {}
+    with eng.begin() as conn:
+        for stmt in (*WAREHOUSE, *changes):
+            conn.exec_driver_sql(stmt)
+        for table in ("crm.accounts", "billing.subs", "product.daily_usage"):
+            path = tmp_path / f"{table.split('.')[1]}.parquet"
+            conn.exec_driver_sql(f"COPY {table} TO '{path}' (FORMAT parquet)")
+            views[table.split(".")[1]] = str(path)
+    eng.dispose()
+    return views
+
+
+def _spark_mapping(views: dict, **changes):
+    mapping = yaml.safe_load(yaml.safe_dump(MAPPING))
+    del mapping["url"]
+    mapping["spark"] = {"master": "local[1]", "views": views}
+    for ts in mapping["tables"].values():
+        ts["from"] = ts["from"].split(".")[1]
+    for table, cols in changes.items():
+        mapping["tables"][table]["columns"].update(cols)
+    from greendoor.warehouse.mapping import SourceMapping
+
+    return SourceMapping.model_validate(mapping)
+
+
+def test_spark_checks_the_same_rules_as_the_sql_engines(spark, tmp_path):
+    good = check_source(_spark_mapping(_parquet_warehouse(tmp_path / "good")), spark=spark)
+    assert good.ok, good.summary()
+    assert good.rows == {"accounts": 3, "subscriptions": 3, "usage": 3}
+    views = _parquet_warehouse(
+        tmp_path / "broken",
+        "UPDATE crm.accounts SET created = '03/15/2024' WHERE id = 'A2'",
+        "INSERT INTO product.daily_usage VALUES ('ZZ9', DATE '2024-07-03', 'api', 1)",
+        "INSERT INTO billing.subs VALUES ('S3', 'A3', NULL, 100)")
+    report = check_source(_spark_mapping(views), spark=spark)
+    got = sorted((i.table, i.column, i.rule, i.count, i.keys, i.values) for i in report.issues)
+    assert got == [
+        ("accounts", "signup_date", "not a date (YYYY-MM-DD)", 1, ("account_id=A2",),
+         ("03/15/2024",)),
+        ("subscriptions", "start_date", "a value is required", 1, ("subscription_id=S3",),
+         ("",)),
+        ("subscriptions", "subscription_id",
+         "the key is not unique (keys held by more than one row)", 1,
+         ("subscription_id=S3",), ()),
+        ("usage", "account_id", "no such account in accounts.id", 1,
+         ("account_id=ZZ9, date=2024-07-03, feature=api",), ("ZZ9",)),
+    ]
+    missing_col = check_source(_spark_mapping(views, accounts={"signup_date": "created_on"}),
+                               spark=spark)
+    assert [(i.table, i.column, i.source) for i in missing_col.issues][0] == (
+        "accounts", "signup_date", "accounts.created_on")

@@ -16,7 +16,9 @@ the first failing rows' keys come back, never the tables. Per mapped table:
 
 The connection is opened read-only where the dialect allows (DuckDB ``read_only``,
 PostgreSQL ``SET TRANSACTION READ ONLY``) and its transaction rolled back: a check
-writes nothing, to the source or to Greendoor's store.
+writes nothing, to the source or to Greendoor's store. On Apache Spark the same
+statements are compiled for PostgreSQL and transpiled to Spark SQL by SQLGlot
+(:mod:`greendoor.warehouse.spark`); Spark's own reader registers Parquet as views.
 """
 
 from __future__ import annotations
@@ -125,53 +127,84 @@ def source_engine(url: str) -> Engine:
     return sa.create_engine(u)
 
 
+class SqlRunner:
+    """Runs the checks' statements on a SQLAlchemy connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.insp = sa.inspect(conn)
+
+    def columns(self, schema: str | None, table: str) -> dict[str, sa.types.TypeEngine] | None:
+        """Column name -> type of ``schema.table`` (a table or view); ``None`` if missing."""
+        if not self.insp.has_table(table, schema=schema):
+            return None
+        return {c["name"]: c["type"] for c in self.insp.get_columns(table, schema=schema)}
+
+    def tables(self, schema: str | None) -> list[str]:
+        """Tables and views of ``schema``."""
+        return self.insp.get_table_names(schema=schema) + self.insp.get_view_names(schema=schema)
+
+    def rows(self, stmt: sa.Select) -> list[tuple]:
+        """The rows of ``stmt``."""
+        return [tuple(r) for r in self.conn.execute(stmt).all()]
+
+
 def check_source(mapping: SourceMapping, engine: Engine | None = None,
-                 sample: int = SAMPLE) -> SourceCheck:
-    """Check ``mapping`` against its source (``engine``, default one on ``mapping.url``)
-    with queries pushed down (module docstring). Returns a :class:`SourceCheck`;
-    a source that cannot be reached raises SQLAlchemy's ``OperationalError``."""
+                 sample: int = SAMPLE, spark=None) -> SourceCheck:
+    """Check ``mapping`` against its source with queries pushed down (module docstring):
+    ``engine`` (default one on ``mapping.url``), or for a Spark source ``spark`` (a
+    ``SparkSession``; default one started from ``mapping.spark``). Returns a
+    :class:`SourceCheck`; a source that cannot be reached raises SQLAlchemy's
+    ``OperationalError`` (Spark: its own exception)."""
+    if mapping.spark is not None:
+        from greendoor.warehouse.spark import SparkRunner, spark_session
+
+        with spark_session(mapping.spark, spark) as session:
+            report = SourceCheck(url=f"spark {session.sparkContext.master}")
+            return _check(SparkRunner(session, mapping.spark), mapping, report, sample)
     if engine is None:  # our own engine: closed afterwards (DuckDB holds the file open)
         engine = source_engine(mapping.url)
         try:
             return check_source(mapping, engine, sample)
         finally:
             engine.dispose()
-    t0 = time.perf_counter()
     report = SourceCheck(url=engine.url.render_as_string(hide_password=True))
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
         try:
-            mapped = {}
-            for name in CONTRACT:  # load order: parents before children
-                if name in mapping.tables:
-                    m = _reflect(conn, mapping, name, report.issues)
-                    if m is not None:
-                        mapped[name] = m
-            for name, m in mapped.items():
-                report.rows[name] = _scan(conn, m, report.issues, sample)
-                _duplicates(conn, m, report.issues, sample)
-                _orphans(conn, m, mapped, report.issues, sample)
+            return _check(SqlRunner(conn), mapping, report, sample)
         finally:
             conn.rollback()
+
+
+def _check(run, mapping: SourceMapping, report: SourceCheck, sample: int) -> SourceCheck:
+    t0 = time.perf_counter()
+    mapped = {}
+    for name in CONTRACT:  # load order: parents before children
+        if name in mapping.tables:
+            m = _reflect(run, mapping, name, report.issues)
+            if m is not None:
+                mapped[name] = m
+    for name, m in mapped.items():
+        report.rows[name] = _scan(run, m, report.issues, sample)
+        _duplicates(run, m, report.issues, sample)
+        _orphans(run, m, mapped, report.issues, sample)
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _reflect(conn: Connection, mapping: SourceMapping, name: str,
+def _reflect(run, mapping: SourceMapping, name: str,
              issues: list[SourceIssue]) -> _Mapped | None:
     """The mapped table with its reflected columns; records missing tables and columns."""
     ts = mapping.tables[name]
-    insp = sa.inspect(conn)
-    if not insp.has_table(ts.table_name, schema=ts.schema_name):
-        known = insp.get_table_names(schema=ts.schema_name) + insp.get_view_names(
-            schema=ts.schema_name)
+    reflected = run.columns(ts.schema_name, ts.table_name)
+    if reflected is None:
+        known = run.tables(ts.schema_name)
         issues.append(SourceIssue(name, None, ts.from_, "no such table or view in the source"
                                   + (f" (it has {', '.join(sorted(known)[:12])})" if known
                                      else "")))
         return None
-    reflected = {c["name"]: c["type"] for c in insp.get_columns(ts.table_name,
-                                                                schema=ts.schema_name)}
     columns = mapping.canonical_columns(name, list(reflected))
     ok = True
     for canon, src in columns.items():
@@ -273,25 +306,25 @@ def _key_text(m: _Mapped, row) -> str:
     return ", ".join(f"{k}={row[i]}" for i, k in enumerate(m.key))
 
 
-def _scan(conn: Connection, m: _Mapped, issues: list[SourceIssue], sample: int) -> int:
+def _scan(run, m: _Mapped, issues: list[SourceIssue], sample: int) -> int:
     """One pass over the table counting each rule's failing rows; then the first failing
     rows of each broken rule. Returns the table's row count."""
     rules = _rules(m, issues)
     counts = [sa.func.sum(sa.case((cond, 1), else_=0)) for _, _, cond in rules]
-    row = conn.execute(sa.select(sa.func.count(), *counts).select_from(m.table)).one()
+    [row] = run.rows(sa.select(sa.func.count(), *counts).select_from(m.table))
     for (canon, rule, cond), n in zip(rules, row[1:], strict=True):
         if not n:
             continue
         keys = [m.col(k) for k in m.key]
-        first = conn.execute(sa.select(*keys, m.col(canon)).where(cond)
-                             .order_by(*keys).limit(sample)).all()
+        first = run.rows(sa.select(*keys, m.col(canon)).where(cond)
+                         .order_by(*keys).limit(sample))
         issues.append(SourceIssue(m.name, canon, m.source(canon), rule, int(n),
                                   tuple(_key_text(m, r) for r in first),
                                   tuple("" if r[-1] is None else str(r[-1]) for r in first)))
     return int(row[0])
 
 
-def _duplicates(conn: Connection, m: _Mapped, issues: list[SourceIssue], sample: int) -> None:
+def _duplicates(run, m: _Mapped, issues: list[SourceIssue], sample: int) -> None:
     """Natural keys held by more than one row (not for the usage fact table)."""
     spec = CONTRACT[m.name]
     if spec.fact or not m.key:
@@ -299,15 +332,15 @@ def _duplicates(conn: Connection, m: _Mapped, issues: list[SourceIssue], sample:
     keys = [m.col(k) for k in m.key]
     dup = (sa.select(*keys).where(*(k.is_not(None) for k in keys)).group_by(*keys)
            .having(sa.func.count() > 1))
-    n = conn.execute(sa.select(sa.func.count()).select_from(dup.subquery())).scalar()
+    [(n,)] = run.rows(sa.select(sa.func.count()).select_from(dup.subquery()))
     if n:
-        first = conn.execute(dup.order_by(*keys).limit(sample)).all()
+        first = run.rows(dup.order_by(*keys).limit(sample))
         issues.append(SourceIssue(m.name, m.key[0], m.source(m.key[0]),
                                   "the key is not unique (keys held by more than one row)",
                                   int(n), tuple(_key_text(m, r) for r in first)))
 
 
-def _orphans(conn: Connection, m: _Mapped, mapped: dict[str, _Mapped],
+def _orphans(run, m: _Mapped, mapped: dict[str, _Mapped],
              issues: list[SourceIssue], sample: int) -> None:
     """Rows whose account (or parent row) the source does not have."""
     links = []
@@ -322,12 +355,11 @@ def _orphans(conn: Connection, m: _Mapped, mapped: dict[str, _Mapped],
         child = m.col(column)
         cond = sa.and_(child.is_not(None),
                        ~sa.exists().where(parent.col(parent_key) == child))
-        n = conn.execute(sa.select(sa.func.count()).select_from(m.table).where(cond)).scalar()
+        [(n,)] = run.rows(sa.select(sa.func.count()).select_from(m.table).where(cond))
         if not n:
             continue
         keys = [m.col(k) for k in m.key]
-        first = conn.execute(sa.select(*keys, child).where(cond).order_by(*keys)
-                             .limit(sample)).all()
+        first = run.rows(sa.select(*keys, child).where(cond).order_by(*keys).limit(sample))
         issues.append(SourceIssue(
             m.name, column, m.source(column),
             f"no such {parent_name[:-1] if parent_name.endswith('s') else parent_name} in "

@@ -14,7 +14,8 @@ warehouse's tables or views (issue 24), read from a versioned YAML file::
                                       # their own name when the source has them
 
 ``url`` is a SQLAlchemy URL; ``${VAR}`` is replaced from the environment so secrets stay
-out of the file. Table and column names are those of the data contract
+out of the file. An Apache Spark source gives ``spark:`` instead (:class:`SparkSource`:
+master, config, Parquet or Delta paths registered as views). Table and column names are those of the data contract
 (:data:`greendoor.ingest.contract.CONTRACT`, SPEC.md "Canonical data").
 """
 
@@ -68,17 +69,35 @@ class TableSource(pydantic.BaseModel):
         return self.from_.split(".")[-1]
 
 
+class SparkSource(pydantic.BaseModel):
+    """An Apache Spark source: the ``master`` (``local[N]`` in tests, ``spark://host:7077``,
+    ``yarn``, ``k8s://...`` on a cluster), Spark ``config`` entries, and ``views``: name ->
+    path of Parquet (or Delta, ``format: delta``) data registered as a temporary view, so
+    ``from:`` can name them (catalog tables are named as ``[database.]table``)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    master: str = "local[*]"
+    app_name: str = "greendoor"
+    config: dict[str, str | int | float | bool] = pydantic.Field(default_factory=dict)
+    views: dict[str, str] = pydantic.Field(default_factory=dict)
+    format: Literal["parquet", "delta"] = "parquet"
+
+
 class SourceMapping(pydantic.BaseModel):
-    """A mapping file: ``version``, the source ``url`` and one :class:`TableSource` per
-    canonical table it provides."""
+    """A mapping file: ``version``, the source (a SQLAlchemy ``url`` or a ``spark``
+    section, one of the two) and one :class:`TableSource` per canonical table it provides."""
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
     version: Literal[1]
-    url: str
+    url: str | None = None
+    spark: SparkSource | None = None
     tables: dict[str, TableSource]
 
     @pydantic.model_validator(mode="after")
     def _canonical_names(self) -> SourceMapping:
+        if (self.url is None) == (self.spark is None):
+            raise ValueError("give the source as either url (SQLAlchemy) or spark, not "
+                             + ("both" if self.url else "neither"))
         unknown = sorted(set(self.tables) - set(CONTRACT))
         if unknown:
             raise ValueError(f"unknown canonical table(s) {', '.join(unknown)}; the contract's "
