@@ -123,6 +123,27 @@ def ravenstack_store(tmp_path_factory):
     eng.dispose()
 
 
+@pytest.fixture(scope="session")
+def spark():
+    """A local Spark session (one core, loopback only) shared by the Spark tests; skipped
+    (failed in CI) without pyspark or a Java runtime."""
+    import shutil
+
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        missing("pyspark is not installed (pip install -e .[spark])")
+    if shutil.which("java") is None:
+        missing("no Java runtime for Spark's local mode")
+    session = (SparkSession.builder.master("local[1]").appName("greendoor-tests")
+               .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
+               .config("spark.driver.bindAddress", "127.0.0.1")
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    yield session
+    session.stop()
+
+
 def assume_skill(eng) -> None:
     """Store a backtest in which every model beat its baselines, as the default demo's
     churn and expansion models do (about 1,500 accounts and two years are needed for

@@ -13,6 +13,8 @@
     greendoor notify [--as-of DATE] [--since DATE]   daily digests by e-mail and webhook
     greendoor source check MAPPING.yaml [--url URL]   validate a warehouse mapping in place
                                         (DuckDB, PostgreSQL, Apache Spark)
+    greendoor sync MAPPING.yaml [--url URL] [--full]  check, then bring the source's data in
+                                        (usage past the last synced day only)
 
 The store is ``$GREENDOOR_DB_URL`` or ``data/greendoor.duckdb`` (see README).
 """
@@ -216,6 +218,13 @@ def _source_args(sub) -> None:
     ck.add_argument("mapping", help="the mapping file (YAML)")
     ck.add_argument("--url", default=None, help="SQLAlchemy URL replacing the file's")
     ck.add_argument("--max-errors", type=_positive, default=20, help="problems listed (default 20)")
+    sy = sub.add_parser("sync", help="check a warehouse source, then import its data into the "
+                                     "store (usage incrementally past the last synced day)")
+    sy.add_argument("mapping", help="the mapping file (YAML)")
+    sy.add_argument("--url", default=None, help="SQLAlchemy URL replacing the file's")
+    sy.add_argument("--full", action="store_true",
+                    help="read all usage again (e.g. after late rows for synced days)")
+    sy.add_argument("--max-errors", type=_positive, default=20, help="problems listed (default 20)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -597,14 +606,22 @@ def _notify(engine, args) -> int:
     return 1 if delivery.failed else 0
 
 
-def _source(args) -> int:
+def _source(args, engine=None) -> int:
+    """``greendoor source check`` (no store) and ``greendoor sync`` (into ``engine``)."""
+    from greendoor.ingest import ImportRefused
+    from greendoor.store.engine import init_store
     from greendoor.warehouse.check import check_source
     from greendoor.warehouse.mapping import MappingError, load_mapping
+    from greendoor.warehouse.sync import sync_source
 
     try:
         mapping = load_mapping(args.mapping, url=args.url)
-        report = check_source(mapping)
-    except (MappingError, FileNotFoundError) as exc:
+        if engine is None:
+            report = check_source(mapping)
+        else:
+            init_store(engine)
+            report = sync_source(engine, mapping, full=args.full)
+    except (MappingError, FileNotFoundError, ImportRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ImportError as exc:
@@ -616,6 +633,8 @@ def _source(args) -> int:
               file=sys.stderr)
         return 2
     print(report.summary(args.max_errors))
+    if engine is not None and not report.ok:
+        return 1 if not report.check.ok else 2
     return 0 if report.ok else 1
 
 
@@ -623,7 +642,8 @@ COMMANDS = {"init": _init, "demo": _demo, "import": _import, "score": _score,
             "evaluate": _evaluate, "forecast": _forecast, "info": _info, "backup": _backup,
             "restore": _backup,
             "export-subject": _subject, "erase-subject": _subject, "users": _users_command,
-            "report": _report, "notify": _notify}
+            "report": _report, "notify": _notify,
+            "sync": lambda engine, args: _source(args, engine)}
 
 
 if __name__ == "__main__":  # pragma: no cover

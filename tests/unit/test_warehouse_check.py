@@ -193,28 +193,6 @@ def test_a_mapping_file_that_cannot_be_used_names_the_entry(tmp_path, edit, mess
 # Apache Spark in local mode, over Parquet files of the same warehouse
 # --------------------------------------------------------------------------- #
 
-@pytest.fixture(scope="module")
-def spark():
-    """A local Spark session (one core) shared by the module's tests."""
-    import shutil
-
-    from tests.conftest import missing
-
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        missing("pyspark is not installed (pip install -e .[spark])")
-    if shutil.which("java") is None:
-        missing("no Java runtime for Spark's local mode")
-    session = (SparkSession.builder.master("local[1]").appName("greendoor-tests")
-               .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
-               .config("spark.driver.bindAddress", "127.0.0.1")
-               .config("spark.sql.shuffle.partitions", "2")
-               .config("spark.sql.session.timeZone", "UTC").getOrCreate())
-    yield session
-    session.stop()
-
-
 def _parquet_warehouse(tmp_path: Path, *changes: str) -> dict:
     """The warehouse (plus ``changes``) written as Parquet; Spark views -> paths."""
     tmp_path.mkdir()

@@ -23,9 +23,12 @@ statements are compiled for PostgreSQL and transpiled to Spark SQL by SQLGlot
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
+from collections.abc import Iterator
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -148,37 +151,54 @@ class SqlRunner:
         """The rows of ``stmt``."""
         return [tuple(r) for r in self.conn.execute(stmt).all()]
 
+    def to_parquet(self, stmt: sa.Select, path) -> int:
+        """Write the result of ``stmt`` to the Parquet file ``path``; returns its rows."""
+        frame = pd.read_sql(stmt, self.conn)
+        frame.to_parquet(path, index=False)
+        return len(frame)
 
-def check_source(mapping: SourceMapping, engine: Engine | None = None,
-                 sample: int = SAMPLE, spark=None) -> SourceCheck:
-    """Check ``mapping`` against its source with queries pushed down (module docstring):
-    ``engine`` (default one on ``mapping.url``), or for a Spark source ``spark`` (a
-    ``SparkSession``; default one started from ``mapping.spark``). Returns a
-    :class:`SourceCheck`; a source that cannot be reached raises SQLAlchemy's
-    ``OperationalError`` (Spark: its own exception)."""
+
+@contextlib.contextmanager
+def open_source(mapping: SourceMapping, engine: Engine | None = None,
+                spark=None) -> Iterator[tuple[SqlRunner, str]]:
+    """(a runner, a label for reports) on the mapping's source, read-only: ``engine``
+    (default one on ``mapping.url``, disposed afterwards) or for a Spark source ``spark``
+    (a ``SparkSession``; default one started from ``mapping.spark`` and stopped
+    afterwards). A SQL source's transaction is rolled back at the end."""
     if mapping.spark is not None:
         from greendoor.warehouse.spark import SparkRunner, spark_session
 
         with spark_session(mapping.spark, spark) as session:
-            report = SourceCheck(url=f"spark {session.sparkContext.master}")
-            return _check(SparkRunner(session, mapping.spark), mapping, report, sample)
-    if engine is None:  # our own engine: closed afterwards (DuckDB holds the file open)
-        engine = source_engine(mapping.url)
-        try:
-            return check_source(mapping, engine, sample)
-        finally:
+            yield SparkRunner(session, mapping.spark), f"spark {session.sparkContext.master}"
+        return
+    own = engine is None
+    engine = engine or source_engine(mapping.url)
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            try:
+                yield SqlRunner(conn), engine.url.render_as_string(hide_password=True)
+            finally:
+                conn.rollback()
+    finally:
+        if own:  # DuckDB holds the file open until the engine is disposed
             engine.dispose()
-    report = SourceCheck(url=engine.url.render_as_string(hide_password=True))
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-        try:
-            return _check(SqlRunner(conn), mapping, report, sample)
-        finally:
-            conn.rollback()
 
 
-def _check(run, mapping: SourceMapping, report: SourceCheck, sample: int) -> SourceCheck:
+def check_source(mapping: SourceMapping, engine: Engine | None = None,
+                 sample: int = SAMPLE, spark=None) -> SourceCheck:
+    """Check ``mapping`` against its source with queries pushed down (module docstring),
+    on ``engine`` or ``spark`` as :func:`open_source` opens them. Returns a
+    :class:`SourceCheck`; a source that cannot be reached raises SQLAlchemy's
+    ``OperationalError`` (Spark: its own exception)."""
+    with open_source(mapping, engine, spark) as (run, label):
+        return run_checks(run, mapping, SourceCheck(url=label), sample)
+
+
+def run_checks(run, mapping: SourceMapping, report: SourceCheck, sample: int = SAMPLE
+               ) -> SourceCheck:
+    """Every check of the module docstring through ``run``, recorded in ``report``."""
     t0 = time.perf_counter()
     mapped = {}
     for name in CONTRACT:  # load order: parents before children

@@ -91,3 +91,12 @@ class SparkRunner:
     def rows(self, stmt: sa.Select) -> list[tuple]:
         """The rows of ``stmt``, run as Spark SQL (:func:`spark_sql`)."""
         return [tuple(r) for r in self.spark.sql(spark_sql(stmt)).collect()]
+
+    def to_parquet(self, stmt: sa.Select, path) -> int:
+        """Write the result of ``stmt`` (run on Spark) to the local Parquet file ``path``
+        through Arrow (``DataFrame.toArrow``, Spark 4); returns its rows."""
+        import pyarrow.parquet as pq
+
+        table = self.spark.sql(spark_sql(stmt)).toArrow()
+        pq.write_table(table, path)
+        return table.num_rows
