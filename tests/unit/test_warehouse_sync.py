@@ -182,3 +182,38 @@ def test_the_command_line_syncs_then_syncs_only_what_is_new(export, tmp_path, ca
     assert "incremental: usage after" in again
     assert next(line for line in again.splitlines() if line.strip().startswith("usage ")
                 ).split()[1] == "0"
+
+
+def _features(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.sort_values("account_id", ignore_index=True)
+    return out[sorted(out.columns)].astype({c: float for c in out.columns if c != "account_id"})
+
+
+def test_usage_features_computed_on_each_engine_equal_the_stores(export, imported, spark,
+                                                                  tmp_path):
+    """The point-in-time usage features, computed on DuckDB, PostgreSQL and Spark from the
+    warehouse's rows, equal those the store computes from the imported rows (to 1e-9)."""
+    from greendoor.scoring.features import _usage
+    from greendoor.warehouse.features import source_usage_features
+    from tests.conftest import pg_database
+
+    eng, _, _ = imported
+    as_of = DEMO_AS_OF - pd.Timedelta(days=20).to_pytimedelta()  # a past date, data after it
+    with eng.connect() as conn:
+        expected = _features(_usage(conn, as_of))
+    assert len(expected) > 40 and expected["active_users_30d"].sum() > 0
+    tables = ["accounts", "subscriptions", "usage"]
+    got = {"duckdb": source_usage_features(
+        _mapping(tables, url=_warehouse(export, tmp_path / "wh.duckdb")), as_of)}
+    views = {t: str(export / f"{t}.parquet") for t in tables}
+    got["spark"] = source_usage_features(
+        _mapping(tables, spark={"master": "local[1]", "views": views}), as_of, spark=spark)
+    with pg_database() as url:
+        pg = sa.create_engine(url)
+        for t in tables:
+            pd.read_parquet(export / f"{t}.parquet").to_sql(t, pg, index=False, chunksize=20_000)
+        got["postgresql"] = source_usage_features(_mapping(tables, url=url), as_of)
+        pg.dispose()
+    for engine, frame in got.items():
+        pd.testing.assert_frame_equal(_features(frame), expected, rtol=1e-9, atol=0,
+                                      obj=f"usage features on {engine}")

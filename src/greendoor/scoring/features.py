@@ -124,9 +124,21 @@ def _usage(conn: Connection, d: dt.date, rollup: bool = False) -> pd.DataFrame:
     (:mod:`greendoor.store.rollups`) instead of summed from the raw rows, and active
     users are counted from ``usage_user_days.prev_date`` without grouping by user; the
     result is the same."""
-    u = schema.usage
+    q, breadth = usage_selects(d, rollup=rollup)
+    return read_frame(q, conn).merge(read_frame(breadth, conn), on="account_id", how="left")
+
+
+def usage_selects(d: dt.date, usage: sa.FromClause = schema.usage,
+                  rollup: bool = False) -> tuple[sa.Select, sa.Select]:
+    """The two statements of :func:`_usage` as of ``d`` (dates before ``d``): the sums,
+    active days and active users per account, and ``feature_breadth_30d`` per account.
+    ``usage`` is any table or subquery with the usage columns (``account_id, user_id,
+    date, feature, events, errors, duration_seconds``): the store's, or a warehouse's
+    (:mod:`greendoor.warehouse.features` runs them there, on DuckDB, PostgreSQL or
+    Spark). ``rollup`` reads the store's rollups instead (store only)."""
+    u = usage
     c30 = d - _days(30)
-    ud, ad = _user_and_account_days(d, rollup)
+    ud, ad = _user_and_account_days(d, rollup, u)
     sums = _usage_sums(ad, d)
     users = _active_users_rollup(d) if rollup else _active_users_raw(ud, d)
     q = sa.select(sums, *[c for c in users.c if c.name != "account_id"]).select_from(
@@ -136,7 +148,7 @@ def _usage(conn: Connection, d: dt.date, rollup: bool = False) -> pd.DataFrame:
         .where(u.c.date >= c30, u.c.date < d, u.c.events > 0)
         .group_by(u.c.account_id)
     )
-    return read_frame(q, conn).merge(read_frame(breadth, conn), on="account_id", how="left")
+    return q, breadth
 
 
 def _n_if(cond):
@@ -147,11 +159,11 @@ def _sum_if(cond, value):
     return sa.func.sum(sa.case((cond, value), else_=0))
 
 
-def _user_and_account_days(d: dt.date, rollup: bool):
+def _user_and_account_days(d: dt.date, rollup: bool, u: sa.FromClause = schema.usage):
     """``(user_days, account_days)`` of the 120 days before ``d``: user-days (a CTE of
     ``account_id, user_id, date, events, errors, seconds``; ``None`` from the rollups)
-    and account-days (``account_id, date, users, events, errors, seconds``)."""
-    u = schema.usage
+    and account-days (``account_id, date, users, events, errors, seconds``), from the
+    usage table ``u``."""
     c120 = d - _days(120)
     if rollup:
         a = schema.usage_account_days

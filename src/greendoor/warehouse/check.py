@@ -151,9 +151,13 @@ class SqlRunner:
         """The rows of ``stmt``."""
         return [tuple(r) for r in self.conn.execute(stmt).all()]
 
+    def frame(self, stmt: sa.Select) -> pd.DataFrame:
+        """The result of ``stmt`` as a frame."""
+        return pd.read_sql(stmt, self.conn)
+
     def to_parquet(self, stmt: sa.Select, path) -> int:
         """Write the result of ``stmt`` to the Parquet file ``path``; returns its rows."""
-        frame = pd.read_sql(stmt, self.conn)
+        frame = self.frame(stmt)
         frame.to_parquet(path, index=False)
         return len(frame)
 

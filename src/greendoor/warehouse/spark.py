@@ -35,9 +35,13 @@ def spark_sql(stmt: sa.ClauseElement) -> str:
     """``stmt`` as Spark SQL: compiled for PostgreSQL with literal values, transpiled by
     SQLGlot. Raises ``sqlglot.errors.ParseError`` for SQL it cannot read."""
     import sqlglot
+    from sqlglot import exp
 
     pg = str(stmt.compile(dialect=_PG, compile_kwargs={"literal_binds": True}))
-    return sqlglot.transpile(pg, read="postgres", write="spark")[0]
+    tree = sqlglot.parse_one(pg, read="postgres")
+    for cte in tree.find_all(exp.CTE):  # Spark has no MATERIALIZED hint (it plans CTEs)
+        cte.set("materialized", None)
+    return tree.sql(dialect="spark")
 
 
 @contextlib.contextmanager
@@ -91,6 +95,10 @@ class SparkRunner:
     def rows(self, stmt: sa.Select) -> list[tuple]:
         """The rows of ``stmt``, run as Spark SQL (:func:`spark_sql`)."""
         return [tuple(r) for r in self.spark.sql(spark_sql(stmt)).collect()]
+
+    def frame(self, stmt: sa.Select):
+        """The result of ``stmt`` (run on Spark) as a pandas frame, through Arrow."""
+        return self.spark.sql(spark_sql(stmt)).toArrow().to_pandas()
 
     def to_parquet(self, stmt: sa.Select, path) -> int:
         """Write the result of ``stmt`` (run on Spark) to the local Parquet file ``path``

@@ -1,0 +1,62 @@
+"""Point-in-time usage features computed where the data lives (issue 24).
+
+The statements are Greendoor's own (:func:`greendoor.scoring.features.usage_selects`:
+user-days, account-days, the 7/30/60/90/120-day sums, active days and users, feature
+breadth) applied to the warehouse's usage table as mapped, so DuckDB, PostgreSQL and
+Spark (through :mod:`greendoor.warehouse.spark`) compute the same numbers as the
+store does, and only one row per account comes back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from greendoor.scoring.features import usage_selects
+from greendoor.warehouse.check import open_source
+from greendoor.warehouse.mapping import SourceMapping
+
+#: The usage columns the feature statements read, with the type of a NULL stand-in
+#: when the source lacks an optional one.
+USAGE_COLUMNS = {"account_id": sa.String, "user_id": sa.String, "date": sa.Date,
+                 "feature": sa.String, "events": sa.BigInteger, "errors": sa.BigInteger,
+                 "duration_seconds": sa.Double}
+
+
+def mapped_usage(run, mapping: SourceMapping) -> sa.Subquery:
+    """The source's usage table as a subquery named ``usage`` with the canonical column
+    names: a timestamp becomes its day, ISO text a DATE; an optional column the source
+    lacks is a typed NULL."""
+    ts = mapping.tables["usage"]
+    cols = run.columns(ts.schema_name, ts.table_name)
+    if cols is None:
+        raise ValueError(f"the source has no table or view {ts.from_}")
+    mapped = mapping.canonical_columns("usage", list(cols))
+    table = sa.table(ts.table_name, *(sa.column(c) for c in cols), schema=ts.schema_name)
+    out = []
+    for canon, kind in USAGE_COLUMNS.items():
+        if canon not in mapped:
+            out.append(sa.cast(sa.null(), kind).label(canon))
+            continue
+        col = table.c[mapped[canon]]
+        if canon == "date" and not isinstance(cols[mapped[canon]], sa.Date):
+            src = col if isinstance(cols[mapped[canon]], sa.DateTime) else sa.func.substr(
+                col, 1, 10)
+            col = sa.cast(src, sa.Date)
+        out.append(col.label(canon))
+    return sa.select(*out).subquery("usage")
+
+
+def source_usage_features(mapping: SourceMapping, as_of: dt.date,
+                          engine: Engine | None = None, spark=None) -> pd.DataFrame:
+    """Per account (``account_id`` and the usage features of
+    :func:`greendoor.scoring.features.usage_selects`) as of ``as_of``, computed on the
+    mapping's source (``engine``/``spark`` as
+    :func:`~greendoor.warehouse.check.open_source` opens them)."""
+    with open_source(mapping, engine, spark) as (run, _):
+        q, breadth = usage_selects(as_of, mapped_usage(run, mapping))
+        sums, feats = run.frame(q), run.frame(breadth)
+    return sums.merge(feats, on="account_id", how="left")
