@@ -39,7 +39,7 @@ from greendoor.masking import masker as build_masker
 from greendoor.periods import Filters
 from greendoor.reports import render
 from greendoor.scoring import skill
-from greendoor.store import meta
+from greendoor.store import meta, usage_features
 from greendoor.store.engine import current_revision, init_store, make_engine
 from greendoor.store.rollups import usage_rollups_fresh
 
@@ -120,7 +120,14 @@ def store_status(token: str) -> dict:
             "default_as_of": periods.default_as_of(conn),
             "options": periods.filter_options(conn),
             "counts": portfolio_health.table_counts(conn),
+            "usage_in_warehouse": _pushed_last_day(conn),
         }
+
+
+def _pushed_last_day(conn) -> str | None:
+    """The last usage day synced when the usage stays in the warehouse, else None."""
+    push = usage_features.pushed(conn)
+    return None if push is None else f"{push.last_day:%d %b %Y}"
 
 
 @loader(ttl=3600)

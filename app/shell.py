@@ -152,14 +152,25 @@ POWERS = {
 }
 
 
-def missing_data_note(status: dict, tables: list[str]) -> None:
-    """Say which of ``tables`` the store lacks and what they would show."""
-    missing = [t for t in tables if status["counts"].get(t, 0) == 0]
+def missing_data_note(status: dict, tables: list[str], usage_rows: bool = False) -> None:
+    """Say which of ``tables`` the store lacks and what they would show. Usage kept in
+    the warehouse (a features-only sync) is not missing: its per-account figures are in
+    the store; with ``usage_rows`` (the page shows the usage rows themselves) the note
+    says that this detail stays in the warehouse."""
+    synced = status.get("usage_in_warehouse")
+    missing = [t for t in tables if status["counts"].get(t, 0) == 0
+               and not (t == "usage" and synced)]
     if missing:
         items = "; ".join(f"**{t}** ({POWERS.get(t, t)})" for t in missing)
         st.info(f"Not in the store: {items}. These figures are left out rather than shown as "
                 "zero. Import them on the Data page (columns in the README's data contract).",
                 icon=":material/info:")
+    if synced and usage_rows and "usage" in tables:
+        st.info(f"Usage stays in the warehouse (synced up to {synced}, usage_mode: features): "
+                "health scores, churn probabilities and alerts use the per-account usage "
+                "figures computed there. The usage detail on this page needs the usage rows, "
+                "which a features-only sync does not copy into the store.",
+                icon=":material/cloud:")
 
 
 def data_quality_note(token: str, as_of: dt.date) -> None:

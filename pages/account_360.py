@@ -12,7 +12,7 @@ from greendoor.scoring import skill
 from greendoor.scoring.features import describe
 from greendoor.text import md
 
-shell.require_data()
+status = shell.require_data()
 actions_ui.show_toast()
 f = shell.current_filters()
 token = data.data_token()
@@ -179,6 +179,10 @@ if len(h):
 u = acc.usage_weekly
 if len(u):
     shell.chart(charts.weekly_usage(u, shell.theme()), "a360_usage")
+elif status.get("usage_in_warehouse"):
+    st.caption(f"Weekly usage: the rows stay in the warehouse (synced up to "
+               f"{status['usage_in_warehouse']}); the health score uses the figures computed "
+               "there.")
 
 t1, t2, t3, t4 = st.tabs(["Timeline", "Contacts", "Subscriptions", "Opportunities"])
 with t1:

@@ -15,7 +15,7 @@ f = shell.current_filters()
 token = data.data_token()
 st.title("Behavior")
 if status["counts"].get("usage", 0) == 0:
-    shell.missing_data_note(status, ["usage"])
+    shell.missing_data_note(status, ["usage"], usage_rows=True)
     st.stop()
 b = data.behavior(token, f)
 thresholds = data.settings(token)[1]["behavior"]

@@ -14,7 +14,7 @@ actions_ui.show_toast()
 f = shell.current_filters()
 token = data.data_token()
 st.title("Expansion pipeline")
-shell.missing_data_note(status, ["opportunities", "usage"])
+shell.missing_data_note(status, ["opportunities", "usage"], usage_rows=True)
 x = data.expansion(token, f)
 pipe, stages = x["pipeline"], x["stages"]
 

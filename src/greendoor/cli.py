@@ -13,8 +13,10 @@
     greendoor notify [--as-of DATE] [--since DATE]   daily digests by e-mail and webhook
     greendoor source check MAPPING.yaml [--url URL]   validate a warehouse mapping in place
                                         (DuckDB, PostgreSQL, Apache Spark)
-    greendoor sync MAPPING.yaml [--url URL] [--full]  check, then bring the source's data in
-                                        (usage past the last synced day only)
+    greendoor sync MAPPING.yaml [--url URL] [--full] [--as-of DATE] [--backfill-weeks N]
+                                        check, then bring the source's data in (usage
+                                        past the last synced day only; usage_mode:
+                                        features brings per-account aggregates only)
 
 The store is ``$GREENDOOR_DB_URL`` or ``data/greendoor.duckdb`` (see README).
 """
@@ -224,6 +226,11 @@ def _source_args(sub) -> None:
     sy.add_argument("--url", default=None, help="SQLAlchemy URL replacing the file's")
     sy.add_argument("--full", action="store_true",
                     help="read all usage again (e.g. after late rows for synced days)")
+    sy.add_argument("--as-of", type=_date, default=None,
+                    help="usage_mode features: the as-of date of the scoring to prepare "
+                         "(default: the store's)")
+    sy.add_argument("--backfill-weeks", type=int, default=None,
+                    help="usage_mode features: the scoring's backfill (default: score's)")
     sy.add_argument("--max-errors", type=_positive, default=20, help="problems listed (default 20)")
 
 
@@ -612,7 +619,7 @@ def _source(args, engine=None) -> int:
     from greendoor.store.engine import init_store
     from greendoor.warehouse.check import check_source
     from greendoor.warehouse.mapping import MappingError, load_mapping
-    from greendoor.warehouse.sync import sync_source
+    from greendoor.warehouse.sync import SyncRefused, sync_source
 
     try:
         mapping = load_mapping(args.mapping, url=args.url)
@@ -620,8 +627,9 @@ def _source(args, engine=None) -> int:
             report = check_source(mapping)
         else:
             init_store(engine)
-            report = sync_source(engine, mapping, full=args.full)
-    except (MappingError, FileNotFoundError, ImportRefused) as exc:
+            report = sync_source(engine, mapping, full=args.full, as_of=args.as_of,
+                                 backfill_weeks=args.backfill_weeks)
+    except (MappingError, FileNotFoundError, ImportRefused, SyncRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ImportError as exc:

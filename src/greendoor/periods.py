@@ -14,7 +14,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greendoor.store import meta, schema
+from greendoor.store import meta, schema, usage_features
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +37,8 @@ def default_as_of(conn: Connection) -> dt.date | None:
     stored = meta.get(conn, "as_of")
     if stored and meta.get(conn, "dataset") == "demo":
         return dt.date.fromisoformat(stored)
-    latest = []
+    push = usage_features.pushed(conn)
+    latest = [push.last_day] if push else []  # usage kept in the warehouse
     for col in (schema.usage.c.date, schema.subscriptions.c.start_date,
                 schema.tickets.c.opened_at):
         v = conn.execute(sa.select(sa.func.max(col))).scalar()
@@ -68,7 +69,11 @@ def filter_options(conn: Connection) -> dict[str, list[str]]:
 
 def data_start(conn: Connection) -> dt.date | None:
     """Where observation windows can begin: the first usage day when the store has
-    usage (earlier dates would look inactive), else the first subscription start."""
+    usage (earlier dates would look inactive; also usage kept in the warehouse), else
+    the first subscription start."""
+    push = usage_features.pushed(conn)
+    if push is not None:
+        return push.first_day
     for col in (schema.usage.c.date, schema.subscriptions.c.start_date):
         v = conn.execute(sa.select(sa.func.min(col))).scalar()
         if v is not None:

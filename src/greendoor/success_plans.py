@@ -31,7 +31,7 @@ from greendoor import access, audit, onboarding
 from greendoor.access import Actor
 from greendoor.config import segment_from_arr
 from greendoor.metrics.sql import arr_as_of_query
-from greendoor.store import schema
+from greendoor.store import schema, usage_features
 from greendoor.store.engine import new_id
 
 
@@ -140,7 +140,11 @@ def _bump(conn: Connection, actor: str, plan: dict, action: str, changes: dict,
 
 def core_feature(conn: Connection) -> str | None:
     """The book's most used feature (events in the last 90 days of usage), the one a
-    template's feature-adoption milestone asks for; ``None`` without usage rows."""
+    template's feature-adoption milestone asks for; ``None`` without usage rows. With the
+    usage kept in the warehouse, the one the last sync found there."""
+    push = usage_features.pushed(conn)
+    if push is not None:
+        return push.core_feature
     u = schema.usage
     last = conn.execute(sa.select(sa.func.max(u.c.date))).scalar()
     if last is None:
@@ -546,17 +550,31 @@ def plans_as_of(conn: Connection, d: dt.date, account_ids=None) -> pd.DataFrame:
     return df
 
 
+def first_uses_select(plans: sa.FromClause, usage: sa.FromClause = schema.usage,
+                      until: dt.date | None = None) -> sa.Select:
+    """Per plan, user and feature, the first day of use on or after the plan's start (up
+    to ``until`` inclusive when given): ``plan_id, user_id, feature, first``. ``plans``
+    is any table with ``plan_id, account_id, start_date`` and ``usage`` any with the
+    usage columns: the store's, or a warehouse's (``greendoor sync`` runs it there)."""
+    u = usage
+    q = (sa.select(plans.c.plan_id, u.c.user_id, u.c.feature, sa.func.min(u.c.date).label("first"))
+         .select_from(plans.join(u, u.c.account_id == plans.c.account_id))
+         .where(u.c.date >= plans.c.start_date, u.c.user_id.is_not(None))
+         .group_by(plans.c.plan_id, u.c.user_id, u.c.feature))
+    return q if until is None else q.where(u.c.date <= until)
+
+
 def _first_users(conn: Connection, plans: pd.DataFrame, d: dt.date) -> pd.DataFrame:
     """Per plan, user and feature: the first day of use since the plan's start, up to
     ``d``: ``plan_id, user_id, feature, first``."""
     if plans.empty:
         return pd.DataFrame(columns=["plan_id", "user_id", "feature", "first"])
-    u, sp = schema.usage, schema.success_plans
-    q = (sa.select(sp.c.plan_id, u.c.user_id, u.c.feature, sa.func.min(u.c.date).label("first"))
-         .select_from(sp.join(u, u.c.account_id == sp.c.account_id))
-         .where(u.c.date >= sp.c.start_date, u.c.date <= d, u.c.user_id.is_not(None),
-                sp.c.plan_id.in_(list(plans["plan_id"])))
-         .group_by(sp.c.plan_id, u.c.user_id, u.c.feature))
+    if usage_features.pushed(conn) is not None:  # computed on the warehouse by the sync
+        out = usage_features.first_uses(conn, plans["plan_id"], d)
+        out["first"] = pd.to_datetime(out["first"])
+        return out
+    sp = schema.success_plans
+    q = first_uses_select(sp, until=d).where(sp.c.plan_id.in_(list(plans["plan_id"])))
     out = pd.read_sql(q, conn)
     out["first"] = pd.to_datetime(out["first"])
     return out

@@ -217,3 +217,115 @@ def test_usage_features_computed_on_each_engine_equal_the_stores(export, importe
     for engine, frame in got.items():
         pd.testing.assert_frame_equal(_features(frame), expected, rtol=1e-9, atol=0,
                                       obj=f"usage features on {engine}")
+
+
+# --- usage_mode: features: the usage stays in the warehouse (issue 24) -------------
+
+def _features_mapping(export: Path, **source) -> SourceMapping:
+    return SourceMapping.model_validate({
+        "version": 1, **source, "usage_mode": "features",
+        "tables": {f.stem: {"from": f.stem} for f in export.glob("*.parquet")}})
+
+
+def _stored(eng, table) -> int:
+    with eng.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+
+
+def test_features_mode_brings_back_only_per_account_rows_and_scores_the_same(
+        export, imported, tmp_path):
+    """No usage row reaches the store, only one row per account and as-of date the
+    scoring needs, and the scores equal those of the store that imported every row."""
+    _, _, scores = imported
+    url = _warehouse(export, tmp_path / "wh.duckdb")
+    eng = _store(tmp_path / "pushed.duckdb")
+    report = sync_source(eng, _features_mapping(export, url=url), backfill_weeks=0)
+    assert report.ok, report.summary()
+    assert report.rows_read["usage"] == 0 and _stored(eng, schema.usage) == 0
+    accounts = _stored(eng, schema.accounts)
+    assert report.feature_rows == _stored(eng, schema.usage_features) > 0
+    # at most one row per account and date: per-account rows, not usage rows
+    assert report.feature_rows <= accounts * len(report.feature_dates)
+    assert report.feature_rows < len(pd.read_parquet(export / "usage.parquet")) / 20
+    assert f"{len(report.feature_dates)} new dates" in report.summary()
+    pd.testing.assert_frame_equal(_scores(eng), scores)
+    eng.dispose()
+
+
+def test_features_mode_second_sync_computes_only_the_new_dates(export, imported, tmp_path):
+    _, _, scores = imported
+    usage = pd.read_parquet(export / "usage.parquet")
+    last = usage["date"].max()
+    url = _warehouse(export, tmp_path / "wh.duckdb", before=f"{last:%Y-%m-%d}")
+    mapping = _features_mapping(export, url=url)
+    eng = _store(tmp_path / "pushed.duckdb")
+    first = sync_source(eng, mapping, backfill_weeks=0)
+    assert first.ok, first.summary()
+    wh = sa.create_engine(url)
+    with wh.begin() as conn:
+        conn.exec_driver_sql(f"INSERT INTO usage SELECT * FROM read_parquet("
+                             f"'{export / 'usage.parquet'}') WHERE date = DATE '{last:%Y-%m-%d}'")
+    wh.dispose()
+    second = sync_source(eng, mapping, backfill_weeks=0)
+    assert second.ok, second.summary()
+    as_of = (last + pd.Timedelta(days=1)).date()
+    # the first sync computed the as-of date too (tickets reach the last day) without
+    # its last usage day; the second computes that date again, and only that date
+    assert as_of.isoformat() in first.feature_dates and len(first.feature_dates) > 1
+    assert second.feature_dates == [as_of.isoformat()]
+    pd.testing.assert_frame_equal(_scores(eng), scores)
+    # the same aggregates as a full sync of the whole warehouse
+    full = _store(tmp_path / "full.duckdb")
+    assert sync_source(full, mapping, backfill_weeks=0).ok
+    t = schema.usage_features
+    q = sa.select(t).where(t.c.as_of == as_of).order_by(t.c.account_id)
+    with eng.connect() as a, full.connect() as b:
+        pd.testing.assert_frame_equal(pd.read_sql(q, a), pd.read_sql(q, b))
+    eng.dispose()
+    full.dispose()
+
+
+def test_features_mode_refuses_a_store_with_usage_rows_and_scoring_a_date_not_computed(
+        export, imported, tmp_path):
+    from greendoor.warehouse.sync import SyncRefused
+
+    url = _warehouse(export, tmp_path / "wh.duckdb")
+    eng = _store(tmp_path / "rows.duckdb")
+    assert sync_source(eng, _mapping([f.stem for f in export.glob("*.parquet")], url=url)).ok
+    with eng.connect() as conn:
+        before = content_digest(conn)
+    with pytest.raises(SyncRefused, match="holds usage rows"):
+        sync_source(eng, _features_mapping(export, url=url))
+    with eng.connect() as conn:
+        assert content_digest(conn) == before and _stored(eng, schema.usage_features) == 0
+    pushed = _store(tmp_path / "pushed.duckdb")
+    assert sync_source(pushed, _features_mapping(export, url=url), backfill_weeks=0).ok
+    with pytest.raises(SyncRefused, match="keeps its usage in the warehouse"):
+        sync_source(pushed, _mapping([f.stem for f in export.glob("*.parquet")], url=url))
+    past = DEMO_AS_OF - pd.Timedelta(days=10).to_pytimedelta()  # never synced for
+    with pytest.raises(ValueError, match="usage stays in the warehouse.*not in the store"):
+        score(pushed, as_of=past, backfill_weeks=0)
+    eng.dispose()
+    pushed.dispose()
+
+
+def test_features_mode_on_spark_scores_as_the_duckdb_import(export, imported, spark, tmp_path):
+    _, _, scores = imported
+    views = {f.stem: str(f) for f in export.glob("*.parquet")}
+    mapping = _features_mapping(export, spark={"master": "local[1]", "views": views})
+    eng = _store(tmp_path / "spark.duckdb")
+    report = sync_source(eng, mapping, spark=spark, backfill_weeks=0)
+    assert report.ok, report.summary()
+    assert _stored(eng, schema.usage) == 0 and report.feature_rows > 0
+    pd.testing.assert_frame_equal(_scores(eng), scores)
+    eng.dispose()
+
+
+def test_the_aggregates_stored_are_the_columns_scoring_reads(export, tmp_path):
+    """schema.USAGE_AGGREGATES is exactly what usage_selects computes."""
+    from greendoor.warehouse.features import source_usage_features
+
+    url = _warehouse(export, tmp_path / "wh.duckdb")
+    got = source_usage_features(_mapping(["accounts", "subscriptions", "usage"], url=url),
+                                DEMO_AS_OF)
+    assert list(got.columns) == ["account_id", *schema.USAGE_AGGREGATES]

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from greendoor import audit, state
 from greendoor.access import Actor, actor_name
 from greendoor.demo.simulator import DATAFLOW, TECHCORP, DemoParams, generate
-from greendoor.store import meta, schema
+from greendoor.store import meta, schema, usage_features
 from greendoor.store.bulk import bulk_insert, delete_all
 from greendoor.store.engine import new_id
 from greendoor.store.rollups import refresh_usage_rollups
@@ -91,6 +91,7 @@ def _generate_and_load(engine: Engine, params: DemoParams, wanted: str, actor: s
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with engine.begin() as conn:
         delete_all(conn, schema.CANONICAL_TABLES + DERIVED_TABLES)
+        usage_features.forget(conn)
         for i, table in enumerate(schema.CANONICAL_TABLES):
             report(0.5 + 0.45 * i / len(schema.CANONICAL_TABLES), f"Loading {table.name}")
             if table is schema.usage:

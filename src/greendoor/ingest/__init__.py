@@ -39,7 +39,7 @@ from greendoor.ingest.read import (
     read_file,
     table_stem,
 )
-from greendoor.store import meta, schema, usage_keys
+from greendoor.store import meta, schema, usage_features, usage_keys
 from greendoor.store.bulk import delete_all, upsert
 from greendoor.store.engine import new_id
 from greendoor.store.rollups import refresh_usage_rollups
@@ -458,6 +458,7 @@ def import_path(
     try:
         if replace:
             delete_all(conn, schema.CANONICAL_TABLES + DERIVED_TABLES)
+            usage_features.forget(conn)
         _load(conn, typed, stage, replace, report, step)
         report.seconds = time.perf_counter() - t0
         if dry_run:

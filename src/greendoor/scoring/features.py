@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from greendoor import state
 from greendoor.metrics.core import DETRACTOR_MAX, PROMOTER_MIN
 from greendoor.metrics.sql import arr_as_of_query
-from greendoor.store import schema
+from greendoor.store import schema, usage_features
 from greendoor.store.bulk import read_frame
 from greendoor.store.rollups import first_active_day, use_rollups
 
@@ -388,8 +388,12 @@ def _onboarding(conn: Connection, d: dt.date) -> pd.DataFrame:
                                              S.current(conn)[1])
 
 
+_CHECK = object()  # features_as_of's ``pushed``: read it from the store
+
+
 def features_as_of(conn: Connection, as_of: dt.date,
-                   has_rows: set[str] | None = None, rollup: bool | None = None) -> pd.DataFrame:
+                   has_rows: set[str] | None = None, rollup: bool | None = None,
+                   pushed=_CHECK) -> pd.DataFrame:
     """Features of every account with ARR as of ``as_of`` (see :data:`FEATURES`).
 
     Returns a frame indexed by ``account_id`` with the columns of
@@ -398,16 +402,26 @@ def features_as_of(conn: Connection, as_of: dt.date,
     the table has rows for other accounts but none for this one. ``has_rows``
     (from :func:`tables_with_rows`) saves its queries when scoring many dates;
     ``rollup`` (from :func:`greendoor.store.rollups.usage_rollups_fresh`, checked
-    here when ``None``) reads the daily per-user usage rollup.
+    here when ``None``) reads the daily per-user usage rollup. When the usage stays in
+    the warehouse (``pushed``, :func:`greendoor.store.usage_features.pushed`, read here
+    unless given) the usage aggregates are those the sync computed there for
+    ``as_of``; for a date it did not compute, the usage features are NaN (unknown).
     """
-    rollup = use_rollups(conn, rollup)
+    has_rows = tables_with_rows(conn) if has_rows is None else has_rows
+    push = usage_features.pushed(conn) if pushed is _CHECK else pushed
+    if push is None:
+        usage = _usage(conn, as_of, use_rollups(conn, rollup))
+    elif as_of in push.dates:  # the usage stays in the warehouse: its stored aggregates
+        usage = usage_features.read(conn, as_of)
+    else:  # a date the sync did not compute: usage unknown, never zero
+        usage, has_rows = pd.DataFrame({"account_id": []}), has_rows - {"usage"}
     base = _commercial(conn, as_of)
     df = base.set_index("account_id")
-    for part in (_usage(conn, as_of, rollup), _tickets(conn, as_of), _surveys(conn, as_of),
+    for part in (usage, _tickets(conn, as_of), _surveys(conn, as_of),
                  _relationship(conn, as_of), _onboarding(conn, as_of)):
         df = df.join(part.set_index("account_id"), how="left")
     df = df.sort_index()  # one order whatever order the database returned (parallel scans)
-    return derive(df, as_of, has_rows=tables_with_rows(conn) if has_rows is None else has_rows)
+    return derive(df, as_of, has_rows=has_rows)
 
 
 #: Tables a store may lack entirely; their features are then unknown, not zero.
@@ -419,7 +433,7 @@ OPTIONAL_TABLES = (schema.usage, schema.tickets, schema.survey_responses, schema
 def tables_with_rows(conn: Connection) -> set[str]:
     """Names of the optional tables that hold at least one row (a table without
     rows leaves its features unknown rather than zero)."""
-    out = set()
+    out = {"usage"} if usage_features.pushed(conn) is not None else set()
     for t in OPTIONAL_TABLES:
         if conn.execute(sa.select(sa.literal(1)).select_from(t).limit(1)).first():
             out.add(t.name)

@@ -69,7 +69,7 @@ from greendoor.scoring.health import (
 from greendoor.scoring.health import trend_days as health_trend_days
 from greendoor.scoring.labels import churn_labels, expansion_labels
 from greendoor.settings import current as current_settings
-from greendoor.store import meta, schema
+from greendoor.store import meta, schema, usage_features
 from greendoor.store.bulk import staged, upsert
 from greendoor.store.engine import new_id
 from greendoor.store.rollups import usage_rollups_fresh
@@ -179,6 +179,7 @@ class FeatureCache:
         with self.connect() as conn:
             self.has_rows = tables_with_rows(conn)
             self.rollup = usage_rollups_fresh(conn)
+            self.pushed = usage_features.pushed(conn)
         self.progress = progress or (lambda f, m: None)
 
     def connect(self):
@@ -189,10 +190,18 @@ class FeatureCache:
         """Compute and keep the features as of each of ``dates`` not yet held, reporting
         progress between ``lo`` and ``hi`` (0-1)."""
         todo = [d for d in sorted(set(dates)) if d not in self.features]
+        missing = [d for d in todo if self.pushed and d not in self.pushed.dates]
+        if missing:
+            raise ValueError(
+                f"the usage stays in the warehouse (usage_mode: features) and its features "
+                f"as of {', '.join(map(str, missing[:3]))}{' ...' if len(missing) > 3 else ''} "
+                f"({len(missing)} dates) are not in the store: run `greendoor sync MAPPING` "
+                f"first, with --as-of for a past date (it computes every date a scoring "
+                f"at that date needs)")
         for i, d in enumerate(todo):
             self.progress(lo + (hi - lo) * i / max(len(todo), 1), f"Features as of {d}")
             with self.connect() as conn:
-                f = features_as_of(conn, d, self.has_rows, self.rollup)
+                f = features_as_of(conn, d, self.has_rows, self.rollup, self.pushed)
             self.features[d] = f
             self.health[d], self.why[d] = health_panel(f, self.settings)
 
@@ -392,9 +401,26 @@ def inputs_fingerprint(conn: Connection, as_of: dt.date, version: int) -> dict:
     from greendoor.store.backup import content_digest
 
     last = conn.execute(sa.select(sa.func.max(schema.import_log.c.finished_at))).scalar()
-    return {"as_of": str(as_of), "settings_version": int(version),
-            "last_import": str(last) if last else None,
-            "demo_params": meta.get(conn, "demo_params"), "data": content_digest(conn)}
+    out = {"as_of": str(as_of), "settings_version": int(version),
+           "last_import": str(last) if last else None,
+           "demo_params": meta.get(conn, "demo_params"), "data": content_digest(conn)}
+    if usage_features.pushed(conn) is not None:  # the usage kept in the warehouse
+        out["usage_features"] = content_digest(conn, (schema.usage_features,))
+    return out
+
+
+def feature_dates(engine: Engine, as_of: dt.date | None = None,
+                  backfill_weeks: int | None = None) -> tuple[dt.date, list[dt.date]]:
+    """The as-of date (``as_of`` or the store's default) and, sorted, every date whose
+    features :func:`score` with these arguments may read: the scored dates, their
+    trend bases on or after the data's start and the training dates (read only when a
+    model is trained or the backtest runs; included). ``greendoor sync`` computes the
+    usage aggregates of these dates on a warehouse that keeps its usage."""
+    plan = _plan(engine, as_of, backfill_weeks, retrain=True)
+    horizon = int(plan.settings.get("churn_horizon_days", HORIZON))
+    bases = {b for b in plan.bases.values() if plan.start is None or b >= plan.start}
+    return plan.as_of, sorted(set(plan.dates) | bases |
+                              set(training_dates(plan.as_of, plan.start, horizon=horizon)))
 
 
 def _plan(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None,

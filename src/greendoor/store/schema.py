@@ -578,6 +578,42 @@ usage_account_days = sa.Table(
     sa.Column("seconds", sa.Double),
 )
 
+#: The per-account usage aggregates of :func:`greendoor.scoring.features.usage_selects`
+#: (its two statements' columns after ``account_id``), kept per as-of date in
+#: :data:`usage_features` when the usage stays in the warehouse.
+USAGE_AGGREGATES: tuple[str, ...] = (
+    "events_30d", "events_prior_60d", "events_prior_30d", "events_30d_90ago",
+    "user_days_30d", "user_days_prior_30d", "user_days_prior_60d", "seconds_30d",
+    "seconds_prior_60d", "errors_30d", "active_days_7d", "active_days_30d",
+    "active_days_90d", "active_users_7d", "active_users_30d", "active_users_90d",
+    "active_users_30d_90ago", "feature_breadth_30d",
+)
+
+usage_features = sa.Table(
+    "usage_features",
+    metadata,
+    # Pushed down (issue 24): with a warehouse source synced with ``usage_mode:
+    # features`` the usage rows stay in the warehouse; ``greendoor sync`` computes these
+    # aggregates there (the store's own statements) for each as-of date scoring needs
+    # and only these per-account rows come back (greendoor.store.usage_features).
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("account_id", Str, primary_key=True),
+    *(sa.Column(c, sa.Double) for c in USAGE_AGGREGATES),
+)
+
+usage_first_uses = sa.Table(
+    "usage_first_uses",
+    metadata,
+    # Pushed down with usage_features: per success plan, user and feature, the first
+    # day of use on or after the plan's start (up to the source's last usage day),
+    # computed on the warehouse by the sync; the success plans' usage rules read it
+    # (a rule met by d: ``first <= d``).
+    sa.Column("plan_id", Str, nullable=False),
+    sa.Column("user_id", Str, nullable=False),
+    sa.Column("feature", Str),  # NULL: usage rows without a feature
+    sa.Column("first", sa.Date, nullable=False),
+)
+
 users = sa.Table(
     "users",
     metadata,

@@ -57,6 +57,46 @@ def source_usage_features(mapping: SourceMapping, as_of: dt.date,
     mapping's source (``engine``/``spark`` as
     :func:`~greendoor.warehouse.check.open_source` opens them)."""
     with open_source(mapping, engine, spark) as (run, _):
-        q, breadth = usage_selects(as_of, mapped_usage(run, mapping))
-        sums, feats = run.frame(q), run.frame(breadth)
+        return usage_aggregates(run, mapping, as_of)
+
+
+def usage_aggregates(run, mapping: SourceMapping, as_of: dt.date) -> pd.DataFrame:
+    """:func:`source_usage_features` through an open runner (``SqlRunner`` or
+    ``SparkRunner``): ``account_id`` and the columns of
+    :data:`greendoor.store.schema.USAGE_AGGREGATES`, one row per account with usage in
+    the 120 days before ``as_of``."""
+    q, breadth = usage_selects(as_of, mapped_usage(run, mapping))
+    sums, feats = run.frame(q), run.frame(breadth)
     return sums.merge(feats, on="account_id", how="left")
+
+
+def first_uses(run, mapping: SourceMapping, plans: pd.DataFrame) -> pd.DataFrame:
+    """:func:`greendoor.success_plans.first_uses_select` on the source's usage for
+    ``plans`` (the store's ``plan_id, account_id, start_date``, sent inline as a VALUES
+    list): ``plan_id, user_id, feature, first``, one row per plan, user and feature."""
+    from greendoor.success_plans import first_uses_select
+
+    cols = ["plan_id", "user_id", "feature", "first"]
+    if plans.empty:
+        return pd.DataFrame(columns=cols)
+    rows = [(str(p), str(a), pd.Timestamp(s).date()) for p, a, s in
+            plans[["plan_id", "account_id", "start_date"]].itertuples(index=False)]
+    values = sa.values(sa.column("plan_id", sa.String), sa.column("account_id", sa.String),
+                       sa.column("start_date", sa.Date), name="plans").data(rows)
+    out = run.frame(first_uses_select(values, mapped_usage(run, mapping)))
+    return out[cols]
+
+
+def core_feature(run, mapping: SourceMapping) -> str | None:
+    """:func:`greendoor.success_plans.core_feature` on the source's usage: the feature
+    with the most events in the last 90 days of usage (ties by name)."""
+    u = mapped_usage(run, mapping)
+    [(last,)] = run.rows(sa.select(sa.func.max(u.c.date)))
+    if last is None:
+        return None
+    last = pd.Timestamp(last).date()
+    rows = run.rows(sa.select(u.c.feature).where(u.c.date > last - dt.timedelta(days=90),
+                                                  u.c.feature.is_not(None))
+                    .group_by(u.c.feature).order_by(sa.func.sum(u.c.events).desc(),
+                                                    u.c.feature).limit(1))
+    return rows[0][0] if rows else None

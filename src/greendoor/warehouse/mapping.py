@@ -91,6 +91,11 @@ class SourceMapping(pydantic.BaseModel):
     version: Literal[1]
     url: str | None = None
     spark: SparkSource | None = None
+    #: ``rows``: ``greendoor sync`` copies the usage rows into the store (past the
+    #: watermark). ``features``: the usage stays in the warehouse; the sync computes the
+    #: per-account usage aggregates there for each date scoring needs and only those
+    #: rows come back (:mod:`greendoor.store.usage_features`).
+    usage_mode: Literal["rows", "features"] = "rows"
     tables: dict[str, TableSource]
 
     @pydantic.model_validator(mode="after")
