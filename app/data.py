@@ -512,6 +512,13 @@ def migration(token: str, f: Filters, before, kind: str) -> pd.DataFrame:
         return SG.persona_migration(conn, c["clustering"], c["accounts"], before)
 
 
+@loader(ttl=3600)
+def behavior_from_aggregates(token: str, f: Filters) -> pd.DataFrame:
+    """Weekly active users from the usage aggregates (usage kept in the warehouse)."""
+    with engine().connect() as conn:
+        return BH.active_users_from_aggregates(conn, f)
+
+
 @loader(ttl=3600, spinner="Reading product usage…")
 def behavior(token: str, f: Filters) -> dict:
     b = settings(token)[1]["behavior"]

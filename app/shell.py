@@ -166,11 +166,12 @@ def missing_data_note(status: dict, tables: list[str], usage_rows: bool = False)
                 "zero. Import them on the Data page (columns in the README's data contract).",
                 icon=":material/info:")
     if synced and usage_rows and "usage" in tables:
-        st.info(f"Usage stays in the warehouse (synced up to {synced}, usage_mode: features): "
-                "health scores, churn probabilities and alerts use the per-account usage "
-                "figures computed there. The usage detail on this page needs the usage rows, "
-                "which a features-only sync does not copy into the store.",
-                icon=":material/cloud:")
+        st.info(f"Usage stays in your data warehouse (synced up to {synced}): health "
+                "scores, churn probabilities and alerts use the per-account usage figures "
+                "computed there. The usage detail on this page (daily activity, feature "
+                "adoption, usage signals) needs the usage rows themselves, which this store "
+                "does not keep; an admin can sync them with `usage_mode: rows` "
+                "(docs/warehouse.md).", icon=":material/cloud:")
 
 
 def data_quality_note(token: str, as_of: dt.date) -> None:

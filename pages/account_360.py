@@ -180,9 +180,9 @@ u = acc.usage_weekly
 if len(u):
     shell.chart(charts.weekly_usage(u, shell.theme()), "a360_usage")
 elif status.get("usage_in_warehouse"):
-    st.caption(f"Weekly usage: the rows stay in the warehouse (synced up to "
-               f"{status['usage_in_warehouse']}); the health score uses the figures computed "
-               "there.")
+    st.caption(f"Weekly usage: the usage rows stay in your data warehouse (synced up to "
+               f"{status['usage_in_warehouse']}); the health score uses the per-account "
+               "figures computed there.")
 
 t1, t2, t3, t4 = st.tabs(["Timeline", "Contacts", "Subscriptions", "Opportunities"])
 with t1:

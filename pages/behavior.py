@@ -16,6 +16,19 @@ token = data.data_token()
 st.title("Behavior")
 if status["counts"].get("usage", 0) == 0:
     shell.missing_data_note(status, ["usage"], usage_rows=True)
+    au = data.behavior_from_aggregates(token, f) if status.get("usage_in_warehouse") else []
+    if len(au):  # the usage stays in the warehouse: what its aggregates can say
+        last = au.iloc[-1]
+        c1, c2, c3, c4 = st.columns(4, border=True)
+        c1.metric("DAU (30-day mean)", f"{last['dau']:,.0f}",
+                  help="User-days in the 30 days before the date / 30 (the warehouse's "
+                       "per-account figures hold no 7-day user-days).")
+        c2.metric("WAU", f"{last['wau']:,.0f}")
+        c3.metric("MAU", f"{last['mau']:,.0f}")
+        c4.metric("Stickiness (30-day DAU/MAU)", percent(last["stickiness"], 0))
+        shell.chart(charts.active_users(au, shell.theme()), "active_users")
+        st.caption(f"Weeks whose per-account usage figures were computed in the warehouse "
+                   f"({len(au)} of the last 26).")
     st.stop()
 b = data.behavior(token, f)
 thresholds = data.settings(token)[1]["behavior"]

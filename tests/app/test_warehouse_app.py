@@ -20,7 +20,7 @@ from greendoor.warehouse.sync import sync_source
 from tests.conftest import DEMO_AS_OF, assume_skill
 
 APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
-WAREHOUSE_NOTE = "Usage stays in the warehouse"
+WAREHOUSE_NOTE = "Usage stays in your data warehouse"
 
 
 @pytest.fixture(scope="module")
@@ -80,15 +80,20 @@ def test_portfolio_health_does_not_call_the_usage_missing(pushed_store, monkeypa
 def test_pages_that_show_usage_rows_say_they_stay_in_the_warehouse(pushed_store, monkeypatch,
                                                                    page):
     monkeypatch.setenv(config.DB_URL_ENV, pushed_store[0])
-    notes = " ".join(i.value for i in open_page(page).info)
+    at = open_page(page)
+    notes = " ".join(i.value for i in at.info)
     assert WAREHOUSE_NOTE in notes and "**usage**" not in notes
+    if page == "behavior":  # what the aggregates can say: weekly active users
+        metrics = {m.label: m.value for m in at.metric}
+        assert {"DAU (30-day mean)", "WAU", "MAU"} <= set(metrics)
+        assert int(metrics["MAU"].replace(",", "")) > 0
 
 
 def test_account_360_says_where_the_weekly_usage_is(pushed_store, monkeypatch):
     monkeypatch.setenv(config.DB_URL_ENV, pushed_store[0])
     at = open_page("account_360", pushed_store[1])
     captions = " ".join(c.value for c in at.caption)
-    assert "the rows stay in the warehouse" in captions
+    assert "usage rows stay in your data warehouse" in captions
     assert any(m.label.startswith("Health") for m in at.metric), [m.label for m in at.metric]
 
 

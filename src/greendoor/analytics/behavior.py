@@ -85,6 +85,35 @@ def active_users(conn: Connection, f: Filters, weeks: int = 26,
     return df[["week_end", "dau", "wau", "mau", "stickiness"]]
 
 
+def active_users_from_aggregates(conn: Connection, f: Filters, weeks: int = 26) -> pd.DataFrame:
+    """:func:`active_users` for a store whose usage stays in the warehouse
+    (:mod:`greendoor.store.usage_features`), from the per-account aggregates the sync
+    computed, for those of the weeks (the as-of date and every 7 days back) it computed.
+
+    ``wau`` = the sum of the accounts' ``active_users_7d`` and ``mau`` = the sum of their
+    ``active_users_30d`` (a user is an (account, user) pair, so the sums are the distinct
+    users of :func:`active_users`, equal to them); ``dau`` is the **30-day** mean (the sum
+    of ``user_days_30d`` / 30: the aggregates hold no 7-day user-days) and
+    ``stickiness`` = that DAU / MAU. Columns ``week_end, dau, wau, mau, stickiness``."""
+    ends = [f.as_of - dt.timedelta(days=7 * k) for k in range(weeks - 1, -1, -1)]
+    t = schema.usage_features
+    conds = [t.c.as_of.in_(ends)]
+    flt = msql.account_filter(t.c.account_id, f.segment, f.owner)
+    if flt is not None:
+        conds.append(flt)
+    df = pd.read_sql(sa.select(t.c.as_of.label("week_end"),
+                               sa.func.sum(t.c.active_users_7d).label("wau"),
+                               sa.func.sum(t.c.active_users_30d).label("mau"),
+                               sa.func.sum(t.c.user_days_30d).label("user_days"))
+                     .where(*conds).group_by(t.c.as_of).order_by(t.c.as_of), conn)
+    df["week_end"] = pd.to_datetime(df["week_end"]).dt.date  # as active_users gives them
+    for c in ("wau", "mau", "user_days"):
+        df[c] = pd.to_numeric(df[c]).astype(float)
+    df["dau"] = df.pop("user_days") / 30.0
+    df["stickiness"] = df["dau"] / df["mau"].where(df["mau"] > 0)
+    return df[["week_end", "dau", "wau", "mau", "stickiness"]]
+
+
 def feature_adoption(conn: Connection, f: Filters, days: int = 30,
                      gap: float = ADOPTION_GAP) -> pd.DataFrame:
     """Per feature: ``feature, released`` (first use in the portfolio), ``accounts``
