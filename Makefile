@@ -22,9 +22,10 @@ $(STAMP): pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
-## The tests also run the warehouse checks on Apache Spark (local mode; Java 17+).
+## The tests also run the warehouse checks on Apache Spark (local mode; Java 17+) and on
+## a Snowflake emulator (fakesnow).
 $(SPARK): $(STAMP)
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[test,postgres,spark]"
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[test,postgres,spark,snowflake-test]"
 	@touch $(SPARK)
 
 ## Install, create the store, load the demo portfolio if the store is empty, score and
@@ -52,7 +53,7 @@ lock:
 	rm -rf .venv-lock
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet --upgrade pip
-	.venv-lock/bin/python -m pip install --quiet -e ".[test,postgres,spark]"
+	.venv-lock/bin/python -m pip install --quiet -e ".[test,postgres,spark,snowflake-test]"
 	printf '# The lock file: exact versions `make run`, `make test` and CI install (pip -c).\n# Refresh with `make lock`; tools/check_latest.py reports what newer releases break.\n' > $(LOCK)
 	.venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^greendoor' >> $(LOCK)
 	rm -rf .venv-lock

@@ -27,11 +27,16 @@ SCORES = ["account_id", "health_score", "band", "churn_probability", "risk_basis
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory) -> Path:
-    """The demo's canonical tables as Parquet files (60 accounts, 8 months), times to the
-    second (the demo's have nanoseconds, which DuckDB truncates to microseconds and the
-    import rounds: a difference no real export has)."""
+    """The demo's canonical tables as Parquet files (60 accounts, 8 months)."""
+    return _write_export(tmp_path_factory.mktemp("export"))
+
+
+def _write_export(folder: Path) -> Path:
+    """:func:`export` into ``folder``: times to the second (the demo's have nanoseconds,
+    which DuckDB truncates to microseconds and the import rounds: a difference no real
+    export has)."""
     frames = generate(DemoParams(n_accounts=60, months=8, seed=3, as_of=DEMO_AS_OF))
-    folder = tmp_path_factory.mktemp("export")
+    folder.mkdir(parents=True, exist_ok=True)
     for name, df in frames.items():
         if name in CONTRACT and len(df):
             for c in df.select_dtypes("datetime").columns:

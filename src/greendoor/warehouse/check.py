@@ -258,6 +258,17 @@ def _is_text(t: sa.types.TypeEngine) -> bool:
         "NullType",)
 
 
+def is_timestamp(t: sa.types.TypeEngine) -> bool:
+    """A timestamp column: SQLAlchemy's ``DateTime``, or a dialect's own timestamp type
+    that is not one (snowflake-sqlalchemy's ``TIMESTAMP_NTZ``, ``_LTZ`` and ``_TZ``)."""
+    return isinstance(t, sa.DateTime) or type(t).__name__.upper().startswith("TIMESTAMP")
+
+
+def is_temporal(t: sa.types.TypeEngine) -> bool:
+    """A DATE or timestamp column (:func:`is_timestamp`)."""
+    return isinstance(t, sa.Date) or is_timestamp(t)
+
+
 def _is_number(t: sa.types.TypeEngine) -> bool:
     return isinstance(t, (sa.Integer, sa.Numeric, sa.Float))
 
@@ -266,7 +277,7 @@ def _type_rule(m: _Mapped, f: Field) -> tuple[str | None, sa.ColumnElement | Non
     """(a schema-level problem, a per-row condition of a malformed value) for ``f``."""
     t, col = m.types[f.name], m.col(f.name)
     if f.kind in ("date", "datetime"):
-        if isinstance(t, (sa.Date, sa.DateTime)):
+        if is_temporal(t):
             return None, None
         if _is_text(t):
             pattern = ISO_DATE if f.kind == "date" else ISO_DATETIME

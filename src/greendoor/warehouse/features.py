@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from greendoor.scoring.features import usage_selects
-from greendoor.warehouse.check import open_source
+from greendoor.warehouse.check import is_timestamp, open_source
 from greendoor.warehouse.mapping import SourceMapping
 
 #: The usage columns the feature statements read, with the type of a NULL stand-in
@@ -43,7 +43,7 @@ def mapped_usage(run, mapping: SourceMapping) -> sa.Subquery:
             continue
         col = table.c[mapped[canon]]
         if canon == "date" and not isinstance(cols[mapped[canon]], sa.Date):
-            src = col if isinstance(cols[mapped[canon]], sa.DateTime) else sa.func.substr(
+            src = col if is_timestamp(cols[mapped[canon]]) else sa.func.substr(
                 col, 1, 10)
             col = sa.cast(src, sa.Date)
         out.append(col.label(canon))
@@ -79,11 +79,15 @@ def first_uses(run, mapping: SourceMapping, plans: pd.DataFrame) -> pd.DataFrame
     cols = ["plan_id", "user_id", "feature", "first"]
     if plans.empty:
         return pd.DataFrame(columns=cols)
-    rows = [(str(p), str(a), pd.Timestamp(s).date()) for p, a, s in
+    rows = [(str(p), str(a), pd.Timestamp(s).date().isoformat()) for p, a, s in
             plans[["plan_id", "account_id", "start_date"]].itertuples(index=False)]
     values = sa.values(sa.column("plan_id", sa.String), sa.column("account_id", sa.String),
-                       sa.column("start_date", sa.Date), name="plans").data(rows)
-    out = run.frame(first_uses_select(values, mapped_usage(run, mapping)))
+                       sa.column("start_date", sa.String), name="plan_rows").data(rows)
+    # the dates as ISO text cast on the source: a driver may bind a date as text
+    typed = sa.select(values.c.plan_id, values.c.account_id,
+                      sa.cast(values.c.start_date, sa.Date).label("start_date")
+                      ).subquery("plans")
+    out = run.frame(first_uses_select(typed, mapped_usage(run, mapping)))
     return out[cols]
 
 

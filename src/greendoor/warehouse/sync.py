@@ -48,7 +48,13 @@ from greendoor.access import Actor
 from greendoor.ingest import ImportReport, import_path
 from greendoor.ingest.contract import CONTRACT
 from greendoor.store import meta, schema, usage_features
-from greendoor.warehouse.check import SourceCheck, open_source, run_checks
+from greendoor.warehouse.check import (
+    SourceCheck,
+    is_temporal,
+    is_timestamp,
+    open_source,
+    run_checks,
+)
 from greendoor.warehouse.mapping import SourceMapping
 
 WATERMARK_KEY = "sync_watermark:"
@@ -216,11 +222,11 @@ def _extract(run, mapping: SourceMapping, folder: Path, watermark: str | None,
         stmt = sa.select(*(table.c[src].label(canon) for canon, src in mapped.items()))
         if name == "usage":
             day, kind = table.c[mapped["date"]], cols[mapped["date"]]
-            if isinstance(kind, sa.DateTime):  # a timestamp: its day
+            if is_timestamp(kind):  # a timestamp: its day
                 day = sa.cast(day, sa.Date)
             elif not isinstance(kind, sa.Date):  # ISO text (the check made sure)
                 day = sa.func.substr(day, 1, 10)
-            typed = isinstance(kind, (sa.Date, sa.DateTime))
+            typed = is_temporal(kind)
 
             def value(iso: str, typed=typed) -> sa.ColumnElement:
                 return sa.cast(sa.literal(iso), sa.Date) if typed else sa.literal(iso)
