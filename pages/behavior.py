@@ -27,8 +27,11 @@ if status["counts"].get("usage", 0) == 0:
         c3.metric("MAU", f"{last['mau']:,.0f}")
         c4.metric("Stickiness (30-day DAU/MAU)", percent(last["stickiness"], 0))
         shell.chart(charts.active_users(au, shell.theme()), "active_users")
+        shown = au["week_end"].iloc[-1]
         st.caption(f"Weeks whose per-account usage figures were computed in the warehouse "
-                   f"({len(au)} of the last 26).")
+                   f"({len(au)} of the 26 weeks up to {shown:%d %b %Y}"
+                   + (", the latest computed on or before the as-of date" if shown != f.as_of
+                      else "") + ").")
     st.stop()
 b = data.behavior(token, f)
 thresholds = data.settings(token)[1]["behavior"]

@@ -365,3 +365,23 @@ def test_weekly_active_users_from_the_aggregates_equal_those_from_the_rows(
     user_days = len(window[["account_id", "user_id", "date"]].drop_duplicates())
     assert got["dau"].iloc[-1] == pytest.approx(user_days / 30)
     eng.dispose()
+
+
+def test_weekly_active_users_at_a_past_date_between_synced_weeks(export, tmp_path):
+    """A past as-of date that is not a synced week shows the weeks ending on the latest
+    synced date before it, never a date after it."""
+    from greendoor.analytics.behavior import active_users_from_aggregates
+    from greendoor.periods import Filters, default_as_of
+
+    url = _warehouse(export, tmp_path / "wh.duckdb")
+    eng = _store(tmp_path / "pushed.duckdb")
+    assert sync_source(eng, _features_mapping(export, url=url), backfill_weeks=3).ok
+    with eng.connect() as conn:
+        as_of = default_as_of(conn)
+        past = as_of - pd.Timedelta(days=10).to_pytimedelta()  # between two synced weeks
+        got = active_users_from_aggregates(conn, Filters(as_of=past))
+        early = active_users_from_aggregates(conn, Filters(as_of=as_of.replace(year=2000)))
+    eng.dispose()
+    assert got["week_end"].iloc[-1] == as_of - pd.Timedelta(days=14).to_pytimedelta()
+    assert (got["week_end"] <= past).all() and (got["mau"] > 0).all()
+    assert early.empty

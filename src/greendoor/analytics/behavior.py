@@ -94,9 +94,17 @@ def active_users_from_aggregates(conn: Connection, f: Filters, weeks: int = 26) 
     ``active_users_30d`` (a user is an (account, user) pair, so the sums are the distinct
     users of :func:`active_users`, equal to them); ``dau`` is the **30-day** mean (the sum
     of ``user_days_30d`` / 30: the aggregates hold no 7-day user-days) and
-    ``stickiness`` = that DAU / MAU. Columns ``week_end, dau, wau, mau, stickiness``."""
-    ends = [f.as_of - dt.timedelta(days=7 * k) for k in range(weeks - 1, -1, -1)]
+    ``stickiness`` = that DAU / MAU. Columns ``week_end, dau, wau, mau, stickiness``.
+
+    The weeks end on the latest computed date on or before ``f.as_of`` and every 7 days
+    back (a past as-of date between two synced weeks shows the week before it); no rows
+    when nothing was computed by then."""
     t = schema.usage_features
+    anchor = conn.execute(sa.select(sa.func.max(t.c.as_of)).where(t.c.as_of <= f.as_of)).scalar()
+    if anchor is None:
+        return pd.DataFrame(columns=["week_end", "dau", "wau", "mau", "stickiness"])
+    anchor = anchor.date() if isinstance(anchor, dt.datetime) else anchor
+    ends = [anchor - dt.timedelta(days=7 * k) for k in range(weeks - 1, -1, -1)]
     conds = [t.c.as_of.in_(ends)]
     flt = msql.account_filter(t.c.account_id, f.segment, f.owner)
     if flt is not None:
