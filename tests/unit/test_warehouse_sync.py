@@ -108,6 +108,25 @@ def test_a_sync_gives_the_store_and_scores_of_an_import(export, imported, tmp_pa
     eng.dispose()
 
 
+def test_a_sync_copies_a_sql_source_in_chunks_and_gives_the_same_store(
+        export, imported, tmp_path, monkeypatch):
+    """A SQL source's tables are copied 1,000 rows at a time (memory bounded by the
+    chunk, not the table) with one Parquet schema for every chunk: the store is the
+    import's, row for row."""
+    from greendoor.warehouse import check
+
+    monkeypatch.setattr(check, "CHUNK_ROWS", 1000)
+    _, digest, _ = imported
+    url = _warehouse(export, tmp_path / "wh.duckdb")
+    eng = _store(tmp_path / "synced.duckdb")
+    report = sync_source(eng, _mapping([f.stem for f in export.glob("*.parquet")], url=url))
+    assert report.ok, report.summary()
+    assert report.rows_read["usage"] > 20 * 1000  # many chunks
+    with eng.connect() as conn:
+        assert content_digest(conn) == digest
+    eng.dispose()
+
+
 def test_a_second_sync_reads_only_the_new_day_and_ends_where_a_full_sync_does(
         export, imported, tmp_path):
     _, digest, _ = imported
@@ -385,3 +404,26 @@ def test_weekly_active_users_at_a_past_date_between_synced_weeks(export, tmp_pat
     assert got["week_end"].iloc[-1] == as_of - pd.Timedelta(days=14).to_pytimedelta()
     assert (got["week_end"] <= past).all() and (got["mau"] > 0).all()
     assert early.empty
+
+
+def test_a_sync_from_postgresql_in_chunks_gives_the_same_store(export, imported, tmp_path,
+                                                                 monkeypatch):
+    """The same from PostgreSQL (a server-side cursor in a READ ONLY transaction;
+    NUMERIC and TIMESTAMP columns as pandas writes them)."""
+    from greendoor.warehouse import check
+    from tests.conftest import pg_database
+
+    monkeypatch.setattr(check, "CHUNK_ROWS", 5000)
+    _, digest, _ = imported
+    with pg_database() as url:
+        pg = sa.create_engine(url)
+        for f in sorted(export.glob("*.parquet")):
+            pd.read_parquet(f).to_sql(f.stem, pg, index=False, chunksize=20_000)
+        pg.dispose()
+        eng = _store(tmp_path / "synced.duckdb")
+        report = sync_source(eng, _mapping([f.stem for f in export.glob("*.parquet")],
+                                           url=url))
+        assert report.ok, report.summary()
+        with eng.connect() as conn:
+            assert content_digest(conn) == digest
+        eng.dispose()

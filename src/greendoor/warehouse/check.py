@@ -37,6 +37,8 @@ from greendoor.warehouse.mapping import SourceMapping, required_columns
 
 #: First failing rows listed per rule.
 SAMPLE = 3
+#: Rows per chunk when a sync copies a SQL source's table (bounded memory).
+CHUNK_ROWS = 200_000
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 ISO_DATETIME = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?"
                 r"(Z|[+-][0-9]{2}:?[0-9]{2})?$")
@@ -155,11 +157,30 @@ class SqlRunner:
         """The result of ``stmt`` as a frame."""
         return pd.read_sql(stmt, self.conn)
 
-    def to_parquet(self, stmt: sa.Select, path) -> int:
-        """Write the result of ``stmt`` to the Parquet file ``path``; returns its rows."""
-        frame = self.frame(stmt)
-        frame.to_parquet(path, index=False)
-        return len(frame)
+    def to_parquet(self, stmt: sa.Select, path, types: dict | None = None,
+                   chunk_rows: int | None = None) -> int:
+        """Write the result of ``stmt`` to the Parquet file ``path`` ``chunk_rows`` rows at
+        a time (default :data:`CHUNK_ROWS`; a server-side cursor where the driver has one),
+        so memory stays bounded
+        whatever the table's size; returns its rows. ``types`` (result column -> the
+        source's reflected type, :func:`arrow_type`) fixes each column's Parquet type,
+        so every chunk has the same schema (a chunk of NULLs or of whole numbers would
+        otherwise infer another)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        chunk_rows = chunk_rows or CHUNK_ROWS
+        result = self.conn.execution_options(stream_results=True,
+                                             max_row_buffer=chunk_rows).execute(stmt)
+        names = list(result.keys())
+        schema = pa.schema([(c, arrow_type((types or {}).get(c))) for c in names])
+        n = 0
+        with pq.ParquetWriter(path, schema) as writer:
+            while rows := result.fetchmany(chunk_rows):
+                frame = pd.DataFrame.from_records(rows, columns=names)
+                writer.write_table(_typed(frame, schema))
+                n += len(frame)
+        return n
 
 
 @contextlib.contextmanager
@@ -267,6 +288,47 @@ def is_timestamp(t: sa.types.TypeEngine) -> bool:
 def is_temporal(t: sa.types.TypeEngine) -> bool:
     """A DATE or timestamp column (:func:`is_timestamp`)."""
     return isinstance(t, sa.Date) or is_timestamp(t)
+
+
+def arrow_type(t: sa.types.TypeEngine | None):
+    """The Parquet (Arrow) type a source column of type ``t`` is copied as: booleans,
+    64-bit integers, doubles (any decimal), dates, timestamps in microseconds; text for
+    anything else (and for an unknown type), which the import then validates."""
+    import pyarrow as pa
+
+    if t is None:
+        return pa.string()
+    if isinstance(t, sa.Boolean):
+        return pa.bool_()
+    if isinstance(t, sa.Integer):
+        return pa.int64()
+    if isinstance(t, (sa.Float, sa.Numeric)):
+        return pa.float64()
+    if is_timestamp(t):
+        return pa.timestamp("us")
+    if isinstance(t, sa.Date):
+        return pa.date32()
+    return pa.string()
+
+
+def _typed(frame: pd.DataFrame, schema):
+    """``frame`` as an Arrow table of ``schema`` (:func:`arrow_type`'s types)."""
+    import pyarrow as pa
+
+    out = {}
+    for field in schema:
+        col = frame[field.name]
+        if pa.types.is_string(field.type):
+            col = col.map(lambda v: None if v is None or v is pd.NA or (
+                isinstance(v, float) and v != v) else str(v), na_action=None).astype(object)
+        elif pa.types.is_integer(field.type) or pa.types.is_floating(field.type):
+            col = pd.to_numeric(col)
+        elif pa.types.is_timestamp(field.type):
+            col = pd.to_datetime(col)
+            if getattr(col.dt, "tz", None) is not None:
+                col = col.dt.tz_convert("UTC").dt.tz_localize(None)
+        out[field.name] = pa.array(col, type=field.type, from_pandas=True, safe=False)
+    return pa.table(out, schema=schema)
 
 
 def _is_number(t: sa.types.TypeEngine) -> bool:

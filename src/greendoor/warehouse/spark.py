@@ -100,9 +100,10 @@ class SparkRunner:
         """The result of ``stmt`` (run on Spark) as a pandas frame, through Arrow."""
         return self.spark.sql(spark_sql(stmt)).toArrow().to_pandas()
 
-    def to_parquet(self, stmt: sa.Select, path) -> int:
+    def to_parquet(self, stmt: sa.Select, path, types: dict | None = None) -> int:
         """Write the result of ``stmt`` (run on Spark) to the local Parquet file ``path``
-        through Arrow (``DataFrame.toArrow``, Spark 4); returns its rows."""
+        through Arrow (``DataFrame.toArrow``, Spark 4); returns its rows. ``types`` is
+        not needed (Spark's result carries its schema)."""
         import pyarrow.parquet as pq
 
         table = self.spark.sql(spark_sql(stmt)).toArrow()

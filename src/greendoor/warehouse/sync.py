@@ -24,10 +24,11 @@ aggregates of each date not yet held on the source (the store's own statements,
 transaction. A date is computed once (its aggregates read days before it, all already
 synced), except dates past the previous sync's last day + 1, which are computed again.
 
-Late rows for a day already synced are read by a ``full`` sync. Limits (issue 24,
-open): in ``rows`` mode a SQL source's table is read into memory whole; in ``features``
-mode the pages that show raw usage (Account 360's usage chart, Behavior's adoption,
-usage-rule milestones of success plans) have no rows to show.
+Late rows for a day already synced are read by a ``full`` sync. A SQL source's rows are
+copied in chunks (:meth:`greendoor.warehouse.check.SqlRunner.to_parquet`). In
+``features`` mode the pages that show usage rows themselves (Account 360's weekly usage,
+Behavior's adoption and cohorts, Expansion's usage signals) have no rows to show and
+say so.
 """
 
 from __future__ import annotations
@@ -241,7 +242,8 @@ def _extract(run, mapping: SourceMapping, folder: Path, watermark: str | None,
                 stmt = stmt.where(day <= value(upper))
             if watermark is not None:
                 stmt = stmt.where(day > value(watermark))
-        n = run.to_parquet(stmt, folder / f"{name}.parquet")
+        n = run.to_parquet(stmt, folder / f"{name}.parquet",
+                           types={canon: cols[src] for canon, src in mapped.items()})
         report.rows_read[name] = n
         if n == 0:  # nothing new (or an empty optional table): no file to import
             (folder / f"{name}.parquet").unlink()
