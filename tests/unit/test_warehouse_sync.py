@@ -427,3 +427,43 @@ def test_a_sync_from_postgresql_in_chunks_gives_the_same_store(export, imported,
         with eng.connect() as conn:
             assert content_digest(conn) == digest
         eng.dispose()
+
+
+def test_a_features_sync_that_stops_halfway_leaves_no_stale_date(export, imported, tmp_path,
+                                                                 monkeypatch):
+    """The first sync computed the as-of date before its last usage day had arrived; a
+    second sync that stops after recording the new usage day drops that date (scoring
+    it says so instead of using stale numbers), and the next sync computes it."""
+    from greendoor.scoring import run as scoring_run
+    from greendoor.store.usage_features import pushed
+
+    _, _, scores = imported
+    usage = pd.read_parquet(export / "usage.parquet")
+    last = usage["date"].max()
+    url = _warehouse(export, tmp_path / "wh.duckdb", before=f"{last:%Y-%m-%d}")
+    mapping = _features_mapping(export, url=url)
+    eng = _store(tmp_path / "pushed.duckdb")
+    first = sync_source(eng, mapping, backfill_weeks=0)
+    as_of = (last + pd.Timedelta(days=1)).date()
+    assert first.ok and as_of.isoformat() in first.feature_dates
+    wh = sa.create_engine(url)
+    with wh.begin() as conn:
+        conn.exec_driver_sql(f"INSERT INTO usage SELECT * FROM read_parquet("
+                             f"'{export / 'usage.parquet'}') WHERE date = DATE '{last:%Y-%m-%d}'")
+    wh.dispose()
+
+    def stop(*a, **k):
+        raise RuntimeError("the sync stops here")
+
+    monkeypatch.setattr(scoring_run, "feature_dates", stop)
+    with pytest.raises(RuntimeError, match="stops here"):
+        sync_source(eng, mapping, backfill_weeks=0)
+    with eng.connect() as conn:
+        assert as_of not in pushed(conn).dates
+    with pytest.raises(ValueError, match="not in the store"):
+        score(eng, as_of=as_of, backfill_weeks=0, evaluate_models=False)
+    monkeypatch.undo()
+    third = sync_source(eng, mapping, backfill_weeks=0)
+    assert third.ok and third.feature_dates == [as_of.isoformat()]
+    pd.testing.assert_frame_equal(_scores(eng), scores)
+    eng.dispose()

@@ -190,10 +190,14 @@ def _push_features(engine: Engine, run, mapping: SourceMapping, first: str, last
     first_day, last_day = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
     with engine.begin() as conn:  # the usage days first: they decide the as-of and start
         before = None if report.full else usage_features.pushed(conn)
-        usage_features.write(conn, sid, first_day, last_day, {}, replace=before is None)
+        # final dates only: one past the previous last usage day + 1 was computed without
+        # some of its days and is dropped now, so a sync that stops after this
+        # transaction leaves nothing stale behind
+        held = set() if before is None else {d for d in before.dates
+                                             if d <= before.last_day + dt.timedelta(days=1)}
+        usage_features.write(conn, sid, first_day, last_day, {}, replace=before is None,
+                             keep=held)
     _, dates = feature_dates(engine, as_of, backfill_weeks)
-    held = set() if before is None else {d for d in before.dates
-                                         if d <= before.last_day + dt.timedelta(days=1)}
     frames = {d: usage_aggregates(run, mapping, d) for d in dates if d not in held}
     sp = schema.success_plans
     with engine.connect() as conn:
