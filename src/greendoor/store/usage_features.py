@@ -86,23 +86,20 @@ def write_first_uses(conn: Connection, rows: pd.DataFrame) -> int:
 
 
 def write(conn: Connection, source: str, first_day: dt.date, last_day: dt.date,
-          frames: dict[dt.date, pd.DataFrame], replace: bool = False,
-          core_feature: str | None = None, keep: set[dt.date] | None = None) -> int:
+          frames: dict[dt.date, pd.DataFrame], core_feature: str | None = None,
+          keep: set[dt.date] | None = None) -> int:
     """Store each as-of date's aggregates (``frames``: date -> ``account_id`` and the
-    aggregate columns) in the caller's transaction, replacing that date's rows (every
-    date's with ``replace``; with ``keep``, every held date not in it), and record the
-    source, its usage days, the dates held and the book's core feature. Returns the rows
-    written."""
+    aggregate columns) in the caller's transaction, replacing that date's rows; with
+    ``keep``, the held dates not in it are dropped first (an empty set drops them all);
+    and record the source, its usage days, the dates held and the book's core feature.
+    Returns the rows written."""
     t = schema.usage_features
     before = pushed(conn)
-    held = set() if replace or before is None else set(before.dates)
-    if keep is not None and held - set(keep):
-        conn.execute(t.delete().where(t.c.as_of.in_(list(held - set(keep)))))
-        held &= set(keep)
-    if replace:
-        conn.execute(t.delete())
-    elif frames:
-        conn.execute(t.delete().where(t.c.as_of.in_(list(frames))))
+    held = set() if before is None else set(before.dates)
+    drop = (held - set(keep) if keep is not None else set()) | set(frames)
+    if drop:
+        conn.execute(t.delete().where(t.c.as_of.in_(list(drop))))
+    held -= drop
     n = 0
     for d, f in sorted(frames.items()):
         rows = f.reindex(columns=["account_id", *schema.USAGE_AGGREGATES]).assign(as_of=d)

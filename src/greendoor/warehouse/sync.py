@@ -195,8 +195,7 @@ def _push_features(engine: Engine, run, mapping: SourceMapping, first: str, last
         # transaction leaves nothing stale behind
         held = set() if before is None else {d for d in before.dates
                                              if d <= before.last_day + dt.timedelta(days=1)}
-        usage_features.write(conn, sid, first_day, last_day, {}, replace=before is None,
-                             keep=held)
+        usage_features.write(conn, sid, first_day, last_day, {}, keep=held)
     _, dates = feature_dates(engine, as_of, backfill_weeks)
     frames = {d: usage_aggregates(run, mapping, d) for d in dates if d not in held}
     sp = schema.success_plans
