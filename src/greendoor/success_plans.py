@@ -145,15 +145,22 @@ def core_feature(conn: Connection) -> str | None:
     push = usage_features.pushed(conn)
     if push is not None:
         return push.core_feature
-    u = schema.usage
-    last = conn.execute(sa.select(sa.func.max(u.c.date))).scalar()
+    last = conn.execute(sa.select(sa.func.max(schema.usage.c.date))).scalar()
     if last is None:
         return None
-    row = conn.execute(sa.select(u.c.feature).where(u.c.date > last - dt.timedelta(days=90),
-                                                    u.c.feature.is_not(None))
-                       .group_by(u.c.feature).order_by(sa.func.sum(u.c.events).desc(),
-                                                       u.c.feature).limit(1)).first()
+    row = conn.execute(core_feature_select(last)).first()
     return row[0] if row else None
+
+
+def core_feature_select(last: dt.date, usage: sa.FromClause = schema.usage) -> sa.Select:
+    """The statement of :func:`core_feature` given the last usage day ``last``: the
+    feature with the most events in the 90 days up to it (ties by name), one row or
+    none. ``usage`` is the store's table or a warehouse's (``greendoor sync``)."""
+    u = usage
+    return (sa.select(u.c.feature).where(u.c.date > last - dt.timedelta(days=90),
+                                         u.c.feature.is_not(None))
+            .group_by(u.c.feature).order_by(sa.func.sum(u.c.events).desc(), u.c.feature)
+            .limit(1))
 
 
 def draft(conn: Connection, opportunity: dict, d: dt.date, feature: str | None = None) -> dict:

@@ -92,15 +92,13 @@ def first_uses(run, mapping: SourceMapping, plans: pd.DataFrame) -> pd.DataFrame
 
 
 def core_feature(run, mapping: SourceMapping) -> str | None:
-    """:func:`greendoor.success_plans.core_feature` on the source's usage: the feature
-    with the most events in the last 90 days of usage (ties by name)."""
+    """:func:`greendoor.success_plans.core_feature` on the source's usage (its statement,
+    :func:`greendoor.success_plans.core_feature_select`)."""
+    from greendoor.success_plans import core_feature_select
+
     u = mapped_usage(run, mapping)
     [(last,)] = run.rows(sa.select(sa.func.max(u.c.date)))
     if last is None:
         return None
-    last = pd.Timestamp(last).date()
-    rows = run.rows(sa.select(u.c.feature).where(u.c.date > last - dt.timedelta(days=90),
-                                                  u.c.feature.is_not(None))
-                    .group_by(u.c.feature).order_by(sa.func.sum(u.c.events).desc(),
-                                                    u.c.feature).limit(1))
+    rows = run.rows(core_feature_select(pd.Timestamp(last).date(), u))
     return rows[0][0] if rows else None
