@@ -92,6 +92,15 @@ def _warehouse(export: Path, path: Path, before: str | None = None) -> str:
     return url
 
 
+def _add_usage_day(url: str, export: Path, day) -> None:
+    """The warehouse at ``url`` gains the export's usage rows of ``day``."""
+    wh = sa.create_engine(url)
+    with wh.begin() as conn:
+        conn.exec_driver_sql(f"INSERT INTO usage SELECT * FROM read_parquet("
+                             f"'{export / 'usage.parquet'}') WHERE date = DATE '{day:%Y-%m-%d}'")
+    wh.dispose()
+
+
 def test_a_sync_gives_the_store_and_scores_of_an_import(export, imported, tmp_path):
     _, digest, scores = imported
     url = _warehouse(export, tmp_path / "wh.duckdb")
@@ -138,11 +147,7 @@ def test_a_second_sync_reads_only_the_new_day_and_ends_where_a_full_sync_does(
     first = sync_source(eng, mapping)
     assert first.ok and first.watermark_after == f"{last - pd.Timedelta(days=1):%Y-%m-%d}"
     # the warehouse gains one more day of usage
-    wh = sa.create_engine(url)
-    with wh.begin() as conn:
-        conn.exec_driver_sql(f"INSERT INTO usage SELECT * FROM read_parquet("
-                             f"'{export / 'usage.parquet'}') WHERE date = DATE '{last:%Y-%m-%d}'")
-    wh.dispose()
+    _add_usage_day(url, export, last)
     second = sync_source(eng, mapping)
     assert second.ok, second.summary()
     assert second.rows_read["usage"] == int((usage["date"] == last).sum()) > 0
@@ -285,11 +290,7 @@ def test_features_mode_second_sync_computes_only_the_new_dates(export, imported,
     eng = _store(tmp_path / "pushed.duckdb")
     first = sync_source(eng, mapping, backfill_weeks=0)
     assert first.ok, first.summary()
-    wh = sa.create_engine(url)
-    with wh.begin() as conn:
-        conn.exec_driver_sql(f"INSERT INTO usage SELECT * FROM read_parquet("
-                             f"'{export / 'usage.parquet'}') WHERE date = DATE '{last:%Y-%m-%d}'")
-    wh.dispose()
+    _add_usage_day(url, export, last)
     second = sync_source(eng, mapping, backfill_weeks=0)
     assert second.ok, second.summary()
     as_of = (last + pd.Timedelta(days=1)).date()
@@ -446,11 +447,7 @@ def test_a_features_sync_that_stops_halfway_leaves_no_stale_date(export, importe
     first = sync_source(eng, mapping, backfill_weeks=0)
     as_of = (last + pd.Timedelta(days=1)).date()
     assert first.ok and as_of.isoformat() in first.feature_dates
-    wh = sa.create_engine(url)
-    with wh.begin() as conn:
-        conn.exec_driver_sql(f"INSERT INTO usage SELECT * FROM read_parquet("
-                             f"'{export / 'usage.parquet'}') WHERE date = DATE '{last:%Y-%m-%d}'")
-    wh.dispose()
+    _add_usage_day(url, export, last)
 
     def stop(*a, **k):
         raise RuntimeError("the sync stops here")
