@@ -22,9 +22,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 def wait_for_streamlit(page, timeout_s: float = 90.0) -> None:
     """Wait for the app to render and for the script run to complete."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_s * 1000)
-    # the first script run has painted something into the main area
-    page.wait_for_selector('[data-testid="stMain"] [data-testid="stElementContainer"]',
-                           timeout=timeout_s * 1000)
+    # the first script run has painted something visible into the main area. The first
+    # container can be a zero-height one (injected style, a sign-in refusal page has only
+    # that and the message): waiting on "the first match" then never ends, so wait on the
+    # first *visible* container instead.
+    page.locator('[data-testid="stMain"] [data-testid="stElementContainer"]:visible') \
+        .first.wait_for(state="visible", timeout=timeout_s * 1000)
     deadline = time.time() + timeout_s
     quiet_since = None
     while time.time() < deadline:
