@@ -4,6 +4,9 @@ threads are capped."""
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -12,6 +15,7 @@ from greendoor import config
 from greendoor import settings as S
 from greendoor.scoring.run import latest_evaluation, score
 from greendoor.store import schema
+from greendoor.store.engine import make_engine
 
 
 def snapshots(engine, as_of) -> pd.DataFrame:
@@ -50,6 +54,64 @@ def test_a_repeated_score_reuses_the_backtest_and_writes_the_same_snapshots(scor
         conn.execute(subs.update().where(subs.c.subscription_id == sid)
                      .values(arr=subs.c.arr * 3))
     assert score(eng, backfill_weeks=0).evaluation is not None
+
+
+def _add_day(eng, day: dt.date) -> None:
+    """The store gains a day of events: the usage and interactions of a week earlier
+    (same weekday), dated ``day``, as a daily export would add them."""
+    week = day - dt.timedelta(days=7)
+    with eng.begin() as conn:
+        for table, col, key in (("usage", "date", None),
+                                ("interactions", "occurred_at", "interaction_id")):
+            moved = ", ".join(f"{c} + INTERVAL 7 DAY" if c == col else
+                              f"{c} || '-{day}'" if c == key else c
+                              for c in (x.name for x in schema.metadata.tables[table].c))
+            conn.exec_driver_sql(f"INSERT INTO {table} SELECT {moved} FROM {table} "
+                                 f"WHERE CAST({col} AS DATE) = DATE '{week}'")
+            n = conn.exec_driver_sql(f"SELECT count(*) FROM {table} "
+                                     f"WHERE CAST({col} AS DATE) = DATE '{day}'").scalar()
+            assert n > 0, (table, day)
+
+
+def test_one_new_day_scores_as_a_full_rescore_without_the_backtest(scored_demo_store, tmp_path):
+    """Issue 23: after one day of new data, `greendoor score` computes the features of
+    the new date (and its trend base) only, reuses the stored backtest (its training
+    dates and the data known through their outcomes are unchanged), and writes the
+    same snapshots as a full rescore that recomputes every training date and backtests
+    again on another copy of the same store."""
+    shutil.copy(sa.make_url(scored_demo_store[0]).database, tmp_path / "daily.duckdb")
+    daily = make_engine(f"duckdb:///{tmp_path / 'daily.duckdb'}")
+    yesterday = score(daily, backfill_weeks=0)  # yesterday's run: stores a fingerprint
+    assert yesterday.evaluation is not None
+    daily.dispose()
+    shutil.copy(tmp_path / "daily.duckdb", tmp_path / "full.duckdb")
+    engines = [make_engine(f"duckdb:///{tmp_path / name}.duckdb") for name in ("daily", "full")]
+    daily, full = engines
+    try:
+        today = yesterday.as_of + dt.timedelta(days=1)
+        for eng in engines:
+            _add_day(eng, yesterday.as_of)
+        train = set(map(dt.date.fromisoformat, yesterday.evaluation["dates"]))
+        assert len(train) >= 4
+        new = score(daily, as_of=today, backfill_weeks=0)
+        assert new.evaluation is None and new.evaluation_reused is not None
+        assert "backtest" not in new.seconds and "training" in new.seconds
+        # the new date and its trend base (not scored before): no training date
+        assert today in new.feature_dates and len(new.feature_dates) <= 2
+        assert not train & set(new.feature_dates)
+        rescored = score(full, as_of=today, backfill_weeks=0, evaluate_models=True)
+        assert rescored.evaluation is not None and train <= set(rescored.feature_dates)
+        assert rescored.evaluation["dates"] == yesterday.evaluation["dates"]  # the same grid
+        pd.testing.assert_frame_equal(snapshots(daily, today), snapshots(full, today))
+        assert len(snapshots(daily, today)) == new.accounts > 0
+        # a change to what a training date's outcome window saw runs the backtest again
+        last = max(train)
+        with daily.begin() as conn:
+            conn.exec_driver_sql(f"DELETE FROM usage WHERE date = DATE '{last}'")
+        assert score(daily, as_of=today, backfill_weeks=0).evaluation is not None
+    finally:
+        for eng in engines:
+            eng.dispose()
 
 
 @pytest.mark.parametrize("raw, expected", [(None, 1), ("2", 2), (" 3 ", 3)])

@@ -123,6 +123,8 @@ class ScoreReport:
     evaluation_reused: str | None = None
     #: actions the automation rules created after the scoring: rule name -> count
     automation: dict = dataclasses.field(default_factory=dict)
+    #: the as-of dates whose features this run computed (sorted)
+    feature_dates: list = dataclasses.field(default_factory=list)
 
     def summary(self) -> str:
         """The run as text for the command line: counts, each model beside its baselines with
@@ -142,8 +144,11 @@ class ScoreReport:
             else:
                 lines.append(f"  {kind} model: not available: {m.get('reason')}")
         if self.evaluation_reused:
-            lines.append(f"  backtest: reused the one of {self.evaluation_reused[:16]} (same data, "
-                         "settings and models; `greendoor score --evaluate` runs it again)")
+            lines.append(f"  backtest: reused the one of {self.evaluation_reused[:16]} (same "
+                         "training dates, data known through their outcomes, settings and "
+                         "models; `greendoor score --evaluate` runs it again)")
+        if self.feature_dates:
+            lines.append(f"  features computed as of {len(self.feature_dates)} date(s)")
         lines.append(f"  alerts: {self.alerts:,}")
         for name, n in self.automation.items():
             lines.append(f"  automation {name!r}: fired on {n} new account(s) this period")
@@ -230,15 +235,17 @@ def training_dates(as_of: dt.date, start: dt.date | None,
                    anchor: dt.date | None = None, horizon: int = HORIZON) -> list[dt.date]:
     """As-of dates of labelled observations: every 4 weeks, the latest at least
     ``horizon + 1`` days before ``as_of`` (its outcome is known), the earliest 120 days
-    after the data starts. ``anchor`` puts the 4-week grid on ``anchor - horizon - 1 -
-    4k days``, so that several training sets share their dates (and their features)."""
+    after the data starts. ``anchor`` puts the 4-week grid on ``anchor - horizon - 1 +
+    4k days`` (k any whole number, so ``anchor`` may be before or after ``as_of``), so
+    that several training sets share their dates (and their features): the past
+    quarters' renewal forecasts, and a daily ``greendoor score`` that continues the grid
+    of the stored evaluation (:func:`_training_anchor`)."""
     if start is None:
         return []
     first = start + dt.timedelta(days=FEATURE_WARMUP_DAYS)
     last = as_of - dt.timedelta(days=horizon + 1)
-    d = (anchor or as_of) - dt.timedelta(days=horizon + 1)
-    while d > last:
-        d -= dt.timedelta(days=TRAIN_STEP_DAYS)
+    phase = (anchor or as_of) - dt.timedelta(days=horizon + 1)
+    d = phase + dt.timedelta(days=TRAIN_STEP_DAYS * ((last - phase).days // TRAIN_STEP_DAYS))
     out = []
     while d >= first:
         out.append(d)
@@ -385,6 +392,7 @@ class _Plan:
     start: dt.date | None
     dates: list[dt.date]
     bases: dict[dt.date, dt.date]
+    train: list[dt.date]
     models: dict
     infos: dict
     stored_base: dict
@@ -396,8 +404,8 @@ def inputs_fingerprint(conn: Connection, as_of: dt.date, version: int) -> dict:
     """What a backtest's result depends on: the as-of date, the settings version, the
     latest import's end, the demo's parameters and a digest of the canonical data
     (:func:`greendoor.store.backup.content_digest`: a deal closed or a close-out
-    recorded in the app changes it too). A stored evaluation with the same fingerprint
-    (and no model retrained) is reused by :func:`score`."""
+    recorded in the app changes it too). ``greendoor forecast`` keeps its past quarters
+    while it is unchanged (:mod:`greendoor.forecast.run`)."""
     from greendoor.store.backup import content_digest
 
     last = conn.execute(sa.select(sa.func.max(schema.import_log.c.finished_at))).scalar()
@@ -409,6 +417,40 @@ def inputs_fingerprint(conn: Connection, as_of: dt.date, version: int) -> dict:
     return out
 
 
+def evaluation_fingerprint(conn: Connection, dates: list[dt.date], horizon: int,
+                           version: int) -> dict:
+    """What a backtest on the training ``dates`` depends on, and nothing else: the dates,
+    the outcome horizon (days), the settings version, the demo's parameters and a digest
+    of the data known through the last outcome window (the latest date + ``horizon``
+    days): the event tables up to that day, every other canonical table and the
+    opportunities' history whole (:func:`greendoor.store.backup.content_digest`). A
+    later day's usage, replies or interactions leave it unchanged, so the daily score
+    reuses the stored evaluation; a late-recorded churn, an edited contract or new
+    settings change it. Features as of a training date and its labels read nothing
+    dated after that window (``tests/unit/test_leakage.py``)."""
+    from greendoor.store.backup import content_digest
+
+    through = max(dates) + dt.timedelta(days=horizon) if dates else None
+    out = {"training_dates": [str(d) for d in dates], "horizon_days": int(horizon),
+           "settings_version": int(version), "demo_params": meta.get(conn, "demo_params"),
+           "data": content_digest(conn, (*schema.CANONICAL_TABLES, schema.opportunity_history),
+                                  through=through)}
+    if usage_features.pushed(conn) is not None:  # the usage kept in the warehouse
+        out["usage_features"] = content_digest(conn, (schema.usage_features,), through=through)
+    return out
+
+
+def _training_anchor(stored: dict | None, horizon: int) -> dt.date | None:
+    """The anchor that continues the 4-week training grid of the ``stored`` evaluation
+    (its latest date + ``horizon`` + 1 days), or ``None`` (a grid ending at the as-of
+    date) when there is none or it used another horizon. A daily score then trains and
+    evaluates on the same dates as yesterday's, and a new date joins every 4 weeks."""
+    if not stored or not stored.get("dates") or stored.get("horizon_days") != horizon:
+        return None
+    return max(dt.date.fromisoformat(d) for d in stored["dates"]) + \
+        dt.timedelta(days=horizon + 1)
+
+
 def feature_dates(engine: Engine, as_of: dt.date | None = None,
                   backfill_weeks: int | None = None) -> tuple[dt.date, list[dt.date]]:
     """The as-of date (``as_of`` or the store's default) and, sorted, every date whose
@@ -417,10 +459,8 @@ def feature_dates(engine: Engine, as_of: dt.date | None = None,
     model is trained or the backtest runs; included). ``greendoor sync`` computes the
     usage aggregates of these dates on a warehouse that keeps its usage."""
     plan = _plan(engine, as_of, backfill_weeks, retrain=True)
-    horizon = int(plan.settings.get("churn_horizon_days", HORIZON))
     bases = {b for b in plan.bases.values() if plan.start is None or b >= plan.start}
-    return plan.as_of, sorted(set(plan.dates) | bases |
-                              set(training_dates(plan.as_of, plan.start, horizon=horizon)))
+    return plan.as_of, sorted(set(plan.dates) | bases | set(plan.train))
 
 
 def _plan(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None,
@@ -453,9 +493,12 @@ def _plan(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None,
             if len(prev):
                 stored_base[b] = prev.set_index("account_id")
         stored = latest_evaluation(conn)
-        fingerprint = inputs_fingerprint(conn, as_of, version)
-    return _Plan(as_of, version, settings, start, dates, bases, models, infos, stored_base,
-                 stored, fingerprint)
+        horizon = int(settings.get("churn_horizon_days", HORIZON))
+        train = training_dates(as_of, start, anchor=_training_anchor(stored, horizon),
+                               horizon=horizon)
+        fingerprint = evaluation_fingerprint(conn, train, horizon, version)
+    return _Plan(as_of, version, settings, start, dates, bases, train, models, infos,
+                 stored_base, stored, fingerprint)
 
 
 def _score_date(cache: FeatureCache, d: dt.date, base_h, models: dict, gates: skill.Gates,
@@ -604,8 +647,12 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     transaction. With ``evaluate_models`` the backtest runs again; with ``False`` the
     stored one decides which models have skill (:class:`greendoor.scoring.skill.Gates`);
     with ``None`` (the default) the backtest runs only when a model is retrained or the
-    inputs changed since the stored one (:func:`inputs_fingerprint`), and
-    ``report.evaluation_reused`` says so.
+    inputs changed since the stored one (:func:`evaluation_fingerprint`: the training
+    dates continue the stored one's 4-week grid, and a later day's events leave it
+    unchanged), and ``report.evaluation_reused`` says so. Only the dates not yet held are
+    computed: the scored dates, and their trend bases unless scored before with these
+    settings; the training dates only when a model is trained or the backtest runs
+    (``report.feature_dates`` lists them).
 
     Raises ``ValueError`` for an empty store, and
     :class:`~greendoor.access.AccessDenied` when ``actor`` is a principal who is not an
@@ -631,7 +678,7 @@ def _score(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None, re
     as_of, dates, models, infos = plan.as_of, plan.dates, plan.models, plan.infos
     # the long phase: reads in short slices (FeatureCache), compute without a connection
     cache = FeatureCache(engine, plan.settings, progress)
-    train = training_dates(as_of, plan.start, horizon=cache.horizon)
+    train = plan.train
     need_train = retrain or any(models.get(k) is None for k in KINDS)
     stored = plan.stored_evaluation or {}
     reused = evaluate_models is None and not need_train and \
@@ -694,7 +741,7 @@ def _score(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None, re
                        alerts=len(al), models=infos, evaluation=evaluation, seconds=secs,
                        missing_tables=missing,
                        evaluation_reused=stored.get("created_at") if reused else None,
-                       automation=fired)
+                       automation=fired, feature_dates=sorted(cache.features))
 
 
 def _train_and_backtest(cache: FeatureCache, train: list[dt.date], models: dict, infos: dict,
@@ -923,18 +970,16 @@ def evaluate(engine: Engine, as_of: dt.date | None = None,
     """Run the purged time-ordered backtest and store it (``model_runs``, kind
     "evaluation"). Returns the metrics (see :func:`backtest`)."""
     with engine.connect() as conn:
-        as_of = as_of or default_as_of(conn)
-        if as_of is None:
+        if (as_of or default_as_of(conn)) is None:
             raise ValueError("the store has no data to evaluate")
-        version, settings = current_settings(conn)
-        start = data_start(conn)
-    cache = FeatureCache(engine, settings, progress)
-    dates = training_dates(as_of, start)
-    cache.ensure(dates, 0.0, 0.8)
-    result = backtest(cache, dates)
-    result["as_of"] = str(as_of)
+    plan = _plan(engine, as_of, 0, retrain=True)
+    cache = FeatureCache(engine, plan.settings, progress)
+    cache.ensure(plan.train, 0.0, 0.8)
+    result = backtest(cache, plan.train)
+    result["as_of"] = str(plan.as_of)
+    result["fingerprint"] = plan.fingerprint
     with engine.begin() as conn:
-        _store_evaluation(conn, result, as_of, version)
+        _store_evaluation(conn, result, plan.as_of, plan.version)
     return result
 
 

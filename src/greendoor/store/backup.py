@@ -84,10 +84,12 @@ def _compare(expected: dict, got: dict, what: str) -> None:
 # --------------------------------------------------------------------------- #
 # portable fingerprints
 # --------------------------------------------------------------------------- #
-def fingerprint(conn: Connection, table: sa.Table) -> list:
-    """A portable summary of ``table``'s content, equal on DuckDB and PostgreSQL for the
-    same rows: the row count and, per column, the count of values and their sum (numbers;
-    booleans as 0/1), total length (text, bytes) or earliest and latest value (dates)."""
+def fingerprint(conn: Connection, table: sa.Table,
+                where: sa.ColumnElement[bool] | None = None) -> list:
+    """A portable summary of ``table``'s content (of its rows meeting ``where``, if
+    given), equal on DuckDB and PostgreSQL for the same rows: the row count and, per
+    column, the count of values and their sum (numbers; booleans as 0/1), total length
+    (text, bytes) or earliest and latest value (dates)."""
     exprs: list[sa.ColumnElement] = [sa.func.count()]
     for col in table.c:
         exprs.append(sa.func.count(col))
@@ -102,19 +104,30 @@ def fingerprint(conn: Connection, table: sa.Table) -> list:
             exprs.append(sa.func.sum(sa.func.octet_length(col)))
         else:
             exprs.append(sa.func.sum(sa.func.length(col)))
-    row = conn.execute(sa.select(*exprs).select_from(table)).one()
+    q = sa.select(*exprs).select_from(table)
+    row = conn.execute(q if where is None else q.where(where)).one()
     return [v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v for v in row]
 
 
-def content_digest(conn: Connection, tables: tuple[sa.Table, ...] = schema.CANONICAL_TABLES
-                   ) -> str:
+def content_digest(conn: Connection, tables: tuple[sa.Table, ...] = schema.CANONICAL_TABLES,
+                   through: dt.date | None = None) -> str:
     """SHA-256 (hex) of the :func:`fingerprint` of each of ``tables`` (default: the
     canonical data), sums rounded to 9 significant digits (their last digits depend on
     the order of addition): equal for equal content, different after any row is added,
-    removed or changed in a counted or summed column. One aggregate query per table."""
+    removed or changed in a counted or summed column. One aggregate query per table.
+
+    With ``through``, the event tables (:data:`greendoor.store.schema.EVENT_DATES`)
+    count only their rows dated on or before it: the digest of what was known through
+    that date, unchanged by a later day's events."""
     def norm(v):
         return float(f"{v:.9g}") if isinstance(v, float) else v
-    prints = {t.name: [norm(v) for v in fingerprint(conn, t)] for t in tables}
+
+    def where(t: sa.Table):
+        col = schema.EVENT_DATES.get(t.name)
+        # (before the next day: a timestamp column counts the whole of ``through``)
+        return None if through is None or col is None else \
+            t.c[col] < through + dt.timedelta(days=1)
+    prints = {t.name: [norm(v) for v in fingerprint(conn, t, where(t))] for t in tables}
     return hashlib.sha256(json.dumps(prints, default=str).encode()).hexdigest()
 
 

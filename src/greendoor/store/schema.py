@@ -342,6 +342,24 @@ CANONICAL_TABLES: tuple[sa.Table, ...] = (
     value_measurements,
 )
 
+#: The date of each row of the canonical tables that only record events: a row dated
+#: ``d`` is known from ``d`` on, and nothing Greendoor computes as of an earlier date (a
+#: feature, a label whose window ends before ``d``) reads it. Rows of the other tables
+#: (accounts, contracts, tickets with their closing, opportunities, ...) are state that
+#: a later export may overwrite for any date. A digest of what an earlier date's
+#: results depend on (:func:`greendoor.scoring.run.evaluation_fingerprint`) reads these
+#: tables up to that date and the others whole.
+EVENT_DATES: dict[str, str] = {
+    "usage": "date",
+    "survey_responses": "responded_at",
+    "interactions": "occurred_at",
+    "churn_events": "churn_date",
+    "advocacy_activities": "occurred_at",
+    "mentions": "occurred_at",
+    "value_measurements": "measured_at",
+    "usage_features": "as_of",
+}
+
 # --------------------------------------------------------------------------- #
 # Tables Greendoor writes
 # --------------------------------------------------------------------------- #
