@@ -115,6 +115,9 @@ def _model_args(sub) -> None:
     sc.add_argument("--evaluate", action="store_true",
                     help="run the backtest even when nothing changed since the stored one "
                          "(by default it runs only after new data, settings or models)")
+    sc.add_argument("--force", action="store_true",
+                    help="score even when nothing changed since the last run (by default "
+                         "such a run stops after comparing its inputs' digest)")
     ev = sub.add_parser("evaluate", help="time-ordered backtest of the scores and models")
     ev.add_argument("--as-of", type=_date, default=None)
     ev.add_argument("--json", action="store_true", help="print the full result as JSON")
@@ -448,7 +451,6 @@ def _progress(f: float, msg: str) -> None:
 
 
 def _score(engine, args) -> int:
-    from greendoor.scoring.run import score
     from greendoor.store import schema
     from greendoor.store.engine import init_store
 
@@ -460,6 +462,21 @@ def _score(engine, args) -> int:
     if args.if_needed and _has_rows(engine, schema.score_snapshots.name):
         print("store already scored; nothing to do")
         return 0
+    if not (args.force or args.retrain or args.evaluate or args.backfill_weeks is not None):
+        from greendoor import settings
+        from greendoor.periods import default_as_of
+        from greendoor.scoring import fresh
+
+        with engine.connect() as conn:
+            as_of = args.as_of or default_as_of(conn)
+            at = fresh.unchanged_since(conn, as_of, settings.current(conn)[0])
+        if at:  # before importing the models: the check is the whole command
+            print(f"nothing changed since the run of {at[:19]}: the scores as of {as_of} "
+                  "stand (same data, actions, settings and models; `greendoor score "
+                  "--force` scores again)")
+            return 0
+    from greendoor.scoring.run import score
+
     report = score(engine, as_of=args.as_of, backfill_weeks=args.backfill_weeks,
                    retrain=args.retrain, progress=_progress if sys.stdout.isatty() else None,
                    evaluate_models=True if args.evaluate else None)

@@ -114,6 +114,44 @@ def test_one_new_day_scores_as_a_full_rescore_without_the_backtest(scored_demo_s
             eng.dispose()
 
 
+def _scored_at(eng) -> set:
+    ss = schema.score_snapshots
+    with eng.connect() as conn:
+        return set(conn.execute(sa.select(ss.c.scored_at).distinct()).scalars())
+
+
+def test_a_repeated_score_command_with_nothing_changed_stops_after_the_check(
+        scored_store_copy, capsys):
+    """Issue 23: `greendoor score` compares a digest of its inputs with the last run's
+    and, when nothing changed, says so and writes nothing (no model is even imported);
+    an action logged in the app, new settings or --force score again."""
+    from greendoor.actions import create_task
+    from greendoor.cli import main
+
+    url, eng = scored_store_copy
+    written = _scored_at(eng)  # the fixture's run recorded its digest
+    assert main(["--db-url", url, "score"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing changed since the run of" in out and "--force" in out
+    assert _scored_at(eng) == written  # no snapshot rewritten
+    # an action logged in the app is an input (the gap alerts, automation): runs again
+    with eng.connect() as conn:
+        acc = conn.execute(sa.select(sa.func.min(schema.accounts.c.account_id))).scalar()
+    create_task(eng, acc, "Call the sponsor", "Dana", dt.date(2026, 7, 10))
+    assert main(["--db-url", url, "score"]) == 0
+    assert "nothing changed" not in capsys.readouterr().out
+    assert main(["--db-url", url, "score"]) == 0
+    assert "nothing changed" in capsys.readouterr().out
+    assert main(["--db-url", url, "score", "--force"]) == 0
+    assert "nothing changed" not in capsys.readouterr().out
+    with eng.connect() as conn:
+        _, current = S.current(conn)
+    current["health"]["trend_window_days"] += 7
+    S.save(eng, current, "system", note="test")
+    assert main(["--db-url", url, "score"]) == 0
+    assert "nothing changed" not in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("raw, expected", [(None, 1), ("2", 2), (" 3 ", 3)])
 def test_threads_default_to_one_and_read_the_environment(monkeypatch, raw, expected):
     if raw is None:

@@ -51,7 +51,7 @@ from greendoor.periods import data_start, default_as_of
 from greendoor.rules import AUTOMATION_ALERT, LIVE_ALERT, QUIET_ALERT
 from greendoor.scoring import alerts as AL
 from greendoor.scoring import backtest as BT
-from greendoor.scoring import skill
+from greendoor.scoring import fresh, skill
 from greendoor.scoring.churn import ChurnModel, NotEnoughData, risk_index
 from greendoor.scoring.features import (
     FEATURES,
@@ -737,6 +737,8 @@ def _score(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None, re
     from greendoor import automation  # (it reads the scores this run wrote)
 
     fired = automation.run(engine, as_of)
+    with engine.begin() as conn:  # what `greendoor score` compares before running again
+        fresh.record(conn, as_of, plan.version, now_utc())
     return ScoreReport(as_of=as_of, dates=sorted(dates, reverse=True), accounts=len(out),
                        alerts=len(al), models=infos, evaluation=evaluation, seconds=secs,
                        missing_tables=missing,
