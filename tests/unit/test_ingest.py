@@ -429,6 +429,45 @@ def test_a_bad_cell_in_a_later_slice_names_its_line_and_nothing_is_written(
     assert file_digest(eng) == before
 
 
+def test_a_bad_cell_in_row_3_000_001_names_its_line_and_column_and_changes_nothing(
+        tmp_path, demo_export):
+    """Issue 23: a 3,000,005-row usage file (the demo's usage repeated, about 200 MB,
+    read as a user's file is, without forcing slices) whose data row 3,000,001 (line
+    3,000,002, after the header) holds "many" as its events is refused with that file,
+    line, column and value, and the store, loaded before, is byte for byte unchanged."""
+    import duckdb
+
+    d, _ = demo_export
+    eng = make_engine(f"duckdb:///{tmp_path / 'x.duckdb'}")
+    init_store(eng)
+    assert import_path(eng, d, "canonical").ok
+    big = tmp_path / "daily"
+    big.mkdir()
+    src, out = d / "usage.csv", big / "usage.csv"
+    con = duckdb.connect()
+    cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_csv('{src}', "
+                                      "all_varchar=true)").fetchall()]
+    picked = ", ".join("CASE WHEN rn = 3000001 THEN 'many' ELSE events END AS events"
+                       if c == "events" else f'"{c}"' for c in cols)
+    con.execute(f"""COPY (SELECT {picked} FROM (
+        SELECT u.*, row_number() OVER () AS rn
+        FROM range(CAST(ceil(3000005 / (SELECT count(*) FROM read_csv('{src}')))
+                        AS BIGINT)) AS r(k),
+             read_csv('{src}', all_varchar=true) AS u) WHERE rn <= 3000005 ORDER BY rn)
+        TO '{out}' (HEADER, DELIMITER ',')""")
+    con.close()
+    with out.open() as fh:  # the file holds what the test says
+        head = fh.readline().rstrip("\n").split(",")
+    assert sum(1 for _ in out.open()) == 3_000_006
+    before = file_digest(eng)
+    report = import_path(eng, big, "canonical")
+    assert report.status == "failed"
+    assert {(e.file, e.line, e.column, e.value) for e in report.errors} == {
+        ("usage.csv", 3_000_002, "events", "many")}
+    assert "events" in head
+    assert file_digest(eng) == before
+
+
 def test_mentions_import_like_the_other_tables(engine, canonical_dir):
     """Issue 25: a mentions file is validated like every table (a negative reach and an
     empty text are named by line, column, value and rule; nothing is written), and a valid
