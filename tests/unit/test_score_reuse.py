@@ -5,7 +5,9 @@ threads are capped."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,6 +18,11 @@ from greendoor import settings as S
 from greendoor.scoring.run import latest_evaluation, score
 from greendoor.store import schema
 from greendoor.store.engine import make_engine
+
+_spec = importlib.util.spec_from_file_location(
+    "bench_commands", Path(__file__).resolve().parents[2] / "bench" / "commands.py")
+commands = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(commands)
 
 
 def snapshots(engine, as_of) -> pd.DataFrame:
@@ -56,23 +63,6 @@ def test_a_repeated_score_reuses_the_backtest_and_writes_the_same_snapshots(scor
     assert score(eng, backfill_weeks=0).evaluation is not None
 
 
-def _add_day(eng, day: dt.date) -> None:
-    """The store gains a day of events: the usage and interactions of a week earlier
-    (same weekday), dated ``day``, as a daily export would add them."""
-    week = day - dt.timedelta(days=7)
-    with eng.begin() as conn:
-        for table, col, key in (("usage", "date", None),
-                                ("interactions", "occurred_at", "interaction_id")):
-            moved = ", ".join(f"{c} + INTERVAL 7 DAY" if c == col else
-                              f"{c} || '-{day}'" if c == key else c
-                              for c in (x.name for x in schema.metadata.tables[table].c))
-            conn.exec_driver_sql(f"INSERT INTO {table} SELECT {moved} FROM {table} "
-                                 f"WHERE CAST({col} AS DATE) = DATE '{week}'")
-            n = conn.exec_driver_sql(f"SELECT count(*) FROM {table} "
-                                     f"WHERE CAST({col} AS DATE) = DATE '{day}'").scalar()
-            assert n > 0, (table, day)
-
-
 def test_one_new_day_scores_as_a_full_rescore_without_the_backtest(scored_demo_store, tmp_path):
     """Issue 23: after one day of new data, `greendoor score` computes the features of
     the new date (and its trend base) only, reuses the stored backtest (its training
@@ -85,12 +75,12 @@ def test_one_new_day_scores_as_a_full_rescore_without_the_backtest(scored_demo_s
     assert yesterday.evaluation is not None
     daily.dispose()
     shutil.copy(tmp_path / "daily.duckdb", tmp_path / "full.duckdb")
+    for name in ("daily", "full"):  # the benchmark's new day: a week-old day's events again
+        assert min(commands.add_day(tmp_path / f"{name}.duckdb", yesterday.as_of).values()) > 0
     engines = [make_engine(f"duckdb:///{tmp_path / name}.duckdb") for name in ("daily", "full")]
     daily, full = engines
     try:
         today = yesterday.as_of + dt.timedelta(days=1)
-        for eng in engines:
-            _add_day(eng, yesterday.as_of)
         train = set(map(dt.date.fromisoformat, yesterday.evaluation["dates"]))
         assert len(train) >= 4
         new = score(daily, as_of=today, backfill_weeks=0)
