@@ -137,7 +137,8 @@ def init_store(engine: Engine, actor: str = "system") -> dict[str, str | None]:
     Returns ``{"from": revision_before, "to": revision_after}``.
     """
     before = current_revision(engine)
-    if before != head_revision():
+    head = head_revision()
+    if before != head:
         from alembic import command
 
         cfg = alembic_config()
@@ -162,6 +163,7 @@ def init_store(engine: Engine, actor: str = "system") -> dict[str, str | None]:
             )
             audit.record(conn, actor, "settings.create", "settings_versions", "1",
                          after=json.dumps(settings, sort_keys=True), raw=True, at=now)
-    return {"from": before, "to": current_revision(engine)}
+    # (read again only after an upgrade: 0.15 s of every command otherwise)
+    return {"from": before, "to": before if before == head else current_revision(engine)}
 
 
