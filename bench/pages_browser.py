@@ -1,0 +1,149 @@
+"""Every page in a real browser, as a user meets it: cold, on a new as-of date, warm.
+
+    python bench/pages_browser.py STORE.duckdb [--as-of 2026-11-22] [--out F.json]
+
+For each page: `streamlit run app/streamlit_app.py` is started afresh on the store (as
+the README starts it) and headless Chromium opens the page (**cold**: the first visit
+after the start, every cache empty); the same page is then opened with
+``?as_of=`` a week earlier (**new date**: the loaders' caches miss, the server is
+warm), and again at that date (**warm**: a reload). A visit is timed from the
+navigation to the end of the page's script run: the moment the app shows something
+in its main area and neither the "running" indicator nor a skeleton or spinner remains
+(measured by polling every 50 ms; the end is confirmed by 1 s of quiet, not counted).
+Also recorded per page: the bytes the browser received over the page's websocket
+(the frames Streamlit sends for that view).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+#: url path -> page (the pages a meeting and a CSM use; Audit and Data are admin pages)
+PAGES = {"": "Portfolio health", "this-week": "This week", "churn-risk": "Churn risk",
+         "alerts": "Alerts", "renewals": "Renewal forecast", "expansion": "Expansion pipeline",
+         "account": "Account 360", "actions": "Actions & playbooks", "team": "Team",
+         "onboarding": "Onboarding", "value": "Value realization", "advocacy": "Advocacy",
+         "segmentation": "Segmentation", "behavior": "Behavior",
+         "model-quality": "Model quality", "data": "Data & settings", "audit": "Audit log"}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(url: str) -> tuple[subprocess.Popen, str, object]:
+    """Start the app on the store ``url``: (process, base URL, log file)."""
+    port = _port()
+    log = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
+         "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false"], cwd=ROOT,
+        env={**os.environ, "GREENDOOR_DB_URL": url}, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                return proc, base, log
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    log.seek(0)
+    raise RuntimeError("streamlit did not start: " + log.read()[-3000:])
+
+
+def visit(page, url: str, timeout_s: float = 300.0) -> dict:
+    """Open ``url`` and time it to the end of the script run (see the module's text)."""
+    received = [0]
+
+    def on_ws(ws):
+        ws.on("framereceived", lambda payload: received.__setitem__(
+            0, received[0] + len(payload)))
+    page.on("websocket", on_ws)
+    t0 = time.perf_counter()
+    page.goto(url)
+    main = page.locator('[data-testid="stMain"] [data-testid="stElementContainer"]:visible')
+    deadline = t0 + timeout_s
+    quiet_since = None
+    while time.perf_counter() < deadline:
+        busy = page.locator('[data-testid="stStatusWidget"], [data-testid="stSkeleton"], '
+                            '[data-testid="stSpinner"]').count()
+        if not busy and main.count():
+            quiet_since = quiet_since or time.perf_counter()
+            if time.perf_counter() - quiet_since >= 1.0:
+                break
+        else:
+            quiet_since = None
+        time.sleep(0.05)
+    else:
+        raise TimeoutError(f"{url} did not finish in {timeout_s:g} s")
+    page.remove_listener("websocket", on_ws)
+    errors = page.locator('[data-testid="stException"]').count()
+    return {"seconds": round(quiet_since - t0, 3), "ws_kb": round(received[0] / 1024, 1),
+            "exceptions": errors}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("store", type=Path)
+    p.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2026, 11, 22))
+    p.add_argument("--account", default="ACC-00002")
+    p.add_argument("--out", type=Path)
+    a = p.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    from tools.screenshot import CHROMIUM_ARGS
+
+    url = f"duckdb:///{a.store}"
+    earlier = a.as_of - dt.timedelta(days=7)
+    out: dict = {"store": str(a.store), "as_of": str(a.as_of), "new_date": str(earlier),
+                 "load_before": os.getloadavg()[0], "pages": {}}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for path, title in PAGES.items():
+            extra = f"account={a.account}&" if path == "account" else ""
+            proc, base, log = serve(url)
+            try:
+                ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+                page = ctx.new_page()
+                row = {"cold": visit(page, f"{base}/{path}?{extra}as_of={a.as_of}")}
+                row["new_date"] = visit(page, f"{base}/{path}?{extra}as_of={earlier}")
+                row["warm"] = visit(page, f"{base}/{path}?{extra}as_of={earlier}")
+                ctx.close()
+            finally:
+                proc.terminate()
+                proc.wait(30)
+                log.close()
+            out["pages"][title] = row
+            print(f"{title:20} cold {row['cold']['seconds']:6.2f} s  new date "
+                  f"{row['new_date']['seconds']:6.2f} s  warm {row['warm']['seconds']:6.2f} s  "
+                  f"({row['warm']['ws_kb']:,.0f} KB warm)", flush=True)
+        browser.close()
+    rows = out["pages"].values()
+    out["slowest"] = {k: max(r[k]["seconds"] for r in rows) for k in ("cold", "new_date", "warm")}
+    out["exceptions"] = sum(r[k]["exceptions"] for r in rows for k in r)
+    print(json.dumps(out["slowest"]), "exceptions:", out["exceptions"])
+    if a.out:
+        a.out.write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
