@@ -23,12 +23,8 @@ import argparse
 import datetime as dt
 import json
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,62 +39,23 @@ PAGES = {"": "Portfolio health", "this-week": "This week", "churn-risk": "Churn 
          "model-quality": "Model quality", "data": "Data & settings", "audit": "Audit log"}
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(url: str) -> tuple[subprocess.Popen, str, object]:
-    """Start the app on the store ``url``: (process, base URL, log file)."""
-    port = _port()
-    log = tempfile.TemporaryFile(mode="w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
-         "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"], cwd=ROOT,
-        env={**os.environ, "GREENDOOR_DB_URL": url}, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                return proc, base, log
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    log.seek(0)
-    raise RuntimeError("streamlit did not start: " + log.read()[-3000:])
-
-
 def visit(page, url: str, timeout_s: float = 300.0) -> dict:
-    """Open ``url`` and time it to the end of the script run (see the module's text)."""
+    """Open ``url`` and time it to the end of the script run (see the module's text;
+    :func:`tools.screenshot.wait_for_streamlit`)."""
+    from tools.screenshot import wait_for_streamlit
+
     received = [0]
 
     def on_ws(ws):
         ws.on("framereceived", lambda payload: received.__setitem__(
             0, received[0] + len(payload)))
     page.on("websocket", on_ws)
-    t0 = time.perf_counter()
+    t0 = time.time()
     page.goto(url)
-    main = page.locator('[data-testid="stMain"] [data-testid="stElementContainer"]:visible')
-    deadline = t0 + timeout_s
-    quiet_since = None
-    while time.perf_counter() < deadline:
-        busy = page.locator('[data-testid="stStatusWidget"], [data-testid="stSkeleton"], '
-                            '[data-testid="stSpinner"]').count()
-        if not busy and main.count():
-            quiet_since = quiet_since or time.perf_counter()
-            if time.perf_counter() - quiet_since >= 1.0:
-                break
-        else:
-            quiet_since = None
-        time.sleep(0.05)
-    else:
-        raise TimeoutError(f"{url} did not finish in {timeout_s:g} s")
+    done = wait_for_streamlit(page, timeout_s, quiet_s=1.0, poll_s=0.05)
     page.remove_listener("websocket", on_ws)
     errors = page.locator('[data-testid="stException"]').count()
-    return {"seconds": round(quiet_since - t0, 3), "ws_kb": round(received[0] / 1024, 1),
+    return {"seconds": round(done - t0, 3), "ws_kb": round(received[0] / 1024, 1),
             "exceptions": errors}
 
 
@@ -131,6 +88,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
+    from tools.app_server import serve
     from tools.screenshot import CHROMIUM_ARGS
 
     url = f"duckdb:///{a.store}"
@@ -141,8 +99,7 @@ def main(argv=None) -> int:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for path, title in PAGES.items():
             extra = f"account={a.account}&" if path == "account" else ""
-            proc, base, log = serve(url)
-            try:
+            with serve(url, timeout_s=90) as base:
                 ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
                 page = ctx.new_page()
                 row = {"cold": visit(page, f"{base}/{path}?{extra}as_of={a.as_of}")}
@@ -150,10 +107,6 @@ def main(argv=None) -> int:
                 row["warm"] = visit(page, f"{base}/{path}?{extra}as_of={earlier}")
                 row["warm_in_app"] = rerun(page)
                 ctx.close()
-            finally:
-                proc.terminate()
-                proc.wait(30)
-                log.close()
             out["pages"][title] = row
             print(f"{title:20} cold {row['cold']['seconds']:6.2f} s  new date "
                   f"{row['new_date']['seconds']:6.2f} s  reload {row['warm']['seconds']:6.2f} s  "

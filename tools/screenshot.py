@@ -19,8 +19,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync"]
 
 
-def wait_for_streamlit(page, timeout_s: float = 90.0) -> None:
-    """Wait for the app to render and for the script run to complete."""
+def wait_for_streamlit(page, timeout_s: float = 90.0, quiet_s: float = 1.5,
+                       poll_s: float = 0.25) -> float:
+    """Wait for the app to render and for the script run to complete (nothing running, no
+    skeleton or spinner, for ``quiet_s``, polled every ``poll_s``). Returns the
+    ``time.time()`` at which the quiet began: when the run was seen to end."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_s * 1000)
     # the first script run has painted something visible into the main area. The first
     # container can be a zero-height one (injected style, a sign-in refusal page has only
@@ -35,11 +38,11 @@ def wait_for_streamlit(page, timeout_s: float = 90.0) -> None:
         skeleton = page.locator('[data-testid="stSkeleton"], [data-testid="stSpinner"]').count()
         if running == 0 and skeleton == 0:
             quiet_since = quiet_since or time.time()
-            if time.time() - quiet_since > 1.5:
-                return
+            if time.time() - quiet_since > quiet_s:
+                return quiet_since
         else:
             quiet_since = None
-        time.sleep(0.25)
+        time.sleep(poll_s)
     raise TimeoutError("Streamlit did not finish running the page")
 
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -41,42 +39,13 @@ PAGES = {"": "Portfolio health", "this-week": "This week", "churn-risk": "Churn 
          "onboarding": "Onboarding", "value": "Value realization"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(url: str, **env_extra: str):
-    """`streamlit run` serving the store at ``url``; yields the base URL. The server's
-    output goes to a file: a pipe nobody reads fills up (64 KiB of log lines) and then
-    blocks the server in the middle of a page."""
-    import tempfile
+    """`streamlit run` serving the store at ``url``; yields the base URL
+    (:func:`tools.app_server.serve`)."""
+    from tools.app_server import serve
 
-    port = _free_port()
-    env = {**os.environ, "GREENDOOR_DB_URL": url, **env_extra}
-    log = tempfile.TemporaryFile(mode="w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
-         "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-        stdout=log, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        log.seek(0)
-        pytest.fail("streamlit did not start: " + log.read()[-5000:])
-    yield base
-    proc.terminate()
-    proc.wait(20)
-    log.close()
+    with serve(url, **env_extra) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
