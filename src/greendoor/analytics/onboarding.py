@@ -231,10 +231,11 @@ def value_table(plans: pd.DataFrame, met: pd.DataFrame, acc: pd.DataFrame, d: dt
     out["roi_low"] = out["roi_high"] = np.nan
     if interval:
         low, high = [], []
+        by_plan = dict(tuple(kept.groupby("plan_id")))
         for pid, c in zip(out["plan_id"], out["cost"], strict=True):
-            gm = kept[kept["plan_id"] == pid]
+            gm = by_plan.get(pid)
             lo = hi = np.nan
-            if len(gm) and c > 0:
+            if gm is not None and c > 0:
                 lo, _, hi = OB.roi_interval(gm["gain"].to_numpy(),
                                             gm["value_per_unit_low"].astype(float).to_numpy(),
                                             gm["value_per_unit"].astype(float).to_numpy(),
