@@ -35,7 +35,7 @@ run: install
 	$(BIN)/greendoor demo --if-empty
 	$(BIN)/greendoor score --if-needed
 	$(BIN)/greendoor forecast --if-needed
-	$(BIN)/streamlit run app/streamlit_app.py --server.port $(PORT)
+	$(BIN)/streamlit run app/serve.py --server.port $(PORT)
 
 ## Install and run the test suite.
 test: install $(SPARK)

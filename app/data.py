@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -83,6 +84,11 @@ def masker(token: str) -> Masker:
 MAX_ENTRIES = 32
 
 
+#: Every loader's cached function (unmasked), by name, in definition order: what
+#: :func:`warm` fills at server start (app/serve.py).
+LOADERS: dict[str, Callable] = {}
+
+
 def loader(ttl: int = 3600, spinner: str | bool = False):
     """``st.cache_data`` for a loader whose first argument is the data token (at most
     :data:`MAX_ENTRIES` results each), and the one place names are masked: when
@@ -91,6 +97,7 @@ def loader(ttl: int = 3600, spinner: str | bool = False):
     it. ``spinner``: words shown while a cold call runs."""
     def wrap(fn):
         cached = st.cache_data(show_spinner=spinner, ttl=ttl, max_entries=MAX_ENTRIES)(fn)
+        LOADERS[fn.__name__] = cached
 
         @functools.wraps(fn)
         def call(token, *args, **kwargs):
@@ -100,6 +107,39 @@ def loader(ttl: int = 3600, spinner: str | bool = False):
         call.clear = cached.clear
         return call
     return wrap
+
+
+#: The parameters (after the data token) a loader may take to be filled by :func:`warm`:
+#: the portfolio's view at the default as-of date, which every session opens on.
+WARM_PARAMETERS = {(): (), ("f",): ("filters",), ("as_of",): ("as_of",)}
+
+
+def warm(token: str, as_of: dt.date, before: Callable[[], None] = lambda: None
+         ) -> list[tuple[str, float]]:
+    """Fill the cache of every loader whose only arguments are the data token and the
+    whole portfolio's filters (or as-of date) at ``as_of``: what a first visit to any
+    page at the default date would compute (a loader taking anything else, a default
+    argument included, is left for its page: the cache keys on the arguments as
+    passed). Unmasked results, as every loader caches them. ``before`` is called before
+    each loader (the warm-up waits there while visitors run). Returns (loader, seconds)
+    in order; a loader that fails is skipped (its page shows the error when visited)."""
+    import inspect
+    import time
+
+    args = {"filters": Filters(as_of=as_of), "as_of": as_of}
+    done = []
+    for name, cached in LOADERS.items():
+        params = tuple(inspect.signature(cached).parameters)[1:]
+        if params not in WARM_PARAMETERS:
+            continue
+        before()
+        start = time.perf_counter()
+        try:
+            cached(token, *(args[a] for a in WARM_PARAMETERS[params]))
+        except Exception:  # noqa: BLE001 - a warm-up never stops the server
+            continue
+        done.append((name, time.perf_counter() - start))
+    return done
 
 
 def data_token() -> str:

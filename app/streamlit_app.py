@@ -9,7 +9,9 @@ if str(ROOT) not in sys.path:  # `app` and `pages` live beside src/, not inside 
 
 import streamlit as st  # noqa: E402
 
-from app import PAGES_DIR, auth, data, shell  # noqa: E402
+from app import PAGES_DIR, auth, data, shell, warmup  # noqa: E402
+
+warmup.visited()  # the served app's warm-up gives way while visitors run (app/warmup.py)
 
 st.set_page_config(page_title="Greendoor", page_icon=str(ROOT / "app" / "favicon.png"),
                    layout="wide")

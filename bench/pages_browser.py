@@ -1,20 +1,27 @@
 """Every page in a real browser, as a user meets it: cold, on a new as-of date, warm.
 
-    python bench/pages_browser.py STORE.duckdb [--as-of 2026-11-22] [--out F.json]
+    python bench/pages_browser.py STORE.duckdb [--as-of 2026-11-22] [--pages a,b] [--out F.json]
 
-For each page: `streamlit run app/streamlit_app.py` is started afresh on the store (as
-the README starts it) and headless Chromium opens the page (**cold**: the first visit
-after the start, every cache empty); the same page is then opened with
-``?as_of=`` a week earlier (**new date**: the loaders' caches miss, the server is
-warm), and again at that date (**warm**: a reload). A visit is timed from the
-navigation to the end of the page's script run: the moment the app shows something
-in its main area and neither the "running" indicator nor a skeleton or spinner remains
-(measured by polling every 50 ms; the end is confirmed by 1 s of quiet, not counted);
-each of these is a full page load (a new session: the browser parses the app's and
-Plotly's scripts again). **In-app**: a rerun in that session (the "R" key, as a widget
-change does), timed until no element is stale.
-Also recorded per page: the bytes the browser received over the page's websocket
-(the frames Streamlit sends for that view).
+For each page, three server starts on the store, each measured in headless Chromium:
+
+* **cold, plain**: ``streamlit run app/streamlit_app.py`` (no warm-up: how the app was
+  served before session 10) and the page opened at once;
+* **cold at start**: ``streamlit run app/serve.py`` (``make run``: the warm-up of
+  app/warmup.py starts beside the server) and the page opened at once, while the
+  warm-up runs (a user arriving the moment the server answers);
+* **cold, warmed**: ``app/serve.py`` again, the page opened once its readiness route
+  (``/greendoor/warm-up``) says the warm-up is done (how long that took is recorded);
+  then in that server the same page is opened with ``?as_of=`` a week earlier (**new
+  date**: the loaders' caches miss, the server is warm), again at that date (**warm**: a
+  reload), and rerun in the app (**in-app**: the "R" key, as a widget change does,
+  timed until no element is stale).
+
+A visit is timed from the navigation to the end of the page's script run: the moment the
+app shows something in its main area and neither the "running" indicator nor a skeleton
+or spinner remains (polled every 50 ms; the end is confirmed by 1 s of quiet, not
+counted); each is a full page load (a new session: the browser parses the app's and
+Plotly's scripts again). Also recorded per view: the bytes the browser received over
+the page's websocket (the frames Streamlit sends for that view).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -84,11 +92,14 @@ def main(argv=None) -> int:
     p.add_argument("store", type=Path)
     p.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2026, 11, 22))
     p.add_argument("--account", default="ACC-00002")
+    p.add_argument("--pages", help="comma-separated url paths (\"\" is Portfolio health); "
+                   "default: every page")
     p.add_argument("--out", type=Path)
     a = p.parse_args(argv)
+    pages = PAGES if a.pages is None else {k: PAGES[k] for k in a.pages.split(",")}
     from playwright.sync_api import sync_playwright
 
-    from tools.app_server import serve
+    from tools.app_server import serve, wait_warm
     from tools.screenshot import CHROMIUM_ARGS
 
     url = f"duckdb:///{a.store}"
@@ -97,27 +108,41 @@ def main(argv=None) -> int:
                  "load_before": os.getloadavg()[0], "pages": {}}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for path, title in PAGES.items():
+        for path, title in pages.items():
             extra = f"account={a.account}&" if path == "account" else ""
+            at, before = (f"{path}?{extra}as_of={d}" for d in (a.as_of, earlier))
+            row = {}
+            for key, script in (("cold_plain", "app/streamlit_app.py"),
+                                ("cold", "app/serve.py")):
+                with serve(url, timeout_s=90, script=script) as base:
+                    ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+                    row[key] = visit(ctx.new_page(), f"{base}/{at}")
+                    ctx.close()
             with serve(url, timeout_s=90) as base:
+                t0 = time.perf_counter()
+                row["warm_up"] = {**wait_warm(base), "waited_s": round(time.perf_counter() - t0, 2)}
                 ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
                 page = ctx.new_page()
-                row = {"cold": visit(page, f"{base}/{path}?{extra}as_of={a.as_of}")}
-                row["new_date"] = visit(page, f"{base}/{path}?{extra}as_of={earlier}")
-                row["warm"] = visit(page, f"{base}/{path}?{extra}as_of={earlier}")
+                row["cold_ready"] = visit(page, f"{base}/{at}")
+                row["new_date"] = visit(page, f"{base}/{before}")
+                row["warm"] = visit(page, f"{base}/{before}")
                 row["warm_in_app"] = rerun(page)
                 ctx.close()
             out["pages"][title] = row
-            print(f"{title:20} cold {row['cold']['seconds']:6.2f} s  new date "
+            print(f"{title:20} cold plain {row['cold_plain']['seconds']:6.2f} s  at start "
+                  f"{row['cold']['seconds']:6.2f} s  warmed {row['cold_ready']['seconds']:6.2f} s "
+                  f"(warm-up {row['warm_up']['waited_s']:.1f} s)  new date "
                   f"{row['new_date']['seconds']:6.2f} s  reload {row['warm']['seconds']:6.2f} s  "
                   f"in-app {row['warm_in_app']['seconds']:5.2f} s  "
                   f"({row['warm']['ws_kb']:,.0f} KB a view)", flush=True)
         browser.close()
     rows = out["pages"].values()
-    out["slowest"] = {k: max(r[k]["seconds"] for r in rows)
-                      for k in ("cold", "new_date", "warm", "warm_in_app")}
-    out["exceptions"] = sum(r[k]["exceptions"] for r in rows for k in r)
-    print(json.dumps(out["slowest"]), "exceptions:", out["exceptions"])
+    views = ("cold_plain", "cold", "cold_ready", "new_date", "warm", "warm_in_app")
+    out["slowest"] = {k: max(r[k]["seconds"] for r in rows) for k in views}
+    out["median"] = {k: statistics.median(r[k]["seconds"] for r in rows) for k in views}
+    out["exceptions"] = sum(r[k]["exceptions"] for r in rows for k in views)
+    print("slowest", json.dumps(out["slowest"]))
+    print("median ", json.dumps(out["median"]), "exceptions:", out["exceptions"])
     if a.out:
         a.out.write_text(json.dumps(out, indent=2) + "\n")
     return 0

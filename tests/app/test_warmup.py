@@ -1,0 +1,56 @@
+"""The served app's warm-up (app/warmup.py): a first visit at the default as-of date
+reads what the warm-up computed at server start."""
+
+import datetime as dt
+
+import pytest
+import streamlit as st
+
+from app import data, warmup
+from greendoor import config
+from greendoor.analytics import portfolio_health
+from greendoor.periods import Filters
+
+
+def test_the_modules_imported_are_the_pages_libraries():
+    names = warmup.page_modules()
+    # from the pages' own imports (pages/segmentation.py, pages/model_quality.py) and
+    # the loaders' module (app/data.py), never the app package itself
+    assert {"greendoor.charts.segmentation", "greendoor.analytics.segments",
+            "greendoor.scoring.skill", "streamlit"} <= set(names)
+    assert not [n for n in names if n == "app" or n.startswith("app.")]
+
+
+def test_a_first_visit_reads_the_loaders_the_warm_up_filled(demo_store, monkeypatch):
+    url, _ = demo_store
+    monkeypatch.setenv(config.DB_URL_ENV, url)
+    st.cache_data.clear()
+    done = warmup.warm_up()
+    filled = [name for name, _ in done["loaders"]]
+    # every page's shell (data quality, provenance) and the landing page's loaders,
+    # segmentation's clusters and behavior's cohorts: the slow ones at first visit
+    assert {"store_status", "data_quality", "provenance", "kpis", "health_kpis", "scores",
+            "movers", "account_table", "clusters", "behavior"} <= set(filled)
+    # loaders taking anything more (today's date, an account, a default argument) are
+    # left to their pages: the cache keys on the arguments as passed
+    assert not {"alert_inbox", "account360", "retention_bridge"} & set(filled)
+
+    token = data.data_token()
+    as_of = data.LOADERS["store_status"](token)["default_as_of"]
+
+    def computed(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(portfolio_health, "kpis", computed)
+    # the page's call (app/data.kpis with the session's default filters) hits the cache
+    assert data.LOADERS["kpis"](token, Filters(as_of=as_of))["accounts"] > 0
+    with pytest.raises(AssertionError, match="computed again"):  # a date not warmed runs
+        data.LOADERS["kpis"](token, Filters(as_of=as_of - dt.timedelta(days=1)))
+
+
+def test_the_loaders_are_left_cold_when_the_warm_up_is_off(demo_store, monkeypatch):
+    url, _ = demo_store
+    monkeypatch.setenv(config.DB_URL_ENV, url)
+    monkeypatch.setenv(warmup.WARM_UP_ENV, "0")
+    done = warmup.warm_up()
+    assert done["loaders"] == [] and done["imported"] > 50
