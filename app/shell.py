@@ -264,10 +264,12 @@ def open_account(account_id: str) -> None:
                    query_params={**carried_params(), "account": str(account_id)})
 
 
-def account_url(account_id: str, name: str | None = None) -> str:
-    """A relative link to Account 360 for ``account_id`` with the current filters; the
+def account_url(account_id: str, name: str | None = None,
+                carried: dict[str, str] | None = None) -> str:
+    """A relative link to Account 360 for ``account_id`` with the current filters
+    (``carried``: :func:`carried_params`, read once by a caller making many links); the
     (already masked) ``name`` last, for :func:`name_link_column` to show."""
-    params = {**carried_params(), "account": str(account_id)}
+    params = {**(carried_params() if carried is None else carried), "account": str(account_id)}
     if name:
         params["name"] = str(name)
     return "account?" + urlencode(params, quote_via=quote)
@@ -279,7 +281,8 @@ def link_names(df: pd.DataFrame, name_col: str = "name",
     it with :func:`name_link_column`); unchanged without both columns."""
     if df is None or len(df) == 0 or name_col not in df or id_col not in df:
         return df
-    return df.assign(**{name_col: [account_url(a, n if isinstance(n, str) else a)
+    carried = carried_params()  # the query parameters once, not once per row
+    return df.assign(**{name_col: [account_url(a, n if isinstance(n, str) else a, carried)
                                    for a, n in zip(df[id_col], df[name_col], strict=True)]})
 
 

@@ -54,3 +54,27 @@ def test_the_loaders_are_left_cold_when_the_warm_up_is_off(demo_store, monkeypat
     monkeypatch.setenv(warmup.WARM_UP_ENV, "0")
     done = warmup.warm_up()
     assert done["loaders"] == [] and done["imported"] > 50
+
+
+def test_the_data_token_is_read_again_only_when_the_store_files_change(tmp_path, monkeypatch):
+    from greendoor import settings as S
+    from greendoor.store.engine import init_store, make_engine
+
+    url = f"duckdb:///{tmp_path / 'token.duckdb'}"
+    eng = make_engine(url)
+    init_store(eng)
+    monkeypatch.setenv(config.DB_URL_ENV, url)
+    first = data.data_token()
+    reads = []
+    version = data.meta.data_version
+    monkeypatch.setattr(data.meta, "data_version", lambda conn: reads.append(1) or version(conn))
+    assert data.data_token() == first and reads == []  # nothing changed: no connection
+    with eng.connect() as conn:
+        _, current = S.current(conn)
+    current["alert_quiet_days"] = current["alert_quiet_days"] + 1
+    S.save(eng, current, "admin")  # another connection's commit (the CLI's, say)
+    second = data.data_token()
+    assert reads == [1] and second != first and second.endswith("|v2")
+    assert data.data_token() == second and reads == [1]
+    # a server database has no file to watch: read every time
+    assert data.store_files_signature("postgresql+psycopg://u@h/db") is None
