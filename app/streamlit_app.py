@@ -11,8 +11,6 @@ import streamlit as st  # noqa: E402
 
 from app import PAGES_DIR, auth, data, shell, warmup  # noqa: E402
 
-warmup.visited()  # the served app's warm-up gives way while visitors run (app/warmup.py)
-
 st.set_page_config(page_title="Greendoor", page_icon=str(ROOT / "app" / "favicon.png"),
                    layout="wide")
 
@@ -68,6 +66,7 @@ from greendoor.access import AccessDenied  # noqa: E402
 from greendoor.store.engine import StoreBusy  # noqa: E402
 from greendoor.text import md  # noqa: E402
 
+warmup.run_started()  # the served app's warm-up gives way while visitors run (app/warmup.py)
 try:
     user = auth.signed_in()  # None until someone signs in (modes password and oidc)
     # Import, settings, users and the audit log are for admins; the library refuses
@@ -106,3 +105,5 @@ except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # store unreach
         "**What to do:** check that the database server is running and that "
         "`GREENDOOR_DB_URL` is right, then reload the page. The command line says the same: "
         "`greendoor info`.")
+finally:
+    warmup.run_ended()

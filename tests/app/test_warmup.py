@@ -78,3 +78,19 @@ def test_the_data_token_is_read_again_only_when_the_store_files_change(tmp_path,
     assert data.data_token() == second and reads == [1]
     # a server database has no file to watch: read every time
     assert data.store_files_signature("postgresql+psycopg://u@h/db") is None
+
+
+def test_the_warm_up_waits_while_a_visitor_runs_and_shortly_after(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(warmup, "QUIET_S", 0.3)
+    warmup.run_started()
+    waiting = threading.Thread(target=warmup._give_way)
+    try:
+        waiting.start()
+        waiting.join(1.0)
+        assert waiting.is_alive()  # a run in progress holds the next loader back
+    finally:
+        warmup.run_ended()
+    waiting.join(5.0)
+    assert not waiting.is_alive()  # the quiet period after the run ended has passed
