@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import inspect
 import os
+import time
 from collections.abc import Callable
 
 import pandas as pd
@@ -111,33 +113,26 @@ def loader(ttl: int = 3600, spinner: str | bool = False):
     return wrap
 
 
-#: The parameters (after the data token) a loader may take to be filled by :func:`warm`:
-#: the portfolio's view at the default as-of date, which every session opens on.
-WARM_PARAMETERS = {(): (), ("f",): ("filters",), ("as_of",): ("as_of",)}
-
-
 def warm(token: str, as_of: dt.date, before: Callable[[], None] = lambda: None
          ) -> list[tuple[str, float]]:
     """Fill the cache of every loader whose only arguments are the data token and the
-    whole portfolio's filters (or as-of date) at ``as_of``: what a first visit to any
-    page at the default date would compute (a loader taking anything else, a default
-    argument included, is left for its page: the cache keys on the arguments as
-    passed). Unmasked results, as every loader caches them. ``before`` is called before
-    each loader (the warm-up waits there while visitors run). Returns (loader, seconds)
-    in order; a loader that fails is skipped (its page shows the error when visited)."""
-    import inspect
-    import time
-
-    args = {"filters": Filters(as_of=as_of), "as_of": as_of}
+    whole portfolio's filters (``f``) or as-of date (``as_of``) at ``as_of``: what a
+    first visit to any page at the default date would compute (a loader taking anything
+    else, a default argument included, is left for its page: the cache keys on the
+    arguments as passed). Unmasked results, as every loader caches them. ``before`` is
+    called before each loader (the warm-up waits there while visitors run). Returns
+    (loader, seconds) in order; a loader that fails is skipped (its page shows the error
+    when visited)."""
+    args = {"f": Filters(as_of=as_of), "as_of": as_of}
     done = []
     for name, cached in LOADERS.items():
-        params = tuple(inspect.signature(cached).parameters)[1:]
-        if params not in WARM_PARAMETERS:
+        params = list(inspect.signature(cached).parameters)[1:]
+        if len(params) > 1 or not set(params) <= args.keys():
             continue
         before()
         start = time.perf_counter()
         try:
-            cached(token, *(args[a] for a in WARM_PARAMETERS[params]))
+            cached(token, *(args[p] for p in params))
         except Exception:  # noqa: BLE001 - a warm-up never stops the server
             continue
         done.append((name, time.perf_counter() - start))

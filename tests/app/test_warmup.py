@@ -42,7 +42,7 @@ def test_a_first_visit_reads_the_loaders_the_warm_up_filled(demo_store, monkeypa
         raise AssertionError("computed again")
 
     monkeypatch.setattr(portfolio_health, "kpis", computed)
-    # the page's call (app/data.kpis with the session's default filters) hits the cache
+    # the cached function app/data.kpis calls, with a session's default filters: a hit
     assert data.LOADERS["kpis"](token, Filters(as_of=as_of))["accounts"] > 0
     with pytest.raises(AssertionError, match="computed again"):  # a date not warmed runs
         data.LOADERS["kpis"](token, Filters(as_of=as_of - dt.timedelta(days=1)))
