@@ -142,6 +142,37 @@ def test_a_repeated_score_command_with_nothing_changed_stops_after_the_check(
     assert "nothing changed" not in capsys.readouterr().out
 
 
+def test_data_landing_while_a_run_computes_is_scored_by_the_next_run(
+        scored_store_copy, capsys, monkeypatch):
+    """The digest a run records for the data it cannot write is the one taken as it
+    started (the usage table is digested once per run, not twice): an edit that lands
+    while the run computes makes the next `greendoor score` run again instead of saying
+    nothing changed; the run after that stops at the check."""
+    from greendoor.cli import main
+    from greendoor.scoring import fresh
+
+    url, eng = scored_store_copy
+    subs = schema.subscriptions
+    real = fresh.input_prints
+
+    def then_an_import_lands(conn):
+        prints = real(conn)
+        with eng.begin() as other:  # another process's import, after the digest
+            sid = other.execute(sa.select(sa.func.min(subs.c.subscription_id))).scalar()
+            other.execute(subs.update().where(subs.c.subscription_id == sid)
+                          .values(arr=subs.c.arr + 1))
+        return prints
+
+    monkeypatch.setattr(fresh, "input_prints", then_an_import_lands)
+    assert main(["--db-url", url, "score", "--force"]) == 0
+    monkeypatch.setattr(fresh, "input_prints", real)
+    capsys.readouterr()
+    assert main(["--db-url", url, "score"]) == 0
+    assert "nothing changed" not in capsys.readouterr().out  # the late edit is scored
+    assert main(["--db-url", url, "score"]) == 0
+    assert "nothing changed" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("raw, expected", [(None, 1), ("2", 2), (" 3 ", 3)])
 def test_threads_default_to_one_and_read_the_environment(monkeypatch, raw, expected):
     if raw is None:

@@ -674,6 +674,8 @@ def _score(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None, re
     step = progress or (lambda f, m: None)
     t0 = time.perf_counter()
     secs: dict[str, float] = {}
+    with engine.connect() as conn:  # what this run reads, for `greendoor score`'s check
+        before = fresh.input_prints(conn)
     plan = _plan(engine, as_of, backfill_weeks, retrain)
     as_of, dates, models, infos = plan.as_of, plan.dates, plan.models, plan.infos
     # the long phase: reads in short slices (FeatureCache), compute without a connection
@@ -738,7 +740,7 @@ def _score(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None, re
 
     fired = automation.run(engine, as_of)
     with engine.begin() as conn:  # what `greendoor score` compares before running again
-        fresh.record(conn, as_of, plan.version, now_utc())
+        fresh.record(conn, as_of, plan.version, now_utc(), before)
     return ScoreReport(as_of=as_of, dates=sorted(dates, reverse=True), accounts=len(out),
                        alerts=len(al), models=infos, evaluation=evaluation, seconds=secs,
                        missing_tables=missing,

@@ -119,6 +119,12 @@ def content_digest(conn: Connection, tables: tuple[sa.Table, ...] = schema.CANON
     With ``through``, the event tables (:data:`greendoor.store.schema.EVENT_DATES`)
     count only their rows dated on or before it: the digest of what was known through
     that date, unchanged by a later day's events."""
+    return digest_of(table_prints(conn, tables, through))
+
+
+def table_prints(conn: Connection, tables, through: dt.date | None = None) -> dict[str, list]:
+    """``{table name: fingerprint}`` of ``tables`` as :func:`content_digest` digests them
+    (sums rounded to 9 significant digits; ``through`` as there), in ``tables``' order."""
     def norm(v):
         return float(f"{v:.9g}") if isinstance(v, float) else v
 
@@ -127,7 +133,12 @@ def content_digest(conn: Connection, tables: tuple[sa.Table, ...] = schema.CANON
         # (before the next day: a timestamp column counts the whole of ``through``)
         return None if through is None or col is None else \
             t.c[col] < through + dt.timedelta(days=1)
-    prints = {t.name: [norm(v) for v in fingerprint(conn, t, where(t))] for t in tables}
+    return {t.name: [norm(v) for v in fingerprint(conn, t, where(t))] for t in tables}
+
+
+def digest_of(prints: dict[str, list]) -> str:
+    """SHA-256 (hex) of :func:`table_prints`' output: :func:`content_digest` of the same
+    tables in the same order."""
     return hashlib.sha256(json.dumps(prints, default=str).encode()).hexdigest()
 
 
