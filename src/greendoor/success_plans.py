@@ -592,11 +592,29 @@ class RuleDays:
     from :func:`_first_users` rows, sorted, for :meth:`met_on` look-ups."""
 
     def __init__(self, first: pd.DataFrame):
-        self.any = {p: np.sort(g.to_numpy()) for p, g in
-                    first.groupby(["plan_id", "user_id"])["first"].min().groupby(level=0)}
-        self.by_feature = {k: np.sort(g.to_numpy()) for k, g in
-                           first.groupby(["plan_id", "feature", "user_id"])["first"].min()
-                           .groupby(level=[0, 1])}
+        self.any = self._sorted_days(first, ["plan_id"])
+        self.by_feature = self._sorted_days(first, ["plan_id", "feature"])
+
+    @staticmethod
+    def _sorted_days(first: pd.DataFrame, keys: list[str]) -> dict:
+        """Per value of ``keys`` (a tuple for two), each user's first day there, sorted:
+        one sort and a split, instead of a Python loop over pandas groups (about 0.1 s
+        for 1,100 plans at bench tier S)."""
+        per_user = first.dropna(subset=[*keys, "user_id"]) \
+            .groupby([*keys, "user_id"], sort=False)["first"].min().reset_index() \
+            .sort_values([*keys, "first"], kind="stable")
+        if per_user.empty:
+            return {}
+        cols = [per_user[k].to_numpy() for k in keys]
+        same = np.zeros(len(per_user), dtype=bool)  # the row's keys are the previous row's
+        same[1:] = True
+        for c in cols:
+            same[1:] &= c[1:] == c[:-1]
+        starts = np.flatnonzero(~same)
+        names = cols[0][starts] if len(keys) == 1 else \
+            list(zip(*(c[starts] for c in cols), strict=True))
+        return dict(zip(names, np.split(per_user["first"].to_numpy(), starts[1:]),
+                        strict=True))
 
     def met_on(self, plan_id: str, rule) -> pd.Timestamp | None:
         """The day a usage rule was first met (the n-th distinct user's first day);

@@ -285,3 +285,26 @@ def test_the_demo_plans_stall_where_onboarding_failed_and_those_churn_more(score
     rate = prog.assign(churned=prog["account_id"].isin(churned),
                        stalled=prog["status"] == "stuck").groupby("stalled")["churned"].mean()
     assert rate[True] > rate[False]
+
+
+def test_rule_days_count_each_plans_users_by_their_first_day():
+    """:class:`SP.RuleDays` per plan and per plan and feature: each user's first day,
+    sorted; the n-th distinct user's day meets a rule. A use with no feature counts for
+    ``active_users`` only."""
+    first = pd.DataFrame({
+        "plan_id": ["P1", "P1", "P1", "P1", "P2"],
+        "user_id": ["a", "a", "b", "c", "a"],
+        "feature": ["x", "y", "x", None, "x"],
+        "first": pd.to_datetime(["2026-01-05", "2026-01-03", "2026-01-04", "2026-01-02",
+                                 "2026-01-09"])})
+    days = SP.RuleDays(first)
+    # P1 by user: c 2 Jan, a 3 Jan (its earlier feature), b 4 Jan -> the 2nd is 3 Jan
+    assert days.met_on("P1", "active_users>=2") == pd.Timestamp("2026-01-03")
+    assert days.met_on("P1", "active_users>=4") is None  # 3 users only
+    # feature x in P1: b 4 Jan, a 5 Jan -> the 2nd is 5 Jan; y has one user
+    assert days.met_on("P1", "feature_users:x>=2") == pd.Timestamp("2026-01-05")
+    assert days.met_on("P1", "feature_users:y>=1") == pd.Timestamp("2026-01-03")
+    assert days.met_on("P1", "feature_users:y>=2") is None
+    assert days.met_on("P2", "active_users>=1") == pd.Timestamp("2026-01-09")
+    assert days.met_on("P3", "active_users>=1") is None  # no use at all
+    assert SP.RuleDays(first.iloc[:0]).met_on("P1", "active_users>=1") is None
