@@ -39,6 +39,7 @@ import datetime as dt
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -280,7 +281,7 @@ def main(argv=None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="greendoor-features-"))
     store = work / "store.duckdb"
-    subprocess.run(["cp", str(a.store), str(store)], check=True)
+    shutil.copy(a.store, store)
     con = duckdb.connect(str(store), read_only=True)
     last, rows, accounts = con.execute(
         "SELECT max(date), count(*), count(DISTINCT account_id) FROM usage").fetchone()
@@ -318,7 +319,7 @@ def main(argv=None) -> int:
         for r in timed:
             r["ratio_to_fastest_peer"] = round(r["seconds"] / fastest["seconds"], 2)
         res["fastest_peer"] = fastest["contender"]
-    subprocess.run(["rm", "-rf", str(work)], check=False)
+    shutil.rmtree(work, ignore_errors=True)
     print("\n| contender | seconds (median) | first call | peak RSS MB | same frame | "
           "x fastest peer |\n| --- | ---: | ---: | ---: | --- | ---: |")
     for r in res["contenders"]:

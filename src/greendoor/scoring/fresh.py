@@ -18,11 +18,11 @@ An edit in the app (an action, a closed deal, a rule), an import, a sync, new se
 or a model trained by another command changes the digest; so does a run's own
 automation, which is why the digest is taken after it. The tables a run cannot write
 (:data:`BEFORE_RUN`: the canonical data, the opportunities' history, the usage kept
-from a warehouse)
-are digested when the run starts (:func:`input_prints`) and that digest is recorded: it
-is what the run read, so an import that lands while a long run computes changes the
-next run's digest and is scored, and the usage table is digested once per run, not
-twice. Nothing here imports
+from a warehouse) are digested when the run starts (:func:`input_prints`) and that
+digest is recorded: it is what the run read, so an import that lands while a long run
+computes changes the next run's digest and is scored. (``greendoor score``'s own check
+still digests them once more just before the run; handing the check's prints to the
+run would save that.) Nothing here imports
 scikit-learn or the scoring code: the check costs a digest (0.25 s at 1,500 accounts and
 7 M usage rows).
 """
