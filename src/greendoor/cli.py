@@ -462,6 +462,7 @@ def _score(engine, args) -> int:
     if args.if_needed and _has_rows(engine, schema.score_snapshots.name):
         print("store already scored; nothing to do")
         return 0
+    prints = None  # the check's digest of the data, handed to the run
     if not (args.force or args.retrain or args.evaluate or args.backfill_weeks is not None):
         from greendoor import settings
         from greendoor.periods import default_as_of
@@ -469,7 +470,7 @@ def _score(engine, args) -> int:
 
         with engine.connect() as conn:
             as_of = args.as_of or default_as_of(conn)
-            at = fresh.unchanged_since(conn, as_of, settings.current(conn)[0])
+            at, prints = fresh.check(conn, as_of, settings.current(conn)[0])
         if at:  # before importing the models: the check is the whole command
             print(f"nothing changed since the run of {at[:19]}: the scores as of {as_of} "
                   "stand (same data, actions, settings and models; `greendoor score "
@@ -479,7 +480,7 @@ def _score(engine, args) -> int:
 
     report = score(engine, as_of=args.as_of, backfill_weeks=args.backfill_weeks,
                    retrain=args.retrain, progress=_progress if sys.stdout.isatty() else None,
-                   evaluate_models=True if args.evaluate else None)
+                   evaluate_models=True if args.evaluate else None, before=prints)
     print(report.summary())
     if report.evaluation:
         print(_format_evaluation(report.evaluation))

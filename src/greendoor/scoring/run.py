@@ -641,7 +641,8 @@ def _model_runs(conn: Connection, infos: dict, models: dict, scored_at: dt.datet
 
 def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | None = None,
           retrain: bool = False, progress: Callable[[float, str], None] | None = None,
-          evaluate_models: bool | None = None, actor: Actor = "system") -> ScoreReport:
+          evaluate_models: bool | None = None, actor: Actor = "system",
+          before: dict[str, list] | None = None) -> ScoreReport:
     """Score every account as of ``as_of`` (and ``backfill_weeks`` earlier weeks) and
     write snapshots, alerts, model runs and an audit row (``score.run``) in one
     transaction. With ``evaluate_models`` the backtest runs again; with ``False`` the
@@ -661,21 +662,27 @@ def score(engine: Engine, as_of: dt.date | None = None, backfill_weeks: int | No
     scikit-learn's OpenMP threads are capped at :func:`greendoor.config.threads` for the
     run, so that scoring on a busy machine (the app serving beside it) slows in
     proportion to the load instead of collapsing.
+
+    ``before``: the fingerprints of :data:`greendoor.scoring.fresh.BEFORE_RUN` taken by
+    the caller just before (:func:`greendoor.scoring.fresh.check`), recorded as what
+    this run read; without it the run takes them as it starts.
     """
     with threadpool_limits(limits=config.threads(), user_api="openmp"):
-        return _score(engine, as_of, backfill_weeks, retrain, progress, evaluate_models, actor)
+        return _score(engine, as_of, backfill_weeks, retrain, progress, evaluate_models, actor,
+                      before)
 
 
 def _score(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None, retrain: bool,
            progress: Callable[[float, str], None] | None, evaluate_models: bool | None,
-           actor: Actor) -> ScoreReport:
+           actor: Actor, before: dict[str, list] | None = None) -> ScoreReport:
     """:func:`score`'s run, inside its thread limits."""
     actor = actor_name(actor, "admin")
     step = progress or (lambda f, m: None)
     t0 = time.perf_counter()
     secs: dict[str, float] = {}
-    with engine.connect() as conn:  # what this run reads, for `greendoor score`'s check
-        before = fresh.input_prints(conn)
+    if before is None:  # what this run reads, for `greendoor score`'s check
+        with engine.connect() as conn:
+            before = fresh.input_prints(conn)
     plan = _plan(engine, as_of, backfill_weeks, retrain)
     as_of, dates, models, infos = plan.as_of, plan.dates, plan.models, plan.infos
     # the long phase: reads in short slices (FeatureCache), compute without a connection
