@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+import sqlalchemy as sa
 
 from greendoor.demo import DemoParams, load_demo
 from greendoor.labels import human
@@ -29,6 +30,48 @@ def shown(value: str) -> str:
     the value itself."""
     m = re.search(r"[?&]name=([^&]*)$", str(value))
     return unquote(m.group(1)) if m else str(value)
+
+
+def linked_id(value: str) -> str:
+    """The account a name column's link opens: its ``account=`` (app.shell.link_names).
+    Tables send only the columns they show (app.lists.shown), so a test reads a row's
+    account from the link the user clicks."""
+    m = re.search(r"[?&]account=([^&]*)", str(value))
+    assert m, f"not an Account 360 link: {value!r}"
+    return unquote(m.group(1))
+
+
+def shown_alert_ids(engine, inbox) -> list[str]:
+    """The ``alert_id`` of each row of the Alerts page's inbox as sent: the alert of the
+    latest scoring with the row's account (its name's link) and title. The page does not
+    send ids (app.lists.shown)."""
+    from greendoor.store import schema
+
+    al = schema.alerts
+    with engine.connect() as conn:
+        latest = conn.execute(sa.select(sa.func.max(al.c.as_of))).scalar()
+        rows = conn.execute(sa.select(al.c.alert_id, al.c.account_id, al.c.title)
+                            .where(al.c.as_of == latest)).all()
+    by: dict[tuple, list] = {}
+    for aid, acc, title in rows:
+        by.setdefault((acc, title), []).append(aid)
+    ids = [by.get((linked_id(n), t), []) for n, t in zip(inbox["name"], inbox["title"], strict=True)]
+    assert all(len(i) == 1 for i in ids), "an inbox row matches no alert, or several"
+    return [i[0] for i in ids]
+
+
+def risk_queue(engine):
+    """The Churn risk page's queue with no filter at the store's default as-of date
+    (greendoor.analytics.churn_risk.at_risk_queue), indexed by ``account_id``: the
+    columns the page computes but does not send (driver features, risk basis)."""
+    from greendoor import settings
+    from greendoor.analytics import churn_risk
+    from greendoor.periods import Filters, default_as_of
+
+    with engine.connect() as conn:
+        q = churn_risk.at_risk_queue(conn, Filters(as_of=default_as_of(conn)),
+                                     settings.current(conn)[1])
+    return q.set_index("account_id", drop=False)
 DEMO_PARAMS = DemoParams(n_accounts=150, months=12, seed=7, as_of=DEMO_AS_OF)
 
 

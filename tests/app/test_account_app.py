@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from greendoor import config
 from greendoor.demo import DATAFLOW, TECHCORP
 from greendoor.store import schema
-from tests.conftest import shown
+from tests.conftest import linked_id, risk_queue, shown
 
 APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
 PAGE = "../pages/account_360.py"
@@ -77,7 +77,7 @@ def test_clicking_an_account_row_opens_account_360(scored_store_copy, monkeypatc
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert [t.value for t in at.title] == [shown(first["name"])]
-    assert at.query_params["account"] == first["account_id"]
+    assert at.query_params["account"] == linked_id(first["name"])
 
 
 def test_attention_list_and_band_drill_down(scored_store_copy, monkeypatch):
@@ -160,13 +160,17 @@ def test_churn_risk_queue_drill_and_act(scored_store_copy, monkeypatch):
     queue = next(d.value for d in at.dataframe if "drivers" in d.value.columns)
     assert len(queue) > 0 and queue["expected_loss"].is_monotonic_decreasing
     assert {"Expected loss", "Expected ARR saved"} <= {m.label for m in at.metric}
-    # a click on a driver bar filters the queue to the accounts with that driver
-    feature = queue.iloc[0]["driver_features"][0]
+    # a click on a driver bar filters the queue to the accounts with that driver (the
+    # page sends the drivers in words; the features behind them come from the analytics)
+    drivers = risk_queue(eng)["driver_features"]
+    assert [linked_id(n) for n in queue["name"]] == drivers.index.tolist()
+    feature = drivers.iloc[0][0]
     at.session_state["drivers_chart"] = {"selection": {"points": [{"customdata": [feature]}],
                                                        "point_indices": [0], "box": [], "lasso": []}}
     at.run()
     filtered = next(d.value for d in at.dataframe if "drivers" in d.value.columns)
-    assert len(filtered) <= len(queue) and all(feature in fs for fs in filtered["driver_features"])
+    assert 0 < len(filtered) <= len(queue)
+    assert all(feature in drivers[linked_id(n)] for n in filtered["name"])
     # select the first account and escalate it from the list
     at.session_state["risk_queue"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()

@@ -13,7 +13,7 @@ from greendoor import config
 from greendoor import users as U
 from greendoor.labels import human
 from greendoor.store import schema
-from tests.conftest import two_largest_books
+from tests.conftest import shown_alert_ids, two_largest_books
 
 APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
 PAGES = Path(__file__).resolve().parents[2] / "pages"
@@ -209,4 +209,4 @@ def test_a_csms_alert_inbox_holds_their_book_only(signed_store):
         theirs = {r[0] for r in conn.execute(sa.select(al.c.alert_id).where(
             al.c.as_of == latest, al.c.account_id.in_(
                 [a for a, o in books.items() if o == other])))}
-    assert theirs and not theirs & set(inbox["alert_id"])
+    assert theirs and not theirs & set(shown_alert_ids(eng, inbox))

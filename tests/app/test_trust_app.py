@@ -14,6 +14,7 @@ from greendoor import config
 from greendoor.scoring.run import score
 from greendoor.store import schema
 from greendoor.store.engine import make_engine
+from tests.conftest import linked_id, risk_queue
 
 APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
 
@@ -51,10 +52,10 @@ def test_churn_risk_says_no_skill_and_ranks_by_the_rules(scored_ravenstack, monk
     assert "churn model has no measurable skill" in warnings
     assert "renewal model" in warnings and "rule drives these numbers" in warnings
     queue = at.dataframe[0].value
-    # no model number is stored: the column holds nothing, so it is not even shown
-    assert "churn_probability" not in queue or queue["churn_probability"].isna().all()
-    assert queue["risk_basis"].isin(["health band", "base rate", "Health band rule",
-                                     "Base rate"]).all()
+    # no model number is shown: the rule's probability is, in its own labelled column
+    assert "churn_probability" not in queue and "rule_churn_probability" in queue
+    basis = risk_queue(eng).loc[[linked_id(n) for n in queue["name"]], "risk_basis"]
+    assert basis.isin(["health band", "base rate"]).all()
     loss = queue["expected_loss"].to_numpy()
     assert (loss[:-1] >= loss[1:]).all()  # ranked by the rule's expected loss
     assert queue["drivers"].eq("").all()  # no model drivers without measured skill
