@@ -39,6 +39,7 @@ from greendoor.analytics import onboarding as OBA
 from greendoor.analytics import renewals as RN
 from greendoor.analytics import segments as SG
 from greendoor.analytics import team as TM
+from greendoor.forecast import calls as FC
 from greendoor.masking import Masker
 from greendoor.masking import masker as build_masker
 from greendoor.periods import Filters
@@ -421,10 +422,20 @@ def forecast_calls(token: str, f: Filters) -> dict:
         return RN.forecast_calls(conn, f, skill.Gates(Q.latest(conn)).uses("renewal"))
 
 
-@loader(ttl=3600, spinner="Measuring past forecasts week by week…")
+@loader(ttl=3600)
 def call_accuracy(token: str, as_of) -> dict:
+    """:func:`greendoor.analytics.renewals.call_accuracy` at ``as_of``: read from the
+    result of its quarter (:func:`greendoor.forecast.calls.accuracy_date`), so a new
+    as-of date in the same quarter computes nothing."""
+    return quarter_call_accuracy(token, FC.accuracy_date(as_of))
+
+
+@loader(ttl=3600, spinner="Measuring past forecasts week by week…")
+def quarter_call_accuracy(token: str, quarter_from: dt.date) -> dict:
+    """:func:`call_accuracy` computed at the first date of its quarter (the warm-up
+    fills it through :func:`call_accuracy`)."""
     with engine().connect() as conn:
-        return RN.call_accuracy(conn, as_of)
+        return RN.call_accuracy(conn, quarter_from)
 
 
 @loader(ttl=600, spinner="Weighing each CSM's book…")

@@ -88,6 +88,21 @@ def test_baseline_rates_use_only_outcomes_known_at_the_quarter_start(book):
         assert FC.trailing_rates(conn, Q2.date()) == pytest.approx({"grr": 0.5, "nrr": 0.575})
 
 
+def test_accuracy_is_the_same_at_every_date_of_its_quarter(book):
+    """The app keys the accuracy by its quarter (FC.accuracy_date): 2026-08-01 - 14 days
+    = 2026-07-18, in Q3, whose start + 14 days is 2026-07-15; the day before, 07-14, still
+    has Q2 - 14 days in Q2, so it closes one quarter less."""
+    assert FC.accuracy_date(AS_OF) == dt.date(2026, 7, 15)
+    assert FC.accuracy_date(dt.date(2026, 7, 15)) == dt.date(2026, 7, 15)
+    assert FC.accuracy_date(dt.date(2026, 7, 14)) == dt.date(2026, 4, 15)
+    assert FC.closed_quarters(dt.date(2026, 7, 14), 2) != FC.closed_quarters(dt.date(2026, 7, 15), 2)
+    with book.connect() as conn:
+        at = FC.accuracy(conn, AS_OF, n_quarters=2)
+        first = FC.accuracy(conn, FC.accuracy_date(AS_OF), n_quarters=2)
+    assert len(at) > 0
+    pd.testing.assert_frame_equal(at, first)
+
+
 def test_day1_forecasts_against_actuals_by_hand(book):
     with book.connect() as conn:
         acc = FC.accuracy(conn, AS_OF, n_quarters=2)

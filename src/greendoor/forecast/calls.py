@@ -123,8 +123,9 @@ def _outcomes(conn: Connection, due: pd.DataFrame, qs: dt.date, check: dt.date) 
     """``due`` with ``renewed`` (bool), ``grr`` (ARR due if renewed) and ``nrr`` (ARR at
     ``check`` if renewed) as known at ``check``."""
     out = due.copy()
-    ok = FR.renewed(conn, out["account_id"], qs, check).to_numpy()
-    after = out["account_id"].map(_arr(conn, check)).fillna(0.0).to_numpy()
+    arr = _arr(conn, check)  # read once: renewal and NRR both need it
+    ok = FR.renewed(conn, out["account_id"], qs, check, arr_at_check=arr).to_numpy()
+    after = out["account_id"].map(arr).fillna(0.0).to_numpy()
     out["renewed"] = ok
     out["grr"] = np.where(ok, out["arr"], 0.0)
     out["nrr"] = np.where(ok, after, 0.0)
@@ -155,6 +156,16 @@ def closed_quarters(as_of: dt.date, n: int = 4) -> list[dt.date]:
     :data:`CHECK_DAYS` before it), oldest first."""
     last = FR.add_quarters(FR.quarter_start(as_of - dt.timedelta(days=CHECK_DAYS)), -1)
     return [FR.add_quarters(last, -k) for k in range(n - 1, -1, -1)]
+
+
+def accuracy_date(as_of: dt.date) -> dt.date:
+    """The earliest as-of date with ``as_of``'s :func:`closed_quarters`: the start of the
+    quarter holding ``as_of`` − :data:`CHECK_DAYS`, plus :data:`CHECK_DAYS` (on or before
+    ``as_of``). :func:`accuracy` reads nothing after its quarters' outcome checks, so it
+    is the same at every date from this one to the next quarter's: the app computes it
+    once per quarter, not once per as-of date visited (3.6 s at 1,500 accounts)."""
+    days = dt.timedelta(days=CHECK_DAYS)
+    return FR.quarter_start(as_of - days) + days
 
 
 def _model_day1(conn: Connection) -> dict[pd.Timestamp, float]:
@@ -294,4 +305,4 @@ def summary(acc: pd.DataFrame) -> pd.DataFrame:
 
 __all__ = ["CHECK_DAYS", "FORECAST_CALLS", "METHODS", "accuracy", "call_history", "call_sheet",
            "changed_calls",
-           "calls_at", "closed_quarters", "in_force", "summary", "trailing_rates"]
+           "calls_at", "accuracy_date", "closed_quarters", "in_force", "summary", "trailing_rates"]

@@ -65,11 +65,15 @@ def due_in(conn: Connection, start: dt.date, end: dt.date) -> pd.DataFrame:
     return out[["account_id", "renewal_date", "renewal_basis"]].merge(arr, on="account_id")
 
 
-def renewed(conn: Connection, accounts, start: dt.date, check: dt.date) -> pd.Series:
+def renewed(conn: Connection, accounts, start: dt.date, check: dt.date,
+            arr_at_check: pd.Series | None = None) -> pd.Series:
     """Whether each of ``accounts`` still has ARR at ``check`` and no churn event (not a
-    reactivation) in ``[start, check)``: a Series of bool indexed by account."""
+    reactivation) in ``[start, check)``: a Series of bool indexed by account.
+    ``arr_at_check``: each account's ARR at ``check`` (``arr_as_of_query``) when the
+    caller has read it already."""
     ce = schema.churn_events
-    later = pd.read_sql(arr_as_of_query(check), conn).set_index("account_id")["arr"]
+    later = arr_at_check if arr_at_check is not None else \
+        pd.read_sql(arr_as_of_query(check), conn).set_index("account_id")["arr"]
     churned = {r[0] for r in conn.execute(sa.select(ce.c.account_id).where(
         ce.c.churn_date >= start, ce.c.churn_date < check,
         sa.func.coalesce(ce.c.is_reactivation, False).is_(False)))}
