@@ -195,6 +195,40 @@ def test_playbook_effectiveness_against_comparable_accounts(store):
     assert pd.isna(row["retained"])
 
 
+def test_playbook_effectiveness_runs_sharing_dates_and_retention(store):
+    """Two runs on the same day share their peers (computed once, the same figures for
+    each); retention 90 days on is measured once the snapshots reach that day."""
+    with store.begin() as conn:
+        bulk_insert(conn, schema.accounts, pd.DataFrame({
+            "account_id": ["A2", "B1", "B2"], "name": ["Alpha 2", "Beta", "Beta 2"],
+            "signup_date": [pd.Timestamp("2024-01-01")] * 3}))
+        # B2 left on 2026-07-01: not holding ARR 90 days after the runs (2026-07-31)
+        bulk_insert(conn, schema.subscriptions, pd.DataFrame({
+            "subscription_id": ["s1", "s2", "s3", "s4"], "account_id": ["A1", "A2", "B1", "B2"],
+            "start_date": pd.to_datetime(["2024-01-01"] * 4),
+            "end_date": pd.to_datetime([None, None, None, "2026-07-01"]),
+            "arr": [100.0, 100.0, 100.0, 100.0]}))
+        health = {"A1": (40.0, 60.0, 60.0), "A2": (30.0, 40.0, 40.0),
+                  "B1": (42.0, 47.0, 47.0), "B2": (44.0, 35.0, 35.0)}
+        days = (dt.date(2026, 5, 1), dt.date(2026, 6, 5), dt.date(2026, 8, 10))
+        bulk_insert(conn, schema.score_snapshots, pd.DataFrame([
+            {"account_id": acc, "as_of": pd.Timestamp(d), "settings_version": 1,
+             "health_score": h, "band": "red", "scored_at": pd.Timestamp("2026-08-10")}
+            for acc, hs in health.items() for d, h in zip(days, hs, strict=True)]))
+        for aid, acc in (("r1", "A1"), ("r2", "A2")):
+            conn.execute(schema.actions.insert().values(
+                action_id=aid, account_id=acc, type="playbook_run", title="run",
+                status="open", playbook="retention_14d", created_by="t",
+                created_at=dt.datetime(2026, 5, 2)))
+    with store.connect() as conn:
+        row = A.playbook_effectiveness(conn, days=30).set_index("playbook").loc["retention_14d"]
+    # runs: A1 +20, A2 +10 -> 15; peers (red, no run) B1 +5, B2 -9 -> -2 for each run
+    assert row["runs"] == 2 and row["health_change"] == pytest.approx(15)
+    assert row["comparable_change"] == pytest.approx(-2) and row["uplift"] == pytest.approx(17)
+    # on 2026-07-31 both run accounts hold ARR; of the peers B1 does, B2 does not
+    assert row["retained"] == 1.0 and row["comparable_retained"] == pytest.approx(0.5)
+
+
 def test_an_assigned_alert_keeps_its_assignee_when_raised_on_a_later_date(store):
     """Issue 19: "Assign" acknowledges the alert and names its owner (audited before and
     after); the next week's scoring raises it again acknowledged, with the same assignee;
