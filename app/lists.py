@@ -16,6 +16,10 @@ CODE_COLUMNS = ("segment", "stage", "forecast_category", "category", "advocacy_t
                 "activity_type", "rule_segment", "plan", "group", "action", "component",
                 "reason")
 
+#: What a table shows for a missing value, text or number (Streamlit's default is "None",
+#: which reads as a value to a CS director).
+MISSING = "—"
+
 DEFAULT_LABELS = {"component": "Component", "segment": "Segment", "csm_owner": "CSM", "band": "Band", "trend": "Trend",
                   "industry": "Industry"}
 
@@ -51,7 +55,8 @@ def account_list(df: pd.DataFrame, key: str, column_order: list[str], column_con
         label = given if isinstance(given, str) else (given or {}).get("label")
         config["name"] = shell.name_link_column(label or "Account")
     sent = shown(shell.link_names(view), column_order)
-    ev = st.dataframe(percent_points(humanize(sent), config), key=key, hide_index=True, on_select="rerun",
+    ev = st.dataframe(percent_points(humanize(sent), config), key=key, hide_index=True,
+                      placeholder=MISSING, on_select="rerun",
                       selection_mode="multi-row", column_order=column_order,
                       column_config=config, height=height or "auto", width=shell.table_width())
     if caption:
@@ -100,7 +105,7 @@ def humanize(frame: pd.DataFrame) -> pd.DataFrame:
     for c in text:
         if c in out:
             out[c] = out[c].map(human) if c in CODE_COLUMNS else out[c].astype(object).where(
-                out[c].notna(), "—")
+                out[c].notna(), MISSING)
     return out
 
 
@@ -130,6 +135,7 @@ def table(frame: pd.DataFrame, key: str | None = None, column_config: dict | Non
     presentation mode as wide as its columns (:func:`app.shell.table_width`)."""
     config = {**{c: v for c, v in DEFAULT_LABELS.items() if c in frame}, **(column_config or {})}
     kwargs.setdefault("width", shell.table_width())
+    kwargs.setdefault("placeholder", MISSING)
     frame = shown(frame, kwargs.get("column_order"))
     return st.dataframe(percent_points(humanize(frame), config), key=key, hide_index=True,
                         column_config=config, **kwargs)

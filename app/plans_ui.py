@@ -10,7 +10,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from app import auth, data, shell
+from app import auth, data, lists, shell
 from greendoor import onboarding as OB
 from greendoor import success_plans as SP
 from greendoor.charts import onboarding as charts
@@ -101,6 +101,7 @@ def plan_editor(token: str, plan_id: str, as_of: dt.date, settings: dict) -> Non
                          completed_by=[r if a else "by hand" for r, a in
                                        zip(ms["completion_rule"], ms["auto"], strict=True)])
         st.dataframe(view, hide_index=True, width=shell.table_width(),
+                     placeholder=lists.MISSING,
                      column_order=["phase", "name", "owner", "due_date", "done_on", "days_late",
                                    "state", "completed_by"],
                      column_config={"phase": "Phase", "name": "Milestone", "owner": "Owner",

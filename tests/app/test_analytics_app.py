@@ -64,6 +64,8 @@ def test_every_analytics_page_renders_on_the_demo(demo, page):
     for d in at.dataframe:
         order = list(d.proto.column_order)
         assert not order or set(d.value.columns) <= set(order), (d.key, set(d.value.columns) - set(order))
+        # a missing value reads as a dash, not "None" (editors keep their empty cells)
+        assert d.editing_mode != "read_only" or d.proto.placeholder == "—", d.key
     # every page says which settings version its scores come from
     if page != "behavior":
         assert any("settings version 1" in c.value for c in at.caption)
