@@ -72,6 +72,8 @@ def risk_queue(engine):
         q = churn_risk.at_risk_queue(conn, Filters(as_of=default_as_of(conn)),
                                      settings.current(conn)[1])
     return q.set_index("account_id", drop=False)
+
+
 DEMO_PARAMS = DemoParams(n_accounts=150, months=12, seed=7, as_of=DEMO_AS_OF)
 
 

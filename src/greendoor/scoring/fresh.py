@@ -97,11 +97,13 @@ def record(conn: Connection, as_of: dt.date, settings_version: int,
 
 def check(conn: Connection, as_of: dt.date, settings_version: int
           ) -> tuple[str | None, dict[str, list]]:
-    """:func:`unchanged_since` and the fingerprints of :data:`BEFORE_RUN` it took
-    (:func:`input_prints`), which the run that follows when something changed takes as
-    its ``before`` (:func:`greendoor.scoring.run.score`), so the data is digested once
-    per command. Data landing between the check and the run is then scored by the next
-    run: its digest differs from the one recorded."""
+    """When the last run wrote ``as_of`` with exactly today's inputs, its time (text),
+    else ``None`` (something changed, or no run was recorded); and the fingerprints of
+    :data:`BEFORE_RUN` the check took (:func:`input_prints`), which the run that follows
+    when something changed takes as its ``before``
+    (:func:`greendoor.scoring.run.score`), so the data is digested once per command.
+    Data landing between the check and the run is then scored by the next run: its
+    digest differs from the one recorded."""
     prints = input_prints(conn)
     raw = meta.get(conn, META_KEY)
     if not raw:
@@ -110,8 +112,3 @@ def check(conn: Connection, as_of: dt.date, settings_version: int
     same = stored.get("fingerprint") == run_fingerprint(conn, as_of, settings_version, prints)
     return (stored["at"] if same else None), prints
 
-
-def unchanged_since(conn: Connection, as_of: dt.date, settings_version: int) -> str | None:
-    """When the last run wrote ``as_of`` with exactly today's inputs, its time (text);
-    otherwise ``None`` (something changed, or no run was recorded)."""
-    return check(conn, as_of, settings_version)[0]
