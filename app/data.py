@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import inspect
 import os
+import threading
 import time
 from collections.abc import Callable
 
@@ -63,6 +64,10 @@ def engine():
     return _engine(config.db_url())
 
 
+#: Per thread: how many loaders are computing (:func:`loader`).
+_RUN = threading.local()
+
+
 #: Session-state key of the presentation toggle (app.shell.presentation_toggle).
 PRESENT_KEY = "present_toggle"
 #: Session-state key of the signed-in principal (app.auth).
@@ -99,15 +104,25 @@ def loader(ttl: int = 3600, spinner: str | bool = False):
     :data:`MAX_ENTRIES` results each), and the one place names are masked: when
     :func:`masking`, the cached result is returned through :meth:`Masker.apply` (account
     and contact names, e-mails, and free text containing them), so no page can forget
-    it. ``spinner``: words shown while a cold call runs."""
+    it. A loader called by another while that one computes returns its result unmasked
+    (the caller's result is cached for every viewer and masked when returned; before,
+    a presenter's visit cached masked names for the next viewer). ``spinner``: words
+    shown while a cold call runs."""
     def wrap(fn):
         cached = st.cache_data(show_spinner=spinner, ttl=ttl, max_entries=MAX_ENTRIES)(fn)
         LOADERS[fn.__name__] = cached
 
         @functools.wraps(fn)
         def call(token, *args, **kwargs):
-            out = cached(token, *args, **kwargs)
-            return masker(token).apply(out) if masking() else out
+            outer = getattr(_RUN, "loading", 0)  # > 0: called while a loader computes
+            _RUN.loading = outer + 1
+            try:
+                out = cached(token, *args, **kwargs)
+            finally:
+                _RUN.loading = outer
+            # a loader reading another (segmentation -> clusters) gets it unmasked: what
+            # it computes is cached for every viewer, and is masked once on the way out
+            return masker(token).apply(out) if masking() and not outer else out
 
         call.clear = cached.clear
         return call

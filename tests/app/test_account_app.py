@@ -1,6 +1,7 @@
 """AppTest: Account 360 at ?account=ID, and an action round trip through its dialog."""
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
@@ -190,7 +191,8 @@ def _all_text(at: AppTest) -> str:
     parts += [f"{m.label} {m.value}" for m in at.metric]
     for d in at.dataframe:
         parts += d.value.astype(str).to_numpy().ravel().tolist()
-    return " ".join(str(p) for p in parts)
+    # a name column sends Account 360 links, the name URL-encoded in them (app.shell)
+    return " ".join(unquote(str(p)) for p in parts)
 
 
 def test_presentation_mode_masks_names_everywhere(scored_store_copy, monkeypatch):
@@ -286,3 +288,30 @@ def test_model_quality_on_an_unscored_store_says_what_to_run(ravenstack_store, m
     at.switch_page("../pages/model_quality.py").run()
     assert not at.exception
     assert any("greendoor score" in i.value for i in at.info)
+
+
+def test_a_presenter_computing_a_page_first_leaves_names_for_the_next_viewer(
+        scored_store_copy, monkeypatch):
+    """Segmentation's loader reads the clustering through another loader. A presenter
+    whose visit computes it must get masked names, and the cached result must stay
+    unmasked: a director opening the page afterwards sees the accounts' names."""
+    import app.data as D
+
+    monkeypatch.setenv(config.DB_URL_ENV, scored_store_copy[0])
+    _, eng = scored_store_copy
+    with eng.connect() as conn:
+        accounts = {r[0] for r in conn.execute(sa.select(schema.accounts.c.name))}
+    for cached in ("segmentation", "clusters"):  # the presenter's visit computes them
+        D.LOADERS[cached].clear()
+    seen = {}
+    for present in (True, False):
+        at = AppTest.from_file(APP, default_timeout=120)
+        if present:
+            at.query_params["present"] = "1"
+        at.run()
+        at.switch_page("../pages/segmentation.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        text = _all_text(at)
+        seen[present] = {n for n in accounts if n in text}
+    assert not seen[True], sorted(seen[True])[:5]
+    assert seen[False], "no account name on Segmentation after a presenter's visit"
