@@ -7,17 +7,18 @@ global filters. Never DataFrames as arguments (DESIGN.md "Cache at the app layer
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import inspect
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 
 from greendoor import access, config, ingest, periods, reports
 from greendoor import account360 as A360
@@ -64,8 +65,55 @@ def engine():
     return _engine(config.db_url())
 
 
-#: Per thread: how many loaders are computing (:func:`loader`).
+#: Per thread: the connection of the script run (:func:`script_run`), if any, and how
+#: many loaders are computing (:func:`loader`).
 _RUN = threading.local()
+
+
+@contextlib.contextmanager
+def script_run() -> Iterator[None]:
+    """Share one store connection among the loaders of a page's script run: opened by the
+    first loader that misses its cache (a run served from the caches opens none) and
+    closed when the run ends, however it ends (``st.stop``, ``st.rerun``, an error).
+
+    On the embedded store the app otherwise opens the database file once per loader
+    (no pool, so that ``greendoor score`` and ``import`` can write between queries;
+    :func:`greendoor.store.engine.make_engine`): 17-20 ms to open it at 1,500 accounts,
+    and a query on a fresh connection took 47 ms against 20 ms on an open one. A page
+    at a new as-of date runs about a dozen loaders. The file is now held for the
+    script run instead of for each loader: the CLI's writes wait for the end of the run
+    (they retry while the file is locked), as they waited for each query before."""
+    _RUN.conn, _RUN.active = None, True
+    try:
+        yield
+    finally:
+        conn, _RUN.conn, _RUN.active = _RUN.conn, None, False
+        if conn is not None:
+            conn.close()
+
+
+@contextlib.contextmanager
+def reading() -> Iterator[Connection]:
+    """A connection for a loader's reads: inside :func:`script_run` the run's connection,
+    its transaction ended on exit (a write committed meanwhile, by an action of this run
+    or another process, is seen by the next loader; what the loader left uncommitted is
+    rolled back, as closing its own connection did); elsewhere (the warm-up, a fragment's
+    rerun, tests opening a page alone) a connection of its own, closed on exit."""
+    if not getattr(_RUN, "active", False):
+        with engine().connect() as conn:
+            yield conn
+        return
+    if _RUN.conn is None:
+        _RUN.conn = engine().connect()
+    conn = _RUN.conn
+    try:
+        yield conn
+    except Exception:  # a broken connection is not handed to the run's next loader
+        _RUN.conn = None
+        conn.close()
+        raise
+    if conn.in_transaction():
+        conn.rollback()
 
 
 #: Session-state key of the presentation toggle (app.shell.presentation_toggle).
@@ -84,7 +132,7 @@ def masking() -> bool:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def masker(token: str) -> Masker:
     """The :class:`~greendoor.masking.Masker` of the store's names at this data version."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return build_masker(conn)
 
 
@@ -168,7 +216,7 @@ def data_token() -> str:
     memo = _TOKEN_MEMO.get(url)
     if signature is not None and memo is not None and memo[0] == signature:
         return memo[1]
-    with engine().connect() as conn:
+    with reading() as conn:
         last = meta.data_version(conn)
     token = f"{url}|{last[0]}|{last[1]}|v{last[2]}"
     _TOKEN_MEMO[url] = (signature, token)
@@ -198,7 +246,7 @@ def store_files_signature(url: str) -> tuple | None:
 
 @loader(ttl=3600)
 def store_status(token: str) -> dict:
-    with engine().connect() as conn:
+    with reading() as conn:
         return {
             "accounts": portfolio_health.account_count(conn),
             "dataset": meta.get(conn, "dataset"),
@@ -218,26 +266,26 @@ def _pushed_last_day(conn) -> str | None:
 
 @loader(ttl=3600)
 def kpis(token: str, f: Filters) -> dict:
-    with engine().connect() as conn:
+    with reading() as conn:
         return portfolio_health.kpis(conn, f)
 
 
 @loader(ttl=3600, spinner="Reading the alerts…")
 def alert_inbox(token: str, f: Filters, today: dt.date) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return IB.inbox(conn, f, today)
 
 
 @loader(ttl=3600, spinner="Measuring each rule against what happened next…")
 def rule_quality(token: str, f: Filters) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return IB.rule_quality(conn, f, horizon_days=S.current(conn)[1]["churn_horizon_days"])
 
 
 @loader(ttl=3600, spinner="Reading why customers left…")
 def churn_reasons(token: str, f: Filters) -> dict:
     lead = settings(token)[1]["churn_reason_lead_days"]
-    with engine().connect() as conn:
+    with reading() as conn:
         out = churn_risk.churn_reasons(conn, f)
         out["precursors"] = churn_risk.reason_precursors(conn, out["events"], lead)
         out["lead_days"] = lead
@@ -246,32 +294,32 @@ def churn_reasons(token: str, f: Filters) -> dict:
 
 @loader(ttl=3600, spinner="Computing the retention bridge…")
 def retention_bridge(token: str, f: Filters, days: int = 365) -> dict:
-    with engine().connect() as conn:
+    with reading() as conn:
         return portfolio_health.retention_bridge(conn, f, days)
 
 
 @loader(ttl=3600)
 def benchmark_table(token: str) -> pd.DataFrame:
     """The published benchmarks (:func:`greendoor.analytics.benchmarks.table`)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return BM.table(conn)
 
 
 @loader(ttl=3600, spinner="Computing the ARR trend…")
 def arr_trend(token: str, f: Filters) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return portfolio_health.arr_trend(conn, f)
 
 
 @loader(ttl=3600)
 def by_segment(token: str, f: Filters) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return portfolio_health.by_segment(conn, f)
 
 
 @loader(ttl=3600, spinner="Loading the accounts…")
 def account_table(token: str, f: Filters) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return portfolio_health.account_table(conn, f)
 
 
@@ -282,20 +330,20 @@ def freshness(token: str) -> pd.DataFrame:
 
 @loader(ttl=3600)
 def import_history(token: str) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return ingest.import_history(conn)
 
 
 @loader(ttl=3600)
 def data_quality(token: str, as_of) -> list[dict]:
-    with engine().connect() as conn:
+    with reading() as conn:
         return portfolio_health.data_quality(conn, as_of)
 
 
 @loader(ttl=3600, spinner="Loading the account…")
 def account360(token: str, account_id: str, as_of, principal: Principal):
     """Raises :class:`~greendoor.access.AccessDenied` outside the principal's scope."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return A360.load(conn, account_id, as_of, principal)
 
 
@@ -303,57 +351,57 @@ def account360(token: str, account_id: str, as_of, principal: Principal):
 def account_names(token: str) -> dict[str, str]:
     """Every account's name (for the pseudonyms of presentation mode; pages list
     accounts through :func:`visible_accounts`)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return portfolio_health.account_names(conn)
 
 
 @loader(ttl=3600)
 def visible_accounts(token: str, principal: Principal) -> dict[str, str]:
-    with engine().connect() as conn:
+    with reading() as conn:
         return access.visible_accounts(conn, principal)
 
 
 @loader(ttl=3600)
 def scores(token: str, f: Filters) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return portfolio_health.scores(conn, f)
 
 
 @loader(ttl=3600)
 def health_kpis(token: str, f: Filters) -> dict:
-    with engine().connect() as conn:
+    with reading() as conn:
         return portfolio_health.health_kpis(conn, f)
 
 
 @loader(ttl=3600, spinner="Finding this week's movers…")
 def movers(token: str, f: Filters) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return portfolio_health.movers(conn, f)
 
 
 @loader(ttl=600)
 def actions_list(token: str, owner: str | None, status: str | None,
                  principal: Principal) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return A.list_actions(conn, owner=owner, status=status, principal=principal)
 
 
 @loader(ttl=600)
 def playbook_runs(token: str, principal: Principal) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return A.playbook_runs(conn, principal=principal)
 
 
 @loader(ttl=600)
 def playbook_effectiveness(token: str) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return A.playbook_effectiveness(conn)
 
 
 @loader(ttl=600, spinner="Comparing this week with last…")
 def agenda(token: str, f: Filters, since) -> pd.DataFrame:
     s = settings(token)[1]
-    with engine().connect() as conn:
+    with reading() as conn:
         return this_week.agenda(conn, f, since, drop_points=s["this_week_health_drop_points"],
                          windows=tuple(s["this_week_renewal_windows_days"]),
                          expansion_min=s["this_week_expansion_probability"])
@@ -362,20 +410,20 @@ def agenda(token: str, f: Filters, since) -> pd.DataFrame:
 @loader(ttl=600, spinner="Ranking the accounts at risk…")
 def at_risk_queue(token: str, f: Filters) -> pd.DataFrame:
     s = settings(token)[1]
-    with engine().connect() as conn:
+    with reading() as conn:
         return churn_risk.at_risk_queue(conn, f, s)
 
 
 @loader(ttl=600)
 def gates(token: str):
     """What the latest backtest lets drive the numbers (:class:`skill.Gates`)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return skill.Gates(Q.latest(conn))
 
 
 @loader(ttl=600, spinner="Reading the backtests…")
 def model_quality(token: str) -> dict:
-    with engine().connect() as conn:
+    with reading() as conn:
         ev = Q.latest(conn)
         renewal = Q.renewal_accuracy(conn)
         return {"evaluation": ev, "forecast": Q.forecast_backtests(conn), "renewal": renewal,
@@ -387,26 +435,26 @@ def model_quality(token: str) -> dict:
 # --------------------------------------------------------------------------- #
 @loader(ttl=3600)
 def settings(token: str) -> tuple[int, dict]:
-    with engine().connect() as conn:
+    with reading() as conn:
         return S.current(conn)
 
 
 @loader(ttl=3600)
 def provenance(token: str, as_of) -> dict:
-    with engine().connect() as conn:
+    with reading() as conn:
         return {"scored": S.scored_version(conn, as_of), "current": S.current(conn)[0],
                 "forecast_as_of": RN.forecast_as_of(conn)}
 
 
 @loader(ttl=3600)
 def settings_history(token: str) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return S.history(conn)
 
 
 @loader(ttl=600, spinner="Reading the pipeline and signals…")
 def expansion(token: str, f: Filters) -> dict:
-    with engine().connect() as conn:
+    with reading() as conn:
         pipe = EX.open_pipeline(conn, f)
         return {"pipeline": pipe, "stages": EX.by_stage(pipe),
                 "signals": EX.signals(conn, f, S.current(conn)[1]),
@@ -415,7 +463,7 @@ def expansion(token: str, f: Filters) -> dict:
 
 @loader(ttl=600, spinner="Finding the renewals due…")
 def renewals(token: str, f: Filters) -> dict:
-    with engine().connect() as conn:
+    with reading() as conn:
         settings = S.current(conn)[1]
         windows = settings["renewal_windows_days"]
         due = RN.due(conn, f, windows)
@@ -433,7 +481,7 @@ def renewals(token: str, f: Filters) -> dict:
 def forecast_calls(token: str, f: Filters) -> dict:
     """The call sheet and this quarter's rollup (:func:`greendoor.analytics.renewals.
     forecast_calls`)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return RN.forecast_calls(conn, f, skill.Gates(Q.latest(conn)).uses("renewal"))
 
 
@@ -449,7 +497,7 @@ def call_accuracy(token: str, as_of) -> dict:
 def quarter_call_accuracy(token: str, quarter_from: dt.date) -> dict:
     """:func:`call_accuracy` computed at the first date of its quarter (the warm-up
     fills it through :func:`call_accuracy`)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return RN.call_accuracy(conn, quarter_from)
 
 
@@ -458,7 +506,7 @@ def team(token: str, f: Filters) -> dict:
     """The team view (:mod:`greendoor.analytics.team`): ``accounts`` (load per account),
     ``summary`` (per CSM) and ``suggestions`` (reassignments)."""
     cap = settings(token)[1]["capacity"]
-    with engine().connect() as conn:
+    with reading() as conn:
         load = TM.account_load(conn, f, cap)
         summary = TM.team(load, TM.open_work(conn, f), cap)
     return {"accounts": load, "summary": summary,
@@ -469,7 +517,7 @@ def team(token: str, f: Filters) -> dict:
 def automation_rules(token: str) -> pd.DataFrame:
     """The automation rules as a table: ``rule_id, name, conditions, action, period_days,
     enabled, version`` (conditions and action in words)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         rows = AUT.rules(conn)
     return pd.DataFrame([{
         "rule_id": r.rule_id, "name": r.name,
@@ -483,27 +531,27 @@ def automation_rules(token: str) -> pd.DataFrame:
 @loader(ttl=600)
 def experiments(token: str) -> pd.DataFrame:
     """:func:`greendoor.experiments.listing`."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return EXP.listing(conn)
 
 
 @loader(ttl=600, spinner="Measuring the experiment…")
 def experiment_results(token: str, experiment_id: str, as_of) -> dict:
     """:func:`greendoor.experiments.results` as known at ``as_of``."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return EXP.results(conn, experiment_id, as_of,
                            S.current(conn)[1]["experiments"]["bootstrap_resamples"])
 
 
 def experiment_plan(spec: dict, start) -> dict:
     """:func:`greendoor.experiments.plan` (not cached: on request)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return EXP.plan(conn, spec, S.current(conn)[1]["experiments"], start)
 
 
 def threshold_preview(current: dict, proposed: dict, segment: str, as_of) -> pd.DataFrame:
     """:func:`greendoor.analytics.alerts.threshold_preview` (not cached: run on request)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return IB.threshold_preview(conn, current, proposed, segment, as_of)
 
 
@@ -517,7 +565,7 @@ def _action_words(action: dict) -> str:
 
 def automation_rule(rule_id: str) -> dict:
     """One stored rule as the dict :func:`greendoor.automation.save` takes."""
-    with engine().connect() as conn:
+    with reading() as conn:
         r = next(x for x in AUT.rules(conn) if x.rule_id == rule_id)
     return {"rule_id": r.rule_id, "name": r.name, "conditions": list(r.conditions),
             "action": dict(r.action), "period_days": r.period_days, "enabled": r.enabled}
@@ -525,13 +573,13 @@ def automation_rule(rule_id: str) -> dict:
 
 def automation_preview(rule: dict, as_of) -> dict:
     """:func:`greendoor.automation.preview` (not cached: the rule is being edited)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return AUT.preview(conn, rule, as_of)
 
 
 @loader(ttl=3600, spinner="Reading the forecast…")
 def top_down(token: str, series: str, segment: str) -> dict:
-    with engine().connect() as conn:
+    with reading() as conn:
         cmp = RN.model_comparison(conn, series, segment)
         return {"series": RN.top_down(conn, series, segment), "comparison": cmp,
                 "verdict": RN.verdict(cmp) if len(cmp) else None}
@@ -539,7 +587,7 @@ def top_down(token: str, series: str, segment: str) -> dict:
 
 @loader(ttl=600, spinner="Reading surveys and advocacy…")
 def advocacy(token: str, f: Filters) -> dict:
-    with engine().connect() as conn:
+    with reading() as conn:
         acts = AD.activities(conn, f)
         adv = S.current(conn)[1]["advocacy"]
         return {"trend": AD.nps_trend(conn, f), "latest": AD.latest_nps_by_account(conn, f),
@@ -558,7 +606,7 @@ def mentions(token: str, f: Filters) -> dict:
     """Community and social mentions of the year before the as-of date
     (:mod:`greendoor.analytics.mentions`): the frame, its months, influencers and the
     share of voice over the last 90 days."""
-    with engine().connect() as conn:
+    with reading() as conn:
         settings = S.current(conn)[1]
         df = MN.mentions(conn, f, settings)
     recent = df[pd.to_datetime(df["occurred_at"]) >= pd.Timestamp(f.as_of - dt.timedelta(days=90))]
@@ -572,7 +620,7 @@ def mentions(token: str, f: Filters) -> dict:
 def clusters(token: str, f: Filters) -> dict:
     """Accounts (features, health, lifecycle), their behavioral clustering and the
     persona benchmarks; shared by the segmentation views and the persona migration."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return SG.personas(conn, f)
 
 
@@ -581,7 +629,7 @@ def segmentation(token: str, f: Filters, dims: tuple[str, ...]) -> dict:
     """:func:`clusters` plus the rule segments over ``dims`` and their benchmarks."""
     out = dict(clusters(token, f))
     acc = out["accounts"]
-    with engine().connect() as conn:
+    with reading() as conn:
         rule_now, out["rule_benchmarks"] = SG.rule_segments(conn, f, list(dims), acc)
     out["accounts"] = acc.assign(rule_segment=rule_now, persona=out["clustering"].labels)
     return out
@@ -589,19 +637,19 @@ def segmentation(token: str, f: Filters, dims: tuple[str, ...]) -> dict:
 
 @loader(ttl=3600, spinner="Following each signup cohort's ARR…")
 def revenue_cohorts(token: str, f: Filters) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return SG.revenue_cohorts(conn, f)
 
 
 @loader(ttl=3600, spinner="Computing how long customers stay…")
 def survival(token: str, f: Filters) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return SG.survival_curves(SG.account_lifetimes(conn, f))
 
 
 @loader(ttl=3600, spinner="Following accounts between groups…")
 def migration(token: str, f: Filters, before, kind: str) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         if kind == "band":
             return SG.band_migration(conn, f, before)
         c = clusters(token, f)
@@ -611,14 +659,14 @@ def migration(token: str, f: Filters, before, kind: str) -> pd.DataFrame:
 @loader(ttl=3600)
 def behavior_from_aggregates(token: str, f: Filters) -> pd.DataFrame:
     """Weekly active users from the usage aggregates (usage kept in the warehouse)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return BH.active_users_from_aggregates(conn, f)
 
 
 @loader(ttl=3600, spinner="Reading product usage…")
 def behavior(token: str, f: Filters) -> dict:
     b = settings(token)[1]["behavior"]
-    with engine().connect() as conn:
+    with reading() as conn:
         fresh = usage_rollups_fresh(conn)  # checked once for the three readers
         return {"active": BH.active_users(conn, f, rollup=fresh),
                 "features": BH.feature_adoption(conn, f, gap=b["adoption_gap"]),
@@ -629,33 +677,33 @@ def behavior(token: str, f: Filters) -> dict:
 
 @loader(ttl=3600)
 def feature_accounts(token: str, f: Filters, feature: str) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return BH.feature_accounts(conn, f, feature)
 
 
 @loader(ttl=3600)
 def cohort_accounts(token: str, f: Filters, cohort) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return BH.cohort_accounts(conn, f, cohort)
 
 
 @loader(ttl=60, spinner="Reading the audit log…")
 def audit(token: str, start, end, actors: tuple, actions: tuple, entity_id: str | None,
           principal: Principal) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return AU.entries(conn, start, end, list(actors), list(actions), entity_id,
                           principal=principal)
 
 
 @loader(ttl=60)
 def users(token: str, principal: Principal) -> pd.DataFrame:
-    with engine().connect() as conn:
+    with reading() as conn:
         return U.list_users(conn, principal)
 
 
 @loader(ttl=60)
 def audit_facets(token: str, principal: Principal) -> dict:
-    with engine().connect() as conn:
+    with reading() as conn:
         return AU.facets(conn, principal)
 
 
@@ -668,7 +716,7 @@ def report_file(kind: str, **args):
     make = {"weekly": reports.weekly_report, "qbr": reports.qbr_report}[kind]
 
     def build() -> bytes:
-        with engine().connect() as conn:
+        with reading() as conn:
             return make(conn, **args)
     return build
 
@@ -685,7 +733,7 @@ def reports_available() -> str | None:
 @loader(ttl=3600, spinner="Reading the success plans…")
 def onboarding(token: str, f: Filters) -> dict:
     """The Onboarding page (:func:`greendoor.analytics.onboarding.onboarding_book`)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return OBA.onboarding_book(conn, f, S.current(conn)[1])
 
 
@@ -693,7 +741,7 @@ def onboarding(token: str, f: Filters) -> dict:
 def plan_detail(token: str, plan_id: str, as_of: dt.date) -> dict:
     """One success plan at a date, and its value trajectory
     (:func:`greendoor.analytics.onboarding.plan_detail`, ``trajectory``)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         detail = OBA.plan_detail(conn, plan_id, as_of)
     if detail:
         detail["trajectory"] = OBA.trajectory(detail, as_of)
@@ -703,7 +751,7 @@ def plan_detail(token: str, plan_id: str, as_of: dt.date) -> dict:
 @loader(ttl=3600, spinner="Measuring realized value…")
 def value(token: str, f: Filters) -> dict:
     """The Value realization page (:func:`greendoor.analytics.onboarding.value_book`)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return OBA.value_book(conn, f, S.current(conn)[1])
 
 
@@ -711,19 +759,19 @@ def value(token: str, f: Filters) -> dict:
 def account_value(token: str, account_id: str, as_of: dt.date) -> dict | None:
     """Account 360's success plan and value line
     (:func:`greendoor.analytics.onboarding.account_value`)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return OBA.account_value(conn, account_id, as_of, S.current(conn)[1])
 
 
 @loader(ttl=3600)
 def open_deals(token: str, f: Filters) -> pd.DataFrame:
     """Open new-business and expansion deals of the filtered book (to close as won)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return OBA.open_deals(conn, f)
 
 
 def plan_file(plan_id: str, as_of: dt.date, fmt: str) -> bytes:
     """A success plan as HTML or PDF bytes, masked like the page
     (:func:`greendoor.reports.plan_report`)."""
-    with engine().connect() as conn:
+    with reading() as conn:
         return reports.plan_report(conn, plan_id, as_of, fmt, mask=masking())

@@ -67,43 +67,44 @@ from greendoor.store.engine import StoreBusy  # noqa: E402
 from greendoor.text import md  # noqa: E402
 
 warmup.run_started()  # the served app's warm-up gives way while visitors run (app/warmup.py)
-try:
-    user = auth.signed_in()  # None until someone signs in (modes password and oidc)
-    # Import, settings, users and the audit log are for admins; the library refuses
-    # them to anyone else too, this only keeps the menu honest.
-    # Signed out, every page is declared (hidden) so that a deep link to any page,
-    # an admin page included, opens once signed in; the page itself checks the role.
-    pages = PAGES if user is None or user.can("admin") else {
-        k: v for k, v in PAGES.items() if k != "Admin"}
-    # Navigation is declared before the sign-in screen so that a deep link
-    # (/account?account=...) still opens its page once signed in.
-    nav = st.navigation(pages, position="sidebar" if user else "hidden", expanded=True)
-    if user is None:
-        auth.sign_in_screen()
-        st.stop()
-    auth.sidebar(user)
-    st.session_state["filters"] = shell.sidebar_filters()
-    shell.presentation_toggle()
-    nav.run()
-    if st.session_state["filters"] is not None:  # one provenance footer for every page
-        st.divider()
-        shell.provenance(data.data_token(), st.session_state["filters"],
-                         forecast=nav.url_path in FORECAST_PAGES)
-except AccessDenied as exc:  # e.g. a csm editing ?account= or ?owner= in the URL
-    st.error(f"Not allowed: {md(exc)}.", icon=":material/block:")
-except StoreBusy as exc:  # another process held the embedded store for the whole timeout
-    st.warning(f"The store is busy: {md(exc)}. Nothing was lost; reload the page in a moment.",
-               icon=":material/hourglass_top:")
-except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # store unreachable
-    shown = sa.make_url(config.db_url()).render_as_string(hide_password=True)
-    st.error(f"Greendoor cannot reach its store at `{shown}`.", icon=":material/cloud_off:")
-    st.markdown(
-        f"**Why:** {md(str(getattr(exc, 'orig', exc)).splitlines()[0], 300)}\n\n"
-        "**What still works:** nothing on these pages needs anything but the store, and "
-        "nothing was written. Every action you confirm is one transaction, so none is "
-        "half-done.\n\n"
-        "**What to do:** check that the database server is running and that "
-        "`GREENDOOR_DB_URL` is right, then reload the page. The command line says the same: "
-        "`greendoor info`.")
-finally:
-    warmup.run_ended()
+with data.script_run():  # one store connection for the loaders of this run
+    try:
+        user = auth.signed_in()  # None until someone signs in (modes password and oidc)
+        # Import, settings, users and the audit log are for admins; the library refuses
+        # them to anyone else too, this only keeps the menu honest.
+        # Signed out, every page is declared (hidden) so that a deep link to any page,
+        # an admin page included, opens once signed in; the page itself checks the role.
+        pages = PAGES if user is None or user.can("admin") else {
+            k: v for k, v in PAGES.items() if k != "Admin"}
+        # Navigation is declared before the sign-in screen so that a deep link
+        # (/account?account=...) still opens its page once signed in.
+        nav = st.navigation(pages, position="sidebar" if user else "hidden", expanded=True)
+        if user is None:
+            auth.sign_in_screen()
+            st.stop()
+        auth.sidebar(user)
+        st.session_state["filters"] = shell.sidebar_filters()
+        shell.presentation_toggle()
+        nav.run()
+        if st.session_state["filters"] is not None:  # one provenance footer for every page
+            st.divider()
+            shell.provenance(data.data_token(), st.session_state["filters"],
+                             forecast=nav.url_path in FORECAST_PAGES)
+    except AccessDenied as exc:  # e.g. a csm editing ?account= or ?owner= in the URL
+        st.error(f"Not allowed: {md(exc)}.", icon=":material/block:")
+    except StoreBusy as exc:  # another process held the embedded store for the whole timeout
+        st.warning(f"The store is busy: {md(exc)}. Nothing was lost; reload the page in a moment.",
+                   icon=":material/hourglass_top:")
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # store unreachable
+        shown = sa.make_url(config.db_url()).render_as_string(hide_password=True)
+        st.error(f"Greendoor cannot reach its store at `{shown}`.", icon=":material/cloud_off:")
+        st.markdown(
+            f"**Why:** {md(str(getattr(exc, 'orig', exc)).splitlines()[0], 300)}\n\n"
+            "**What still works:** nothing on these pages needs anything but the store, and "
+            "nothing was written. Every action you confirm is one transaction, so none is "
+            "half-done.\n\n"
+            "**What to do:** check that the database server is running and that "
+            "`GREENDOOR_DB_URL` is right, then reload the page. The command line says the same: "
+            "`greendoor info`.")
+    finally:
+        warmup.run_ended()
