@@ -13,8 +13,15 @@ For each page, three server starts on the store, each measured in headless Chrom
   (``/greendoor/warm-up``) says the warm-up is done (how long that took is recorded);
   then in that server the same page is opened with ``?as_of=`` a week earlier (**new
   date**: the loaders' caches miss, the server is warm), again at that date (**warm**: a
-  reload), and rerun in the app (**in-app**: the "R" key, as a widget change does,
-  timed until no element is stale).
+  reload), rerun in the app (**in-app**: the "R" key, as a widget change does,
+  timed until no element is stale), and a date two weeks before the as-of date picked
+  in the sidebar's calendar (**date picked**: how a user changes the date; the caches
+  miss, the session and the browser's scripts stay).
+
+First, unless ``--no-peer``, the same views of **the peer** (``bench/peer_app.py``: a
+plain Streamlit portfolio page on the same store, one cached query, two Plotly charts
+and the account table), served the same way: the floor that the browser, Streamlit and
+this machine put under any page, side by side with Greendoor's in one run.
 
 A visit is timed from the navigation to the end of the page's script run: the moment the
 app shows something in its main area and neither the "running" indicator nor a skeleton
@@ -67,6 +74,27 @@ def visit(page, url: str, timeout_s: float = 300.0) -> dict:
             "exceptions": errors}
 
 
+#: What marks a script run in progress in the browser: a stale element, a skeleton or a
+#: spinner.
+RUNNING = ('[data-stale="true"], [data-testid="stSkeleton"], '
+           '[data-testid="stSpinner"]')
+
+
+def _until_run_ends(page, t0: float, timeout_s: float) -> dict:
+    """Wait for the script run that an action at ``t0`` (``time.perf_counter()``) started:
+    for it to show (3 s at most) and then for no element to be stale and no skeleton or
+    spinner to remain. Returns the view's record (no bytes: the same session)."""
+    running = page.locator(RUNNING)
+    while not running.count() and time.perf_counter() - t0 < 3:
+        time.sleep(0.02)
+    while running.count():
+        if time.perf_counter() - t0 > timeout_s:
+            raise TimeoutError("the rerun did not finish")
+        time.sleep(0.02)
+    return {"seconds": round(time.perf_counter() - t0, 3), "ws_kb": None, "exceptions":
+            page.locator('[data-testid="stException"]').count()}
+
+
 def rerun(page, timeout_s: float = 300.0) -> dict:
     """A rerun inside the app, as a widget change or the "R" key makes it (no reload:
     the browser keeps its session and scripts): timed from the key press to the moment
@@ -74,16 +102,27 @@ def rerun(page, timeout_s: float = 300.0) -> dict:
     page.mouse.click(960, 1070)  # focus the page without hitting a widget
     t0 = time.perf_counter()
     page.keyboard.press("r")
-    stale = page.locator('[data-stale="true"], [data-testid="stSkeleton"], '
-                         '[data-testid="stSpinner"]')
-    while not stale.count() and time.perf_counter() - t0 < 3:
-        time.sleep(0.02)
-    while stale.count():
-        if time.perf_counter() - t0 > timeout_s:
-            raise TimeoutError("the rerun did not finish")
-        time.sleep(0.02)
-    return {"seconds": round(time.perf_counter() - t0, 3), "ws_kb": None, "exceptions":
-            page.locator('[data-testid="stException"]').count()}
+    return _until_run_ends(page, t0, timeout_s)
+
+
+def pick_date(page, day: dt.date, timeout_s: float = 300.0) -> dict:
+    """A new as-of date picked as a user picks it: the sidebar's as-of calendar opened and
+    ``day`` clicked (earlier months reached with the calendar's previous-month arrow).
+    Timed from the click on the day, like :func:`rerun`: the app's session and scripts
+    stay, only the page's script runs again at the new date."""
+    page.locator('[data-testid="stSidebar"] [data-testid="stDateInputCalendarButton"]') \
+        .first.click()
+    calendar = page.locator('[data-testid="stDateInputCalendar"]')
+    cell = calendar.locator(f'[aria-label*="{day:%B} {day.day}, {day.year}"]').first
+    for _ in range(3):
+        try:
+            cell.wait_for(state="visible", timeout=1500)
+            break
+        except Exception:  # noqa: BLE001 - not in the month shown: one month back
+            calendar.get_by_role("button", name="Previous month").click()
+    t0 = time.perf_counter()
+    cell.click()
+    return _until_run_ends(page, t0, timeout_s)
 
 
 def main(argv=None) -> int:
@@ -95,6 +134,8 @@ def main(argv=None) -> int:
     p.add_argument("--pages", help="comma-separated url paths (\"\" is Portfolio health); "
                    "default: every page")
     p.add_argument("--out", type=Path)
+    p.add_argument("--no-peer", action="store_true",
+                   help="skip the plain-Streamlit peer (bench/peer_app.py)")
     a = p.parse_args(argv)
     pages = PAGES if a.pages is None else {k: PAGES[k] for k in a.pages.split(",")}
     from playwright.sync_api import sync_playwright
@@ -104,10 +145,24 @@ def main(argv=None) -> int:
 
     url = f"duckdb:///{a.store}"
     earlier = a.as_of - dt.timedelta(days=7)
+    picked = a.as_of - dt.timedelta(days=14)
     out: dict = {"store": str(a.store), "as_of": str(a.as_of), "new_date": str(earlier),
-                 "load_before": os.getloadavg()[0], "pages": {}}
+                 "picked_date": str(picked), "load_before": os.getloadavg()[0], "pages": {}}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        if not a.no_peer:
+            with serve(url, timeout_s=90, script="bench/peer_app.py") as base:
+                ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+                page = ctx.new_page()
+                peer = {"cold": visit(page, f"{base}/?as_of={a.as_of}"),
+                        "new_date": visit(page, f"{base}/?as_of={earlier}"),
+                        "warm": visit(page, f"{base}/?as_of={earlier}"),
+                        "warm_in_app": rerun(page),
+                        "new_date_in_app": pick_date(page, picked)}
+                ctx.close()
+            out["peer"] = peer
+            print("peer (bench/peer_app.py): " + "  ".join(
+                f"{k} {v['seconds']:.2f} s" for k, v in peer.items()), flush=True)
         for path, title in pages.items():
             extra = f"account={a.account}&" if path == "account" else ""
             at, before = (f"{path}?{extra}as_of={d}" for d in (a.as_of, earlier))
@@ -127,17 +182,20 @@ def main(argv=None) -> int:
                 row["new_date"] = visit(page, f"{base}/{before}")
                 row["warm"] = visit(page, f"{base}/{before}")
                 row["warm_in_app"] = rerun(page)
+                row["new_date_in_app"] = pick_date(page, picked)
                 ctx.close()
             out["pages"][title] = row
             print(f"{title:20} cold plain {row['cold_plain']['seconds']:6.2f} s  at start "
                   f"{row['cold']['seconds']:6.2f} s  warmed {row['cold_ready']['seconds']:6.2f} s "
                   f"(warm-up {row['warm_up']['waited_s']:.1f} s)  new date "
                   f"{row['new_date']['seconds']:6.2f} s  reload {row['warm']['seconds']:6.2f} s  "
-                  f"in-app {row['warm_in_app']['seconds']:5.2f} s  "
+                  f"in-app {row['warm_in_app']['seconds']:5.2f} s  date picked "
+                  f"{row['new_date_in_app']['seconds']:5.2f} s  "
                   f"({row['warm']['ws_kb']:,.0f} KB a view)", flush=True)
         browser.close()
     rows = out["pages"].values()
-    views = ("cold_plain", "cold", "cold_ready", "new_date", "warm", "warm_in_app")
+    views = ("cold_plain", "cold", "cold_ready", "new_date", "warm", "warm_in_app",
+             "new_date_in_app")
     out["slowest"] = {k: max(r[k]["seconds"] for r in rows) for k in views}
     out["median"] = {k: statistics.median(r[k]["seconds"] for r in rows) for k in views}
     out["exceptions"] = sum(r[k]["exceptions"] for r in rows for k in views)
