@@ -110,6 +110,8 @@ def pick_date(page, day: dt.date, timeout_s: float = 300.0) -> dict:
     ``day`` clicked (earlier months reached with the calendar's previous-month arrow).
     Timed from the click on the day, like :func:`rerun`: the app's session and scripts
     stay, only the page's script runs again at the new date."""
+    from playwright.sync_api import TimeoutError as NotShown
+
     page.locator('[data-testid="stSidebar"] [data-testid="stDateInputCalendarButton"]') \
         .first.click()
     calendar = page.locator('[data-testid="stDateInputCalendar"]')
@@ -118,7 +120,7 @@ def pick_date(page, day: dt.date, timeout_s: float = 300.0) -> dict:
         try:
             cell.wait_for(state="visible", timeout=1500)
             break
-        except Exception:  # noqa: BLE001 - not in the month shown: one month back
+        except NotShown:  # not in the month shown: one month back
             calendar.get_by_role("button", name="Previous month").click()
     t0 = time.perf_counter()
     cell.click()
