@@ -62,7 +62,8 @@ def load(conn: Connection, account_id: str, as_of: dt.date,
     Nothing after the date shows: scores and alerts from the latest scoring on or before
     it, events and actions dated before it, contracts as they stood (one ending later is
     still active), opportunities with the stage known then
-    (:func:`greendoor.state.opportunities_as_of`), contacts in their role then.
+    (:func:`greendoor.state.opportunities_as_of`), contacts in their role then, the
+    segment as known then (:func:`greendoor.state.segment_at_query`).
 
     With a ``principal`` (the signed-in user): raises
     :class:`~greendoor.access.AccessDenied` when the account is outside their scope
@@ -86,6 +87,8 @@ def load(conn: Connection, account_id: str, as_of: dt.date,
     details = json.loads(snap["details_json"]) if snap and snap["details_json"] else {}
     contacts = contacts_as_of(conn, aid, as_of)
     acc = dict(acc)
+    acc["segment"] = conn.execute(state.segment_at_query(as_of)
+                                  .where(schema.accounts.c.account_id == aid)).scalar()
     if principal is not None and principal.masks_pii:
         acc["name"] = access.pseudonym(conn, aid)
         contacts = access.mask_contacts(contacts)

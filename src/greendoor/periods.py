@@ -14,6 +14,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor.config import SEGMENT_ARR_THRESHOLDS
 from greendoor.store import meta, schema, usage_features
 
 
@@ -57,14 +58,20 @@ def is_present(conn: Connection, as_of: dt.date) -> bool:
 
 
 def filter_options(conn: Connection) -> dict[str, list[str]]:
-    """Distinct segments and CSM owners for the sidebar filters."""
+    """Distinct segments and CSM owners for the sidebar filters: the segments the source
+    gave, and every ARR segment when any account's segment is derived from its ARR
+    (it may have held any of them at a past date)."""
     a = schema.accounts
-    segs = [r[0] for r in conn.execute(
-        sa.select(a.c.segment).where(a.c.segment.is_not(None)).distinct().order_by(a.c.segment))]
+    derived = sa.or_(a.c.segment.is_(None),
+                     sa.func.coalesce(a.c.segment_source, "") == "derived")
+    segs = {r[0] for r in conn.execute(
+        sa.select(a.c.segment).where(a.c.segment.is_not(None), ~derived).distinct())}
+    if conn.execute(sa.select(sa.literal(1)).where(derived).limit(1)).first():
+        segs |= {"smb", *SEGMENT_ARR_THRESHOLDS}
     owners = [r[0] for r in conn.execute(
         sa.select(a.c.csm_owner).where(a.c.csm_owner.is_not(None)).distinct()
         .order_by(a.c.csm_owner))]
-    return {"segments": segs, "owners": owners}
+    return {"segments": sorted(segs), "owners": owners}
 
 
 def data_start(conn: Connection) -> dt.date | None:

@@ -8,9 +8,11 @@ segment, every churner "renews" on its churn date. Every feature, score, label a
 forecast therefore reads these attributes through this module, which takes each as it
 was known on the as-of date ``d``:
 
-* **Segment** (:func:`segment_as_of`): as the source gave it; when Greendoor derived it
-  (``accounts.segment_source = 'derived'``), from the ARR in force at ``d`` (SPEC.md
-  thresholds, :func:`greendoor.config.segment_from_arr`).
+* **Segment** (:func:`segment_as_of`, :func:`segment_at_query`): as the source gave it;
+  when Greendoor derived it (``accounts.segment_source = 'derived'``), from the ARR in
+  force at ``d`` (SPEC.md thresholds, :func:`greendoor.config.segment_from_arr`), or the
+  last contract's before ``d`` for an account without ARR then. Pages filter and label
+  accounts by this segment, never ``accounts.segment`` (the latest contract's).
 * **Next renewal** (:func:`next_renewals`): from the contract in force at ``d``: the
   first ``start_date + k x term_months`` on or after ``d`` (k >= 1). A stored
   ``renewal_date`` is used only when the term is unknown; ``basis`` says which.
@@ -66,6 +68,54 @@ def segment_as_of(accounts: sa.Table, arr_now: sa.ColumnElement) -> sa.ColumnEle
     segment, or (derived segments) the segment of that ARR."""
     derived = sa.or_(accounts.c.segment.is_(None), accounts.c.segment_source == "derived")
     return sa.case((derived, segment_of_arr(arr_now)), else_=accounts.c.segment)
+
+
+def segment_at_query(d: dt.date) -> sa.Select:
+    """SQL ``SELECT account_id, segment``: every account's segment as known at ``d``.
+
+    A segment the source gave is taken as given. A derived one (``segment_source =
+    'derived'`` or no segment) is the segment of the account's ARR in force at ``d``
+    (:func:`segment_of_arr`); an account with no ARR then (churned, or between
+    contracts) keeps the segment of its last contract started before ``d``, the
+    import's rule for churned accounts (:func:`greendoor.ingest._derive_segments`);
+    NULL before its first contract. Same ARR convention as
+    :func:`greendoor.metrics.sql.arr_as_of_query` (``start_date < d``, ``end_date`` empty
+    or ``>= d``)."""
+    s, a = schema.subscriptions, schema.accounts
+    now = (sa.select(s.c.account_id, sa.func.sum(s.c.arr).label("arr"))
+           .where(s.c.start_date < d, sa.or_(s.c.end_date.is_(None), s.c.end_date >= d))
+           .group_by(s.c.account_id).subquery("seg_now"))
+    first = (sa.select(s.c.account_id, sa.func.max(s.c.start_date).label("last_start"))
+             .where(s.c.start_date < d).group_by(s.c.account_id).subquery("seg_last_start"))
+    last = (sa.select(s.c.account_id, sa.func.sum(s.c.arr).label("arr"))
+            .select_from(s.join(first, sa.and_(first.c.account_id == s.c.account_id,
+                                               first.c.last_start == s.c.start_date)))
+            .group_by(s.c.account_id).subquery("seg_last"))
+    arr = sa.case((now.c.arr > 0, now.c.arr), else_=last.c.arr)
+    return (sa.select(a.c.account_id, segment_as_of(a, arr).label("segment"))
+            .select_from(a.outerjoin(now, now.c.account_id == a.c.account_id)
+                         .outerjoin(last, last.c.account_id == a.c.account_id)))
+
+
+def segments_at(conn: Connection, d: dt.date) -> pd.Series:
+    """Every account's segment as known at ``d`` (:func:`segment_at_query`): a Series of
+    segment names (None when unknown) indexed by ``account_id``."""
+    seg = pd.read_sql(segment_at_query(d), conn).set_index("account_id")["segment"]
+    return seg.astype(object).where(seg.notna(), None)
+
+
+def with_segment_at(conn: Connection, frame: pd.DataFrame, d: dt.date) -> pd.DataFrame:
+    """``frame`` (with an ``account_id`` column) with a ``segment`` column: each account's
+    segment as known at ``d`` (:func:`segments_at`), in place of the frame's own, else
+    after ``name``, else last. A copy."""
+    seg = frame["account_id"].map(segments_at(conn, d)).astype(object)
+    out = frame.copy()
+    if "segment" in out:
+        out["segment"] = seg
+    else:
+        out.insert(out.columns.get_loc("name") + 1 if "name" in out else len(out.columns),
+                   "segment", seg)
+    return out
 
 
 def export_date(conn: Connection) -> dt.date | None:

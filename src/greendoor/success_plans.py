@@ -177,7 +177,8 @@ def draft(conn: Connection, opportunity: dict, d: dt.date, feature: str | None =
     seg_row = conn.execute(sa.select(now).where(now.c.account_id == acc["account_id"])) \
         .mappings().first()
     arr = float(seg_row["arr"]) if seg_row else float(opportunity.get("amount") or 0)
-    segment = acc["segment"] if acc["segment"] in TEMPLATES else segment_from_arr(arr)
+    given = acc["segment"] in TEMPLATES and acc.get("segment_source") != "derived"
+    segment = acc["segment"] if given else segment_from_arr(arr)  # derived: the ARR at d
     tpl = TEMPLATES.get(segment, TEMPLATES["mid_market"])
     plan_id = new_id()
     c = schema.contacts

@@ -5,10 +5,12 @@ was not yet known at D.
 dated on or after D; values written later on rows that already existed (a ticket closed,
 an invoice paid, a subscription ended, a contact who left, an opportunity won or lost,
 its later stage and forecast category) reset to what was known; renewal dates that a
-later export overwrote removed (the contract's term is what was known); the export date
-set to D. Features, health scores, churn, expansion and renewal predictions (the same
-fitted models), drivers and the bottom-up renewal forecast as of D must then be the
-same on the copy as on the full store. The older leakage test in ``test_features.py``
+later export overwrote removed (the contract's term is what was known); segments the
+import derived from ARR derived again from the contracts known at D (an import at D would
+have stored those); the export date set to D. Features, health scores, churn, expansion
+and renewal predictions (the same fitted models), drivers, the bottom-up renewal
+forecast, and the segment every page files an account under (its filter, its columns,
+ARR by segment) as of D must then be the same on the copy as on the full store. The older leakage test in ``test_features.py``
 only appends rows after D, so it cannot see leaks through columns whose values were
 written later on rows that existed at D; this one can.
 """
@@ -23,7 +25,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from greendoor import state
+from greendoor import periods, state
+from greendoor.analytics import portfolio_health
+from greendoor.config import segment_from_arr
 from greendoor.demo import DemoParams, load_demo
 from greendoor.forecast import renewals as FR
 from greendoor.scoring import run as SR
@@ -93,6 +97,18 @@ def known_at(source_url: str, path, d: dt.date):
         c.execute(t.invoices.delete().where(t.invoices.c.issued_at >= d))
         c.execute(t.invoices.update().where(t.invoices.c.paid_at >= d).values(paid_at=None))
         c.execute(t.accounts.delete().where(t.accounts.c.signup_date >= d))
+        # an import at d derived segments from the contracts known then (its rule: the
+        # latest contract's ARR, greendoor.ingest._derive_segments)
+        a = t.accounts
+        subs = pd.read_sql(sa.select(s.c.account_id, s.c.start_date, s.c.arr), c)
+        last = (subs.sort_values("start_date").drop_duplicates("account_id", keep="last")
+                .set_index("account_id")["arr"])
+        rows = [{"aid": aid, "seg": segment_from_arr(arr) if arr and arr > 0 else None}
+                for aid, arr in last.items()]
+        if rows:
+            c.execute(a.update().where(a.c.account_id == sa.bindparam("aid"),
+                                       a.c.segment_source == "derived")
+                      .values(segment=sa.bindparam("seg")), rows)
         for derived in (t.score_snapshots, t.alerts, t.model_runs):
             c.execute(derived.delete())
         meta.set_many(c, {"as_of": d.isoformat()})  # the export date is d
@@ -126,7 +142,10 @@ def as_of_d(engine, d: dt.date, models: dict, gates: skill.Gates) -> dict:
                                                                        ignore_index=True)
         opps = state.opportunities_as_of(conn, d).sort_values("opportunity_id",
                                                               ignore_index=True)
-    return {"features": cache.features[d], "health": health_panel(cache.features[d], settings)[0],
+        segments = state.segments_at(conn, d).sort_index()
+        by_segment = portfolio_health.by_segment(conn, periods.Filters(as_of=d)).sort_values(
+            "segment", ignore_index=True)
+    return {"segments": segments, "by_segment": by_segment, "features": cache.features[d], "health": health_panel(cache.features[d], settings)[0],
             "scores": out.drop(columns=["details_json"]), "categories": cat,
             "drivers": drivers, "due": due, "opportunities": opps}
 
@@ -163,6 +182,11 @@ def assert_same(full: dict, cut: dict, where: str) -> None:
     cols = ["opportunity_id", "status", "stage", "forecast_category", "probability", "known"]
     pd.testing.assert_frame_equal(full["opportunities"][cols], cut["opportunities"][cols],
                                   obj=f"{where}: opportunities")
+    # the accounts known at D: a later signup has no segment at D on the full store
+    seg = full["segments"][full["segments"].index.isin(cut["segments"].index)]
+    pd.testing.assert_series_equal(seg, cut["segments"], obj=f"{where}: segments")
+    pd.testing.assert_frame_equal(full["by_segment"], cut["by_segment"],
+                                  obj=f"{where}: ARR by segment")
 
 
 DEMO_DATES = [AS_OF - dt.timedelta(days=n) for n in (150, 75, 20)]
@@ -263,3 +287,22 @@ def test_a_segment_less_reimport_scores_like_the_demo(leak_demo, tmp_path):
             assert abs(a[kind]["test"]["auc"] - b[kind]["test"]["auc"]) <= 0.02, (
                 kind, a[kind]["test"]["auc"], b[kind]["test"]["auc"])
     assert abs(a["health"]["auc_low_health"] - b["health"]["auc_low_health"]) <= 0.01
+
+
+def test_the_harness_catches_a_page_filing_accounts_under_todays_segment(
+        ravenstack_store, tmp_path, monkeypatch):
+    """RavenStack gives no segments: the import derives them from the latest contract.
+    Filing accounts under that stored segment at a past date (what every page's segment
+    filter and column did before) breaks the comparison; the segment as known then does
+    not (:func:`test_ravenstack_as_of_past_dates_uses_only_what_was_known`)."""
+    url, eng = ravenstack_store
+    d = _ravenstack_dates(eng)[0]
+    a = schema.accounts
+    monkeypatch.setattr(state, "segment_at_query",
+                        lambda when: sa.select(a.c.account_id, a.c.segment))
+    full = as_of_d(eng, d, {}, all_models_gates())
+    cut_eng = known_at(url, tmp_path / "known.duckdb", d)
+    cut = as_of_d(cut_eng, d, {}, all_models_gates())
+    cut_eng.dispose()
+    with pytest.raises(AssertionError, match="segments"):
+        assert_same(full, cut, "RavenStack, stored segments")

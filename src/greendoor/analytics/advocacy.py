@@ -16,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from greendoor import periods
+from greendoor import periods, state
 from greendoor.analytics.portfolio_health import scores
 from greendoor.metrics import core
 from greendoor.metrics import sql as msql
@@ -65,14 +65,14 @@ def latest_nps_by_account(conn: Connection, f: Filters, days: int = 365) -> pd.D
                      r.c.responded_at < dt.datetime.combine(f.as_of, dt.time()),
                      r.c.responded_at >= dt.datetime.combine(
                          f.as_of - dt.timedelta(days=days), dt.time())).subquery("rk"))
-    q = (sa.select(ranked.c.account_id, a.c.name, a.c.segment, a.c.csm_owner, ranked.c.score,
+    q = (sa.select(ranked.c.account_id, a.c.name, a.c.csm_owner, ranked.c.score,
                    ranked.c.responded_at)
          .select_from(ranked.join(a, a.c.account_id == ranked.c.account_id))
          .where(ranked.c.rn == 1))
-    flt = msql.account_filter(ranked.c.account_id, f.segment, f.owner)
+    flt = msql.account_filter(ranked.c.account_id, f.segment, f.owner, f.as_of)
     if flt is not None:
         q = q.where(flt)
-    df = pd.read_sql(q, conn)
+    df = state.with_segment_at(conn, pd.read_sql(q, conn), f.as_of)
     df["category"] = pd.cut(df["score"], [-1, 6, 8, 10],
                             labels=["detractor", "passive", "promoter"]).astype(str)
     return df
@@ -102,14 +102,14 @@ def activities(conn: Connection, f: Filters, days: int = 365) -> pd.DataFrame:
     account_id, name, segment, csm_owner, type, status, occurred_at, value`` (USD,
     e.g. a referral's pipeline)."""
     v, a = schema.advocacy_activities, schema.accounts
-    q = (sa.select(v.c.activity_id, v.c.account_id, a.c.name, a.c.segment, a.c.csm_owner,
+    q = (sa.select(v.c.activity_id, v.c.account_id, a.c.name, a.c.csm_owner,
                    v.c.type, v.c.status, v.c.occurred_at, v.c.value)
          .select_from(v.join(a, a.c.account_id == v.c.account_id))
          .where(v.c.occurred_at < f.as_of, v.c.occurred_at >= f.as_of - dt.timedelta(days=days)))
-    flt = msql.account_filter(v.c.account_id, f.segment, f.owner)
+    flt = msql.account_filter(v.c.account_id, f.segment, f.owner, f.as_of)
     if flt is not None:
         q = q.where(flt)
-    return pd.read_sql(q, conn)
+    return state.with_segment_at(conn, pd.read_sql(q, conn), f.as_of)
 
 
 def pipeline(acts: pd.DataFrame) -> pd.DataFrame:
@@ -256,7 +256,7 @@ def roi(conn: Connection, f: Filters, influence_days: int, days: int = 365) -> d
     v, o = schema.advocacy_activities, schema.opportunities
     q = sa.select(v.c.account_id, v.c.type, v.c.status, v.c.occurred_at, v.c.value).where(
         v.c.occurred_at >= start, v.c.occurred_at < f.as_of)
-    flt = msql.account_filter(v.c.account_id, f.segment, f.owner)
+    flt = msql.account_filter(v.c.account_id, f.segment, f.owner, f.as_of)
     acts = pd.read_sql(q.where(flt) if flt is not None else q, conn)
     ref = acts[acts["type"] == "referral"]
     done = ref[ref["status"] == "completed"]
@@ -355,7 +355,7 @@ def assets(conn: Connection, f: Filters) -> pd.DataFrame:
     q = (sa.select(v.c.activity_id, v.c.account_id, a.c.name, v.c.type, v.c.occurred_at)
          .select_from(v.join(a, a.c.account_id == v.c.account_id))
          .where(v.c.type.in_(ASSET_TYPES), v.c.status == "completed", v.c.occurred_at < f.as_of))
-    flt = msql.account_filter(v.c.account_id, f.segment, f.owner)
+    flt = msql.account_filter(v.c.account_id, f.segment, f.owner, f.as_of)
     df = pd.read_sql((q.where(flt) if flt is not None else q)
                      .order_by(v.c.occurred_at.desc(), v.c.activity_id), conn)
     # at the data's latest date, uses recorded in the app since then count: the present

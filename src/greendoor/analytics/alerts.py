@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor import state
 from greendoor.analytics.portfolio_health import alerts_at, scores, snapshot_date
 from greendoor.labels import human
 from greendoor.periods import Filters
@@ -153,20 +154,28 @@ def rule_quality(conn: Connection, f: Filters, horizon_days: int = 90, every_wee
     dates = [r[0] for r in conn.execute(sa.select(ss.c.as_of).distinct().where(
         ss.c.as_of <= last).order_by(ss.c.as_of.desc()))]
     dates = dates[::every_weeks][:max_dates]
-    conds = [c for c in (a.c.segment == f.segment if f.segment else None,
-                         a.c.csm_owner == f.owner if f.owner else None) if c is not None]
-    scope = set(pd.read_sql(sa.select(a.c.account_id).where(*conds), conn)["account_id"])
+    owned = a.c.csm_owner == f.owner if f.owner else sa.true()
+    owners = set(pd.read_sql(sa.select(a.c.account_id).where(owned), conn)["account_id"])
+
+    def scope(d: dt.date) -> set:
+        """The accounts within the filters at ``d`` (their segment then)."""
+        if not f.segment:
+            return owners
+        seg = state.segments_at(conn, d)
+        return owners & set(seg.index[seg == f.segment])
+
     hits: dict[tuple[str, str], list[float]] = {}
     leads: dict[str, list[int]] = {}
     bases: dict[str, list[float]] = {"churn": [], "expansion": []}
     churns = _churn_dates(conn)
     for d in dates:
+        in_scope = scope(d)
         raised = _raised(conn, d)
-        raised = raised[raised["account_id"].isin(scope)]
+        raised = raised[raised["account_id"].isin(in_scope)]
         labels = {"churn": churn_labels(conn, d, horizon_days),
                   "expansion": expansion_labels(conn, d, horizon_days)}
         for outcome, y in labels.items():
-            bases[outcome] += y[y.index.isin(scope)].tolist()
+            bases[outcome] += y[y.index.isin(in_scope)].tolist()
         for rule, g in raised.groupby("rule"):
             outcome = "expansion" if rule in EXPANSION_RULES else "churn"
             y = labels[outcome].reindex(g["account_id"]).dropna()
@@ -174,9 +183,10 @@ def rule_quality(conn: Connection, f: Filters, horizon_days: int = 90, every_wee
             if outcome == "churn":
                 leads.setdefault(rule, []).extend(_leads(churns, y[y == 1].index, d,
                                                          horizon_days))
+    live = scope(f.as_of)
     fb = pd.read_sql(sa.select(al.c.rule, al.c.status, sa.func.count().label("n"))
                      .where(al.c.status.in_(["resolved", "false_positive"]),
-                            al.c.account_id.in_(scope) if conds else sa.true())
+                            al.c.account_id.in_(live) if (f.segment or f.owner) else sa.true())
                      .group_by(al.c.rule, al.c.status), conn)
     fb = fb.pivot_table(index="rule", columns="status", values="n", aggfunc="sum",
                         fill_value=0) if len(fb) else pd.DataFrame()

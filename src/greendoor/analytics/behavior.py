@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor import state
 from greendoor.config import DEFAULT_SETTINGS
 from greendoor.metrics import sql as msql
 from greendoor.periods import Filters
@@ -33,7 +34,7 @@ ANOMALY_DROP = DEFAULT_SETTINGS["behavior"]["anomaly_drop"]
 
 def _conds(u, f: Filters, start: dt.date, end: dt.date) -> list:
     conds = [u.c.date >= start, u.c.date < end, u.c.events > 0]
-    flt = msql.account_filter(u.c.account_id, f.segment, f.owner)
+    flt = msql.account_filter(u.c.account_id, f.segment, f.owner, f.as_of)
     if flt is not None:
         conds.append(flt)
     return conds
@@ -106,7 +107,7 @@ def active_users_from_aggregates(conn: Connection, f: Filters, weeks: int = 26) 
     anchor = anchor.date() if isinstance(anchor, dt.datetime) else anchor
     ends = [anchor - dt.timedelta(days=7 * k) for k in range(weeks - 1, -1, -1)]
     conds = [t.c.as_of.in_(ends)]
-    flt = msql.account_filter(t.c.account_id, f.segment, f.owner)
+    flt = msql.account_filter(t.c.account_id, f.segment, f.owner, f.as_of)
     if flt is not None:
         conds.append(flt)
     df = pd.read_sql(sa.select(t.c.as_of.label("week_end"),
@@ -132,7 +133,7 @@ def feature_adoption(conn: Connection, f: Filters, days: int = 30,
     ``days`` days), and ``error_rate_prior`` (the ``days`` before that)."""
     u = schema.usage
     start, prior = f.as_of - dt.timedelta(days=days), f.as_of - dt.timedelta(days=2 * days)
-    flt = msql.account_filter(u.c.account_id, f.segment, f.owner)
+    flt = msql.account_filter(u.c.account_id, f.segment, f.owner, f.as_of)
     base = [u.c.date < f.as_of, u.c.events > 0, u.c.feature.is_not(None)]
     if flt is not None:
         base.append(flt)
@@ -188,10 +189,9 @@ def cohort_retention(conn: Connection, f: Filters, months: int = 24,
     since = (f.as_of.replace(day=1) - pd.DateOffset(months=months - 1)).date()
     acc = sa.select(a.c.account_id, a.c.signup_date).where(
         a.c.signup_date >= since, a.c.signup_date < f.as_of)
-    if f.segment:
-        acc = acc.where(a.c.segment == f.segment)
-    if f.owner:
-        acc = acc.where(a.c.csm_owner == f.owner)
+    flt = msql.account_filter(a.c.account_id, f.segment, f.owner, f.as_of)
+    if flt is not None:
+        acc = acc.where(flt)
     accounts = pd.read_sql(acc, conn)
     if accounts.empty:
         return pd.DataFrame(columns=["cohort", "age", "active", "size", "retention"])
@@ -241,7 +241,8 @@ def anomalies(conn: Connection, f: Filters, days: int = 14,
                    .label("minutes_before"))
          .where(*_conds(u, f, prior, f.as_of)).group_by(u.c.account_id)).subquery("w")
     arr = msql.arr_as_of_query(f.as_of, f.segment, f.owner).subquery("arr")
-    df = pd.read_sql(sa.select(q, a.c.name, a.c.segment, a.c.csm_owner, arr.c.arr)
+    df = pd.read_sql(sa.select(q, a.c.name, state.segment_as_of(a, arr.c.arr).label("segment"),
+                               a.c.csm_owner, arr.c.arr)
                      .select_from(q.join(arr, arr.c.account_id == q.c.account_id)
                                   .join(a, a.c.account_id == q.c.account_id))
                      .where(q.c.events_before >= 20), conn)
@@ -280,15 +281,15 @@ def feature_accounts(conn: Connection, f: Filters, feature: str, days: int = 30)
     """Accounts using ``feature`` in the last ``days`` days, highest error rate first:
     ``account_id, name, segment, csm_owner, users, events, errors, error_rate``."""
     u, a = schema.usage, schema.accounts
-    q = (sa.select(u.c.account_id, a.c.name, a.c.segment, a.c.csm_owner,
+    q = (sa.select(u.c.account_id, a.c.name, a.c.csm_owner,
                    sa.func.count(sa.distinct(u.c.user_id)).label("users"),
                    sa.func.sum(u.c.events).label("events"),
                    sa.func.sum(sa.func.coalesce(u.c.errors, 0)).label("errors"))
          .select_from(u.join(a, a.c.account_id == u.c.account_id))
          .where(*_conds(u, f, f.as_of - dt.timedelta(days=days), f.as_of),
                 u.c.feature == feature)
-         .group_by(u.c.account_id, a.c.name, a.c.segment, a.c.csm_owner))
-    df = pd.read_sql(q, conn)
+         .group_by(u.c.account_id, a.c.name, a.c.csm_owner))
+    df = state.with_segment_at(conn, pd.read_sql(q, conn), f.as_of)
     df["error_rate"] = df["errors"] / df["events"].where(df["events"] > 0)
     return df.sort_values(["error_rate", "events"], ascending=False, ignore_index=True)
 
@@ -300,12 +301,11 @@ def cohort_accounts(conn: Connection, f: Filters, cohort: dt.date) -> pd.DataFra
     end = (pd.Timestamp(cohort) + pd.offsets.MonthBegin(1)).date()
     last = (sa.select(u.c.account_id, sa.func.max(u.c.date).label("last_usage"))
             .where(u.c.date < f.as_of, u.c.events > 0).group_by(u.c.account_id).subquery("l"))
-    q = (sa.select(a.c.account_id, a.c.name, a.c.segment, a.c.csm_owner, a.c.signup_date,
+    q = (sa.select(a.c.account_id, a.c.name, a.c.csm_owner, a.c.signup_date,
                    last.c.last_usage)
          .select_from(a.outerjoin(last, last.c.account_id == a.c.account_id))
          .where(a.c.signup_date >= cohort, a.c.signup_date < end))
-    if f.segment:
-        q = q.where(a.c.segment == f.segment)
-    if f.owner:
-        q = q.where(a.c.csm_owner == f.owner)
-    return pd.read_sql(q.order_by(a.c.name), conn)
+    flt = msql.account_filter(a.c.account_id, f.segment, f.owner, f.as_of)
+    if flt is not None:
+        q = q.where(flt)
+    return state.with_segment_at(conn, pd.read_sql(q.order_by(a.c.name), conn), f.as_of)

@@ -12,8 +12,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor import state
 from greendoor.analytics.portfolio_health import scores
 from greendoor.config import DEFAULT_SETTINGS
+from greendoor.metrics import sql as msql
 from greendoor.periods import Filters, is_present
 from greendoor.playbooks import PLAYBOOKS
 from greendoor.scoring.features import describe
@@ -131,15 +133,15 @@ def churn_reasons(conn: Connection, f: Filters, days: int = 730) -> dict:
     start = f.as_of - dt.timedelta(days=days)
     conds = [ce.c.churn_date >= start, ce.c.churn_date < f.as_of,
              sa.func.coalesce(ce.c.is_reactivation, False).is_(False)]
-    if f.segment:
-        conds.append(a.c.segment == f.segment)
-    if f.owner:
-        conds.append(a.c.csm_owner == f.owner)
-    ev = pd.read_sql(sa.select(ce.c.account_id, a.c.name, a.c.segment, a.c.csm_owner,
-                               ce.c.churn_date, ce.c.reason, ce.c.arr_lost, ce.c.feedback,
-                               a.c.signup_date)
-                     .select_from(ce.join(a, a.c.account_id == ce.c.account_id)).where(*conds),
-                     conn)
+    flt = msql.account_filter(a.c.account_id, f.segment, f.owner, f.as_of)
+    if flt is not None:
+        conds.append(flt)
+    # a churned account's segment at the as-of date is that of its last contract
+    ev = state.with_segment_at(conn, pd.read_sql(
+        sa.select(ce.c.account_id, a.c.name, a.c.csm_owner, ce.c.churn_date, ce.c.reason,
+                  ce.c.arr_lost, ce.c.feedback, a.c.signup_date)
+        .select_from(ce.join(a, a.c.account_id == ce.c.account_id)).where(*conds), conn),
+        f.as_of)
     ev["churn_date"] = pd.to_datetime(ev["churn_date"])
     ev = _with_close_outs(conn, ev, f, start)
     ev["reason"] = ev["reason"].astype(object).where(ev["reason"].notna(), "not given")
@@ -165,15 +167,14 @@ def close_outs(conn: Connection, f: Filters, start: dt.date) -> pd.DataFrame:
     ``account_id, name, segment, csm_owner, churn_date, reason, arr_lost, feedback,
     signup_date``."""
     t, a = schema.actions, schema.accounts
-    q = (sa.select(t.c.account_id, a.c.name, a.c.segment, a.c.csm_owner, t.c.payload_json,
+    q = (sa.select(t.c.account_id, a.c.name, a.c.csm_owner, t.c.payload_json,
                    t.c.note.label("feedback"), a.c.signup_date, t.c.created_at)
          .select_from(t.join(a, a.c.account_id == t.c.account_id))
          .where(t.c.type == "close_out"))
-    if f.segment:
-        q = q.where(a.c.segment == f.segment)
-    if f.owner:
-        q = q.where(a.c.csm_owner == f.owner)
-    df = pd.read_sql(q, conn)
+    flt = msql.account_filter(a.c.account_id, f.segment, f.owner, f.as_of)
+    if flt is not None:
+        q = q.where(flt)
+    df = state.with_segment_at(conn, pd.read_sql(q, conn), f.as_of)
     cols = ["account_id", "name", "segment", "csm_owner", "churn_date", "reason", "arr_lost",
             "feedback", "signup_date"]
     if df.empty:

@@ -49,7 +49,8 @@ def open_pipeline(conn: Connection, f: Filters) -> pd.DataFrame:
     """
     o, a = schema.opportunities, schema.accounts
     df = state.opportunities_as_of(conn, f.as_of, types=("expansion",), open_only=True)
-    info = pd.read_sql(sa.select(a.c.account_id, a.c.name, a.c.segment, a.c.csm_owner), conn)
+    info = state.with_segment_at(
+        conn, pd.read_sql(sa.select(a.c.account_id, a.c.name, a.c.csm_owner), conn), f.as_of)
     names = pd.read_sql(sa.select(o.c.opportunity_id, o.c.name.label("opportunity"))
                         .where(o.c.type == "expansion"), conn)
     df = df.merge(info, on="account_id").merge(names, on="opportunity_id", how="left")
@@ -88,11 +89,12 @@ def won_uplift(conn: Connection, as_of: dt.date) -> dict[str, float]:
     with fewer than :data:`MIN_WON_HISTORY` wins take the portfolio's figure, and the
     portfolio falls back to :data:`DEFAULT_UPLIFT`."""
     o, a = schema.opportunities, schema.accounts
-    won = pd.read_sql(sa.select(o.c.account_id, a.c.segment, o.c.amount, o.c.close_date)
+    won = pd.read_sql(sa.select(o.c.account_id, o.c.amount, o.c.close_date)
                       .select_from(o.join(a, a.c.account_id == o.c.account_id))
                       .where(o.c.type == "expansion", o.c.status == "won",
                              o.c.close_date < as_of,
                              o.c.close_date >= as_of - dt.timedelta(days=365)), conn)
+    won = state.with_segment_at(conn, won, as_of)
     if won.empty:
         return {"all": DEFAULT_UPLIFT}
     arr = msql.arr_as_of(conn, as_of - dt.timedelta(days=182)).set_index("account_id")["arr"]

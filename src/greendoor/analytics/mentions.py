@@ -93,7 +93,7 @@ def mentions(conn: Connection, f: Filters, settings: dict, days: int = 365) -> p
     m, a = schema.mentions, schema.accounts
     q = (sa.select(m, a.c.name).select_from(m.outerjoin(a, a.c.account_id == m.c.account_id))
          .where(m.c.occurred_at < f.as_of, m.c.occurred_at >= f.as_of - dt.timedelta(days=days)))
-    flt = msql.account_filter(m.c.account_id, f.segment, f.owner)
+    flt = msql.account_filter(m.c.account_id, f.segment, f.owner, f.as_of)
     if flt is not None:
         q = q.where(flt)
     df = pd.read_sql(q.order_by(m.c.occurred_at.desc()), conn)

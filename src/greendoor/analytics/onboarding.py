@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from greendoor import onboarding as OB
+from greendoor import state
 from greendoor import success_plans as SP
 from greendoor.metrics.sql import arr_as_of
 from greendoor.periods import Filters
@@ -22,7 +23,8 @@ from greendoor.store import schema
 
 def _accounts(conn: Connection, f: Filters) -> pd.DataFrame:
     a = schema.accounts
-    acc = pd.read_sql(sa.select(a.c.account_id, a.c.name, a.c.segment, a.c.csm_owner), conn)
+    acc = state.with_segment_at(
+        conn, pd.read_sql(sa.select(a.c.account_id, a.c.name, a.c.csm_owner), conn), f.as_of)
     arr = arr_as_of(conn, f.as_of)[["account_id", "arr"]]
     acc = acc.merge(arr, on="account_id", how="left")
     if f.segment:

@@ -64,12 +64,20 @@ def retention_bridge(conn: Connection, f: Filters, days: int = 365) -> dict:
     retention_bridge`: start, new, expansion, contraction, churn, end in USD; grr, nrr),
     ``start`` and ``end`` dates, and ``accounts``: one row per account that moved
     (``account_id, name, segment, csm_owner, start_arr, end_arr, change, movement``),
-    largest change first. ``bridge`` is ``None`` when no account had ARR at the start."""
+    largest change first. ``bridge`` is ``None`` when no account had ARR at the start.
+    With a segment filter an account counts in the segment it had at the start (a new
+    one: at the end; :func:`greendoor.metrics.sql.arr_movements`), so where segments
+    are derived from ARR the bridge's end differs from the segment's ARR at the end by
+    the accounts that moved segment."""
     start = f.as_of - dt.timedelta(days=days)
     mv = msql.arr_movements(conn, start, f.as_of, f.segment, f.owner)
     a = schema.accounts
-    names = pd.read_sql(sa.select(a.c.account_id, a.c.name, a.c.segment, a.c.csm_owner), conn)
+    names = pd.read_sql(sa.select(a.c.account_id, a.c.name, a.c.csm_owner), conn)
     moved = mv[mv["movement"].isin(MOVEMENTS)].merge(names, on="account_id", how="left")
+    # the segment the account is counted in (msql.arr_movements): at the start, new
+    # accounts at the end
+    moved["segment"] = moved["account_id"].map(state.segments_at(conn, start)).where(
+        moved["start_arr"] > 0, moved["account_id"].map(state.segments_at(conn, f.as_of)))
     moved["change"] = moved["end_arr"] - moved["start_arr"]
     moved = moved.sort_values("change", key=abs, ascending=False, ignore_index=True)
     bridge = core.retention_bridge(mv["start_arr"], mv["end_arr"]) \
@@ -82,7 +90,8 @@ def arr_trend(conn: Connection, f: Filters, months: int = 24) -> pd.DataFrame:
 
     One point per month start from ``months`` months back to ``f.as_of`` (the
     last point is the as-of date itself), each computed as of that date in one
-    query.
+    query. With a segment filter, each month counts the accounts in that segment then
+    (a derived segment follows the ARR of that month).
     """
     ends = [f.as_of]
     first = f.as_of.replace(day=1)
@@ -94,9 +103,9 @@ def arr_trend(conn: Connection, f: Filters, months: int = 24) -> pd.DataFrame:
             ends.append(d)
     ends = sorted(ends)
     dates = sa.values(sa.column("d", sa.Date), name="dates").data([(d,) for d in ends])
-    s = schema.subscriptions
+    s, a = schema.subscriptions, schema.accounts
     conds = [s.c.start_date < dates.c.d, sa.or_(s.c.end_date.is_(None), s.c.end_date >= dates.c.d)]
-    f_acc = msql.account_filter(s.c.account_id, f.segment, f.owner)
+    f_acc = msql.account_filter(s.c.account_id, None, f.owner, f.as_of)
     if f_acc is not None:
         conds.append(f_acc)
     per_account = (
@@ -104,8 +113,12 @@ def arr_trend(conn: Connection, f: Filters, months: int = 24) -> pd.DataFrame:
         .select_from(dates.join(s, sa.and_(*conds)))
         .group_by(dates.c.d, s.c.account_id)
         .having(sa.func.sum(s.c.arr) > 0)
-        .subquery("pa")
     )
+    if f.segment:  # the segment at each month: a derived one is that month's ARR's
+        per_account = (per_account.join(a, a.c.account_id == s.c.account_id)
+                       .group_by(a.c.segment, a.c.segment_source)
+                       .having(state.segment_as_of(a, sa.func.sum(s.c.arr)) == f.segment))
+    per_account = per_account.subquery("pa")
     q = (
         sa.select(per_account.c.d.label("month"), sa.func.sum(per_account.c.arr).label("arr"),
                   sa.func.count().label("accounts"))
@@ -120,9 +133,9 @@ def arr_trend(conn: Connection, f: Filters, months: int = 24) -> pd.DataFrame:
 def by_segment(conn: Connection, f: Filters) -> pd.DataFrame:
     """ARR and accounts per segment as of ``f.as_of``: ``segment, arr, accounts,
     arr_share`` (0-1). Accounts without a segment appear as "unknown"."""
-    arr = msql.arr_as_of_query(f.as_of, f.segment, f.owner).subquery("a")
+    arr = msql.arr_as_of_query(f.as_of, f.segment, f.owner).subquery("arr")
     a = schema.accounts
-    seg = sa.func.coalesce(a.c.segment, "unknown").label("segment")
+    seg = sa.func.coalesce(state.segment_as_of(a, arr.c.arr), "unknown").label("segment")
     q = (
         sa.select(seg, sa.func.sum(arr.c.arr).label("arr"), sa.func.count().label("accounts"))
         .select_from(arr.join(a, a.c.account_id == arr.c.account_id))
@@ -151,8 +164,8 @@ def account_table(conn: Connection, f: Filters) -> pd.DataFrame:
             "active_users_30d", "seat_utilization", "renewal_date", "days_to_renewal",
             "latest_nps", "open_tickets"])
     arr = msql.arr_as_of(conn, f.as_of, f.segment, f.owner)[["account_id", "arr"]]
-    info = pd.read_sql(
-        sa.select(a.c.account_id, a.c.name, a.c.segment, a.c.industry, a.c.csm_owner), conn)
+    info = state.with_segment_at(conn, pd.read_sql(
+        sa.select(a.c.account_id, a.c.name, a.c.industry, a.c.csm_owner), conn), f.as_of)
     nxt = state.next_renewals(conn, f.as_of)[["account_id", "next_renewal"]].rename(
         columns={"next_renewal": "renewal_date"})
     r = schema.survey_responses
@@ -283,15 +296,17 @@ def scores(conn: Connection, f: Filters, snapshot: dt.date | None = None) -> pd.
     ss, a = schema.score_snapshots, schema.accounts
     if snap is None:
         return pd.DataFrame()
-    q = (sa.select(ss.c.account_id, a.c.name, a.c.segment, a.c.csm_owner, ss.c.as_of, ss.c.arr,
+    seg = state.segment_at_query(snap).subquery("seg")  # as the snapshot's features had it
+    q = (sa.select(ss.c.account_id, a.c.name, seg.c.segment, a.c.csm_owner, ss.c.as_of, ss.c.arr,
                    ss.c.health_score, ss.c.band, ss.c.trend, ss.c.confidence,
                    ss.c.churn_probability, ss.c.risk_index, ss.c.renewal_probability,
                    ss.c.expansion_probability, ss.c.advocacy_readiness, ss.c.days_to_renewal,
                    ss.c.rule_churn_probability, ss.c.loss_probability, ss.c.risk_basis)
-         .select_from(ss.join(a, a.c.account_id == ss.c.account_id))
+         .select_from(ss.join(a, a.c.account_id == ss.c.account_id)
+                      .outerjoin(seg, seg.c.account_id == ss.c.account_id))
          .where(ss.c.as_of == snap))
     if f.segment:
-        q = q.where(a.c.segment == f.segment)
+        q = q.where(seg.c.segment == f.segment)
     if f.owner:
         q = q.where(a.c.csm_owner == f.owner)
     df = pd.read_sql(q, conn)

@@ -28,6 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from sqlalchemy.engine import Connection
 from statsmodels.duration.survfunc import SurvfuncRight
 
+from greendoor import state
 from greendoor.analytics.portfolio_health import scores, snapshot_date
 from greendoor.metrics import core
 from greendoor.metrics import sql as msql
@@ -167,11 +168,11 @@ def rule_groups(conn: Connection, on: dt.date, dims: list[str],
     ``dims`` (any of ``segment``, ``industry``, ``lifecycle``; lifecycle from the
     tenure on that date) joined with " · ". Index account_id."""
     a = schema.accounts
-    q = sa.select(a.c.account_id, a.c.segment, a.c.industry, a.c.signup_date)
+    q = sa.select(a.c.account_id, a.c.industry, a.c.signup_date)
     if ids is not None:
         q = q.where(a.c.account_id.in_(ids))
     df = pd.read_sql(q, conn).set_index("account_id")
-    df["segment"] = df["segment"].fillna("unknown")
+    df["segment"] = df.index.map(state.segments_at(conn, on)).fillna("unknown")
     df["industry"] = df["industry"].fillna("unknown")
     tenure = (pd.Timestamp(on) - pd.to_datetime(df["signup_date"])).dt.days.astype(float)
     df["lifecycle"] = tenure.map(lifecycle)
@@ -309,20 +310,20 @@ def account_lifetimes(conn: Connection, f: Filters) -> pd.DataFrame:
     segment, months`` (from its first subscription's start to its churn, or to the as-of
     date) and ``churned`` (1 when it holds no ARR at the as-of date: its last
     subscription ended before it; 0 = still a customer, censored). Only what was known
-    at the as-of date: later starts and ends are ignored."""
-    s, a = schema.subscriptions, schema.accounts
+    at the as-of date: later starts and ends are ignored; the segment is the one known
+    then (:func:`greendoor.state.segment_at_query`: a churned account's last contract's)."""
+    s = schema.subscriptions
     end = sa.func.max(sa.case((s.c.end_date.is_(None) | (s.c.end_date >= f.as_of), f.as_of),
                               else_=s.c.end_date))
-    q = (sa.select(s.c.account_id, a.c.segment, sa.func.min(s.c.start_date).label("first"),
+    q = (sa.select(s.c.account_id, sa.func.min(s.c.start_date).label("first"),
                    end.label("last"))
-         .select_from(s.join(a, a.c.account_id == s.c.account_id))
          .where(s.c.start_date < f.as_of, s.c.arr > 0)
-         .group_by(s.c.account_id, a.c.segment))
-    if f.segment:
-        q = q.where(a.c.segment == f.segment)
-    if f.owner:
-        q = q.where(a.c.csm_owner == f.owner)
-    df = pd.read_sql(q, conn)
+         .group_by(s.c.account_id))
+    flt = msql.account_filter(s.c.account_id, f.segment, f.owner, f.as_of)
+    if flt is not None:
+        q = q.where(flt)
+    df = state.with_segment_at(conn, pd.read_sql(q, conn), f.as_of)
+    df = df[["account_id", "segment", "first", "last"]]
     last = pd.to_datetime(df["last"])
     df["churned"] = (last < pd.Timestamp(f.as_of)).astype(int)
     df["months"] = (last - pd.to_datetime(df["first"])).dt.days.clip(lower=0) / DAYS_PER_MONTH

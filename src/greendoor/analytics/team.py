@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from greendoor import state
 from greendoor.analytics.portfolio_health import churn_90, scores
+from greendoor.metrics import sql as msql
 from greendoor.periods import Filters, is_present
 from greendoor.store import schema
 
@@ -71,10 +72,9 @@ def open_work(conn: Connection, f: Filters) -> pd.DataFrame:
          .where(t.c.status == "open", t.c.type.in_(WORK)))
     if not is_present(conn, f.as_of):
         q = q.where(t.c.created_at < dt.datetime.combine(f.as_of, dt.time()))
-    if f.segment:
-        q = q.where(a.c.segment == f.segment)
-    if f.owner:
-        q = q.where(a.c.csm_owner == f.owner)
+    flt = msql.account_filter(a.c.account_id, f.segment, f.owner, f.as_of)
+    if flt is not None:
+        q = q.where(flt)
     df = pd.read_sql(q, conn)
     df["overdue"] = pd.to_datetime(df["due_date"]) < pd.Timestamp(f.as_of)
     return df

@@ -122,9 +122,7 @@ def agenda(conn: Connection, f: Filters, since: dt.date,
 
 
 def _scope(a, f: Filters) -> list:
-    conds = []
-    if f.segment:
-        conds.append(a.c.segment == f.segment)
-    if f.owner:
-        conds.append(a.c.csm_owner == f.owner)
-    return conds
+    """Conditions on ``accounts`` keeping those within the filters (the segment as known
+    at the as-of date)."""
+    flt = msql.account_filter(a.c.account_id, f.segment, f.owner, f.as_of)
+    return [] if flt is None else [flt]

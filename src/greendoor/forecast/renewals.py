@@ -101,7 +101,8 @@ def upcoming(conn: Connection, as_of: dt.date, days: int = 365) -> pd.DataFrame:
     no score)."""
     a, ss = schema.accounts, schema.score_snapshots
     df = due_in(conn, as_of, as_of + dt.timedelta(days=days))
-    info = pd.read_sql(sa.select(a.c.account_id, a.c.name, a.c.segment, a.c.csm_owner), conn)
+    info = state.with_segment_at(
+        conn, pd.read_sql(sa.select(a.c.account_id, a.c.name, a.c.csm_owner), conn), as_of)
     latest = sa.select(sa.func.max(ss.c.as_of)).where(ss.c.as_of <= as_of).scalar_subquery()
     probs = pd.read_sql(sa.select(ss.c.account_id, ss.c.renewal_probability, ss.c.risk_basis)
                         .where(ss.c.as_of == latest), conn)

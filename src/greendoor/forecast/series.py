@@ -13,6 +13,10 @@ Monthly, on month starts up to the as-of date; flows cover whole months only:
 * ``grr``, ``nrr``: trailing-12-month GRR and NRR at each month start.
 
 Weekly: ``arr`` on every 7th day ending at the as-of date.
+
+A segment's series count each account in the segment it had at the date of each point
+(:func:`greendoor.state.segment_at_query`); its flows, the accounts in it at the start
+of the period.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor import state
 from greendoor.forecast.renewals import due_in, renewed
 from greendoor.metrics import sql as msql
 from greendoor.periods import data_start
@@ -45,16 +50,22 @@ def _arr_at(conn: Connection, dates: list[dt.date], segment: str | None) -> pd.S
     if not dates:
         return pd.Series(dtype=float)
     vals = sa.values(sa.column("d", sa.Date), name="dates").data([(d,) for d in dates])
-    s = schema.subscriptions
+    s, a = schema.subscriptions, schema.accounts
     conds = [s.c.start_date < vals.c.d, sa.or_(s.c.end_date.is_(None), s.c.end_date >= vals.c.d)]
-    f = msql.account_filter(s.c.account_id, segment, None)
-    if f is not None:
-        conds.append(f)
-    q = (sa.select(vals.c.d, sa.func.sum(s.c.arr).label("arr"))
-         .select_from(vals.outerjoin(s, sa.and_(*conds))).group_by(vals.c.d))
+    if not segment:
+        q = (sa.select(vals.c.d, sa.func.sum(s.c.arr).label("arr"))
+             .select_from(vals.outerjoin(s, sa.and_(*conds))).group_by(vals.c.d))
+    else:  # the accounts in the segment at each date (a derived one: that date's ARR's)
+        pa = (sa.select(vals.c.d, sa.func.sum(s.c.arr).label("arr"))
+              .select_from(vals.join(s, sa.and_(*conds))
+                           .join(a, a.c.account_id == s.c.account_id))
+              .group_by(vals.c.d, s.c.account_id, a.c.segment, a.c.segment_source)
+              .having(state.segment_as_of(a, sa.func.sum(s.c.arr)) == segment).subquery("pa"))
+        q = sa.select(pa.c.d, sa.func.sum(pa.c.arr).label("arr")).group_by(pa.c.d)
     df = pd.read_sql(q, conn)
     df["d"] = pd.to_datetime(df["d"])
-    return df.set_index("d")["arr"].fillna(0.0).sort_index()
+    idx = pd.DatetimeIndex(pd.to_datetime(list(dates)), name="d")
+    return df.set_index("d")["arr"].reindex(idx).fillna(0.0).sort_index()
 
 
 def _renewals(conn: Connection, start: dt.date, end: dt.date, segment: str | None) -> tuple[float, float]:
@@ -62,10 +73,8 @@ def _renewals(conn: Connection, start: dt.date, end: dt.date, segment: str | Non
     at ``start`` falls in the month (point in time, :func:`greendoor.state.next_renewals`)
     and that still have ARR at ``end``."""
     due = due_in(conn, start, end)
-    if segment:
-        a = schema.accounts
-        keep = {r[0] for r in conn.execute(sa.select(a.c.account_id).where(a.c.segment == segment))}
-        due = due[due["account_id"].isin(keep)]
+    if segment:  # the accounts in the segment at the start
+        due = due[due["account_id"].map(state.segments_at(conn, start)) == segment]
     if due.empty:
         return 0.0, 0.0
     ok = renewed(conn, due["account_id"], start, end).to_numpy()

@@ -7,7 +7,10 @@ of the ARR of its subscriptions in force on day ``d - 1`` (``start_date < d`` an
 
 Every function takes an open SQLAlchemy ``Connection``, Python ``date`` bounds
 and optional filters ``segment`` and ``owner`` (CSM); values reach SQL only as
-bound parameters.
+bound parameters. The segment filter keeps the accounts in that segment as known at
+the date the figure is for (:func:`greendoor.state.segment_at_query`: a derived segment
+follows the ARR then, not the latest contract's); for a change over ``[start, end)`` an
+account counts in the segment it had at ``start`` (new accounts: at ``end``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from greendoor import state
 from greendoor.metrics import core
 from greendoor.store.schema import accounts, subscriptions, survey_responses, tickets, usage
 
@@ -27,20 +31,27 @@ def _ts(d: dt.date) -> dt.datetime:
     return dt.datetime.combine(d, dt.time())
 
 
-def account_filter(account_col, segment: str | None, owner: str | None):
-    """``account_col IN (accounts matching the filters)``, or ``None`` for no filter."""
+def account_filter(account_col, segment: str | None, owner: str | None, as_of: dt.date):
+    """``account_col IN (accounts matching the filters)``, or ``None`` for no filter: the
+    accounts in ``segment`` as known at ``as_of`` (:func:`greendoor.state.
+    segment_at_query`) and owned by ``owner``."""
     conds = []
     if segment:
-        conds.append(accounts.c.segment == segment)
+        seg = state.segment_at_query(as_of).subquery("seg_at")
+        conds.append(account_col.in_(sa.select(seg.c.account_id)
+                                     .where(seg.c.segment == segment)))
     if owner:
-        conds.append(accounts.c.csm_owner == owner)
+        conds.append(account_col.in_(sa.select(accounts.c.account_id)
+                                     .where(accounts.c.csm_owner == owner)))
     if not conds:
         return None
-    return account_col.in_(sa.select(accounts.c.account_id).where(*conds))
+    return sa.and_(*conds)
 
 
 def arr_as_of_query(as_of: dt.date, segment: str | None = None, owner: str | None = None):
-    """SELECT account_id, arr, seats of the accounts with ARR as of ``as_of``."""
+    """SELECT account_id, arr, seats of the accounts with ARR as of ``as_of``; with
+    ``segment``, those whose segment at ``as_of`` is it (a derived segment: the segment
+    of that ARR, :func:`greendoor.state.segment_as_of`)."""
     s = subscriptions
     q = (
         sa.select(
@@ -52,7 +63,12 @@ def arr_as_of_query(as_of: dt.date, segment: str | None = None, owner: str | Non
         .group_by(s.c.account_id)
         .having(sa.func.sum(s.c.arr) > 0)
     )
-    f = account_filter(s.c.account_id, segment, owner)
+    if segment:
+        a = accounts
+        q = (q.join(a, a.c.account_id == s.c.account_id)
+             .group_by(a.c.segment, a.c.segment_source)
+             .having(state.segment_as_of(a, sa.func.sum(s.c.arr)) == segment))
+    f = account_filter(s.c.account_id, None, owner, as_of)
     return q.where(f) if f is not None else q
 
 
@@ -107,15 +123,24 @@ def arr_movements(conn: Connection, start: dt.date, end: dt.date, segment=None,
     ``account_id, start_arr, end_arr`` (USD, 0 when none) and ``movement``
     (:func:`greendoor.metrics.core.arr_movement`). :func:`greendoor.metrics.core.
     retention_bridge` of these rows gives the same GRR and NRR as :func:`retention`.
+    With ``segment``, an account counts in the segment it had at ``start`` (an account
+    new since: at ``end``), so one that changed segment shows as expansion or
+    contraction, not as churn in one segment and new in another.
     Raises ``ValueError`` when ``end`` is not after ``start``."""
     if end <= start:
         raise ValueError("end must be after start")
-    st = arr_as_of_query(start, segment, owner).subquery("st")
-    en = arr_as_of_query(end, segment, owner).subquery("en")
+    st = arr_as_of_query(start, None, owner).subquery("st")
+    en = arr_as_of_query(end, None, owner).subquery("en")
     q = sa.select(sa.func.coalesce(st.c.account_id, en.c.account_id).label("account_id"),
                   sa.func.coalesce(st.c.arr, 0.0).label("start_arr"),
                   sa.func.coalesce(en.c.arr, 0.0).label("end_arr")).select_from(
         st.join(en, st.c.account_id == en.c.account_id, full=True))
+    if segment:
+        s0 = arr_as_of_query(start, segment, owner).subquery("s0")
+        s1 = arr_as_of_query(end, segment, owner).subquery("s1")
+        q = q.where(sa.or_(st.c.account_id.in_(sa.select(s0.c.account_id)),
+                           st.c.account_id.is_(None) & en.c.account_id.in_(
+                               sa.select(s1.c.account_id))))
     df = pd.read_sql(q, conn)
     df["movement"] = core.arr_movement(df["start_arr"], df["end_arr"])
     return df
@@ -128,7 +153,7 @@ def nps(conn: Connection, start: dt.date, end: dt.date, segment=None, owner=None
     """
     r = survey_responses
     conds = [r.c.survey == "nps", r.c.responded_at >= _ts(start), r.c.responded_at < _ts(end)]
-    f = account_filter(r.c.account_id, segment, owner)
+    f = account_filter(r.c.account_id, segment, owner, end)
     if f is not None:
         conds.append(f)
     q = sa.select(
@@ -162,7 +187,7 @@ def csat(conn: Connection, start: dt.date, end: dt.date, segment=None, owner=Non
         sa.func.avg(u.c.score).label("mean"),
         sa.func.avg(sa.case((u.c.score >= 4, 1.0), else_=0.0)).label("pct_satisfied"),
     )
-    f = account_filter(u.c.account_id, segment, owner)
+    f = account_filter(u.c.account_id, segment, owner, end)
     if f is not None:
         q = q.where(f)
     row = conn.execute(q).mappings().one()
@@ -185,7 +210,7 @@ def stickiness(conn: Connection, start: dt.date, end: dt.date, segment=None, own
     u = usage
     user_key = u.c.account_id + sa.literal(":") + sa.func.coalesce(u.c.user_id, "")
     conds = [u.c.date >= start, u.c.date < end, u.c.events > 0]
-    f = account_filter(u.c.account_id, segment, owner)
+    f = account_filter(u.c.account_id, segment, owner, end)
     if f is not None:
         conds.append(f)
     daily = (

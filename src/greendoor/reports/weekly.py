@@ -31,6 +31,7 @@ from greendoor.analytics import (
 from greendoor.charts import portfolio as PC
 from greendoor.charts.theme import Theme
 from greendoor.labels import human, money, percent
+from greendoor.metrics import sql as msql
 from greendoor.periods import Filters
 from greendoor.reports import render
 from greendoor.scoring import skill
@@ -128,10 +129,9 @@ def decisions(conn: Connection, f: Filters, since: dt.date) -> pd.DataFrame:
                 t.c.created_at >= dt.datetime.combine(since, dt.time())))
     if not periods.is_present(conn, f.as_of):
         q = q.where(t.c.created_at < dt.datetime.combine(f.as_of, dt.time()))
-    if f.segment:
-        q = q.where(a.c.segment == f.segment)
-    if f.owner:
-        q = q.where(a.c.csm_owner == f.owner)
+    flt = msql.account_filter(a.c.account_id, f.segment, f.owner, f.as_of)
+    if flt is not None:
+        q = q.where(flt)
     return pd.read_sql(q.order_by(t.c.created_at.desc()), conn)
 
 
