@@ -476,10 +476,11 @@ THREADS_ENV = "GREENDOOR_THREADS"
 
 
 def threads() -> int:
-    """Threads for model training and scoring: ``$GREENDOOR_THREADS``, else 1. One thread
-    costs nothing measurable on a quiet 2-core machine (0.92-0.99× the time of two), and
-    keeps a score from collapsing when the app or anything else uses the CPU (72 s
-    against 15.7 s with two threads under a load of 3.5-5, issue 23). Raises
+    """Threads for model training and scoring, and for what the app's pages compute
+    (k-means, BLAS; ``app.data.capped_threads``): ``$GREENDOOR_THREADS``, else 1. One
+    thread costs nothing measurable on a quiet 2-core machine (0.92-0.99× the time of
+    two), and keeps a score from collapsing when the app or anything else uses the CPU
+    (72 s against 15.7 s with two threads under a load of 3.5-5, issue 23). Raises
     ``ValueError`` for a value that is not a positive integer."""
     raw = os.environ.get(THREADS_ENV, "1")
     if not raw.strip().isdigit() or int(raw) < 1:
