@@ -29,6 +29,9 @@ or spinner remains (polled every 50 ms; the end is confirmed by 1 s of quiet, no
 counted); each is a full page load (a new session: the browser parses the app's and
 Plotly's scripts again). Also recorded per view: the bytes the browser received over
 the page's websocket (the frames Streamlit sends for that view).
+
+``--load N`` keeps N busy processes (one core each) running for the whole run: pages as
+they are served while anything else uses the CPU (a score, another visitor's page).
 """
 
 from __future__ import annotations
@@ -138,7 +141,28 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path)
     p.add_argument("--no-peer", action="store_true",
                    help="skip the plain-Streamlit peer (bench/peer_app.py)")
+    p.add_argument("--load", type=int, default=0,
+                   help="busy processes running beside the server (default 0)")
     a = p.parse_args(argv)
+    if a.load:
+        import multiprocessing as mp
+
+        from bench.commands import _busy
+
+        stop = mp.Event()
+        procs = [mp.Process(target=_busy, args=(stop,), daemon=True) for _ in range(a.load)]
+        for proc in procs:
+            proc.start()
+        try:
+            return _main(a)
+        finally:
+            stop.set()
+            for proc in procs:
+                proc.join()
+    return _main(a)
+
+
+def _main(a: argparse.Namespace) -> int:
     pages = PAGES if a.pages is None else {k: PAGES[k] for k in a.pages.split(",")}
     from playwright.sync_api import sync_playwright
 
@@ -149,7 +173,9 @@ def main(argv=None) -> int:
     earlier = a.as_of - dt.timedelta(days=7)
     picked = a.as_of - dt.timedelta(days=14)
     out: dict = {"store": str(a.store), "as_of": str(a.as_of), "new_date": str(earlier),
-                 "picked_date": str(picked), "load_before": os.getloadavg()[0], "pages": {}}
+                 "picked_date": str(picked), "load_before": os.getloadavg()[0],
+                 "busy_processes": a.load, "threads": os.environ.get("GREENDOOR_THREADS", "1"),
+                 "pages": {}}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         if not a.no_peer:
