@@ -65,18 +65,34 @@ def due_in(conn: Connection, start: dt.date, end: dt.date) -> pd.DataFrame:
     return out[["account_id", "renewal_date", "renewal_basis"]].merge(arr, on="account_id")
 
 
+def churn_dates(conn: Connection) -> pd.DataFrame:
+    """Every churn event that is not a reactivation: ``account_id, churn_date``
+    (Timestamp)."""
+    ce = schema.churn_events
+    df = pd.read_sql(sa.select(ce.c.account_id, ce.c.churn_date).where(
+        sa.func.coalesce(ce.c.is_reactivation, False).is_(False)), conn)
+    df["churn_date"] = pd.to_datetime(df["churn_date"])
+    return df
+
+
 def renewed(conn: Connection, accounts, start: dt.date, check: dt.date,
-            arr_at_check: pd.Series | None = None) -> pd.Series:
+            arr_at_check: pd.Series | None = None,
+            churns: pd.DataFrame | None = None) -> pd.Series:
     """Whether each of ``accounts`` still has ARR at ``check`` and no churn event (not a
     reactivation) in ``[start, check)``: a Series of bool indexed by account.
-    ``arr_at_check``: each account's ARR at ``check`` (``arr_as_of_query``) when the
-    caller has read it already."""
+    ``arr_at_check``: each account's ARR at ``check`` (``arr_as_of_query``), and
+    ``churns``: :func:`churn_dates`, when the caller has read them already."""
     ce = schema.churn_events
     later = arr_at_check if arr_at_check is not None else \
         pd.read_sql(arr_as_of_query(check), conn).set_index("account_id")["arr"]
-    churned = {r[0] for r in conn.execute(sa.select(ce.c.account_id).where(
-        ce.c.churn_date >= start, ce.c.churn_date < check,
-        sa.func.coalesce(ce.c.is_reactivation, False).is_(False)))}
+    if churns is not None:
+        within = churns["churn_date"].between(pd.Timestamp(start), pd.Timestamp(check),
+                                              inclusive="left")
+        churned = set(churns.loc[within, "account_id"])
+    else:
+        churned = {r[0] for r in conn.execute(sa.select(ce.c.account_id).where(
+            ce.c.churn_date >= start, ce.c.churn_date < check,
+            sa.func.coalesce(ce.c.is_reactivation, False).is_(False)))}
     idx = pd.Index(accounts)
     return pd.Series((later.reindex(idx).fillna(0) > 0).to_numpy() & ~idx.isin(churned),
                      index=idx)
