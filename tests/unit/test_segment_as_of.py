@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from greendoor import periods, state
-from greendoor.analytics import churn_risk, portfolio_health
+from greendoor.analytics import churn_risk, portfolio_health, segments
 from greendoor.forecast import series
 from greendoor.metrics import sql as msql
 from greendoor.store import schema
@@ -39,9 +39,11 @@ def moved(engine):
         "seats": [5, 40, 10, 50, 4],
         "arr": [5_000.0, 60_000.0, 20_000.0, 80_000.0, 8_000.0]})
     snaps = pd.DataFrame({
-        "account_id": ["E", "F", "G"], "as_of": pd.Timestamp(BEFORE), "settings_version": 1,
-        "health_score": [50.0, 60.0, 70.0], "band": "yellow", "arr": [5_000.0, 20_000.0, 80_000.0],
-        "loss_probability": 0.1, "scored_at": pd.Timestamp(BEFORE)})
+        "account_id": ["E", "F", "G", "E", "G", "H"],
+        "as_of": pd.to_datetime([BEFORE] * 3 + [AFTER] * 3), "settings_version": 1,
+        "health_score": [50.0, 60.0, 70.0, 55.0, 65.0, 75.0], "band": "yellow",
+        "arr": [5_000.0, 20_000.0, 80_000.0, 60_000.0, 80_000.0, 8_000.0],
+        "loss_probability": 0.1, "scored_at": pd.Timestamp(AFTER)})
     churn = pd.DataFrame({"churn_event_id": ["x"], "account_id": ["F"],
                           "churn_date": pd.to_datetime(["2025-02-01"]), "reason": ["price"],
                           "arr_lost": [20_000.0]})
@@ -105,3 +107,18 @@ def test_pages_label_and_filter_by_the_segment_then(moved):
     assert churned["account_id"].tolist() == ["F"] and churned["segment"].tolist() == ["mid_market"]
     # every ARR segment can be filtered on when any segment is derived
     assert options["segments"] == ["enterprise", "mid_market", "smb"]
+
+
+def test_segmentation_groups_and_their_year_ago_members_follow_the_filter(moved):
+    f = periods.Filters(as_of=AFTER, segment="smb")
+    with moved.connect() as conn:
+        acc = segments.account_frame(conn, f)
+        now, bench = segments.rule_segments(conn, f, ["segment"], acc)
+    # E has grown into enterprise; H signed on at $8K; G is smb as its source says
+    assert set(acc.index) == {"G", "H"} and set(now) == {"smb"}
+    # retention follows the accounts in smb a year earlier: E ($5K then) and G; F, then
+    # mid_market, is not part of an smb view
+    assert bench["group"].tolist() == ["smb"]
+    row = bench.iloc[0]
+    assert row["accounts"] == 2 and row["accounts_then"] == 2
+    assert row["nrr"] == pytest.approx(140_000 / 85_000)

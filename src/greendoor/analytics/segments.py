@@ -163,16 +163,18 @@ def account_frame(conn: Connection, f: Filters) -> pd.DataFrame:
 
 
 def rule_groups(conn: Connection, on: dt.date, dims: list[str],
-                ids: list[str] | None = None) -> pd.Series:
+                ids: list[str] | None = None, segments: pd.Series | None = None) -> pd.Series:
     """Rule-segment label of every account as it stood on ``on``: the values of
     ``dims`` (any of ``segment``, ``industry``, ``lifecycle``; lifecycle from the
-    tenure on that date) joined with " · ". Index account_id."""
+    tenure on that date, segment as known then, or from ``segments`` (account_id ->
+    segment) when given) joined with " · ". Index account_id."""
     a = schema.accounts
     q = sa.select(a.c.account_id, a.c.industry, a.c.signup_date)
     if ids is not None:
         q = q.where(a.c.account_id.in_(ids))
     df = pd.read_sql(q, conn).set_index("account_id")
-    df["segment"] = df.index.map(state.segments_at(conn, on)).fillna("unknown")
+    seg = segments if segments is not None else state.segments_at(conn, on)
+    df["segment"] = df.index.map(seg).fillna("unknown")
     df["industry"] = df["industry"].fillna("unknown")
     tenure = (pd.Timestamp(on) - pd.to_datetime(df["signup_date"])).dt.days.astype(float)
     df["lifecycle"] = tenure.map(lifecycle)
@@ -278,6 +280,18 @@ def persona_migration(conn: Connection, clustering: Clustering, accounts: pd.Dat
 YEAR = dt.timedelta(days=365)
 
 
+def _filtered_then(conn: Connection, f: Filters, groups: pd.Series) -> pd.Series:
+    """``groups`` (account_id -> group a year before ``f.as_of``) of the accounts within
+    the filters then (their segment a year earlier, :func:`greendoor.metrics.sql.
+    account_filter`): the retention of an SMB view follows the accounts that were SMB."""
+    a = schema.accounts
+    flt = msql.account_filter(a.c.account_id, f.segment, f.owner, f.as_of - YEAR)
+    if flt is None:
+        return groups
+    ids = {r[0] for r in conn.execute(sa.select(a.c.account_id).where(flt))}
+    return groups[groups.index.isin(ids)]
+
+
 def personas(conn: Connection, f: Filters) -> dict:
     """The filtered accounts (:func:`account_frame`), their behavioral clustering
     (:func:`cluster`) and, when clusters formed, the persona benchmarks against the
@@ -287,7 +301,7 @@ def personas(conn: Connection, f: Filters) -> dict:
     cl = cluster(acc)
     out = {"accounts": acc, "clustering": cl}
     if cl.model is not None:
-        then = cl.assign(features_as_of(conn, f.as_of - YEAR))
+        then = _filtered_then(conn, f, cl.assign(features_as_of(conn, f.as_of - YEAR)))
         out["persona_benchmarks"] = benchmarks(conn, acc, cl.labels, then, f.as_of)
     return out
 
@@ -295,9 +309,12 @@ def personas(conn: Connection, f: Filters) -> dict:
 def rule_segments(conn: Connection, f: Filters, dims: list[str],
                   accounts: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     """The rule segment over ``dims`` of each of ``accounts`` (indexed by account id) at
-    ``f.as_of``, and the segments' benchmarks against their members a year earlier."""
-    now = rule_groups(conn, f.as_of, list(dims), list(accounts.index))
-    then = rule_groups(conn, f.as_of - YEAR, list(dims))
+    ``f.as_of`` (the segment of ``accounts``: :func:`account_frame`'s, as the features of
+    the snapshot the page shows had it, so the filter and the groups agree), and the
+    segments' benchmarks against their members a year earlier."""
+    now = rule_groups(conn, f.as_of, list(dims), list(accounts.index),
+                      segments=accounts["segment"] if "segment" in accounts else None)
+    then = _filtered_then(conn, f, rule_groups(conn, f.as_of - YEAR, list(dims)))
     return now, benchmarks(conn, accounts, now, then, f.as_of)
 
 
