@@ -12,11 +12,19 @@ import streamlit as st
 from app import PAGES_DIR, auth, data
 from greendoor import access
 from greendoor.charts.theme import CONFIG, Theme
+from greendoor.config import SEGMENT_ARR_THRESHOLDS
 from greendoor.labels import human
 from greendoor.periods import Filters
 from greendoor.text import md
 
 ALL = "all"
+_T = SEGMENT_ARR_THRESHOLDS
+#: The sidebar's segment filter, in words (the thresholds of greendoor.config).
+SEGMENT_HELP = (  # (markdown: a bare "$" would open a formula)
+    "The accounts in this segment at the as-of date. A segment derived from ARR (none "
+    f"given in the import) follows the ARR in force then: above {_T['enterprise']:,.0f} "
+    f"USD enterprise, {_T['mid_market']:,.0f}-{_T['enterprise']:,.0f} USD mid-market, "
+    f"below {_T['mid_market']:,.0f} USD SMB.")
 
 
 def require_data() -> dict:
@@ -96,6 +104,7 @@ def sidebar_filters() -> Filters | None:
         segment = st.selectbox(
             "Segment", [ALL, *opts["segments"]], key="segment", bind="query-params",
             format_func=lambda s: "All segments" if s == ALL else human(s),
+            help=SEGMENT_HELP,
         )
         user = auth.current()
         if user.can("all_accounts"):
