@@ -101,24 +101,7 @@ def arr_trend(conn: Connection, f: Filters, months: int = 24) -> pd.DataFrame:
         d = dt.date(y, m, 1)
         if d != f.as_of:
             ends.append(d)
-    ends = sorted(ends)
-    dates = sa.values(sa.column("d", sa.Date), name="dates").data([(d,) for d in ends])
-    s, a = schema.subscriptions, schema.accounts
-    conds = [s.c.start_date < dates.c.d, sa.or_(s.c.end_date.is_(None), s.c.end_date >= dates.c.d)]
-    f_acc = msql.account_filter(s.c.account_id, None, f.owner, f.as_of)
-    if f_acc is not None:
-        conds.append(f_acc)
-    per_account = (
-        sa.select(dates.c.d, s.c.account_id, sa.func.sum(s.c.arr).label("arr"))
-        .select_from(dates.join(s, sa.and_(*conds)))
-        .group_by(dates.c.d, s.c.account_id)
-        .having(sa.func.sum(s.c.arr) > 0)
-    )
-    if f.segment:  # the segment at each month: a derived one is that month's ARR's
-        per_account = (per_account.join(a, a.c.account_id == s.c.account_id)
-                       .group_by(a.c.segment, a.c.segment_source)
-                       .having(state.segment_as_of(a, sa.func.sum(s.c.arr)) == f.segment))
-    per_account = per_account.subquery("pa")
+    per_account = msql.arr_at_dates_query(ends, f.segment, f.owner).subquery("pa")
     q = (
         sa.select(per_account.c.d.label("month"), sa.func.sum(per_account.c.arr).label("arr"),
                   sa.func.count().label("accounts"))

@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection
 
 from greendoor.actions import FORECAST_CALLS
 from greendoor.forecast import renewals as FR
-from greendoor.metrics.sql import arr_as_of_query
+from greendoor.metrics.sql import arr_at_dates_query
 from greendoor.store import schema
 
 #: The ways of forecasting compared, in the order shown.
@@ -117,20 +117,9 @@ def changed_calls(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
 
 def _arr_at(conn: Connection, dates) -> dict[dt.date, pd.Series]:
     """Each account's ARR as of each of ``dates`` (:func:`greendoor.metrics.sql.
-    arr_as_of_query`'s rule: accounts with ARR > 0), in one query: date -> Series indexed
-    by ``account_id``."""
+    arr_at_dates_query`), in one query: date -> Series indexed by ``account_id``."""
     dates = sorted(set(dates))
-    if len(dates) == 1:
-        return {dates[0]: pd.read_sql(arr_as_of_query(dates[0]), conn)
-                .set_index("account_id")["arr"]}
-    vals = sa.values(sa.column("d", sa.Date), name="dates").data([(d,) for d in dates])
-    s = schema.subscriptions
-    df = pd.read_sql(
-        sa.select(vals.c.d, s.c.account_id, sa.func.sum(s.c.arr).label("arr"))
-        .select_from(vals.join(s, sa.and_(s.c.start_date < vals.c.d,
-                                          sa.or_(s.c.end_date.is_(None),
-                                                 s.c.end_date >= vals.c.d))))
-        .group_by(vals.c.d, s.c.account_id).having(sa.func.sum(s.c.arr) > 0), conn)
+    df = pd.read_sql(arr_at_dates_query(dates), conn)
     df["d"] = pd.to_datetime(df["d"]).dt.date
     out = {d: pd.Series(dtype=float, name="arr", index=pd.Index([], name="account_id"))
            for d in dates}

@@ -31,7 +31,6 @@ from greendoor import state
 from greendoor.forecast.renewals import due_in, renewed
 from greendoor.metrics import sql as msql
 from greendoor.periods import data_start
-from greendoor.store import schema
 
 MONTHLY_SERIES = ("arr", "renewed_arr", "churned_arr", "expansion_arr", "grr", "nrr")
 
@@ -49,20 +48,11 @@ def _month_starts(first: dt.date, as_of: dt.date) -> list[dt.date]:
 def _arr_at(conn: Connection, dates: list[dt.date], segment: str | None) -> pd.Series:
     if not dates:
         return pd.Series(dtype=float)
-    vals = sa.values(sa.column("d", sa.Date), name="dates").data([(d,) for d in dates])
-    s, a = schema.subscriptions, schema.accounts
-    conds = [s.c.start_date < vals.c.d, sa.or_(s.c.end_date.is_(None), s.c.end_date >= vals.c.d)]
-    if not segment:
-        q = (sa.select(vals.c.d, sa.func.sum(s.c.arr).label("arr"))
-             .select_from(vals.outerjoin(s, sa.and_(*conds))).group_by(vals.c.d))
-    else:  # the accounts in the segment at each date (a derived one: that date's ARR's)
-        pa = (sa.select(vals.c.d, sa.func.sum(s.c.arr).label("arr"))
-              .select_from(vals.join(s, sa.and_(*conds))
-                           .join(a, a.c.account_id == s.c.account_id))
-              .group_by(vals.c.d, s.c.account_id, a.c.segment, a.c.segment_source)
-              .having(state.segment_as_of(a, sa.func.sum(s.c.arr)) == segment).subquery("pa"))
-        q = sa.select(pa.c.d, sa.func.sum(pa.c.arr).label("arr")).group_by(pa.c.d)
-    df = pd.read_sql(q, conn)
+    # each account's ARR at each date (a segment: the accounts in it then); a date
+    # without any is 0
+    pa = msql.arr_at_dates_query(dates, segment).subquery("pa")
+    df = pd.read_sql(sa.select(pa.c.d, sa.func.sum(pa.c.arr).label("arr")).group_by(pa.c.d),
+                     conn)
     df["d"] = pd.to_datetime(df["d"])
     idx = pd.DatetimeIndex(pd.to_datetime(list(dates)), name="d")
     return df.set_index("d")["arr"].reindex(idx).fillna(0.0).sort_index()

@@ -64,11 +64,37 @@ def arr_as_of_query(as_of: dt.date, segment: str | None = None, owner: str | Non
         .having(sa.func.sum(s.c.arr) > 0)
     )
     if segment:
-        a = accounts
-        q = (q.join(a, a.c.account_id == s.c.account_id)
-             .group_by(a.c.segment, a.c.segment_source)
-             .having(state.segment_as_of(a, sa.func.sum(s.c.arr)) == segment))
+        q = _in_segment(q, segment)
     f = account_filter(s.c.account_id, None, owner, as_of)
+    return q.where(f) if f is not None else q
+
+
+def _in_segment(q: sa.Select, segment: str) -> sa.Select:
+    """``q`` (subscriptions grouped by account, and by date for several) kept to the
+    accounts whose segment at that date is ``segment``: the source's, or (derived) the
+    segment of the ARR ``q`` sums (:func:`greendoor.state.segment_as_of`)."""
+    a, s = accounts, subscriptions
+    return (q.join(a, a.c.account_id == s.c.account_id)
+            .group_by(a.c.segment, a.c.segment_source)
+            .having(state.segment_as_of(a, sa.func.sum(s.c.arr)) == segment))
+
+
+def arr_at_dates_query(dates, segment: str | None = None, owner: str | None = None):
+    """SELECT d, account_id, arr: :func:`arr_as_of_query` at each of ``dates`` in one
+    query (the dates as a VALUES list joined with the subscriptions in force); with
+    ``segment``, each date keeps the accounts in that segment then."""
+    dates = sorted(set(dates))
+    vals = sa.values(sa.column("d", sa.Date), name="dates").data([(d,) for d in dates])
+    s = subscriptions
+    q = (sa.select(vals.c.d, s.c.account_id, sa.func.sum(s.c.arr).label("arr"))
+         .select_from(vals.join(s, sa.and_(s.c.start_date < vals.c.d,
+                                           sa.or_(s.c.end_date.is_(None),
+                                                  s.c.end_date >= vals.c.d))))
+         .group_by(vals.c.d, s.c.account_id)
+         .having(sa.func.sum(s.c.arr) > 0))
+    if segment:
+        q = _in_segment(q, segment)
+    f = account_filter(s.c.account_id, None, owner, dates[-1])  # the owner has no history
     return q.where(f) if f is not None else q
 
 
