@@ -109,7 +109,7 @@ def known_at(source_url: str, path, d: dt.date):
             c.execute(a.update().where(a.c.account_id == sa.bindparam("aid"),
                                        a.c.segment_source == "derived")
                       .values(segment=sa.bindparam("seg")), rows)
-        for derived in (t.score_snapshots, t.alerts, t.model_runs):
+        for derived in (t.score_snapshots, t.feature_snapshots, t.alerts, t.model_runs):
             c.execute(derived.delete())
         meta.set_many(c, {"as_of": d.isoformat()})  # the export date is d
         refresh_usage_rollups(c)

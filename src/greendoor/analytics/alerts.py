@@ -21,6 +21,7 @@ from greendoor.analytics.portfolio_health import alerts_at, scores, snapshot_dat
 from greendoor.labels import human
 from greendoor.periods import Filters
 from greendoor.rules import AUTOMATION_ALERT, LIVE_ALERT
+from greendoor.scoring import feature_snapshots as FS
 from greendoor.scoring.features import features_as_of, tables_with_rows
 from greendoor.scoring.health import trend_days as health_trend_days
 from greendoor.scoring.labels import churn_labels, expansion_labels
@@ -212,9 +213,12 @@ def _rule_inputs(conn: Connection, d: dt.date, has_rows: set[str],
                  trend_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What the account rules read at the scoring of ``d``: the features as of ``d`` and
     the stored ``band, health_score`` with ``health_change`` (points since the snapshot
-    ``trend_days`` before; NaN without one)."""
+    ``trend_days`` before; NaN without one). The features are those the scoring run of
+    ``d`` stored (:mod:`greendoor.scoring.feature_snapshots`), else computed now."""
     ss = schema.score_snapshots
-    f = features_as_of(conn, d, has_rows=has_rows)
+    f = FS.read(conn, d)
+    if f is None:
+        f = features_as_of(conn, d, has_rows=has_rows)
 
     def health(day: dt.date) -> pd.DataFrame:
         return pd.read_sql(sa.select(ss.c.account_id, ss.c.health_score, ss.c.band)

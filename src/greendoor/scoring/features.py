@@ -407,6 +407,37 @@ def features_as_of(conn: Connection, as_of: dt.date,
     unless given) the usage aggregates are those the sync computed there for
     ``as_of``; for a date it did not compute, the usage features are NaN (unknown).
     """
+    return _features(conn, as_of, has_rows, rollup, pushed, _PARTS)
+
+
+#: The usage, seat and support features: :func:`features_as_of` computes them from the
+#: usage, the commercial state (ARR, seats) and the tickets alone.
+BEHAVIOR_FEATURES: tuple[str, ...] = (
+    "active_days_7d", "active_days_30d", "active_days_90d", "active_users_7d",
+    "active_users_30d", "active_users_90d", "feature_breadth_30d", "events_30d",
+    "events_prior_60d", "errors_30d", "seat_utilization", "seat_utilization_change",
+    "usage_trend", "usage_change_mom", "usage_growth_90d", "logins_change_mom",
+    "session_minutes_30d", "session_change", "error_rate_30d", "tickets_30d",
+    "tickets_prior_30d", "tickets_90d", "high_priority_tickets_90d",
+    "escalated_tickets_90d", "open_tickets", "arr", "seats", "segment")
+
+
+def behavior_features_as_of(conn: Connection, as_of: dt.date) -> pd.DataFrame:
+    """:func:`features_as_of`'s :data:`BEHAVIOR_FEATURES` columns (and ``as_of``), the
+    same values, read without the surveys, relationships and success plans: about half
+    the time (Segmentation's persona a year earlier, issue 23)."""
+    out = _features(conn, as_of, None, None, _CHECK, ("tickets",))
+    return out[["as_of", *BEHAVIOR_FEATURES]]
+
+
+#: the parts :func:`features_as_of` joins beside the usage and the commercial state
+_PARTS = ("tickets", "surveys", "relationship", "onboarding")
+
+
+def _features(conn: Connection, as_of: dt.date, has_rows: set[str] | None,
+              rollup: bool | None, pushed, parts: tuple[str, ...]) -> pd.DataFrame:
+    """:func:`features_as_of` over the usage, the commercial state and ``parts`` (of
+    :data:`_PARTS`); a feature of a part left out is not what features_as_of gives."""
     has_rows = tables_with_rows(conn) if has_rows is None else has_rows
     push = usage_features.pushed(conn) if pushed is _CHECK else pushed
     if push is None:
@@ -417,8 +448,9 @@ def features_as_of(conn: Connection, as_of: dt.date,
         usage, has_rows = pd.DataFrame({"account_id": []}), has_rows - {"usage"}
     base = _commercial(conn, as_of)
     df = base.set_index("account_id")
-    for part in (usage, _tickets(conn, as_of), _surveys(conn, as_of),
-                 _relationship(conn, as_of), _onboarding(conn, as_of)):
+    read = {"tickets": _tickets, "surveys": _surveys, "relationship": _relationship,
+            "onboarding": _onboarding}
+    for part in (usage, *(read[p](conn, as_of) for p in parts)):
         df = df.join(part.set_index("account_id"), how="left")
     df = df.sort_index()  # one order whatever order the database returned (parallel scans)
     return derive(df, as_of, has_rows=has_rows)

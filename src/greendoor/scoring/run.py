@@ -51,7 +51,7 @@ from greendoor.periods import data_start, default_as_of
 from greendoor.rules import AUTOMATION_ALERT, LIVE_ALERT, QUIET_ALERT
 from greendoor.scoring import alerts as AL
 from greendoor.scoring import backtest as BT
-from greendoor.scoring import fresh, skill
+from greendoor.scoring import feature_snapshots, fresh, skill
 from greendoor.scoring.churn import ChurnModel, NotEnoughData, risk_index
 from greendoor.scoring.features import (
     FEATURES,
@@ -736,7 +736,8 @@ def _score(engine: Engine, as_of: dt.date | None, backfill_weeks: int | None, re
         secs["scoring"] = time.perf_counter() - t3
         step(0.95, "Writing snapshots")
         t4 = time.perf_counter()
-        _write_run(engine, plan, pd.concat(rows), len(out), al, models, evaluation, gates, actor)
+        _write_run(engine, plan, pd.concat(rows), len(out), al, models, evaluation, gates, actor,
+                   {d: cache.features[d] for d in dates})
         secs["write"] = time.perf_counter() - t4
     secs["total"] = time.perf_counter() - t0
     step(1.0, "Scored")
@@ -775,10 +776,13 @@ def _train_and_backtest(cache: FeatureCache, train: list[dt.date], models: dict,
 
 
 def _write_run(engine: Engine, plan, snaps: pd.DataFrame, accounts: int, al: pd.DataFrame,
-               models: dict, evaluation: dict | None, gates: skill.Gates, actor: str) -> None:
+               models: dict, evaluation: dict | None, gates: skill.Gates, actor: str,
+               features: dict[dt.date, pd.DataFrame]) -> None:
     """Write one run in one transaction: the snapshots of every date (accounts x dates,
-    indexed by account; ``accounts`` scored at the as-of date), the as-of date's alerts, the model runs, the evaluation when it
-    ran, and the ``score.run`` audit row."""
+    indexed by account; ``accounts`` scored at the as-of date) and the ``features`` they
+    were scored on (:mod:`greendoor.scoring.feature_snapshots`), the as-of date's
+    alerts, the model runs, the evaluation when it ran, and the ``score.run`` audit
+    row."""
     as_of, dates = plan.as_of, sorted(plan.dates)
     scored_at = now_utc()
     snaps = snaps.reset_index().rename(columns={"index": "account_id"})
@@ -792,6 +796,7 @@ def _write_run(engine: Engine, plan, snaps: pd.DataFrame, accounts: int, al: pd.
         # marks the accounts no longer scored on these dates, which are removed
         upsert(conn, ss, snaps, ["account_id", "as_of"])
         conn.execute(ss.delete().where(ss.c.as_of.in_(dates), ss.c.scored_at != scored_at))
+        feature_snapshots.write(conn, features, scored_at)
         write_alerts(conn, al, as_of)
         _model_runs(conn, plan.infos, models, scored_at, as_of, plan.version)
         if evaluation is not None:

@@ -393,6 +393,20 @@ score_snapshots = sa.Table(
     sa.Column("scored_at", sa.DateTime, nullable=False),
 )
 
+feature_snapshots = sa.Table(
+    "feature_snapshots",
+    metadata,
+    # The features each score snapshot date was scored on (greendoor.scoring.
+    # feature_snapshots): written by the run that wrote that date's score snapshots, with
+    # its ``scored_at``; pages that show features beside the health (Segmentation, the
+    # alert precision) read them instead of recomputing them (issue 23). One row per
+    # date: the frame of greendoor.scoring.features.features_as_of as Arrow IPC bytes.
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("scored_at", sa.DateTime, nullable=False),
+    sa.Column("accounts", sa.Integer, nullable=False),
+    sa.Column("frame", sa.LargeBinary, nullable=False),
+)
+
 alerts = sa.Table(
     "alerts",
     metadata,
@@ -769,6 +783,7 @@ store_meta = sa.Table(
 
 WRITTEN_TABLES: tuple[sa.Table, ...] = (
     score_snapshots,
+    feature_snapshots,
     alerts,
     actions,
     audit_log,
