@@ -170,3 +170,17 @@ def test_experiment_effects_mark_zero_the_band_and_the_colour_of_a_finding():
     assert list(diff.error_x.arrayminus) == pytest.approx([5.0, 15.0])
     # an interval above 0 is a finding (green); one across 0 is not (navy)
     assert diff.marker.color[1] != diff.marker.color[0]
+
+
+def test_persona_figures_name_every_measure_and_leave_room_for_the_arr_labels():
+    cent = pd.DataFrame([[1.2, -0.4], [-0.9, 0.3]], index=["Daily users", "Idle seats"],
+                        columns=["active_days_30d", "seat_utilization"])
+    fig = segmentation.persona_heatmap(cent, lambda c: f"long words for {c}", Theme())
+    # on screen without hovering: the measures' short names
+    assert list(fig.data[0].x) == ["Active days 30d", "Seat utilization"]
+    assert fig.layout.xaxis.showticklabels is not False
+    assert fig.data[0].customdata[1][0] == "long words for active_days_30d"  # the hover
+    bench = pd.DataFrame({"group": ["Daily users", "Idle seats"], "accounts": [742, 403],
+                          "arr": [39_495_924.0, 7_919_284.0]})
+    bars = segmentation.persona_bars(bench, lambda v: f"${v / 1e6:.1f}M", Theme())
+    assert bars.layout.xaxis.range[1] >= 742 * 1.5  # the longest bar's "$39.5M" fits

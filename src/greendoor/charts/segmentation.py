@@ -18,6 +18,7 @@ from greendoor.charts.theme import (
     percent_axis,
 )
 from greendoor.labels import human
+from greendoor.text import plot_text
 
 
 def retention_bars(bench: pd.DataFrame, theme: Theme) -> go.Figure:
@@ -45,19 +46,27 @@ def persona_bars(bench: pd.DataFrame, money, theme: Theme) -> go.Figure:
                            hovertemplate="%{y}: %{x} accounts, %{text} ARR"
                                          "<extra>click to list accounts</extra>"))
     fig.update_yaxes(autorange="reversed")
+    # room right of the longest bar for its ARR label (cliponaxis alone leaves it cut
+    # at the figure's edge)
+    fig.update_xaxes(range=[0, float(bench["accounts"].max() or 1) * 1.5])
     return finish(fig, "Accounts per persona", theme, height=320)
 
 
 def persona_heatmap(centroids: pd.DataFrame, measure_label, theme: Theme) -> go.Figure:
     """Each persona's centroid in standard deviations from the mean. ``centroids``:
-    personas x measures; ``measure_label`` names a measure in words."""
+    personas x measures (feature names); ``measure_label`` describes a measure in words
+    (the hover). Columns are named by :func:`greendoor.labels.human`, slanted so that
+    seven fit in half a page, so a projector shows which measure each is without
+    hovering."""
+    names = labels(human(c) for c in centroids.columns)
+    words = [plot_text(measure_label(c)) for c in centroids.columns]
     fig = go.Figure(go.Heatmap(
-        z=centroids.to_numpy(), x=labels(measure_label(c) for c in centroids.columns),
-        y=labels(centroids.index), colorscale="RdBu", zmid=0, zmin=-2, zmax=2,
-        hovertemplate="%{y}<br>%{x}: %{z:+.2f} SD from the mean<extra></extra>"))
-    fig.update_xaxes(showticklabels=False)
+        z=centroids.to_numpy(), x=names, y=labels(centroids.index), colorscale="RdBu",
+        zmid=0, zmin=-2, zmax=2, customdata=[words] * len(centroids),
+        hovertemplate="%{y}<br>%{customdata}: %{z:+.2f} SD from the mean<extra></extra>"))
+    fig.update_xaxes(tickangle=-35, side="bottom")
     return finish(fig, "What sets each persona apart (centroid, SDs from the mean)", theme,
-                  height=320)
+                  height=380)
 
 
 def migration_sankey(flows: pd.DataFrame, title: str, theme: Theme) -> go.Figure:
