@@ -123,6 +123,35 @@ def active_users_from_aggregates(conn: Connection, f: Filters, weeks: int = 26) 
     return df[["week_end", "dau", "wau", "mau", "stickiness"]]
 
 
+def _first_month(conn: Connection, f: Filters, rel: pd.DataFrame) -> pd.DataFrame:
+    """``feature, adoption_30d_after_release``: of the accounts active in the 30 days
+    from each feature's release (``rel``: ``feature, released``), the share that used
+    it then; NaN while those 30 days have not passed by ``f.as_of`` or none was active.
+    One query for every feature (the windows as a VALUES list joined with the usage)."""
+    u = schema.usage
+    month = dt.timedelta(days=30)
+    done = [(r.feature, r.released, r.released + month) for r in rel.itertuples()
+            if r.released + month <= f.as_of]
+    got = pd.DataFrame(columns=["feature", "act", "used"])
+    if done:
+        w = sa.values(sa.column("feature", sa.String), sa.column("released", sa.Date),
+                      sa.column("until", sa.Date), name="windows").data(done)
+        conds = [u.c.events > 0]
+        flt = msql.account_filter(u.c.account_id, f.segment, f.owner, f.as_of)
+        if flt is not None:
+            conds.append(flt)
+        got = pd.read_sql(
+            sa.select(w.c.feature, sa.func.count(sa.distinct(u.c.account_id)).label("act"),
+                      sa.func.count(sa.distinct(sa.case((u.c.feature == w.c.feature,
+                                                         u.c.account_id)))).label("used"))
+            .select_from(w.join(u, sa.and_(u.c.date >= w.c.released, u.c.date < w.c.until)))
+            .where(*conds).group_by(w.c.feature), conn)
+    out = rel[["feature"]].merge(got, on="feature", how="left")
+    act = out["act"].astype(float)
+    out["adoption_30d_after_release"] = out["used"].astype(float) / act.where(act > 0)
+    return out[["feature", "adoption_30d_after_release"]]
+
+
 def feature_adoption(conn: Connection, f: Filters, days: int = 30,
                      gap: float = ADOPTION_GAP) -> pd.DataFrame:
     """Per feature: ``feature, released`` (first use in the portfolio), ``accounts``
@@ -154,25 +183,14 @@ def feature_adoption(conn: Connection, f: Filters, days: int = 30,
         *_conds(u, f, start, f.as_of))).scalar() or 0
     rel = pd.read_sql(sa.select(u.c.feature, sa.func.min(u.c.date).label("released"))
                       .where(*base).group_by(u.c.feature), conn)
-    first30 = []
-    for r in rel.itertuples():
-        end = r.released + dt.timedelta(days=30)
-        if end > f.as_of:
-            first30.append((r.feature, np.nan))
-            continue
-        act = conn.execute(sa.select(sa.func.count(sa.distinct(u.c.account_id))).where(
-            *_conds(u, f, r.released, end))).scalar() or 0
-        used = conn.execute(sa.select(sa.func.count(sa.distinct(u.c.account_id))).where(
-            *_conds(u, f, r.released, end), u.c.feature == r.feature)).scalar() or 0
-        first30.append((r.feature, used / act if act else np.nan))
-    rel = rel.merge(pd.DataFrame(first30, columns=["feature", "adoption_30d_after_release"]),
-                    on="feature")
+    rel = rel.merge(_first_month(conn, f, rel), on="feature", how="left")
     df = per.merge(rel, on="feature", how="left")
     df["adoption"] = df["accounts"] / active if active else np.nan
     df["gap"] = df["adoption_30d_after_release"] < gap
     df["error_rate"] = df["errors"] / df["events"].where(df["events"] > 0)
     df["error_rate_prior"] = df["errors_prior"] / df["events_prior"].where(df["events_prior"] > 0)
-    return df.sort_values("adoption", ascending=False, ignore_index=True)[
+    # (ties by name: one order whatever order the database grouped in)
+    return df.sort_values(["adoption", "feature"], ascending=[False, True], ignore_index=True)[
         ["feature", "released", "accounts", "adoption", "adoption_30d_after_release", "gap",
          "events", "errors", "error_rate", "error_rate_prior"]]
 
