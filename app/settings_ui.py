@@ -297,7 +297,7 @@ def _benchmarks(token: str) -> None:
         edited = st.data_editor(
             data.benchmark_table(token), key="benchmarks_editor", num_rows="dynamic",
             hide_index=True, width="stretch",
-            column_config={"benchmark_id": st.column_config.TextColumn("Id", required=True),
+            column_config={"benchmark_id": st.column_config.TextColumn("ID", required=True),
                            "metric": st.column_config.SelectboxColumn("Metric", options=["grr", "nrr"],
                                                                       required=True),
                            "acv_min": st.column_config.NumberColumn("ACV from", format="localized"),

@@ -43,7 +43,9 @@ LABELS: dict[str, str] = {
 
 def human(code: object) -> str:
     """Words for a code: ``"mid_market"`` -> ``"Mid-market"``; ``None`` -> ``"—"``; each part
-    of a compound segment: ``"mid_market · established"`` -> ``"Mid-market · Established"``."""
+    of a compound segment: ``"mid_market · established"`` -> ``"Mid-market · Established"``;
+    the field's acronyms in capitals (:data:`ACRONYMS`: ``"ai_insights"`` -> ``"AI
+    insights"``)."""
     if code is None or (isinstance(code, float) and code != code):
         return "—"
     text = str(code)
@@ -51,8 +53,15 @@ def human(code: object) -> str:
         return LABELS[text]
     if " · " in text:  # a compound segment, "mid_market · established"
         return " · ".join(human(part) for part in text.split(" · "))
-    words = text.replace("_", " ").replace(".", " ").strip()
+    words = " ".join(w.upper() if w.lower() in ACRONYMS else w
+                     for w in text.replace("_", " ").replace(".", " ").split())
     return words[:1].upper() + words[1:]
+
+
+#: Words :func:`human` writes in capitals, as the field writes them ("api" -> "API",
+#: "arr_change_90d" -> "ARR change 90d").
+ACRONYMS = frozenset({"ai", "api", "arr", "csat", "csm", "crm", "ebr", "id", "nps", "nrr", "grr",
+                      "qbr", "roi", "sdk", "sla", "sso", "ui"})
 
 
 def advocacy_type(code: object) -> str:

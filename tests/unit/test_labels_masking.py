@@ -25,6 +25,9 @@ def test_percent_and_human():
     assert percent(-0.05, 0) == "-5%"
     assert human("mid_market") == "Mid-market" and human("no_opportunity") != "no_opportunity"
     assert human(None) == "—" and human("reference_call") == "Reference call"
+    # the field's acronyms stay capitals (a projector showed "Api" and "Ai insights")
+    assert human("api") == "API" and human("ai_insights") == "AI insights"
+    assert human("arr_change_90d") == "ARR change 90d" and human("said") == "Said"
 
 
 @dataclasses.dataclass(frozen=True)
