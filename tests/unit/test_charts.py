@@ -184,3 +184,15 @@ def test_persona_figures_name_every_measure_and_leave_room_for_the_arr_labels():
                           "arr": [39_495_924.0, 7_919_284.0]})
     bars = segmentation.persona_bars(bench, lambda v: f"${v / 1e6:.1f}M", Theme())
     assert bars.layout.xaxis.range[1] >= 742 * 1.5  # the longest bar's "$39.5M" fits
+
+
+def test_active_users_count_from_zero_with_the_stickiness_on_its_own_round_ticks():
+    weeks = pd.date_range("2026-03-01", periods=4, freq="7D")
+    au = pd.DataFrame({"week_end": weeks, "dau": [7000.0] * 4, "wau": [17000.0] * 4,
+                       "mau": [18000.0] * 4, "stickiness": [0.39] * 4})
+    fig = behavior.active_users(au, THEME)
+    assert fig.layout.yaxis.rangemode == "tozero"  # users: counts from zero, not from 6k
+    y2 = fig.layout.yaxis2
+    # its own auto ticks, no grid: on the left axis' grid it read 1 %, 6 %, 11 %, ...
+    assert (y2.rangemode, y2.tickmode, y2.showgrid, y2.tickformat) == ("tozero", "auto",
+                                                                       False, ".0%")

@@ -28,9 +28,15 @@ def active_users(au: pd.DataFrame, theme: Theme) -> go.Figure:
                         line=dict(color=color, width=3))
     fig.add_scatter(x=au["week_end"], y=au["stickiness"], name="Stickiness (right axis)",
                     yaxis="y2", mode="lines", line=dict(color=ORANGE, dash="dot"))
-    fig.update_layout(yaxis2=dict(overlaying="y", side="right", tickformat=".0%",
-                                  rangemode="tozero"))
-    return finish(fig, "Active users by week", theme, height=360, legend_below=True)
+    # both axes from zero (users are counts), the right one with its own round ticks and
+    # no grid of its own (ticks placed on the left axis' grid read 1 %, 6 %, 11 % ...)
+    fig.update_layout(yaxis=dict(rangemode="tozero"),
+                      yaxis2=dict(overlaying="y", side="right", tickformat=".0%",
+                                  rangemode="tozero", tickmode="auto", nticks=6,
+                                  showgrid=False))
+    fig = finish(fig, "Active users by week", theme, height=360, legend_below=True)
+    fig.update_layout(yaxis2=dict(showgrid=False))  # (finish gives every y axis a grid)
+    return fig
 
 
 def adoption(features: pd.DataFrame, gap: float, theme: Theme) -> go.Figure:
