@@ -302,8 +302,10 @@ def test_rule_lead_time_is_the_median_days_from_alert_to_churn():
                                                          "2026-02-01"])})
     # alerted on 1 Feb: B churned 32 days later (its first churn in the horizon); X on the
     # day itself is not after the alert; C never churned
-    assert AL._leads(churns, ["B", "X", "C"], dt.date(2026, 2, 1), 90) == [32]
-    assert AL._leads(churns, ["B"], dt.date(2026, 2, 1), 30) == []  # beyond the horizon
+    leads = AL._leads(churns, dt.date(2026, 2, 1), 90)
+    assert leads.to_dict() == {"B": 32}
+    assert leads.reindex(["B", "X", "C"]).dropna().tolist() == [32]  # as rule_quality reads
+    assert AL._leads(churns, dt.date(2026, 2, 1), 30).empty  # B's churn: beyond the horizon
 
 
 def test_the_models_weekly_forecast_uses_only_scores_recorded_live(book):
