@@ -617,10 +617,14 @@ def test_the_raci_grid_refuses_a_plan_without_an_accountable_and_the_plan_downlo
     page.keyboard.type(f"{r.name} · {r.status}")  # the list is long: filter it
     page.get_by_role("option", name=f"{r.name} · {r.status}").click()
     settle(page)
-    page.get_by_role("tab", name="Stakeholders (RACI)").click()
-    settle(page)
-    grid = page.locator('[class*="st-key-raci_"]').first
+    # the chosen plan's grid (a prefix match also finds its save button, or the grid of
+    # the plan shown before while the rerun replaces it)
+    grid = page.locator(f".st-key-raci_{r.plan_id}")
     for _attempt in range(4):  # the grid's canvas takes focus only once it is laid out
+        if not grid.is_visible():  # (a click while the page reran may leave the tab shut)
+            page.get_by_role("tab", name="Stakeholders (RACI)").click()
+            settle(page)
+            grid.wait_for(state="visible", timeout=30_000)
         grid.scroll_into_view_if_needed()
         page.wait_for_timeout(1500)
         box = grid.bounding_box()
