@@ -68,9 +68,22 @@ def test_the_run_stores_what_a_fresh_computation_gives_at_every_scored_date(scor
 def _no_computing(monkeypatch):
     def refuse(*a, **k):
         raise AssertionError("features computed although the scoring run stored them")
-    for mod in (SG, FS, IB):
-        monkeypatch.setattr(mod, "features_as_of", refuse)
+    # (the pages compute through feature_snapshots.features_known, or the behavior
+    # features a year back)
+    monkeypatch.setattr(FS, "features_as_of", refuse)
     monkeypatch.setattr(SG, "behavior_features_as_of", refuse)
+
+
+def _assigned(monkeypatch) -> list:
+    """The feature frames Clustering.assign is given from now on, in order."""
+    seen = []
+    assign = SG.Clustering.assign
+
+    def spy(self, feats):
+        seen.append(feats)
+        return assign(self, feats)
+    monkeypatch.setattr(SG.Clustering, "assign", spy)
+    return seen
 
 
 def test_segmentation_reads_the_stored_features_and_shows_the_same_accounts(
@@ -100,13 +113,7 @@ def test_persona_benchmarks_group_the_year_before_by_the_snapshot_of_that_week(
     with eng.connect() as conn:
         expected_then = FE.features_as_of(conn, year_before)
     _no_computing(monkeypatch)
-    seen = []
-    assign = SG.Clustering.assign
-
-    def spy(self, feats):
-        seen.append(feats)
-        return assign(self, feats)
-    monkeypatch.setattr(SG.Clustering, "assign", spy)
+    seen = _assigned(monkeypatch)
     with eng.connect() as conn:
         out = SG.personas(conn, Filters(as_of=DEMO_AS_OF))
     assert out["clustering"].model is not None, out["clustering"].reason
@@ -127,7 +134,7 @@ def test_the_threshold_preview_reads_the_rules_inputs_the_run_stored(scored_demo
     proposed = copy.deepcopy(settings)
     proposed["rules_by_segment"] = {seg: {"warning_usage_decline": 0.10}}
     with eng.connect() as conn:  # computed at the scoring date, as before it was stored
-        monkeypatch.setattr(FS, "read", lambda conn, d: None)
+        monkeypatch.setattr(FS, "latest", lambda *a, **k: None)
         expected = IB.threshold_preview(conn, settings, proposed, seg, DEMO_AS_OF)
         monkeypatch.undo()
     _no_computing(monkeypatch)
@@ -153,13 +160,7 @@ def test_persona_benchmarks_without_a_snapshot_near_a_year_before_compute_what_t
         scored_demo_store, monkeypatch):
     _, eng = scored_demo_store
     year_before = DEMO_AS_OF - SG.YEAR
-    seen = []
-    assign = SG.Clustering.assign
-
-    def spy(self, feats):
-        seen.append(feats)
-        return assign(self, feats)
-    monkeypatch.setattr(SG.Clustering, "assign", spy)
+    seen = _assigned(monkeypatch)
     with eng.connect() as conn:
         out = SG.personas(conn, Filters(as_of=DEMO_AS_OF))
         full = FE.features_as_of(conn, year_before)

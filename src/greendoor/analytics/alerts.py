@@ -22,7 +22,7 @@ from greendoor.labels import human
 from greendoor.periods import Filters
 from greendoor.rules import AUTOMATION_ALERT, LIVE_ALERT
 from greendoor.scoring import feature_snapshots as FS
-from greendoor.scoring.features import features_as_of, tables_with_rows
+from greendoor.scoring.features import tables_with_rows
 from greendoor.scoring.health import trend_days as health_trend_days
 from greendoor.scoring.labels import churn_labels, expansion_labels
 from greendoor.store import schema
@@ -226,9 +226,7 @@ def _rule_inputs(conn: Connection, d: dt.date, has_rows: set[str],
     ``trend_days`` before; NaN without one). The features are those the scoring run of
     ``d`` stored (:mod:`greendoor.scoring.feature_snapshots`), else computed now."""
     ss = schema.score_snapshots
-    f = FS.read(conn, d)
-    if f is None:
-        f = features_as_of(conn, d, has_rows=has_rows)
+    f = FS.features_known(conn, d, has_rows=has_rows)[1]
 
     def health(day: dt.date) -> pd.DataFrame:
         return pd.read_sql(sa.select(ss.c.account_id, ss.c.health_score, ss.c.band)

@@ -34,7 +34,7 @@ from greendoor.metrics import core
 from greendoor.metrics import sql as msql
 from greendoor.periods import Filters
 from greendoor.scoring import feature_snapshots as FS
-from greendoor.scoring.features import behavior_features_as_of, features_as_of
+from greendoor.scoring.features import behavior_features_as_of
 from greendoor.store import schema
 
 LIFECYCLE = ((90, "onboarding"), (365, "adopting"), (10**9, "established"))
@@ -145,9 +145,7 @@ def account_frame(conn: Connection, f: Filters) -> pd.DataFrame:
     ``lifecycle``. Index: account_id."""
     sc = scores(conn, f)
     d = pd.Timestamp(sc["as_of"].iloc[0]).date() if not sc.empty else f.as_of
-    feats = FS.read(conn, d) if not sc.empty else None
-    if feats is None:  # no snapshot, or scored again without its features
-        feats = features_as_of(conn, d)
+    feats = FS.features_known(conn, d)[1]
     a = schema.accounts
     acc = pd.read_sql(sa.select(a.c.account_id, a.c.name, a.c.segment, a.c.industry,
                                 a.c.csm_owner), conn).set_index("account_id")

@@ -34,9 +34,7 @@ def active_users(au: pd.DataFrame, theme: Theme) -> go.Figure:
                       yaxis2=dict(overlaying="y", side="right", tickformat=".0%",
                                   rangemode="tozero", tickmode="auto", nticks=6,
                                   showgrid=False))
-    fig = finish(fig, "Active users by week", theme, height=360, legend_below=True)
-    fig.update_layout(yaxis2=dict(showgrid=False))  # (finish gives every y axis a grid)
-    return fig
+    return finish(fig, "Active users by week", theme, height=360, legend_below=True)
 
 
 def adoption(features: pd.DataFrame, gap: float, theme: Theme) -> go.Figure:

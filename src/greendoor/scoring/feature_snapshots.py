@@ -109,10 +109,11 @@ def read(conn: Connection, d: dt.date) -> pd.DataFrame | None:
     return None if got is None else got[1]
 
 
-def features_known(conn: Connection, d: dt.date, within_days: int = 1
-                   ) -> tuple[dt.date, pd.DataFrame]:
+def features_known(conn: Connection, d: dt.date, within_days: int = 1,
+                   has_rows: set[str] | None = None) -> tuple[dt.date, pd.DataFrame]:
     """``(date, features)``: the stored features of the latest snapshot date in the
     ``within_days`` days up to ``d`` (:func:`latest`), else :func:`features_as_of` at
-    ``d`` computed now. Both hold only what was known at their date."""
+    ``d`` computed now (``has_rows`` as there). Both hold only what was known at their
+    date."""
     got = latest(conn, d, within_days)
-    return got if got is not None else (d, features_as_of(conn, d))
+    return got if got is not None else (d, features_as_of(conn, d, has_rows=has_rows))
