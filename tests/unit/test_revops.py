@@ -271,6 +271,22 @@ def test_cohort_logo_and_revenue_retention_by_hand(book):
     assert pd.Timestamp("2024-10-01") not in set(short["cohort"])
 
 
+def test_cohorts_are_the_same_at_every_as_of_date_of_a_month(book):
+    """The app computes them once per month (app/data.month_revenue_cohorts): they read
+    the ARR at month starts only."""
+    from greendoor.analytics import segments as SG
+
+    with book.connect() as conn:
+        first = SG.revenue_cohorts(conn, Filters(as_of=dt.date(2026, 4, 1)), min_accounts=1)
+        assert len(first) > 10
+        for day in (2, 15, 30):
+            pd.testing.assert_frame_equal(SG.revenue_cohorts(
+                conn, Filters(as_of=dt.date(2026, 4, day)), min_accounts=1), first)
+        # the next month adds a month start: not the same
+        may = SG.revenue_cohorts(conn, Filters(as_of=dt.date(2026, 5, 1)), min_accounts=1)
+        assert len(may) > len(first)
+
+
 def test_scores_before_a_churn_reason_against_the_book_then(book):
     from greendoor.analytics import churn_risk as CR
 

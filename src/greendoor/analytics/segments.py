@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -206,11 +207,14 @@ def benchmarks(conn: Connection, accounts: pd.DataFrame, group_now: pd.Series,
         r.c.survey == "nps", r.c.responded_at >= dt.datetime.combine(start, dt.time()),
         r.c.responded_at < dt.datetime.combine(as_of, dt.time())), conn)
     then = group_then[group_then.index.isin(st.index)]
+    # each account's group by look-up (Series.isin on Arrow strings costs per call)
+    now = group_now.reindex(accounts.index)
+    nps_group = nps["account_id"].map(now)
     rows = []
     for key in sorted(set(group_now.dropna()) | set(then.dropna())):
-        g = accounts.loc[group_now[group_now == key].index.intersection(accounts.index)]
+        g = accounts[(now == key).to_numpy()]
         ids = list(then[then == key].index)
-        answers = nps.loc[nps["account_id"].isin(g.index), "score"]
+        answers = nps.loc[(nps_group == key).to_numpy(), "score"]
         rows.append({"group": key, "accounts": len(g), "arr": float(g["arr"].sum()),
                      "health": float(g["health_score"].mean()) if len(g) else np.nan,
                      "accounts_then": len(ids), **core.cohort_retention(st, en, ids),
@@ -302,9 +306,11 @@ def _filtered_then(conn: Connection, f: Filters, groups: pd.Series,
     return groups[groups.index.isin(ids)]
 
 
-def personas(conn: Connection, f: Filters) -> dict:
+def personas(conn: Connection, f: Filters,
+             cluster: Callable[[pd.DataFrame], Clustering] = cluster) -> dict:
     """The filtered accounts (:func:`account_frame`), their behavioral clustering
-    (:func:`cluster`) and, when clusters formed, the persona benchmarks against the
+    (``cluster`` of them: :func:`cluster`, or a cache of it) and, when clusters formed,
+    the persona benchmarks against the
     personas the accounts' behavior matched a year earlier (:func:`benchmarks`; the
     features of the score snapshot at most 3 days either side of a year before the
     as-of date, as its run stored them, else the behavior features computed a year

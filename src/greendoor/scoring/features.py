@@ -17,6 +17,7 @@ Model quality page as a limit of such data).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -343,19 +344,26 @@ def _relationship(conn: Connection, d: dt.date) -> pd.DataFrame:
     return touch.merge(roles, on="account_id", how="outer").merge(asks, on="account_id", how="outer")
 
 
-def _commercial(conn: Connection, d: dt.date) -> pd.DataFrame:
-    """ARR, seats, segment, plan, renewal timing, invoices and open opportunities as of
-    ``d``; the changing attributes as they were then (:mod:`greendoor.state`)."""
-    a, inv = schema.accounts, schema.invoices
+def _contracts(conn: Connection, d: dt.date) -> pd.DataFrame:
+    """Each account with ARR as of ``d``: ARR, seats, ARR 90 days before, signup date,
+    segment (as known then, :func:`greendoor.state.segment_as_of`), industry, region."""
+    a = schema.accounts
     now = arr_as_of_query(d).subquery("now")
     before = arr_as_of_query(d - _days(90)).subquery("before")
-    base = read_frame(
+    return read_frame(
         sa.select(now.c.account_id, now.c.arr, now.c.seats, before.c.arr.label("arr_90d_ago"),
                   a.c.signup_date, state.segment_as_of(a, now.c.arr).label("segment"),
                   a.c.industry, a.c.region)
         .select_from(now.join(a, a.c.account_id == now.c.account_id)
                      .outerjoin(before, before.c.account_id == now.c.account_id)),
         conn)
+
+
+def _commercial(conn: Connection, d: dt.date) -> pd.DataFrame:
+    """:func:`_contracts` with the plan, renewal timing, invoices and open opportunities as
+    of ``d``; the changing attributes as they were then (:mod:`greendoor.state`)."""
+    inv = schema.invoices
+    base = _contracts(conn, d)
     renew = state.next_renewals(conn, d)[["account_id", "next_renewal", "auto_renew",
                                            "term_months"]]
     base = (base.merge(renew, on="account_id", how="left")
@@ -426,7 +434,7 @@ def behavior_features_as_of(conn: Connection, as_of: dt.date) -> pd.DataFrame:
     """:func:`features_as_of`'s :data:`BEHAVIOR_FEATURES` columns (and ``as_of``), the
     same values, read without the surveys, relationships and success plans: about half
     the time (Segmentation's persona a year earlier, issue 23)."""
-    out = _features(conn, as_of, None, None, _CHECK, ("tickets",))
+    out = _features(conn, as_of, None, None, _CHECK, ("tickets",), commercial=_contracts)
     return out[["as_of", *BEHAVIOR_FEATURES]]
 
 
@@ -435,9 +443,13 @@ _PARTS = ("tickets", "surveys", "relationship", "onboarding")
 
 
 def _features(conn: Connection, as_of: dt.date, has_rows: set[str] | None,
-              rollup: bool | None, pushed, parts: tuple[str, ...]) -> pd.DataFrame:
-    """:func:`features_as_of` over the usage, the commercial state and ``parts`` (of
-    :data:`_PARTS`); a feature of a part left out is not what features_as_of gives."""
+              rollup: bool | None, pushed, parts: tuple[str, ...],
+              commercial: Callable[[Connection, dt.date], pd.DataFrame] = _commercial
+              ) -> pd.DataFrame:
+    """:func:`features_as_of` over the usage, the commercial state (``commercial``:
+    :func:`_commercial`, or :func:`_contracts` without plans, renewals, invoices and
+    opportunities) and ``parts`` (of :data:`_PARTS`); a feature of a part left out is
+    not what features_as_of gives."""
     has_rows = tables_with_rows(conn) if has_rows is None else has_rows
     push = usage_features.pushed(conn) if pushed is _CHECK else pushed
     if push is None:
@@ -446,7 +458,7 @@ def _features(conn: Connection, as_of: dt.date, has_rows: set[str] | None,
         usage = usage_features.read(conn, as_of)
     else:  # a date the sync did not compute: usage unknown, never zero
         usage, has_rows = pd.DataFrame({"account_id": []}), has_rows - {"usage"}
-    base = _commercial(conn, as_of)
+    base = commercial(conn, as_of)
     df = base.set_index("account_id")
     read = {"tickets": _tickets, "surveys": _surveys, "relationship": _relationship,
             "onboarding": _onboarding}
