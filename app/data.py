@@ -303,8 +303,24 @@ def alert_inbox(token: str, f: Filters, today: dt.date) -> pd.DataFrame:
 
 @loader(ttl=3600, spinner="Measuring each rule against what happened next…")
 def rule_quality(token: str, f: Filters) -> pd.DataFrame:
+    """:func:`greendoor.analytics.alerts.rule_quality` at ``f``, each measured date's
+    outcomes from :func:`rule_outcomes` (so a new as-of date computes only the dates no
+    earlier one measured)."""
+    horizon = settings(token)[1]["churn_horizon_days"]
     with reading() as conn:
-        return IB.rule_quality(conn, f, horizon_days=S.current(conn)[1]["churn_horizon_days"])
+        return IB.rule_quality(conn, f, horizon_days=horizon, outcomes=lambda d: rule_outcomes(
+            token, d, f.segment, f.owner, horizon))
+
+
+@loader(ttl=3600)
+def rule_outcomes(token: str, on: dt.date, segment: str | None, owner: str | None,
+                  horizon_days: int) -> dict:
+    """:func:`greendoor.analytics.alerts.rule_outcomes` of the scoring of ``on`` within
+    the filters: the same at every as-of date whose rule record measures ``on``
+    (0.1 s a date at 1,500 accounts, 10-12 dates a record)."""
+    with reading() as conn:
+        return IB.rule_outcomes(conn, on, horizon_days,
+                                IB.alert_scope(conn, on, segment, owner))
 
 
 @loader(ttl=3600, spinner="Reading why customers left…")

@@ -119,6 +119,29 @@ def test_rule_lift_by_hand(engine):
                                horizon_days=90).empty  # the horizon has not passed
 
 
+def test_the_measured_dates_are_counted_from_the_first_snapshot(engine):
+    """Weekly snapshots from 5 Jan 2026: every 4th from the first (5 Jan, 2 Feb, 2 Mar,
+    ...), those at least 90 days before the as-of date, newest first. A week later the
+    same dates plus the next one on the grid; counted from the latest instead, every
+    date would move with the as-of date."""
+    weeks = [dt.date(2026, 1, 5) + dt.timedelta(weeks=k) for k in range(30)]
+    with engine.begin() as conn:
+        bulk_insert(conn, schema.score_snapshots, pd.DataFrame({
+            "account_id": "A", "as_of": weeks, "settings_version": 1,
+            "scored_at": pd.Timestamp("2026-08-01")}))
+    with engine.connect() as conn:
+        on = IB.measured_dates(conn, dt.date(2026, 7, 1), horizon_days=90)
+        # 1 Jul 2026 - 90 days = 2 Apr 2026: 5 Jan, 2 Feb, 2 Mar and 30 Mar qualify
+        assert on == [dt.date(2026, 3, 30), dt.date(2026, 3, 2), dt.date(2026, 2, 2),
+                      dt.date(2026, 1, 5)]
+        for days in (7, 14, 21):  # within the next four weeks: the same dates
+            assert IB.measured_dates(conn, dt.date(2026, 7, 1) + dt.timedelta(days=days),
+                                     horizon_days=90) == on
+        # 29 Jul - 90 days = 30 Apr: 27 Apr joins; at most 3 dates drops the oldest
+        assert IB.measured_dates(conn, dt.date(2026, 7, 29), horizon_days=90, max_dates=3) \
+            == [dt.date(2026, 4, 27), *on[:2]]
+
+
 @pytest.mark.parametrize("share, words", [(0.28, "28%"), (0.0099, "1%"), (0.004, "under 1%"),
                                           (0.0, "under 1%")])
 def test_a_small_arr_drop_is_not_written_as_zero(share, words):

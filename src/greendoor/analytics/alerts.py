@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -146,10 +147,67 @@ def _within(ids, scope: set | None) -> np.ndarray:
     return np.fromiter((x in scope for x in ids), dtype=bool, count=len(ids))
 
 
+def measured_dates(conn: Connection, as_of: dt.date, horizon_days: int = 90,
+                   every_weeks: int = 4, max_dates: int = 12) -> list[dt.date]:
+    """The score snapshot dates a rule's record is measured on at ``as_of``, newest first:
+    every ``every_weeks``-th snapshot counted from the first one, of those whose
+    ``horizon_days`` have passed by ``as_of``, the latest ``max_dates``. Counted from the
+    first snapshot, a later as-of date keeps the dates an earlier one measured and adds
+    the new ones (counted from the latest, every date changed as the as-of date moved by
+    a week, and nothing measured before could be reused)."""
+    ss = schema.score_snapshots
+    last = as_of - dt.timedelta(days=horizon_days)
+    every = [r[0] for r in conn.execute(sa.select(ss.c.as_of).distinct().order_by(ss.c.as_of))]
+    return [d for i, d in enumerate(every) if i % every_weeks == 0 and d <= last][::-1][:max_dates]
+
+
+def alert_scope(conn: Connection, on: dt.date, segment: str | None,
+                owner: str | None) -> set | None:
+    """The accounts within the filters at ``on`` (their segment then; the owner as
+    stored); ``None`` without a filter (every account)."""
+    a = schema.accounts
+    if not segment and not owner:
+        return None
+    ids = set(pd.read_sql(sa.select(a.c.account_id).where(
+        a.c.csm_owner == owner if owner else sa.true()), conn)["account_id"])
+    if segment:
+        seg = state.segments_at(conn, on)
+        ids &= set(seg.index[seg == segment])
+    return ids
+
+
+def rule_outcomes(conn: Connection, d: dt.date, horizon_days: int, scope: set | None,
+                  churns: pd.DataFrame | None = None) -> dict:
+    """What the rules raised at the scoring of ``d`` (its snapshots' details) among the
+    accounts of ``scope`` (:func:`alert_scope`; ``None``: all) and what followed within
+    ``horizon_days``: ``{"hits": {(rule, outcome): [0/1 per account alerted]}, "leads":
+    {churn rule: [days from d to the churn that followed]}, "bases": {outcome: [0/1 per
+    account scored]}}``. It reads nothing after ``d`` + the horizon, so it is the same at
+    every as-of date after that (the app keeps it per date). ``churns``:
+    :func:`_churn_dates`, read here when not given."""
+    churns = _churn_dates(conn) if churns is None else churns
+    raised = _raised(conn, d)
+    raised = raised[_within(raised["account_id"], scope)]
+    labels = {"churn": churn_labels(conn, d, horizon_days),
+              "expansion": expansion_labels(conn, d, horizon_days)}
+    out: dict = {"hits": {}, "leads": {}, "bases": {}}
+    for outcome, y in labels.items():
+        out["bases"][outcome] = y[_within(y.index, scope)].tolist()
+    lead = _leads(churns, d, horizon_days)
+    for rule, g in raised.groupby("rule"):
+        outcome = "expansion" if rule in EXPANSION_RULES else "churn"
+        y = labels[outcome].reindex(g["account_id"]).dropna()
+        out["hits"][(rule, outcome)] = y.tolist()
+        if outcome == "churn":
+            out["leads"][rule] = lead.reindex(y.index[y == 1]).dropna().astype(int).tolist()
+    return out
+
+
 def rule_quality(conn: Connection, f: Filters, horizon_days: int = 90, every_weeks: int = 4,
-                 max_dates: int = 12) -> pd.DataFrame:
-    """How well each rule has told what happened next, from the weekly snapshots whose
-    horizon has passed by ``f.as_of`` (every ``every_weeks``-th, at most ``max_dates``):
+                 max_dates: int = 12,
+                 outcomes: Callable[[dt.date], dict] | None = None) -> pd.DataFrame:
+    """How well each rule has told what happened next, from the score snapshots whose
+    horizon has passed by ``f.as_of`` (:func:`measured_dates`):
     ``rule, outcome`` ("churn", or "expansion" for :data:`EXPANSION_RULES`),
     ``raised`` (account-dates alerted), ``hit_rate`` (share of them followed by the
     outcome within ``horizon_days``), ``base_rate`` (the same share over every account
@@ -158,43 +216,30 @@ def rule_quality(conn: Connection, f: Filters, horizon_days: int = 90, every_wee
     feedback on the alerts table: ``resolved``, ``false_positive`` and ``fp_share`` =
     false_positive / (resolved + false_positive). ``lead_days``: for the churn rules, the
     median days from the alert to the churn that followed it (how much warning the rule
-    gives; NaN for expansion rules). Only accounts within the filters."""
-    ss, a, al = schema.score_snapshots, schema.accounts, schema.alerts
-    last = f.as_of - dt.timedelta(days=horizon_days)
-    dates = [r[0] for r in conn.execute(sa.select(ss.c.as_of).distinct().where(
-        ss.c.as_of <= last).order_by(ss.c.as_of.desc()))]
-    dates = dates[::every_weeks][:max_dates]
-    owned = a.c.csm_owner == f.owner if f.owner else sa.true()
-    owners = set(pd.read_sql(sa.select(a.c.account_id).where(owned), conn)["account_id"])
+    gives; NaN for expansion rules). Only accounts within the filters. ``outcomes``: each
+    date's :func:`rule_outcomes` within the filters (a cache of it), computed here when
+    not given."""
+    al = schema.alerts
+    dates = measured_dates(conn, f.as_of, horizon_days, every_weeks, max_dates)
+    if outcomes is None:
+        churns = _churn_dates(conn)
 
-    def scope(d: dt.date) -> set | None:
-        """The accounts within the filters at ``d`` (their segment then); ``None``: all."""
-        if not f.segment:
-            return owners if f.owner else None
-        seg = state.segments_at(conn, d)
-        return owners & set(seg.index[seg == f.segment])
+        def outcomes(d: dt.date) -> dict:
+            return rule_outcomes(conn, d, horizon_days,
+                                 alert_scope(conn, d, f.segment, f.owner), churns)
 
     hits: dict[tuple[str, str], list[float]] = {}
     leads: dict[str, list[int]] = {}
     bases: dict[str, list[float]] = {"churn": [], "expansion": []}
-    churns = _churn_dates(conn)
     for d in dates:
-        in_scope = scope(d)
-        raised = _raised(conn, d)
-        raised = raised[_within(raised["account_id"], in_scope)]
-        labels = {"churn": churn_labels(conn, d, horizon_days),
-                  "expansion": expansion_labels(conn, d, horizon_days)}
-        for outcome, y in labels.items():
-            bases[outcome] += y[_within(y.index, in_scope)].tolist()
-        lead = _leads(churns, d, horizon_days)
-        for rule, g in raised.groupby("rule"):
-            outcome = "expansion" if rule in EXPANSION_RULES else "churn"
-            y = labels[outcome].reindex(g["account_id"]).dropna()
-            hits.setdefault((rule, outcome), []).extend(y.tolist())
-            if outcome == "churn":
-                leads.setdefault(rule, []).extend(
-                    lead.reindex(y.index[y == 1]).dropna().astype(int).tolist())
-    live = scope(f.as_of) or set()
+        o = outcomes(d)
+        for outcome, ys in o["bases"].items():
+            bases[outcome] += ys
+        for key, ys in o["hits"].items():
+            hits.setdefault(key, []).extend(ys)
+        for rule, days in o["leads"].items():
+            leads.setdefault(rule, []).extend(days)
+    live = alert_scope(conn, f.as_of, f.segment, f.owner) or set()
     fb = pd.read_sql(sa.select(al.c.rule, al.c.status, sa.func.count().label("n"))
                      .where(al.c.status.in_(["resolved", "false_positive"]),
                             al.c.account_id.in_(live) if (f.segment or f.owner) else sa.true())
@@ -269,10 +314,7 @@ def threshold_preview(conn: Connection, settings: dict, candidate: dict, segment
         return pd.DataFrame(columns=cols)
     trend_days = health_trend_days(settings)
     has_rows = tables_with_rows(conn)
-    ss = schema.score_snapshots
-    last = as_of - dt.timedelta(days=horizon_days)
-    past = [r[0] for r in conn.execute(sa.select(ss.c.as_of).distinct().where(
-        ss.c.as_of <= last).order_by(ss.c.as_of.desc()))][::every_weeks][:max_dates]
+    past = measured_dates(conn, as_of, horizon_days, every_weeks, max_dates)
     now = snapshot_date(conn, as_of)
 
     def raised(d: dt.date) -> tuple[dict[str, set], dict[str, set], pd.Index]:
