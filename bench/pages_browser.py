@@ -108,22 +108,31 @@ _WATCH = """(sel) => {
 _STATE = "(sel) => ({...window.__gdRun, running: document.querySelector(sel) !== null})"
 
 
-def _timed_run(page, action: Callable[[], None], timeout_s: float) -> dict:
+def _timed_run(page, action: Callable[[], None], timeout_s: float,
+               quiet_s: float = 1.0) -> dict:
     """Do ``action`` (a click or a key press) and time the script run it starts, in the
-    browser's own clock: from the action to the moment no element is stale and no
-    skeleton or spinner remains (:data:`_WATCH`). ``seconds`` is ``None`` when no run
-    showed within 3 s (the action started none). Returns the view's record (no bytes:
-    the same session)."""
+    browser's own clock: from the action to the last moment no element was stale and no
+    skeleton or spinner remained (:data:`_WATCH`), confirmed by ``quiet_s`` seconds
+    without another (not counted; as :func:`visit` confirms a load: the observer sees
+    every moment between two elements of a run, and a loader's spinner shows only after
+    half a second). ``seconds`` is ``None`` when no run showed within 3 s (the action
+    started none). Returns the view's record (no bytes: the same session)."""
     page.evaluate(_WATCH, RUNNING)
     t0 = time.perf_counter()
     action()
+    end, quiet_from = None, None
     while True:
         w = page.evaluate(_STATE, RUNNING)
+        now = time.perf_counter()
         if w["end"] is not None and not w["running"]:
-            seconds = round((w["end"] - w["act"]) / 1000, 3)
-            break
-        waited = time.perf_counter() - t0
-        if (w["seen"] is None and waited > 3) or waited > timeout_s:
+            if w["end"] != end:
+                end, quiet_from = w["end"], now
+            elif now - quiet_from >= quiet_s:
+                seconds = round((end - w["act"]) / 1000, 3)
+                break
+        else:
+            end = None
+        if (w["seen"] is None and now - t0 > 3) or now - t0 > timeout_s:
             if w["seen"] is not None:
                 raise TimeoutError("the rerun did not finish")
             seconds = None
